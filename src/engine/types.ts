@@ -1,0 +1,82 @@
+/** One chat message, as chat templates take them. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** Token-level access an engine gives the controller. */
+export interface Tokenizer {
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  count(text: string): number;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  /** Ids that end generation (e.g. `<|im_end|>`). */
+  readonly eosIds: readonly number[];
+  /** The id of `text` when it is exactly one token, else undefined. */
+  singleTokenId(text: string): number | undefined;
+}
+
+export type FinishReason = 'stop' | 'eos' | 'length' | 'abort';
+
+export interface SamplingOptions {
+  /** 0 (or undefined) means greedy. */
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export interface CompletionRequest extends SamplingOptions {
+  /** Raw prompt: text, or token ids (ids avoid re-tokenizing generated text). */
+  prompt: string | readonly number[];
+  maxTokens: number;
+  /** Stop strings; the matched stop is kept at the end of `text`/`ids`. */
+  stop?: readonly string[];
+  signal?: AbortSignal;
+  /** Called with each decoded piece as it is generated. */
+  onDelta?: (delta: string) => void;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedPromptTokens?: number;
+  /** Where the counts came from: the server's `usage`, or our tokenizer. */
+  source: 'engine' | 'server' | 'tokenizer';
+}
+
+export interface CompletionResult {
+  /** Generated text, including a matched stop, excluding an EOS token's text. */
+  text: string;
+  /** Generated ids as decoded (not re-tokenized), including the stop, excluding EOS. */
+  ids: number[];
+  finishReason: FinishReason;
+  matchedStop?: string;
+  usage: Usage;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * An autoregressive engine. Engines know nothing of trajectory tags beyond the stop strings
+ * they are handed.
+ */
+export interface Engine {
+  readonly name: string;
+  readonly tokenizer: Tokenizer;
+  /** Max prompt + completion tokens. */
+  readonly contextLength: number;
+  complete(request: CompletionRequest): Promise<CompletionResult>;
+  /**
+   * Continue `prefix + suffixes[i]` for every i, as siblings that share `prefix`. Per-sibling
+   * sampling seeds come from `seeds` (same length as suffixes) when given.
+   */
+  completeSiblings(
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: Omit<CompletionRequest, 'prompt' | 'onDelta'> & {
+      seeds?: readonly (number | undefined)[];
+      onDelta?: (index: number, delta: string) => void;
+    },
+  ): Promise<CompletionResult[]>;
+  close?(): Promise<void>;
+}
