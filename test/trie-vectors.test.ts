@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sftLayout, type TokenEncoder } from '../src/trie/sft.js';
+import { bundledEncoder, hasShared, readVectors, sharedVectors, vendoredVectors } from './trie-fixtures.js';
+
+let encoder: TokenEncoder;
+beforeAll(async () => {
+  encoder = await bundledEncoder();
+});
+
+const vectors = readVectors(vendoredVectors);
+
+describe('SFT trie layout reproduces the reference vectors', () => {
+  it('has the 12 vectors', () => {
+    expect(vectors).toHaveLength(12);
+  });
+
+  it.each(vectors.map((v, i) => [i, v] as const))('vector %i', (_, v) => {
+    const layout = sftLayout({ prompt: v.prompt, completion: v.completion }, encoder);
+    expect(encoder.encode(v.prompt)).toHaveLength(v.prompt_tokens);
+    expect(layout).toEqual({
+      ids: v.ids,
+      parent: v.parent,
+      position: v.position,
+      branch: v.branch,
+      loss: v.loss,
+    });
+  });
+});
+
+if (!hasShared) console.warn('trie-vectors: /work/shared is absent; skipping the cross-check against the shared copy');
+describe.skipIf(!hasShared)('vendored vectors match the shared copy', () => {
+  it('is byte-identical', () => {
+    expect(readFileSync(vendoredVectors, 'utf8')).toBe(readFileSync(sharedVectors, 'utf8'));
+  });
+});
