@@ -1,0 +1,294 @@
+import { AutoModelForCausalLM, env } from '@huggingface/transformers';
+import { selectRows, type KVCache } from './kv-cache.js';
+import { hubLoadError, resolveModelSource, type ModelSource } from './model-source.js';
+import { OnnxDecoder, type OrtSession } from './onnx-decoder.js';
+import { PrefixCache } from './prefix-cache.js';
+import { createSampler } from './sampling.js';
+import { StopMatcher } from './stop.js';
+import { loadTokenizer, type HFTokenizer } from './tokenizer.js';
+import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from './types.js';
+
+export interface TransformersEngineOptions {
+  /** Local folder or Hugging Face id; default: the bundled tiny-threadweaver model. */
+  model?: string;
+  /** ONNX weights: `q8` (default, bundled) or `fp32` (needs onnx/model.onnx). */
+  dtype?: 'q8' | 'fp32';
+  /** onnxruntime intra-op threads; default: the runtime's choice (all cores). */
+  threads?: number;
+  /** Reuse KV caches across calls that share a token prefix (default true). */
+  prefixCache?: boolean;
+}
+
+/** Counters for benchmarks and reports. */
+export interface EngineStats {
+  forwardCalls: number;
+  prefillTokens: number;
+  decodeSteps: number;
+  cachedPromptTokens: number;
+  /** Time in forward calls by batch size (rows in the call). */
+  forwardMsByBatch: Map<number, { calls: number; ms: number }>;
+}
+
+interface Row {
+  out: number;
+  ids: number[];
+  pieces: string[];
+  maxTokens: number;
+  sampler: ReturnType<typeof createSampler>;
+  stop: StopMatcher;
+  mask: number[];
+  nextPos: number;
+  onDelta?: (delta: string) => void;
+}
+
+type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
+
+/**
+ * The embedded engine: the model's ONNX graph run directly through onnxruntime (loaded by
+ * transformers.js), with our own decode loop. Owning the loop gives exact per-row stopping
+ * (generate() keeps finished rows of a padded batch running), keeps the sampled ids rather
+ * than re-tokenizing, and lets sibling threads share one prefilled prefix and one forward per step.
+ */
+export class TransformersEngine implements Engine {
+  readonly name: string;
+  readonly contextLength: number;
+  readonly stats: EngineStats = {
+    forwardCalls: 0,
+    prefillTokens: 0,
+    decodeSteps: 0,
+    cachedPromptTokens: 0,
+    forwardMsByBatch: new Map(),
+  };
+  private readonly cache: PrefixCache | undefined;
+  private readonly vocab: number;
+
+  private constructor(
+    readonly tokenizer: HFTokenizer,
+    private readonly decoder: OnnxDecoder,
+    name: string,
+    contextLength: number,
+    usePrefixCache: boolean,
+  ) {
+    this.name = name;
+    this.contextLength = contextLength;
+    this.vocab = decoder.shape.vocab;
+    this.cache = usePrefixCache ? new PrefixCache() : undefined;
+  }
+
+  static async load(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
+    const source = resolveModelSource(options.model);
+    const tokenizer = await loadTokenizer(source);
+    const model = await loadModel(source, options);
+    const config = (model as unknown as { config: Record<string, number> }).config;
+    const session = (model as unknown as { sessions: Record<string, OrtSession> }).sessions.model;
+    if (!session) throw new Error('model: no decoder session found');
+    const heads = config.num_attention_heads!;
+    const decoder = new OnnxDecoder(session, {
+      layers: config.num_hidden_layers!,
+      kvHeads: config.num_key_value_heads ?? heads,
+      headDim: config.head_dim ?? config.hidden_size! / heads,
+      vocab: config.vocab_size!,
+    });
+    const name = source.kind === 'local' ? source.name : source.id;
+    return new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, options.prefixCache ?? true);
+  }
+
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    const prompt = typeof request.prompt === 'string' ? this.tokenizer.encode(request.prompt) : [...request.prompt];
+    const [result] = await this.run(prompt, [[]], request, [request], request.onDelta ? [request.onDelta] : []);
+    return result!;
+  }
+
+  async completeSiblings(
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: SiblingRequest,
+  ): Promise<CompletionResult[]> {
+    if (suffixes.length === 0) return [];
+    const sampling = suffixes.map((_, i) => ({ ...request, seed: request.seeds?.[i] ?? request.seed }));
+    const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
+    return this.run([...prefix], suffixes, request, sampling, deltas);
+  }
+
+  /**
+   * Decode `prefix + suffixes[i]` for all i in one batch. The prefix is prefilled once (or
+   * taken from the prefix cache); rows leave the batch the step they finish.
+   */
+  private async run(
+    prefix: number[],
+    suffixes: readonly (readonly number[])[],
+    request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal'>,
+    sampling: readonly SamplingOptions[],
+    deltas: readonly (((d: string) => void) | undefined)[],
+  ): Promise<CompletionResult[]> {
+    const startMs = Date.now();
+    const longest = prefix.length + Math.max(...suffixes.map((s) => s.length));
+    if (longest === 0) throw new Error('complete: empty prompt');
+    if (longest >= this.contextLength) {
+      throw new Error(`complete: prompt of ${longest} tokens does not fit the context of ${this.contextLength}`);
+    }
+    const maxTokens = Math.max(0, Math.min(request.maxTokens, this.contextLength - longest));
+    const results: CompletionResult[] = new Array(suffixes.length);
+    const finish = (row: Row, reason: FinishReason, matchedStop?: string) => {
+      const promptTokens = prefix.length + suffixes[row.out]!.length;
+      results[row.out] = {
+        text: this.tokenizer.decode(row.ids),
+        ids: row.ids,
+        finishReason: reason,
+        ...(matchedStop !== undefined ? { matchedStop } : {}),
+        usage: { promptTokens, completionTokens: row.ids.length, cachedPromptTokens: cached, source: 'engine' },
+        startMs,
+        endMs: Date.now(),
+      };
+    };
+
+    // Shared prefix: reuse a cached prefix, prefill the rest at batch 1.
+    // Some token must still run to produce logits: the suffixes, or else the prefix's last one.
+    const reusable = suffixes.every((s) => s.length > 0) ? prefix.length : prefix.length - 1;
+    let kv: KVCache = this.cache?.lookup(prefix, reusable) ?? this.decoder.empty(1);
+    const cached = kv.length;
+    this.stats.cachedPromptTokens += cached;
+    let logits: Float32Array | undefined;
+    if (prefix.length > kv.length) {
+      const todo = prefix.slice(kv.length);
+      const out = await this.forward({ ids: [todo], positions: [range(kv.length, prefix.length)], mask: [ones(prefix.length)] }, kv);
+      this.stats.prefillTokens += todo.length;
+      kv = out.present;
+      logits = out.lastLogits;
+      if (suffixes.length > 1 || suffixes[0]!.length > 0) this.cache?.store(prefix, kv);
+    }
+
+    const rows: Row[] = suffixes.map((_, i) => ({
+      out: i,
+      ids: [],
+      pieces: [],
+      maxTokens,
+      sampler: createSampler(sampling[i] ?? {}),
+      stop: new StopMatcher(request.stop ?? [], (s) => this.tokenizer.singleTokenId(s)),
+      mask: ones(prefix.length),
+      nextPos: prefix.length,
+      ...(deltas[i] ? { onDelta: deltas[i] } : {}),
+    }));
+
+    // Suffixes (thread headers) are right-aligned with padding so one forward covers them all.
+    const width = Math.max(...suffixes.map((s) => s.length));
+    if (width > 0) {
+      if (suffixes.length > 1) kv = selectRows(kv, suffixes.map(() => 0));
+      const ids: number[][] = [];
+      const positions: number[][] = [];
+      rows.forEach((row, i) => {
+        const s = suffixes[i]!;
+        const pad = width - s.length;
+        ids.push([...new Array<number>(pad).fill(0), ...s]);
+        positions.push([...new Array<number>(pad).fill(row.nextPos), ...range(row.nextPos, row.nextPos + s.length)]);
+        row.mask.push(...new Array<number>(pad).fill(0), ...ones(s.length));
+        row.nextPos += s.length;
+      });
+      const out = await this.forward({ ids, positions, mask: rows.map((r) => r.mask) }, kv);
+      this.stats.prefillTokens += suffixes.reduce((s, x) => s + x.length, 0);
+      kv = out.present;
+      logits = out.lastLogits;
+    }
+    if (!logits) throw new Error('complete: nothing to run');
+
+    let live = rows;
+    const eos = new Set(this.tokenizer.eosIds);
+    while (live.length > 0) {
+      const keep: number[] = [];
+      const next: Row[] = [];
+      for (let i = 0; i < live.length; i++) {
+        const row = live[i]!;
+        if (request.signal?.aborted) {
+          finish(row, 'abort');
+          continue;
+        }
+        if (row.ids.length >= row.maxTokens) {
+          finish(row, 'length');
+          continue;
+        }
+        const id = row.sampler(logits, i * this.vocab, this.vocab);
+        if (eos.has(id)) {
+          finish(row, 'eos');
+          continue;
+        }
+        const piece = this.tokenizer.decode([id]);
+        row.ids.push(id);
+        row.onDelta?.(piece);
+        const matched = row.stop.push(id, piece);
+        if (matched !== undefined) {
+          finish(row, 'stop', matched);
+          continue;
+        }
+        keep.push(i);
+        next.push(row);
+      }
+      if (next.length === 0) {
+        // A lone sequence's cache is worth keeping: the next call usually extends it.
+        if (rows.length === 1 && kv.batch === 1) {
+          const done = rows[0]!;
+          this.cache?.store([...prefix, ...suffixes[0]!, ...done.ids.slice(0, kv.length - prefix.length - suffixes[0]!.length)], kv);
+        }
+        break;
+      }
+      if (keep.length !== live.length) kv = selectRows(kv, keep);
+      live = next;
+      for (const row of live) {
+        row.mask.push(1);
+      }
+      const out = await this.forward(
+        { ids: live.map((r) => [r.ids[r.ids.length - 1]!]), positions: live.map((r) => [r.nextPos++]), mask: live.map((r) => r.mask) },
+        kv,
+      );
+      this.stats.decodeSteps++;
+      kv = out.present;
+      logits = out.lastLogits;
+    }
+    return results;
+  }
+
+  private async forward(input: Parameters<OnnxDecoder['forward']>[0], past: KVCache) {
+    const t0 = performance.now();
+    const out = await this.decoder.forward(input, past);
+    const ms = performance.now() - t0;
+    this.stats.forwardCalls++;
+    const b = this.stats.forwardMsByBatch.get(input.ids.length) ?? { calls: 0, ms: 0 };
+    b.calls++;
+    b.ms += ms;
+    this.stats.forwardMsByBatch.set(input.ids.length, b);
+    return out;
+  }
+
+  /** Drop cached prefixes (e.g. between unrelated benchmark runs). */
+  clearCache(): void {
+    this.cache?.clear();
+  }
+}
+
+async function loadModel(source: ModelSource, options: TransformersEngineOptions) {
+  const session_options = options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {};
+  const dtype = options.dtype ?? 'q8';
+  if (source.kind === 'local') {
+    env.localModelPath = source.parent + '/';
+    env.allowLocalModels = true;
+    try {
+      return await AutoModelForCausalLM.from_pretrained(source.name, { dtype, local_files_only: true, session_options });
+    } catch (err) {
+      throw new Error(`model: cannot load ${source.dir} (dtype ${dtype}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  try {
+    return await AutoModelForCausalLM.from_pretrained(source.id, { dtype, session_options });
+  } catch (err) {
+    throw hubLoadError(source.id, err);
+  }
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) out.push(i);
+  return out;
+}
+
+function ones(n: number): number[] {
+  return new Array<number>(n).fill(1);
+}
