@@ -1,0 +1,206 @@
+/**
+ * Eval datasets: JSONL benchmark files (validated row by row) and the built-in `arith` generator.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { generateArith } from './arith.js';
+import { createRng } from './random.js';
+
+export interface Problem {
+  /** Unique within its dataset (the results store keys on it). */
+  id: string;
+  problem: string;
+  /** The gold answer, as text. */
+  answer: string;
+  /** Any extra fields of the row (source, subject, level, family, ...), kept as they were. */
+  [field: string]: unknown;
+}
+
+export interface Dataset {
+  name: string;
+  problems: Problem[];
+}
+
+export interface DatasetSpec {
+  /** A benchmark name (see BENCHMARK_FILES), `arith`, or a path to a JSONL file. */
+  name?: string;
+  /** An explicit JSONL file; wins over `name` for locating rows (`name` then only labels the dataset). */
+  file?: string;
+  /** Folder holding the benchmark files. Default: $THREADWEAVER_DATA_DIR, else `<repo>/../shared/benchmarks`. */
+  dataDir?: string;
+  /** Keep at most this many problems. */
+  limit?: number;
+  /**
+   * For `arith`: the generator seed (default ARITH_DEFAULT_SEED).
+   * For files with a `limit`: pick a seeded random subset (in file order) instead of the first rows.
+   */
+  seed?: number;
+}
+
+/** Benchmark names and their file names in the data folder. */
+export const BENCHMARK_FILES: Readonly<Record<string, string>> = {
+  aime24: 'aime24.jsonl',
+  aime25: 'aime25.jsonl',
+  amc23: 'amc23.jsonl',
+  math500: 'math500.jsonl',
+  minerva: 'minerva_math.jsonl',
+  olympiadbench: 'olympiadbench.jsonl',
+  gsm8k: 'gsm8k.jsonl',
+  arith500: 'arith500.jsonl',
+};
+
+export const ARITH_DEFAULT_SEED = 2026;
+export const ARITH_DEFAULT_COUNT = 500;
+
+/** A dataset that cannot be loaded; the message names the file (and line) at fault. */
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+}
+
+const idOrText = z.union([z.string(), z.number()]).transform(String);
+const rowSchema = z.looseObject({
+  id: idOrText.pipe(z.string().min(1, 'must not be empty')),
+  problem: z.string().refine((s) => s.trim().length > 0, 'must be a non-empty string'),
+  answer: idOrText,
+});
+
+const EXPECTED: Record<string, string> = {
+  id: 'a non-empty string or a number',
+  problem: 'a non-empty string',
+  answer: 'a string or a number',
+};
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value.trim() ? 'a string' : 'an empty string';
+  return `a ${typeof value}`;
+}
+
+/** A row error in plain words: which field, what it should be, what it was. */
+function describeIssue(row: unknown, key: PropertyKey | undefined): string {
+  if (typeof row !== 'object' || row === null || Array.isArray(row)) return `row must be a JSON object, got ${kindOf(row)}`;
+  const field = String(key);
+  const value = (row as Record<string, unknown>)[field];
+  if (value === undefined) return `field "${field}" is missing`;
+  return `field "${field}" must be ${EXPECTED[field] ?? 'valid'}, got ${kindOf(value)}`;
+}
+
+/** The repository root: the nearest folder above this module holding our package.json. */
+function repoRoot(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'eval'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** The default data folder, or undefined when none exists. */
+export function defaultDataDir(): string | undefined {
+  const env = process.env.THREADWEAVER_DATA_DIR;
+  if (env) return env;
+  const root = repoRoot();
+  const dir = root && path.resolve(root, '../shared/benchmarks');
+  return dir && existsSync(dir) ? dir : undefined;
+}
+
+/** Parse and validate JSONL text; `file` is only used in error messages. */
+export function parseProblems(text: string, file: string): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Map<string, number>();
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const where = `${file}:${i + 1}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (err) {
+      throw new DatasetError(`${where}: invalid JSON (${(err as Error).message})`);
+    }
+    const parsed = rowSchema.safeParse(json);
+    if (!parsed.success) throw new DatasetError(`${where}: ${describeIssue(json, parsed.error.issues[0]?.path[0])}`);
+    const row = parsed.data as Problem;
+    const first = seen.get(row.id);
+    if (first !== undefined) throw new DatasetError(`${where}: duplicate id "${row.id}" (first on line ${first})`);
+    seen.set(row.id, i + 1);
+    problems.push(row);
+  });
+  if (problems.length === 0) throw new DatasetError(`${file}: no problems (the file is empty)`);
+  return problems;
+}
+
+async function loadFile(file: string): Promise<Problem[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DatasetError(code === 'ENOENT' ? `${file}: no such dataset file` : `${file}: ${(err as Error).message}`);
+  }
+  return parseProblems(text, file);
+}
+
+function arithProblems(count: number, seed: number): Problem[] {
+  return generateArith(count, seed).map((t, i) => ({
+    id: `arith-${seed}-${i}`,
+    problem: t.problem,
+    answer: String(t.answer),
+    family: t.family,
+    parallelizable: t.subs !== null,
+  }));
+}
+
+/** Keep `limit` problems: the first ones, or with a seed a random subset kept in file order. */
+function applyLimit(problems: Problem[], limit: number | undefined, seed: number | undefined): Problem[] {
+  if (limit === undefined || limit >= problems.length) return problems;
+  if (seed === undefined) return problems.slice(0, limit);
+  const picked = createRng(seed).sample(problems.map((_, i) => i), limit).sort((a, b) => a - b);
+  return picked.map((i) => problems[i]!);
+}
+
+function resolveFile(name: string, dataDir: string | undefined): string {
+  const file = BENCHMARK_FILES[name];
+  if (file) {
+    const dir = dataDir ?? defaultDataDir();
+    if (!dir) {
+      throw new DatasetError(
+        `dataset "${name}" needs a data folder holding ${file}: pass dataDir (--data-dir) or set THREADWEAVER_DATA_DIR`,
+      );
+    }
+    return path.join(dir, file);
+  }
+  if (name.endsWith('.jsonl') || name.includes('/') || name.includes(path.sep)) return name;
+  throw new DatasetError(
+    `unknown dataset "${name}": use one of ${[...Object.keys(BENCHMARK_FILES), 'arith'].join(', ')} or a .jsonl path`,
+  );
+}
+
+/** A dataset's display name for a file path: its base name without `.jsonl`. */
+function nameOfFile(file: string): string {
+  return path.basename(file).replace(/\.jsonl$/, '');
+}
+
+/**
+ * Load a dataset by name (benchmark, `arith`) or file path.
+ * Throws DatasetError naming the file and line for malformed rows, an empty file, a missing file.
+ */
+export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
+  if (spec.limit !== undefined && (!Number.isInteger(spec.limit) || spec.limit < 1)) {
+    throw new DatasetError(`limit must be a positive whole number, got ${spec.limit}`);
+  }
+  if (!spec.file && spec.name === 'arith') {
+    return { name: 'arith', problems: arithProblems(spec.limit ?? ARITH_DEFAULT_COUNT, spec.seed ?? ARITH_DEFAULT_SEED) };
+  }
+  const file = spec.file ?? (spec.name !== undefined ? resolveFile(spec.name, spec.dataDir) : undefined);
+  if (!file) throw new DatasetError('a dataset needs a name or a file');
+  const problems = await loadFile(file);
+  const name = spec.name && (spec.file || BENCHMARK_FILES[spec.name]) ? spec.name : nameOfFile(file);
+  return { name, problems: applyLimit(problems, spec.limit, spec.seed) };
+}

@@ -1,0 +1,11 @@
+/** The eval harness: datasets, the arith generator, results store, metrics, reports, runner. */
+export * from './dataset.js';
+export * from './arith.js';
+export * from './random.js';
+export * from './results.js';
+export * from './metrics.js';
+export * from './summary.js';
+export * from './report.js';
+export * from './compare.js';
+export * from './progress.js';
+export * from './runner.js';

@@ -1,0 +1,69 @@
+/**
+ * The eval progress line on stderr: a bar with done/total, accuracy so far per mode and the
+ * token-latency speedup so far. Redrawn in place on a TTY, else printed every N items.
+ */
+import type { Mode } from './results.js';
+
+export interface EvalProgress {
+  /** Samples finished, including those found already stored when the run resumed. */
+  done: number;
+  total: number;
+  /** Samples found already stored at the start. */
+  resumed: number;
+  /** Accuracy so far per mode (null before its first sample). */
+  accuracy: Record<Mode, number | null>;
+  /** mean sequential total tokens / mean parallel critical-path tokens so far. */
+  speedup: number | null;
+  elapsedMs: number;
+  /** The sample that just finished. */
+  last?: { dataset: string; problemId: string; sample: number; mode: Mode; correct: boolean };
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function formatProgress(p: EvalProgress, width = 24): string {
+  const frac = p.total ? p.done / p.total : 1;
+  const filled = Math.round(frac * width);
+  const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
+  const acc = (['parallel', 'sequential'] as const)
+    .filter((m) => p.accuracy[m] !== null)
+    .map((m) => `${m === 'parallel' ? 'par' : 'seq'} ${(p.accuracy[m]! * 100).toFixed(1)}%`)
+    .join(' ');
+  const parts = [`[${bar}] ${p.done}/${p.total} ${(frac * 100).toFixed(0)}%`];
+  if (acc) parts.push(`acc ${acc}`);
+  if (p.speedup !== null) parts.push(`speedup ${p.speedup.toFixed(2)}×`);
+  parts.push(duration(p.elapsedMs));
+  return parts.join(' | ');
+}
+
+export interface ProgressLine {
+  update(p: EvalProgress): void;
+  /** End the line (a TTY's redrawn line gets its newline). */
+  finish(): void;
+}
+
+/** A progress line on `stream`; without a TTY it prints one line per `every` samples and at the end. */
+export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }, every = 10): ProgressLine {
+  const tty = stream.isTTY === true;
+  let last: EvalProgress | undefined;
+  let printed = -1;
+  return {
+    update(p) {
+      last = p;
+      if (tty) stream.write(`\r${formatProgress(p)}\x1b[K`);
+      else if (p.done === p.total || p.done - Math.max(printed, p.resumed) >= every) {
+        stream.write(formatProgress(p) + '\n');
+        printed = p.done;
+      }
+    },
+    finish() {
+      if (tty && last) stream.write('\n');
+      else if (!tty && last && printed !== last.done) stream.write(formatProgress(last) + '\n');
+    },
+  };
+}

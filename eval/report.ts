@@ -1,0 +1,238 @@
+/**
+ * `report.md` and its charts: a results table shaped like the ThreadWeaver paper's (accuracy,
+ * token latency, speedups per dataset), the secondary metrics, definitions, and SVG charts.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { problemSpeedups, type GroupSummary, type ModeSummary, type SampleRow } from './metrics.js';
+import type { RunSummary } from './summary.js';
+import { histogramSvg, lineChartSvg, type Point } from './svg.js';
+
+export const REPORT_FILE = 'report.md';
+export const CHARTS_DIR = 'charts';
+
+export interface Chart {
+  dataset: string;
+  kind: 'speedup-histogram' | 'accuracy-vs-latency';
+  /** Path relative to the run folder. */
+  file: string;
+  title: string;
+  svg: string;
+}
+
+const pct = (v: number | null | undefined): string => (v == null ? '–' : `${(v * 100).toFixed(1)}%`);
+const times = (v: number | null | undefined): string => (v == null ? '–' : `${v.toFixed(2)}×`);
+const dec = (v: number | null | undefined, digits = 3): string => (v == null ? '–' : v.toFixed(digits));
+export function tokens(v: number | null | undefined): string {
+  if (v == null) return '–';
+  return v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0);
+}
+const seconds = (ms: number | null | undefined): string => (ms == null ? '–' : `${(ms / 1000).toFixed(2)} s`);
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]+/g, '_');
+}
+
+/** Samples of one mode in `bins` equal-count groups by critical-path tokens: (mean L, accuracy) per group. */
+export function accuracyByLatency(rows: readonly SampleRow[], bins = 8): Point[] {
+  const sorted = [...rows].sort((a, b) => a.criticalPathTokens - b.criticalPathTokens);
+  const n = Math.min(bins, sorted.length);
+  const out: Point[] = [];
+  for (let i = 0; i < n; i++) {
+    const group = sorted.slice(Math.floor((i * sorted.length) / n), Math.floor(((i + 1) * sorted.length) / n));
+    if (!group.length) continue;
+    out.push({
+      x: group.reduce((s, r) => s + r.criticalPathTokens, 0) / group.length,
+      y: group.filter((r) => r.correct).length / group.length,
+    });
+  }
+  return out;
+}
+
+/** The charts of one dataset: the per-problem speedup histogram (both modes needed) and accuracy against latency. */
+export function datasetCharts(dataset: string, rows: readonly SampleRow[]): Chart[] {
+  const charts: Chart[] = [];
+  const base = `${CHARTS_DIR}/${safeName(dataset)}`;
+  const speedups = problemSpeedups(rows).flatMap((p) => (p.speedup === null ? [] : [p.speedup]));
+  if (speedups.length) {
+    const mean = speedups.reduce((a, b) => a + b, 0) / speedups.length;
+    const title = `${dataset}: per-problem token-latency speedup (${speedups.length} problems)`;
+    charts.push({
+      dataset,
+      kind: 'speedup-histogram',
+      file: `${base}-speedup.svg`,
+      title,
+      svg: histogramSvg({
+        title,
+        xLabel: 'speedup = mean sequential tokens / mean parallel critical-path tokens',
+        yLabel: 'problems',
+        values: speedups,
+        markers: [
+          { x: 1, label: 'no speedup (1×)', color: '#6b7280' },
+          { x: mean, label: `mean ${mean.toFixed(2)}×`, color: '#dc2626' },
+        ],
+      }),
+    });
+  }
+  const series = (['sequential', 'parallel'] as const)
+    .map((mode) => ({ name: mode, points: accuracyByLatency(rows.filter((r) => r.mode === mode)) }))
+    .filter((s) => s.points.length);
+  if (series.length) {
+    const title = `${dataset}: accuracy against critical-path tokens`;
+    charts.push({
+      dataset,
+      kind: 'accuracy-vs-latency',
+      file: `${base}-accuracy-vs-latency.svg`,
+      title,
+      svg: lineChartSvg({
+        title,
+        xLabel: 'critical-path tokens (mean of each equal-count bin of samples)',
+        yLabel: 'accuracy',
+        series: series.map((s) => ({ ...s, color: s.name === 'parallel' ? '#2563eb' : '#ea580c' })),
+        yRange: [0, 1],
+        yFormat: (v) => `${Math.round(v * 100)}%`,
+      }),
+    });
+  }
+  return charts;
+}
+
+type Cell = (g: GroupSummary) => number | null | undefined;
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map((_, i) => (i ? '---:' : '---'))), ...rows.map(line)].join('\n');
+}
+
+function meanOf(values: Array<number | null | undefined>): number | null {
+  const xs = values.filter((v): v is number => v != null);
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+}
+
+/** The paper-shaped table: one column per dataset plus an unweighted average over datasets. */
+function headlineTable(groups: Array<[string, GroupSummary]>, average = true): string {
+  const rows: Array<[string, Cell, (v: number | null | undefined) => string, boolean]> = [
+    ['Accuracy, sequential', (g) => g.sequential?.accuracy, pct, true],
+    ['Accuracy, parallel', (g) => g.parallel?.accuracy, pct, true],
+    ['Latency (tokens), sequential', (g) => g.sequential?.meanTotalTokens, tokens, true],
+    ['Latency (tokens), parallel', (g) => g.parallel?.meanCriticalPathTokens, tokens, true],
+    ['Average speedup', (g) => g.speedup.tokenLatencyMeanOfRatios, times, true],
+    ['Speedup of mean latencies', (g) => g.speedup.tokenLatencyRatioOfMeans, times, true],
+    ['Maximum speedup (correct only)', (g) => g.speedup.maxCorrect, times, false],
+    ['Wall-clock speedup', (g) => g.speedup.wallClock, times, true],
+    ['Wall time per sample, sequential', (g) => g.sequential?.wallMs.mean, seconds, true],
+    ['Wall time per sample, parallel', (g) => g.parallel?.wallMs.mean, seconds, true],
+  ];
+  const showAvg = average && groups.length > 1;
+  return table(
+    ['', ...groups.map(([n]) => n), ...(showAvg ? ['Avg'] : [])],
+    rows.map(([label, cell, format, averaged]) => [
+      label,
+      ...groups.map(([, g]) => format(cell(g))),
+      ...(showAvg ? [averaged ? format(meanOf(groups.map(([, g]) => cell(g)))) : '–'] : []),
+    ]),
+  );
+}
+
+function modeTable(groups: Array<[string, GroupSummary]>): string {
+  const rows: string[][] = [];
+  for (const [name, g] of groups) {
+    for (const [mode, s] of [['sequential', g.sequential], ['parallel', g.parallel]] as Array<[string, ModeSummary | null]>) {
+      if (!s) continue;
+      rows.push([
+        name,
+        mode,
+        `${s.problems} × ${s.k}`,
+        String(s.samples),
+        pct(s.accuracy),
+        pct(s.passAtK),
+        pct(s.majAtK),
+        pct(s.formatCorrect),
+        pct(s.activationRatio),
+        tokens(s.meanTotalTokens),
+        tokens(s.meanCriticalPathTokens),
+        dec(s.meanAcceleration),
+        mode === 'parallel' ? times(g.speedup.parallelOwnTotalOverCriticalPath) : '–',
+        seconds(s.wallMs.sum),
+      ]);
+    }
+  }
+  return table(
+    ['dataset', 'mode', 'problems × k', 'samples', 'avg@k', 'pass@k', 'maj@k', 'format ok', 'activation', 'mean T', 'mean L', 'mean η', 'own T/L', 'wall total'],
+    rows,
+  );
+}
+
+const DEFINITIONS = `## Definitions
+
+- **T** (total tokens) counts every generated token of a trajectory, all threads included. **L** (critical-path
+  tokens, the token latency) counts the sequential tokens plus, per parallel block, its non-thread tokens and its
+  longest thread. **η** = 1 − L/T.
+- **Accuracy** is avg@k: the mean correctness over all k samples of all problems (the reference's pass@1).
+  **pass@k** is the unbiased estimator 1 − C(n−c, k)/C(n, k) per problem (n samples, c correct), averaged over
+  problems. **maj@k** is the correctness of the most frequent extracted answer per problem (samples without an answer
+  do not vote; ties go to the answer seen first).
+- **Latency (tokens), sequential** is the sequential mode's mean T; **latency (tokens), parallel** is the parallel
+  mode's mean L.
+- **Average speedup** is the mean over problems of (mean sequential T / mean parallel L) for that problem.
+  **Speedup of mean latencies** is mean sequential T / mean parallel L over all samples; the two differ, and the
+  paper's "average speedup" appears to be the former.
+- **Maximum speedup (correct only)** is the largest per-problem ratio, each side averaged over the problem's correct
+  samples (problems with a correct sample in both modes).
+- **Wall-clock speedup** is the mean sequential wall time per sample / the mean parallel wall time per sample, both
+  measured in this run, interleaved per problem under the same load.
+- **own T/L** is the parallel trajectories' own mean T / mean L. It measures how much work the threads overlap; it is
+  **not** a speedup against the sequential mode.
+- **format ok** is the share of samples passing the strict format check; **activation** is the share of samples with
+  at least one parallel block. **Avg** is the unweighted mean over datasets.
+`;
+
+/** The markdown report for a summary; `charts` are linked under their dataset. */
+export function renderReport(summary: RunSummary, charts: readonly Chart[] = []): string {
+  const groups = Object.entries(summary.datasets);
+  const c = summary.config;
+  const out: string[] = [
+    '# Evaluation report',
+    '',
+    `Run of ${summary.createdAt}: k = ${c.k} samples per problem and mode, modes ${c.modes.join(' and ')}, ` +
+      `temperature ${c.temperature}, top-p ${c.topP}, seed base ${c.seedBase}.`,
+    '',
+  ];
+  if (!groups.length) {
+    out.push('No results yet.', '');
+    return out.join('\n');
+  }
+  out.push('## Results', '', headlineTable(groups), '', '## Per mode', '', modeTable(groups), '');
+  for (const [name, g] of groups) {
+    if (!g.families) continue;
+    const families = Object.entries(g.families);
+    out.push(`## ${name} by family`, '', headlineTable(families, false), '', modeTable(families), '');
+  }
+  if (charts.length) {
+    out.push('## Charts', '');
+    for (const ch of charts) out.push(`![${ch.title}](${ch.file})`, '');
+  }
+  out.push(DEFINITIONS);
+  return out.join('\n');
+}
+
+/** Write report.md and the charts into `outDir`; returns the paths written. */
+export async function writeReport(
+  outDir: string,
+  summary: RunSummary,
+  rows: ReadonlyArray<SampleRow & { dataset: string }>,
+): Promise<{ report: string; charts: string[] }> {
+  const charts = Object.keys(summary.datasets).flatMap((name) =>
+    datasetCharts(name, rows.filter((r) => r.dataset === name)),
+  );
+  await mkdir(path.join(outDir, CHARTS_DIR), { recursive: true });
+  const written: string[] = [];
+  for (const ch of charts) {
+    const file = path.join(outDir, ch.file);
+    await writeFile(file, ch.svg);
+    written.push(file);
+  }
+  const report = path.join(outDir, REPORT_FILE);
+  await writeFile(report, renderReport(summary, charts));
+  return { report, charts: written };
+}

@@ -1,0 +1,169 @@
+/**
+ * The append-only results store (`results.jsonl`): one line per finished sample, written at
+ * once and synced, so a killed run loses at most the sample being written and a rerun resumes.
+ */
+import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
+import { z } from 'zod';
+
+export type Mode = 'parallel' | 'sequential';
+export const MODES: readonly Mode[] = ['parallel', 'sequential'];
+
+/** One graded sample. */
+export interface ResultRow {
+  dataset: string;
+  problemId: string;
+  /** Sample index within the problem, 0..k-1. */
+  sample: number;
+  mode: Mode;
+  seed: number;
+  temperature: number;
+  topP: number;
+  gold: string;
+  /** The extracted answer, or null when none was found. */
+  answer: string | null;
+  correct: boolean;
+  /** The grader's reason for its verdict. */
+  gradeReason: string;
+  formatValid: boolean;
+  parallelBlocks: number;
+  threads: number;
+  totalTokens: number;
+  criticalPathTokens: number;
+  acceleration: number;
+  wallMs: number;
+  /** The problem's family, when the dataset has one (arith). */
+  family?: string;
+  /** The full trajectory text, unless the run was told not to keep it. */
+  text?: string;
+  [extra: string]: unknown;
+}
+
+export interface ResultKey {
+  dataset: string;
+  problemId: string;
+  sample: number;
+  mode: Mode;
+}
+
+export function resultKey(k: ResultKey): string {
+  return JSON.stringify([k.dataset, k.problemId, k.sample, k.mode]);
+}
+
+const count = z.number().int().nonnegative();
+const rowSchema = z.looseObject({
+  dataset: z.string(),
+  problemId: z.string(),
+  sample: count,
+  mode: z.enum(['parallel', 'sequential']),
+  seed: z.number(),
+  temperature: z.number(),
+  topP: z.number(),
+  gold: z.string(),
+  answer: z.string().nullable(),
+  correct: z.boolean(),
+  gradeReason: z.string(),
+  formatValid: z.boolean(),
+  parallelBlocks: count,
+  threads: count,
+  totalTokens: z.number().nonnegative(),
+  criticalPathTokens: z.number().nonnegative(),
+  acceleration: z.number(),
+  wallMs: z.number().nonnegative(),
+  family: z.string().optional(),
+  text: z.string().optional(),
+});
+
+export interface ResultsStore {
+  readonly path: string;
+  /** How many bytes of a torn last line were dropped when the file was opened (0 normally). */
+  readonly repairedBytes: number;
+  has(key: ResultKey): boolean;
+  /** Append one row as one synced write. Throws if its key is already stored. */
+  append(row: ResultRow): Promise<void>;
+  /** All stored rows, in file order. */
+  rows(): readonly ResultRow[];
+  close(): Promise<void>;
+}
+
+export class ResultsError extends Error {
+  override name = 'ResultsError';
+}
+
+/**
+ * Open (or create) a results file. Complete lines are validated; a torn last line (no newline:
+ * the process died mid-write) is cut off the file. A bad complete line is an error naming file:line.
+ * Duplicate keys in the file keep the first row.
+ */
+export async function openResults(path: string): Promise<ResultsStore> {
+  let text = '';
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const end = text.lastIndexOf('\n') + 1;
+  const repairedBytes = Buffer.byteLength(text.slice(end));
+  if (repairedBytes > 0) await truncate(path, Buffer.byteLength(text.slice(0, end)));
+
+  const rows: ResultRow[] = [];
+  const keys = new Set<string>();
+  text
+    .slice(0, end)
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        throw new ResultsError(`${path}:${i + 1}: not valid JSON`);
+      }
+      const parsed = rowSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ResultsError(`${path}:${i + 1}: field "${issue.path.join('.')}": ${issue.message}`);
+      }
+      const row = parsed.data as ResultRow;
+      const key = resultKey(row);
+      if (keys.has(key)) return;
+      keys.add(key);
+      rows.push(row);
+    });
+
+  let handle: FileHandle | undefined;
+  // Writes are chained so concurrent appends land as whole lines in call order.
+  let tail: Promise<void> = Promise.resolve();
+
+  const write = async (line: string): Promise<void> => {
+    handle ??= await open(path, 'a');
+    await handle.write(line);
+    await handle.datasync();
+  };
+
+  return {
+    path,
+    repairedBytes,
+    has: (key) => keys.has(resultKey(key)),
+    append(row) {
+      const key = resultKey(row);
+      if (keys.has(key)) return Promise.reject(new ResultsError(`${path}: duplicate result ${key}`));
+      keys.add(key); // reserved now, so a concurrent append of the same key fails
+      const line = JSON.stringify(row) + '\n';
+      const done = tail.then(() => write(line)).then(
+        () => void rows.push(row),
+        (err: unknown) => {
+          keys.delete(key);
+          throw err;
+        },
+      );
+      tail = done.catch(() => undefined);
+      return done;
+    },
+    rows: () => rows,
+    async close() {
+      await tail;
+      await handle?.close();
+      handle = undefined;
+    },
+  };
+}

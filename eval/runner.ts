@@ -1,0 +1,303 @@
+/**
+ * The eval runner: k samples per problem in each mode, both modes interleaved per problem under
+ * a concurrency limit, each finished sample appended to results.jsonl at once (a rerun resumes),
+ * then summary.json, report.md and charts.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Dataset, Problem } from './dataset.js';
+import { progressLine, type EvalProgress } from './progress.js';
+import { mixSeed } from './random.js';
+import { writeReport } from './report.js';
+import { openResults, resultKey, type Mode, type ResultRow } from './results.js';
+import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
+
+export const RESULTS_FILE = 'results.jsonl';
+
+export interface SolveOptions {
+  mode: Mode;
+  seed: number;
+  temperature: number;
+  topP: number;
+  signal?: AbortSignal;
+  /** Which sample this is (for logging; solvers need not read it). */
+  dataset: string;
+  problemId: string;
+  sample: number;
+}
+
+export interface SolveMetrics {
+  totalTokens: number;
+  criticalPathTokens: number;
+  acceleration: number;
+  parallelBlocks: number;
+  threads: number;
+  wallMs: number;
+}
+
+export interface SolveResult {
+  /** The extracted final answer, or null when the trajectory has none. */
+  answer: string | null;
+  /** The full trajectory text. */
+  text: string;
+  /** Whether the trajectory passed the strict format check. */
+  formatValid: boolean;
+  metrics: SolveMetrics;
+}
+
+export type SolveFn = (problem: string, options: SolveOptions) => Promise<SolveResult>;
+
+export interface GradeResult {
+  equal: boolean;
+  reason: string;
+}
+
+export type GradeFn = (pred: string | null, gold: string) => GradeResult | Promise<GradeResult>;
+
+export interface RunEvalOptions {
+  /** Loaded datasets (see loadDataset). Problem ids must be unique within each. */
+  datasets: Dataset[];
+  /** Samples per problem and mode (≥ 1). */
+  k: number;
+  /** Modes to run; with both, each sample runs in both modes back to back (same seed). */
+  modes: Mode[];
+  /** How many samples run at once (≥ 1). 2 or more lets the two modes of a sample run side by side. */
+  concurrency: number;
+  temperature: number;
+  topP: number;
+  /** Sample seeds are mixSeed(seedBase, problem index, sample index): the same in both modes. */
+  seedBase: number;
+  /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
+  out: string;
+  solve: SolveFn;
+  /** The answer grader (`gradeAnswer` of src/math). */
+  grade: GradeFn;
+  /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
+  sameAnswer?: (a: string, b: string) => boolean;
+  /** Called after every finished sample (and once at the start). */
+  onProgress?: (progress: EvalProgress) => void;
+  /** Where the progress line goes; default process.stderr, false for none. */
+  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
+  /** Without a TTY, print the progress line every this many samples. Default: about 5% of the run. */
+  progressEvery?: number;
+  /** Keep each trajectory's text in results.jsonl. Default true. */
+  keepText?: boolean;
+  /** Stops scheduling; in-flight solves get the signal. What finished is kept and summarized. */
+  signal?: AbortSignal;
+}
+
+export interface RunEvalResult {
+  summary: RunSummary;
+  files: { results: string; summary: string; report: string; charts: string[] };
+  /** Samples solved in this call. */
+  ran: number;
+  /** Samples found already stored and skipped. */
+  resumed: number;
+  aborted: boolean;
+}
+
+interface Job {
+  dataset: string;
+  problem: Problem;
+  index: number;
+  sample: number;
+  mode: Mode;
+  seed: number;
+}
+
+function checkOptions(o: RunEvalOptions): void {
+  const posInt = (v: number, name: string): void => {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`runEval: ${name} must be a whole number ≥ 1, got ${v}`);
+  };
+  posInt(o.k, 'k');
+  posInt(o.concurrency, 'concurrency');
+  if (!o.modes.length || new Set(o.modes).size !== o.modes.length) {
+    throw new RangeError(`runEval: modes must be distinct and non-empty, got [${o.modes.join(', ')}]`);
+  }
+  const names = o.datasets.map((d) => d.name);
+  if (new Set(names).size !== names.length) throw new RangeError(`runEval: dataset names repeat: ${names.join(', ')}`);
+}
+
+/** Every sample of the run, ordered so that both modes of a (problem, sample) are adjacent. */
+function planJobs(o: RunEvalOptions): Job[] {
+  const jobs: Job[] = [];
+  for (const d of o.datasets) {
+    d.problems.forEach((problem, index) => {
+      for (let sample = 0; sample < o.k; sample++) {
+        const seed = mixSeed(o.seedBase, index, sample);
+        for (const mode of o.modes) jobs.push({ dataset: d.name, problem, index, sample, mode, seed });
+      }
+    });
+  }
+  return jobs;
+}
+
+function keyOf(j: Job): { dataset: string; problemId: string; sample: number; mode: Mode } {
+  return { dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode };
+}
+
+/** Running figures for the progress line. */
+function tally() {
+  const n = { parallel: 0, sequential: 0 };
+  const correct = { parallel: 0, sequential: 0 };
+  let seqTotal = 0;
+  let parCritical = 0;
+  return {
+    add(r: ResultRow) {
+      n[r.mode]++;
+      if (r.correct) correct[r.mode]++;
+      if (r.mode === 'sequential') seqTotal += r.totalTokens;
+      else parCritical += r.criticalPathTokens;
+    },
+    accuracy: (): Record<Mode, number | null> => ({
+      parallel: n.parallel ? correct.parallel / n.parallel : null,
+      sequential: n.sequential ? correct.sequential / n.sequential : null,
+    }),
+    speedup: (): number | null =>
+      n.parallel && n.sequential && parCritical > 0 ? seqTotal / n.sequential / (parCritical / n.parallel) : null,
+  };
+}
+
+const isAbort = (err: unknown, signal: AbortSignal | undefined): boolean =>
+  signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
+
+/**
+ * Run an evaluation into `out`. Resumes from `out/results.jsonl`: samples already stored are
+ * skipped (their seed and sampling settings must match this run). A solve or grade error stops
+ * the run after writing what finished, then rethrows naming the sample.
+ */
+export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
+  checkOptions(o);
+  await mkdir(o.out, { recursive: true });
+  const resultsPath = path.join(o.out, RESULTS_FILE);
+  const store = await openResults(resultsPath);
+  const jobs = planJobs(o);
+
+  const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
+  const counts = tally();
+  let resumed = 0;
+  for (const r of store.rows()) {
+    const j = planned.get(resultKey(r));
+    if (!j) continue;
+    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP) {
+      throw new Error(
+        `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}; this run has seed ${j.seed}, ` +
+          `temperature ${o.temperature}, top-p ${o.topP}. Use another --out folder or the same settings.`,
+      );
+    }
+    counts.add(r);
+    resumed++;
+  }
+  const todo = jobs.filter((j) => !store.has(keyOf(j)));
+
+  const started = Date.now();
+  const line =
+    o.progress === false
+      ? undefined
+      : progressLine(o.progress ?? process.stderr, o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)));
+  let done = resumed;
+  const report = (last?: EvalProgress['last']): void => {
+    const p: EvalProgress = {
+      done,
+      total: jobs.length,
+      resumed,
+      accuracy: counts.accuracy(),
+      speedup: counts.speedup(),
+      elapsedMs: Date.now() - started,
+      ...(last ? { last } : {}),
+    };
+    line?.update(p);
+    o.onProgress?.(p);
+  };
+  report();
+
+  let failure: Error | undefined;
+  let ran = 0;
+  const stopped = (): boolean => failure !== undefined || o.signal?.aborted === true;
+
+  const runJob = async (j: Job): Promise<void> => {
+    const result = await o.solve(j.problem.problem, {
+      mode: j.mode,
+      seed: j.seed,
+      temperature: o.temperature,
+      topP: o.topP,
+      ...(o.signal ? { signal: o.signal } : {}),
+      dataset: j.dataset,
+      problemId: j.problem.id,
+      sample: j.sample,
+    });
+    if (o.signal?.aborted) return; // a solve cut short by the abort is not a result
+    const verdict = await o.grade(result.answer, j.problem.answer);
+    const m = result.metrics;
+    const row: ResultRow = {
+      dataset: j.dataset,
+      problemId: j.problem.id,
+      sample: j.sample,
+      mode: j.mode,
+      seed: j.seed,
+      temperature: o.temperature,
+      topP: o.topP,
+      gold: j.problem.answer,
+      answer: result.answer,
+      correct: verdict.equal,
+      gradeReason: verdict.reason,
+      formatValid: result.formatValid,
+      parallelBlocks: m.parallelBlocks,
+      threads: m.threads,
+      totalTokens: m.totalTokens,
+      criticalPathTokens: m.criticalPathTokens,
+      acceleration: m.acceleration,
+      wallMs: m.wallMs,
+      ...(typeof j.problem.family === 'string' ? { family: j.problem.family } : {}),
+      ...(o.keepText === false ? {} : { text: result.text }),
+    };
+    await store.append(row);
+    counts.add(row);
+    done++;
+    ran++;
+    report({ dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode, correct: row.correct });
+  };
+
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!stopped() && next < todo.length) {
+      const j = todo[next++]!;
+      try {
+        await runJob(j);
+      } catch (err) {
+        if (isAbort(err, o.signal)) continue;
+        failure ??= new Error(
+          `eval stopped at ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}): ${(err as Error)?.message ?? String(err)}`,
+          { cause: err },
+        );
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, todo.length) }, worker));
+  } finally {
+    line?.finish();
+    await store.close();
+  }
+
+  // Summarize exactly this run's plan: rows of other datasets, modes or larger k in the file are left out.
+  const rows = store.rows().filter((r) => planned.has(resultKey(r)));
+  const summary = summarizeRun(
+    rows,
+    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase },
+    o.datasets.map((d) => d.name),
+    o.sameAnswer ? { sameAnswer: o.sameAnswer } : {},
+  );
+  const summaryPath = path.join(o.out, SUMMARY_FILE);
+  await writeFile(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+  const written = await writeReport(o.out, summary, rows);
+  if (failure) throw failure;
+  return {
+    summary,
+    files: { results: resultsPath, summary: summaryPath, report: written.report, charts: written.charts },
+    ran,
+    resumed,
+    aborted: o.signal?.aborted === true,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * `summary.json`: a run's settings and per-dataset metrics. Written by the runner, read back
+ * (zod-validated) by compare.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
+import type { Mode } from './results.js';
+
+export const SUMMARY_FILE = 'summary.json';
+
+export interface RunConfig {
+  k: number;
+  modes: Mode[];
+  temperature: number;
+  topP: number;
+  seedBase: number;
+}
+
+export interface RunSummary {
+  version: 1;
+  createdAt: string;
+  config: RunConfig;
+  /** Keyed by dataset name, in run order. */
+  datasets: Record<string, DatasetSummary>;
+}
+
+/** Summarize rows (each with its dataset name) into a RunSummary; datasets keep the given order. */
+export function summarizeRun(
+  rows: ReadonlyArray<SampleRow & { dataset: string }>,
+  config: RunConfig,
+  datasetOrder: readonly string[],
+  options: Omit<SummaryOptions, 'k'> = {},
+): RunSummary {
+  const names = [...new Set([...datasetOrder, ...rows.map((r) => r.dataset)])];
+  const datasets: Record<string, DatasetSummary> = {};
+  for (const name of names) {
+    const mine = rows.filter((r) => r.dataset === name);
+    if (mine.length) datasets[name] = summarizeDataset(mine, { ...options, k: config.k });
+  }
+  return { version: 1, createdAt: new Date().toISOString(), config, datasets };
+}
+
+const num = z.number();
+const modeSchema = z.looseObject({
+  accuracy: num,
+  passAtK: num,
+  majAtK: num,
+  formatCorrect: num,
+  activationRatio: num,
+  meanTotalTokens: num,
+  meanCriticalPathTokens: num,
+  meanAcceleration: num,
+  wallMs: z.object({ sum: num, mean: num }),
+  samples: num,
+  problems: num,
+  k: num,
+});
+const speedupSchema = z.looseObject({
+  tokenLatencyRatioOfMeans: num.nullable(),
+  tokenLatencyMeanOfRatios: num.nullable(),
+  maxCorrect: num.nullable(),
+  wallClock: num.nullable(),
+  parallelOwnTotalOverCriticalPath: num.nullable(),
+});
+const groupSchema = z.looseObject({
+  parallel: modeSchema.nullable(),
+  sequential: modeSchema.nullable(),
+  speedup: speedupSchema,
+});
+export const runSummarySchema = z.looseObject({
+  version: z.literal(1),
+  createdAt: z.string(),
+  config: z.looseObject({
+    k: num,
+    modes: z.array(z.enum(['parallel', 'sequential'])),
+    temperature: num,
+    topP: num,
+    seedBase: num,
+  }),
+  datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).optional() })),
+});
+
+/** Read and validate a summary: `run` is a run folder holding summary.json, or the file itself. */
+export async function readSummary(run: string): Promise<RunSummary> {
+  let file = run;
+  try {
+    if ((await stat(run)).isDirectory()) file = path.join(run, SUMMARY_FILE);
+  } catch {
+    throw new Error(`${run}: no such run folder or summary file`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`);
+  }
+  const parsed = runSummarySchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${file}: not a run summary: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data as RunSummary;
+}
