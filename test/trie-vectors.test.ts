@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sftLayout, type TokenEncoder } from '../src/trie/sft.js';
-import { bundledEncoder, hasShared, readVectors, sharedVectors, vendoredVectors } from './trie-fixtures.js';
+import { bundledEncoder, hasShared, readVectors, sharedTrieVectors, vendoredTrieVectors } from './trie-fixtures.js';
 
 let encoder: TokenEncoder;
 beforeAll(async () => {
   encoder = await bundledEncoder();
 });
 
-const vectors = readVectors(vendoredVectors);
+const vectors = readVectors(vendoredTrieVectors);
 
 describe('SFT trie layout reproduces the reference vectors', () => {
   it('has the 12 vectors', () => {
@@ -31,6 +31,6 @@ describe('SFT trie layout reproduces the reference vectors', () => {
 if (!hasShared) console.warn('trie-vectors: /work/shared is absent; skipping the cross-check against the shared copy');
 describe.skipIf(!hasShared)('vendored vectors match the shared copy', () => {
   it('is byte-identical', () => {
-    expect(readFileSync(vendoredVectors, 'utf8')).toBe(readFileSync(sharedVectors, 'utf8'));
+    expect(readFileSync(vendoredTrieVectors, 'utf8')).toBe(readFileSync(sharedTrieVectors, 'utf8'));
   });
 });

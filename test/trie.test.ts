@@ -4,13 +4,13 @@ import { flattenTrie, type TrieLayout } from '../src/trie/flatten.js';
 import { ancestorIntervals, canAttend, denseMask } from '../src/trie/mask.js';
 import { sftLayout, sftTrie, type TokenEncoder } from '../src/trie/sft.js';
 import { TokenTrie, trieFromCalls, type TrieCall } from '../src/trie/trie.js';
-import { bundledEncoder, readVectors, vendoredVectors } from './trie-fixtures.js';
+import { bundledEncoder, readVectors, vendoredTrieVectors } from './trie-fixtures.js';
 
 let encoder: TokenEncoder;
 beforeAll(async () => {
   encoder = await bundledEncoder();
 });
-const vectors = readVectors(vendoredVectors);
+const vectors = readVectors(vendoredTrieVectors);
 
 /** Token ids from the root down to token i. */
 function rootPath(layout: TrieLayout, i: number): number[] {
