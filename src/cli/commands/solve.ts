@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { solve, type SolveResult } from '../../solve.js';
+import { parseCommandArgs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { bold, dim, formatMetrics, green, renderBlock, type ThreadView } from '../render.js';
+
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
+  json: z.boolean().optional(),
+  mode: z.enum(['parallel', 'sequential']).optional(),
+  quiet: z.boolean().optional(),
+});
+
+const usage = `Usage: threadweaver solve [options] "problem"
+
+Solve one problem: the model reasons, forking into threads at each parallel block.
+
+Options:
+  --mode parallel|sequential   fork at </Outlines> (default) or never fork
+  --json                       print one JSON object (answer, text, metrics, ...)
+  --quiet                      print only the answer and the metrics line
+${samplingFlagUsage}
+${engineFlagUsage}`;
+
+const command: Command = {
+  name: 'solve',
+  summary: 'solve one problem with fork/join reasoning',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      { ...engineFlagOptions, ...samplingFlagOptions, json: { type: 'boolean' }, mode: { type: 'string' }, quiet: { type: 'boolean' } },
+      schema,
+    );
+    const problem = positionals.join(' ').trim();
+    if (!problem) throw new UsageError('give the problem as an argument');
+    const engine = await engineFromFlags(values);
+    const live = !values.json && !values.quiet;
+    const out = process.stdout;
+    const threads = new Map<number, ThreadView[]>();
+
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    let result: SolveResult;
+    try {
+      result = await solve(problem, {
+        engine,
+        mode: values.mode ?? 'parallel',
+        ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
+        ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
+        ...(values.topP !== undefined ? { topP: values.topP } : {}),
+        ...(values.seed !== undefined ? { seed: values.seed } : {}),
+        signal: controller.signal,
+        on: live
+          ? {
+              delta: ({ text }) => out.write(text),
+              'thread:end': (e) => {
+                const list = threads.get(e.block) ?? [];
+                list.push({ thread: e.thread, text: e.text, tokens: e.tokens, ms: e.ms, finishReason: e.finishReason });
+                threads.set(e.block, list);
+              },
+              join: ({ block }) => out.write('\n' + renderBlock(block, threads.get(block) ?? []) + '\n'),
+            }
+          : {},
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+
+    if (values.json) {
+      out.write(
+        JSON.stringify({
+          problem,
+          mode: values.mode ?? 'parallel',
+          answer: result.answer,
+          text: result.text,
+          finishReason: result.finishReason,
+          formatValid: result.formatValid,
+          violations: result.violations,
+          warnings: result.warnings,
+          metrics: { ...result.metrics, speedup: result.metrics.totalTokens / Math.max(1, result.metrics.criticalPathTokens) },
+        }) + '\n',
+      );
+      return 0;
+    }
+    if (live) out.write('\n\n');
+    for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+    if (result.finishReason !== 'done') out.write(dim(`(run ended: ${result.finishReason})\n`));
+    out.write(`${bold('Answer:')} ${result.answer === null ? dim('(none)') : green(result.answer)}\n`);
+    out.write(dim(formatMetrics(result.metrics)) + '\n');
+    return 0;
+  },
+};
+
+export default command;

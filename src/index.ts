@@ -1,0 +1,11 @@
+export { solve, embeddedEngine, SolveError, type SolveOptions, type SolveResult } from './solve.js';
+export * from './format/index.js';
+export type * from './engine/types.js';
+export { TransformersEngine, type TransformersEngineOptions, type EngineStats } from './engine/transformers.js';
+export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
+export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
+export type { ControllerEvents } from './orchestrator/events.js';
+export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
+export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
+export { buildPrompt, promptMessages, type PromptStyle } from './orchestrator/prompt.js';
+export { extractAnswer } from './math/extract.js';

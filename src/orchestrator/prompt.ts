@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../engine/model-source.js';
+import type { ChatMessage, Tokenizer } from '../engine/types.js';
+
+/**
+ * How the problem is put to the model:
+ * - `trained`: the format the model was trained on (the bundled model: the bare problem;
+ *   sequential mode adds its sequential system message);
+ * - `instructed`: a system prompt that teaches the tags, for models never trained on them.
+ */
+export type PromptStyle = 'trained' | 'instructed';
+
+const cache = new Map<string, string>();
+
+/** A plain-text template from `prompts/`, with `{{slot}}` replaced from `slots`. */
+export function loadPrompt(name: string, slots: Record<string, string> = {}): string {
+  let text = cache.get(name);
+  if (text === undefined) {
+    const file = path.join(packageRoot(), 'prompts', `${name}.txt`);
+    text = readFileSync(file, 'utf8').replace(/\n$/, '');
+    cache.set(name, text);
+  }
+  return text.replace(/\{\{(\w+)\}\}/g, (m, slot: string) => {
+    const value = slots[slot];
+    if (value === undefined) throw new Error(`prompt ${name}: no value for {{${slot}}}`);
+    return value;
+  });
+}
+
+export function promptMessages(problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained'): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (style === 'instructed') {
+    messages.push({ role: 'system', content: loadPrompt(mode === 'parallel' ? 'instructed-parallel' : 'instructed-sequential') });
+  } else if (mode === 'sequential') {
+    messages.push({ role: 'system', content: loadPrompt('sequential-system') });
+  }
+  messages.push({ role: 'user', content: problem });
+  return messages;
+}
+
+/** The chat-templated prompt, ending with the assistant header (the model writes `<think>`). */
+export function buildPrompt(tokenizer: Tokenizer, problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained'): string {
+  return tokenizer.applyChatTemplate(promptMessages(problem, mode, style), { addGenerationPrompt: true });
+}

@@ -1,0 +1,94 @@
+import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
+import type { Engine } from './engine/types.js';
+import { validateTrajectory, type Violation } from './format/validate.js';
+import { extractAnswer } from './math/extract.js';
+import { Controller, type ControllerOptions } from './orchestrator/controller.js';
+import type { ControllerEvents } from './orchestrator/events.js';
+import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
+import { buildPrompt, type PromptStyle } from './orchestrator/prompt.js';
+import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
+
+export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
+  /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
+  engine?: Engine;
+  promptStyle?: PromptStyle;
+  /** Listeners for the controller's typed events. */
+  on?: Partial<ControllerEvents>;
+}
+
+export interface SolveResult {
+  /** Content of the last `\boxed{}` after `</think>`, or null. */
+  answer: string | null;
+  /** The completion: the joined trajectory text. */
+  text: string;
+  trajectory: Trajectory;
+  metrics: Metrics;
+  finishReason: TrajectoryEnd;
+  /** Strict format violations of the joined text (empty when valid). */
+  violations: Violation[];
+  formatValid: boolean;
+  /** Things worth knowing that did not stop the run (e.g. characters the tokenizer lacks). */
+  warnings: string[];
+}
+
+/** The engine failed (server down, model error); the partial trajectory is attached. */
+export class SolveError extends Error {
+  override name = 'SolveError';
+  constructor(
+    message: string,
+    readonly trajectory: Trajectory,
+  ) {
+    super(message);
+  }
+}
+
+const engines = new Map<string, Promise<TransformersEngine>>();
+
+/** The embedded engine for these options, loaded once per model and dtype. */
+export function embeddedEngine(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
+  const key = `${options.model ?? ''}|${options.dtype ?? 'q8'}|${options.threads ?? ''}`;
+  let engine = engines.get(key);
+  if (!engine) {
+    engine = TransformersEngine.load(options);
+    engines.set(key, engine);
+    engine.catch(() => engines.delete(key));
+  }
+  return engine;
+}
+
+/** Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`). */
+export async function solve(problem: string, options: SolveOptions = {}): Promise<SolveResult> {
+  if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
+  const engine = options.engine ?? (await embeddedEngine(options));
+  const mode = options.mode ?? 'parallel';
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle);
+  const warnings = unknownCharWarnings(engine, problem);
+
+  const controller = new Controller(engine);
+  for (const [event, listener] of Object.entries(options.on ?? {})) {
+    if (listener) controller.on(event as keyof ControllerEvents, listener as never);
+  }
+  const trajectory = await controller.run(problem, prompt, options);
+  if (trajectory.finishReason === 'error') {
+    throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory);
+  }
+  const violations = validateTrajectory(trajectory.text);
+  return {
+    answer: extractAnswer(trajectory.text),
+    text: trajectory.text,
+    trajectory,
+    metrics: trajectoryMetrics(trajectory, engine.tokenizer),
+    finishReason: trajectory.finishReason,
+    violations,
+    formatValid: violations.length === 0,
+    warnings,
+  };
+}
+
+function unknownCharWarnings(engine: Engine, problem: string): string[] {
+  const unk = engine.tokenizer.singleTokenId('<unk>');
+  if (unk === undefined) return [];
+  const ids = engine.tokenizer.encode(problem);
+  const count = ids.filter((id) => id === unk).length;
+  return count > 0 ? [`${count} character(s) of the problem are unknown to the ${engine.name} tokenizer and were read as <unk>`] : [];
+}
