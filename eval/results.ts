@@ -136,7 +136,7 @@ export async function openResults(path: string): Promise<ResultsStore> {
 
   const write = async (line: string): Promise<void> => {
     handle ??= await open(path, 'a');
-    await handle.write(line);
+    await handle.appendFile(line); // writes every byte (a bare write may be partial)
     await handle.datasync();
   };
 
