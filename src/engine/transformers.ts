@@ -117,7 +117,7 @@ export class TransformersEngine implements Engine {
   private async run(
     prefix: number[],
     suffixes: readonly (readonly number[])[],
-    request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal'>,
+    request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal'> & { maxTotalTokens?: number },
     sampling: readonly SamplingOptions[],
     deltas: readonly (((d: string) => void) | undefined)[],
   ): Promise<CompletionResult[]> {
@@ -193,6 +193,8 @@ export class TransformersEngine implements Engine {
 
     let live = rows;
     const eos = new Set(this.tokenizer.eosIds);
+    const maxTotal = request.maxTotalTokens ?? Infinity;
+    let total = 0;
     while (live.length > 0) {
       const keep: number[] = [];
       const next: Row[] = [];
@@ -202,7 +204,7 @@ export class TransformersEngine implements Engine {
           finish(row, 'abort');
           continue;
         }
-        if (row.ids.length >= row.maxTokens) {
+        if (row.ids.length >= row.maxTokens || total >= maxTotal) {
           finish(row, 'length');
           continue;
         }
@@ -213,6 +215,7 @@ export class TransformersEngine implements Engine {
         }
         const piece = this.tokenizer.decode([id]);
         row.ids.push(id);
+        total++;
         row.onDelta?.(piece);
         const matched = row.stop.push(id, piece);
         if (matched !== undefined) {

@@ -75,6 +75,8 @@ export interface Engine {
     suffixes: readonly (readonly number[])[],
     request: Omit<CompletionRequest, 'prompt' | 'onDelta'> & {
       seeds?: readonly (number | undefined)[];
+      /** A budget all siblings share: once their tokens add up to it, the rest end by `length`. */
+      maxTotalTokens?: number;
       onDelta?: (index: number, delta: string) => void;
     },
   ): Promise<CompletionResult[]>;

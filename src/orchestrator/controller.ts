@@ -123,6 +123,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
         numbers.forEach((n) => this.emit('thread:start', { block, thread: n }));
         const results: CompletionResult[] = await this.engine.completeSiblings(b.context(), suffixes, {
           maxTokens: Math.min(left, threadRoom),
+          maxTotalTokens: left,
           stop: [TAG.threadClose],
           ...sampling,
           ...(options.seed !== undefined ? { seeds: numbers.map((_, i) => seedOf(1000 * (block + 1) + i)) } : {}),
