@@ -32,7 +32,8 @@ describe('computeReward', () => {
     expect(r.reward).toBe(-1);
     expect(r.acceleration).toBe(0);
     expect(r.eta).toBeCloseTo(0.1, 12);
-    expect(computeReward({ ...r, correct: false, promptTokens: 0, totalTokens: 10, criticalPathTokens: 5 }, { incorrectReward: 0 }).reward).toBe(0);
+    const wrong = { correct: false, promptTokens: 0, totalTokens: 10, criticalPathTokens: 5 };
+    expect(computeReward(wrong, { incorrectReward: 0 }).reward).toBe(0);
   });
 
   it('clips η at 0.2 (bonus at most 0.1), and the clip and factor are configurable', () => {

@@ -11,6 +11,15 @@ beforeAll(async () => {
 const vectors = readVectors(vendoredTrieVectors);
 
 describe('SFT trie layout reproduces the reference vectors', () => {
+  it('trains no branch-start token, so a plain one-position shift is exact on this layout', () => {
+    for (const v of vectors) {
+      const layout = sftLayout(v, encoder);
+      const starts = layout.parent.flatMap((p, i) => (p !== i - 1 ? [i] : []));
+      expect(starts.length).toBe(new Set(layout.branch).size - 1);
+      expect(starts.every((i) => layout.loss[i] === 0)).toBe(true);
+    }
+  });
+
   it('has the 12 vectors', () => {
     expect(vectors).toHaveLength(12);
   });
