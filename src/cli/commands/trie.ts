@@ -6,7 +6,7 @@ import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
-import { sftLayout } from '../../trie/sft.js';
+import { sftLayout, threadTagIds } from '../../trie/sft.js';
 
 const usage = `Usage: threadweaver trie --input FILE.jsonl --out FILE.jsonl [--model DIR]
 
@@ -33,7 +33,14 @@ const trie: Command = {
       { input: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' } },
       ArgsSchema,
     );
-    const tokenizer = await loadTokenizer(resolveModelSource(values.model));
+    const source = resolveModelSource(values.model);
+    const tokenizer = await loadTokenizer(source);
+    try {
+      threadTagIds(tokenizer);
+    } catch (err) {
+      const where = source.kind === 'local' ? source.dir : source.id;
+      throw new Error(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
     // Write beside the target and rename at the end, so a bad row leaves no half-written file.
     const partial = `${values.out}.partial`;
     const out = await open(partial, 'w');
