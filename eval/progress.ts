@@ -47,7 +47,7 @@ export interface ProgressLine {
   finish(): void;
 }
 
-/** A progress line on `stream`; without a TTY it prints one line per `every` samples and at the end. */
+/** A progress line on `stream`; without a TTY it prints a line at the start, every `every` samples and at the end. */
 export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }, every = 10): ProgressLine {
   const tty = stream.isTTY === true;
   let last: EvalProgress | undefined;
@@ -56,7 +56,7 @@ export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }
     update(p) {
       last = p;
       if (tty) stream.write(`\r${formatProgress(p)}\x1b[K`);
-      else if (p.done === p.total || p.done - Math.max(printed, p.resumed) >= every) {
+      else if (printed < 0 || p.done === p.total || p.done - printed >= every) {
         stream.write(formatProgress(p) + '\n');
         printed = p.done;
       }

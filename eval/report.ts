@@ -99,9 +99,10 @@ export function datasetCharts(dataset: string, rows: readonly SampleRow[]): Char
 
 type Cell = (g: GroupSummary) => number | null | undefined;
 
-function table(header: string[], rows: string[][]): string {
+/** A markdown table: the first `labelColumns` columns left-aligned, the figures right-aligned. */
+function table(header: string[], rows: string[][], labelColumns = 1): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i ? '---:' : '---'))), ...rows.map(line)].join('\n');
+  return [line(header), line(header.map((_, i) => (i < labelColumns ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
 function meanOf(values: Array<number | null | undefined>): number | null {
@@ -160,6 +161,7 @@ function modeTable(groups: Array<[string, GroupSummary]>): string {
   return table(
     ['dataset', 'mode', 'problems × k', 'samples', 'avg@k', 'pass@k', 'maj@k', 'format ok', 'activation', 'mean T', 'mean L', 'mean η', 'own T/L', 'wall total'],
     rows,
+    2,
   );
 }
 

@@ -1,0 +1,257 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseArithProblem, renderArith } from '../eval/arith.js';
+import { loadDataset, type Dataset } from '../eval/dataset.js';
+import { summarizeRun } from '../eval/summary.js';
+import { openResults } from '../eval/results.js';
+import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOptions } from '../eval/runner.js';
+import { formatProgress } from '../eval/progress.js';
+import { assertWellFormed } from './eval-xml.js';
+
+/** A deterministic stand-in for solve(): renders the arith reference trajectory and measures it in characters. */
+function fakeSolve(log: Array<SolveOptions & { problem: string }> = [], delayMs = 0): SolveFn {
+  return async (problem, opts) => {
+    log.push({ ...opts, problem });
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    const task = parseArithProblem(problem)!;
+    const text = renderArith(task, opts.mode);
+    const threads = [...text.matchAll(/<Thread>([\s\S]*?)<\/Thread>/g)].map((m) => m[1]!.length);
+    const total = text.length;
+    const critical = total - threads.reduce((a, b) => a + b, 0) + Math.max(0, ...threads);
+    const wrong = (opts.seed + (opts.mode === 'parallel' ? 1 : 0)) % 4 === 0;
+    return {
+      answer: wrong ? String(task.answer + 1) : String(task.answer),
+      text,
+      formatValid: true,
+      metrics: {
+        totalTokens: total,
+        criticalPathTokens: critical,
+        acceleration: 1 - critical / total,
+        parallelBlocks: threads.length ? 1 : 0,
+        threads: threads.length,
+        wallMs: critical / 10,
+      },
+    };
+  };
+}
+
+const grade: GradeFn = (pred, gold) => ({ equal: pred === gold, reason: pred === gold ? 'equal' : 'different' });
+
+let dir: string;
+let arith: Dataset;
+let arith2: Dataset;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tw-runner-'));
+  arith = await loadDataset({ name: 'arith', limit: 8 });
+  arith2 = { name: 'arith-b', problems: (await loadDataset({ name: 'arith', limit: 4, seed: 99 })).problems };
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function options(out: string, extra: Partial<RunEvalOptions> = {}): RunEvalOptions {
+  return {
+    datasets: [arith, arith2],
+    k: 2,
+    modes: ['parallel', 'sequential'],
+    concurrency: 3,
+    temperature: 0.6,
+    topP: 0.95,
+    seedBase: 1234,
+    out,
+    solve: fakeSolve(),
+    grade,
+    progress: false,
+    ...extra,
+  };
+}
+
+describe('runEval', () => {
+  it('runs every sample in both modes, interleaved, with paired seeds, and writes results, summary, report, charts', async () => {
+    const out = path.join(dir, 'full');
+    const log: Array<SolveOptions & { problem: string }> = [];
+    const res = await runEval(options(out, { solve: fakeSolve(log), concurrency: 1 }));
+    const total = (8 + 4) * 2 * 2;
+    expect(res.ran).toBe(total);
+    expect(res.resumed).toBe(0);
+    expect(res.aborted).toBe(false);
+
+    // Both modes of a (problem, sample) run back to back with the same seed; seeds differ across samples.
+    for (let i = 0; i < log.length; i += 2) {
+      expect([log[i]!.mode, log[i + 1]!.mode]).toEqual(['parallel', 'sequential']);
+      expect(log[i + 1]!.seed).toBe(log[i]!.seed);
+      expect(log[i + 1]!.problemId).toBe(log[i]!.problemId);
+      expect(log[i]!.temperature).toBe(0.6);
+    }
+    const seeds = log.filter((l) => l.mode === 'parallel' && l.dataset === 'arith').map((l) => l.seed);
+    expect(new Set(seeds).size).toBe(seeds.length);
+
+    const store = await openResults(res.files.results);
+    const rows = store.rows();
+    expect(rows).toHaveLength(total);
+    expect(rows[0]).toMatchObject({ dataset: 'arith', family: expect.any(String), text: expect.stringContaining('</think>') });
+    // The summary on disk is the summary of the rows.
+    const onDisk = JSON.parse(await readFile(res.files.summary, 'utf8'));
+    const expected = summarizeRun(rows, onDisk.config, ['arith', 'arith-b']);
+    expect(onDisk.datasets).toEqual(JSON.parse(JSON.stringify(expected.datasets)));
+    expect(Object.keys(onDisk.datasets)).toEqual(['arith', 'arith-b']);
+    const par = onDisk.datasets.arith.parallel;
+    expect(par.samples).toBe(16);
+    expect(par.accuracy).toBeGreaterThan(0);
+    expect(par.accuracy).toBeLessThan(1);
+    expect(onDisk.datasets.arith.families).toBeDefined();
+    // Reference trajectories: the parallel critical path is shorter than the parallel total.
+    expect(onDisk.datasets.arith.speedup.parallelOwnTotalOverCriticalPath).toBeGreaterThan(1);
+
+    const report = await readFile(res.files.report, 'utf8');
+    for (const label of ['Accuracy, sequential', 'Latency (tokens), parallel', 'Average speedup', 'Maximum speedup (correct only)', 'Wall-clock speedup', '## Definitions', 'own T/L']) {
+      expect(report).toContain(label);
+    }
+    expect(res.files.charts.length).toBe(4);
+    for (const chart of res.files.charts) {
+      expect(report).toContain(path.relative(out, chart));
+      const svg = await readFile(chart, 'utf8');
+      assertWellFormed(svg);
+      expect(svg).toContain('<title>');
+    }
+    const hist = await readFile(res.files.charts.find((c) => c.endsWith('arith-speedup.svg'))!, 'utf8');
+    expect(hist).toMatch(/<rect [^>]*fill="#2563eb"/);
+    expect(hist).toContain('no speedup (1×)');
+  });
+
+  it('keeps to the concurrency limit and uses it', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const inner = fakeSolve([], 5);
+    const solve: SolveFn = async (p, o) => {
+      peak = Math.max(peak, ++inFlight);
+      try {
+        return await inner(p, o);
+      } finally {
+        inFlight--;
+      }
+    };
+    await runEval(options(path.join(dir, 'conc'), { solve, concurrency: 3, datasets: [arith] }));
+    expect(peak).toBe(3);
+  });
+
+  it('resumes after an abort without redoing or duplicating samples', async () => {
+    const out = path.join(dir, 'resume');
+    const ac = new AbortController();
+    const first = await runEval(
+      options(out, { signal: ac.signal, onProgress: (p) => p.done >= 10 && ac.abort(), solve: fakeSolve([], 2) }),
+    );
+    expect(first.aborted).toBe(true);
+    const stored = (await openResults(first.files.results)).rows().length;
+    expect(stored).toBeGreaterThanOrEqual(10);
+    expect(stored).toBeLessThan(48);
+    expect(JSON.parse(await readFile(first.files.summary, 'utf8')).datasets.arith.parallel.samples).toBeGreaterThan(0);
+
+    const log: Array<SolveOptions & { problem: string }> = [];
+    const progress: number[] = [];
+    const second = await runEval(options(out, { solve: fakeSolve(log), onProgress: (p) => progress.push(p.done) }));
+    expect(second.resumed).toBe(stored);
+    expect(second.ran).toBe(48 - stored);
+    expect(log).toHaveLength(48 - stored);
+    expect(progress[0]).toBe(stored);
+    expect(progress.at(-1)).toBe(48);
+    const rows = (await openResults(second.files.results)).rows();
+    expect(new Set(rows.map((r) => `${r.dataset}/${r.problemId}/${r.sample}/${r.mode}`)).size).toBe(48);
+    expect(rows).toHaveLength(48);
+
+    // The same rows as a run that was never interrupted.
+    const clean = await runEval(options(path.join(dir, 'resume-clean')));
+    expect(second.summary.datasets).toEqual(clean.summary.datasets);
+
+    // A third run has nothing left to do.
+    const third = await runEval(options(out, { solve: fakeSolve(log) }));
+    expect(third.ran).toBe(0);
+    expect(log).toHaveLength(48 - stored);
+  });
+
+  it('summarizes only the planned samples when the folder holds more', async () => {
+    const out = path.join(dir, 'subset');
+    await runEval(options(out));
+    const smaller = await runEval(options(out, { k: 1, modes: ['parallel'], datasets: [arith] }));
+    expect(smaller.ran).toBe(0);
+    expect(Object.keys(smaller.summary.datasets)).toEqual(['arith']);
+    expect(smaller.summary.datasets.arith!.parallel!.samples).toBe(8);
+    expect(smaller.summary.datasets.arith!.sequential).toBeNull();
+    expect(smaller.summary.datasets.arith!.speedup.tokenLatencyRatioOfMeans).toBeNull();
+  });
+
+  it('refuses to resume with other sampling settings', async () => {
+    const out = path.join(dir, 'mismatch');
+    await runEval(options(out, { datasets: [arith2], k: 1 }));
+    await expect(runEval(options(out, { datasets: [arith2], k: 1, seedBase: 1 }))).rejects.toThrow(/was made with seed .* Use another --out folder/);
+    await expect(runEval(options(out, { datasets: [arith2], k: 1, temperature: 0 }))).rejects.toThrow(/temperature 0\.6/);
+  });
+
+  it('stops on a solve error, keeps what finished and names the sample', async () => {
+    const out = path.join(dir, 'error');
+    let calls = 0;
+    const inner = fakeSolve();
+    const solve: SolveFn = async (p, o) => {
+      if (++calls === 6) throw new Error('engine went away');
+      return inner(p, o);
+    };
+    await expect(runEval(options(out, { solve, concurrency: 1 }))).rejects.toThrow(
+      /eval stopped at arith\/arith-2026-1 sample 0 \(sequential\): engine went away/,
+    );
+    expect((await openResults(path.join(out, 'results.jsonl'))).rows()).toHaveLength(5);
+    expect(existsSync(path.join(out, 'summary.json'))).toBe(true);
+  });
+
+  it('validates its options', async () => {
+    const out = path.join(dir, 'bad');
+    await expect(runEval(options(out, { k: 0 }))).rejects.toThrow(/k must be a whole number/);
+    await expect(runEval(options(out, { concurrency: 1.5 }))).rejects.toThrow(/concurrency/);
+    await expect(runEval(options(out, { modes: [] }))).rejects.toThrow(/modes/);
+    await expect(runEval(options(out, { modes: ['parallel', 'parallel'] }))).rejects.toThrow(/modes/);
+    await expect(runEval(options(out, { datasets: [arith, arith] }))).rejects.toThrow(/dataset names repeat/);
+  });
+
+  it('drops the text when asked', async () => {
+    const res = await runEval(options(path.join(dir, 'notext'), { datasets: [arith2], k: 1, keepText: false }));
+    expect((await openResults(res.files.results)).rows().every((r) => r.text === undefined)).toBe(true);
+  });
+});
+
+describe('progress line', () => {
+  function sink(isTTY: boolean): Writable & { isTTY: boolean; text: () => string } {
+    const chunks: string[] = [];
+    const w = new Writable({
+      write(chunk, _enc, cb) {
+        chunks.push(String(chunk));
+        cb();
+      },
+    });
+    return Object.assign(w, { isTTY, text: () => chunks.join('') });
+  }
+
+  it('prints a line every N samples without a TTY', async () => {
+    const s = sink(false);
+    await runEval(options(path.join(dir, 'prog'), { datasets: [arith2], progress: s, progressEvery: 4 }));
+    const lines = s.text().trim().split('\n');
+    // 16 samples: the start (0/16), every 4, and the end.
+    expect(lines.map((l) => l.match(/\] (\d+)\/16/)![1])).toEqual(['0', '4', '8', '12', '16']);
+    expect(lines.at(-1)).toMatch(/^\[#{24}\] 16\/16 100% \| acc par \d+\.\d% seq \d+\.\d% \| speedup \d\.\d\d× \| \d+s$/);
+  });
+
+  it('redraws in place on a TTY', async () => {
+    const s = sink(true);
+    await runEval(options(path.join(dir, 'tty'), { datasets: [arith2], k: 1, progress: s }));
+    const text = s.text();
+    expect(text.split('\r')).toHaveLength(1 + 9);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('formats partial figures', () => {
+    const line = formatProgress({ done: 3, total: 12, resumed: 0, accuracy: { parallel: 0.5, sequential: null }, speedup: null, elapsedMs: 125_000 }, 12);
+    expect(line).toBe('[###---------] 3/12 25% | acc par 50.0% | 2m05s');
+  });
+});
