@@ -1,7 +1,7 @@
 /**
  * Eval datasets: JSONL benchmark files (validated row by row) and the built-in `arith` generator.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,11 +89,16 @@ function describeIssue(row: unknown, key: PropertyKey | undefined): string {
   return `field "${field}" must be ${EXPECTED[field] ?? 'valid'}, got ${kindOf(value)}`;
 }
 
-/** The repository root: the nearest folder above this module holding our package.json. */
-function repoRoot(): string | undefined {
+/** Our package folder: the nearest folder above this module whose package.json is threadweaver-ts's. */
+function packageRoot(): string | undefined {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'eval'))) return dir;
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'threadweaver-ts') return dir;
+    } catch {
+      // no (readable) package.json here: keep walking up
+    }
     const up = path.dirname(dir);
     if (up === dir) return undefined;
     dir = up;
@@ -104,7 +109,7 @@ function repoRoot(): string | undefined {
 export function defaultDataDir(): string | undefined {
   const env = process.env.THREADWEAVER_DATA_DIR;
   if (env) return env;
-  const root = repoRoot();
+  const root = packageRoot();
   const dir = root && path.resolve(root, '../shared/benchmarks');
   return dir && existsSync(dir) ? dir : undefined;
 }
