@@ -1,0 +1,218 @@
+/**
+ * Answer grading: normalize both sides, split them into structure, and compare structure first
+ * and scalars last (string, exact number, then the symbolic tier). The comparison is guided by
+ * the gold answer, so it is deliberately not symmetric (see docs/grading.md).
+ */
+import { Deadline, GradeTimeout } from './deadline.js';
+import { answerOf } from './extract.js';
+import { normalizeAnswer } from './normalize.js';
+import { numericEqual, numericProportional } from './numeric.js';
+import { numbersClose, numbersEqual, parseNumber } from './number.js';
+import { isAssignment, parseStructure, type AnswerNode, type RelationOp } from './structure.js';
+import { symbolicEqual, symbolicProportional, type SymbolicContext, type Verdict } from './symbolic.js';
+
+export interface GradeOptions {
+  /** Time budget per item in milliseconds; running out counts as not equal. Default 1000. */
+  timeLimitMs?: number;
+  /** Relative tolerance when either side is a decimal. Default 1e-6. */
+  relTol?: number;
+  /** Longest scalar (in characters) handed to the symbolic engine. Default 500. */
+  maxLength?: number;
+}
+
+export type GradeResult = Verdict;
+
+export const DEFAULT_GRADE_OPTIONS: Required<GradeOptions> = { timeLimitMs: 1000, relTol: 1e-6, maxLength: 500 };
+
+type Relation = Extract<AnswerNode, { kind: 'relation' }>;
+type Tuple = Extract<AnswerNode, { kind: 'tuple' }>;
+
+/**
+ * Grade a predicted answer against the gold one. Either string may also be a whole response: when
+ * it holds a box or think tags its final answer is extracted first (see extractAnswer).
+ */
+export function gradeAnswer(pred: string | null, gold: string, opts: GradeOptions = {}): GradeResult {
+  const o = { ...DEFAULT_GRADE_OPTIONS, ...opts };
+  const p = pred === null ? null : answerOf(pred);
+  const g = answerOf(gold);
+  if (g === null || normalizeAnswer(g) === '') return { equal: false, reason: 'gold has no answer' };
+  if (p === null) return { equal: false, reason: 'no answer' };
+  const np = normalizeAnswer(p);
+  const ng = normalizeAnswer(g);
+  if (np === '') return { equal: false, reason: 'no answer' };
+  if (compact(np) === compact(ng)) return { equal: true, reason: 'string: equal after normalization' };
+  const ctx: SymbolicContext = { deadline: new Deadline(o.timeLimitMs), relTol: o.relTol, maxLength: o.maxLength };
+  try {
+    return compareNodes(parseStructure(np), parseStructure(ng), ctx);
+  } catch (err) {
+    if (err instanceof GradeTimeout) return { equal: false, reason: `timeout: ${err.message}` };
+    return { equal: false, reason: `error: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+/** True when `pred` is equivalent to `gold` (see gradeAnswer). */
+export function isEquivalent(pred: string | null, gold: string, opts?: GradeOptions): boolean {
+  return gradeAnswer(pred, gold, opts).equal;
+}
+
+function compareNodes(p: AnswerNode, g: AnswerNode, ctx: SymbolicContext): Verdict {
+  if (g.kind === 'relation' && p.kind !== 'relation') {
+    // Gold `x = 5` accepts `5`; gold `2x+z=1` does not accept `1`.
+    if (isAssignment(g)) return compareNodes(p, parseStructure(g.terms.at(-1)!), ctx);
+    const interval = p.kind === 'tuple' || p.kind === 'union' ? relationAsInterval(g) : null;
+    if (interval) return compareNodes(p, interval, ctx);
+    return { equal: false, reason: 'gold is a relation, prediction is not' };
+  }
+  if (p.kind === 'relation' && g.kind !== 'relation') {
+    // Restating an interval gold as an inequality is not accepted (Math-Verify's asymmetry).
+    if (isAssignment(p)) return compareNodes(parseStructure(p.terms.at(-1)!), g, ctx);
+    return { equal: false, reason: 'prediction is a relation, gold is not' };
+  }
+  switch (g.kind) {
+    case 'relation':
+      return compareRelations(p as Relation, g, ctx);
+    case 'expr':
+      return p.kind === 'expr' ? compareScalars(p.latex, g.latex, ctx) : mismatch(p, g);
+    case 'matrix': {
+      if (p.kind !== 'matrix') return mismatch(p, g);
+      if (p.rows.length !== g.rows.length || p.rows.some((r, i) => r.length !== g.rows[i]!.length)) {
+        return { equal: false, reason: 'matrix: shapes differ' };
+      }
+      return ordered(p.rows.flat(), g.rows.flat(), ctx, 'matrix');
+    }
+    case 'tuple':
+      if (p.kind === 'tuple') {
+        if (p.items.length !== g.items.length) return { equal: false, reason: 'tuple: lengths differ' };
+        if (g.items.length === 2 && (p.open !== g.open || p.close !== g.close)) {
+          return { equal: false, reason: `interval: ${p.open}${p.close} vs ${g.open}${g.close}` };
+        }
+        return ordered(p.items, g.items, ctx, 'tuple');
+      }
+      // A bare list against a tuple: same items in the same order.
+      if (p.kind === 'list' && p.items.length === g.items.length) return ordered(p.items, g.items, ctx, 'tuple');
+      return mismatch(p, g);
+    case 'list':
+      if (p.kind === 'list') return unordered(p.items, g.items, ctx, 'list', true);
+      if (p.kind === 'set') return unordered(p.items, g.items, ctx, 'set', false);
+      if (p.kind === 'tuple' && p.items.length === g.items.length) return ordered(p.items, g.items, ctx, 'tuple');
+      return mismatch(p, g);
+    case 'set':
+      return p.kind === 'set' || p.kind === 'list' ? unordered(p.items, g.items, ctx, 'set', false) : mismatch(p, g);
+    case 'union':
+      return p.kind === 'union' ? unordered(p.items, g.items, ctx, 'union', false) : mismatch(p, g);
+  }
+}
+
+function compareScalars(a: string, b: string, ctx: SymbolicContext): Verdict {
+  if (compact(a) === compact(b)) return { equal: true, reason: 'string: equal' };
+  // Words (`Evelyn`, `odd`) compare as text, case-insensitively; single letters stay symbols.
+  const words = /^[A-Za-z][A-Za-z ]*$/;
+  if (words.test(a) && words.test(b) && Math.max(compact(a).length, compact(b).length) > 1) {
+    const equal = compact(a).toLowerCase() === compact(b).toLowerCase();
+    return { equal, reason: `text: ${equal ? 'equal' : 'differs'}` };
+  }
+  const x = parseNumber(a);
+  const y = parseNumber(b);
+  if (x && y) {
+    if (numbersEqual(x, y)) return { equal: true, reason: 'number: equal' };
+    if (x.approximate || y.approximate) {
+      const equal = numbersClose(x, y, ctx.relTol);
+      return { equal, reason: `number: ${equal ? 'within' : 'outside'} relative ${ctx.relTol}` };
+    }
+    return { equal: false, reason: 'number: not equal' };
+  }
+  return numericEqual(a, b, ctx) ?? symbolicEqual(a, b, ctx);
+}
+
+type Oriented = { terms: string[]; ops: ('<' | '\\le' | '=' | '\\ne')[] };
+
+/** `a > b` becomes `b < a` (the whole chain reversed) so directions compare directly. */
+function orient(r: Relation): Oriented {
+  const flip = r.ops.some((op) => op === '>' || op === '\\ge');
+  const map = (op: RelationOp) =>
+    op === '>' ? '<' : op === '\\ge' ? '\\le' : op === '\\approx' ? '=' : (op as '<' | '\\le' | '=' | '\\ne');
+  return flip ? { terms: [...r.terms].reverse(), ops: [...r.ops].reverse().map(map) } : { terms: r.terms, ops: r.ops.map(map) };
+}
+
+function compareRelations(p: Relation, g: Relation, ctx: SymbolicContext): Verdict {
+  const a = orient(p);
+  const b = orient(g);
+  if (a.ops.join() !== b.ops.join()) return { equal: false, reason: `relation: ${a.ops.join(' ')} vs ${b.ops.join(' ')}` };
+  if (a.terms.length === 2) {
+    // One relation is the other scaled: `2x+4y-3=0` is `y = -x/2 + 3/4`; `-x > -1` is `x < 1`.
+    const pa: [string, string] = [a.terms[0]!, a.terms[1]!];
+    const pb: [string, string] = [b.terms[0]!, b.terms[1]!];
+    const positive = a.ops[0] === '<' || a.ops[0] === '\\le';
+    const v = numericProportional(pa, pb, positive, ctx) ?? symbolicProportional(pa, pb, positive, ctx);
+    if (v.equal || !v.reason.endsWith('no variables')) return v;
+  }
+  // Chains and relations between constants: the same terms in the same places.
+  const expr = (latex: string): AnswerNode => ({ kind: 'expr', latex });
+  return ordered(a.terms.map(expr), b.terms.map(expr), ctx, 'relation');
+}
+
+/** `a < x \le b` -> `(a, b]`, `x \ge c` -> `[c, \infty)`; null when the relation is no interval. */
+function relationAsInterval(r: Relation): Tuple | null {
+  const o = orient(r);
+  if (!o.ops.every((op) => op === '<' || op === '\\le')) return null;
+  const expr = (latex: string): AnswerNode => ({ kind: 'expr', latex });
+  const isNumeric = (t: string) => !/[A-Za-z]/.test(t.replace(/\\(?:infty|pi|sqrt|frac|cdot|times)/g, ''));
+  if (o.terms.length === 3 && !isNumeric(o.terms[1]!)) {
+    return {
+      kind: 'tuple',
+      open: o.ops[0] === '<' ? '(' : '[',
+      close: o.ops[1] === '<' ? ')' : ']',
+      items: [expr(o.terms[0]!), expr(o.terms[2]!)],
+    };
+  }
+  if (o.terms.length === 2) {
+    const [lhs, rhs] = [o.terms[0]!, o.terms[1]!];
+    const strict = o.ops[0] === '<';
+    if (!isNumeric(lhs) && isNumeric(rhs)) {
+      return { kind: 'tuple', open: '(', close: strict ? ')' : ']', items: [expr('-\\infty'), expr(rhs)] };
+    }
+    if (isNumeric(lhs) && !isNumeric(rhs)) {
+      return { kind: 'tuple', open: strict ? '(' : '[', close: ')', items: [expr(lhs), expr('\\infty')] };
+    }
+  }
+  return null;
+}
+
+function ordered(p: AnswerNode[], g: AnswerNode[], ctx: SymbolicContext, what: string): Verdict {
+  if (p.length !== g.length) return { equal: false, reason: `${what}: lengths differ` };
+  for (let i = 0; i < g.length; i++) {
+    const v = compareNodes(p[i]!, g[i]!, ctx);
+    if (!v.equal) return { equal: false, reason: `${what} item ${i + 1}: ${v.reason}` };
+  }
+  return { equal: true, reason: `${what}: all ${g.length} items equal` };
+}
+
+/**
+ * Order-free comparison. As a multiset every item pairs off exactly once (root lists keep
+ * multiplicity); as a set each item only needs some equal partner on the other side.
+ */
+function unordered(p: AnswerNode[], g: AnswerNode[], ctx: SymbolicContext, what: string, multiset: boolean): Verdict {
+  if (multiset && p.length !== g.length) return { equal: false, reason: `${what}: ${p.length} items vs ${g.length}` };
+  const used = new Set<number>();
+  for (const [i, item] of p.entries()) {
+    const j = g.findIndex((other, k) => !(multiset && used.has(k)) && compareNodes(item, other, ctx).equal);
+    if (j < 0) return { equal: false, reason: `${what}: prediction item ${i + 1} has no match` };
+    used.add(j);
+  }
+  if (!multiset) {
+    for (const [j, item] of g.entries()) {
+      if (!used.has(j) && !p.some((other) => compareNodes(other, item, ctx).equal)) {
+        return { equal: false, reason: `${what}: gold item ${j + 1} has no match` };
+      }
+    }
+  }
+  return { equal: true, reason: `${what}: items match in some order` };
+}
+
+function mismatch(p: AnswerNode, g: AnswerNode): Verdict {
+  return { equal: false, reason: `structure: ${p.kind} vs ${g.kind}` };
+}
+
+function compact(s: string): string {
+  return s.replace(/\s+/g, '');
+}

@@ -1,0 +1,345 @@
+/**
+ * A small LaTeX expression reader and complex evaluator for the fast numeric tier. It covers the
+ * notation of ordinary answers (numbers, letters, + - * / ^, \frac, \sqrt, \binom, common
+ * functions, implicit products) and reads it the way compute-engine does (`e` is Euler's number,
+ * `i` the imaginary unit, `f(x)` a product). Anything else is refused so the engine decides.
+ */
+import * as C from './complex.js';
+import type { Complex } from './complex.js';
+
+export type Expr =
+  | { op: 'num'; value: Complex }
+  | { op: 'var'; name: string }
+  | { op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'binom' | 'root' | 'log'; a: Expr; b: Expr }
+  | { op: 'neg' | 'abs' | 'fact'; a: Expr }
+  | { op: 'fn'; name: FunctionName; a: Expr };
+
+const FUNCTIONS = {
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  sec: (x: number) => 1 / Math.cos(x),
+  csc: (x: number) => 1 / Math.sin(x),
+  cot: (x: number) => 1 / Math.tan(x),
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  ln: null,
+  exp: null,
+} satisfies Record<string, ((x: number) => number) | null>;
+type FunctionName = keyof typeof FUNCTIONS;
+
+const GREEK = new Set(
+  'alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega'.split(' '),
+);
+
+class Unsupported extends Error {}
+
+/** Parse LaTeX into an expression tree, or null when it uses notation this reader does not cover. */
+export function parseLatex(latex: string): Expr | null {
+  try {
+    const reader = new Reader(latex);
+    const expr = reader.sum();
+    reader.end();
+    return expr;
+  } catch (err) {
+    if (err instanceof Unsupported) return null;
+    throw err;
+  }
+}
+
+/** The variable names in an expression, sorted. */
+export function variables(expr: Expr): string[] {
+  const out = new Set<string>();
+  const walk = (e: Expr): void => {
+    if (e.op === 'var') out.add(e.name);
+    else if (e.op !== 'num') {
+      walk(e.a);
+      if ('b' in e) walk(e.b);
+    }
+  };
+  walk(expr);
+  return [...out].sort();
+}
+
+/** Evaluate at a point; NaN components mean undefined there. */
+export function evaluate(e: Expr, point: Readonly<Record<string, number>>): Complex {
+  switch (e.op) {
+    case 'num':
+      return e.value;
+    case 'var':
+      return C.complex(point[e.name] ?? NaN);
+    case 'add':
+      return C.add(evaluate(e.a, point), evaluate(e.b, point));
+    case 'sub':
+      return C.sub(evaluate(e.a, point), evaluate(e.b, point));
+    case 'mul':
+      return C.mul(evaluate(e.a, point), evaluate(e.b, point));
+    case 'div':
+      return C.div(evaluate(e.a, point), evaluate(e.b, point));
+    case 'pow':
+      return C.pow(evaluate(e.a, point), evaluate(e.b, point));
+    case 'neg':
+      return C.neg(evaluate(e.a, point));
+    case 'abs':
+      return C.complex(C.abs(evaluate(e.a, point)));
+    case 'root': {
+      const x = evaluate(e.a, point);
+      const n = evaluate(e.b, point);
+      // The real odd root of a negative real, as in \sqrt[3]{-8} = -2.
+      if (x.im === 0 && n.im === 0 && x.re < 0 && Number.isInteger(n.re) && n.re % 2 !== 0) {
+        return C.complex(-Math.pow(-x.re, 1 / n.re));
+      }
+      return n.re === 2 && n.im === 0 ? C.sqrt(x) : C.pow(x, C.div(C.complex(1), n));
+    }
+    case 'log':
+      return C.div(C.log(evaluate(e.a, point)), C.log(evaluate(e.b, point)));
+    case 'fact': {
+      const n = realInteger(evaluate(e.a, point));
+      if (n === null || n < 0 || n > 170) return C.complex(NaN);
+      let r = 1;
+      for (let k = 2; k <= n; k++) r *= k;
+      return C.complex(r);
+    }
+    case 'binom': {
+      const n = realInteger(evaluate(e.a, point));
+      const k = realInteger(evaluate(e.b, point));
+      if (n === null || k === null || k < 0 || n < 0 || k > n || n > 1000) return C.complex(NaN);
+      let r = 1;
+      for (let j = 1; j <= Math.min(k, n - k); j++) r = (r * (n - j + 1)) / j;
+      return C.complex(Math.round(r));
+    }
+    case 'fn': {
+      const x = evaluate(e.a, point);
+      if (e.name === 'ln') return C.log(x);
+      if (e.name === 'exp') return C.exp(x);
+      return x.im === 0 ? C.complex(FUNCTIONS[e.name](x.re)) : C.complex(NaN);
+    }
+  }
+}
+
+function realInteger(x: Complex): number | null {
+  return x.im === 0 && Number.isInteger(x.re) ? x.re : null;
+}
+
+const num = (re: number, im = 0): Expr => ({ op: 'num', value: C.complex(re, im) });
+
+class Reader {
+  private i = 0;
+  constructor(private readonly s: string) {}
+
+  end(): void {
+    this.ws();
+    if (this.i < this.s.length) throw new Unsupported();
+  }
+
+  sum(): Expr {
+    let left = this.unary();
+    for (;;) {
+      this.ws();
+      const c = this.s[this.i];
+      if (c === '+' || c === '-') {
+        this.i++;
+        left = { op: c === '+' ? 'add' : 'sub', a: left, b: this.unary() };
+      } else return left;
+    }
+  }
+
+  private unary(): Expr {
+    this.ws();
+    if (this.eat('-')) return { op: 'neg', a: this.unary() };
+    if (this.eat('+')) return this.unary();
+    return this.product();
+  }
+
+  private product(): Expr {
+    let left = this.power();
+    for (;;) {
+      this.ws();
+      if (this.eat('*') || this.eatCommand('cdot') || this.eatCommand('times')) left = { op: 'mul', a: left, b: this.unaryFactor() };
+      else if (this.eat('/') || this.eatCommand('div')) left = { op: 'div', a: left, b: this.unaryFactor() };
+      else if (this.startsPrimary()) left = { op: 'mul', a: left, b: this.power() };
+      else return left;
+    }
+  }
+
+  /** The right operand of * or /: `2*-3` is allowed. */
+  private unaryFactor(): Expr {
+    this.ws();
+    if (this.eat('-')) return { op: 'neg', a: this.unaryFactor() };
+    return this.power();
+  }
+
+  private power(): Expr {
+    let base = this.primary();
+    for (;;) {
+      this.ws();
+      if (this.eat('!')) base = { op: 'fact', a: base };
+      else if (this.eat('^')) base = { op: 'pow', a: base, b: this.script() };
+      else return base;
+    }
+  }
+
+  /** A superscript: a brace group, or one character / command (`x^2`, `x^-1` is refused). */
+  private script(): Expr {
+    this.ws();
+    if (this.s[this.i] === '{') return this.group();
+    return this.argument();
+  }
+
+  /** A command argument: `{...}` or a single token (`\frac12`, `\sqrt3`). */
+  private argument(): Expr {
+    this.ws();
+    const c = this.s[this.i];
+    if (c === undefined) throw new Unsupported();
+    if (c === '{') return this.group();
+    if (/\d/.test(c)) {
+      this.i++;
+      return num(Number(c));
+    }
+    if (/[A-Za-z]/.test(c) || c === '\\') return this.primary();
+    throw new Unsupported();
+  }
+
+  private group(): Expr {
+    this.expect('{');
+    const e = this.sum();
+    this.ws();
+    this.expect('}');
+    return e;
+  }
+
+  private primary(): Expr {
+    this.ws();
+    const s = this.s;
+    const c = s[this.i];
+    if (c === undefined) throw new Unsupported();
+    const number = /^(?:\d+(?:\.\d+)?|\.\d+)/.exec(s.slice(this.i));
+    if (number) {
+      this.i += number[0].length;
+      return num(Number(number[0]));
+    }
+    if (c === '(' || c === '[' || c === '{') {
+      this.i++;
+      const e = this.sum();
+      this.ws();
+      this.expect(c === '(' ? ')' : c === '[' ? ']' : '}');
+      return e;
+    }
+    if (c === '|') {
+      this.i++;
+      const e = this.sum();
+      this.ws();
+      this.expect('|');
+      return { op: 'abs', a: e };
+    }
+    if (/[A-Za-z]/.test(c)) {
+      this.i++;
+      const sub = this.subscript();
+      if (sub === null && c === 'e') return num(Math.E);
+      if (sub === null && c === 'i') return num(0, 1);
+      return { op: 'var', name: c + (sub ?? '') };
+    }
+    if (c === '\\') return this.command();
+    throw new Unsupported();
+  }
+
+  /** `_1`, `_{12}` after a letter, kept as raw text in the variable name. */
+  private subscript(): string | null {
+    if (this.s[this.i] !== '_') return null;
+    const m = /^_(?:\{[A-Za-z0-9]+\}|[A-Za-z0-9])/.exec(this.s.slice(this.i));
+    if (!m) throw new Unsupported();
+    this.i += m[0].length;
+    return m[0].replace(/[{}]/g, '');
+  }
+
+  private command(): Expr {
+    const m = /^\\([A-Za-z]+)/.exec(this.s.slice(this.i));
+    if (!m) throw new Unsupported();
+    const name = m[1]!;
+    this.i += m[0].length;
+    if (name === 'frac') {
+      const a = this.argument();
+      return { op: 'div', a, b: this.argument() };
+    }
+    if (name === 'binom') {
+      const a = this.argument();
+      return { op: 'binom', a, b: this.argument() };
+    }
+    if (name === 'sqrt') {
+      this.ws();
+      let n: Expr = num(2);
+      if (this.eat('[')) {
+        n = this.sum();
+        this.expect(']');
+      }
+      return { op: 'root', a: this.argument(), b: n };
+    }
+    if (name === 'pi') return num(Math.PI);
+    if (GREEK.has(name)) return { op: 'var', name: `\\${name}${this.subscript() ?? ''}` };
+    if (name === 'log') {
+      this.ws();
+      const base = this.eat('_') ? this.script() : num(10);
+      return { op: 'log', a: this.functionArgument(), b: base };
+    }
+    if (name in FUNCTIONS) {
+      this.ws();
+      let exponent: Expr | null = null;
+      if (this.eat('^')) {
+        exponent = this.script();
+        // \sin^{-1} x means arcsin to some writers and 1/sin to others: leave it to the engine.
+        if (exponent.op === 'neg') throw new Unsupported();
+      }
+      const f: Expr = { op: 'fn', name: name as FunctionName, a: this.functionArgument() };
+      return exponent ? { op: 'pow', a: f, b: exponent } : f;
+    }
+    throw new Unsupported();
+  }
+
+  /** `\sin(x+1)`, or an implicit product up to the next operator: `\sin 2x` is sin(2x). */
+  private functionArgument(): Expr {
+    this.ws();
+    if (this.s[this.i] === '(') return this.primary();
+    let arg = this.power();
+    while (this.startsPrimary() && !this.startsFunction()) arg = { op: 'mul', a: arg, b: this.power() };
+    return arg;
+  }
+
+  private startsPrimary(): boolean {
+    this.ws();
+    const c = this.s[this.i];
+    if (c === undefined) return false;
+    if (/[\d.A-Za-z([{]/.test(c)) return true;
+    if (c !== '\\') return false;
+    const name = /^\\([A-Za-z]+)/.exec(this.s.slice(this.i))?.[1];
+    return name !== undefined && (['frac', 'sqrt', 'binom', 'pi', 'log'].includes(name) || GREEK.has(name) || name in FUNCTIONS);
+  }
+
+  private startsFunction(): boolean {
+    const name = /^\\([A-Za-z]+)/.exec(this.s.slice(this.i))?.[1];
+    return name !== undefined && (name === 'log' || name in FUNCTIONS);
+  }
+
+  private ws(): void {
+    while (this.s[this.i] === ' ') this.i++;
+  }
+
+  private eat(c: string): boolean {
+    if (this.s[this.i] !== c) return false;
+    this.i++;
+    return true;
+  }
+
+  private eatCommand(name: string): boolean {
+    if (!this.s.startsWith(`\\${name}`, this.i) || /[A-Za-z]/.test(this.s[this.i + name.length + 1] ?? '')) return false;
+    this.i += name.length + 1;
+    return true;
+  }
+
+  private expect(c: string): void {
+    if (!this.eat(c)) throw new Unsupported();
+  }
+}

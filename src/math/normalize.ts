@@ -1,0 +1,168 @@
+/**
+ * String-level normalization of a final answer, applied to prediction and gold alike, before the
+ * answer is split into structure (see structure.ts). Each rule removes notation that does not
+ * change the answer's meaning; the policies behind the lossy ones (percent, units, degrees) are
+ * documented in docs/grading.md.
+ */
+import { matchingBrace } from './extract.js';
+
+/** Trailing unit words dropped after a number (multi-letter only: `m`, `s` could be variables). */
+const UNIT_WORDS = [
+  'units?', 'feet', 'foot', 'ft', 'inch(?:es)?', 'yards?', 'yd', 'miles?', 'mph',
+  'cm', 'mm', 'km', 'kg', 'mg', '(?:centi|milli|kilo)?met(?:er|re)s?', '(?:kilo|milli)?grams?', 'liters?', 'litres?',
+  'ml', 'hours?', 'hrs?', 'minutes?', 'mins?', 'seconds?', 'secs?', 'days?', 'weeks?', 'months?', 'years?',
+  'degrees?', 'radians?', 'dollars?', 'cents?', 'ways', 'points?', 'people', 'persons?', 'students?',
+  'times', 'pounds?', 'lbs?', 'ounces?', 'oz',
+];
+const TRAILING_UNIT = new RegExp(
+  `(?<=[\\d})\\]]|\\\\pi)\\s*(?:(?:square|sq\\.?|cubic)\\s*)?(?:${UNIT_WORDS.join('|')})\\.?(?:\\s*\\^\\s*\\{?\\d\\}?)?\\s*$`,
+  'i',
+);
+
+/** Commands whose argument is plain text; all become `\text`. */
+const TEXT_COMMANDS = /\\(?:mbox|textnormal|textbf|textit|textrm|textsf|texttt|mathrm|mathit|mathbf|mathsf|mathtt|mathnormal|text)\s*\{/g;
+
+const UNICODE: ReadonlyArray<[RegExp, string]> = [
+  [/[−–—]/g, '-'],
+  [/π/g, '\\pi '],
+  [/∞/g, '\\infty '],
+  [/×/g, '\\times '],
+  [/[·⋅]/g, '\\cdot '],
+  [/≤/g, '\\le '],
+  [/≥/g, '\\ge '],
+  [/≠/g, '\\ne '],
+  [/√/g, '\\sqrt'],
+  [/°/g, '^\\circ'],
+];
+
+/** Normalize one answer string (prediction or gold). Pure; never throws. */
+export function normalizeAnswer(raw: string): string {
+  let s = raw.trim();
+  for (const [re, to] of UNICODE) s = s.replace(re, to);
+  s = stripDelimiters(s);
+  s = canonicalCommands(s);
+  s = s.replace(/(\d)\s*(?:,\\!|\{,\})\s*(?=\d{3}(?!\d))/g, '$1'); // 32,\!349 and 14{,}916
+  s = stripSpacing(s);
+  s = s.replace(/\^\s*\{?\s*\\circ\s*\}?|\\degree\b/g, ''); // degrees: 90^\circ -> 90
+  s = s.replace(/\\?%/g, ''); // percent sign: 50\% -> 50 (policy: strip, no x100)
+  s = stripTrailingTextUnits(s);
+  s = unwrapCommand(s, TEXT_COMMANDS);
+  s = s.replace(/\b(?:percent(?:age)?|pct)\b/gi, '');
+  s = stripTrailingUnitWords(s);
+  s = s.replace(/\b(?:and|or)\b/g, ','); // "19, 46, and 82" -> a list
+  s = pythonNumbers(s);
+  s = s.replace(/\s+/g, ' ').trim();
+  s = stripTrailingPunctuation(s);
+  s = s.replace(/,(?:\s*,)+/g, ',').replace(/^\s*,\s*|\s*,\s*$/g, '');
+  s = mixedNumber(s);
+  s = thousands(s);
+  s = stripOuterBraces(s);
+  return s.trim();
+}
+
+/** Math-mode delimiters, currency and layout-only commands. */
+function stripDelimiters(s: string): string {
+  return s
+    .replace(/\\(?:displaystyle|textstyle|scriptstyle)(?![A-Za-z])/g, '')
+    .replace(/\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/g, '') // \left( -> (, \right. -> ''
+    .replace(/\\[()[\]]/g, ' ')
+    .replace(/\\\$/g, '')
+    .replace(/\$/g, '');
+}
+
+/** Synonymous commands mapped to one spelling. */
+function canonicalCommands(s: string): string {
+  return s
+    .replace(/\\[dtc]frac(?![A-Za-z])/g, '\\frac')
+    .replace(/\\[dt]binom(?![A-Za-z])/g, '\\binom')
+    .replace(/\\(?:neq)(?![A-Za-z])/g, '\\ne ')
+    .replace(/\\(?:leq|leqslant)(?![A-Za-z])/g, '\\le ')
+    .replace(/\\(?:geq|geqslant)(?![A-Za-z])/g, '\\ge ')
+    .replace(/\\lt(?![A-Za-z])/g, '<')
+    .replace(/\\gt(?![A-Za-z])/g, '>')
+    .replace(/>=/g, '\\ge ')
+    .replace(/<=/g, '\\le ')
+    .replace(/!=/g, '\\ne ')
+    .replace(/\\varnothing(?![A-Za-z])/g, '\\emptyset')
+    .replace(/(?<![\\A-Za-z])inf(?:inity)?(?![A-Za-z])/gi, '\\infty')
+    .replace(/\\infin(?![A-Za-z])/g, '\\infty');
+}
+
+/** Spacing commands carry no meaning: `\!` vanishes, the others become one space. */
+function stripSpacing(s: string): string {
+  return s
+    .replace(/\\!/g, '')
+    .replace(/\\[,;: ]|\\q?quad(?![A-Za-z])|~/g, ' ');
+}
+
+/** Replace every `\cmd{...}` matched by `open` (which must end at the `{`) with its content. */
+export function unwrapCommand(s: string, open: RegExp): string {
+  let out = '';
+  let from = 0;
+  for (const m of s.matchAll(open)) {
+    if (m.index < from) continue;
+    const brace = m.index + m[0].length - 1;
+    const close = matchingBrace(s, brace);
+    if (close < 0) break;
+    out += s.slice(from, m.index) + unwrapCommand(s.slice(brace + 1, close), new RegExp(open.source, open.flags));
+    from = close + 1;
+  }
+  return out + s.slice(from);
+}
+
+/** A trailing `\text{...}` (optionally squared/cubed) after a value is a unit: `15\text{ cm}^2`. */
+function stripTrailingTextUnits(s: string): string {
+  for (;;) {
+    const m = /\\(?:text|mbox|textnormal|mathrm)\s*\{([^{}]*)\}\s*(?:\^\s*\{?\d\}?)?\s*$/.exec(s);
+    if (!m) return s;
+    const before = s.slice(0, m.index).trimEnd();
+    // Only a unit when it follows a value; a lone `\text{Evelyn}` or `\text{ and } 8` is the answer.
+    if (!/[\dA-Za-z})\]|.]$/.test(before) || /^\s*(?:and|or|,)?\s*$/.test(m[1]!)) return s;
+    s = before;
+  }
+}
+
+function stripTrailingUnitWords(s: string): string {
+  for (let prev = ''; prev !== s; ) {
+    prev = s;
+    s = s.replace(TRAILING_UNIT, '');
+  }
+  return s;
+}
+
+/** Python/plain-text spellings found in some golds: `np.arcsin(10/13)`, `-1./3`, `.5`, `x**2`. */
+function pythonNumbers(s: string): string {
+  return s
+    .replace(/\b(?:np|numpy|math|sympy|sp)\./g, '')
+    .replace(/(?<![\\A-Za-z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|ln|log|exp|pi)(?![A-Za-z])/g, '\\$1')
+    .replace(/\*\*/g, '^')
+    .replace(/(^|[^\d.}])\.(\d)/g, (_, pre: string, d: string) => `${pre}0.${d}`) // .5 -> 0.5
+    .replace(/(\d)\.(?![\d.])/g, '$1'); // 1. -> 1
+}
+
+function stripTrailingPunctuation(s: string): string {
+  return s.replace(/(?:\s*(?:\\?\.|;)(?!\.))+$/, '').trimEnd();
+}
+
+/** `2\frac{1}{3}` and `2 1/3` are mixed numbers (proper fraction after a whole number). */
+function mixedNumber(s: string): string {
+  const m = /^(-?)(\d+)\s*(?:\\frac\{(\d+)\}\{(\d+)\}|\s(\d+)\/(\d+))$/.exec(s);
+  if (!m) return s;
+  const num = Number(m[3] ?? m[5]);
+  const den = Number(m[4] ?? m[6]);
+  if (!(num < den)) return s;
+  return `${m[1]}(${m[2]}+\\frac{${num}}{${den}})`;
+}
+
+/** Thousands separators, only when the whole answer is one such number: `7,425,000`, `1 000`. */
+function thousands(s: string): string {
+  if (/^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/,/g, '');
+  if (/^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/ /g, '');
+  return s;
+}
+
+/** `{5}` -> `5` when one brace group spans the whole answer (not `\{5\}`, a set). */
+function stripOuterBraces(s: string): string {
+  while (s.startsWith('{') && matchingBrace(s, 0) === s.length - 1) s = s.slice(1, -1).trim();
+  return s;
+}

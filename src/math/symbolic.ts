@@ -1,0 +1,184 @@
+/**
+ * Scalar equivalence through @cortex-js/compute-engine: structural identity, exact evaluation,
+ * and numeric sampling of free variables. Each comparison runs in its own engine scope, because
+ * parsing can declare symbols (`x_1` makes `x` a collection) that would leak into later parses.
+ */
+import { ComputeEngine } from '@cortex-js/compute-engine';
+import type { Complex } from './complex.js';
+import type { Deadline } from './deadline.js';
+import { hasDecimal } from './number.js';
+import { compareSampled, proportionalSampled, type Evaluator, type Outcome, type Thresholds } from './sampling.js';
+
+/*
+ * The slice of the compute-engine 0.27 API used here, transcribed from its .d.ts files. Those files
+ * use extensionless relative imports, which NodeNext resolution cannot follow, so the package's own
+ * types arrive as `any`; these interfaces restore checking at the boundary.
+ */
+interface BoxedExpression {
+  readonly isValid: boolean;
+  readonly unknowns: ReadonlyArray<string>;
+  readonly re: number;
+  readonly im: number;
+  isSame(rhs: BoxedExpression): boolean;
+  isEqual(other: number | BoxedExpression): boolean | undefined;
+  subs(sub: Record<string, number>): BoxedExpression;
+  N(): BoxedExpression;
+}
+/** MathJSON: numbers, symbol names and `[operator, ...args]` arrays. */
+type MathJson = number | string | readonly MathJson[] | { readonly [key: string]: unknown };
+interface LatexParser {
+  parseGroup(): MathJson | null;
+  parseToken(): MathJson | null;
+}
+interface ExpressionEntry {
+  latexTrigger: string;
+  kind: 'expression';
+  parse: (parser: LatexParser) => MathJson | null;
+}
+interface Engine {
+  latexDictionary: ReadonlyArray<unknown>;
+  parse(latex: string): BoxedExpression;
+  pushScope(): unknown;
+  popScope(): unknown;
+}
+
+export interface Verdict {
+  equal: boolean;
+  reason: string;
+}
+
+export interface SymbolicContext {
+  deadline: Deadline;
+  /** Relative tolerance used when either side is written as a decimal. */
+  relTol: number;
+  /** Longest LaTeX handed to the engine. */
+  maxLength: number;
+}
+
+/** Relative tolerance between two exact expressions evaluated in floating point. */
+export const EXACT_TOL = 1e-9;
+export const MAX_VARIABLES = 8;
+
+let shared: Engine | undefined;
+
+/** The process-wide engine, built on first use (construction costs tens of milliseconds). */
+function engine(): Engine {
+  if (shared) return shared;
+  const ce: Engine = new ComputeEngine();
+  // The 0.27 LaTeX dictionary has `Choose` but no `\binom`.
+  const binom: ExpressionEntry = {
+    latexTrigger: '\\binom',
+    kind: 'expression',
+    parse: (parser) => {
+      const n = parser.parseGroup() ?? parser.parseToken();
+      const k = parser.parseGroup() ?? parser.parseToken();
+      return n === null || k === null ? null : ['Choose', n, k];
+    },
+  };
+  ce.latexDictionary = [...ce.latexDictionary, binom];
+  shared = ce;
+  return ce;
+}
+
+/**
+ * Why an input is too risky to hand to the engine, or null when it is fine. Engine calls cannot be
+ * interrupted, so anything that can make one call slow is refused here: very long inputs, large
+ * factorials (`100000!` takes seconds) and sums/products with large bounds.
+ */
+export function riskyInput(latex: string, maxLength: number): string | null {
+  if (latex.length > maxLength) return `longer than ${maxLength} characters`;
+  for (const m of latex.matchAll(/(\d+)\s*\}?\s*!/g)) {
+    if (Number(m[1]) > 1000) return 'factorial of a large number';
+  }
+  for (const m of latex.matchAll(/\\(?:sum|prod)\s*(?:_\s*(?:\{[^{}]*\}|\S))?\s*\^\s*(\{[^{}]*\}|\S)/g)) {
+    if (/\d{4,}|\^/.test(m[1]!)) return 'iterated sum or product with a large bound';
+  }
+  return null;
+}
+
+/** Sampling thresholds for the engine tier: it is the last word, so nothing stays undecided. */
+function thresholds(a: string, b: string, relTol: number): Thresholds {
+  const tol = hasDecimal(a) || hasDecimal(b) ? relTol : EXACT_TOL;
+  return { equalTol: tol, differTol: tol, maxMagnitude: Infinity };
+}
+
+/** Are two scalar LaTeX expressions mathematically equal, according to compute-engine? */
+export function symbolicEqual(a: string, b: string, ctx: SymbolicContext): Verdict {
+  const risk = riskyInput(a, ctx.maxLength) ?? riskyInput(b, ctx.maxLength);
+  if (risk) return { equal: false, reason: `refused: ${risk}` };
+  return inScope(() => {
+    ctx.deadline.check();
+    const A = parse(a);
+    const B = parse(b);
+    if (!A || !B) return { equal: false, reason: `unparseable: ${!A ? a : b}` };
+    if (A.isSame(B)) return { equal: true, reason: 'symbolic: identical' };
+    ctx.deadline.check();
+    const vars = unknowns(A, B);
+    if (vars.length > MAX_VARIABLES) return { equal: false, reason: `refused: more than ${MAX_VARIABLES} variables` };
+    const t = thresholds(a, b, ctx.relTol);
+    if (vars.length === 0 && t.equalTol === EXACT_TOL) {
+      // Exact evaluation tells 2^{100} from 2^{100}+1, which doubles cannot.
+      const exact = A.isEqual(B);
+      if (exact !== undefined) return { equal: exact, reason: `symbolic: ${exact ? 'equal' : 'not equal'}` };
+      ctx.deadline.check();
+    }
+    return verdict('symbolic', compareSampled(evaluator(A), evaluator(B), vars, t, ctx.deadline));
+  });
+}
+
+/**
+ * Is `aL - aR` a constant multiple of `bL - bR`, according to compute-engine? The test for two
+ * equations (any non-zero factor) or two inequalities of the same direction (a positive factor).
+ */
+export function symbolicProportional(
+  [aL, aR]: readonly [string, string],
+  [bL, bR]: readonly [string, string],
+  positive: boolean,
+  ctx: SymbolicContext,
+): Verdict {
+  const a = `(${aL})-(${aR})`;
+  const b = `(${bL})-(${bR})`;
+  const risk = riskyInput(a, ctx.maxLength) ?? riskyInput(b, ctx.maxLength);
+  if (risk) return { equal: false, reason: `refused: ${risk}` };
+  return inScope(() => {
+    ctx.deadline.check();
+    const A = parse(a);
+    const B = parse(b);
+    if (!A || !B) return { equal: false, reason: 'unparseable relation' };
+    const vars = unknowns(A, B);
+    if (vars.length > MAX_VARIABLES) return { equal: false, reason: `refused: more than ${MAX_VARIABLES} variables` };
+    return verdict('relation', proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline));
+  });
+}
+
+/** An undecided outcome is final here: the engine tier is the last one. */
+function verdict(tier: string, o: Outcome): Verdict {
+  return { equal: o.decided && o.equal, reason: `${tier}: ${o.detail}` };
+}
+
+function inScope<T>(fn: () => T): T {
+  const ce = engine();
+  ce.pushScope();
+  try {
+    return fn();
+  } finally {
+    ce.popScope();
+  }
+}
+
+function parse(latex: string): BoxedExpression | null {
+  const expr = engine().parse(latex);
+  return expr.isValid ? expr : null;
+}
+
+function unknowns(A: BoxedExpression, B: BoxedExpression): string[] {
+  return [...new Set([...A.unknowns, ...B.unknowns])].sort();
+}
+
+function evaluator(expr: BoxedExpression): Evaluator {
+  return (point) => {
+    const n = (Object.keys(point).length ? expr.subs(point) : expr).N();
+    const v: Complex = { re: n.re, im: n.im };
+    return Number.isNaN(v.re) || Number.isNaN(v.im) ? null : v;
+  };
+}
