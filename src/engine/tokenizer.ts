@@ -21,6 +21,7 @@ export class HFTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[]): string {
+    if (ids.length === 0) return ''; // transformers.js rejects an empty list
     return this.inner.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 

@@ -1,0 +1,108 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TransformersEngine } from '../src/engine/transformers.js';
+import { resolveModelSource } from '../src/engine/model-source.js';
+import { buildPrompt } from '../src/orchestrator/prompt.js';
+
+// The embedded engine on the real bundled model (vendored in the repo: runs everywhere).
+let engine: TransformersEngine;
+let noCache: TransformersEngine;
+beforeAll(async () => {
+  engine = await TransformersEngine.load();
+  noCache = await TransformersEngine.load({ prefixCache: false });
+});
+
+const problem = 'Compute 37*24 + 18*53 - 29*11.';
+
+describe('TransformersEngine', () => {
+  it('stops at a single-token stop, keeps it, and keeps the sampled ids', async () => {
+    const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+    const r = await engine.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
+    expect(r.finishReason).toBe('stop');
+    expect(r.matchedStop).toBe('</Outlines>');
+    expect(r.text.endsWith('</Outlines>')).toBe(true);
+    expect(r.text.startsWith('<think>\n')).toBe(true);
+    expect(engine.tokenizer.decode(r.ids)).toBe(r.text);
+    expect(r.usage.completionTokens).toBe(r.ids.length);
+  });
+
+  it('stops at a multi-token text stop and at max tokens, and reports EOS', async () => {
+    const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+    const s = await engine.complete({ prompt, maxTokens: 400, stop: ['independent'] });
+    expect(s.finishReason).toBe('stop');
+    expect(s.text.endsWith('independent')).toBe(true);
+    const l = await engine.complete({ prompt, maxTokens: 7 });
+    expect(l.finishReason).toBe('length');
+    expect(l.ids).toHaveLength(7);
+    const e = await engine.complete({ prompt: buildPrompt(engine.tokenizer, problem, 'sequential'), maxTokens: 900 });
+    expect(e.finishReason).toBe('eos');
+    expect(e.text).not.toContain('<|im_end|>');
+    expect(e.text).toContain('\\boxed{1523}');
+  });
+
+  it('siblings decoded in one batch equal separate greedy completions, each stopping on its own', async () => {
+    const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+    const head = await engine.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
+    const prefix = [...engine.tokenizer.encode(prompt), ...head.ids];
+    // Threads of unequal header length (1 vs 10) exercise the padded batch.
+    const suffixes = ['\n<Thread>\n1:', '\n<Thread>\n2:', '\n<Thread>\n3:'].map((s) => engine.tokenizer.encode(s));
+    const batched = await engine.completeSiblings(prefix, suffixes, { maxTokens: 200, stop: ['</Thread>'] });
+    for (let i = 0; i < suffixes.length; i++) {
+      const alone = await noCache.complete({ prompt: [...prefix, ...suffixes[i]!], maxTokens: 200, stop: ['</Thread>'] });
+      expect(batched[i]!.text).toBe(alone.text);
+      expect(batched[i]!.finishReason).toBe('stop');
+    }
+    expect(new Set(batched.map((b) => b.ids.length)).size).toBeGreaterThan(1);
+    expect(batched[0]!.usage.cachedPromptTokens).toBeGreaterThan(0);
+    // A padded row (header of another length) decodes the same as alone.
+    const padded = await engine.completeSiblings(prefix, [engine.tokenizer.encode('\n<Thread>\n1:'), engine.tokenizer.encode('\n<Thread>\n12:')], { maxTokens: 200, stop: ['</Thread>'] });
+    const alone = await noCache.complete({ prompt: [...prefix, ...engine.tokenizer.encode('\n<Thread>\n1:')], maxTokens: 200, stop: ['</Thread>'] });
+    expect(padded[0]!.text).toBe(alone.text);
+  });
+
+  it('shares a budget across siblings', async () => {
+    const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+    const head = await engine.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
+    const prefix = [...engine.tokenizer.encode(prompt), ...head.ids];
+    const suffixes = ['1', '2', '3'].map((n) => engine.tokenizer.encode(`\n<Thread>\n${n}:`));
+    const r = await engine.completeSiblings(prefix, suffixes, { maxTokens: 200, maxTotalTokens: 50, stop: ['</Thread>'] });
+    expect(r.reduce((s, x) => s + x.ids.length, 0)).toBeLessThanOrEqual(50);
+    expect(r.every((x) => x.finishReason === 'length')).toBe(true);
+  });
+
+  it('seeded sampling is reproducible and seeds differ', async () => {
+    const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+    const run = (seed: number) => engine.complete({ prompt, maxTokens: 150, temperature: 2, seed });
+    const a = await run(1);
+    const b = await run(1);
+    expect(a.text).toBe(b.text);
+    const others = await Promise.all([2, 3, 4, 5].map(run));
+    expect(new Set([a, ...others].map((x) => x.text)).size).toBeGreaterThan(1);
+  });
+
+  it('aborts promptly', async () => {
+    const ac = new AbortController();
+    const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+    setTimeout(() => ac.abort(), 30);
+    const t0 = Date.now();
+    const r = await engine.complete({ prompt, maxTokens: 900, signal: ac.signal });
+    expect(r.finishReason).toBe('abort');
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('rejects a prompt longer than the context', async () => {
+    await expect(engine.complete({ prompt: 'x'.repeat(1100), maxTokens: 5 })).rejects.toThrow(/does not fit the context/);
+  });
+});
+
+describe('model sources', () => {
+  it('a missing folder is a clear error', async () => {
+    expect(() => resolveModelSource('./no/such/model')).toThrow(/folder not found/);
+    await expect(TransformersEngine.load({ model: '/tmp/definitely-missing-model' })).rejects.toThrow(/folder not found/);
+  });
+  it('a folder that is not a model is a clear error', () => {
+    expect(() => resolveModelSource('test')).toThrow(/neither config.json nor tokenizer.json/);
+  });
+  it('a hub id offline is a clear error that says how to use a local folder', async () => {
+    await expect(TransformersEngine.load({ model: 'nobody-xyz/not-a-model' })).rejects.toThrow(/local folder/);
+  }, 60_000);
+});

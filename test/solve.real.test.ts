@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
+import type { TransformersEngine } from '../src/engine/transformers.js';
+import { hasShared, readJsonl, sharedDir } from './helpers.js';
+
+interface Row {
+  id: string;
+  problem: string;
+  answer: string;
+  family: string;
+  parallelizable: boolean;
+}
+
+const rows = hasShared ? readJsonl<Row>(path.join(sharedDir, 'benchmarks/arith500.jsonl')).slice(0, 40) : [];
+let engine: TransformersEngine;
+beforeAll(async () => {
+  engine = await embeddedEngine();
+});
+
+describe.skipIf(!hasShared)('bundled model on 40 arith500 problems (greedy)', () => {
+  it('parallel mode: ≥38 correct, parallel problems really fork, joined text passes the strict validator', async () => {
+    const results: [Row, SolveResult][] = [];
+    for (const row of rows) results.push([row, await solve(row.problem, { engine })]);
+    const correct = results.filter(([row, r]) => r.answer === row.answer).length;
+    console.log(`parallel: ${correct}/40 correct`);
+    expect(correct).toBeGreaterThanOrEqual(38);
+    for (const [row, r] of results) {
+      expect(r.violations, `${row.id}: ${JSON.stringify(r.violations)}`).toEqual([]);
+      if (r.metrics.parallelBlocks > 0) {
+        const threadCalls = r.trajectory.calls.filter((c) => c.role.kind === 'thread');
+        // One engine call per thread, each continuing the same context.
+        expect(threadCalls).toHaveLength(r.metrics.threads);
+        expect(new Set(threadCalls.map((c) => c.prefixLength)).size).toBe(r.metrics.parallelBlocks);
+        expect(r.metrics.criticalPathTokens).toBeLessThan(r.metrics.totalTokens);
+      }
+    }
+    const forked = results.filter(([row, r]) => row.parallelizable && r.metrics.parallelBlocks > 0).length;
+    const parallelizable = results.filter(([row]) => row.parallelizable).length;
+    expect(forked).toBeGreaterThanOrEqual(parallelizable - 2);
+  });
+
+  it('sequential mode: ≥38 correct and no <Parallel>', async () => {
+    let correct = 0;
+    for (const row of rows) {
+      const r = await solve(row.problem, { engine, mode: 'sequential' });
+      expect(r.text).not.toContain('<Parallel>');
+      expect(r.trajectory.calls.every((c) => c.role.kind === 'sequential')).toBe(true);
+      if (r.answer === row.answer) correct++;
+    }
+    console.log(`sequential: ${correct}/40 correct`);
+    expect(correct).toBeGreaterThanOrEqual(38);
+  });
+});
+
+describe('bundled model: cancellation and odd input', () => {
+  it('abort mid-thread returns promptly with finishReason abort', async () => {
+    const ac = new AbortController();
+    const t0 = { at: 0 };
+    const r = await solve('Compute 76*84 + 24*30 + 87*81 + 82*55.', {
+      engine,
+      signal: ac.signal,
+      on: {
+        'thread:delta': () => {
+          if (!t0.at) {
+            t0.at = Date.now();
+            ac.abort();
+          }
+        },
+      },
+    });
+    expect(r.finishReason).toBe('abort');
+    expect(Date.now() - t0.at).toBeLessThan(500);
+  });
+
+  it('non-ASCII text gives a defined result with a warning', async () => {
+    const r = await solve('Berechne 12*3 — schnell, s’il vous plaît: 中文', { engine, maxTokens: 300 });
+    expect(r.warnings[0]).toMatch(/unknown to the .* tokenizer/);
+    expect(typeof r.text).toBe('string');
+    expect(['done', 'budget', 'context', 'thread-eos']).toContain(r.finishReason);
+  });
+
+  it('the budget counts every thread', async () => {
+    const r = await solve('Compute 76*84 + 24*30 + 87*81 + 82*55.', { engine, maxTokens: 200 });
+    expect(r.finishReason).toBe('budget');
+    expect(r.trajectory.calls.reduce((s, c) => s + c.completionIds.length, 0)).toBeLessThanOrEqual(200);
+  });
+});
