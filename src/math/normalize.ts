@@ -136,6 +136,8 @@ function pythonNumbers(s: string): string {
     .replace(/\b(?:np|numpy|math|sympy|sp)\./g, '')
     .replace(/(?<![\\A-Za-z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|ln|log|exp|pi)(?![A-Za-z])/g, '\\$1')
     .replace(/\*\*/g, '^')
+    // e-notation: 8.7e8 -> 8.7\times10^{8}, so no reader mistakes the e for Euler's number.
+    .replace(/(?<![\w.\\])(\d+(?:\.\d+)?)e([-+]?\d+)(?![\w.])/gi, '$1\\times10^{$2}')
     .replace(/(^|[^\d.}])\.(\d)/g, (_, pre: string, d: string) => `${pre}0.${d}`) // .5 -> 0.5
     .replace(/(\d)\.(?![\d.])/g, '$1'); // 1. -> 1
 }

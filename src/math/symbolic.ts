@@ -17,6 +17,8 @@ import { compareSampled, proportionalSampled, type Evaluator, type Outcome, type
 interface BoxedExpression {
   readonly isValid: boolean;
   readonly unknowns: ReadonlyArray<string>;
+  /** MathJSON of the (canonical) expression. */
+  readonly json: MathJson;
   readonly re: number;
   readonly im: number;
   isSame(rhs: BoxedExpression): boolean;
@@ -171,8 +173,26 @@ function parse(latex: string): BoxedExpression | null {
   return expr.isValid ? expr : null;
 }
 
+/** Free variables of both sides. 0.27 also lists the index of `\\sum_{k=1}^{10}`, so those go. */
 function unknowns(A: BoxedExpression, B: BoxedExpression): string[] {
-  return [...new Set([...A.unknowns, ...B.unknowns])].sort();
+  const bound = new Set<string>();
+  collectBound(A.json, bound);
+  collectBound(B.json, bound);
+  return [...new Set([...A.unknowns, ...B.unknowns])].filter((v) => !bound.has(v)).sort();
+}
+
+const BINDERS = new Set(['Sum', 'Product', 'Integrate', 'Limit']);
+
+function collectBound(json: MathJson, out: Set<string>): void {
+  if (!Array.isArray(json)) return;
+  const [head, ...args] = json as readonly MathJson[];
+  if (typeof head === 'string' && BINDERS.has(head)) {
+    for (const arg of args.slice(1)) {
+      if (typeof arg === 'string') out.add(arg);
+      else if (Array.isArray(arg) && typeof arg[1] === 'string') out.add(arg[1]);
+    }
+  }
+  for (const arg of args) collectBound(arg, out);
 }
 
 function evaluator(expr: BoxedExpression): Evaluator {

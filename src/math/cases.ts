@@ -1,0 +1,69 @@
+/**
+ * Grading-case files: JSONL rows of `{pred, gold, equal}` (extra fields such as `source` are kept
+ * out of the way), and the agreement report the `grade` command prints.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { gradeAnswer, type GradeOptions } from './grade.js';
+
+const caseRow = z.object({
+  pred: z.string().nullable(),
+  gold: z.string(),
+  equal: z.boolean(),
+});
+
+export interface GradingCase extends z.infer<typeof caseRow> {
+  /** 1-based line in the file it came from. */
+  line: number;
+}
+
+export interface Disagreement {
+  line: number;
+  pred: string | null;
+  gold: string;
+  expected: boolean;
+  got: boolean;
+  reason: string;
+}
+
+export interface CaseReport {
+  total: number;
+  agree: number;
+  disagreements: Disagreement[];
+}
+
+/** Parse JSONL text; a bad row throws an error naming `file` and the line. Blank lines are skipped. */
+export function parseGradingCases(text: string, file: string): GradingCase[] {
+  const cases: GradingCase[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === '') return;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (err) {
+      throw new Error(`${file}:${line}: invalid JSON (${err instanceof Error ? err.message : String(err)})`);
+    }
+    const row = caseRow.safeParse(json);
+    if (!row.success) {
+      const issues = row.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; ');
+      throw new Error(`${file}:${line}: ${issues}`);
+    }
+    cases.push({ ...row.data, line });
+  });
+  return cases;
+}
+
+export async function readGradingCases(file: string): Promise<GradingCase[]> {
+  return parseGradingCases(await readFile(file, 'utf8'), file);
+}
+
+/** Grade every case and report where the grader disagrees with the expected verdict. */
+export function gradeCases(cases: readonly GradingCase[], opts?: GradeOptions): CaseReport {
+  const disagreements: Disagreement[] = [];
+  for (const c of cases) {
+    const { equal, reason } = gradeAnswer(c.pred, c.gold, opts);
+    if (equal !== c.equal) disagreements.push({ line: c.line, pred: c.pred, gold: c.gold, expected: c.equal, got: equal, reason });
+  }
+  return { total: cases.length, agree: cases.length - disagreements.length, disagreements };
+}
