@@ -18,6 +18,11 @@ export class Deadline {
     this.at = performance.now() + limitMs;
   }
 
+  /** Milliseconds left (never negative). */
+  remainingMs(): number {
+    return Math.max(0, this.at - performance.now());
+  }
+
   /** Throw GradeTimeout once the budget is spent. */
   check(): void {
     if (performance.now() >= this.at) throw new GradeTimeout(this.limitMs);

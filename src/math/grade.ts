@@ -7,7 +7,6 @@ import { Deadline, GradeTimeout } from './deadline.js';
 import { answerOf } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
 import { numericEqual, numericProportional } from './numeric.js';
-import { numbersClose, numbersEqual, parseNumber } from './number.js';
 import { isAssignment, parseStructure, type AnswerNode, type RelationOp } from './structure.js';
 import { symbolicEqual, symbolicProportional, type SymbolicContext, type Verdict } from './symbolic.js';
 
@@ -111,16 +110,7 @@ function compareScalars(a: string, b: string, ctx: SymbolicContext): Verdict {
     const equal = compact(a).toLowerCase() === compact(b).toLowerCase();
     return { equal, reason: `text: ${equal ? 'equal' : 'differs'}` };
   }
-  const x = parseNumber(a);
-  const y = parseNumber(b);
-  if (x && y) {
-    if (numbersEqual(x, y)) return { equal: true, reason: 'number: equal' };
-    if (x.approximate || y.approximate) {
-      const equal = numbersClose(x, y, ctx.relTol);
-      return { equal, reason: `number: ${equal ? 'within' : 'outside'} relative ${ctx.relTol}` };
-    }
-    return { equal: false, reason: 'number: not equal' };
-  }
+  // Our own reader decides what it can (exact rationals, clear numeric evidence); the engine the rest.
   return numericEqual(a, b, ctx) ?? symbolicEqual(a, b, ctx);
 }
 

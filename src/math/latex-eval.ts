@@ -6,9 +6,12 @@
  */
 import * as C from './complex.js';
 import type { Complex } from './complex.js';
+import * as N from './number.js';
+import type { ExactNumber } from './number.js';
 
 export type Expr =
-  | { op: 'num'; value: Complex }
+  /** `exact` is set for rational literals (not for pi, e or i). */
+  | { op: 'num'; value: Complex; exact?: ExactNumber }
   | { op: 'var'; name: string }
   | { op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'binom' | 'root' | 'log'; a: Expr; b: Expr }
   | { op: 'neg' | 'abs' | 'fact'; a: Expr }
@@ -121,11 +124,52 @@ export function evaluate(e: Expr, point: Readonly<Record<string, number>>): Comp
   }
 }
 
+/**
+ * The exact rational value of a constant expression built from rational literals with + - * /,
+ * integer powers, factorials and binomials; null for anything else (variables, roots, pi, ...).
+ */
+export function exactValue(e: Expr): ExactNumber | null {
+  switch (e.op) {
+    case 'num':
+      return e.exact ?? null;
+    case 'neg': {
+      const a = exactValue(e.a);
+      return a && N.negateNumber(a);
+    }
+    case 'fact': {
+      const a = exactValue(e.a);
+      return a && N.factorialNumber(a);
+    }
+    case 'add':
+    case 'sub':
+    case 'mul':
+    case 'div':
+    case 'pow':
+    case 'binom': {
+      const a = exactValue(e.a);
+      const b = a && exactValue(e.b);
+      if (!a || !b) return null;
+      if (e.op === 'add') return N.addNumbers(a, b);
+      if (e.op === 'sub') return N.addNumbers(a, N.negateNumber(b));
+      if (e.op === 'mul') return N.multiplyNumbers(a, b);
+      if (e.op === 'div') return N.divide(a, b);
+      if (e.op === 'pow') return N.powerNumbers(a, b);
+      return N.binomialNumber(a, b);
+    }
+    default:
+      return null;
+  }
+}
+
 function realInteger(x: Complex): number | null {
   return x.im === 0 && Number.isInteger(x.re) ? x.re : null;
 }
 
 const num = (re: number, im = 0): Expr => ({ op: 'num', value: C.complex(re, im) });
+const literal = (text: string): Expr => {
+  const exact = N.parseNumber(text);
+  return exact ? { op: 'num', value: C.complex(Number(text)), exact } : num(Number(text));
+};
 
 class Reader {
   private i = 0;
@@ -198,7 +242,7 @@ class Reader {
     if (c === '{') return this.group();
     if (/\d/.test(c)) {
       this.i++;
-      return num(Number(c));
+      return literal(c);
     }
     if (/[A-Za-z]/.test(c) || c === '\\') return this.primary();
     throw new Unsupported();
@@ -220,7 +264,7 @@ class Reader {
     const number = /^(?:\d+(?:\.\d+)?|\.\d+)/.exec(s.slice(this.i));
     if (number) {
       this.i += number[0].length;
-      return num(Number(number[0]));
+      return literal(number[0]);
     }
     if (c === '(' || c === '[' || c === '{') {
       this.i++;

@@ -65,7 +65,7 @@ function stripDelimiters(s: string): string {
   return s
     .replace(/\\(?:displaystyle|textstyle|scriptstyle)(?![A-Za-z])/g, '')
     .replace(/\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/g, '') // \left( -> (, \right. -> ''
-    .replace(/\\[()[\]]/g, ' ')
+    .replace(/\\\\|\\[()[\]]/g, (m) => (m === '\\\\' ? m : ' '))
     .replace(/\\\$/g, '')
     .replace(/\$/g, '');
 }
@@ -90,9 +90,8 @@ function canonicalCommands(s: string): string {
 
 /** Spacing commands carry no meaning: `\!` vanishes, the others become one space. */
 function stripSpacing(s: string): string {
-  return s
-    .replace(/\\!/g, '')
-    .replace(/\\[,;: ]|\\q?quad(?![A-Za-z])|~/g, ' ');
+  // `\\` (a matrix row break) is matched first so its second backslash is not read as `\ `.
+  return s.replace(/\\\\|\\!|\\[,;: ]|\\q?quad(?![A-Za-z])|~/g, (m) => (m === '\\\\' ? m : m === '\\!' ? '' : ' '));
 }
 
 /** Replace every `\cmd{...}` matched by `open` (which must end at the `{`) with its content. */

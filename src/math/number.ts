@@ -48,10 +48,59 @@ function parseDecimal(s: string): ExactNumber | null {
   return reduce({ num, den, approximate: m[2]!.includes('.') || m[3] !== undefined });
 }
 
-function divide(a: ExactNumber | null, b: ExactNumber | null): ExactNumber | null {
+// Exact rational arithmetic, used by the fast tier for constant answers (2^{100}, \binom{6}{2}).
+
+/** Results beyond this many bits are not worth computing exactly (nor are they answers). */
+const MAX_BITS = 20_000;
+
+export function addNumbers(a: ExactNumber, b: ExactNumber): ExactNumber {
+  return reduce({ num: a.num * b.den + b.num * a.den, den: a.den * b.den, approximate: a.approximate || b.approximate });
+}
+
+export function negateNumber(a: ExactNumber): ExactNumber {
+  return { ...a, num: -a.num };
+}
+
+export function multiplyNumbers(a: ExactNumber, b: ExactNumber): ExactNumber {
+  return reduce({ num: a.num * b.num, den: a.den * b.den, approximate: a.approximate || b.approximate });
+}
+
+export function divide(a: ExactNumber | null, b: ExactNumber | null): ExactNumber | null {
   if (!a || !b || b.num === 0n) return null;
   const sign = b.num < 0n ? -1n : 1n;
   return reduce({ num: a.num * b.den * sign, den: a.den * b.num * sign, approximate: a.approximate || b.approximate });
+}
+
+/** a^b for an integer b, or null when b is not an integer or the result would be huge. */
+export function powerNumbers(a: ExactNumber, b: ExactNumber): ExactNumber | null {
+  if (b.den !== 1n) return null;
+  const bits = Math.max(bitLength(a.num), bitLength(a.den));
+  const e = b.num < 0n ? -b.num : b.num;
+  if (bits > 1 && BigInt(bits) * e > BigInt(MAX_BITS)) return null;
+  if (a.num === 0n && b.num < 0n) return null;
+  const p = { num: a.num ** e, den: a.den ** e, approximate: a.approximate || b.approximate };
+  return b.num < 0n ? divide({ num: 1n, den: 1n, approximate: false }, p) : p;
+}
+
+/** n! for a whole n up to 1000. */
+export function factorialNumber(n: ExactNumber): ExactNumber | null {
+  if (n.den !== 1n || n.num < 0n || n.num > 1000n) return null;
+  let r = 1n;
+  for (let k = 2n; k <= n.num; k++) r *= k;
+  return { num: r, den: 1n, approximate: n.approximate };
+}
+
+/** C(n, k) for whole numbers with n up to 10000. */
+export function binomialNumber(n: ExactNumber, k: ExactNumber): ExactNumber | null {
+  if (n.den !== 1n || k.den !== 1n || n.num < 0n || k.num < 0n || k.num > n.num || n.num > 10_000n) return null;
+  const m = k.num < n.num - k.num ? k.num : n.num - k.num;
+  let r = 1n;
+  for (let j = 1n; j <= m; j++) r = (r * (n.num - j + 1n)) / j;
+  return { num: r, den: 1n, approximate: n.approximate || k.approximate };
+}
+
+function bitLength(x: bigint): number {
+  return (x < 0n ? -x : x).toString(2).length;
 }
 
 function reduce(n: ExactNumber): ExactNumber {

@@ -3,8 +3,8 @@
  * microseconds. It only answers when the evidence is clear (values agree to 1e-10, or differ by
  * more than 1e-6, in a range where doubles are trustworthy); otherwise compute-engine decides.
  */
-import { parseLatex, evaluate, variables, type Expr } from './latex-eval.js';
-import { hasDecimal } from './number.js';
+import { evaluate, exactValue, parseLatex, variables, type Expr } from './latex-eval.js';
+import { hasDecimal, numbersClose, numbersEqual } from './number.js';
 import { compareSampled, proportionalSampled, type Evaluator, type Outcome, type Thresholds } from './sampling.js';
 import { MAX_VARIABLES, type SymbolicContext, type Verdict } from './symbolic.js';
 
@@ -16,7 +16,22 @@ export function numericEqual(a: string, b: string, ctx: SymbolicContext): Verdic
   const parsed = parseBoth(a, b);
   if (!parsed) return null;
   const [A, B, vars] = parsed;
+  if (vars.length === 0) {
+    const exact = exactEqual(A, B, hasDecimal(a) || hasDecimal(b), ctx.relTol);
+    if (exact) return exact;
+  }
   return decided(compareSampled(evaluator(A), evaluator(B), vars, thresholds(a, b, ctx.relTol), ctx.deadline));
+}
+
+/** Rational constants compare exactly (or by tolerance when written as decimals). */
+function exactEqual(A: Expr, B: Expr, approximate: boolean, relTol: number): Verdict | null {
+  const x = exactValue(A);
+  const y = x && exactValue(B);
+  if (!x || !y) return null;
+  if (numbersEqual(x, y)) return { equal: true, reason: 'exact: equal' };
+  if (!approximate) return { equal: false, reason: 'exact: not equal' };
+  const equal = numbersClose(x, y, relTol);
+  return { equal, reason: `exact: ${equal ? 'within' : 'outside'} relative ${relTol}` };
 }
 
 /** Is `aL - aR` a constant multiple of `bL - bR` (positive when `positive`)? Null when unsure. */

@@ -40,7 +40,8 @@ interface ExpressionEntry {
 interface Engine {
   latexDictionary: ReadonlyArray<unknown>;
   parse(latex: string): BoxedExpression;
-  pushScope(): unknown;
+  /** `timeLimit` is in seconds; 0.27 only consults it while evaluating factorials. */
+  pushScope(scope?: { timeLimit?: number }): unknown;
   popScope(): unknown;
 }
 
@@ -108,8 +109,7 @@ function thresholds(a: string, b: string, relTol: number): Thresholds {
 export function symbolicEqual(a: string, b: string, ctx: SymbolicContext): Verdict {
   const risk = riskyInput(a, ctx.maxLength) ?? riskyInput(b, ctx.maxLength);
   if (risk) return { equal: false, reason: `refused: ${risk}` };
-  return inScope(() => {
-    ctx.deadline.check();
+  return inScope(ctx.deadline, () => {
     const A = parse(a);
     const B = parse(b);
     if (!A || !B) return { equal: false, reason: `unparseable: ${!A ? a : b}` };
@@ -142,8 +142,7 @@ export function symbolicProportional(
   const b = `(${bL})-(${bR})`;
   const risk = riskyInput(a, ctx.maxLength) ?? riskyInput(b, ctx.maxLength);
   if (risk) return { equal: false, reason: `refused: ${risk}` };
-  return inScope(() => {
-    ctx.deadline.check();
+  return inScope(ctx.deadline, () => {
     const A = parse(a);
     const B = parse(b);
     if (!A || !B) return { equal: false, reason: 'unparseable relation' };
@@ -158,9 +157,14 @@ function verdict(tier: string, o: Outcome): Verdict {
   return { equal: o.decided && o.equal, reason: `${tier}: ${o.detail}` };
 }
 
-function inScope<T>(fn: () => T): T {
+/**
+ * Run engine work in a fresh scope (declarations made while parsing are dropped afterwards) whose
+ * own time limit is the item's remaining budget.
+ */
+function inScope<T>(deadline: Deadline, fn: () => T): T {
+  deadline.check();
   const ce = engine();
-  ce.pushScope();
+  ce.pushScope({ timeLimit: deadline.remainingMs() / 1000 });
   try {
     return fn();
   } finally {
