@@ -1,0 +1,129 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { loadDataset, type Dataset } from '../../../eval/dataset.js';
+import { compareRunFolders } from '../../../eval/compare.js';
+import { runEval, type SolveFn } from '../../../eval/runner.js';
+import type { Engine } from '../../engine/types.js';
+import { gradeAnswer } from '../../math/grade.js';
+import { solve } from '../../solve.js';
+import { intFlag, parseCommandArgs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema } from '../engine-flags.js';
+
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
+  dataset: z.array(z.string().min(1)).optional(),
+  data: z.array(z.string().min(1)).optional(),
+  dataDir: z.string().optional(),
+  limit: intFlag().min(1).optional(),
+  k: intFlag().min(1).default(1),
+  mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
+  out: z.string().min(1).optional(),
+  concurrency: intFlag().min(1).default(1),
+});
+
+const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
+       threadweaver eval compare RUN_A RUN_B
+
+Run a benchmark in parallel and sequential mode side by side; report accuracy and speedup.
+Results are appended to OUT/results.jsonl as each sample finishes: rerun the same command to resume.
+
+Options:
+  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k arith500, or arith
+                     (generated, works anywhere); repeatable
+  --data FILE        any JSONL file of {id, problem, answer}; repeatable
+  --data-dir DIR     where benchmark files live (default ../shared/benchmarks when present)
+  --limit N          first N problems of each dataset
+  --k K              samples per problem and mode (default 1)
+  --mode both|parallel|sequential   (default both)
+  --out DIR          run folder (default runs/<dataset>)
+  --concurrency C    samples in flight (default 1: honest wall-clock timings on one engine)
+  --max-tokens N, --temperature T (default 0 for k=1, else 0.6), --top-p P (default 1, or 0.95 when k>1),
+  --seed N           base seed (default 0)
+${engineFlagUsage}`;
+
+const command: Command = {
+  name: 'eval',
+  summary: 'benchmark accuracy and speedup against the sequential baseline',
+  usage,
+  async run(args) {
+    if (args[0] === 'compare') {
+      const [a, b, ...rest] = args.slice(1);
+      if (!a || !b || rest.length) throw new UsageError('compare takes two run folders');
+      process.stdout.write((await compareRunFolders(a, b)) + '\n');
+      return 0;
+    }
+    const { values, positionals } = parseCommandArgs(
+      args,
+      {
+        ...engineFlagOptions,
+        ...samplingFlagOptions,
+        dataset: { type: 'string', multiple: true },
+        data: { type: 'string', multiple: true },
+        'data-dir': { type: 'string' },
+        limit: { type: 'string' },
+        k: { type: 'string' },
+        mode: { type: 'string' },
+        out: { type: 'string' },
+        concurrency: { type: 'string' },
+      },
+      schema,
+    );
+    if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+    const specs = [
+      ...(values.dataset ?? []).map((name) => ({ name })),
+      ...(values.data ?? []).map((file) => ({ file })),
+    ];
+    if (specs.length === 0) throw new UsageError('give --dataset NAME or --data FILE');
+    const datasets: Dataset[] = [];
+    for (const spec of specs) {
+      datasets.push(await loadDataset({ ...spec, ...(values.dataDir ? { dataDir: values.dataDir } : {}), ...(values.limit ? { limit: values.limit } : {}) }));
+    }
+    const sampled = values.k > 1;
+    const temperature = values.temperature ?? (sampled ? 0.6 : 0);
+    const topP = values.topP ?? (sampled ? 0.95 : 1);
+    if (values.k > 1 && temperature === 0) process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
+    const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
+    const engine: Engine = await engineFromFlags(values);
+
+    const ac = new AbortController();
+    const onSigint = () => {
+      process.stderr.write('\ninterrupted: finished samples are kept; rerun to resume\n');
+      ac.abort();
+    };
+    process.once('SIGINT', onSigint);
+    const solveFn: SolveFn = async (problem, o) => {
+      const r = await solve(problem, {
+        engine,
+        mode: o.mode,
+        seed: o.seed,
+        temperature: o.temperature,
+        topP: o.topP,
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
+      });
+      return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
+    };
+    try {
+      const result = await runEval({
+        datasets,
+        k: values.k,
+        modes: values.mode === 'both' ? ['parallel', 'sequential'] : [values.mode],
+        concurrency: values.concurrency,
+        temperature,
+        topP,
+        seedBase: values.seed ?? 0,
+        out,
+        solve: solveFn,
+        grade: (pred, gold) => gradeAnswer(pred, gold),
+        signal: ac.signal,
+      });
+      process.stderr.write(`\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`);
+      process.stdout.write(`${result.files.report}\n${result.files.summary}\n`);
+      return result.aborted ? 130 : 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};
+
+export default command;
