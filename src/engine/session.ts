@@ -1,0 +1,19 @@
+import type { Engine } from './types.js';
+
+/**
+ * An engine that can bind related calls together: every call through `session(key)` goes to
+ * the same backend while it is healthy, so one problem's growing context keeps hitting one
+ * server's prefix cache. Sessions with the same key share the binding.
+ */
+export interface SessionEngine extends Engine {
+  session(key: string): Engine;
+}
+
+export function hasSessions(engine: Engine): engine is SessionEngine {
+  return typeof (engine as Partial<SessionEngine>).session === 'function';
+}
+
+/** `engine.session(key)` when the engine has sessions, else `engine` itself. */
+export function bindSession(engine: Engine, key: string): Engine {
+  return hasSessions(engine) ? engine.session(key) : engine;
+}
