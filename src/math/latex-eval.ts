@@ -34,12 +34,16 @@ const FUNCTIONS = {
   exp: null,
 } satisfies Record<string, ((x: number) => number) | null>;
 type FunctionName = keyof typeof FUNCTIONS;
+const INVERSES: Partial<Record<FunctionName, FunctionName>> = { sin: 'arcsin', cos: 'arccos', tan: 'arctan' };
+const isOne = (e: Expr): boolean => e.op === 'num' && e.value.re === 1 && e.value.im === 0;
 
 const GREEK = new Set(
   'alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega'.split(' '),
 );
 
-class Unsupported extends Error {}
+/** Thrown (not an Error: no stack trace to build) when the reader meets notation it does not cover. */
+class Unsupported {}
+const UNSUPPORTED = new Unsupported();
 
 /** Parse LaTeX into an expression tree, or null when it uses notation this reader does not cover. */
 export function parseLatex(latex: string): Expr | null {
@@ -177,7 +181,7 @@ class Reader {
 
   end(): void {
     this.ws();
-    if (this.i < this.s.length) throw new Unsupported();
+    if (this.i < this.s.length) throw UNSUPPORTED;
   }
 
   sum(): Expr {
@@ -238,14 +242,14 @@ class Reader {
   private argument(): Expr {
     this.ws();
     const c = this.s[this.i];
-    if (c === undefined) throw new Unsupported();
+    if (c === undefined) throw UNSUPPORTED;
     if (c === '{') return this.group();
     if (/\d/.test(c)) {
       this.i++;
       return literal(c);
     }
     if (/[A-Za-z]/.test(c) || c === '\\') return this.primary();
-    throw new Unsupported();
+    throw UNSUPPORTED;
   }
 
   private group(): Expr {
@@ -260,7 +264,7 @@ class Reader {
     this.ws();
     const s = this.s;
     const c = s[this.i];
-    if (c === undefined) throw new Unsupported();
+    if (c === undefined) throw UNSUPPORTED;
     const number = /^(?:\d+(?:\.\d+)?|\.\d+)/.exec(s.slice(this.i));
     if (number) {
       this.i += number[0].length;
@@ -288,21 +292,21 @@ class Reader {
       return { op: 'var', name: c + (sub ?? '') };
     }
     if (c === '\\') return this.command();
-    throw new Unsupported();
+    throw UNSUPPORTED;
   }
 
   /** `_1`, `_{12}` after a letter, kept as raw text in the variable name. */
   private subscript(): string | null {
     if (this.s[this.i] !== '_') return null;
     const m = /^_(?:\{[A-Za-z0-9]+\}|[A-Za-z0-9])/.exec(this.s.slice(this.i));
-    if (!m) throw new Unsupported();
+    if (!m) throw UNSUPPORTED;
     this.i += m[0].length;
     return m[0].replace(/[{}]/g, '');
   }
 
   private command(): Expr {
     const m = /^\\([A-Za-z]+)/.exec(this.s.slice(this.i));
-    if (!m) throw new Unsupported();
+    if (!m) throw UNSUPPORTED;
     const name = m[1]!;
     this.i += m[0].length;
     if (name === 'frac') {
@@ -331,16 +335,21 @@ class Reader {
     }
     if (name in FUNCTIONS) {
       this.ws();
+      let fn = name as FunctionName;
       let exponent: Expr | null = null;
       if (this.eat('^')) {
         exponent = this.script();
-        // \sin^{-1} x means arcsin to some writers and 1/sin to others: leave it to the engine.
-        if (exponent.op === 'neg') throw new Unsupported();
+        if (exponent.op === 'neg') {
+          // `\sin^{-1}` is arcsin, as compute-engine reads it; other negative powers go to the engine.
+          const inverse = INVERSES[fn];
+          if (!inverse || !isOne(exponent.a)) throw UNSUPPORTED;
+          [fn, exponent] = [inverse, null];
+        }
       }
-      const f: Expr = { op: 'fn', name: name as FunctionName, a: this.functionArgument() };
+      const f: Expr = { op: 'fn', name: fn, a: this.functionArgument() };
       return exponent ? { op: 'pow', a: f, b: exponent } : f;
     }
-    throw new Unsupported();
+    throw UNSUPPORTED;
   }
 
   /** `\sin(x+1)`, or an implicit product up to the next operator: `\sin 2x` is sin(2x). */
@@ -384,6 +393,6 @@ class Reader {
   }
 
   private expect(c: string): void {
-    if (!this.eat(c)) throw new Unsupported();
+    if (!this.eat(c)) throw UNSUPPORTED;
   }
 }

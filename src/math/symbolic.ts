@@ -90,6 +90,8 @@ function engine(): Engine {
  */
 export function riskyInput(latex: string, maxLength: number): string | null {
   if (latex.length > maxLength) return `longer than ${maxLength} characters`;
+  // Times and ratios (`12:00`, `7:32`) are compared as strings; the engine only errors on them, slowly.
+  if (latex.includes(':')) return 'contains ":" (compared as text only)';
   for (const m of latex.matchAll(/(\d+)\s*\}?\s*!/g)) {
     if (Number(m[1]) > 1000) return 'factorial of a large number';
   }
