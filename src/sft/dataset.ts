@@ -1,0 +1,113 @@
+/**
+ * The SFT dataset both stages write: `sft.jsonl` in TRL's conversational format (a user turn
+ * with the problem, an assistant turn with the whole trajectory) and, when the tokenizer has
+ * the tags as single tokens, `sft-trie.jsonl` with the trie layout of each row.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Tokenizer } from '../engine/types.js';
+import { buildPrompt } from '../orchestrator/prompt.js';
+import { sftLayout, threadTagIds } from '../trie/sft.js';
+import { jsonlText, writeFileAtomic } from './files.js';
+
+export const SFT_FILE = 'sft.jsonl';
+export const SFT_TRIE_FILE = 'sft-trie.jsonl';
+
+export interface SftExample {
+  id: string;
+  problem: string;
+  /** The assistant's text: `<think>...</think>` and the answer (no end-of-turn token). */
+  trajectory: string;
+}
+
+export interface SftRow {
+  id: string;
+  messages: [{ role: 'user'; content: string }, { role: 'assistant'; content: string }];
+}
+
+export interface TrieRow {
+  id: string;
+  ids: number[];
+  parent: number[];
+  position: number[];
+  branch: number[];
+  loss: number[];
+}
+
+export interface SftFiles {
+  sft: string;
+  /** Null when the tokenizer cannot lay the rows out (tags not single tokens); see trieError. */
+  trie: string | null;
+  trieError?: string;
+}
+
+export interface SftWriteOptions {
+  /** Appended to the problem after a space in the user turn (e.g. "Put the final answer in \\boxed{}."). */
+  instruction?: string;
+}
+
+export function userContent(problem: string, instruction?: string): string {
+  return instruction ? `${problem} ${instruction}` : problem;
+}
+
+export function sftRow(example: SftExample, options: SftWriteOptions = {}): SftRow {
+  return {
+    id: example.id,
+    messages: [
+      { role: 'user', content: userContent(example.problem, options.instruction) },
+      { role: 'assistant', content: example.trajectory },
+    ],
+  };
+}
+
+/** The trie layout of one row: the chat-templated prompt, and the trajectory ended by the end-of-turn token. */
+export function trieRow(row: SftRow, tokenizer: Tokenizer): TrieRow {
+  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', 'trained');
+  const eos = tokenizer.eosIds[0];
+  const completion = row.messages[1].content + (eos === undefined ? '' : tokenizer.decode([eos]));
+  const { ids, parent, position, branch, loss } = sftLayout({ prompt, completion }, tokenizer);
+  return { id: row.id, ids, parent, position, branch, loss };
+}
+
+/** Write `sft.jsonl` (and `sft-trie.jsonl` when possible) into `dir`, each file atomically. */
+export async function writeSftDataset(dir: string, examples: readonly SftExample[], tokenizer: Tokenizer, options: SftWriteOptions = {}): Promise<SftFiles> {
+  const rows = examples.map((e) => sftRow(e, options));
+  const sft = path.join(dir, SFT_FILE);
+  await writeFileAtomic(sft, jsonlText(rows));
+  const trie = path.join(dir, SFT_TRIE_FILE);
+  try {
+    threadTagIds(tokenizer);
+  } catch (err) {
+    return { sft, trie: null, trieError: (err as Error).message };
+  }
+  await writeFileAtomic(trie, jsonlText(rows.map((r) => trieRow(r, tokenizer))));
+  return { sft, trie };
+}
+
+const rowSchema = z.object({
+  id: z.string(),
+  messages: z.tuple([z.object({ role: z.literal('user'), content: z.string() }), z.object({ role: z.literal('assistant'), content: z.string() })]),
+});
+
+/** Read `sft.jsonl` rows back; a bad line is an error naming `file:line`. */
+export function parseSftRows(text: string, file: string): SftRow[] {
+  const rows: SftRow[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      throw new Error(`${file}:${i + 1}: not valid JSON`);
+    }
+    const parsed = rowSchema.safeParse(json);
+    if (!parsed.success) throw new Error(`${file}:${i + 1}: ${parsed.error.issues[0]!.path.join('.') || 'row'}: ${parsed.error.issues[0]!.message}`);
+    rows.push(parsed.data as SftRow);
+  });
+  return rows;
+}
+
+export async function readSftDataset(file: string): Promise<SftRow[]> {
+  return parseSftRows(await readFile(file, 'utf8'), file);
+}

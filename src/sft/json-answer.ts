@@ -1,0 +1,19 @@
+/** Reading a JSON object out of an LLM's answer, which may wrap it in prose or a code fence. */
+
+export class AnswerFormatError extends Error {
+  override name = 'AnswerFormatError';
+}
+
+/** The first JSON object in `text`: a fenced block's content, else from the first `{` to the last `}`. */
+export function parseJsonAnswer(text: string): unknown {
+  const fenced = /```(?:json)?\s*\n([\s\S]*?)```/.exec(text);
+  const body = fenced ? fenced[1]! : text;
+  const start = body.indexOf('{');
+  const end = body.lastIndexOf('}');
+  if (start < 0 || end < start) throw new AnswerFormatError('the answer holds no JSON object');
+  try {
+    return JSON.parse(body.slice(start, end + 1));
+  } catch (err) {
+    throw new AnswerFormatError(`the answer is not valid JSON (${(err as Error).message})`);
+  }
+}

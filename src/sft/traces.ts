@@ -1,0 +1,95 @@
+/**
+ * Stage-1 input: sequential reasoning traces, one JSONL row each, checked row by row.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { TAG } from '../format/tags.js';
+
+/** One sequential trace as read from the input file. */
+export interface Trace {
+  id: string;
+  problem: string;
+  /** The gold answer. */
+  answer: string;
+  /** The chain of thought: the text between `<think>` and `</think>`. */
+  reasoning: string;
+  /** The answer text written after the reasoning (it holds the `\boxed{}`). */
+  response: string;
+}
+
+/** An input file that cannot be used; the message names the file and line. */
+export class TraceError extends Error {
+  override name = 'TraceError';
+}
+
+const text = z.string().refine((s) => s.trim().length > 0, 'must be a non-empty string');
+const idOrText = z.union([z.string(), z.number()]).transform(String);
+const rowSchema = z.looseObject({
+  id: idOrText.pipe(z.string().min(1, 'must not be empty')),
+  problem: text,
+  answer: idOrText,
+  reasoning: text,
+  response: z.string().optional(),
+});
+
+/**
+ * Split a row's reasoning into the chain of thought and the response. A `</think>` inside the
+ * reasoning ends the chain (what follows is the response); otherwise the row's `response` is used,
+ * else one is written from the gold answer.
+ */
+export function splitReasoning(reasoning: string, answer: string, response?: string): { reasoning: string; response: string } {
+  let chain = reasoning;
+  let tail = response;
+  const close = chain.indexOf(TAG.thinkClose);
+  if (close >= 0) {
+    tail = chain.slice(close + TAG.thinkClose.length);
+    chain = chain.slice(0, close);
+  }
+  const open = chain.indexOf(TAG.thinkOpen);
+  if (open >= 0) chain = chain.slice(open + TAG.thinkOpen.length);
+  chain = chain.replace(/^\s*\n/, '').replace(/\s+$/, '');
+  tail = tail?.trim() || `The answer is \\boxed{${answer}}.`;
+  return { reasoning: chain, response: tail };
+}
+
+/** Parse JSONL traces; `file` is only used in error messages. */
+export function parseTraces(input: string, file: string): Trace[] {
+  const traces: Trace[] = [];
+  const seen = new Map<string, number>();
+  input.split('\n').forEach((raw, i) => {
+    if (!raw.trim()) return;
+    const where = `${file}:${i + 1}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (err) {
+      throw new TraceError(`${where}: invalid JSON (${(err as Error).message})`);
+    }
+    const row = rowSchema.safeParse(json);
+    if (!row.success) {
+      const issue = row.error.issues[0]!;
+      const field = issue.path.length ? `field "${issue.path.join('.')}"` : 'row';
+      throw new TraceError(`${where}: ${field}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is missing' : issue.message}`);
+    }
+    const { id, problem, answer } = row.data;
+    const first = seen.get(id);
+    if (first !== undefined) throw new TraceError(`${where}: duplicate id "${id}" (first on line ${first})`);
+    seen.set(id, i + 1);
+    const split = splitReasoning(row.data.reasoning, answer, row.data.response);
+    if (!split.reasoning.trim()) throw new TraceError(`${where}: field "reasoning": no text before </think>`);
+    traces.push({ id, problem, answer, ...split });
+  });
+  if (traces.length === 0) throw new TraceError(`${file}: no traces (the file is empty)`);
+  return traces;
+}
+
+export async function readTraces(file: string): Promise<Trace[]> {
+  let input: string;
+  try {
+    input = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TraceError(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(err as Error).message}`);
+  }
+  return parseTraces(input, file);
+}
