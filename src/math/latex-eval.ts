@@ -15,7 +15,12 @@ export type Expr =
   | { op: 'var'; name: string }
   | { op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'binom' | 'root' | 'log'; a: Expr; b: Expr }
   | { op: 'neg' | 'abs' | 'fact'; a: Expr }
-  | { op: 'fn'; name: FunctionName; a: Expr };
+  | { op: 'fn'; name: FunctionName; a: Expr }
+  /** `\sum_{v=from}^{to} a` / `\prod`: `v` is bound inside `a`. */
+  | { op: 'sum' | 'prod'; v: string; from: Expr; to: Expr; a: Expr };
+
+/** Most terms a sum or product is expanded to. */
+const MAX_TERMS = 10_000;
 
 const FUNCTIONS = {
   sin: Math.sin,
@@ -61,14 +66,19 @@ export function parseLatex(latex: string): Expr | null {
 /** The variable names in an expression, sorted. */
 export function variables(expr: Expr): string[] {
   const out = new Set<string>();
-  const walk = (e: Expr): void => {
-    if (e.op === 'var') out.add(e.name);
-    else if (e.op !== 'num') {
-      walk(e.a);
-      if ('b' in e) walk(e.b);
+  const walk = (e: Expr, bound: ReadonlySet<string>): void => {
+    if (e.op === 'var') {
+      if (!bound.has(e.name)) out.add(e.name);
+    } else if (e.op === 'sum' || e.op === 'prod') {
+      walk(e.from, bound);
+      walk(e.to, bound);
+      walk(e.a, new Set([...bound, e.v]));
+    } else if (e.op !== 'num') {
+      walk(e.a, bound);
+      if ('b' in e) walk(e.b, bound);
     }
   };
-  walk(expr);
+  walk(expr, new Set());
   return [...out].sort();
 }
 
@@ -119,6 +129,17 @@ export function evaluate(e: Expr, point: Readonly<Record<string, number>>): Comp
       for (let j = 1; j <= Math.min(k, n - k); j++) r = (r * (n - j + 1)) / j;
       return C.complex(Math.round(r));
     }
+    case 'sum':
+    case 'prod': {
+      const range = indexRange(realInteger(evaluate(e.from, point)), realInteger(evaluate(e.to, point)));
+      if (!range) return C.complex(NaN);
+      let acc = C.complex(e.op === 'sum' ? 0 : 1);
+      for (let k = range[0]; k <= range[1]; k++) {
+        const term = evaluate(e.a, { ...point, [e.v]: k });
+        acc = e.op === 'sum' ? C.add(acc, term) : C.mul(acc, term);
+      }
+      return acc;
+    }
     case 'fn': {
       const x = evaluate(e.a, point);
       if (e.name === 'ln') return C.log(x);
@@ -132,17 +153,32 @@ export function evaluate(e: Expr, point: Readonly<Record<string, number>>): Comp
  * The exact rational value of a constant expression built from rational literals with + - * /,
  * integer powers, factorials and binomials; null for anything else (variables, roots, pi, ...).
  */
-export function exactValue(e: Expr): ExactNumber | null {
+export function exactValue(e: Expr, env: Readonly<Record<string, ExactNumber>> = {}): ExactNumber | null {
   switch (e.op) {
     case 'num':
       return e.exact ?? null;
+    case 'var':
+      return env[e.name] ?? null;
     case 'neg': {
-      const a = exactValue(e.a);
+      const a = exactValue(e.a, env);
       return a && N.negateNumber(a);
     }
     case 'fact': {
-      const a = exactValue(e.a);
+      const a = exactValue(e.a, env);
       return a && N.factorialNumber(a);
+    }
+    case 'sum':
+    case 'prod': {
+      const from = exactValue(e.from, env);
+      const to = exactValue(e.to, env);
+      const range = from && to && from.den === 1n && to.den === 1n ? indexRange(Number(from.num), Number(to.num)) : null;
+      if (!range) return null;
+      let acc: ExactNumber | null = { num: e.op === 'sum' ? 0n : 1n, den: 1n, approximate: false };
+      for (let k = range[0]; k <= range[1] && acc; k++) {
+        const term = exactValue(e.a, { ...env, [e.v]: { num: BigInt(k), den: 1n, approximate: false } });
+        acc = term && (e.op === 'sum' ? N.addNumbers(acc, term) : N.multiplyNumbers(acc, term));
+      }
+      return acc;
     }
     case 'add':
     case 'sub':
@@ -150,8 +186,8 @@ export function exactValue(e: Expr): ExactNumber | null {
     case 'div':
     case 'pow':
     case 'binom': {
-      const a = exactValue(e.a);
-      const b = a && exactValue(e.b);
+      const a = exactValue(e.a, env);
+      const b = a && exactValue(e.b, env);
       if (!a || !b) return null;
       if (e.op === 'add') return N.addNumbers(a, b);
       if (e.op === 'sub') return N.addNumbers(a, N.negateNumber(b));
@@ -163,6 +199,12 @@ export function exactValue(e: Expr): ExactNumber | null {
     default:
       return null;
   }
+}
+
+/** The integer index range of a sum or product, or null when unbounded, huge or not integral. */
+function indexRange(from: number | null, to: number | null): [number, number] | null {
+  if (from === null || to === null || !Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return null;
+  return to - from + 1 > MAX_TERMS ? null : [from, to];
 }
 
 function realInteger(x: Complex): number | null {
@@ -327,6 +369,7 @@ class Reader {
       return { op: 'root', a: this.argument(), b: n };
     }
     if (name === 'pi') return num(Math.PI);
+    if (name === 'sum' || name === 'prod') return this.bigOperator(name);
     if (GREEK.has(name)) return { op: 'var', name: `\\${name}${this.subscript() ?? ''}` };
     if (name === 'log') {
       this.ws();
@@ -352,6 +395,28 @@ class Reader {
     throw UNSUPPORTED;
   }
 
+  /**
+   * `\sum_{k=a}^{b} term`. Where a summand ends is ambiguous (`\sum k + 1`), so a sum followed by
+   * `+` or `-` at the same level is left to the engine; the summand is one product term.
+   */
+  private bigOperator(kind: 'sum' | 'prod'): Expr {
+    this.ws();
+    const lower = /^_\{\s*([A-Za-z])\s*=/.exec(this.s.slice(this.i));
+    if (!lower) throw UNSUPPORTED;
+    this.i += lower[0].length;
+    const from = this.sum();
+    this.ws();
+    this.expect('}');
+    this.ws();
+    this.expect('^');
+    const to = this.script();
+    const a = this.product();
+    this.ws();
+    const next = this.s[this.i];
+    if (next === '+' || next === '-') throw UNSUPPORTED;
+    return { op: kind, v: lower[1]!, from, to, a };
+  }
+
   /** `\sin(x+1)`, or an implicit product up to the next operator: `\sin 2x` is sin(2x). */
   private functionArgument(): Expr {
     this.ws();
@@ -368,7 +433,7 @@ class Reader {
     if (/[\d.A-Za-z([{]/.test(c)) return true;
     if (c !== '\\') return false;
     const name = /^\\([A-Za-z]+)/.exec(this.s.slice(this.i))?.[1];
-    return name !== undefined && (['frac', 'sqrt', 'binom', 'pi', 'log'].includes(name) || GREEK.has(name) || name in FUNCTIONS);
+    return name !== undefined && (['frac', 'sqrt', 'binom', 'pi', 'log', 'sum', 'prod'].includes(name) || GREEK.has(name) || name in FUNCTIONS);
   }
 
   private startsFunction(): boolean {
