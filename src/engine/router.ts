@@ -50,10 +50,13 @@ export interface RouterCounters {
   succeeded: number;
   failed: number;
   aborted: number;
+  /** Requests sent: each call's first attempt plus its retries. */
   attempts: number;
   retries: number;
   /** Retries sent at once to another healthy server. */
   failovers: number;
+  /** Backoff waits (after a 429, or with no healthy server). */
+  waits: number;
   /** Sessions moved off a server that was taken out. */
   rebinds: number;
 }
@@ -66,6 +69,8 @@ interface Server {
   assigned: number;
   /** Ejections since its last successful completion (spaces out the probes of a flapping server). */
   strikes: number;
+  /** Failed attempts since its last success. */
+  failStreak: number;
   probeTimer?: NodeJS.Timeout;
 }
 
@@ -75,24 +80,28 @@ interface Affinity {
 }
 
 const MAX_SESSIONS = 10_000;
+/** Consecutive 5xx answers that take a server out. */
+const EJECT_AFTER_5XX = 3;
 
 /**
  * An Engine over several OpenAI-compatible servers of the same model.
  * - Affinity: calls through `session(key)` stay on one server while it is healthy (its prefix
  *   cache holds the problem's context); a problem's threads go to its server too.
  * - Load: a new binding goes to the healthy server with the fewest outstanding requests.
- * - Health: a connection error, timeout or 5xx takes a server out at once; it is probed
- *   (`GET /v1/models`) with exponential backoff and put back when a probe answers.
- * - Failover: the failed call is retried on another healthy server immediately (429 waits
- *   for Retry-After on the same server; with no healthy server it waits with backoff, during
- *   which a probe may bring one back). Retries are bounded by the retry policy. A call is
- *   never sent to a second server while the first still runs, so no call succeeds twice.
+ * - Health: a connection error or timeout takes a server out at once, and so do three 5xx in
+ *   a row; it is probed (`GET /v1/models`) with exponential backoff and put back when a
+ *   probe answers.
+ * - Failover: a call whose server was taken out is retried at once on another healthy
+ *   server. Otherwise (a 5xx, a 429, or no healthy server) it waits with backoff (or for
+ *   Retry-After) and retries on its server, or on the first one a probe brings back.
+ *   Retries are bounded by the retry policy. A call is never sent to a second server while
+ *   the first still runs, so no call succeeds twice.
  */
 export class RoutedEngine implements SessionEngine {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
-  readonly counters: RouterCounters = { calls: 0, succeeded: 0, failed: 0, aborted: 0, attempts: 0, retries: 0, failovers: 0, rebinds: 0 };
+  readonly counters: RouterCounters = { calls: 0, succeeded: 0, failed: 0, aborted: 0, attempts: 0, retries: 0, failovers: 0, waits: 0, rebinds: 0 };
   private readonly servers: Server[];
   private readonly sessions = new Map<string, Affinity>();
   private readonly waiters = new Set<() => void>();
@@ -113,6 +122,7 @@ export class RoutedEngine implements SessionEngine {
       engine,
       assigned: 0,
       strikes: 0,
+      failStreak: 0,
       counters: { baseUrl: engine.baseUrl, healthy: true, outstanding: 0, attempts: 0, successes: 0, failures: 0, ejections: 0, probes: 0, restores: 0 },
     }));
   }
@@ -215,10 +225,12 @@ export class RoutedEngine implements SessionEngine {
     let last: unknown;
     let lastKind: FailureKind | undefined;
     try {
-      for (let retry = 0; ; retry++) {
+      // At most 1 + maxRetries rounds; a round sends one attempt, or waits when no server is healthy.
+      for (let round = 0; ; round++) {
         if (request.signal?.aborted) throw abortError();
         const server = this.pick(affinity);
         if (server) {
+          if (attempts > 0) this.counters.retries++;
           attempts++;
           try {
             const r = await this.attemptOn(server, request);
@@ -229,19 +241,21 @@ export class RoutedEngine implements SessionEngine {
             lastKind = classifyFailure(err);
             if (!isRetryable(lastKind)) throw err;
             last = err;
-            if (lastKind !== 'rate-limit') this.takeOut(server);
+            server.failStreak++;
+            // Refused, dropped or hung: out at once. A 5xx server is alive: out only when it keeps failing.
+            if (lastKind === 'connection' || lastKind === 'timeout' || (lastKind === 'server' && server.failStreak >= EJECT_AFTER_5XX)) this.takeOut(server);
           }
         }
-        if (retry >= this.retry.maxRetries) {
+        if (round >= this.retry.maxRetries) {
           const what = `completion over ${this.servers.length} server(s)`;
           throw new RetriesExhaustedError(what, attempts, last ?? new Error(`no healthy server (${this.servers.map((s) => s.counters.baseUrl).join(', ')} all out of rotation)`));
         }
-        this.counters.retries++;
-        if (lastKind !== 'rate-limit' && server && this.servers.some((s) => s.counters.healthy)) {
+        if (server && !server.counters.healthy && this.servers.some((s) => s.counters.healthy)) {
           this.counters.failovers++;
           continue;
         }
-        await this.waitForServer(backoffDelay(retry + 1, this.retry, last), request.signal);
+        this.counters.waits++;
+        await this.waitForServer(backoffDelay(round + 1, this.retry, last), request.signal);
       }
     } catch (err) {
       if (classifyFailure(err) === 'abort') {
@@ -262,6 +276,7 @@ export class RoutedEngine implements SessionEngine {
       const r = await server.engine.attempt(request);
       c.successes++;
       server.strikes = 0;
+      server.failStreak = 0;
       return r;
     } catch (err) {
       c.failures++;
