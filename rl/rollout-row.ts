@@ -1,0 +1,187 @@
+/**
+ * The rollout row: one trajectory with its calls, grade, reward and (once its group is complete)
+ * its advantage. Rows extend the eval harness's result rows, so a rollout file is also a valid
+ * eval results file. This module owns the row's types and its validation when read from disk.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import type { ResultRow } from '../eval/results.js';
+import type { FinishReason } from '../src/engine/types.js';
+import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
+import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
+
+export type AdvantageMode = 'mean' | 'std';
+
+/** One engine call of the trajectory, as stored. */
+export interface RolloutCall {
+  index: number;
+  role: CallRole;
+  /** Tokens of prompt + trajectory the call's context starts with. */
+  prefixLength: number;
+  /** Ids appended to that prefix for this call only (a thread's `\n<Thread>\n{n}:`). */
+  suffixIds: number[];
+  /** prefixLength + suffixIds.length. */
+  contextLength: number;
+  /** The full context, when the run was asked to keep it (else rebuild it with contextIdsOf). */
+  contextIds?: number[];
+  completionIds: number[];
+  text: string;
+  finishReason: FinishReason;
+}
+
+/** What a row's content depends on besides its seed and sampling; a resumed run must match it. */
+export interface RolloutSettings {
+  /** Trajectories per problem (the advantage group). */
+  group: number;
+  /** The response budget, or null for the engine's context length. */
+  maxTokens: number | null;
+  reward: RewardConfig;
+  advantage: AdvantageMode;
+}
+
+/**
+ * One trajectory. From the eval row: `gold` is the reference answer, `answer` the extracted
+ * prediction (null when none), `acceleration` the response's η = 1 − L/T.
+ */
+export interface RolloutRow extends ResultRow {
+  problem: string;
+  text: string;
+  finishReason: TrajectoryEnd;
+  /** True when the model ended the trajectory with EOS. */
+  eos: boolean;
+  /** The tokenizer's end-of-turn id, appended to EOS-terminated calls in RL rows (null: none). */
+  eosId: number | null;
+  /** The chat-templated prompt and its ids. */
+  prompt: string;
+  promptIds: number[];
+  /** The joined completion ids (no EOS). */
+  ids: number[];
+  promptTokens: number;
+  calls: RolloutCall[];
+  /** The scalar reward, and its parts (computeReward). */
+  reward: number;
+  rewardParts: Omit<Reward, 'reward'>;
+  settings: RolloutSettings;
+  /** The group-relative advantage; only on rows of a complete group. */
+  advantage?: number;
+}
+
+/** A stable id of one trajectory (the `trajectory` column of RL rows). */
+export function rolloutUid(row: Pick<RolloutRow, 'dataset' | 'problemId' | 'mode' | 'sample'>): string {
+  return `${row.dataset}/${row.problemId}/${row.mode}/${row.sample}`;
+}
+
+const count = z.number().int().nonnegative();
+const ids = z.array(count);
+const roleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sequential') }),
+  z.object({ kind: z.literal('thread'), block: count, thread: z.string() }),
+]);
+const callSchema = z.object({
+  index: count,
+  role: roleSchema,
+  prefixLength: count,
+  suffixIds: ids,
+  contextLength: count,
+  contextIds: ids.optional(),
+  completionIds: ids,
+  text: z.string(),
+  finishReason: z.enum(['stop', 'eos', 'length', 'abort']),
+});
+
+export const RolloutRowSchema = z.looseObject({
+  dataset: z.string(),
+  problemId: z.string(),
+  sample: count,
+  mode: z.enum(['parallel', 'sequential']),
+  seed: z.number(),
+  temperature: z.number(),
+  topP: z.number(),
+  gold: z.string(),
+  answer: z.string().nullable(),
+  correct: z.boolean(),
+  gradeReason: z.string(),
+  formatValid: z.boolean(),
+  parallelBlocks: count,
+  threads: count,
+  totalTokens: count,
+  criticalPathTokens: count,
+  acceleration: z.number(),
+  wallMs: z.number().nonnegative(),
+  family: z.string().optional(),
+  problem: z.string(),
+  text: z.string(),
+  finishReason: z.enum(['done', 'thread-eos', 'budget', 'context', 'transitions', 'abort', 'error']),
+  eos: z.boolean(),
+  eosId: count.nullable(),
+  prompt: z.string(),
+  promptIds: ids,
+  ids,
+  promptTokens: count,
+  calls: z.array(callSchema),
+  reward: z.number(),
+  rewardParts: z.object({
+    correctness: z.number(),
+    acceleration: z.number(),
+    eta: z.number(),
+    formatPenalty: z.number(),
+  }),
+  settings: z.object({
+    group: z.number().int().positive(),
+    maxTokens: z.number().int().positive().nullable(),
+    reward: RewardConfigSchema,
+    advantage: z.enum(['mean', 'std']),
+  }),
+  advantage: z.number().optional(),
+});
+
+/** A rollout file that cannot be read; the message names the file and line. */
+export class RolloutFileError extends Error {
+  override name = 'RolloutFileError';
+}
+
+/** Parse and validate one JSONL line; `where` (`file:line`) prefixes any error. */
+export function parseRolloutLine(line: string, where: string): RolloutRow {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch (err) {
+    throw new RolloutFileError(`${where}: invalid JSON (${(err as Error).message})`);
+  }
+  const parsed = RolloutRowSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new RolloutFileError(`${where}: ${field ? `field "${field}": ` : ''}${issue.message}`);
+  }
+  return parsed.data as RolloutRow;
+}
+
+/** Stream a rollout file's rows (blank lines skipped), each with its line number. */
+export async function* readRolloutLines(file: string): AsyncGenerator<{ row: RolloutRow; line: number }> {
+  const input = createReadStream(file);
+  const opened = new Promise<void>((resolve, reject) => {
+    input.once('open', () => resolve());
+    input.once('error', reject);
+  });
+  try {
+    await opened;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RolloutFileError(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(err as Error).message}`);
+  }
+  let line = 0;
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    line++;
+    if (text.trim() === '') continue;
+    yield { row: parseRolloutLine(text, `${file}:${line}`), line };
+  }
+}
+
+/** Every row of a rollout file, validated. */
+export async function readRollouts(file: string): Promise<RolloutRow[]> {
+  const rows: RolloutRow[] = [];
+  for await (const { row } of readRolloutLines(file)) rows.push(row);
+  return rows;
+}

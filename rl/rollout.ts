@@ -1,0 +1,441 @@
+/**
+ * RL rollouts: G trajectories per problem with distinct seeds, each graded and rewarded, and
+ * once a problem's group is complete, its group-relative advantages.
+ *
+ * Two append-only files (eval's results store: one synced line per row, torn last line repaired):
+ * - `<out>.pending.jsonl` (see pendingFile): every trajectory as soon as it finishes;
+ * - `<out>`: the rows of complete groups, with their advantage, written when the group completes.
+ * A killed run loses at most the trajectories in flight; a rerun skips every stored trajectory,
+ * finishes groups whose final rows were cut short, and never writes a row twice. The pending file
+ * is removed once everything in it is final.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { Dataset, Problem } from '../eval/dataset.js';
+import { progressLine } from '../eval/progress.js';
+import { mixSeed } from '../eval/random.js';
+import { openResults, resultKey, type Mode, type ResultKey, type ResultsStore } from '../eval/results.js';
+import type { GradeFn, GradeResult } from '../eval/runner.js';
+import type { Engine } from '../src/engine/types.js';
+import { gradeAnswer } from '../src/math/grade.js';
+import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
+import { computeAdvantages } from './advantage.js';
+import { contextIdsOf } from './calls.js';
+import { computeReward, rewardConfig, type RewardConfig } from './reward.js';
+import { readRollouts, type AdvantageMode, type RolloutRow, type RolloutSettings } from './rollout-row.js';
+import { summarizeRollouts, type RolloutSummary } from './summary.js';
+
+export interface RolloutSolveOptions {
+  mode: Mode;
+  seed: number;
+  temperature: number;
+  topP: number;
+  maxTokens?: number;
+  signal?: AbortSignal;
+  /** Which sample this is (for logging; solvers need not read it). */
+  problemId: string;
+  sample: number;
+}
+
+/** Produces one trajectory; the default is `solve()` on the run's engine. */
+export type RolloutSolveFn = (problem: string, options: RolloutSolveOptions) => Promise<SolveResult>;
+
+export interface RolloutProgress {
+  /** Trajectories stored (resumed ones included) out of `total`. */
+  done: number;
+  total: number;
+  /** Trajectories found stored at the start. */
+  resumed: number;
+  /** Groups whose final rows are written. */
+  groupsDone: number;
+  groupsTotal: number;
+  /** Over the stored trajectories of this run's plan; null before the first. */
+  accuracy: number | null;
+  meanReward: number | null;
+  elapsedMs: number;
+  last?: { problemId: string; sample: number; correct: boolean; reward: number };
+}
+
+export interface RolloutOptions {
+  dataset: Dataset;
+  /** Trajectories per problem (≥ 1). */
+  group: number;
+  /** Default 'parallel'. */
+  mode?: Mode;
+  /** Default 1 (rollouts need sampling). */
+  temperature?: number;
+  /** Default 1. */
+  topP?: number;
+  /** Trajectory seeds are mixSeed(seedBase, problem index, sample). Default 0. */
+  seedBase?: number;
+  /** Trajectories decoded at once. Default 1. */
+  concurrency?: number;
+  /** Response budget per trajectory, threads included. Default: the engine's context length. */
+  maxTokens?: number;
+  /** The final rollouts file (JSONL). The pending file sits beside it. */
+  out: string;
+  /** The engine the default solve runs on (default: the embedded bundled model). Supplies the EOS id. */
+  engine?: Engine;
+  solve?: RolloutSolveFn;
+  /** Default gradeAnswer (src/math). */
+  grade?: GradeFn;
+  rewardConfig?: Partial<RewardConfig>;
+  /** 'mean' (P-GRPO, default) or 'std' (GRPO). */
+  advantage?: AdvantageMode;
+  /** Store each call's full context ids (large; they can always be rebuilt with contextIdsOf). */
+  keepContextIds?: boolean;
+  /** Stops scheduling; in-flight trajectories are dropped, everything stored stays. */
+  signal?: AbortSignal;
+  /** Called once at the start and after every stored trajectory. */
+  onProgress?: (progress: RolloutProgress) => void;
+  /** Print eval's progress line on this stream (default: none). */
+  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
+  /** Without a TTY, print the progress line every this many trajectories. Default: about 5% of the run. */
+  progressEvery?: number;
+}
+
+export interface RolloutResult {
+  /** Over the final rows of this run's plan. */
+  summary: RolloutSummary;
+  /** The final rows of this run's plan, in file order. */
+  rows: RolloutRow[];
+  file: string;
+  /** Trajectories solved in this call. */
+  ran: number;
+  /** Trajectories found stored and skipped. */
+  resumed: number;
+  aborted: boolean;
+  /** Every planned group is final. */
+  complete: boolean;
+}
+
+/** The pending file of a rollouts file: `x.jsonl` → `x.pending.jsonl`. */
+export function pendingFile(out: string): string {
+  return out.replace(/(\.jsonl)?$/, '.pending.jsonl');
+}
+
+interface Job {
+  problem: Problem;
+  index: number;
+  sample: number;
+  seed: number;
+  key: ResultKey;
+}
+
+const isAbort = (err: unknown, signal: AbortSignal | undefined): boolean =>
+  signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
+
+function checkOptions(o: RolloutOptions): void {
+  const posInt = (v: number | undefined, name: string): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`runRollouts: ${name} must be a whole number ≥ 1, got ${v}`);
+  };
+  posInt(o.group, 'group');
+  posInt(o.concurrency, 'concurrency');
+  posInt(o.maxTokens, 'maxTokens');
+  if (o.dataset.problems.length === 0) throw new RangeError(`runRollouts: dataset ${o.dataset.name} has no problems`);
+  if (path.resolve(o.out) === path.resolve(pendingFile(o.out))) throw new RangeError(`runRollouts: out must not be a pending file`);
+}
+
+/** Where a stored row's settings differ from this run's, in words (empty when they match). */
+function mismatches(row: RolloutRow, job: Job, run: { temperature: number; topP: number; settings: RolloutSettings }): string[] {
+  const out: string[] = [];
+  const differ = (what: string, stored: unknown, now: unknown): void => {
+    if (!isDeepStrictEqual(stored, now)) out.push(`${what} ${JSON.stringify(stored)} (this run: ${JSON.stringify(now)})`);
+  };
+  differ('seed', row.seed, job.seed);
+  differ('temperature', row.temperature, run.temperature);
+  differ('top-p', row.topP, run.topP);
+  differ('group', row.settings.group, run.settings.group);
+  differ('max tokens', row.settings.maxTokens, run.settings.maxTokens);
+  differ('advantage', row.settings.advantage, run.settings.advantage);
+  differ('reward config', row.settings.reward, run.settings.reward);
+  return out;
+}
+
+/** Run (or resume) rollouts into `out`. A solve or grade error stops the run after storing what finished. */
+export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
+  checkOptions(o);
+  const mode = o.mode ?? 'parallel';
+  const temperature = o.temperature ?? 1;
+  const topP = o.topP ?? 1;
+  const settings: RolloutSettings = {
+    group: o.group,
+    maxTokens: o.maxTokens ?? null,
+    reward: rewardConfig(o.rewardConfig),
+    advantage: o.advantage ?? 'mean',
+  };
+  const engine = o.engine ?? (o.solve ? undefined : await embeddedEngine());
+  const eosId = engine?.tokenizer.eosIds[0] ?? null;
+  const solveOne: RolloutSolveFn =
+    o.solve ?? ((problem, { problemId: _id, sample: _sample, ...s }) => solve(problem, { ...s, ...(engine ? { engine } : {}) }));
+  const grade: GradeFn = o.grade ?? ((pred, gold) => gradeAnswer(pred, gold));
+
+  // The plan: problem by problem, so groups complete (and get final rows) early.
+  const jobs: Job[] = [];
+  o.dataset.problems.forEach((problem, index) => {
+    for (let sample = 0; sample < o.group; sample++) {
+      const key = { dataset: o.dataset.name, problemId: problem.id, sample, mode };
+      jobs.push({ problem, index, sample, seed: mixSeed(o.seedBase ?? 0, index, sample), key });
+    }
+  });
+  const planned = new Map(jobs.map((j) => [resultKey(j.key), j]));
+  const groups = new Map<string, Job[]>();
+  for (const j of jobs) groups.set(j.problem.id, [...(groups.get(j.problem.id) ?? []), j]);
+  const groupJobs = (problemId: string): Job[] => groups.get(problemId) ?? [];
+
+  await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
+  const pendingPath = pendingFile(o.out);
+  const final = await openResults(o.out);
+  let pending: ResultsStore;
+  try {
+    pending = await openResults(pendingPath);
+  } catch (err) {
+    await final.close();
+    throw err;
+  }
+  const closeAll = async (): Promise<void> => {
+    await Promise.all([final.close(), pending.close()]);
+  };
+
+  // Known trajectories: final rows first (they carry their advantage), then pending ones.
+  const known = new Map<string, RolloutRow>();
+  const finalRows = new Map<string, RolloutRow>();
+  try {
+    for (const [file, isFinal] of [[o.out, true], [pendingPath, false]] as const) {
+      if (!existsSync(file)) continue;
+      for (const row of await readRollouts(file)) {
+        const key = resultKey(row);
+        const job = planned.get(key);
+        if (!job) continue; // another plan's row: kept in the file, not used here
+        const diff = mismatches(row, job, { temperature, topP, settings });
+        if (diff.length) {
+          throw new Error(
+            `${file}: ${row.problemId} sample ${row.sample} was made with ${diff.join(', ')}. ` +
+              `Use another output file or the same settings.`,
+          );
+        }
+        if (isFinal && !finalRows.has(key)) finalRows.set(key, row);
+        if (!known.has(key)) known.set(key, row);
+      }
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  const resumed = known.size;
+
+  // Running figures.
+  let done = resumed;
+  let correct = 0;
+  let rewardSum = 0;
+  let tokens = 0;
+  let critical = 0;
+  const count = (r: RolloutRow): void => {
+    if (r.correct) correct++;
+    rewardSum += r.reward;
+    tokens += r.totalTokens;
+    critical += r.criticalPathTokens;
+  };
+  for (const r of known.values()) count(r);
+  const groupsTotal = o.dataset.problems.length;
+  const isFinalGroup = (problemId: string): boolean => groupJobs(problemId).every((j) => final.has(j.key));
+  let groupsDone = o.dataset.problems.filter((p) => isFinalGroup(p.id)).length;
+
+  const started = Date.now();
+  const line =
+    o.progress === undefined || o.progress === false
+      ? undefined
+      : progressLine(o.progress, o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)));
+  const report = (last?: RolloutProgress['last']): void => {
+    const p: RolloutProgress = {
+      done,
+      total: jobs.length,
+      resumed,
+      groupsDone,
+      groupsTotal,
+      accuracy: done ? correct / done : null,
+      meanReward: done ? rewardSum / done : null,
+      elapsedMs: Date.now() - started,
+      ...(last ? { last } : {}),
+    };
+    line?.update({
+      done,
+      total: jobs.length,
+      resumed,
+      accuracy: { parallel: null, sequential: null, [mode]: p.accuracy },
+      speedup: critical > 0 ? tokens / critical : null,
+      elapsedMs: p.elapsedMs,
+    });
+    o.onProgress?.(p);
+  };
+
+  /** Write the final rows of a complete group (those not yet written). */
+  const finalize = async (problemId: string): Promise<void> => {
+    const members = groupJobs(problemId).map((j) => known.get(resultKey(j.key)));
+    if (members.some((r) => r === undefined)) return;
+    const rows = members as RolloutRow[];
+    const advantages = computeAdvantages(rows, { normalize: settings.advantage });
+    for (const [i, row] of rows.entries()) {
+      const key = resultKey(row);
+      const stored = finalRows.get(key);
+      if (stored) {
+        // Only possible if the pending file was edited: the group's rows would disagree.
+        if (stored.advantage === undefined || Math.abs(stored.advantage - advantages[i]!) > 1e-9) {
+          throw new Error(`${o.out}: ${row.problemId} sample ${row.sample} has advantage ${stored.advantage}, its group now gives ${advantages[i]}`);
+        }
+        continue;
+      }
+      const { advantage: _, ...trajectory } = row;
+      const out: RolloutRow = { ...trajectory, advantage: advantages[i]! };
+      await final.append(out);
+      finalRows.set(key, out);
+    }
+    groupsDone++;
+  };
+
+  let failure: Error | undefined;
+  let ran = 0;
+  try {
+    for (const p of o.dataset.problems) if (!isFinalGroup(p.id)) await finalize(p.id);
+  } catch (err) {
+    failure = err as Error;
+  }
+  report();
+
+  const runJob = async (j: Job): Promise<void> => {
+    const result = await solveOne(j.problem.problem, {
+      mode,
+      seed: j.seed,
+      temperature,
+      topP,
+      ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      problemId: j.problem.id,
+      sample: j.sample,
+    });
+    if (o.signal?.aborted) return; // a trajectory cut short by the abort is not a rollout
+    const verdict = await grade(result.answer, j.problem.answer);
+    const row = rolloutRow(j, result, verdict, { mode, temperature, topP, settings, eosId, keepContextIds: o.keepContextIds === true, dataset: o.dataset.name });
+    await pending.append(row);
+    known.set(resultKey(row), row);
+    count(row);
+    done++;
+    ran++;
+    const last = { problemId: row.problemId, sample: row.sample, correct: row.correct, reward: row.reward };
+    await finalize(j.problem.id);
+    report(last);
+  };
+
+  const todo = jobs.filter((j) => !known.has(resultKey(j.key)));
+  let next = 0;
+  const stopped = (): boolean => failure !== undefined || o.signal?.aborted === true;
+  const worker = async (): Promise<void> => {
+    while (!stopped() && next < todo.length) {
+      const j = todo[next++]!;
+      try {
+        await runJob(j);
+      } catch (err) {
+        if (isAbort(err, o.signal)) continue;
+        failure ??= new Error(`rollout stopped at ${j.problem.id} sample ${j.sample}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 1, todo.length) }, worker));
+  } finally {
+    line?.finish();
+    await closeAll();
+  }
+  if (failure) throw failure;
+
+  const complete = jobs.every((j) => final.has(j.key));
+  // Everything pending is final (this plan's rows and any other's): the pending file is redundant.
+  if (pending.rows().every((r) => final.has(r))) await rm(pendingPath, { force: true });
+  const rows = final.rows().filter((r) => planned.has(resultKey(r))).map((r) => finalRows.get(resultKey(r))!);
+  return {
+    summary: summarizeRollouts(rows),
+    rows,
+    file: o.out,
+    ran,
+    resumed,
+    aborted: o.signal?.aborted === true,
+    complete,
+  };
+}
+
+interface RowContext {
+  dataset: string;
+  mode: Mode;
+  temperature: number;
+  topP: number;
+  settings: RolloutSettings;
+  eosId: number | null;
+  keepContextIds: boolean;
+}
+
+/** The stored row of one graded trajectory (no advantage yet). */
+export function rolloutRow(
+  job: { problem: Problem; sample: number; seed: number },
+  result: SolveResult,
+  verdict: GradeResult,
+  ctx: RowContext,
+): RolloutRow {
+  const t = result.trajectory;
+  const m = result.metrics;
+  const { reward, ...rewardParts } = computeReward(
+    {
+      correct: verdict.equal,
+      totalTokens: m.totalTokens,
+      criticalPathTokens: m.criticalPathTokens,
+      promptTokens: m.promptTokens,
+      formatValid: result.formatValid,
+    },
+    ctx.settings.reward,
+  );
+  return {
+    dataset: ctx.dataset,
+    problemId: job.problem.id,
+    sample: job.sample,
+    mode: ctx.mode,
+    seed: job.seed,
+    temperature: ctx.temperature,
+    topP: ctx.topP,
+    gold: job.problem.answer,
+    answer: result.answer,
+    correct: verdict.equal,
+    gradeReason: verdict.reason,
+    formatValid: result.formatValid,
+    parallelBlocks: m.parallelBlocks,
+    threads: m.threads,
+    totalTokens: m.totalTokens,
+    criticalPathTokens: m.criticalPathTokens,
+    acceleration: m.acceleration,
+    wallMs: m.wallMs,
+    ...(typeof job.problem.family === 'string' ? { family: job.problem.family } : {}),
+    problem: job.problem.problem,
+    text: t.text,
+    finishReason: t.finishReason,
+    eos: t.eos,
+    eosId: ctx.eosId,
+    prompt: t.prompt,
+    promptIds: t.promptIds,
+    ids: t.ids,
+    promptTokens: m.promptTokens,
+    calls: t.calls.map((c) => ({
+      index: c.index,
+      role: c.role,
+      prefixLength: c.prefixLength,
+      suffixIds: c.suffixIds,
+      contextLength: c.prefixLength + c.suffixIds.length,
+      ...(ctx.keepContextIds ? { contextIds: contextIdsOf(t, c) } : {}),
+      completionIds: c.completionIds,
+      text: c.text,
+      finishReason: c.finishReason,
+    })),
+    reward,
+    rewardParts,
+    settings: ctx.settings,
+  };
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { loadDataset } from '../../../eval/dataset.js';
+import { pendingFile, runRollouts } from '../../../rl/rollout.js';
+import { formatRolloutSummary } from '../../../rl/summary.js';
+import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
+  dataset: z.string().min(1).optional(),
+  data: z.string().min(1).optional(),
+  dataDir: z.string().min(1).optional(),
+  limit: intFlag().min(1).optional(),
+  group: intFlag().min(1, 'must be at least 1').optional(),
+  mode: z.enum(['parallel', 'sequential']).optional(),
+  concurrency: intFlag().min(1).optional(),
+  advantage: z.enum(['mean', 'std']).optional(),
+  formatPenalty: numberFlag().min(0).optional(),
+  keepContextIds: z.boolean().optional(),
+  out: z.string({ error: 'is required' }).min(1),
+});
+
+const usage = `Usage: threadweaver rollout (--dataset NAME | --data FILE.jsonl) --group G --out FILE.jsonl [options]
+
+Sample G trajectories per problem, grade them, and write one row per trajectory with its calls,
+reward and group-relative advantage. Rerun the same command to resume an interrupted run.
+
+Options:
+  --dataset NAME           a benchmark (aime24, aime25, amc23, math500, minerva, olympiadbench,
+                           gsm8k, arith500), arith (generated), or a .jsonl path
+  --data FILE.jsonl        a JSONL file of {"id", "problem", "answer"} rows
+  --data-dir DIR           folder of the benchmark files (default: $THREADWEAVER_DATA_DIR, else ../shared/benchmarks)
+  --limit N                the first N problems
+  --group G                trajectories per problem: the advantage group (required)
+  --mode parallel|sequential   fork at </Outlines> (default) or never fork
+  --concurrency C          trajectories decoded at once (default 1)
+  --advantage mean|std     P-GRPO r − mean (default), or GRPO (r − mean) / std
+  --format-penalty X       subtracted from the reward of malformed trajectories (default 0)
+  --keep-context-ids       store each call's full context ids (large; export rebuilds them anyway)
+  --out FILE.jsonl         rows of complete groups; FILE.pending.jsonl holds trajectories until their
+                           group is complete (removed at the end)
+${samplingFlagUsage}
+  (rollouts default to --temperature 1; --seed is the base of the per-trajectory seeds, default 0)
+${engineFlagUsage}`;
+
+const command: Command = {
+  name: 'rollout',
+  summary: 'sample G graded trajectories per problem with rewards and advantages (RL rollouts)',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      {
+        ...engineFlagOptions,
+        ...samplingFlagOptions,
+        dataset: { type: 'string' },
+        data: { type: 'string' },
+        'data-dir': { type: 'string' },
+        limit: { type: 'string' },
+        group: { type: 'string' },
+        mode: { type: 'string' },
+        concurrency: { type: 'string' },
+        advantage: { type: 'string' },
+        'format-penalty': { type: 'string' },
+        'keep-context-ids': { type: 'boolean' },
+        out: { type: 'string' },
+      },
+      schema,
+    );
+    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    if ((values.dataset === undefined) === (values.data === undefined)) throw new UsageError('give exactly one of --dataset and --data');
+    if (values.group === undefined) throw new UsageError('--group is required');
+    const group = values.group;
+    const dataset = await loadDataset({
+      ...(values.dataset !== undefined ? { name: values.dataset } : { file: values.data! }),
+      ...(values.dataDir ? { dataDir: values.dataDir } : {}),
+      ...(values.limit ? { limit: values.limit } : {}),
+    });
+    const engine = await engineFromFlags(values);
+
+    const controller = new AbortController();
+    const onSigint = (): void => controller.abort();
+    process.once('SIGINT', onSigint);
+    let result;
+    try {
+      result = await runRollouts({
+        dataset,
+        group,
+        engine,
+        out: values.out,
+        ...(values.mode ? { mode: values.mode } : {}),
+        ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
+        ...(values.topP !== undefined ? { topP: values.topP } : {}),
+        ...(values.seed !== undefined ? { seedBase: values.seed } : {}),
+        ...(values.concurrency ? { concurrency: values.concurrency } : {}),
+        ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
+        ...(values.advantage ? { advantage: values.advantage } : {}),
+        ...(values.formatPenalty !== undefined ? { rewardConfig: { formatPenalty: values.formatPenalty } } : {}),
+        ...(values.keepContextIds ? { keepContextIds: true } : {}),
+        signal: controller.signal,
+        progress: process.stderr,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    const resumed = result.resumed ? ` (${result.resumed} resumed)` : '';
+    process.stdout.write(`rollout: ${formatRolloutSummary(result.summary)}${resumed} → ${result.file}\n`);
+    if (!result.complete) {
+      process.stderr.write(
+        `rollout: ${result.aborted ? 'interrupted' : 'incomplete'}; trajectories of unfinished groups are in ` +
+          `${pendingFile(result.file)}. Rerun the same command to resume.\n`,
+      );
+      return result.aborted ? 130 : 1;
+    }
+    return 0;
+  },
+};
+
+export default command;
