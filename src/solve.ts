@@ -1,3 +1,4 @@
+import { bindSession } from './engine/session.js';
 import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
 import type { Engine } from './engine/types.js';
 import { validateTrajectory, type Violation } from './format/validate.js';
@@ -64,7 +65,8 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle);
   const warnings = unknownCharWarnings(engine, problem);
 
-  const controller = new Controller(engine);
+  // Engines with sessions (several servers) keep every call of this problem on one server.
+  const controller = new Controller(bindSession(engine, prompt));
   for (const [event, listener] of Object.entries(options.on ?? {})) {
     if (listener) controller.on(event as keyof ControllerEvents, listener as never);
   }

@@ -1,27 +1,65 @@
 import { z } from 'zod';
+import { OpenAIEngine, type OpenAIEngineOptions } from '../engine/openai.js';
+import { RoutedEngine } from '../engine/router.js';
 import type { Engine } from '../engine/types.js';
 import { embeddedEngine } from '../solve.js';
 import { intFlag, numberFlag } from './args.js';
+import { UsageError } from './command.js';
 
-/** Flags shared by every command that runs a model. */
+/** Flags shared by every command that runs a model: the embedded engine, or remote servers. */
 export const engineFlagOptions = {
   model: { type: 'string' },
   dtype: { type: 'string' },
   threads: { type: 'string' },
+  'base-url': { type: 'string', multiple: true },
+  'served-model': { type: 'string' },
+  'api-key': { type: 'string' },
+  tokenizer: { type: 'string' },
+  'chat-template': { type: 'string' },
+  'prompt-format': { type: 'string' },
+  'context-length': { type: 'string' },
+  timeout: { type: 'string' },
+  'max-retries': { type: 'string' },
+  'prompt-style': { type: 'string' },
 } as const;
+
+const httpUrl = z.string().refine((s) => /^https?:\/\/[^/]/.test(s), 'must be an http:// or https:// URL');
 
 export const engineFlagSchema = z.object({
   model: z.string().min(1).optional(),
   dtype: z.enum(['q8', 'fp32']).optional(),
   threads: intFlag().min(1).optional(),
+  baseUrl: z.array(httpUrl).optional(),
+  servedModel: z.string().min(1).optional(),
+  apiKey: z.string().min(1).optional(),
+  tokenizer: z.string().min(1).optional(),
+  chatTemplate: z.enum(['model', 'none']).optional(),
+  promptFormat: z.enum(['ids', 'text']).optional(),
+  contextLength: intFlag().min(2).optional(),
+  timeout: intFlag().min(1).optional(),
+  maxRetries: intFlag().min(0).max(100).optional(),
+  promptStyle: z.enum(['trained', 'instructed']).optional(),
 });
 
 export type EngineFlags = z.infer<typeof engineFlagSchema>;
 
-export const engineFlagUsage = `Engine options:
+export const engineFlagUsage = `Engine options (embedded):
   --model DIR|ID        model folder or Hugging Face id (default: the bundled tiny-threadweaver)
   --dtype q8|fp32       ONNX weights to load (default q8)
-  --threads N           onnxruntime threads (default: all cores)`;
+  --threads N           onnxruntime threads (default: all cores)
+Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadweaver serve):
+  --base-url URL        server API root, e.g. http://localhost:8000/v1; repeat for several servers
+  --served-model NAME   model name on the server (default: the first id of GET /v1/models)
+  --api-key KEY         bearer token (default: $OPENAI_API_KEY)
+  --tokenizer DIR|ID    the served model's tokenizer (default: the bundled model's)
+  --chat-template none  send the bare problem text, no chat template (base models)
+  --prompt-format ids|text   send prompts as token ids (default; vLLM, SGLang) or as text
+  --context-length N    max prompt + completion tokens (default: the server's max_model_len)
+  --timeout MS          per-request timeout (default 120000)
+  --max-retries N       retries of a failed request: 429, 5xx, dropped, timed out (default 3)
+Prompt:
+  --prompt-style trained|instructed   the format the model was trained on (default), or a
+                        system prompt that teaches it (for models never trained on it)`;
 
 /** Decoding flags shared by solve, eval, rollout and sft. */
 export const samplingFlagOptions = {
@@ -44,10 +82,39 @@ export const samplingFlagUsage = `Sampling options:
   --top-p P             nucleus sampling mass (default 1)
   --seed N              base seed; each call and thread derives its own`;
 
+const EMBEDDED_ONLY = ['model', 'dtype', 'threads'] as const;
+const REMOTE_ONLY = ['servedModel', 'apiKey', 'tokenizer', 'chatTemplate', 'promptFormat', 'contextLength', 'timeout', 'maxRetries'] as const;
+const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/**
+ * The engine the flags ask for: the embedded engine without `--base-url`; with one, an
+ * OpenAIEngine; with several, a RoutedEngine over them. Flags of the other kind are an error
+ * rather than silently ignored.
+ */
 export async function engineFromFlags(flags: EngineFlags): Promise<Engine> {
-  return embeddedEngine({
-    ...(flags.model ? { model: flags.model } : {}),
-    ...(flags.dtype ? { dtype: flags.dtype } : {}),
-    ...(flags.threads ? { threads: flags.threads } : {}),
-  });
+  const urls = flags.baseUrl ?? [];
+  if (urls.length === 0) {
+    const stray = REMOTE_ONLY.filter((k) => flags[k] !== undefined);
+    if (stray.length > 0) throw new UsageError(`${stray.map(flagName).join(', ')} only apply with --base-url`);
+    return embeddedEngine({
+      ...(flags.model ? { model: flags.model } : {}),
+      ...(flags.dtype ? { dtype: flags.dtype } : {}),
+      ...(flags.threads ? { threads: flags.threads } : {}),
+    });
+  }
+  const stray = EMBEDDED_ONLY.filter((k) => flags[k] !== undefined);
+  if (stray.length > 0) {
+    throw new UsageError(`${stray.map(flagName).join(', ')} choose the embedded engine; with --base-url name the model with --served-model and its tokenizer with --tokenizer`);
+  }
+  const options: Omit<OpenAIEngineOptions, 'baseUrl'> = {
+    ...(flags.servedModel ? { model: flags.servedModel } : {}),
+    ...(flags.apiKey ? { apiKey: flags.apiKey } : {}),
+    ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
+    ...(flags.chatTemplate ? { chatTemplate: flags.chatTemplate } : {}),
+    ...(flags.promptFormat ? { promptFormat: flags.promptFormat } : {}),
+    ...(flags.contextLength ? { contextLength: flags.contextLength } : {}),
+    ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
+    ...(flags.maxRetries !== undefined ? { maxRetries: flags.maxRetries } : {}),
+  };
+  return urls.length === 1 ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! }) : RoutedEngine.connect({ ...options, baseUrls: urls });
 }

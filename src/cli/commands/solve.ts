@@ -47,6 +47,7 @@ const command: Command = {
       result = await solve(problem, {
         engine,
         mode: values.mode ?? 'parallel',
+        ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
         ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
         ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
         ...(values.topP !== undefined ? { topP: values.topP } : {}),
