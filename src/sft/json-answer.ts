@@ -10,7 +10,8 @@ export function parseJsonAnswer(text: string): unknown {
   const body = fenced ? fenced[1]! : text;
   const start = body.indexOf('{');
   const end = body.lastIndexOf('}');
-  if (start < 0 || end < start) throw new AnswerFormatError('the answer holds no JSON object');
+  if (start < 0) throw new AnswerFormatError('the answer holds no JSON object');
+  if (end < start) throw new AnswerFormatError('the JSON object is never closed (was the answer cut off?)');
   try {
     return JSON.parse(body.slice(start, end + 1));
   } catch (err) {

@@ -274,7 +274,7 @@ function stage1Report(s: Stage1Stats): string {
         ['blocks reverted for lack of outlines (step 4)', s.outlineFailures],
         ['splice threshold (characters outside the longest thread)', s.minParallelChars],
         ['LLM requests sent / answered from cache', `${s.llm.sent} / ${s.llm.cacheHits}`],
-        ['trie file', s.trieFile ?? `not written: ${s.trieError}`],
+        ['trie file', s.trieFile ? path.basename(s.trieFile) : `not written: ${s.trieError}`],
       ],
     },
     { heading: 'Failures', rows: entries(s.failures) },

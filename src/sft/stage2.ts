@@ -145,7 +145,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
         ['duplicates dropped', duplicates],
         ['problems with a kept trajectory', `${stats.problemsKept} / ${stats.problems}`],
         ['rollouts (eval run folder)', ROLLOUTS_DIR],
-        ['trie file', files.trie ?? `not written: ${files.trieError}`],
+        ['trie file', files.trie ? path.basename(files.trie) : `not written: ${files.trieError}`],
       ],
     },
   ]);
