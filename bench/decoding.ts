@@ -1,0 +1,275 @@
+/**
+ * Decoding benchmark on the bundled model (greedy), three configurations side by side per problem:
+ *   A  sequential mode (the model's sequential prompt);
+ *   B  the parallel trajectory decoded in one pass, no forking (the model writes the threads itself);
+ *   C  the parallel trajectory orchestrated (shared prefix, batched threads, join reuse).
+ * Plus the per-step cost of a batch of 1–4 threads, single-stream speed against transformers.js
+ * `generate()`, and peak memory. Writes bench/results/decoding.json and bench/RESULTS.md.
+ *
+ *   npm run bench            (or: node dist/bench/decoding.js [--limit N] [--dtype q8|fp32])
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AutoModelForCausalLM, env } from '@huggingface/transformers';
+import { generateArith } from '../eval/arith.js';
+import { extractAnswer } from '../src/math/extract.js';
+import { packageRoot } from '../src/engine/model-source.js';
+import { selectRows } from '../src/engine/kv-cache.js';
+import { TransformersEngine } from '../src/engine/transformers.js';
+import { buildPrompt } from '../src/orchestrator/prompt.js';
+import { parallelStats } from '../src/orchestrator/metrics.js';
+import { solve } from '../src/solve.js';
+
+interface Problem {
+  id: string;
+  problem: string;
+  answer: string;
+  family: string;
+}
+
+interface Measured {
+  id: string;
+  family: string;
+  threads: number;
+  A: { ms: number; tokens: number; correct: boolean };
+  B: { ms: number; tokens: number; criticalPath: number; correct: boolean; sameTextAsC: boolean };
+  C: { ms: number; tokens: number; criticalPath: number; correct: boolean };
+}
+
+const root = packageRoot();
+
+function loadProblems(limit: number): { source: string; problems: Problem[] } {
+  const shared = path.resolve(root, '../shared/benchmarks/arith500.jsonl');
+  if (existsSync(shared)) {
+    const rows = readFileSync(shared, 'utf8').split('\n').filter(Boolean).slice(0, limit);
+    return { source: 'arith500.jsonl (first ' + limit + ')', problems: rows.map((l) => JSON.parse(l) as Problem) };
+  }
+  const tasks = generateArith(limit, 2026);
+  return {
+    source: `built-in arith generator, seed 2026, ${limit} problems`,
+    problems: tasks.map((t, i) => ({ id: `arith-${i}`, problem: t.problem, answer: String(t.answer), family: t.family })),
+  };
+}
+
+async function measureProblems(engine: TransformersEngine, problems: Problem[], maxTokens: number): Promise<Measured[]> {
+  const out: Measured[] = [];
+  for (const [i, p] of problems.entries()) {
+    engine.clearCache();
+    const a = await solve(p.problem, { engine, mode: 'sequential', maxTokens });
+    engine.clearCache();
+    const t0 = performance.now();
+    const b = await engine.complete({ prompt: buildPrompt(engine.tokenizer, p.problem, 'parallel'), maxTokens });
+    const bMs = performance.now() - t0;
+    const bStats = parallelStats(b.text, b.ids, engine.tokenizer, { eos: b.finishReason === 'eos' });
+    engine.clearCache();
+    const c = await solve(p.problem, { engine, mode: 'parallel', maxTokens });
+    out.push({
+      id: p.id,
+      family: p.family,
+      threads: c.metrics.threads,
+      A: { ms: a.metrics.wallMs, tokens: a.metrics.totalTokens, correct: a.answer === p.answer },
+      B: { ms: bMs, tokens: bStats.totalTokens, criticalPath: bStats.totalTokens, correct: extractAnswer(b.text) === p.answer, sameTextAsC: b.text === c.text },
+      C: { ms: c.metrics.wallMs, tokens: c.metrics.totalTokens, criticalPath: c.metrics.criticalPathTokens, correct: c.answer === p.answer },
+    });
+    if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
+  }
+  return out;
+}
+
+const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
+};
+
+function aggregate(rows: Measured[]) {
+  if (rows.length === 0) return null;
+  const ms = (k: 'A' | 'B' | 'C') => sum(rows.map((r) => r[k].ms));
+  const tok = (k: 'A' | 'B' | 'C') => sum(rows.map((r) => r[k].tokens));
+  const cp = sum(rows.map((r) => r.C.criticalPath));
+  const bTokens = sum(rows.map((r) => r.B.criticalPath));
+  const wallBC = ms('B') / ms('C');
+  const tokensBC = bTokens / cp;
+  return {
+    problems: rows.length,
+    wallMs: { A: ms('A'), B: ms('B'), C: ms('C') },
+    totalTokens: { A: tok('A'), B: tok('B'), C: tok('C') },
+    criticalPathTokens: { A: tok('A'), B: bTokens, C: cp },
+    accuracy: { A: rows.filter((r) => r.A.correct).length / rows.length, B: rows.filter((r) => r.B.correct).length / rows.length, C: rows.filter((r) => r.C.correct).length / rows.length },
+    sameTextBC: rows.filter((r) => r.B.sameTextAsC).length / rows.length,
+    wallClock: { CvsB: wallBC, CvsA: ms('A') / ms('C') },
+    tokens: { CvsB_criticalPath: tokensBC, CvsA_criticalPath: tok('A') / cp },
+    realization: wallBC / tokensBC,
+    msPerToken: { A: ms('A') / tok('A'), B: ms('B') / tok('B'), C: ms('C') / tok('C') },
+  };
+}
+
+/** Per-step cost of decoding `batch` rows at a given context, relative to one row. */
+async function stepCost(engine: TransformersEngine, contexts: number[], steps: number, rounds: number) {
+  const decoder = (engine as unknown as { decoder: import('../src/engine/onnx-decoder.js').OnnxDecoder }).decoder;
+  const result: Record<string, Record<string, number>> = {};
+  for (const ctx of contexts) {
+    const ids = Array.from({ length: ctx }, (_, i) => 20 + (i % 60));
+    const { present } = await decoder.forward({ ids: [ids], positions: [ids.map((_, i) => i)], mask: [ids.map(() => 1)] }, decoder.empty(1));
+    const samples: Record<number, number[]> = { 1: [], 2: [], 3: [], 4: [] };
+    for (let r = 0; r < rounds; r++) {
+      // Interleave batch sizes within a round so machine noise hits them alike.
+      for (const batch of [1, 2, 3, 4]) {
+        let kv = selectRows(present, Array(batch).fill(0));
+        const mask = Array.from({ length: batch }, () => Array<number>(ctx).fill(1));
+        const t0 = performance.now();
+        for (let s = 0; s < steps; s++) {
+          mask.forEach((m) => m.push(1));
+          const o = await decoder.forward({ ids: mask.map(() => [30]), positions: mask.map(() => [ctx + s]), mask }, kv);
+          kv = o.present;
+        }
+        samples[batch]!.push((performance.now() - t0) / steps);
+      }
+    }
+    const base = median(samples[1]!);
+    result[String(ctx)] = Object.fromEntries([1, 2, 3, 4].map((b) => [`batch${b}`, median(samples[b]!) / base]));
+    result[String(ctx)]!.msBatch1 = base;
+  }
+  return result;
+}
+
+/** Tokens/s of one stream: our decode loop against transformers.js generate() on the same model. */
+async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', rounds: number) {
+  env.localModelPath = path.join(root, 'models') + '/';
+  env.allowRemoteModels = false;
+  const model = await AutoModelForCausalLM.from_pretrained('tiny-threadweaver', { dtype, local_files_only: true });
+  const prompt = buildPrompt(engine.tokenizer, 'Compute 76*84 + 24*30 + 87*81 + 82*55.', 'parallel');
+  const ids = engine.tokenizer.encode(prompt);
+  const n = 400;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const { Tensor } = await import('@huggingface/transformers');
+  for (let r = 0; r < rounds; r++) {
+    engine.clearCache();
+    let t0 = performance.now();
+    const a = await engine.complete({ prompt: ids, maxTokens: n });
+    ours.push(a.ids.length / ((performance.now() - t0) / 1000));
+    const input_ids = new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
+    const attention_mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+    t0 = performance.now();
+    const out = (await model.generate({ input_ids, attention_mask, max_new_tokens: a.ids.length, min_new_tokens: a.ids.length, do_sample: false } as never)) as { dims: number[] };
+    const generated = out.dims[1]! - ids.length;
+    theirs.push(generated / ((performance.now() - t0) / 1000));
+  }
+  await model.dispose();
+  return { tokensPerSecond: { ours: median(ours), generate: median(theirs) }, ratio: median(ours) / median(theirs), rounds };
+}
+
+function table(rows: [string, ...string[]][]): string {
+  const head = rows[0]!;
+  const body = rows.slice(1);
+  return [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp32'; threads?: number }) {
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
+  // Only the q8 graph is vendored; fp32 is read from ../shared when it is there.
+  const fp32Dir = path.resolve(root, '../shared/models/tiny-threadweaver');
+  const engine = await TransformersEngine.load({
+    dtype: opts.dtype,
+    ...(opts.dtype === 'fp32' ? { model: fp32Dir } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
+  const { source, problems } = loadProblems(opts.limit);
+  process.stderr.write(`decoding bench: ${problems.length} problems from ${source}\n`);
+  // Warm-up: first calls pay session initialisation.
+  await solve(problems[0]!.problem, { engine });
+  const rows = await measureProblems(engine, problems, 1024);
+  process.stderr.write('  step cost by batch size\n');
+  const step = await stepCost(engine, [200, 400], 40, 7);
+  process.stderr.write('  single stream vs generate()\n');
+  const stream = await singleStream(engine, opts.dtype, 5);
+  clearInterval(sampler);
+
+  const families = [...new Set(rows.map((r) => r.family))];
+  const three = aggregate(rows.filter((r) => r.threads >= 3))!;
+  const none = aggregate(rows.filter((r) => r.threads === 0));
+  const result = {
+    benchmark: 'decoding',
+    date: new Date().toISOString(),
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    config: { model: 'tiny-threadweaver', dtype: opts.dtype, greedy: true, source, problems: problems.length, threads: opts.threads ?? 'default' },
+    overall: aggregate(rows),
+    byFamily: Object.fromEntries(families.map((f) => [f, aggregate(rows.filter((r) => r.family === f))])),
+    threePlusThreads: three,
+    noParallelBlock: none,
+    wallClockSpeedup: three.wallClock.CvsB,
+    realization: three.realization,
+    noBlockSlowdown: none ? none.wallMs.C / none.wallMs.B : null,
+    stepCostRelativeToOne: step,
+    singleStream: stream,
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+    problemsDetail: rows,
+  };
+  await mkdir(path.join(root, 'bench/results'), { recursive: true });
+  await writeFile(path.join(root, 'bench/results/decoding.json'), JSON.stringify(result, null, 2) + '\n');
+
+  const f2 = (x: number) => x.toFixed(2);
+  const groups: [string, ReturnType<typeof aggregate>][] = [['all', result.overall], ['≥3 threads', three], ['no block', none], ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>])];
+  const md = `# Benchmark results
+
+Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}.
+Shared and noisy: configurations are measured side by side per problem (A, B, C in turn) and reported as ratios.
+
+## Decoding (bundled model, ${opts.dtype}, greedy, ${source})
+
+A = sequential mode; B = the parallel trajectory in one pass, no forking; C = orchestrated (shared prefix,
+batched threads, join reuse). Token ratios use critical-path tokens (B's path is all its tokens).
+
+${table([
+  ['problems', 'n', 'wall A s', 'wall B s', 'wall C s', 'C vs B wall', 'C vs A wall', 'C vs B tokens', 'C vs A tokens', 'realization', 'acc A/B/C'],
+  ...groups.filter(([, g]) => g).map(([name, g]) => [
+    name,
+    String(g!.problems),
+    f2(g!.wallMs.A / 1000),
+    f2(g!.wallMs.B / 1000),
+    f2(g!.wallMs.C / 1000),
+    f2(g!.wallClock.CvsB) + '×',
+    f2(g!.wallClock.CvsA) + '×',
+    f2(g!.tokens.CvsB_criticalPath) + '×',
+    f2(g!.tokens.CvsA_criticalPath) + '×',
+    f2(g!.realization),
+    [g!.accuracy.A, g!.accuracy.B, g!.accuracy.C].map((a) => Math.round(a * 100) + '%').join('/'),
+  ] as [string, ...string[]]),
+])}
+
+- Wall-clock speedup on problems with ≥3 threads (B/C): **${f2(result.wallClockSpeedup)}×**; realization (that ÷ B/C in critical-path tokens): **${f2(result.realization)}**.
+- Problems without a parallel block: C takes ${result.noBlockSlowdown === null ? 'n/a' : f2(result.noBlockSlowdown) + '×'} B's time.
+- B and C wrote the same text on ${Math.round((result.overall?.sameTextBC ?? 0) * 100)}% of problems.
+
+### Per-step cost of a batch, relative to one row
+
+${table([
+  ['context', 'batch 1 ms', '2', '3', '4'],
+  ...Object.entries(step).map(([ctx, v]) => [ctx, f2(v.msBatch1!), f2(v.batch2!) + '×', f2(v.batch3!) + '×', f2(v.batch4!) + '×'] as [string, ...string[]]),
+])}
+
+### Single stream
+
+Our decode loop ${stream.tokensPerSecond.ours.toFixed(0)} tokens/s, transformers.js \`generate()\` ${stream.tokensPerSecond.generate.toFixed(0)} tokens/s (${f2(stream.ratio)}×), median of ${stream.rounds}.
+
+Peak resident memory: ${result.peakRssMiB} MiB.
+`;
+  await writeFile(path.join(root, 'bench/RESULTS.md'), md);
+  return result;
+}
+
+const isMain = process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
+if (isMain) {
+  const { values } = parseArgs({ options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } } });
+  const r = await runDecodingBench({
+    limit: Number(values.limit ?? 100),
+    dtype: values.dtype === 'fp32' ? 'fp32' : 'q8',
+    ...(values.threads ? { threads: Number(values.threads) } : {}),
+  });
+  console.log(`wall-clock B/C (≥3 threads) ${r.wallClockSpeedup.toFixed(2)}×, realization ${r.realization.toFixed(2)}`);
+}
