@@ -84,6 +84,8 @@ function canonicalCommands(s: string): string {
     .replace(/<=/g, '\\le ')
     .replace(/!=/g, '\\ne ')
     .replace(/\\varnothing(?![A-Za-z])/g, '\\emptyset')
+    .replace(/\\langle(?![A-Za-z])/g, '(') // vectors <a, b> are tuples
+    .replace(/\\rangle(?![A-Za-z])/g, ')')
     .replace(/(?<![\\A-Za-z])inf(?:inity)?(?![A-Za-z])/gi, '\\infty')
     .replace(/\\infin(?![A-Za-z])/g, '\\infty');
 }
@@ -142,7 +144,7 @@ function pythonNumbers(s: string): string {
 }
 
 function stripTrailingPunctuation(s: string): string {
-  return s.replace(/(?:\s*(?:\\?\.|;)(?!\.))+$/, '').trimEnd();
+  return s.replace(/(?:\s*(?:\\?(?<!\.)\.|;)(?!\.))+$/, '').trimEnd(); // keeps a trailing `...`
 }
 
 /** `2\frac{1}{3}` and `2 1/3` are mixed numbers (proper fraction after a whole number). */

@@ -92,13 +92,31 @@ export function riskyInput(latex: string, maxLength: number): string | null {
   if (latex.length > maxLength) return `longer than ${maxLength} characters`;
   // Times and ratios (`12:00`, `7:32`) are compared as strings; the engine only errors on them, slowly.
   if (latex.includes(':')) return 'contains ":" (compared as text only)';
-  for (const m of latex.matchAll(/(\d+)\s*\}?\s*!/g)) {
+  // Malformed LaTeX: the engine logs internal errors and can take long to recover.
+  if (!balanced(latex)) return 'unbalanced brackets';
+  for (const m of latex.matchAll(/(\d+)\s*[})]?\s*!/g)) {
     if (Number(m[1]) > 1000) return 'factorial of a large number';
   }
   for (const m of latex.matchAll(/\\(?:sum|prod)\s*(?:_\s*(?:\{[^{}]*\}|\S))?\s*\^\s*(\{[^{}]*\}|\S)/g)) {
     if (/\d{4,}|\^/.test(m[1]!)) return 'iterated sum or product with a large bound';
   }
   return null;
+}
+
+/** Braces nest; round and square brackets pair up in number (`[0,1)` is fine); environments close. */
+function balanced(latex: string): boolean {
+  let braces = 0;
+  let brackets = 0;
+  for (let i = 0; i < latex.length; i++) {
+    const c = latex[i];
+    if (c === '\\') i++;
+    else if (c === '{') braces++;
+    else if (c === '}' && --braces < 0) return false;
+    else if (c === '(' || c === '[') brackets++;
+    else if ((c === ')' || c === ']') && --brackets < 0) return false;
+  }
+  const envs = (re: RegExp) => latex.match(re)?.length ?? 0;
+  return braces === 0 && brackets === 0 && envs(/\\begin\{/g) === envs(/\\end\{/g);
 }
 
 /** Sampling thresholds for the engine tier: it is the last word, so nothing stays undecided. */
