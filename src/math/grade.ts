@@ -1,7 +1,7 @@
 /**
  * Answer grading: normalize both sides, split them into structure, and compare structure first
- * and scalars last (string, exact number, then the symbolic tier). The comparison is guided by
- * the gold answer, so it is deliberately not symmetric (see docs/grading.md).
+ * and scalars last (string, text, the fast numeric tier, then compute-engine). The comparison is
+ * guided by the gold answer, so it is deliberately not symmetric (see docs/grading.md).
  */
 import { Deadline, GradeTimeout } from './deadline.js';
 import { answerOf } from './extract.js';
@@ -21,7 +21,7 @@ export interface GradeOptions {
 
 export type GradeResult = Verdict;
 
-export const DEFAULT_GRADE_OPTIONS: Required<GradeOptions> = { timeLimitMs: 1000, relTol: 1e-6, maxLength: 500 };
+export const DEFAULT_GRADE_OPTIONS: Readonly<Required<GradeOptions>> = { timeLimitMs: 1000, relTol: 1e-6, maxLength: 500 };
 
 type Relation = Extract<AnswerNode, { kind: 'relation' }>;
 type Tuple = Extract<AnswerNode, { kind: 'tuple' }>;

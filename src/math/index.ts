@@ -1,0 +1,14 @@
+/** Public surface of the maths answer grader (see docs/grading.md). */
+export { answerOf, answerRegion, extractAnswer, extractBoxedAll, type BoxSpan } from './extract.js';
+export { normalizeAnswer } from './normalize.js';
+export { parseStructure, type AnswerNode, type RelationOp } from './structure.js';
+export { DEFAULT_GRADE_OPTIONS, gradeAnswer, isEquivalent, type GradeOptions, type GradeResult } from './grade.js';
+export { GradeTimeout } from './deadline.js';
+export {
+  gradeCases,
+  parseGradingCases,
+  readGradingCases,
+  type CaseReport,
+  type Disagreement,
+  type GradingCase,
+} from './cases.js';
