@@ -46,8 +46,6 @@ export function sqrt(a: Complex): Complex {
   return complex(re, a.im / (2 * re));
 }
 
-export const isFiniteComplex = (a: Complex): boolean => Number.isFinite(a.re) && Number.isFinite(a.im);
-
 /** |x - y| <= relTol * max(|x|, |y|), with an absolute floor for values that are both ~0. */
 export function close(x: Complex, y: Complex, relTol: number): boolean {
   const diff = Math.hypot(x.re - y.re, x.im - y.im);

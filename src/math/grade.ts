@@ -8,7 +8,8 @@ import { answerOf } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
 import { numericEqual, numericProportional } from './numeric.js';
 import { isAssignment, parseStructure, type AnswerNode, type RelationOp } from './structure.js';
-import { symbolicEqual, symbolicProportional, type SymbolicContext, type Verdict } from './symbolic.js';
+import { symbolicEqual, symbolicProportional } from './symbolic.js';
+import type { CompareContext, Verdict } from './types.js';
 
 export interface GradeOptions {
   /** Time budget per item in milliseconds; running out counts as not equal. Default 1000. */
@@ -40,7 +41,7 @@ export function gradeAnswer(pred: string | null, gold: string, opts: GradeOption
   const ng = normalizeAnswer(g);
   if (np === '') return { equal: false, reason: 'no answer' };
   if (compact(np) === compact(ng)) return { equal: true, reason: 'string: equal after normalization' };
-  const ctx: SymbolicContext = { deadline: new Deadline(o.timeLimitMs), relTol: o.relTol, maxLength: o.maxLength };
+  const ctx: CompareContext = { deadline: new Deadline(o.timeLimitMs), relTol: o.relTol, maxLength: o.maxLength };
   try {
     return compareNodes(parseStructure(np), parseStructure(ng), ctx);
   } catch (err) {
@@ -54,7 +55,7 @@ export function isEquivalent(pred: string | null, gold: string, opts?: GradeOpti
   return gradeAnswer(pred, gold, opts).equal;
 }
 
-function compareNodes(p: AnswerNode, g: AnswerNode, ctx: SymbolicContext): Verdict {
+function compareNodes(p: AnswerNode, g: AnswerNode, ctx: CompareContext): Verdict {
   if (g.kind === 'relation' && p.kind !== 'relation') {
     // Gold `x = 5` accepts `5`; gold `2x+z=1` does not accept `1`.
     if (isAssignment(g)) return compareNodes(p, parseStructure(g.terms.at(-1)!), ctx);
@@ -102,7 +103,7 @@ function compareNodes(p: AnswerNode, g: AnswerNode, ctx: SymbolicContext): Verdi
   }
 }
 
-function compareScalars(a: string, b: string, ctx: SymbolicContext): Verdict {
+function compareScalars(a: string, b: string, ctx: CompareContext): Verdict {
   if (compact(a) === compact(b)) return { equal: true, reason: 'string: equal' };
   // Words (`Evelyn`, `odd`) compare as text, case-insensitively; single letters stay symbols.
   const words = /^[A-Za-z][A-Za-z ]*$/;
@@ -124,7 +125,7 @@ function orient(r: Relation): Oriented {
   return flip ? { terms: [...r.terms].reverse(), ops: [...r.ops].reverse().map(map) } : { terms: r.terms, ops: r.ops.map(map) };
 }
 
-function compareRelations(p: Relation, g: Relation, ctx: SymbolicContext): Verdict {
+function compareRelations(p: Relation, g: Relation, ctx: CompareContext): Verdict {
   const a = orient(p);
   const b = orient(g);
   if (a.ops.join() !== b.ops.join()) return { equal: false, reason: `relation: ${a.ops.join(' ')} vs ${b.ops.join(' ')}` };
@@ -168,7 +169,7 @@ function relationAsInterval(r: Relation): Tuple | null {
   return null;
 }
 
-function ordered(p: AnswerNode[], g: AnswerNode[], ctx: SymbolicContext, what: string): Verdict {
+function ordered(p: AnswerNode[], g: AnswerNode[], ctx: CompareContext, what: string): Verdict {
   if (p.length !== g.length) return { equal: false, reason: `${what}: lengths differ` };
   for (let i = 0; i < g.length; i++) {
     const v = compareNodes(p[i]!, g[i]!, ctx);
@@ -181,7 +182,7 @@ function ordered(p: AnswerNode[], g: AnswerNode[], ctx: SymbolicContext, what: s
  * Order-free comparison. As a multiset every item pairs off exactly once (root lists keep
  * multiplicity); as a set each item only needs some equal partner on the other side.
  */
-function unordered(p: AnswerNode[], g: AnswerNode[], ctx: SymbolicContext, what: string, multiset: boolean): Verdict {
+function unordered(p: AnswerNode[], g: AnswerNode[], ctx: CompareContext, what: string, multiset: boolean): Verdict {
   if (multiset && p.length !== g.length) return { equal: false, reason: `${what}: ${p.length} items vs ${g.length}` };
   const used = new Set<number>();
   for (const [i, item] of p.entries()) {

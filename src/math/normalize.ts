@@ -97,7 +97,7 @@ function stripSpacing(s: string): string {
 }
 
 /** Replace every `\cmd{...}` matched by `open` (which must end at the `{`) with its content. */
-export function unwrapCommand(s: string, open: RegExp): string {
+function unwrapCommand(s: string, open: RegExp): string {
   let out = '';
   let from = 0;
   for (const m of s.matchAll(open)) {

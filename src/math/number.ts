@@ -127,11 +127,6 @@ export function numbersClose(a: ExactNumber, b: ExactNumber, relTol: number): bo
   return bigRatio(diff, scale) <= relTol;
 }
 
-/** A bigint as a float, keeping the sign and magnitude even beyond 1e308 where it saturates. */
-export function toFloat(n: ExactNumber): number {
-  return (n.num < 0n ? -1 : 1) * bigRatio(abs(n.num), n.den);
-}
-
 /** a / b as a float for non-negative bigints of any size. */
 function bigRatio(a: bigint, b: bigint): number {
   const shift = Math.max(a.toString(2).length, b.toString(2).length) - 900;

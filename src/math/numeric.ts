@@ -6,13 +6,13 @@
 import { evaluate, exactValue, parseLatex, variables, type Expr } from './latex-eval.js';
 import { hasDecimal, numbersClose, numbersEqual } from './number.js';
 import { compareSampled, proportionalSampled, type Evaluator, type Outcome, type Thresholds } from './sampling.js';
-import { MAX_VARIABLES, type SymbolicContext, type Verdict } from './symbolic.js';
+import { MAX_VARIABLES, type CompareContext, type Verdict } from './types.js';
 
 /** Doubles carry ~16 digits; beyond this magnitude exact answers need exact arithmetic. */
 const MAX_MAGNITUDE = 1e15;
 
 /** Equal / not equal when the fast tier is sure, null when the engine must decide. */
-export function numericEqual(a: string, b: string, ctx: SymbolicContext): Verdict | null {
+export function numericEqual(a: string, b: string, ctx: CompareContext): Verdict | null {
   const parsed = parseBoth(a, b);
   if (!parsed) return null;
   const [A, B, vars] = parsed;
@@ -39,7 +39,7 @@ export function numericProportional(
   [aL, aR]: readonly [string, string],
   [bL, bR]: readonly [string, string],
   positive: boolean,
-  ctx: SymbolicContext,
+  ctx: CompareContext,
 ): Verdict | null {
   const a = `(${aL})-(${aR})`;
   const b = `(${bL})-(${bR})`;

@@ -24,7 +24,7 @@ export interface Thresholds {
 
 export type Outcome = { decided: true; equal: boolean; detail: string } | { decided: false; detail: string };
 
-export function samplePoint(vars: readonly string[], k: number): Record<string, number> {
+function samplePoint(vars: readonly string[], k: number): Record<string, number> {
   const point: Record<string, number> = {};
   vars.forEach((v, j) => {
     point[v] = SAMPLES[(k * 5 + j * 7) % SAMPLES.length]!;

@@ -24,7 +24,7 @@ const OPENERS = new Set(['(', '[', '{']);
 const CLOSERS = new Set([')', ']', '}']);
 
 const MATRIX = /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\s*\{[^{}]*\})?([\s\S]*)\\end\{\1\}$/;
-// Longest spellings first so `\le` does not shadow `\leq`-like commands (normalize already maps them).
+// Relation symbols after normalization (which maps \leq, >=, \neq, ... to these spellings).
 const RELATION = /\\approx(?![A-Za-z])|\\le(?![A-Za-z])|\\ge(?![A-Za-z])|\\ne(?![A-Za-z])|<|>|=/y;
 /** A simple variable that an assignment can name: `x`, `k`, `a_1`, `\alpha`, `f(x)`, `(p,q)`. */
 const ASSIGNABLE = /^(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+(?:_\{?\w+\}?)?|[A-Za-z]\([A-Za-z]\)|\((?:[A-Za-z](?:_\{?\w+\}?)?\s*,\s*)+[A-Za-z](?:_\{?\w+\}?)?\))$/;
@@ -46,10 +46,8 @@ export function parseStructure(text: string): AnswerNode {
   if (parts.length > 1) return { kind: 'list', items: parts.map(parseStructure) };
 
   const relation = splitRelation(s);
-  if (relation) {
-    // `x \in S` names the set S; the variable adds nothing.
-    return relation;
-  }
+  if (relation) return relation;
+  // `x \in S` names the set S; the variable adds nothing.
   const member = /^(.+?)\\in(?![A-Za-z])(.+)$/.exec(s);
   if (member && ASSIGNABLE.test(member[1]!.trim())) return parseStructure(member[2]!);
 
@@ -122,7 +120,7 @@ export function isAssignment(node: AnswerNode): node is Extract<AnswerNode, { ki
  * Split on separators that sit at bracket depth 0. Brackets of any kind count as nesting (so the
  * half-open interval `[0,1)` nests correctly), as do `\{ \}` and `\begin ... \end`.
  */
-export function splitTop(s: string, separators: string[]): string[] {
+function splitTop(s: string, separators: string[]): string[] {
   const out: string[] = [];
   let depth = 0;
   let start = 0;

@@ -8,6 +8,7 @@ import type { Complex } from './complex.js';
 import type { Deadline } from './deadline.js';
 import { hasDecimal } from './number.js';
 import { compareSampled, proportionalSampled, type Evaluator, type Outcome, type Thresholds } from './sampling.js';
+import { MAX_VARIABLES, type CompareContext, type Verdict } from './types.js';
 
 /*
  * The slice of the compute-engine 0.27 API used here, transcribed from its .d.ts files. Those files
@@ -45,22 +46,8 @@ interface Engine {
   popScope(): unknown;
 }
 
-export interface Verdict {
-  equal: boolean;
-  reason: string;
-}
-
-export interface SymbolicContext {
-  deadline: Deadline;
-  /** Relative tolerance used when either side is written as a decimal. */
-  relTol: number;
-  /** Longest LaTeX handed to the engine. */
-  maxLength: number;
-}
-
 /** Relative tolerance between two exact expressions evaluated in floating point. */
-export const EXACT_TOL = 1e-9;
-export const MAX_VARIABLES = 8;
+const EXACT_TOL = 1e-9;
 
 let shared: Engine | undefined;
 
@@ -126,7 +113,7 @@ function thresholds(a: string, b: string, relTol: number): Thresholds {
 }
 
 /** Are two scalar LaTeX expressions mathematically equal, according to compute-engine? */
-export function symbolicEqual(a: string, b: string, ctx: SymbolicContext): Verdict {
+export function symbolicEqual(a: string, b: string, ctx: CompareContext): Verdict {
   const risk = riskyInput(a, ctx.maxLength) ?? riskyInput(b, ctx.maxLength);
   if (risk) return { equal: false, reason: `refused: ${risk}` };
   return inScope(ctx.deadline, () => {
@@ -156,7 +143,7 @@ export function symbolicProportional(
   [aL, aR]: readonly [string, string],
   [bL, bR]: readonly [string, string],
   positive: boolean,
-  ctx: SymbolicContext,
+  ctx: CompareContext,
 ): Verdict {
   const a = `(${aL})-(${aR})`;
   const b = `(${bL})-(${bR})`;
