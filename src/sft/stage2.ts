@@ -56,6 +56,9 @@ export interface Stage2Stats extends DatasetStats {
 
 export interface Stage2Result {
   stats: Stage2Stats;
+  /** Rollouts solved in this call, and found already stored (a resumed run). */
+  ran: number;
+  resumed: number;
   files: SftFiles & { rollouts: string; stats: string; report: string };
   aborted: boolean;
 }
@@ -83,7 +86,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   const temperature = o.temperature ?? 0;
   const topP = o.topP ?? 1;
   const rolloutsDir = path.join(o.out, ROLLOUTS_DIR);
-  await runEval({
+  const run = await runEval({
     datasets: [o.dataset],
     k: samples,
     modes: ['parallel'],
@@ -150,7 +153,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     },
   ]);
   const written = await writeStats(o.out, stats, report);
-  return { stats, files: { ...files, rollouts: rolloutsDir, ...written }, aborted: o.signal?.aborted === true };
+  return { stats, ran: run.ran, resumed: run.resumed, files: { ...files, rollouts: rolloutsDir, ...written }, aborted: run.aborted };
 }
 
 /** This run's stored rollouts, in problem and sample order (other rows of the file are left out). */
