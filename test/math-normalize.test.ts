@@ -40,8 +40,6 @@ describe('normalizeAnswer', () => {
     ['np.arcsin(10/13)', '\\arcsin(10/13)'],
     ['8.7e8', '8.7\\times10^{8}'],
     ['1e-3', '1\\times10^{-3}'],
-    ['2\\frac{1}{3}', '(2+\\frac{1}{3})'],
-    ['-7 3/4', '-(7+\\frac{3}{4})'],
     ['{5}', '5'],
     ['\\infty', '\\infty'],
     ['infinity', '\\infty'],
@@ -73,6 +71,13 @@ describe('parseStructure', () => {
     expect(parseStructure('[-1, 0) \\cup (0, 1]').kind).toBe('union');
     expect(parseStructure('\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}')).toMatchObject({ kind: 'matrix', rows: [[{}, {}], [{}, {}]] });
     expect(parseStructure('\\pm 2')).toMatchObject({ kind: 'set', items: [{ latex: '2' }, { latex: '-(2)' }] });
+  });
+
+  it('reads mixed numbers in any scalar position', () => {
+    expect(parseStructure('2\\frac{1}{3}')).toEqual({ kind: 'expr', latex: '(2+\\frac{1}{3})' });
+    expect(parseStructure('-7 3/4')).toEqual({ kind: 'expr', latex: '-(7+\\frac{3}{4})' });
+    expect(parseStructure('(1\\frac{4}{5}, 2)')).toMatchObject({ items: [{ latex: '(1+\\frac{4}{5})' }, { latex: '2' }] });
+    expect(parseStructure('2\\frac{3}{2}')).toEqual({ kind: 'expr', latex: '2\\frac{3}{2}' });
   });
 
   it('reads relations and chains, and drops `x \\in`', () => {

@@ -193,7 +193,7 @@ describe('grading limits', () => {
     const verdict = gradeAnswer('(x+1)^2', 'x^2+2x+1', { timeLimitMs: 0 });
     expect(verdict.equal).toBe(false);
     expect(verdict.reason).toMatch(/^timeout/);
-    // The compute-engine tier (the fast reader leaves \\operatorname{gcd} to it) checks the budget too.
+    // The compute-engine tier (the fast reader leaves \operatorname{gcd} to it) checks the budget too.
     expect(gradeAnswer('\\operatorname{gcd}(12,18)', '6').equal).toBe(true);
     expect(gradeAnswer('\\operatorname{gcd}(12,18)', '6', { timeLimitMs: 0 }).reason).toMatch(/^timeout/);
   });
@@ -214,6 +214,17 @@ describe('grading limits', () => {
   it('is not fooled by free variables with different names', () => {
     expectGrade('y^2+2y+1', 'x^2+2x+1', false);
     expectGrade('f(y)', 'f(x)', false);
+  });
+
+  it('reads a letter applied to a constant as a function value, not a product with it', () => {
+    // As a product, I(0) would be 0 on both sides and the two would look equal.
+    expectGrade('I(0) e^{-\\frac{t}{R C}}', 'I(0)', false);
+    expectGrade('2f(1)', 'f(1)+f(1)', true);
+    expectGrade('x(x+1)', 'x^2+x', true);
+  });
+
+  it('matches relations term by term when no tier can evaluate them', () => {
+    expectGrade('\\left(y^{\\prime}+r y=0\\right)', 'y^{\\prime}+r y=0', true);
   });
 
   it('isEquivalent is the boolean form', () => {

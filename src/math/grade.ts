@@ -135,9 +135,16 @@ function compareRelations(p: Relation, g: Relation, ctx: CompareContext): Verdic
     const pb: [string, string] = [b.terms[0]!, b.terms[1]!];
     const positive = a.ops[0] === '<' || a.ops[0] === '\\le';
     const v = numericProportional(pa, pb, positive, ctx) ?? symbolicProportional(pa, pb, positive, ctx);
-    if (v.equal || !v.reason.endsWith('no variables')) return v;
+    if (v.equal) return v;
+    // Relations between constants, or ones no tier can evaluate, can still match term by term.
+    const terms = sameTerms(a, b, ctx);
+    return terms.equal ? terms : v;
   }
-  // Chains and relations between constants: the same terms in the same places.
+  return sameTerms(a, b, ctx);
+}
+
+/** The same terms in the same places (chains, and the fallback for two-term relations). */
+function sameTerms(a: Oriented, b: Oriented, ctx: CompareContext): Verdict {
   const expr = (latex: string): AnswerNode => ({ kind: 'expr', latex });
   return ordered(a.terms.map(expr), b.terms.map(expr), ctx, 'relation');
 }

@@ -331,10 +331,27 @@ class Reader {
       const sub = this.subscript();
       if (sub === null && c === 'e') return num(Math.E);
       if (sub === null && c === 'i') return num(0, 1);
-      return { op: 'var', name: c + (sub ?? '') };
+      const name = c + (sub ?? '');
+      return this.application(name) ?? { op: 'var', name };
     }
     if (c === '\\') return this.command();
     throw UNSUPPORTED;
+  }
+
+  /**
+   * `I(0)`, `f(2)`: a letter applied to a constant is a function value, kept as one opaque
+   * variable; read as a product it would be `I·0 = 0`. With variables inside (`x(x+1)`, `f(x)`)
+   * the letter stays a factor, as compute-engine reads it.
+   */
+  private application(name: string): Expr | null {
+    if (this.s[this.i] !== '(') return null;
+    const start = this.i;
+    const arg = this.primary();
+    if (variables(arg).length > 0) {
+      this.i = start;
+      return null;
+    }
+    return { op: 'var', name: name + this.s.slice(start, this.i).replace(/\s+/g, '') };
   }
 
   /** `_1`, `_{12}` after a letter, kept as raw text in the variable name. */

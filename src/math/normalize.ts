@@ -54,7 +54,6 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\s+/g, ' ').trim();
   s = stripTrailingPunctuation(s);
   s = s.replace(/,(?:\s*,)+/g, ',').replace(/^\s*,\s*|\s*,\s*$/g, '');
-  s = mixedNumber(s);
   s = thousands(s);
   s = stripOuterBraces(s);
   return s.trim();
@@ -147,8 +146,11 @@ function stripTrailingPunctuation(s: string): string {
   return s.replace(/(?:\s*(?:\\?(?<!\.)\.|;)(?!\.))+$/, '').trimEnd(); // keeps a trailing `...`
 }
 
-/** `2\frac{1}{3}` and `2 1/3` are mixed numbers (proper fraction after a whole number). */
-function mixedNumber(s: string): string {
+/**
+ * `2\frac{1}{3}` and `2 1/3` are mixed numbers (a proper fraction after a whole number); applied
+ * to each scalar of a structured answer, so list items and bracketed values are covered.
+ */
+export function mixedNumber(s: string): string {
   const m = /^(-?)(\d+)\s*(?:\\frac\{(\d+)\}\{(\d+)\}|\s(\d+)\/(\d+))$/.exec(s);
   if (!m) return s;
   const num = Number(m[3] ?? m[5]);

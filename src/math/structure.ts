@@ -3,6 +3,7 @@
  * set, tuple/interval, union of intervals, matrix), or a relation. Splitting happens on top-level
  * separators only, so commas inside `f(x,y)` or `\frac{a,b}` stay put.
  */
+import { mixedNumber } from './normalize.js';
 
 export type RelationOp = '=' | '<' | '\\le' | '>' | '\\ge' | '\\ne' | '\\approx';
 
@@ -66,7 +67,7 @@ export function parseStructure(text: string): AnswerNode {
   }
   const pm = plusMinus(s);
   if (pm) return pm;
-  return { kind: 'expr', latex: s };
+  return { kind: 'expr', latex: mixedNumber(s) };
 }
 
 /** `\pm a` -> {a, -a}; `a \pm b` -> {a+b, a-b}. Only a single top-level `\pm`/`\mp`. */

@@ -1,0 +1,21 @@
+import { it, expect } from 'vitest';
+import { embeddedEngine } from '../src/solve.js';
+import { startServer } from '../src/server/index.js';
+it('smoke', async () => {
+  const engine = await embeddedEngine();
+  const s = await startServer({ engine, maxBodyBytes: 1000 });
+  const post = (path: string, body: unknown) => fetch(s.baseURL + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  let r = await post('/completions', { prompt: '<|im_start|>user\nCompute 37*24.<|im_end|>\n<|im_start|>assistant\n', max_tokens: 60, stop: ['\n</think>'] });
+  console.log(r.status, await r.text());
+  r = await post('/chat/completions', { messages: [{ role: 'user', content: 'Compute 37*24.' }], max_tokens: 300, stream: true, n: 2, temperature: 0.8, seed: 1 });
+  console.log(r.status, (await r.text()).slice(0, 1500));
+  r = await post('/completions', { prompt: 'x'.repeat(5000) });
+  console.log(r.status, await r.text());
+  r = await fetch(s.baseURL + '/completions', { method: 'POST', body: new ReadableStream({ start(c) { for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode('x'.repeat(1000))); c.close(); } }), duplex: 'half' } as RequestInit);
+  console.log(r.status, await r.text());
+  r = await post('/completions', { prompt: 5, max_tokens: 'a' });
+  console.log(r.status, await r.text());
+  console.log(s.openConnections());
+  await s.close();
+  console.log(s.openConnections(), process.getActiveResourcesInfo());
+});
