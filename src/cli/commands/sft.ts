@@ -43,7 +43,7 @@ with an LLM on any OpenAI-compatible endpoint. Rerunning into DIR sends only new
 stage2: solve problems with a parallel model through the fork/join controller; keep
 trajectories that pass the strict validator and grade correct, once each. DIR/rollouts is
 the eval run of the rollouts (rerunning resumes).
-  --dataset NAME            a benchmark name or arith (see threadweaver eval)
+  --dataset NAME            a benchmark (math500, gsm8k, arith500, ...) or arith (generated)
   --data FILE               a JSONL file of {id, problem, answer}
   --data-dir DIR            folder of the benchmark files
   --limit N                 first N problems
