@@ -17,6 +17,8 @@ import { datasetStats, distribution, histogram } from '../src/sft/stats.js';
 import { blockCandidates, readStepPlan, type BlockCandidate } from '../src/sft/steps.js';
 import { parseTraces } from '../src/sft/traces.js';
 import type { Assessment } from '../src/sft/assess.js';
+import { readSftDataset, writeSftDataset } from '../src/sft/dataset.js';
+import type { Tokenizer } from '../src/engine/types.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -334,5 +336,32 @@ describe('statistics and limits', () => {
     await Promise.all(Array.from({ length: 7 }, () => limit(task)));
     expect(peak).toBe(2);
     expect(() => createLimiter(0)).toThrow(RangeError);
+  });
+});
+
+describe('the dataset files', () => {
+  /** Characters as tokens: no tag is a single token. */
+  const chars: Tokenizer = {
+    encode: (t) => [...t].map((c) => c.codePointAt(0)!),
+    decode: (ids) => String.fromCodePoint(...ids),
+    count: (t) => [...t].length,
+    applyChatTemplate: (m) => m.map((x) => `${x.role}: ${x.content}\n`).join('') + 'assistant: ',
+    eosIds: [],
+    singleTokenId: (t) => ([...t].length === 1 ? t.codePointAt(0) : undefined),
+  };
+
+  it('writes sft.jsonl with the instruction, and no trie file when the tags are not single tokens', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tw-sftds-'));
+    dirs.push(dir);
+    await writeFile(path.join(dir, 'sft-trie.jsonl'), 'stale\n');
+    const files = await writeSftDataset(dir, [{ id: 'a', problem: 'Compute 2*3.', trajectory: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' }], chars, { instruction: 'Box the answer.' });
+    expect(files.trie).toBeNull();
+    expect(files.trieError).toMatch(/"<Parallel>" encodes to 10 tokens/);
+    expect(await readdir(dir)).toEqual(['sft.jsonl']);
+    expect(await readSftDataset(files.sft)).toEqual([
+      { id: 'a', messages: [{ role: 'user', content: 'Compute 2*3. Box the answer.' }, { role: 'assistant', content: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' }] },
+    ]);
+    await writeFile(files.sft, '{"id": "a", "messages": [{"role": "user", "content": "q"}]}\n');
+    await expect(readSftDataset(files.sft)).rejects.toThrow(`${files.sft}:1: messages`);
   });
 });

@@ -3,7 +3,7 @@
  * with the problem, an assistant turn with the whole trajectory) and, when the tokenizer has
  * the tags as single tokens, `sft-trie.jsonl` with the trie layout of each row.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Tokenizer } from '../engine/types.js';
@@ -76,12 +76,15 @@ export async function writeSftDataset(dir: string, examples: readonly SftExample
   const sft = path.join(dir, SFT_FILE);
   await writeFileAtomic(sft, jsonlText(rows));
   const trie = path.join(dir, SFT_TRIE_FILE);
+  let layouts: TrieRow[];
   try {
     threadTagIds(tokenizer);
+    layouts = rows.map((r) => trieRow(r, tokenizer));
   } catch (err) {
+    await rm(trie, { force: true }); // a layout file from an earlier run would no longer match
     return { sft, trie: null, trieError: (err as Error).message };
   }
-  await writeFileAtomic(trie, jsonlText(rows.map((r) => trieRow(r, tokenizer))));
+  await writeFileAtomic(trie, jsonlText(layouts));
   return { sft, trie };
 }
 

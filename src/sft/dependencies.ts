@@ -9,8 +9,7 @@
 import { z } from 'zod';
 import type { ChatMessage } from '../engine/types.js';
 import { loadPrompt } from '../orchestrator/prompt.js';
-import type { Exchange } from './ask.js';
-import { describeIssues } from './ask.js';
+import { describeIssues, type Exchange } from './ask.js';
 import { hasTag, isBlock, linesBefore, nonEmptyLines, type Draft, type DraftBlock } from './draft.js';
 import { parseJsonAnswer } from './json-answer.js';
 import type { ChatModel } from './llm.js';
