@@ -43,7 +43,7 @@ export async function askChecked<T>(
       error = err instanceof Error ? err.message : String(err);
       exchange.error = error;
     }
-    conversation.push({ role: 'assistant', content: answer.content }, { role: 'user', content: loadPrompt('sft-invalid-answer', { error }) });
+    if (attempt < attempts) conversation.push({ role: 'assistant', content: answer.content }, { role: 'user', content: loadPrompt('sft-invalid-answer', { error }) });
   }
   return { ok: false, error: `no usable answer after ${attempts} attempt(s): ${error}`, exchanges };
 }
