@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { startServer } from '../../server/index.js';
+import { intFlag, parseCommandArgs } from '../args.js';
+import { UsageError, type Command } from '../command.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags } from '../engine-flags.js';
+
+const schema = engineFlagSchema.extend({
+  host: z.string().min(1).optional(),
+  port: intFlag().min(0).max(65535).optional(),
+  apiKey: z.string().min(1).optional(),
+  servedModelName: z.string().min(1).optional(),
+  maxTokensLimit: intFlag().min(1).optional(),
+  maxConcurrent: intFlag().min(1).optional(),
+  maxQueued: intFlag().min(0).optional(),
+  maxBodyBytes: intFlag().min(1).optional(),
+});
+
+const usage = `Usage: threadweaver serve [options]
+
+Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions,
+/v1/models, /health). See docs/serve.md.
+
+Options:
+  --host H                  interface to bind (default 127.0.0.1: this machine only)
+  --port P                  port (default 8000; 0 picks a free one)
+  --api-key K               require "Authorization: Bearer K" on /v1/* (default: $THREADWEAVER_API_KEY)
+  --served-model-name NAME  the model id clients see (default: the model's name)
+  --max-tokens-limit N      refuse max_tokens above N (default: the context length)
+  --max-concurrent N        generations run at once (default 4); others wait their turn
+  --max-queued N            generations that may wait (default 256); beyond that, 503
+  --max-body-bytes N        largest request body (default 1048576)
+${engineFlagUsage}`;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+const command: Command = {
+  name: 'serve',
+  summary: 'serve the model over an OpenAI-compatible HTTP API',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      {
+        ...engineFlagOptions,
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'api-key': { type: 'string' },
+        'served-model-name': { type: 'string' },
+        'max-tokens-limit': { type: 'string' },
+        'max-concurrent': { type: 'string' },
+        'max-queued': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+      },
+      schema,
+    );
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const apiKey = values.apiKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
+    const host = values.host ?? '127.0.0.1';
+    const engine = await engineFromFlags(values);
+    const server = await startServer({
+      engine,
+      host,
+      port: values.port ?? 8000,
+      ...(apiKey ? { apiKey } : {}),
+      ...(values.servedModelName ? { modelName: values.servedModelName } : {}),
+      ...(values.maxTokensLimit ? { maxTokensLimit: values.maxTokensLimit } : {}),
+      ...(values.maxConcurrent ? { maxConcurrent: values.maxConcurrent } : {}),
+      ...(values.maxQueued !== undefined ? { maxQueued: values.maxQueued } : {}),
+      ...(values.maxBodyBytes ? { maxBodyBytes: values.maxBodyBytes } : {}),
+    });
+    if (!apiKey && !LOOPBACK.has(host)) {
+      process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);
+    }
+    process.stdout.write(`threadweaver serve: ${values.servedModelName ?? engine.name} at ${server.baseURL}${apiKey ? ' (API key required)' : ''}\n`);
+
+    // The first SIGINT/SIGTERM closes gracefully; a second one exits at once.
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.stderr.write(`threadweaver serve: ${signal}, closing\n`);
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        process.once('SIGINT', () => process.exit(130));
+        process.once('SIGTERM', () => process.exit(143));
+        void server.close().then(resolve, resolve);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await engine.close?.();
+    return 0;
+  },
+};
+
+export default command;

@@ -1,0 +1,46 @@
+import type { ChatMessage } from '../engine/types.js';
+import { parseJsonBody } from './body.js';
+import type { Handler } from './context.js';
+import { badRequest } from './errors.js';
+import { planGeneration } from './generate.js';
+import { checkModel } from './models.js';
+import { chatBodySchema, type ChatMessageBody } from './schemas.js';
+import { serveGeneration } from './serve-generation.js';
+import { chatShape } from './shapes.js';
+
+/** OpenAI's message forms to the tokenizer's: text parts joined, `developer` read as `system`. */
+export function toChatMessage(m: ChatMessageBody): ChatMessage {
+  return {
+    role: m.role === 'developer' ? 'system' : m.role,
+    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
+  };
+}
+
+/** POST /v1/chat/completions: messages through the model's chat template, with the generation prompt. */
+export const chatCompletions: Handler = async (server, rc) => {
+  const body = await parseJsonBody(rc.req, server.maxBodyBytes, chatBodySchema);
+  checkModel(server, body.model);
+  let prompt: string;
+  try {
+    prompt = server.engine.tokenizer.applyChatTemplate(body.messages.map(toChatMessage), { addGenerationPrompt: true });
+  } catch (err) {
+    throw badRequest(`messages: the model's chat template failed: ${err instanceof Error ? err.message : String(err)}`, 'messages');
+  }
+  const maxTokensParam = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+  const plan = planGeneration(server.engine, server.maxTokensLimit, {
+    prompt,
+    promptParam: 'messages',
+    maxTokens: body.max_completion_tokens ?? body.max_tokens,
+    maxTokensParam,
+    stop: body.stop,
+    n: body.n,
+    temperature: body.temperature,
+    topP: body.top_p,
+    seed: body.seed,
+  });
+  await serveGeneration(server, rc, chatShape, plan, {
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    withIds: body.return_token_ids !== false,
+  });
+};

@@ -1,0 +1,2 @@
+export { startServer, type RunningServer, type ServerOptions } from './server.js';
+export { ApiError, type ApiErrorType } from './errors.js';

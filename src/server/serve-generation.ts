@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerContext, RequestContext } from './context.js';
+import { runGeneration, type GenerationPlan } from './generate.js';
+import { sendJson, SseStream } from './respond.js';
+import { usageBody, type ResponseShape } from './shapes.js';
+import { StopHoldback } from './stop-text.js';
+
+export interface ServeOptions {
+  stream: boolean;
+  /** `stream_options.include_usage`: a last chunk with `usage` and no choices. */
+  includeUsage: boolean;
+  /** Add `token_ids` to each choice (vLLM's `return_token_ids`; on unless the request says false). */
+  withIds: boolean;
+}
+
+/**
+ * Wait for a slot in the fair queue, run the plan, and answer in `shape`: one JSON response, or
+ * an SSE stream whose text deltas never contain a stop string. An aborted generation throws the
+ * signal's reason (a disconnect is then answered with nothing, a shutdown with a 503).
+ */
+export async function serveGeneration(server: ServerContext, rc: RequestContext, shape: ResponseShape, plan: GenerationPlan, options: ServeOptions): Promise<void> {
+  const release = await server.queue.acquire(rc.client, rc.signal);
+  try {
+    const id = shape.idPrefix + randomUUID().replace(/-/g, '');
+    const created = Math.floor(Date.now() / 1000);
+    const head = (object: string) => ({ id, object, created, model: server.modelName, system_fingerprint: null });
+    if (!options.stream) {
+      const gen = await runGeneration(server.engine, plan, rc.signal);
+      if (gen.aborted) throw rc.signal.reason;
+      sendJson(rc.res, 200, {
+        ...head(shape.object),
+        choices: gen.choices.map((c) => shape.choice(c, options.withIds)),
+        usage: usageBody(gen),
+      });
+      return;
+    }
+    const sse = new SseStream(rc.res);
+    const chunk = (choices: object[]) => sse.send({ ...head(shape.chunkObject), choices });
+    if (shape.opening) for (let i = 0; i < plan.n; i++) chunk([shape.opening(i)]);
+    const holds = Array.from({ length: plan.n }, () => new StopHoldback(plan.stop));
+    const gen = await runGeneration(server.engine, plan, rc.signal, (i, delta) => {
+      const text = holds[i]!.push(delta);
+      if (text) chunk([shape.delta(i, text)]);
+    });
+    if (gen.aborted) throw rc.signal.reason;
+    for (const c of gen.choices) chunk([shape.last(c, holds[c.index]!.finish(c.text), options.withIds)]);
+    if (options.includeUsage) sse.send({ ...head(shape.chunkObject), choices: [], usage: usageBody(gen) });
+    sse.done();
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,166 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Engine } from '../engine/types.js';
+import { bearerAuth } from './auth.js';
+import { chatCompletions } from './chat.js';
+import { completions } from './completions.js';
+import type { Handler, ServerContext } from './context.js';
+import { ApiError } from './errors.js';
+import { getModel, health, listModels } from './models.js';
+import { FairQueue } from './queue.js';
+import { sendError } from './respond.js';
+
+export interface ServerOptions {
+  engine: Engine;
+  /** Interface to bind (default 127.0.0.1: local clients only). */
+  host?: string;
+  /** 0 picks a free port (default 0). */
+  port?: number;
+  /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** The model id clients see and send (default: the engine's name). */
+  modelName?: string;
+  /** Largest request body (default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** Largest `max_tokens` accepted (default: the engine's context length); larger gets 400. */
+  maxTokensLimit?: number;
+  /** Generations run at once (default 4); the rest wait in the fair queue. */
+  maxConcurrent?: number;
+  /** Generations that may wait (default 256); beyond that, 503. */
+  maxQueued?: number;
+}
+
+export interface RunningServer {
+  /** `http://host:port`. */
+  url: string;
+  /** `url + '/v1'`: what OpenAI clients take as their base URL. */
+  baseURL: string;
+  host: string;
+  port: number;
+  /** The underlying node server (for inspection; do not close it directly). */
+  server: Server;
+  /** Sockets currently open. */
+  openConnections(): number;
+  /**
+   * Stop accepting, abort running generations (their clients get a 503, or an error event in
+   * a stream), and resolve once every connection is closed. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+interface Route {
+  methods: Partial<Record<string, Handler>>;
+  /** Whether the API key guards it (everything under /v1). */
+  guarded: boolean;
+}
+
+const routes: Record<string, Route> = {
+  '/health': { methods: { GET: health }, guarded: false },
+  '/v1/models': { methods: { GET: listModels }, guarded: true },
+  '/v1/completions': { methods: { POST: completions }, guarded: true },
+  '/v1/chat/completions': { methods: { POST: chatCompletions }, guarded: true },
+};
+const modelRoute: Route = { methods: { GET: getModel }, guarded: true };
+
+function findRoute(pathname: string): { route: Route; param?: string } | undefined {
+  const exact = routes[pathname];
+  if (exact) return { route: exact };
+  if (pathname.startsWith('/v1/models/') && pathname.length > '/v1/models/'.length) {
+    return { route: modelRoute, param: decodeURIComponent(pathname.slice('/v1/models/'.length)) };
+  }
+  return undefined;
+}
+
+/** An OpenAI-compatible HTTP server over `engine` (node:http only). */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { engine } = options;
+  const host = options.host ?? '127.0.0.1';
+  const maxTokensLimit = options.maxTokensLimit ?? engine.contextLength;
+  if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1)) throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
+  const context: ServerContext = {
+    engine,
+    modelName: options.modelName ?? engine.name,
+    maxTokensLimit,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    queue: new FairQueue(options.maxConcurrent ?? 4, options.maxQueued ?? 256),
+    startedAt: Math.floor(Date.now() / 1000),
+  };
+  const authorize = options.apiKey ? bearerAuth(options.apiKey) : undefined;
+
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<AbortController>();
+  let shuttingDown = false;
+  const shutdownError = () => new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
+
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    if (shuttingDown) {
+      res.shouldKeepAlive = false;
+      throw shutdownError();
+    }
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (authorize && pathname.startsWith('/v1/')) authorize(req.headers);
+    const found = findRoute(pathname);
+    if (!found) throw new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
+    const handler = found.route.methods[req.method ?? ''];
+    if (!handler) {
+      const allow = Object.keys(found.route.methods).join(', ');
+      throw new ApiError(405, `${pathname} does not accept ${req.method}; use ${allow}`, 'invalid_request_error', null, 'method_not_allowed', { Allow: allow });
+    }
+    await handler(context, { req, res, signal, client: req.socket.remoteAddress ?? 'unknown', ...(found.param !== undefined ? { param: found.param } : {}) });
+  }
+
+  const server = createServer((req, res) => {
+    const abort = new AbortController();
+    inFlight.add(abort);
+    res.on('close', () => {
+      // Closed before the response finished: the client went away, so stop its generation.
+      if (!res.writableFinished) abort.abort(new ApiError(499, 'the client closed the connection', 'invalid_request_error'));
+      inFlight.delete(abort);
+      if (shuttingDown && inFlight.size === 0) setImmediate(() => server.closeAllConnections());
+    });
+    handle(req, res, abort.signal).catch((err: unknown) => {
+      // A 413 leaves the rest of the body unread: close the connection rather than drain it.
+      if (err instanceof ApiError && err.status === 413) res.shouldKeepAlive = false;
+      sendError(res, err);
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('startServer: the server has no TCP address');
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${urlHost}:${address.port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    host,
+    port: address.port,
+    server,
+    openConnections: () => sockets.size,
+    close() {
+      closed ??= (async () => {
+        shuttingDown = true;
+        const stopped = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+        for (const abort of inFlight) abort.abort(shutdownError());
+        if (inFlight.size === 0) server.closeAllConnections();
+        else server.closeIdleConnections();
+        await stopped;
+        // The server's callback can run before our sockets' own 'close' listeners.
+        await Promise.all([...sockets].map((s) => new Promise((resolve) => s.once('close', resolve))));
+      })();
+      return closed;
+    },
+  };
+}
