@@ -106,3 +106,15 @@ describe('model sources', () => {
     await expect(TransformersEngine.load({ model: 'nobody-xyz/not-a-model' })).rejects.toThrow(/local folder/);
   }, 60_000);
 });
+
+describe('graph files', () => {
+  it('loads the grouped-query graph by default and it decodes exactly like the original', async () => {
+    expect(engine.graphFile).toBe('onnx/model_gqa_quantized.onnx');
+    const original = await TransformersEngine.load({ graph: 'original', prefixCache: false });
+    expect(original.graphFile).toBe('onnx/model_quantized.onnx');
+    const prompt = buildPrompt(engine.tokenizer, 'Let f(x) = 3x^2 + 2x + 5. Compute f(4) + f(7).', 'parallel');
+    const a = await original.complete({ prompt, maxTokens: 900 });
+    const b = await noCache.complete({ prompt, maxTokens: 900 });
+    expect(b.ids).toEqual(a.ids);
+  });
+});

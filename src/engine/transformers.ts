@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { selectRows, type KVCache } from './kv-cache.js';
 import { hubLoadError, resolveModelSource, type ModelSource } from './model-source.js';
@@ -17,6 +19,11 @@ export interface TransformersEngineOptions {
   threads?: number;
   /** Reuse KV caches across calls that share a token prefix (default true). */
   prefixCache?: boolean;
+  /**
+   * Which graph file: `auto` (default) takes `onnx/model_gqa*.onnx` when the folder has it
+   * (grouped-query attention without KV expansion: same outputs, faster steps), else `onnx/model*.onnx`.
+   */
+  graph?: 'auto' | 'original' | 'gqa';
 }
 
 /** Counters for benchmarks and reports. */
@@ -59,6 +66,8 @@ export class TransformersEngine implements Engine {
     cachedPromptTokens: 0,
     forwardMsByBatch: new Map(),
   };
+  /** The ONNX graph file the session runs (relative to the model folder, or the hub id's). */
+  graphFile = '';
   private readonly cache: PrefixCache | undefined;
   private readonly vocab: number;
 
@@ -78,7 +87,7 @@ export class TransformersEngine implements Engine {
   static async load(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
     const source = resolveModelSource(options.model);
     const tokenizer = await loadTokenizer(source);
-    const model = await loadModel(source, options);
+    const { model, file } = await loadModel(source, options);
     const config = (model as unknown as { config: Record<string, number> }).config;
     const session = (model as unknown as { sessions: Record<string, OrtSession> }).sessions.model;
     if (!session) throw new Error('model: no decoder session found');
@@ -90,7 +99,9 @@ export class TransformersEngine implements Engine {
       vocab: config.vocab_size!,
     });
     const name = source.kind === 'local' ? source.name : source.id;
-    return new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, options.prefixCache ?? true);
+    const engine = new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, options.prefixCache ?? true);
+    engine.graphFile = file;
+    return engine;
   }
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -267,20 +278,32 @@ export class TransformersEngine implements Engine {
   }
 }
 
+/** The graph file stem for a local folder (transformers.js appends `_quantized` for q8). */
+export function graphFileName(dir: string, dtype: 'q8' | 'fp32', graph: TransformersEngineOptions['graph'] = 'auto'): string {
+  if (graph === 'original') return 'model';
+  const gqa = path.join(dir, 'onnx', dtype === 'q8' ? 'model_gqa_quantized.onnx' : 'model_gqa.onnx');
+  if (existsSync(gqa)) return 'model_gqa';
+  if (graph === 'gqa') throw new Error(`model: ${gqa} not found (graph 'gqa' was asked for)`);
+  return 'model';
+}
+
 async function loadModel(source: ModelSource, options: TransformersEngineOptions) {
   const session_options = options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {};
   const dtype = options.dtype ?? 'q8';
   if (source.kind === 'local') {
     env.localModelPath = source.parent + '/';
     env.allowLocalModels = true;
+    const model_file_name = graphFileName(source.dir, dtype, options.graph);
     try {
-      return await AutoModelForCausalLM.from_pretrained(source.name, { dtype, local_files_only: true, session_options });
+      const model = await AutoModelForCausalLM.from_pretrained(source.name, { dtype, local_files_only: true, session_options, model_file_name });
+      return { model, file: `onnx/${model_file_name}${dtype === 'q8' ? '_quantized' : ''}.onnx` };
     } catch (err) {
       throw new Error(`model: cannot load ${source.dir} (dtype ${dtype}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
   try {
-    return await AutoModelForCausalLM.from_pretrained(source.id, { dtype, session_options });
+    const model = await AutoModelForCausalLM.from_pretrained(source.id, { dtype, session_options });
+    return { model, file: `onnx/model${dtype === 'q8' ? '_quantized' : ''}.onnx` };
   } catch (err) {
     throw hubLoadError(source.id, err);
   }
