@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { ResultRow } from '../eval/results.js';
 import type { FinishReason } from '../src/engine/types.js';
+import type { PromptStyle } from '../src/orchestrator/prompt.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
 import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
 
@@ -36,6 +37,8 @@ export interface RolloutSettings {
   group: number;
   /** The response budget, or null for the engine's context length. */
   maxTokens: number | null;
+  /** How the problem was put to the model (see buildPrompt). */
+  promptStyle: PromptStyle;
   reward: RewardConfig;
   advantage: AdvantageMode;
 }
@@ -130,6 +133,7 @@ export const RolloutRowSchema = z.looseObject({
   settings: z.object({
     group: z.number().int().positive(),
     maxTokens: z.number().int().positive().nullable(),
+    promptStyle: z.enum(['trained', 'instructed']),
     reward: RewardConfigSchema,
     advantage: z.enum(['mean', 'std']),
   }),

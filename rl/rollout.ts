@@ -20,6 +20,7 @@ import { openResults, resultKey, type Mode, type ResultKey, type ResultsStore } 
 import type { GradeFn, GradeResult } from '../eval/runner.js';
 import type { Engine } from '../src/engine/types.js';
 import { gradeAnswer } from '../src/math/grade.js';
+import type { PromptStyle } from '../src/orchestrator/prompt.js';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
 import { computeAdvantages } from './advantage.js';
 import { contextIdsOf } from './calls.js';
@@ -33,6 +34,7 @@ export interface RolloutSolveOptions {
   temperature: number;
   topP: number;
   maxTokens?: number;
+  promptStyle: PromptStyle;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   problemId: string;
@@ -74,6 +76,8 @@ export interface RolloutOptions {
   concurrency?: number;
   /** Response budget per trajectory, threads included. Default: the engine's context length. */
   maxTokens?: number;
+  /** How the problem is put to the model: 'trained' (default) or 'instructed' (see buildPrompt). */
+  promptStyle?: PromptStyle;
   /** The final rollouts file (JSONL). The pending file sits beside it. */
   out: string;
   /** The engine the default solve runs on (default: the embedded bundled model). Supplies the EOS id. */
@@ -149,6 +153,7 @@ function mismatches(row: RolloutRow, job: Job, run: { temperature: number; topP:
   differ('top-p', row.topP, run.topP);
   differ('group', row.settings.group, run.settings.group);
   differ('max tokens', row.settings.maxTokens, run.settings.maxTokens);
+  differ('prompt style', row.settings.promptStyle, run.settings.promptStyle);
   differ('advantage', row.settings.advantage, run.settings.advantage);
   differ('reward config', row.settings.reward, run.settings.reward);
   return out;
@@ -163,6 +168,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const settings: RolloutSettings = {
     group: o.group,
     maxTokens: o.maxTokens ?? null,
+    promptStyle: o.promptStyle ?? 'trained',
     reward: rewardConfig(o.rewardConfig),
     advantage: o.advantage ?? 'mean',
   };
@@ -311,6 +317,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       temperature,
       topP,
       ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+      promptStyle: settings.promptStyle,
       ...(o.signal ? { signal: o.signal } : {}),
       problemId: j.problem.id,
       sample: j.sample,

@@ -91,6 +91,8 @@ describe('sft and trie rows', () => {
     // Sequential mode adds the system message the model was trained with, as the prompt did.
     const seq = { ...r, mode: 'sequential' as const };
     expect(sftRow(seq).messages[0]).toEqual({ role: 'system', content: loadPrompt('sequential-system') });
+    const instructed = { ...r, settings: { ...r.settings, promptStyle: 'instructed' as const } };
+    expect(sftRow(instructed).messages[0]).toEqual({ role: 'system', content: loadPrompt('instructed-parallel') });
     // The chat template of the messages (without the answer) is the rollout's prompt.
     expect(tokenizer.applyChatTemplate(sftRow(r).messages.slice(0, -1), { addGenerationPrompt: true })).toBe(r.prompt);
   });

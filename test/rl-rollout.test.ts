@@ -80,7 +80,7 @@ describe('runRollouts (scripted model)', () => {
     }
     // Each trajectory was solved once, with its row's seed and the default sampling.
     expect(log.map((l) => `${l.options.problemId}/${l.options.sample}:${l.options.seed}`).sort()).toEqual(rows.map((r) => `${keyOf(r)}:${r.seed}`).sort());
-    expect(log.every((l) => l.options.temperature === 1 && l.options.topP === 1 && l.options.mode === 'parallel')).toBe(true);
+    expect(log.every((l) => l.options.temperature === 1 && l.options.topP === 1 && l.options.mode === 'parallel' && l.options.promptStyle === 'trained')).toBe(true);
   });
 
   it('grades, rewards and advantages consistently with the answers', () => {
@@ -105,7 +105,7 @@ describe('runRollouts (scripted model)', () => {
       // η in the reward counts the prompt; the row's η does not.
       const eta = 1 - (r.criticalPathTokens + r.promptTokens) / (r.totalTokens + r.promptTokens);
       expect(r.rewardParts.eta).toBeCloseTo(eta, 12);
-      expect(r.settings).toEqual({ group: 4, maxTokens: null, reward: rewardConfig(), advantage: 'mean' });
+      expect(r.settings).toEqual({ group: 4, maxTokens: null, promptStyle: 'trained', reward: rewardConfig(), advantage: 'mean' });
     }
     for (const p of toyDataset.problems) {
       const group = rows.filter((r) => r.problemId === p.id);
@@ -217,6 +217,7 @@ describe('runRollouts (scripted model)', () => {
     );
     await expect(runRollouts(options(out, { rewardConfig: { correctReward: 2 } }))).rejects.toThrow(/reward config .*Use another output file/);
     await expect(runRollouts(options(out, { seedBase: 8 }))).rejects.toThrow(/with seed \d+ \(this run: \d+\)/);
+    await expect(runRollouts(options(out, { promptStyle: 'instructed' }))).rejects.toThrow('prompt style "trained" (this run: "instructed")');
     // The same settings resume fine.
     expect((await runRollouts(options(out))).complete).toBe(true);
   });

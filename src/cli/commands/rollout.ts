@@ -97,6 +97,7 @@ const command: Command = {
         ...(values.advantage ? { advantage: values.advantage } : {}),
         ...(values.formatPenalty !== undefined ? { rewardConfig: { formatPenalty: values.formatPenalty } } : {}),
         ...(values.keepContextIds ? { keepContextIds: true } : {}),
+        ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
         signal: controller.signal,
         progress: process.stderr,
       });
