@@ -83,7 +83,8 @@ export const samplingFlagUsage = `Sampling options:
   --seed N              base seed; each call and thread derives its own`;
 
 const EMBEDDED_ONLY = ['model', 'dtype', 'threads'] as const;
-const REMOTE_ONLY = ['servedModel', 'apiKey', 'tokenizer', 'chatTemplate', 'promptFormat', 'contextLength', 'timeout', 'maxRetries'] as const;
+// `--api-key` is not refused without --base-url: `threadweaver serve` reads it as its own key.
+const REMOTE_ONLY = ['servedModel', 'tokenizer', 'chatTemplate', 'promptFormat', 'contextLength', 'timeout', 'maxRetries'] as const;
 const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 /**
