@@ -100,29 +100,39 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
     expect(forked).toBeGreaterThan(0);
   });
 
-  it('through the fault proxy (500s, drops, 429s, a timeout): the same results, with retries counted and bounded', async () => {
+  it('through the fault proxy (500s, drops, 429s): the same results, with retries counted and bounded', async () => {
     const proxy = await startFaultProxy({
       target: server.url,
-      schedule: ['pass', 'delay', 'error', 'pass', 'drop', 'rate-limit'],
+      schedule: ['pass', 'error', 'drop', 'pass', 'rate-limit'],
       probabilities: { error: 0.1, drop: 0.05, 'rate-limit': 0.05 },
       seed: 3,
-      delayMs: 4_000,
       retryAfterSeconds: 0,
     });
     cleanups.push(() => proxy.close());
-    const faulty = await OpenAIEngine.connect({ baseUrl: proxy.url, timeoutMs: 1_500, maxRetries: 6, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const faulty = await OpenAIEngine.connect({ baseUrl: proxy.url, timeoutMs: 60_000, maxRetries: 6, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
     for (const row of rows.slice(0, 5)) {
       expectSameTrajectory(await solve(row.problem, { engine: faulty }), await expected(row.problem), row.id);
     }
     const injected = proxy.counts.matched - proxy.counts.byFault.pass;
     console.log(`[openai.e2e] fault proxy: ${proxy.counts.matched} requests, ${injected} faults injected (${JSON.stringify(proxy.counts.byFault)}), ${faulty.stats.retries} retries`);
-    expect(proxy.counts.byFault.delay).toBe(1);
-    expect(faulty.stats.failures.timeout).toBe(1);
-    expect(injected).toBeGreaterThanOrEqual(5);
+    expect(injected).toBeGreaterThanOrEqual(3);
     // Every injected fault cost exactly one retry; each successful request reached the server once.
     expect(faulty.stats.retries).toBe(injected);
     expect(faulty.stats.requests).toBe(faulty.stats.successes + injected);
     expect(proxy.counts.forwarded).toBe(faulty.stats.successes + 1); // + the model listing at connect
+  });
+
+  it('a request held past the timeout is cut and retried once', async () => {
+    const proxy = await startFaultProxy({ target: server.url, schedule: ['delay'], delayMs: 5_000 });
+    cleanups.push(() => proxy.close());
+    const engine = await OpenAIEngine.connect({ baseUrl: proxy.url, timeoutMs: 1_000, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const t0 = Date.now();
+    const r = await engine.complete({ prompt: 'Compute 2*3.', maxTokens: 4 });
+    expect(r.ids).toHaveLength(4);
+    expect(Date.now() - t0).toBeLessThan(4_500); // did not wait for the held request
+    expect(engine.stats).toMatchObject({ requests: 2, successes: 1, retries: 1 });
+    expect(engine.stats.failures.timeout).toBe(1);
+    expect(proxy.counts.forwarded).toBe(2); // the listing and the retry; the held request never reached the server
   });
 
   it('a router over a dead server (closed port) and a flaky one: routed around, every call accounted for', async () => {
