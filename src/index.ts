@@ -3,6 +3,8 @@ export * from './format/index.js';
 export type * from './engine/types.js';
 export { TransformersEngine, type TransformersEngineOptions, type EngineStats } from './engine/transformers.js';
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
+export { OpenAIEngine } from './engine/openai.js';
+export { RoutedEngine } from './engine/router.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
 export type { ControllerEvents } from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';

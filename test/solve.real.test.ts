@@ -86,3 +86,16 @@ describe('bundled model: cancellation and odd input', () => {
     expect(r.trajectory.calls.reduce((s, c) => s + c.completionIds.length, 0)).toBeLessThanOrEqual(200);
   });
 });
+
+describe('bundled model: seeded runs are reproducible', () => {
+  it('the same seed gives the same trajectory whatever ran before (prefix cache is per trajectory)', async () => {
+    const problem = 'Compute 86*58 + 89*12 - 41*2.';
+    const opts = { engine, temperature: 1.5, seed: 7 } as const;
+    const first = await solve(problem, opts);
+    // Other runs of the same problem leave cached prefixes behind.
+    await solve(problem, { ...opts, seed: 8 });
+    await solve(problem, { engine, mode: 'sequential' });
+    const again = await solve(problem, opts);
+    expect(again.text).toBe(first.text);
+  });
+});

@@ -1,6 +1,7 @@
 import { kvBytes, truncate, type KVCache } from './kv-cache.js';
 
 interface Entry {
+  scope: string | undefined;
   ids: readonly number[];
   kv: KVCache;
 }
@@ -20,10 +21,11 @@ export class PrefixCache {
   ) {}
 
   /** The cache for the longest prefix of `ids` it holds, at most `maxReuse` tokens long. */
-  lookup(ids: readonly number[], maxReuse = ids.length): KVCache | undefined {
+  lookup(ids: readonly number[], maxReuse = ids.length, scope?: string): KVCache | undefined {
     let best: Entry | undefined;
     let bestLen = 0;
     for (const e of this.entries) {
+      if (e.scope !== scope) continue;
       const n = Math.min(commonPrefix(e.ids, ids), maxReuse);
       if (n > bestLen) {
         best = e;
@@ -36,18 +38,19 @@ export class PrefixCache {
     return truncate(best.kv, bestLen);
   }
 
-  store(ids: readonly number[], kv: KVCache): void {
+  store(ids: readonly number[], kv: KVCache, scope?: string): void {
     if (kv.batch !== 1 || kv.length !== ids.length || ids.length === 0) return;
-    this.entries = this.entries.filter((e) => !(e.ids.length <= ids.length && commonPrefix(e.ids, ids) === e.ids.length));
-    this.entries.push({ ids: [...ids], kv });
+    this.entries = this.entries.filter((e) => !(e.scope === scope && e.ids.length <= ids.length && commonPrefix(e.ids, ids) === e.ids.length));
+    this.entries.push({ scope, ids: [...ids], kv });
     let bytes = this.entries.reduce((s, e) => s + kvBytes(e.kv), 0);
     while (this.entries.length > this.maxEntries || (bytes > this.maxBytes && this.entries.length > 1)) {
       bytes -= kvBytes(this.entries.shift()!.kv);
     }
   }
 
-  clear(): void {
-    this.entries = [];
+  /** Drop every entry, or those of one scope (a finished trajectory). */
+  clear(scope?: string): void {
+    this.entries = scope === undefined ? [] : this.entries.filter((e) => e.scope !== scope);
   }
 
   private touch(e: Entry): void {

@@ -128,7 +128,7 @@ export class TransformersEngine implements Engine {
   private async run(
     prefix: number[],
     suffixes: readonly (readonly number[])[],
-    request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal'> & { maxTotalTokens?: number },
+    request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal' | 'cacheScope'> & { maxTotalTokens?: number },
     sampling: readonly SamplingOptions[],
     deltas: readonly (((d: string) => void) | undefined)[],
   ): Promise<CompletionResult[]> {
@@ -156,7 +156,7 @@ export class TransformersEngine implements Engine {
     // Shared prefix: reuse a cached prefix, prefill the rest at batch 1.
     // Some token must still run to produce logits: the suffixes, or else the prefix's last one.
     const reusable = suffixes.every((s) => s.length > 0) ? prefix.length : prefix.length - 1;
-    let kv: KVCache = this.cache?.lookup(prefix, reusable) ?? this.decoder.empty(1);
+    let kv: KVCache = this.cache?.lookup(prefix, reusable, request.cacheScope) ?? this.decoder.empty(1);
     const cached = kv.length;
     this.stats.cachedPromptTokens += cached;
     let logits: Float32Array | undefined;
@@ -166,7 +166,7 @@ export class TransformersEngine implements Engine {
       this.stats.prefillTokens += todo.length;
       kv = out.present;
       logits = out.lastLogits;
-      if (suffixes.length > 1 || suffixes[0]!.length > 0) this.cache?.store(prefix, kv);
+      if (suffixes.length > 1 || suffixes[0]!.length > 0) this.cache?.store(prefix, kv, request.cacheScope);
     }
 
     const rows: Row[] = suffixes.map((_, i) => ({
@@ -240,7 +240,7 @@ export class TransformersEngine implements Engine {
         // A lone sequence's cache is worth keeping: the next call usually extends it.
         if (rows.length === 1 && kv.batch === 1) {
           const done = rows[0]!;
-          this.cache?.store([...prefix, ...suffixes[0]!, ...done.ids.slice(0, kv.length - prefix.length - suffixes[0]!.length)], kv);
+          this.cache?.store([...prefix, ...suffixes[0]!, ...done.ids.slice(0, kv.length - prefix.length - suffixes[0]!.length)], kv, request.cacheScope);
         }
         break;
       }
@@ -272,9 +272,13 @@ export class TransformersEngine implements Engine {
     return out;
   }
 
-  /** Drop cached prefixes (e.g. between unrelated benchmark runs). */
-  clearCache(): void {
-    this.cache?.clear();
+  releaseCache(scope: string): void {
+    this.cache?.clear(scope);
+  }
+
+  /** Drop cached prefixes: all, or one scope's (e.g. a finished trajectory's). */
+  clearCache(scope?: string): void {
+    this.cache?.clear(scope);
   }
 }
 

@@ -32,6 +32,11 @@ export interface CompletionRequest extends SamplingOptions {
   /** Stop strings; the matched stop is kept at the end of `text`/`ids`. */
   stop?: readonly string[];
   signal?: AbortSignal;
+  /**
+   * Reuse of cached prefixes is limited to calls with the same scope (the controller uses one per
+   * trajectory), so a seeded run decodes the same whatever ran before it. Unscoped calls share.
+   */
+  cacheScope?: string;
   /** Called with each decoded piece as it is generated. */
   onDelta?: (delta: string) => void;
 }
@@ -80,5 +85,7 @@ export interface Engine {
       onDelta?: (index: number, delta: string) => void;
     },
   ): Promise<CompletionResult[]>;
+  /** Forget cached state of a scope (a finished trajectory). */
+  releaseCache?(scope: string): void;
   close?(): Promise<void>;
 }

@@ -23,6 +23,8 @@ export interface ControllerOptions {
 
 export const DEFAULT_MAX_TRANSITIONS = 32;
 
+let runCounter = 0;
+
 /**
  * The fork/join decoding controller, with the reference controller's semantics:
  * decode until `</Outlines>` or EOS; fork one continuation per outline number with the prompt
@@ -44,7 +46,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const maxTransitions = options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS;
     const promptIds = tok.encode(prompt);
     const b = new TrajectoryBuilder(promptIds);
-    const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1 };
+    // One cache scope per run: prefixes are reused within this trajectory only.
+    const cacheScope = `run-${++runCounter}`;
+    const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope };
     const seedOf = (k: number) => (options.seed === undefined ? undefined : mix(options.seed, k));
     const insert = (text: string) => b.append({ source: 'inserted', text, ids: tok.encode(text) });
 
@@ -171,6 +175,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       end = 'error';
     }
 
+    this.engine.releaseCache?.(cacheScope);
     const trajectory: Trajectory = {
       problem,
       mode,

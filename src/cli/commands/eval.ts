@@ -100,6 +100,7 @@ const command: Command = {
         topP: o.topP,
         ...(o.signal ? { signal: o.signal } : {}),
         ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
+        ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
