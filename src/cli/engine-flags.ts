@@ -46,7 +46,7 @@ export type EngineFlags = z.infer<typeof engineFlagSchema>;
 export const engineFlagUsage = `Engine options (embedded):
   --model DIR|ID        model folder or Hugging Face id (default: the bundled tiny-threadweaver)
   --dtype q8|fp32       ONNX weights to load (default q8)
-  --threads N           onnxruntime threads (default: all cores)
+  --threads N           onnxruntime intra-op threads (default 1)
 Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadweaver serve):
   --base-url URL        server API root, e.g. http://localhost:8000/v1; repeat for several servers
   --served-model NAME   model name on the server (default: the first id of GET /v1/models)

@@ -15,7 +15,10 @@ export interface TransformersEngineOptions {
   model?: string;
   /** ONNX weights: `q8` (default, bundled) or `fp32` (needs onnx/model.onnx). */
   dtype?: 'q8' | 'fp32';
-  /** onnxruntime intra-op threads; default: the runtime's choice (all cores). */
+  /**
+   * onnxruntime intra-op threads. Default 1: the bundled model's ops are too small to split, and
+   * on 2 cores one thread decoded faster than two (bench/RESULTS.md). Raise it for larger models.
+   */
   threads?: number;
   /** Reuse KV caches across calls that share a token prefix (default true). */
   prefixCache?: boolean;
@@ -292,7 +295,7 @@ export function graphFileName(dir: string, dtype: 'q8' | 'fp32', graph: Transfor
 }
 
 async function loadModel(source: ModelSource, options: TransformersEngineOptions) {
-  const session_options = options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {};
+  const session_options = { intraOpNumThreads: options.threads ?? 1, interOpNumThreads: 1 };
   const dtype = options.dtype ?? 'q8';
   if (source.kind === 'local') {
     env.localModelPath = source.parent + '/';
