@@ -3,7 +3,7 @@
  * and the tokens it generated. Works on a live Trajectory and on a stored rollout row alike.
  */
 import type { FinishReason } from '../src/engine/types.js';
-import { callContextIds, type Call, type CallRole, type Trajectory } from '../src/orchestrator/trajectory.js';
+import { callContextIds, type Call, type CallRole } from '../src/orchestrator/trajectory.js';
 import { trieFromCalls, type TokenTrie } from '../src/trie/index.js';
 
 /** The parts of a trajectory that locate its calls' contexts. */
@@ -34,8 +34,7 @@ export interface ExpandOptions {
 
 /** The context ids of one call of `source`. */
 export function contextIdsOf(source: Pick<CallSource, 'promptIds' | 'ids'>, call: Pick<Call, 'prefixLength' | 'suffixIds'>): number[] {
-  // callContextIds reads only these four fields; a stored row carries them too.
-  return callContextIds(source as Trajectory, call as Call);
+  return callContextIds(source, call);
 }
 
 /** Every call of a trajectory (or stored row), in call order, with its full context. */

@@ -66,7 +66,7 @@ export interface Trajectory {
 }
 
 /** The full context ids a call saw (for training rows and tries). */
-export function callContextIds(t: Trajectory, call: Call): number[] {
+export function callContextIds(t: Pick<Trajectory, 'promptIds' | 'ids'>, call: Pick<Call, 'prefixLength' | 'suffixIds'>): number[] {
   const fromCompletion = call.prefixLength - t.promptIds.length;
   return [...t.promptIds, ...t.ids.slice(0, fromCompletion), ...call.suffixIds];
 }
