@@ -66,7 +66,10 @@ export interface Trajectory {
 }
 
 /** The full context ids a call saw (for training rows and tries). */
-export function callContextIds(t: Pick<Trajectory, 'promptIds' | 'ids'>, call: Pick<Call, 'prefixLength' | 'suffixIds'>): number[] {
+export function callContextIds(
+  t: { promptIds: readonly number[]; ids: readonly number[] },
+  call: { prefixLength: number; suffixIds: readonly number[] },
+): number[] {
   const fromCompletion = call.prefixLength - t.promptIds.length;
   return [...t.promptIds, ...t.ids.slice(0, fromCompletion), ...call.suffixIds];
 }
