@@ -41,6 +41,8 @@ export interface RunningServer {
   server: Server;
   /** Sockets currently open. */
   openConnections(): number;
+  /** True once close() was called. */
+  readonly closing: boolean;
   /**
    * Stop accepting, abort running generations (their clients get a 503, or an error event in
    * a stream), and resolve once every connection is closed. Idempotent.
@@ -149,6 +151,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port: address.port,
     server,
     openConnections: () => sockets.size,
+    get closing() {
+      return shuttingDown;
+    },
     close() {
       closed ??= (async () => {
         shuttingDown = true;

@@ -74,18 +74,21 @@ const command: Command = {
     process.stdout.write(`threadweaver serve: ${values.servedModelName ?? engine.name} at ${server.baseURL}${apiKey ? ' (API key required)' : ''}\n`);
 
     // The first SIGINT/SIGTERM closes gracefully; a second one exits at once.
-    await new Promise<void>((resolve) => {
-      const stop = (signal: NodeJS.Signals) => {
-        process.stderr.write(`threadweaver serve: ${signal}, closing\n`);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.once('SIGINT', () => process.exit(130));
-        process.once('SIGTERM', () => process.exit(143));
-        void server.close().then(resolve, resolve);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    let stop: ((signal: NodeJS.Signals) => void) | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        stop = (signal) => {
+          if (server.closing) process.exit(signal === 'SIGINT' ? 130 : 143);
+          process.stderr.write(`threadweaver serve: ${signal}, closing\n`);
+          void server.close().then(resolve, resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    } finally {
+      process.off('SIGINT', stop!);
+      process.off('SIGTERM', stop!);
+    }
     await engine.close?.();
     return 0;
   },
