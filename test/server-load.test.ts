@@ -195,3 +195,51 @@ describe('shutdown', () => {
     await srv.close();
   });
 });
+
+describe('engine failures', () => {
+  /** The real engine until `failAfter` deltas of a completion, then a throw. */
+  class FailingEngine extends RecordingEngine {
+    constructor(private readonly failAfter: number) {
+      super(engine);
+    }
+    override async complete(request: CompletionRequest): Promise<CompletionResult> {
+      if (this.failAfter === 0) throw new Error('boom before any token');
+      const inner = new AbortController();
+      let seen = 0;
+      let failed = false;
+      const r = await super.complete({
+        ...request,
+        signal: inner.signal,
+        onDelta: (d) => {
+          request.onDelta?.(d);
+          if (++seen === this.failAfter) {
+            failed = true;
+            inner.abort();
+          }
+        },
+      });
+      if (failed) throw new Error('boom mid-generation');
+      return r;
+    }
+  }
+
+  it('a failure before the response is a 500 in the error shape, logged with its stack', async () => {
+    const lines: string[] = [];
+    const srv = await serve({ engine: new FailingEngine(0), log: (l) => lines.push(l) });
+    const r = await postJson(`${srv.baseURL}/completions`, { prompt: 'x', max_tokens: 5 });
+    expect(r.status).toBe(500);
+    expect(r.body).toEqual({ error: { message: 'internal error: boom before any token', type: 'server_error', param: null, code: null } });
+    await until('the log line', () => lines.length === 1);
+    expect(lines[0]).toMatch(/^POST \/v1\/completions 500 \d+ms: Error: boom before any token\n\s+at /);
+  });
+
+  it('a failure mid-stream ends the stream with an error event', async () => {
+    const srv = await serve({ engine: new FailingEngine(5) });
+    const res = await fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }) });
+    expect(res.status).toBe(200);
+    const events = sseEvents(await res.text());
+    expect(events.at(-2)).toEqual({ error: { message: 'internal error: boom mid-generation', type: 'server_error', param: null, code: null } });
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(assemble(events.slice(0, -2), 'text').texts[0]).toBe((await engine.complete({ prompt: longPrompt(), maxTokens: 5 })).text);
+  });
+});

@@ -28,6 +28,8 @@ export interface ServerOptions {
   maxConcurrent?: number;
   /** Generations that may wait (default 256); beyond that, 503. */
   maxQueued?: number;
+  /** Called with one line per finished request (method, path, status, time; the stack of a 500). */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -114,15 +116,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = createServer((req, res) => {
     const abort = new AbortController();
     inFlight.add(abort);
+    const t0 = performance.now();
+    let failure = '';
     res.on('close', () => {
       // Closed before the response finished: the client went away, so stop its generation.
-      if (!res.writableFinished) abort.abort(new ApiError(499, 'the client closed the connection', 'invalid_request_error'));
+      const gone = !res.writableFinished;
+      if (gone) abort.abort(new ApiError(499, 'the client closed the connection', 'invalid_request_error'));
       inFlight.delete(abort);
       if (shuttingDown && inFlight.size === 0) setImmediate(() => server.closeAllConnections());
+      options.log?.(`${req.method} ${req.url} ${res.statusCode} ${Math.round(performance.now() - t0)}ms${gone ? ' (client closed)' : ''}${failure}`);
     });
     handle(req, res, abort.signal).catch((err: unknown) => {
       // A 413 leaves the rest of the body unread: close the connection rather than drain it.
       if (err instanceof ApiError && err.status === 413) res.shouldKeepAlive = false;
+      if (!(err instanceof ApiError)) failure = `: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
       sendError(res, err);
     });
   });

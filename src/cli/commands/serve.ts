@@ -13,6 +13,7 @@ const schema = engineFlagSchema.extend({
   maxConcurrent: intFlag().min(1).optional(),
   maxQueued: intFlag().min(0).optional(),
   maxBodyBytes: intFlag().min(1).optional(),
+  quiet: z.boolean().optional(),
 });
 
 const usage = `Usage: threadweaver serve [options]
@@ -29,6 +30,7 @@ Options:
   --max-concurrent N        generations run at once (default 4); others wait their turn
   --max-queued N            generations that may wait (default 256); beyond that, 503
   --max-body-bytes N        largest request body (default 1048576)
+  --quiet                   no request log on stderr
 ${engineFlagUsage}`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -50,6 +52,7 @@ const command: Command = {
         'max-concurrent': { type: 'string' },
         'max-queued': { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        quiet: { type: 'boolean' },
       },
       schema,
     );
@@ -67,6 +70,7 @@ const command: Command = {
       ...(values.maxConcurrent ? { maxConcurrent: values.maxConcurrent } : {}),
       ...(values.maxQueued !== undefined ? { maxQueued: values.maxQueued } : {}),
       ...(values.maxBodyBytes ? { maxBodyBytes: values.maxBodyBytes } : {}),
+      ...(values.quiet ? {} : { log: (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) }),
     });
     if (!apiKey && !LOOPBACK.has(host)) {
       process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);
