@@ -2,10 +2,10 @@ import type { ChatMessage } from '../engine/types.js';
 import { parseJsonBody } from './body.js';
 import type { Handler } from './context.js';
 import { badRequest } from './errors.js';
-import { planGeneration } from './generate.js';
+import { planGeneration, samplingInput } from './generate.js';
 import { checkModel } from './models.js';
 import { chatBodySchema, type ChatMessageBody } from './schemas.js';
-import { serveGeneration } from './serve-generation.js';
+import { serveGeneration, serveOptions } from './serve-generation.js';
 import { chatShape } from './shapes.js';
 
 /** OpenAI's message forms to the tokenizer's: text parts joined, `developer` read as `system`. */
@@ -32,15 +32,7 @@ export const chatCompletions: Handler = async (server, rc) => {
     promptParam: 'messages',
     maxTokens: body.max_completion_tokens ?? body.max_tokens,
     maxTokensParam,
-    stop: body.stop,
-    n: body.n,
-    temperature: body.temperature,
-    topP: body.top_p,
-    seed: body.seed,
+    ...samplingInput(body),
   });
-  await serveGeneration(server, rc, chatShape, plan, {
-    stream: body.stream ?? false,
-    includeUsage: body.stream_options?.include_usage ?? false,
-    withIds: body.return_token_ids !== false,
-  });
+  await serveGeneration(server, rc, chatShape, plan, serveOptions(body));
 };

@@ -1,9 +1,9 @@
 import { parseJsonBody } from './body.js';
 import type { Handler } from './context.js';
-import { planGeneration } from './generate.js';
+import { planGeneration, samplingInput } from './generate.js';
 import { checkModel } from './models.js';
 import { completionBodySchema } from './schemas.js';
-import { serveGeneration } from './serve-generation.js';
+import { serveGeneration, serveOptions } from './serve-generation.js';
 import { completionShape } from './shapes.js';
 
 /** POST /v1/completions: the raw prompt (text or token ids) is continued as is. */
@@ -15,15 +15,7 @@ export const completions: Handler = async (server, rc) => {
     promptParam: 'prompt',
     maxTokens: body.max_tokens,
     maxTokensParam: 'max_tokens',
-    stop: body.stop,
-    n: body.n,
-    temperature: body.temperature,
-    topP: body.top_p,
-    seed: body.seed,
+    ...samplingInput(body),
   });
-  await serveGeneration(server, rc, completionShape, plan, {
-    stream: body.stream ?? false,
-    includeUsage: body.stream_options?.include_usage ?? false,
-    withIds: body.return_token_ids !== false,
-  });
+  await serveGeneration(server, rc, completionShape, plan, serveOptions(body));
 };

@@ -29,6 +29,17 @@ export interface PlanInput {
   seed?: number | null;
 }
 
+/** The sampling fields both endpoints' bodies share, as plan input. */
+export function samplingInput(body: {
+  stop?: string | string[] | null;
+  n?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+}): Pick<PlanInput, 'stop' | 'n' | 'temperature' | 'topP' | 'seed'> {
+  return { stop: body.stop, n: body.n, temperature: body.temperature, topP: body.top_p, seed: body.seed };
+}
+
 /**
  * Tokenize and check a request: the prompt must be non-empty, made of known ids, and leave room
  * for at least one token; max tokens above `maxTokensLimit` is refused (400). A max tokens that

@@ -19,10 +19,6 @@ export const listModels: Handler = async (server, { res }) => {
 };
 
 export const getModel: Handler = async (server, { res, param }) => {
-  checkModel(server, param ?? '');
+  checkModel(server, param);
   sendJson(res, 200, modelObject(server));
-};
-
-export const health: Handler = async (server, { res }) => {
-  sendJson(res, 200, { status: 'ok', model: server.modelName, ...server.queue.stats });
 };

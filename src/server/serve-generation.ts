@@ -13,6 +13,11 @@ export interface ServeOptions {
   withIds: boolean;
 }
 
+/** The response options both endpoints' bodies share. */
+export function serveOptions(body: { stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null; return_token_ids?: boolean | null }): ServeOptions {
+  return { stream: body.stream ?? false, includeUsage: body.stream_options?.include_usage ?? false, withIds: body.return_token_ids !== false };
+}
+
 /**
  * Wait for a slot in the fair queue, run the plan, and answer in `shape`: one JSON response, or
  * an SSE stream whose text deltas never contain a stop string. An aborted generation throws the

@@ -6,7 +6,8 @@ import { chatCompletions } from './chat.js';
 import { completions } from './completions.js';
 import type { Handler, ServerContext } from './context.js';
 import { ApiError } from './errors.js';
-import { getModel, health, listModels } from './models.js';
+import { health } from './health.js';
+import { getModel, listModels } from './models.js';
 import { FairQueue } from './queue.js';
 import { sendError } from './respond.js';
 
