@@ -96,6 +96,11 @@ describe('POST /v1/completions', () => {
     const texts = replies.map((r) => r.body.choices[0].text);
     expect(new Set(texts).size).toBe(1);
     expect(replies[1]!.body.usage.prompt_tokens).toBe(ids.length);
+    // A one-token prompt with n > 1 (the sibling batch then has no shared prefix).
+    const one = await completions({ prompt: [1], max_tokens: 8, n: 2 });
+    expect(one.status).toBe(200);
+    const alone = await engine.complete({ prompt: [1], maxTokens: 8 });
+    expect(one.body.choices.map((c: any) => c.token_ids)).toEqual([alone.ids, alone.ids]);
   });
 
   it('n > 1: greedy choices agree; seeded choices are reproducible and differ from each other', async () => {

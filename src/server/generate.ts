@@ -82,12 +82,18 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
   };
 }
 
+const vocabularySizes = new WeakMap<HFTokenizer, number>();
+
 /** The highest token id + 1 when the tokenizer can tell (the embedded engine's can). */
 export function vocabularySize(tokenizer: Tokenizer): number | undefined {
   if (!(tokenizer instanceof HFTokenizer)) return undefined;
-  let max = -1;
-  for (const id of tokenizer.inner.get_vocab().values()) max = Math.max(max, id);
-  return max + 1;
+  let size = vocabularySizes.get(tokenizer);
+  if (size === undefined) {
+    size = 0;
+    for (const id of tokenizer.inner.get_vocab().values()) size = Math.max(size, id + 1);
+    vocabularySizes.set(tokenizer, size);
+  }
+  return size;
 }
 
 /** One finished choice, as the OpenAI shapes need it. */
