@@ -33,6 +33,8 @@ describe('GET endpoints', () => {
     const missing = await getJson(`${srv.baseURL}/models/gpt-4`);
     expect(missing.status).toBe(404);
     expect(missing.body.error).toEqual({ message: expect.stringContaining("'gpt-4' does not exist"), type: 'not_found_error', param: 'model', code: 'model_not_found' });
+    expect((await getJson(`${srv.baseURL}/models/%E0%A4%A`)).status).toBe(404);
+    expect((await getJson(`${srv.baseURL}/models/tw%2Dtest`)).body.id).toBe(MODEL);
   });
 
   it('/health answers with the queue state', async () => {

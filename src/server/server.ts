@@ -71,7 +71,11 @@ function findRoute(pathname: string): { route: Route; param?: string } | undefin
   const exact = routes[pathname];
   if (exact) return { route: exact };
   if (pathname.startsWith('/v1/models/') && pathname.length > '/v1/models/'.length) {
-    return { route: modelRoute, param: decodeURIComponent(pathname.slice('/v1/models/'.length)) };
+    try {
+      return { route: modelRoute, param: decodeURIComponent(pathname.slice('/v1/models/'.length)) };
+    } catch {
+      return undefined; // malformed %-escapes name no model
+    }
   }
   return undefined;
 }
