@@ -50,7 +50,8 @@ export function resultKey(k: ResultKey): string {
 }
 
 const count = z.number().int().nonnegative();
-const rowSchema = z.looseObject({
+/** The stored form of a ResultRow (extra fields kept: rollouts extend it). */
+export const resultRowSchema = z.looseObject({
   dataset: z.string(),
   problemId: z.string(),
   sample: count,
@@ -72,6 +73,47 @@ const rowSchema = z.looseObject({
   family: z.string().optional(),
   text: z.string().optional(),
 });
+
+/** What a solved and graded sample contributes to its row. */
+export interface GradedSample {
+  dataset: string;
+  problem: { id: string; answer: string; family?: unknown };
+  sample: number;
+  mode: Mode;
+  seed: number;
+  temperature: number;
+  topP: number;
+  answer: string | null;
+  formatValid: boolean;
+  metrics: { parallelBlocks: number; threads: number; totalTokens: number; criticalPathTokens: number; acceleration: number; wallMs: number };
+  verdict: { equal: boolean; reason: string };
+}
+
+/** The row of one graded sample (without its text), shared by eval results and rollouts. */
+export function resultRow(s: GradedSample): ResultRow {
+  const m = s.metrics;
+  return {
+    dataset: s.dataset,
+    problemId: s.problem.id,
+    sample: s.sample,
+    mode: s.mode,
+    seed: s.seed,
+    temperature: s.temperature,
+    topP: s.topP,
+    gold: s.problem.answer,
+    answer: s.answer,
+    correct: s.verdict.equal,
+    gradeReason: s.verdict.reason,
+    formatValid: s.formatValid,
+    parallelBlocks: m.parallelBlocks,
+    threads: m.threads,
+    totalTokens: m.totalTokens,
+    criticalPathTokens: m.criticalPathTokens,
+    acceleration: m.acceleration,
+    wallMs: m.wallMs,
+    ...(typeof s.problem.family === 'string' ? { family: s.problem.family } : {}),
+  };
+}
 
 export interface ResultsStore {
   readonly path: string;
@@ -118,7 +160,7 @@ export async function openResults(path: string): Promise<ResultsStore> {
       } catch {
         throw new ResultsError(`${path}:${i + 1}: not valid JSON`);
       }
-      const parsed = rowSchema.safeParse(json);
+      const parsed = resultRowSchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         throw new ResultsError(`${path}:${i + 1}: field "${issue.path.join('.')}": ${issue.message}`);

@@ -9,7 +9,7 @@ import type { Dataset, Problem } from './dataset.js';
 import { progressLine, type EvalProgress } from './progress.js';
 import { mixSeed } from './random.js';
 import { writeReport } from './report.js';
-import { openResults, resultKey, type Mode, type ResultRow } from './results.js';
+import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -229,27 +229,8 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     });
     if (o.signal?.aborted) return; // a solve cut short by the abort is not a result
     const verdict = await o.grade(result.answer, j.problem.answer);
-    const m = result.metrics;
     const row: ResultRow = {
-      dataset: j.dataset,
-      problemId: j.problem.id,
-      sample: j.sample,
-      mode: j.mode,
-      seed: j.seed,
-      temperature: o.temperature,
-      topP: o.topP,
-      gold: j.problem.answer,
-      answer: result.answer,
-      correct: verdict.equal,
-      gradeReason: verdict.reason,
-      formatValid: result.formatValid,
-      parallelBlocks: m.parallelBlocks,
-      threads: m.threads,
-      totalTokens: m.totalTokens,
-      criticalPathTokens: m.criticalPathTokens,
-      acceleration: m.acceleration,
-      wallMs: m.wallMs,
-      ...(typeof j.problem.family === 'string' ? { family: j.problem.family } : {}),
+      ...resultRow({ ...j, temperature: o.temperature, topP: o.topP, answer: result.answer, formatValid: result.formatValid, metrics: result.metrics, verdict }),
       ...(o.keepText === false ? {} : { text: result.text }),
     };
     await store.append(row);

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import type { ResultRow } from '../eval/results.js';
+import { resultRowSchema, type ResultRow } from '../eval/results.js';
 import type { FinishReason } from '../src/engine/types.js';
 import type { PromptStyle } from '../src/orchestrator/prompt.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
@@ -93,26 +93,9 @@ const callSchema = z.object({
   finishReason: z.enum(['stop', 'eos', 'length', 'abort']),
 });
 
-export const RolloutRowSchema = z.looseObject({
-  dataset: z.string(),
-  problemId: z.string(),
-  sample: count,
-  mode: z.enum(['parallel', 'sequential']),
-  seed: z.number(),
-  temperature: z.number(),
-  topP: z.number(),
-  gold: z.string(),
-  answer: z.string().nullable(),
-  correct: z.boolean(),
-  gradeReason: z.string(),
-  formatValid: z.boolean(),
-  parallelBlocks: count,
-  threads: count,
+export const RolloutRowSchema = resultRowSchema.extend({
   totalTokens: count,
   criticalPathTokens: count,
-  acceleration: z.number(),
-  wallMs: z.number().nonnegative(),
-  family: z.string().optional(),
   problem: z.string(),
   text: z.string(),
   finishReason: z.enum(['done', 'thread-eos', 'budget', 'context', 'transitions', 'abort', 'error']),

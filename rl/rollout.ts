@@ -16,7 +16,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Dataset, Problem } from '../eval/dataset.js';
 import { progressLine } from '../eval/progress.js';
 import { mixSeed } from '../eval/random.js';
-import { openResults, resultKey, type Mode, type ResultKey, type ResultsStore } from '../eval/results.js';
+import { openResults, resultKey, resultRow, type Mode, type ResultKey, type ResultsStore } from '../eval/results.js';
 import type { GradeFn, GradeResult } from '../eval/runner.js';
 import type { Engine } from '../src/engine/types.js';
 import { gradeAnswer } from '../src/math/grade.js';
@@ -402,25 +402,19 @@ export function rolloutRow(
     ctx.settings.reward,
   );
   return {
-    dataset: ctx.dataset,
-    problemId: job.problem.id,
-    sample: job.sample,
-    mode: ctx.mode,
-    seed: job.seed,
-    temperature: ctx.temperature,
-    topP: ctx.topP,
-    gold: job.problem.answer,
-    answer: result.answer,
-    correct: verdict.equal,
-    gradeReason: verdict.reason,
-    formatValid: result.formatValid,
-    parallelBlocks: m.parallelBlocks,
-    threads: m.threads,
-    totalTokens: m.totalTokens,
-    criticalPathTokens: m.criticalPathTokens,
-    acceleration: m.acceleration,
-    wallMs: m.wallMs,
-    ...(typeof job.problem.family === 'string' ? { family: job.problem.family } : {}),
+    ...resultRow({
+      dataset: ctx.dataset,
+      problem: job.problem,
+      sample: job.sample,
+      mode: ctx.mode,
+      seed: job.seed,
+      temperature: ctx.temperature,
+      topP: ctx.topP,
+      answer: result.answer,
+      formatValid: result.formatValid,
+      metrics: m,
+      verdict,
+    }),
     problem: job.problem.problem,
     text: t.text,
     finishReason: t.finishReason,

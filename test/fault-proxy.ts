@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createRng } from '../src/engine/sampling.js';
 
 /**
  * A loopback HTTP proxy in front of a server that injects faults into the requests it matches
@@ -52,7 +53,7 @@ const defaultMatch = (method: string, path: string) => method === 'POST' && path
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
   const match = options.match ?? defaultMatch;
-  const random = mulberry32(options.seed ?? 1);
+  const random = createRng(options.seed ?? 1);
   const counts: FaultProxyCounts = { requests: 0, matched: 0, forwarded: 0, refused: 0, byFault: { pass: 0, error: 0, drop: 0, delay: 0, 'rate-limit': 0 } };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -140,14 +141,3 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 }
 
-/** A small seeded generator (mulberry32): repeatable fault draws. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -43,10 +43,12 @@ export const engineFlagSchema = z.object({
 
 export type EngineFlags = z.infer<typeof engineFlagSchema>;
 
-export const engineFlagUsage = `Engine options (embedded):
+export const embeddedEngineFlagUsage = `Engine options (embedded):
   --model DIR|ID        model folder or Hugging Face id (default: the bundled tiny-threadweaver)
   --dtype q8|fp32       ONNX weights to load (default q8)
-  --threads N           onnxruntime intra-op threads (default 1)
+  --threads N           onnxruntime intra-op threads (default 1)`;
+
+export const engineFlagUsage = `${embeddedEngineFlagUsage}
 Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadweaver serve):
   --base-url URL        server API root, e.g. http://localhost:8000/v1; repeat for several servers
   --served-model NAME   model name on the server (default: the first id of GET /v1/models)

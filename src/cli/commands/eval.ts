@@ -8,6 +8,7 @@ import { gradeAnswer } from '../../math/grade.js';
 import { solve } from '../../solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
+import { withSigint } from '../interrupt.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema } from '../engine-flags.js';
 
 const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
@@ -85,12 +86,6 @@ const command: Command = {
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
     const engine: Engine = await engineFromFlags(values);
 
-    const ac = new AbortController();
-    const onSigint = () => {
-      process.stderr.write('\ninterrupted: finished samples are kept; rerun to resume\n');
-      ac.abort();
-    };
-    process.once('SIGINT', onSigint);
     const solveFn: SolveFn = async (problem, o) => {
       const r = await solve(problem, {
         engine,
@@ -104,26 +99,26 @@ const command: Command = {
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
-    try {
-      const result = await runEval({
-        datasets,
-        k: values.k,
-        modes: values.mode === 'both' ? ['parallel', 'sequential'] : [values.mode],
-        concurrency: values.concurrency,
-        temperature,
-        topP,
-        seedBase: values.seed ?? 0,
-        out,
-        solve: solveFn,
-        grade: (pred, gold) => gradeAnswer(pred, gold),
-        signal: ac.signal,
-      });
-      process.stderr.write(`\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`);
-      process.stdout.write(`${result.files.report}\n${result.files.summary}\n`);
-      return result.aborted ? 130 : 0;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    const result = await withSigint(
+      (signal) =>
+        runEval({
+          datasets,
+          k: values.k,
+          modes: values.mode === 'both' ? ['parallel', 'sequential'] : [values.mode],
+          concurrency: values.concurrency,
+          temperature,
+          topP,
+          seedBase: values.seed ?? 0,
+          out,
+          solve: solveFn,
+          grade: (pred, gold) => gradeAnswer(pred, gold),
+          signal,
+        }),
+      () => process.stderr.write('\ninterrupted: finished samples are kept; rerun to resume\n'),
+    );
+    process.stderr.write(`\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`);
+    process.stdout.write(`${result.files.report}\n${result.files.summary}\n`);
+    return result.aborted ? 130 : 0;
   },
 };
 

@@ -1,16 +1,13 @@
 import { z } from 'zod';
-import { loadDataset } from '../../../eval/dataset.js';
 import { pendingFile, runRollouts } from '../../../rl/rollout.js';
 import { formatRolloutSummary } from '../../../rl/summary.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
+import { datasetFlagOptions, datasetFlagSchema, datasetFlagUsage, datasetFromFlags } from '../dataset-flags.js';
+import { withSigint } from '../interrupt.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
-  dataset: z.string().min(1).optional(),
-  data: z.string().min(1).optional(),
-  dataDir: z.string().min(1).optional(),
-  limit: intFlag().min(1).optional(),
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(datasetFlagSchema.shape).extend({
   group: intFlag().min(1, 'must be at least 1').optional(),
   mode: z.enum(['parallel', 'sequential']).optional(),
   concurrency: intFlag().min(1).optional(),
@@ -26,11 +23,6 @@ Sample G trajectories per problem, grade them, and write one row per trajectory 
 reward and group-relative advantage. Rerun the same command to resume an interrupted run.
 
 Options:
-  --dataset NAME           a benchmark (aime24, aime25, amc23, math500, minerva, olympiadbench,
-                           gsm8k, arith500), arith (generated), or a .jsonl path
-  --data FILE.jsonl        a JSONL file of {"id", "problem", "answer"} rows
-  --data-dir DIR           folder of the benchmark files (default: $THREADWEAVER_DATA_DIR, else ../shared/benchmarks)
-  --limit N                the first N problems
   --group G                trajectories per problem: the advantage group (required)
   --mode parallel|sequential   fork at </Outlines> (default) or never fork
   --concurrency C          trajectories decoded at once (default 1)
@@ -39,6 +31,7 @@ Options:
   --keep-context-ids       store each call's full context ids (large; export rebuilds them anyway)
   --out FILE.jsonl         rows of complete groups; FILE.pending.jsonl holds trajectories until their
                            group is complete (removed at the end)
+${datasetFlagUsage}
 ${samplingFlagUsage}
   (rollouts default to --temperature 1; --seed is the base of the per-trajectory seeds, default 0)
 ${engineFlagUsage}`;
@@ -53,10 +46,7 @@ const command: Command = {
       {
         ...engineFlagOptions,
         ...samplingFlagOptions,
-        dataset: { type: 'string' },
-        data: { type: 'string' },
-        'data-dir': { type: 'string' },
-        limit: { type: 'string' },
+        ...datasetFlagOptions,
         group: { type: 'string' },
         mode: { type: 'string' },
         concurrency: { type: 'string' },
@@ -68,22 +58,13 @@ const command: Command = {
       schema,
     );
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    if ((values.dataset === undefined) === (values.data === undefined)) throw new UsageError('give exactly one of --dataset and --data');
     if (values.group === undefined) throw new UsageError('--group is required');
     const group = values.group;
-    const dataset = await loadDataset({
-      ...(values.dataset !== undefined ? { name: values.dataset } : { file: values.data! }),
-      ...(values.dataDir ? { dataDir: values.dataDir } : {}),
-      ...(values.limit ? { limit: values.limit } : {}),
-    });
+    const dataset = await datasetFromFlags(values);
     const engine = await engineFromFlags(values);
 
-    const controller = new AbortController();
-    const onSigint = (): void => controller.abort();
-    process.once('SIGINT', onSigint);
-    let result;
-    try {
-      result = await runRollouts({
+    const result = await withSigint((signal) =>
+      runRollouts({
         dataset,
         group,
         engine,
@@ -98,12 +79,10 @@ const command: Command = {
         ...(values.formatPenalty !== undefined ? { rewardConfig: { formatPenalty: values.formatPenalty } } : {}),
         ...(values.keepContextIds ? { keepContextIds: true } : {}),
         ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
-        signal: controller.signal,
+        signal,
         progress: process.stderr,
-      });
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+      }),
+    );
     const resumed = result.resumed ? ` (${result.resumed} resumed)` : '';
     process.stdout.write(`rollout: ${formatRolloutSummary(result.summary)}${resumed} → ${result.file}\n`);
     if (!result.complete) {

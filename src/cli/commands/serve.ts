@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { startServer } from '../../server/index.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags } from '../engine-flags.js';
+import { embeddedEngineFlagUsage, engineFlagOptions, engineFlagSchema, engineFromFlags } from '../engine-flags.js';
 
 const schema = engineFlagSchema.extend({
   host: z.string().min(1).optional(),
@@ -31,7 +31,7 @@ Options:
   --max-queued N            generations that may wait (default 256); beyond that, 503
   --max-body-bytes N        largest request body (default 1048576)
   --quiet                   no request log on stderr
-${engineFlagUsage}`;
+${embeddedEngineFlagUsage}`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -57,6 +57,7 @@ const command: Command = {
       schema,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (values.baseUrl?.length) throw new UsageError('serve runs the embedded engine: --base-url is not for serve');
     const apiKey = values.apiKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
     const host = values.host ?? '127.0.0.1';
     const engine = await engineFromFlags(values);

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { loadDataset } from '../../../eval/dataset.js';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { OpenAIChatModel } from '../../sft/llm.js';
@@ -11,6 +10,8 @@ import { readTraces } from '../../sft/traces.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { datasetFlagOptions, datasetFlagSchema, datasetFromFlags } from '../dataset-flags.js';
+import { withSigint } from '../interrupt.js';
 
 const usage = `Usage:
   threadweaver sft stage1 --input FILE.jsonl --out DIR --llm-base-url URL --llm-model NAME [options]
@@ -100,11 +101,8 @@ const stage1Flags = {
 
 const stage2Schema = engineFlagSchema
   .extend(samplingFlagSchema.shape)
+  .extend(datasetFlagSchema.shape)
   .extend({
-    dataset: z.string().min(1).optional(),
-    data: z.string().min(1).optional(),
-    dataDir: z.string().optional(),
-    limit: positive().optional(),
     samples: positive().default(1),
     out: z.string({ error: 'is required' }),
     concurrency: positive().default(1),
@@ -115,27 +113,12 @@ const stage2Schema = engineFlagSchema
 const stage2Flags = {
   ...engineFlagOptions,
   ...samplingFlagOptions,
-  dataset: { type: 'string' },
-  data: { type: 'string' },
-  'data-dir': { type: 'string' },
-  limit: { type: 'string' },
+  ...datasetFlagOptions,
   samples: { type: 'string' },
   out: { type: 'string' },
   concurrency: { type: 'string' },
   instruction: { type: 'string' },
 } as const;
-
-/** Abort on Ctrl-C: what finished is still written. */
-async function withSigint<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    return await run(controller.signal);
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-}
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const summaryLine = (s: DatasetStats, out: string) =>
@@ -185,12 +168,7 @@ async function stage2(args: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(args, stage2Flags, stage2Schema);
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (v.samples > 1 && !v.temperature) console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
-  const dataset = await loadDataset({
-    ...(v.dataset ? { name: v.dataset } : {}),
-    ...(v.data ? { file: v.data } : {}),
-    ...(v.dataDir ? { dataDir: v.dataDir } : {}),
-    ...(v.limit ? { limit: v.limit } : {}),
-  });
+  const dataset = await datasetFromFlags(v);
   const engine = await engineFromFlags(v);
   const result = await withSigint((signal) =>
     runStage2({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { solve, type SolveResult } from '../../solve.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
+import { withSigint } from '../interrupt.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
 import { bold, dim, formatMetrics, green, renderBlock, type ThreadView } from '../render.js';
 
@@ -39,12 +40,8 @@ const command: Command = {
     const out = process.stdout;
     const threads = new Map<number, ThreadView[]>();
 
-    const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
-    let result: SolveResult;
-    try {
-      result = await solve(problem, {
+    const result: SolveResult = await withSigint((signal) =>
+      solve(problem, {
         engine,
         mode: values.mode ?? 'parallel',
         ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
@@ -52,7 +49,7 @@ const command: Command = {
         ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
         ...(values.topP !== undefined ? { topP: values.topP } : {}),
         ...(values.seed !== undefined ? { seed: values.seed } : {}),
-        signal: controller.signal,
+        signal,
         on: live
           ? {
               delta: ({ text }) => out.write(text),
@@ -64,10 +61,8 @@ const command: Command = {
               join: ({ block }) => out.write('\n' + renderBlock(block, threads.get(block) ?? []) + '\n'),
             }
           : {},
-      });
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+      }),
+    );
 
     if (values.json) {
       out.write(
