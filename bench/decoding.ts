@@ -258,6 +258,9 @@ ${table([
 Our decode loop ${stream.tokensPerSecond.ours.toFixed(0)} tokens/s, transformers.js \`generate()\` ${stream.tokensPerSecond.generate.toFixed(0)} tokens/s (${f2(stream.ratio)}×), median of ${stream.rounds}.
 
 Peak resident memory: ${result.peakRssMiB} MiB.
+
+What these figures say about the targets, and why batching is not free on this model and machine:
+[docs/performance.md](../docs/performance.md).
 `;
   await writeFile(path.join(root, 'bench/RESULTS.md'), md);
   return result;
