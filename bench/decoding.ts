@@ -21,7 +21,8 @@ import { selectRows } from '../src/engine/kv-cache.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
-import { solve } from '../src/solve.js';
+import { solve, type SolveResult } from '../src/solve.js';
+import type { CompletionResult } from '../src/engine/types.js';
 
 interface Problem {
   id: string;
@@ -57,15 +58,29 @@ function loadProblems(limit: number): { source: string; problems: Problem[] } {
 async function measureProblems(engine: TransformersEngine, problems: Problem[], maxTokens: number): Promise<Measured[]> {
   const out: Measured[] = [];
   for (const [i, p] of problems.entries()) {
-    engine.clearCache();
-    const a = await solve(p.problem, { engine, mode: 'sequential', maxTokens });
-    engine.clearCache();
-    const t0 = performance.now();
-    const b = await engine.complete({ prompt: buildPrompt(engine.tokenizer, p.problem, 'parallel'), maxTokens });
-    const bMs = performance.now() - t0;
+    // Rotate which configuration goes first, so order effects (GC, caches) fall on all three alike.
+    let a!: SolveResult;
+    let b!: CompletionResult;
+    let bMs = 0;
+    let c!: SolveResult;
+    const runs = [
+      async () => {
+        a = await solve(p.problem, { engine, mode: 'sequential', maxTokens });
+      },
+      async () => {
+        const t0 = performance.now();
+        b = await engine.complete({ prompt: buildPrompt(engine.tokenizer, p.problem, 'parallel'), maxTokens });
+        bMs = performance.now() - t0;
+      },
+      async () => {
+        c = await solve(p.problem, { engine, mode: 'parallel', maxTokens });
+      },
+    ];
+    for (let k = 0; k < runs.length; k++) {
+      engine.clearCache();
+      await runs[(i + k) % runs.length]!();
+    }
     const bStats = parallelStats(b.text, b.ids, engine.tokenizer, { eos: b.finishReason === 'eos' });
-    engine.clearCache();
-    const c = await solve(p.problem, { engine, mode: 'parallel', maxTokens });
     out.push({
       id: p.id,
       family: p.family,
@@ -218,7 +233,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   const md = `# Benchmark results
 
 Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}.
-Shared and noisy: configurations are measured side by side per problem (A, B, C in turn) and reported as ratios.
+Shared and noisy: configurations are measured side by side per problem (A, B, C in turn, the first one rotating) and reported as ratios.
 
 ## Decoding (bundled model, ${opts.dtype}, greedy, ${source})
 
