@@ -1,13 +1,14 @@
 /**
  * Eval datasets: JSONL benchmark files (validated row by row) and the built-in `arith` generator.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { generateArith } from './arith.js';
 import { createRng } from './random.js';
+import { parseJsonLine } from '../src/jsonl.js';
+import { packageRoot } from '../src/package-root.js';
 
 export interface Problem {
   /** Unique within its dataset (the results store keys on it). */
@@ -89,22 +90,6 @@ function describeIssue(row: unknown, key: PropertyKey | undefined): string {
   return `field "${field}" must be ${EXPECTED[field] ?? 'valid'}, got ${kindOf(value)}`;
 }
 
-/** Our package folder: the nearest folder above this module whose package.json is threadweaver-ts's. */
-function packageRoot(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === 'threadweaver-ts') return dir;
-    } catch {
-      // no (readable) package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
-}
-
 /** The default data folder, or undefined when none exists. */
 export function defaultDataDir(): string | undefined {
   const env = process.env.THREADWEAVER_DATA_DIR;
@@ -123,15 +108,7 @@ export function parseProblems(text: string, file: string): Problem[] {
     const line = raw.trim();
     if (!line) return;
     const where = `${file}:${i + 1}`;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (err) {
-      throw new DatasetError(`${where}: invalid JSON (${(err as Error).message})`);
-    }
-    const parsed = rowSchema.safeParse(json);
-    if (!parsed.success) throw new DatasetError(`${where}: ${describeIssue(json, parsed.error.issues[0]?.path[0])}`);
-    const row = parsed.data as Problem;
+    const row = parseJsonLine(line, where, rowSchema, { error: DatasetError, describe: (json, issue) => describeIssue(json, issue.path[0]) }) as Problem;
     const first = seen.get(row.id);
     if (first !== undefined) throw new DatasetError(`${where}: duplicate id "${row.id}" (first on line ${first})`);
     seen.set(row.id, i + 1);

@@ -11,6 +11,7 @@ import type { FinishReason } from '../src/engine/types.js';
 import type { PromptStyle } from '../src/orchestrator/prompt.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
 import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
+import { parseJsonLine } from '../src/jsonl.js';
 
 export type AdvantageMode = 'mean' | 'std';
 
@@ -130,19 +131,7 @@ export class RolloutFileError extends Error {
 
 /** Parse and validate one JSONL line; `where` (`file:line`) prefixes any error. */
 export function parseRolloutLine(line: string, where: string): RolloutRow {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch (err) {
-    throw new RolloutFileError(`${where}: invalid JSON (${(err as Error).message})`);
-  }
-  const parsed = RolloutRowSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.');
-    throw new RolloutFileError(`${where}: ${field ? `field "${field}": ` : ''}${issue.message}`);
-  }
-  return parsed.data as RolloutRow;
+  return parseJsonLine(line, where, RolloutRowSchema, { error: RolloutFileError }) as RolloutRow;
 }
 
 /** Stream a rollout file's rows (blank lines skipped), each with its line number. */

@@ -65,7 +65,7 @@ describe('threadweaver grade', () => {
   it('names the file and line of a bad row', async () => {
     const file = path.join(dir, 'bad.jsonl');
     await writeFile(file, '{"pred":"1","gold":"1","equal":true}\n{"pred":"1","gold":"1","equal":"yes"}\n');
-    await expect(run(['--cases', file])).rejects.toThrow(`${file}:2: equal:`);
+    await expect(run(['--cases', file])).rejects.toThrow(`${file}:2: field "equal": Invalid input`);
     await writeFile(file, '{"pred":"1","gold":"1","equal":true}\n{not json\n');
     await expect(run(['--cases', file])).rejects.toThrow(`${file}:2: invalid JSON`);
   });
@@ -80,7 +80,7 @@ describe('threadweaver grade', () => {
 
 describe('parseGradingCases', () => {
   it('requires pred (string or null), gold and equal', () => {
-    expect(() => parseGradingCases('{"gold":"1","equal":true}', 'f.jsonl')).toThrow('f.jsonl:1: pred:');
+    expect(() => parseGradingCases('{"gold":"1","equal":true}', 'f.jsonl')).toThrow('f.jsonl:1: field "pred": is missing');
     expect(parseGradingCases('\n{"pred":null,"gold":"1","equal":false}\n', 'f.jsonl')).toEqual([
       { pred: null, gold: '1', equal: false, line: 2 },
     ]);

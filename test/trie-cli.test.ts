@@ -29,7 +29,7 @@ describe('threadweaver trie', () => {
     const out = path.join(dir, 'bad-out.jsonl');
     writeFileSync(input, '{"prompt": "a", "completion": "b"}\n\n{"prompt": "a"}\n');
     await expect(trie.run(['--input', input, '--out', out])).rejects.toThrow(`${input}:3: `);
-    await expect(trie.run(['--input', input, '--out', out])).rejects.toThrow(/completion: Invalid input/);
+    await expect(trie.run(['--input', input, '--out', out])).rejects.toThrow(/field "completion": is missing/);
     writeFileSync(input, '{"prompt": "a", "completion": "b"}\nnot json\n');
     await expect(trie.run(['--input', input, '--out', out])).rejects.toThrow(`${input}:2: invalid JSON`);
     expect(existsSync(out)).toBe(false);

@@ -1,17 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.js';
 
-/** The package root (works from `src/` under vitest and from `dist/src/` after build). */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('threadweaver-ts: cannot locate the package root');
-    dir = up;
-  }
-  return dir;
-}
+export { packageRoot };
 
 /** The bundled tiny-threadweaver model folder. */
 export function bundledModelDir(): string {

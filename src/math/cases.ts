@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { gradeAnswer, type GradeOptions } from './grade.js';
+import { parseJsonLine } from '../jsonl.js';
 
 const caseRow = z.object({
   pred: z.string().nullable(),
@@ -38,18 +39,7 @@ export function parseGradingCases(text: string, file: string): GradingCase[] {
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (err) {
-      throw new Error(`${file}:${line}: invalid JSON (${err instanceof Error ? err.message : String(err)})`);
-    }
-    const row = caseRow.safeParse(json);
-    if (!row.success) {
-      const issues = row.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; ');
-      throw new Error(`${file}:${line}: ${issues}`);
-    }
-    cases.push({ ...row.data, line });
+    cases.push({ ...parseJsonLine(raw, `${file}:${line}`, caseRow), line });
   });
   return cases;
 }

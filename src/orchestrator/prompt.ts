@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../engine/model-source.js';
+import { packageRoot } from '../package-root.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 
 /**

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TAG } from '../format/tags.js';
+import { parseJsonLine } from '../jsonl.js';
 
 /** One sequential trace as read from the input file. */
 export interface Trace {
@@ -59,23 +60,12 @@ export function parseTraces(input: string, file: string): Trace[] {
   input.split('\n').forEach((raw, i) => {
     if (!raw.trim()) return;
     const where = `${file}:${i + 1}`;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (err) {
-      throw new TraceError(`${where}: invalid JSON (${(err as Error).message})`);
-    }
-    const row = rowSchema.safeParse(json);
-    if (!row.success) {
-      const issue = row.error.issues[0]!;
-      const field = issue.path.length ? `field "${issue.path.join('.')}"` : 'row';
-      throw new TraceError(`${where}: ${field}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is missing' : issue.message}`);
-    }
-    const { id, problem, answer } = row.data;
+    const row = parseJsonLine(raw, where, rowSchema, { error: TraceError });
+    const { id, problem, answer } = row;
     const first = seen.get(id);
     if (first !== undefined) throw new TraceError(`${where}: duplicate id "${id}" (first on line ${first})`);
     seen.set(id, i + 1);
-    const split = splitReasoning(row.data.reasoning, answer, row.data.response);
+    const split = splitReasoning(row.reasoning, answer, row.response);
     if (!split.reasoning.trim()) throw new TraceError(`${where}: field "reasoning": no text before </think>`);
     traces.push({ id, problem, answer, ...split });
   });

@@ -7,6 +7,7 @@ import type { Command } from '../command.js';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { sftLayout, threadTagIds } from '../../trie/sft.js';
+import { parseJsonLine } from '../../jsonl.js';
 
 const usage = `Usage: threadweaver trie --input FILE.jsonl --out FILE.jsonl [--model DIR]
 
@@ -53,14 +54,10 @@ const trie: Command = {
         lineNumber++;
         if (line.trim() === '') continue;
         const where = `${values.input}:${lineNumber}`;
-        const row = RowSchema.safeParse(parseJson(line, where));
-        if (!row.success) {
-          const issues = row.error.issues.map((i) => `${i.path.join('.') || 'row'}: ${i.message}`);
-          throw new Error(`${where}: ${issues.join('; ')}`);
-        }
+        const row = parseJsonLine(line, where, RowSchema);
         let layout;
         try {
-          layout = sftLayout(row.data, tokenizer);
+          layout = sftLayout(row, tokenizer);
         } catch (err) {
           throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
@@ -80,13 +77,5 @@ const trie: Command = {
     return 0;
   },
 };
-
-function parseJson(line: string, where: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch (err) {
-    throw new Error(`${where}: invalid JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
-}
 
 export default trie;

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let cached: string | undefined;
+
+/**
+ * The threadweaver-ts package folder: the nearest folder above this module whose package.json is
+ * ours (the same from `src/` under vitest, from `dist/src/` after a build, and when installed).
+ */
+export function packageRoot(): string {
+  if (cached) return cached;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'threadweaver-ts') return (cached = dir);
+    } catch {
+      // no (readable) package.json here: keep walking up
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('threadweaver-ts: cannot locate the package folder');
+    dir = up;
+  }
+}
