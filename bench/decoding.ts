@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { generateArith } from '../eval/arith.js';
 import { extractAnswer } from '../src/math/extract.js';
-import { packageRoot } from '../src/engine/model-source.js';
+import { packageRoot } from '../src/package-root.js';
 import { selectRows } from '../src/engine/kv-cache.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
