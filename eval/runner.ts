@@ -9,6 +9,7 @@ import type { Dataset, Problem } from './dataset.js';
 import { progressLine, type EvalProgress } from './progress.js';
 import { mixSeed } from './random.js';
 import { writeReport } from './report.js';
+import { runJobs } from './job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 
@@ -158,9 +159,6 @@ function tally() {
   };
 }
 
-const isAbort = (err: unknown, signal: AbortSignal | undefined): boolean =>
-  signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
-
 /**
  * Run an evaluation into `out`. Resumes from `out/results.jsonl`: samples already stored are
  * skipped (their seed and sampling settings must match this run). A solve or grade error stops
@@ -212,9 +210,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   };
   report();
 
-  let failure: Error | undefined;
   let ran = 0;
-  const stopped = (): boolean => failure !== undefined || o.signal?.aborted === true;
 
   const runJob = async (j: Job): Promise<void> => {
     const result = await o.solve(j.problem.problem, {
@@ -240,23 +236,12 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     report({ dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode, correct: row.correct });
   };
 
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (!stopped() && next < todo.length) {
-      const j = todo[next++]!;
-      try {
-        await runJob(j);
-      } catch (err) {
-        if (isAbort(err, o.signal)) continue;
-        failure ??= new Error(
-          `eval stopped at ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}): ${(err as Error)?.message ?? String(err)}`,
-          { cause: err },
-        );
-      }
-    }
-  };
+  let failure: Error | undefined;
   try {
-    await Promise.all(Array.from({ length: Math.min(o.concurrency, todo.length) }, worker));
+    failure = await runJobs(todo, o.concurrency, runJob, {
+      ...(o.signal ? { signal: o.signal } : {}),
+      describe: (j) => `eval stopped at ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})`,
+    });
   } finally {
     line?.finish();
     await store.close();

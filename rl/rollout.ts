@@ -16,6 +16,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Dataset, Problem } from '../eval/dataset.js';
 import { progressLine } from '../eval/progress.js';
 import { mixSeed } from '../eval/random.js';
+import { runJobs } from '../eval/job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultKey, type ResultsStore } from '../eval/results.js';
 import type { GradeFn, GradeResult } from '../eval/runner.js';
 import type { Engine } from '../src/engine/types.js';
@@ -128,8 +129,6 @@ interface Job {
   key: ResultKey;
 }
 
-const isAbort = (err: unknown, signal: AbortSignal | undefined): boolean =>
-  signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
 
 function checkOptions(o: RolloutOptions): void {
   const posInt = (v: number | undefined, name: string): void => {
@@ -336,21 +335,12 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   };
 
   const todo = jobs.filter((j) => !known.has(resultKey(j.key)));
-  let next = 0;
-  const stopped = (): boolean => failure !== undefined || o.signal?.aborted === true;
-  const worker = async (): Promise<void> => {
-    while (!stopped() && next < todo.length) {
-      const j = todo[next++]!;
-      try {
-        await runJob(j);
-      } catch (err) {
-        if (isAbort(err, o.signal)) continue;
-        failure ??= new Error(`rollout stopped at ${j.problem.id} sample ${j.sample}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-      }
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 1, todo.length) }, worker));
+    failure = await runJobs(todo, o.concurrency ?? 1, runJob, {
+      ...(o.signal ? { signal: o.signal } : {}),
+      describe: (j) => `rollout stopped at ${j.problem.id} sample ${j.sample}`,
+      ...(failure ? { failure } : {}),
+    });
   } finally {
     line?.finish();
     await closeAll();
