@@ -5,6 +5,7 @@ export { TransformersEngine, type TransformersEngineOptions, type EngineStats } 
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
 export { OpenAIEngine } from './engine/openai.js';
 export { RoutedEngine } from './engine/router.js';
+export { startServer } from './server/index.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
 export type { ControllerEvents } from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
