@@ -19,9 +19,9 @@ export interface ThreadView {
 /** A block's threads grouped under one heading, each labelled, indented under a rail. */
 export function renderBlock(block: number, threads: readonly ThreadView[]): string {
   const lines = [cyan(`┌─ parallel block ${block + 1}: ${threads.length} threads`)];
-  threads.forEach((t, i) => {
+  threads.forEach((t) => {
     const cut = t.finishReason === 'stop' ? '' : `, ended by ${t.finishReason}`;
-    lines.push(cyan(`${i === 0 ? '├' : '├'}─ thread ${t.thread}`) + dim(` (${t.tokens} tokens, ${(t.ms / 1000).toFixed(2)} s${cut})`));
+    lines.push(cyan(`├─ thread ${t.thread}`) + dim(` (${t.tokens} tokens, ${(t.ms / 1000).toFixed(2)} s${cut})`));
     const body = t.text.replace(/\n?<\/Thread>$/, '').replace(/^\s+/, '');
     for (const line of body.split('\n')) lines.push(cyan('│  ') + line);
   });

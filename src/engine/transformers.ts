@@ -42,7 +42,6 @@ export interface EngineStats {
 interface Row {
   out: number;
   ids: number[];
-  pieces: string[];
   maxTokens: number;
   sampler: ReturnType<typeof createSampler>;
   stop: StopMatcher;
@@ -175,7 +174,6 @@ export class TransformersEngine implements Engine {
     const rows: Row[] = suffixes.map((_, i) => ({
       out: i,
       ids: [],
-      pieces: [],
       maxTokens,
       sampler: createSampler(sampling[i] ?? {}),
       stop: new StopMatcher(request.stop ?? [], (s) => this.tokenizer.singleTokenId(s)),

@@ -64,7 +64,7 @@ export function parseTrajectory(text: string): TrajectoryTree {
         while (j < tokens.length && ![TAG.outlinesClose, TAG.threadOpen, TAG.parallelClose].includes(tokens[j]!.tag as never)) j++;
         const close = tokens[j]?.tag === TAG.outlinesClose ? tokens[j] : undefined;
         const end = close ? close.end : (tokens[j]?.start ?? text.length);
-        const section = makeOutlines(text, u.start, end, !!close, tokens.slice(i + 1, close ? j : j));
+        const section = makeOutlines(text, u.start, end, !!close, tokens.slice(i + 1, j));
         block.parts.push(section);
         block.outlines.push(...section.outlines);
         pos = end;
