@@ -81,7 +81,7 @@ export interface RunEvalOptions {
   progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
   /** Without a TTY, print the progress line every this many samples. Default: about 5% of the run. */
   progressEvery?: number;
-  /** Keep each trajectory's text in results.jsonl. Default true. */
+  /** Keep each trajectory's text (and its problem's text) in results.jsonl. Default true. */
   keepText?: boolean;
   /** Stops scheduling; in-flight solves get the signal. What finished is kept and summarized. */
   signal?: AbortSignal;
@@ -227,7 +227,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     const verdict = await o.grade(result.answer, j.problem.answer);
     const row: ResultRow = {
       ...resultRow({ ...j, temperature: o.temperature, topP: o.topP, answer: result.answer, formatValid: result.formatValid, metrics: result.metrics, verdict }),
-      ...(o.keepText === false ? {} : { text: result.text }),
+      ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
     await store.append(row);
     counts.add(row);

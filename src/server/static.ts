@@ -29,7 +29,7 @@ export function sendBody(res: ServerResponse, type: string, body: string | Buffe
   res.end(body);
 }
 
-async function sendWebFile(res: ServerResponse, name: string): Promise<void> {
+export async function sendWebFile(res: ServerResponse, name: string): Promise<void> {
   const type = TYPES[path.extname(name)];
   // Plain names only: nothing outside the web folder can be asked for.
   if (!type || !/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new ApiError(404, `no such file: ${name}`, 'not_found_error');
