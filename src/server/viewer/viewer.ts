@@ -22,6 +22,8 @@ export interface ViewerOptions {
 export interface RunningViewer {
   url: string;
   port: number;
+  /** True once close() was called. */
+  readonly closing: boolean;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,9 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
   return {
     url,
     port,
+    get closing() {
+      return closed !== undefined;
+    },
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
