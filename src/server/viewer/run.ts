@@ -236,21 +236,26 @@ export interface SampleView {
 export function sampleView(row: RunRow, tokenizer: Tokenizer): SampleView {
   const { text = '', ids, calls: _calls, promptIds: _promptIds, prompt: _prompt, ...rest } = row as RunRow & { calls?: unknown; promptIds?: unknown; prompt?: unknown };
   const tree = parseTrajectory(text);
-  const stats = parallelStats(text, ids ?? tokenizer.encode(text), tokenizer, { eos: row.eos === true });
+  const tokens = ids ?? tokenizer.encode(text);
+  // An eval row does not say whether the model ended with EOS (a token the text does not show); its T does.
+  const eos = row.eos ?? parallelStats(text, tokens, tokenizer, { tree }).totalTokens + 1 === row.totalTokens;
+  const stats = parallelStats(text, tokens, tokenizer, { eos, tree });
   const segments: Segment[] = [];
   const phases: TimelineBar[] = [];
   const threadRows: { label: string; bars: TimelineBar[] }[] = [];
   let x = 0;
+  const sequentialRun = (n: number) => {
+    if (n > 0) phases.push({ start: x, end: x + n, kind: 'sequential', critical: true, title: `sequential: ${n} tokens` });
+    x += n;
+  };
   let blockIndex = 0;
   for (const seg of tree.segments) {
     if (seg.kind === 'sequential') {
-      const tokens = tokenizer.count(seg.text);
-      segments.push({ kind: 'sequential', text: seg.text, tokens });
-      if (tokens > 0) phases.push({ start: x, end: x + tokens, kind: 'sequential', critical: true, title: `sequential: ${tokens} tokens` });
-      x += tokens;
+      segments.push({ kind: 'sequential', text: seg.text, tokens: tokenizer.count(seg.text) });
       continue;
     }
     const b = blockIndex++;
+    sequentialRun(stats.sequentialRuns[b] ?? 0);
     const stat = stats.blocks[b] ?? { overheadTokens: 0, threadTokens: seg.threads.map(() => 0) };
     const longest = Math.max(0, ...stat.threadTokens);
     const critical = stat.threadTokens.indexOf(longest);
@@ -264,14 +269,15 @@ export function sampleView(row: RunRow, tokenizer: Tokenizer): SampleView {
     const span = stat.overheadTokens + longest;
     phases.push({ start: x, end: x + span, kind: 'parallel', critical: true, title: `parallel block ${b}: ${stat.overheadTokens} + ${longest} tokens on the critical path` });
     seg.threads.forEach((t, i) => {
-      const tokens = stat.threadTokens[i] ?? 0;
+      const n = stat.threadTokens[i] ?? 0;
       threadRows.push({
         label: `block ${b} · thread ${t.number ?? '?'}`,
-        bars: [{ start: x + stat.overheadTokens, end: x + stat.overheadTokens + tokens, kind: 'thread', critical: i === critical, title: `thread ${t.number ?? '?'}: ${tokens} tokens` }],
+        bars: [{ start: x + stat.overheadTokens, end: x + stat.overheadTokens + n, kind: 'thread', critical: i === critical, title: `thread ${t.number ?? '?'}: ${n} tokens` }],
       });
     });
     x += span;
   }
+  sequentialRun(stats.sequentialRuns[blockIndex] ?? 0);
   return { row: rest, segments, timeline: { unit: 'tokens', rows: [{ label: 'phases', bars: phases }, ...threadRows] } };
 }
 
