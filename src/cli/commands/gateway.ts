@@ -1,21 +1,14 @@
 import { z } from 'zod';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
 import type { RunningServer } from '../../server/server.js';
-import { intFlag, parseCommandArgs } from '../args.js';
+import { parseCommandArgs } from '../args.js';
+import { LOOPBACK, serverFlagOptions, serverFlagSchema, serverOptionsFromFlags } from '../server-flags.js';
 import { UsageError, type Command } from '../command.js';
 import { untilSignal } from '../until-signal.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags } from '../engine-flags.js';
 
-const schema = engineFlagSchema.extend({
-  host: z.string().min(1).optional(),
-  port: intFlag().min(0).max(65535).optional(),
+const schema = engineFlagSchema.extend(serverFlagSchema.shape).extend({
   upstreamApiKey: z.string().min(1).optional(),
-  servedModelName: z.string().min(1).optional(),
-  maxTokensLimit: intFlag().min(1).optional(),
-  maxConcurrent: intFlag().min(1).optional(),
-  maxQueued: intFlag().min(0).optional(),
-  maxBodyBytes: intFlag().min(1).optional(),
-  quiet: z.boolean().optional(),
 });
 
 const usage = `Usage: threadweaver gateway [options]
@@ -37,8 +30,6 @@ Options:
   --quiet                   no request log on stderr
 ${engineFlagUsage}`;
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-
 const command: Command = {
   name: 'gateway',
   summary: 'parallel reasoning behind the OpenAI chat API, with a live web view',
@@ -48,15 +39,8 @@ const command: Command = {
       args,
       {
         ...engineFlagOptions,
-        host: { type: 'string' },
-        port: { type: 'string' },
+        ...serverFlagOptions,
         'upstream-api-key': { type: 'string' },
-        'served-model-name': { type: 'string' },
-        'max-tokens-limit': { type: 'string' },
-        'max-concurrent': { type: 'string' },
-        'max-queued': { type: 'string' },
-        'max-body-bytes': { type: 'string' },
-        quiet: { type: 'boolean' },
       },
       schema,
     );
@@ -69,16 +53,9 @@ const command: Command = {
     const engine = await engineFromFlags({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) });
     const server: RunningServer = await startGateway({
       engine,
-      host,
-      port: values.port ?? 8080,
+      ...serverOptionsFromFlags(values, 8080),
       ...(apiKey ? { apiKey } : {}),
       ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
-      ...(values.servedModelName ? { modelName: values.servedModelName } : {}),
-      ...(values.maxTokensLimit ? { maxTokensLimit: values.maxTokensLimit } : {}),
-      ...(values.maxConcurrent ? { maxConcurrent: values.maxConcurrent } : {}),
-      ...(values.maxQueued !== undefined ? { maxQueued: values.maxQueued } : {}),
-      ...(values.maxBodyBytes ? { maxBodyBytes: values.maxBodyBytes } : {}),
-      ...(values.quiet ? {} : { log: (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) }),
     });
     if (!apiKey && !LOOPBACK.has(host)) {
       process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);
