@@ -67,4 +67,22 @@ describe('gateway --base-url threadweaver serve', () => {
     // The request in flight upstream was closed by the gateway, not finished.
     expect(upstreamLog.slice(before).some((l) => l.includes('(client closed)'))).toBe(true);
   });
+
+  it('a server that is gone is a 502 (an error event inside a stream), after the engine’s retries', async () => {
+    const gone = await startServer({ engine: await embeddedEngine() });
+    const engine = await OpenAIEngine.connect({ baseUrl: gone.baseURL, maxRetries: 0 });
+    const lonely = await startGateway({ engine, port: 0 });
+    try {
+      await gone.close();
+      const r = await postJson(`${lonely.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] });
+      expect(r.status).toBe(502);
+      expect(r.body.error).toMatchObject({ type: 'server_error', code: 'engine_error', message: expect.stringMatching(/the reasoning run failed/) });
+      const s = await postStream(`${lonely.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] });
+      expect(s.status).toBe(200);
+      expect(s.events.at(-2).error).toMatchObject({ code: 'engine_error' });
+      expect(s.events.at(-1)).toBe('[DONE]');
+    } finally {
+      await lonely.close();
+    }
+  });
 });
