@@ -216,13 +216,18 @@ export class TransformersEngine implements Engine {
           finish(row, 'abort');
           continue;
         }
-        if (row.ids.length >= row.maxTokens || total >= maxTotal) {
+        if (row.ids.length >= row.maxTokens) {
           finish(row, 'length');
           continue;
         }
         const id = row.sampler(logits, i * this.vocab, this.vocab);
         if (eos.has(id)) {
           finish(row, 'eos');
+          continue;
+        }
+        // The shared budget runs out in lockstep, rows in order (see lockstepShares); EOS costs nothing.
+        if (total >= maxTotal) {
+          finish(row, 'length');
           continue;
         }
         const piece = this.tokenizer.decode([id]);
