@@ -69,6 +69,9 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   const mode = options.mode ?? 'parallel';
   const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle);
   const warnings = unknownCharWarnings(engine, problem);
+  const promptTokens = engine.tokenizer.count(prompt);
+  const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
+  if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt));

@@ -306,6 +306,14 @@ describe('controller: context limit', () => {
     }
   });
 
+  it('a prompt that fills the context: nothing generated, labelled context, and solve() says why', async () => {
+    const engine = new ScriptedEngine(endless, { contextLength: 20 });
+    const r = await solve('A problem far longer than twenty tokens.', { engine });
+    expect(r.finishReason).toBe('context');
+    expect(engine.requests).toHaveLength(0);
+    expect(r.warnings).toContainEqual(expect.stringMatching(/^the prompt \(\d+ tokens\) leaves no room in the context limit of 20 tokens/));
+  });
+
   it('no room for the block tags: no fork, the run ends at the limit', async () => {
     const { t } = await run(endless, { contextLength: new ScriptedEngine(endless).tokenizer.count(PROMPT + OUTLINES) + 5 });
     expect(t.calls.map((c) => c.role.kind)).toEqual(['sequential']);

@@ -86,7 +86,8 @@ export const samplingFlagSchema = z.object({
 });
 
 export const samplingFlagUsage = `Sampling options:
-  --max-tokens N        response budget, every thread counted (default: the context length)
+  --max-tokens N        response budget: generated tokens, every thread counted; thread headers
+                        and closing tags the controller inserts do not count (default: the context length)
   --temperature T       0 = greedy (default 0)
   --top-p P             nucleus sampling mass (default 1)
   --seed N              base seed; each call and thread derives its own`;
