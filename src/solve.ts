@@ -7,6 +7,7 @@ import { Controller, type ControllerOptions } from './orchestrator/controller.js
 import type { ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptStyle } from './orchestrator/prompt.js';
+import { checkSolveOptions } from './solve-options.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 
 export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
@@ -59,13 +60,20 @@ export function embeddedEngine(options: TransformersEngineOptions = {}): Promise
   return engine;
 }
 
-/** Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`). */
+/**
+ * Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`).
+ * Options are checked first: a wrong or unknown one is a TypeError naming it and what it accepts.
+ */
 export async function solve(problem: string, options: SolveOptions = {}): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
+  checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
   const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle, options.system);
   const warnings = unknownCharWarnings(engine, problem);
+  const promptTokens = engine.tokenizer.count(prompt);
+  const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
+  if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt));

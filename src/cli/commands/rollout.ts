@@ -33,7 +33,9 @@ Options:
                            group is complete (removed at the end)
 ${datasetFlagUsage}
 ${samplingFlagUsage}
-  (rollouts default to --temperature 1; --seed is the base of the per-trajectory seeds, default 0)
+  (rollouts default to --temperature 1; --seed is the base of the per-trajectory seeds, default 0.
+   A group learns only from a spread of rewards: the bundled model is near-deterministic below
+   about 1.5, so use --temperature 1.5 with it; groups without spread are reported)
 ${engineFlagUsage}`;
 
 const command: Command = {
@@ -85,6 +87,7 @@ const command: Command = {
     );
     const resumed = result.resumed ? ` (${result.resumed} resumed)` : '';
     process.stdout.write(`rollout: ${formatRolloutSummary(result.summary)}${resumed} → ${result.file}\n`);
+    for (const w of result.warnings) process.stderr.write(`rollout: warning: ${w}\n`);
     if (!result.complete) {
       process.stderr.write(
         `rollout: ${result.aborted ? 'interrupted' : 'incomplete'}; trajectories of unfinished groups are in ` +
