@@ -4,6 +4,7 @@
  */
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
+import { EXTRACT_POLICIES, type ExtractPolicy } from '../src/math/extract.js';
 
 export type Mode = 'parallel' | 'sequential';
 export const MODES: readonly Mode[] = ['parallel', 'sequential'];
@@ -21,6 +22,8 @@ export interface ResultRow {
   gold: string;
   /** The extracted answer, or null when none was found. */
   answer: string | null;
+  /** The extraction policy that found `answer` (rows written before it was recorded: 'boxed'). */
+  extract?: ExtractPolicy;
   correct: boolean;
   /** The grader's reason for its verdict. */
   gradeReason: string;
@@ -61,6 +64,7 @@ export const resultRowSchema = z.looseObject({
   topP: z.number(),
   gold: z.string(),
   answer: z.string().nullable(),
+  extract: z.enum(EXTRACT_POLICIES).optional(),
   correct: z.boolean(),
   gradeReason: z.string(),
   formatValid: z.boolean(),
@@ -84,6 +88,8 @@ export interface GradedSample {
   temperature: number;
   topP: number;
   answer: string | null;
+  /** How `answer` was extracted; recorded in the row when given. */
+  extract?: ExtractPolicy;
   formatValid: boolean;
   metrics: { parallelBlocks: number; threads: number; totalTokens: number; criticalPathTokens: number; acceleration: number; wallMs: number };
   verdict: { equal: boolean; reason: string };
@@ -102,6 +108,7 @@ export function resultRow(s: GradedSample): ResultRow {
     topP: s.topP,
     gold: s.problem.answer,
     answer: s.answer,
+    ...(s.extract ? { extract: s.extract } : {}),
     correct: s.verdict.equal,
     gradeReason: s.verdict.reason,
     formatValid: s.formatValid,

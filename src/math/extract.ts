@@ -9,8 +9,8 @@ import { statedAnswer, statedAnswerOfText, withinTurn } from './answer-line.js';
  * How the final answer is found: `boxed` takes the last box after `</think>` and nothing else;
  * `lenient` does the same and, when there is no box, reads the answer line (docs/grading.md).
  */
-export type ExtractPolicy = 'boxed' | 'lenient';
-export const EXTRACT_POLICIES: readonly ExtractPolicy[] = ['boxed', 'lenient'];
+export const EXTRACT_POLICIES = ['boxed', 'lenient'] as const;
+export type ExtractPolicy = (typeof EXTRACT_POLICIES)[number];
 
 const THINK_OPEN = '<think>';
 const THINK_CLOSE = '</think>';

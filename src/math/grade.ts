@@ -6,8 +6,9 @@
 import { Deadline, GradeTimeout } from './deadline.js';
 import { answerOf, type ExtractPolicy } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
+import { hasDecimal } from './number.js';
 import { numericEqual, numericProportional } from './numeric.js';
-import { parseStructure, statement, type AnswerNode, type Relation, type RelationOp } from './structure.js';
+import { labelKey, parseStructure, statement, type AnswerNode, type Relation, type RelationOp, type Statement } from './structure.js';
 import { symbolicEqual, symbolicProportional } from './symbolic.js';
 import type { CompareContext, Verdict } from './types.js';
 
@@ -73,7 +74,7 @@ function compareNodes(p: AnswerNode, g: AnswerNode, ctx: CompareContext): Verdic
   if (p.kind === 'relation' && g.kind !== 'relation') {
     // Restating an interval gold as an inequality is not accepted (Math-Verify's asymmetry).
     const stated = statement(p);
-    if (stated) return compareNodes(parseStructure(stated.value), g, ctx);
+    if (stated) return compareStatedValue(stated, g, ctx);
     return { equal: false, reason: 'prediction is a relation, gold is not' };
   }
   switch (g.kind) {
@@ -137,9 +138,20 @@ function compareStatements(p: Relation, g: Relation, ctx: CompareContext): Verdi
   const a = statement(p);
   const b = statement(g);
   if (!a || !b) return null;
-  const sameLabel = a.label !== null && b.label !== null && compact(a.label) === compact(b.label);
+  const sameLabel = a.label !== null && b.label !== null && labelKey(a.label) === labelKey(b.label);
   if (!sameLabel && a.label !== null && b.label !== null) return null;
   return compareNodes(parseStructure(a.value), parseStructure(b.value), ctx);
+}
+
+/**
+ * A predicted statement against a plain gold: the exact value decides; its `\approx` tail counts
+ * too when the gold is itself a decimal (`\frac{40}{3} \approx 13.33` against a measured `13.33`).
+ */
+function compareStatedValue(stated: Statement, g: AnswerNode, ctx: CompareContext): Verdict {
+  const exact = compareNodes(parseStructure(stated.value), g, ctx);
+  if (exact.equal || stated.approx === undefined || g.kind !== 'expr' || !hasDecimal(g.latex)) return exact;
+  const approx = compareNodes(parseStructure(stated.approx), g, ctx);
+  return approx.equal ? { equal: true, reason: `approximation: ${approx.reason}` } : exact;
 }
 
 type Oriented = { terms: string[]; ops: ('<' | '\\le' | '=' | '\\ne')[] };

@@ -123,6 +123,11 @@ export function isLabel(term: string): boolean {
   return !/^(?:[A-Za-z]|\\[A-Za-z]+)(?:_(?:\{[^{}]*\}|\w))?\^(?!\{?-1\}?(?![\d]))/.test(t);
 }
 
+/** A label without decorations, so `\overline{AB}`, `|AB|` and `AB` name the same thing. */
+export function labelKey(label: string): string {
+  return label.replace(/\\(?:overline|overrightarrow|vec|mathbf|mathrm|text|left|right)(?![A-Za-z])|[\s{}|]/g, '');
+}
+
 /** A constant expression by our own reader: a number, or arithmetic on numbers, pi and e. */
 export function isConstant(latex: string): boolean {
   const expr = parseLatex(latex);
@@ -135,6 +140,8 @@ export type Relation = Extract<AnswerNode, { kind: 'relation' }>;
 export interface Statement {
   label: string | null;
   value: string;
+  /** The approximation written after `\approx`, when there is one (`13.33` in `\frac{40}{3} \approx 13.33`). */
+  approx?: string;
 }
 
 /**
@@ -147,12 +154,15 @@ export interface Statement {
 export function statement(r: Relation): Statement | null {
   if (!r.ops.every((op) => op === '=' || op === '\\approx')) return null;
   let terms = r.terms;
-  const approx = r.ops.indexOf('\\approx');
-  if (approx >= 0) terms = approx === 0 && isLabel(terms[0]!) ? terms.slice(0, 2) : terms.slice(0, approx + 1);
-  const last = terms.at(-1)!;
-  if (terms.length === 1) return { label: null, value: last };
-  if (isLabel(terms[0]!)) return { label: terms[0]!, value: last };
-  return terms.every(isConstant) ? { label: null, value: last } : null;
+  const at = r.ops.indexOf('\\approx');
+  const labelled = isLabel(terms[0]!);
+  let approx: { approx?: string } = {};
+  if (at === 0 && labelled) terms = terms.slice(0, 2);
+  else if (at >= 0) [terms, approx] = [terms.slice(0, at + 1), { approx: terms[at + 1]! }];
+  const value = terms.at(-1)!;
+  if (terms.length === 1) return { label: null, value, ...approx };
+  if (labelled) return { label: terms[0]!, value, ...approx };
+  return terms.every(isConstant) ? { label: null, value, ...approx } : null;
 }
 
 /**
