@@ -6,8 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
-import type { Mode } from './results.js';
-import { EXTRACT_POLICIES, type ExtractPolicy } from '../src/math/extract.js';
+import { extractPolicySchema, type Mode } from './results.js';
+import type { ExtractPolicy } from '../src/math/extract.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -81,7 +81,7 @@ export const runSummarySchema = z.looseObject({
     temperature: num,
     topP: num,
     seedBase: num,
-    extract: z.enum(EXTRACT_POLICIES).optional(),
+    extract: extractPolicySchema.optional(),
   }),
   datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).optional() })),
 });

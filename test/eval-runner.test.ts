@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArithProblem, renderArith } from '../eval/arith.js';
 import { loadDataset, type Dataset } from '../eval/dataset.js';
 import { summarizeRun } from '../eval/summary.js';
-import { openResults } from '../eval/results.js';
+import { extractPolicySchema, openResults } from '../eval/results.js';
+import { EXTRACT_POLICIES } from '../src/math/extract.js';
 import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOptions } from '../eval/runner.js';
 import { formatProgress } from '../eval/progress.js';
 import { assertWellFormed } from './eval-xml.js';
@@ -195,6 +196,7 @@ describe('runEval', () => {
   });
 
   it('hands the extraction policy to solve and records it in every row and in the summary', async () => {
+    expect(extractPolicySchema.options).toEqual([...EXTRACT_POLICIES]);
     const out = path.join(dir, 'extract');
     const log: Array<SolveOptions & { problem: string }> = [];
     const res = await runEval(options(out, { datasets: [arith2], k: 1, extract: 'lenient', solve: fakeSolve(log) }));

@@ -184,6 +184,7 @@ describe('grading policies', () => {
     expectGrade('\\frac{41}{3} \\approx 13.33', '\\frac{40}{3}', false);
     expectGrade('\\frac{40}{3} \\approx 13.33', '13.34', false);
     expectGrade('x \\approx 0.29', '\\frac27', false);
+    expectGrade('2x+1 \\approx 5', '2x+1', false);
   });
 
   it('a chain of constants is a computation: its answer is the last member', () => {

@@ -134,6 +134,12 @@ export function isConstant(latex: string): boolean {
   return expr !== null && variables(expr).length === 0;
 }
 
+/** True when our reader sees free variables (false when it cannot read the expression at all). */
+function hasVariables(latex: string): boolean {
+  const expr = parseLatex(latex);
+  return expr !== null && variables(expr).length > 0;
+}
+
 export type Relation = Extract<AnswerNode, { kind: 'relation' }>;
 
 /** What an equality statement asserts: `label = … = value`, or the value a computation ends in. */
@@ -160,7 +166,8 @@ export function statement(r: Relation): Statement | null {
   if (at === 0 && labelled) terms = terms.slice(0, 2);
   else if (at >= 0) [terms, approx] = [terms.slice(0, at + 1), { approx: terms[at + 1]! }];
   const value = terms.at(-1)!;
-  if (terms.length === 1) return { label: null, value, ...approx };
+  // `2x+1 \approx 5` is an approximate equation, not an approximated value.
+  if (terms.length === 1) return hasVariables(value) ? null : { label: null, value, ...approx };
   if (labelled) return { label: terms[0]!, value, ...approx };
   return terms.every(isConstant) ? { label: null, value, ...approx } : null;
 }
