@@ -125,6 +125,7 @@ describe('grading policies', () => {
     expectGrade('9.8\\,\\text{m}\\cdot\\text{s}^{-2}', '9.8', true);
     expectGrade('9.8\\,\\text{m}/\\text{s}^{2}', '9.8', true);
     expectGrade('1.5 \\mathrm{~s}', '1.5', true);
+    expectGrade('1.2\\times10^{3}\\ \\mathrm{kg\\,m^{-3}}', '1200', true);
     expectGrade('6.2\\times10^{3}\\,\\text{m}^{-1}', '6.3\\times10^{3}', false);
     expectGrade('12 integers', '12', true);
     // A lone word is an answer, not a unit.
@@ -156,6 +157,10 @@ describe('grading policies', () => {
     expectGrade('AB=5, BC=9', '5, 9', true);
     expectGrade('5, 9', 'AB=5, BC=9', true);
     expectGrade('x = 1, y = 2', '(1, 2)', true);
+    expectGrade('x = 2 \\text{ or } x = 3', '2, 3', true);
+    expectGrade('S_{10} = 55', '55', true);
+    expectGrade('\\sum_{k=1}^{10} k = 55', '55', true);
+    expectGrade('AB = 7\\text{ cm}', '7', true);
     // The same label decorated differently; different labels still differ.
     expectGrade('\\overline{AB} = 7', 'AB = 7', true);
     expectGrade('AB = 7', 'BC = 7', false);
@@ -168,6 +173,9 @@ describe('grading policies', () => {
     expectGrade('11a+c', '7 = 11a+c', false);
     expectGrade('4', 'x^2 = 4', false);
     expectGrade('6', '2y = 6', false);
+    expectGrade('x = 2', '2, 3', false);
+    expectGrade('r = 5', 'r^2 = 25', false);
+    expectGrade('y = 2x + 3', 'y = 2x + 4', false);
   });
 
   it('an approximation after \\approx does not replace the exact value', () => {
@@ -321,6 +329,7 @@ describe('grading limits', () => {
     expectGrade('(x-4)^{2/3}', '\\sqrt[3]{(x-4)^2}', true);
     expectGrade('(x-4)^{\\frac{1}{5}}', '\\sqrt[5]{x-4}', true);
     expectGrade('(-8)^{1/3}', '-2', true);
+    expectGrade('(x-9)^{-1/3}', '\\frac{1}{\\sqrt[3]{x-9}}', true);
     expectGrade('(2-x)^{1/3}', '\\sqrt[3]{x-2}', false);
     expectGrade('(x-4)^{1/3}', '\\sqrt[3]{4-x}', false);
   });

@@ -135,7 +135,7 @@ function unwrapCommand(s: string, open: RegExp): string {
 function stripTrailingTextUnits(s: string): string {
   for (;;) {
     const m =
-      /(?:(?:\\cdot|\\times|\/)\s*)?\\(?:text|mbox|textnormal|mathrm)\s*\{([^{}]*)\}\s*(?:\^\s*(?:\{\s*-?\d+\s*\}|-?\d))?\s*$/.exec(s);
+      /(?:(?:\\cdot|\\times|\/)\s*)?\\(?:text|mbox|textnormal|mathrm)\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*(?:\^\s*(?:\{\s*-?\d+\s*\}|-?\d))?\s*$/.exec(s);
     if (!m) return s;
     const before = s.slice(0, m.index).trimEnd();
     // Only a unit when it follows a value; a lone `\text{Evelyn}` or `\text{ and } 8` is the answer.
