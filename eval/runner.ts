@@ -89,7 +89,7 @@ export interface RunEvalOptions {
   progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
   /** Without a TTY, print the progress line every this many samples. Default: about 5% of the run. */
   progressEvery?: number;
-  /** Keep each trajectory's text in results.jsonl. Default true. */
+  /** Keep each trajectory's text (and its problem's text) in results.jsonl. Default true. */
   keepText?: boolean;
   /** Stops scheduling; in-flight solves get the signal. What finished is kept and summarized. */
   signal?: AbortSignal;
@@ -247,7 +247,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
         metrics: result.metrics,
         verdict,
       }),
-      ...(o.keepText === false ? {} : { text: result.text }),
+      ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
     await store.append(row);
     counts.add(row);

@@ -1,13 +1,14 @@
 export { solve, embeddedEngine, SolveError, type SolveOptions, type SolveResult } from './solve.js';
+export { solveStream, type SolveEvent } from './solve-stream.js';
 export * from './format/index.js';
 export type * from './engine/types.js';
 export { TransformersEngine, type TransformersEngineOptions, type EngineStats } from './engine/transformers.js';
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
 export { OpenAIEngine } from './engine/openai.js';
 export { RoutedEngine } from './engine/router.js';
-export { startServer } from './server/index.js';
+export { startServer, startGateway, startViewer } from './server/index.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
-export type { ControllerEvents } from './orchestrator/events.js';
+export { CONTROLLER_EVENTS, type ControllerEvents, type ControllerEvent } from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
 export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
 export { buildPrompt, promptMessages, type PromptStyle } from './orchestrator/prompt.js';

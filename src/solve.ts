@@ -15,6 +15,8 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   promptStyle?: PromptStyle;
   /** How the final answer is found in the text (see extractAnswer). Default 'boxed'. */
   extract?: ExtractPolicy;
+  /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
+  system?: string;
   /** Listeners for the controller's typed events. */
   on?: Partial<ControllerEvents>;
 }
@@ -64,7 +66,7 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle);
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle, options.system);
   const warnings = unknownCharWarnings(engine, problem);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.

@@ -45,7 +45,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const contextLimit = Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength);
     const maxTransitions = options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS;
     const promptIds = tok.encode(prompt);
-    const b = new TrajectoryBuilder(promptIds);
+    const b = new TrajectoryBuilder(promptIds, (p) => this.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }));
     // One cache scope per run: prefixes are reused within this trajectory only.
     const cacheScope = `run-${++runCounter}`;
     const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope };

@@ -24,6 +24,8 @@ export interface ParallelStats {
   /** Share of tokens inside blocks. */
   parallelRatio: number;
   blocks: BlockStats[];
+  /** Sequential tokens before each block and after the last (blocks + 1 runs, summing to sequentialTokens). */
+  sequentialRuns: number[];
 }
 
 /**
@@ -47,6 +49,8 @@ export function parallelStats(text: string, ids: readonly number[], tokenizer: T
     regions.push([cursor, blockEnd, bi, -1]);
   });
   const blocks: BlockStats[] = tree.blocks.map((blk) => ({ overheadTokens: 0, threadTokens: blk.threads.map(() => 0) }));
+  const runs = new Array<number>(blocks.length + 1).fill(0);
+  runs[blocks.length] = options.eos ? 1 : 0;
   let sequential = options.eos ? 1 : 0;
   let r = 0;
   for (const o of offsets) {
@@ -54,6 +58,7 @@ export function parallelStats(text: string, ids: readonly number[], tokenizer: T
     const region = regions[r];
     if (!region || o < region[0]) {
       sequential++;
+      runs[region ? region[2] : blocks.length]!++;
       continue;
     }
     const blk = blocks[region[2]]!;
@@ -74,6 +79,7 @@ export function parallelStats(text: string, ids: readonly number[], tokenizer: T
     acceleration: total > 0 ? 1 - critical / total : 0,
     parallelRatio: total > 0 ? (total - sequential) / total : 0,
     blocks,
+    sequentialRuns: runs,
   };
 }
 

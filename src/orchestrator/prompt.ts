@@ -28,18 +28,22 @@ export function loadPrompt(name: string, slots: Record<string, string> = {}): st
   });
 }
 
-export function promptMessages(problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained'): ChatMessage[] {
-  const messages: ChatMessage[] = [];
-  if (style === 'instructed') {
-    messages.push({ role: 'system', content: loadPrompt(mode === 'parallel' ? 'instructed-parallel' : 'instructed-sequential') });
-  } else if (mode === 'sequential') {
-    messages.push({ role: 'system', content: loadPrompt('sequential-system') });
-  }
+/**
+ * The messages put to the model. `system` is the caller's own system text (a chat client's
+ * system messages): it follows the mode's system prompt, if any, in the one system message, since
+ * many chat templates accept a system message only first.
+ */
+export function promptMessages(problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained', system?: string): ChatMessage[] {
+  const parts: string[] = [];
+  if (style === 'instructed') parts.push(loadPrompt(mode === 'parallel' ? 'instructed-parallel' : 'instructed-sequential'));
+  else if (mode === 'sequential') parts.push(loadPrompt('sequential-system'));
+  if (system) parts.push(system);
+  const messages: ChatMessage[] = parts.length ? [{ role: 'system', content: parts.join('\n\n') }] : [];
   messages.push({ role: 'user', content: problem });
   return messages;
 }
 
 /** The chat-templated prompt, ending with the assistant header (the model writes `<think>`). */
-export function buildPrompt(tokenizer: Tokenizer, problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained'): string {
-  return tokenizer.applyChatTemplate(promptMessages(problem, mode, style), { addGenerationPrompt: true });
+export function buildPrompt(tokenizer: Tokenizer, problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained', system?: string): string {
+  return tokenizer.applyChatTemplate(promptMessages(problem, mode, style, system), { addGenerationPrompt: true });
 }

@@ -82,7 +82,11 @@ export class TrajectoryBuilder {
   readonly ids: number[] = [];
   private textParts: string[] = [];
 
-  constructor(readonly promptIds: readonly number[]) {}
+  constructor(
+    readonly promptIds: readonly number[],
+    /** Told of every piece as it is appended. */
+    private readonly onAppend?: (piece: Piece) => void,
+  ) {}
 
   get length(): number {
     return this.promptIds.length + this.ids.length;
@@ -124,5 +128,6 @@ export class TrajectoryBuilder {
     this.pieces.push(piece);
     this.ids.push(...piece.ids);
     this.textParts.push(piece.text);
+    this.onAppend?.(piece);
   }
 }

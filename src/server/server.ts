@@ -31,6 +31,8 @@ export interface ServerOptions {
   maxQueued?: number;
   /** Called with one line per finished request (method, path, status, time; the stack of a 500). */
   log?: (line: string) => void;
+  /** Routes answered instead of the model API (the gateway's); see RouteTable. */
+  routes?: RouteTable;
 }
 
 export interface RunningServer {
@@ -53,28 +55,33 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-interface Route {
+export interface Route {
   methods: Partial<Record<string, Handler>>;
   /** Whether the API key guards it (everything under /v1). */
   guarded: boolean;
 }
 
-const routes: Record<string, Route> = {
+/** Routes by path; a key ending in `/*` matches any longer path, whose decoded tail is the handler's `param`. */
+export type RouteTable = Record<string, Route>;
+
+const routes: RouteTable = {
   '/health': { methods: { GET: health }, guarded: false },
   '/v1/models': { methods: { GET: listModels }, guarded: true },
   '/v1/completions': { methods: { POST: completions }, guarded: true },
   '/v1/chat/completions': { methods: { POST: chatCompletions }, guarded: true },
+  '/v1/models/*': { methods: { GET: getModel }, guarded: true },
 };
-const modelRoute: Route = { methods: { GET: getModel }, guarded: true };
 
-function findRoute(pathname: string): { route: Route; param?: string } | undefined {
-  const exact = routes[pathname];
+function findRoute(pathname: string, table: RouteTable): { route: Route; param?: string } | undefined {
+  const exact = table[pathname];
   if (exact) return { route: exact };
-  if (pathname.startsWith('/v1/models/') && pathname.length > '/v1/models/'.length) {
+  for (const [key, route] of Object.entries(table)) {
+    const prefix = key.endsWith('/*') ? key.slice(0, -1) : undefined;
+    if (prefix === undefined || !pathname.startsWith(prefix) || pathname.length <= prefix.length) continue;
     try {
-      return { route: modelRoute, param: decodeURIComponent(pathname.slice('/v1/models/'.length)) };
+      return { route, param: decodeURIComponent(pathname.slice(prefix.length)) };
     } catch {
-      return undefined; // malformed %-escapes name no model
+      return undefined; // malformed %-escapes name nothing
     }
   }
   return undefined;
@@ -95,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     startedAt: Math.floor(Date.now() / 1000),
   };
   const authorize = options.apiKey ? bearerAuth(options.apiKey) : undefined;
+  const table = options.routes ?? routes;
 
   const sockets = new Set<Socket>();
   const inFlight = new Set<AbortController>();
@@ -108,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (authorize && pathname.startsWith('/v1/')) authorize(req.headers);
-    const found = findRoute(pathname);
+    const found = findRoute(pathname, table);
     if (!found) throw new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
     const handler = found.route.methods[req.method ?? ''];
     if (!handler) {

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../../engine/types.js';
+import type { PromptStyle } from '../../orchestrator/prompt.js';
+import { solveStream } from '../../solve-stream.js';
+import { solve, SolveError, type SolveOptions, type SolveResult } from '../../solve.js';
+import { parseJsonBody } from '../body.js';
+import type { Handler, RequestContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { sendJson, SseStream } from '../respond.js';
+import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../server.js';
+import { webAsset, webPage } from '../static.js';
+import { chatMessage, finishReason, runReport, usage } from './reply.js';
+import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
+import { streamRun } from './stream.js';
+
+export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelName'> {
+  /** The engine every run decodes on (embedded, a server, or several routed). */
+  engine: Engine;
+  /** The base model id (default `threadweaver`); `-parallel` and `-sequential` ids choose the mode. */
+  modelName?: string;
+  /** How problems are put to the model (see buildPrompt); 'instructed' for models never trained on the format. */
+  promptStyle?: PromptStyle;
+}
+
+export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
+
+/**
+ * Fork/join reasoning behind OpenAI's chat API: `POST /v1/chat/completions` runs solve() on the
+ * last user message, `GET /v1/models` lists the modes, `GET /` is the live web view. Built on
+ * startServer, so the API key, body limits, fair queue (one slot per run), request log and
+ * graceful close are the model server's.
+ */
+export function startGateway(options: GatewayOptions): Promise<RunningServer> {
+  const { promptStyle, ...rest } = options;
+  const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
+  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), promptStyle) });
+}
+
+function gatewayRoutes(keyed: boolean, promptStyle: PromptStyle | undefined): RouteTable {
+  const modelObjects = (server: Parameters<Handler>[0]) =>
+    gatewayModels(server.modelName).map((m) => ({
+      id: m.id,
+      object: 'model',
+      created: server.startedAt,
+      owned_by: 'threadweaver',
+      max_model_len: server.engine.contextLength,
+      threadweaver: { mode: m.mode ?? 'parallel (or threadweaver.mode)', engine: server.engine.name },
+    }));
+
+  const chat: Handler = async (server, rc) => {
+    const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema);
+    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, ...(promptStyle ? { promptStyle } : {}) });
+    const release = await server.queue.acquire(rc.client, rc.signal);
+    try {
+      await answer(server.engine, rc, req, solveOptions(server.engine, req, rc.signal, promptStyle));
+    } finally {
+      release();
+    }
+  };
+
+  return {
+    '/': { methods: { GET: webPage('live.html') }, guarded: false },
+    '/assets/*': { methods: { GET: webAsset }, guarded: false },
+    '/health': {
+      methods: {
+        GET: async (server, { res }) =>
+          sendJson(res, 200, { status: 'ok', model: server.modelName, engine: server.engine.name, apiKeyRequired: keyed, ...server.queue.stats }),
+      },
+      guarded: false,
+    },
+    '/v1/models': { methods: { GET: async (server, { res }) => sendJson(res, 200, { object: 'list', data: modelObjects(server) }) }, guarded: true },
+    '/v1/models/*': {
+      methods: {
+        GET: async (server, { res, param }) => {
+          const model = modelObjects(server).find((m) => m.id === param);
+          if (!model) throw new ApiError(404, `the model '${param}' does not exist`, 'not_found_error', 'model', 'model_not_found');
+          sendJson(res, 200, model);
+        },
+      },
+      guarded: true,
+    },
+    '/v1/chat/completions': { methods: { POST: chat }, guarded: true },
+  };
+}
+
+function solveOptions(engine: Engine, req: SolveRequest, signal: AbortSignal, promptStyle: PromptStyle | undefined): SolveOptions {
+  return {
+    engine,
+    mode: req.mode,
+    signal,
+    ...(promptStyle ? { promptStyle } : {}),
+    ...(req.system !== undefined ? { system: req.system } : {}),
+    ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.topP !== undefined ? { topP: req.topP } : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+  };
+}
+
+/** An engine failure as the client sees it: a 502, the engine being the gateway's upstream. */
+function engineFailure(err: unknown): unknown {
+  if (!(err instanceof SolveError)) return err;
+  return new ApiError(502, `the reasoning run failed: ${err.message.replace(/^solve: /, '')}`, 'server_error', null, 'engine_error');
+}
+
+async function answer(engine: Engine, rc: RequestContext, req: SolveRequest, options: SolveOptions): Promise<void> {
+  const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+  const created = Math.floor(Date.now() / 1000);
+  const head = (object: string) => ({ id, object, created, model: req.model, system_fingerprint: null });
+  // A run that stopped because the client left (or the server is closing) answers with the reason.
+  const finished = (r: SolveResult | undefined): SolveResult => {
+    if (!r || r.finishReason === 'abort') throw rc.signal.reason ?? new ApiError(500, 'the run was aborted', 'server_error');
+    return r;
+  };
+  if (!req.stream) {
+    const r = finished(await solve(req.problem, options).catch((err: unknown) => Promise.reject(engineFailure(err))));
+    const message = chatMessage(r);
+    sendJson(rc.res, 200, {
+      ...head('chat.completion'),
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(r.finishReason) }],
+      usage: usage(r.trajectory, engine.tokenizer, { reasoning: message.reasoning_content, content: message.content }),
+      threadweaver: runReport(r),
+    });
+    return;
+  }
+  const sse = new SseStream(rc.res);
+  try {
+    finished(await streamRun(sse, solveStream(req.problem, options), { head: head('chat.completion.chunk'), events: req.events, includeUsage: req.includeUsage, tokenizer: engine.tokenizer }));
+  } catch (err) {
+    throw engineFailure(err);
+  }
+  sse.done();
+}

@@ -1,0 +1,92 @@
+import type { FinishReason, Tokenizer } from '../../engine/types.js';
+import { parseTrajectory } from '../../format/parse.js';
+import { tokenOffsets, type Metrics } from '../../orchestrator/metrics.js';
+import type { Trajectory, TrajectoryEnd } from '../../orchestrator/trajectory.js';
+import type { SolveResult } from '../../solve.js';
+import { splitReasoning, type Channels } from './text-stream.js';
+
+/** One thread of a block as the gateway reports it (times in ms from the start of the run). */
+export interface ThreadReport {
+  thread: string;
+  /** What the model wrote after `\n<Thread>\n{n}:`, its closing tag included. */
+  text: string;
+  tokens: number;
+  finishReason: FinishReason;
+  startMs: number;
+  endMs: number;
+}
+
+export interface BlockReport {
+  /** 0-based, as in the controller's events. */
+  block: number;
+  outlines: { number: string | null; text: string }[];
+  threads: ThreadReport[];
+}
+
+/** The `threadweaver` field of a response (and of a stream's last chunk). */
+export interface RunReport {
+  mode: 'parallel' | 'sequential';
+  answer: string | null;
+  finishReason: TrajectoryEnd;
+  formatValid: boolean;
+  violations: SolveResult['violations'];
+  warnings: string[];
+  /** The run's metrics, plus its own token-latency speedup T/L. */
+  metrics: Metrics & { speedup: number };
+  blocks: BlockReport[];
+  phases: { kind: 'sequential' | 'parallel'; block?: number; startMs: number; endMs: number }[];
+}
+
+export function runReport(r: SolveResult): RunReport {
+  const t = r.trajectory;
+  const at = (ms: number) => ms - t.startMs;
+  const tree = parseTrajectory(t.text);
+  const blocks: BlockReport[] = [];
+  for (const c of t.calls) {
+    if (c.role.kind !== 'thread') continue;
+    const index = c.role.block;
+    let block = blocks[index];
+    if (!block) {
+      block = { block: index, outlines: (tree.blocks[index]?.outlines ?? []).map((o) => ({ number: o.number, text: o.text })), threads: [] };
+      blocks[index] = block;
+    }
+    block.threads.push({ thread: c.role.thread, text: c.text, tokens: c.completionIds.length, finishReason: c.finishReason, startMs: at(c.startMs), endMs: at(c.endMs) });
+  }
+  return {
+    mode: t.mode,
+    answer: r.answer,
+    finishReason: r.finishReason,
+    formatValid: r.formatValid,
+    violations: r.violations,
+    warnings: r.warnings,
+    metrics: { ...r.metrics, speedup: r.metrics.totalTokens / Math.max(1, r.metrics.criticalPathTokens) },
+    blocks,
+    phases: t.phases.map((p) => ({ ...p, startMs: at(p.startMs), endMs: at(p.endMs) })),
+  };
+}
+
+/** OpenAI's finish_reason for how a run ended: `length` when a limit cut it. */
+export function finishReason(end: TrajectoryEnd): 'stop' | 'length' {
+  return end === 'budget' || end === 'context' || end === 'transitions' ? 'length' : 'stop';
+}
+
+/** Generated tokens over every call (threads included), and how many of them are reasoning. */
+export function usage(t: Trajectory, tokenizer: Tokenizer, channels: Channels) {
+  const completion = t.calls.reduce((s, c) => s + c.completionIds.length, 0);
+  let reasoning = 0;
+  let offset = 0;
+  for (const p of t.pieces) {
+    if (p.source === 'model') {
+      for (const o of tokenOffsets(p.text, p.ids, tokenizer)) if (offset + o < channels.reasoning.length) reasoning++;
+    }
+    offset += p.text.length;
+  }
+  const prompt = t.promptIds.length;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, completion_tokens_details: { reasoning_tokens: reasoning } };
+}
+
+/** The message of a finished run: the reasoning (vLLM's `reasoning_content`) and the answer text. */
+export function chatMessage(r: SolveResult) {
+  const { reasoning, content } = splitReasoning(r.text);
+  return { role: 'assistant' as const, content, reasoning_content: reasoning, refusal: null };
+}

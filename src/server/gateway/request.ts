@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { Engine } from '../../engine/types.js';
+import { buildPrompt, type PromptStyle } from '../../orchestrator/prompt.js';
+import { toChatMessage } from '../chat.js';
+import { ApiError, badRequest } from '../errors.js';
+import { chatBodySchema } from '../schemas.js';
+
+export type Mode = 'parallel' | 'sequential';
+
+/** The model ids a gateway answers to: the base id (mode from the request, default parallel) and one per mode. */
+export function gatewayModels(base: string): { id: string; mode?: Mode }[] {
+  return [{ id: base }, { id: `${base}-parallel`, mode: 'parallel' }, { id: `${base}-sequential`, mode: 'sequential' }];
+}
+
+const noop = (what: string, isNoop: (v: unknown) => boolean) =>
+  z.unknown().optional().refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by the gateway` });
+
+/** The chat body, with the gateway's own `threadweaver` field and the fields a reasoning run cannot honour refused. */
+export const gatewayBodySchema = chatBodySchema.extend({
+  n: noop('n other than 1', (v) => v === 1),
+  stop: noop('stop', (v) => (Array.isArray(v) ? v.length === 0 : false)),
+  threadweaver: z
+    .strictObject({
+      mode: z.enum(['parallel', 'sequential']).optional(),
+      /** Response budget over every thread; wins over max_tokens. */
+      maxTokens: z.number().int().min(1).optional(),
+      /** Live controller events in the stream's chunks (default true). */
+      events: z.boolean().optional(),
+    })
+    .nullish(),
+});
+export type GatewayBody = z.infer<typeof gatewayBodySchema>;
+
+/** What one request asks the gateway to solve. */
+export interface SolveRequest {
+  /** The model id as asked (echoed in the response). */
+  model: string;
+  mode: Mode;
+  /** The last user message. */
+  problem: string;
+  /** The system (and developer) messages, joined; undefined when none. */
+  system?: string;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stream: boolean;
+  includeUsage: boolean;
+  events: boolean;
+}
+
+export interface RequestLimits {
+  /** The gateway's base model id. */
+  modelName: string;
+  maxTokensLimit: number;
+  promptStyle?: PromptStyle;
+}
+
+/**
+ * A validated body as a solve request. The problem is the last message, which must be the
+ * user's; system messages pass through; earlier user and assistant turns are not part of a run.
+ * Bad input is a 400 (an unknown model a 404, as OpenAI answers it).
+ */
+export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestLimits): SolveRequest {
+  const models = gatewayModels(limits.modelName);
+  const model = body.model ?? limits.modelName;
+  const known = models.find((m) => m.id === model);
+  if (!known) {
+    throw new ApiError(404, `the model '${model}' does not exist: this gateway serves ${models.map((m) => `'${m.id}'`).join(', ')}`, 'not_found_error', 'model', 'model_not_found');
+  }
+  const asked = body.threadweaver?.mode;
+  if (known.mode && asked && asked !== known.mode) {
+    throw badRequest(`threadweaver.mode: '${asked}' contradicts the model '${model}' (${known.mode}); use '${limits.modelName}' to choose the mode in the field`, 'threadweaver.mode');
+  }
+  const mode = known.mode ?? asked ?? 'parallel';
+
+  const messages = body.messages.map(toChatMessage);
+  const last = messages[messages.length - 1]!;
+  if (last.role !== 'user') {
+    throw badRequest(`messages: the last message must be the user's problem (it is ${last.role === 'assistant' ? 'an assistant' : 'a system'} message)`, 'messages');
+  }
+  const problem = last.content;
+  if (problem.trim() === '') throw badRequest('messages: the last user message is empty', 'messages');
+  const systems = messages.filter((m) => m.role === 'system').map((m) => m.content);
+  const system = systems.length ? systems.join('\n\n') : undefined;
+
+  const [maxTokens, maxTokensParam] =
+    body.threadweaver?.maxTokens != null
+      ? [body.threadweaver.maxTokens, 'threadweaver.maxTokens']
+      : body.max_completion_tokens != null
+        ? [body.max_completion_tokens, 'max_completion_tokens']
+        : [body.max_tokens ?? undefined, 'max_tokens'];
+  if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
+    throw badRequest(`${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`, maxTokensParam);
+  }
+  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.promptStyle, system));
+  if (promptTokens >= engine.contextLength) {
+    throw badRequest(
+      `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,
+      'messages',
+      'context_length_exceeded',
+    );
+  }
+  return {
+    model,
+    mode,
+    problem,
+    ...(system !== undefined ? { system } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    ...(body.temperature != null ? { temperature: body.temperature } : {}),
+    ...(body.top_p != null ? { topP: body.top_p } : {}),
+    ...(body.seed != null ? { seed: body.seed } : {}),
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    events: body.threadweaver?.events ?? true,
+  };
+}
