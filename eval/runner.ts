@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ExtractPolicy } from '../src/math/extract.js';
 import type { Dataset, Problem } from './dataset.js';
 import { progressLine, type EvalProgress } from './progress.js';
 import { mixSeed } from './random.js';
@@ -20,6 +21,8 @@ export interface SolveOptions {
   seed: number;
   temperature: number;
   topP: number;
+  /** How the solver must extract the final answer from its text. */
+  extract: ExtractPolicy;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   dataset: string;
@@ -71,6 +74,11 @@ export interface RunEvalOptions {
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
   solve: SolveFn;
+  /**
+   * The answer extraction policy, handed to `solve` and recorded in every row and in summary.json;
+   * a rerun with another policy is refused. Default 'boxed'.
+   */
+  extract?: ExtractPolicy;
   /** The answer grader (`gradeAnswer` of src/math). */
   grade: GradeFn;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
@@ -170,6 +178,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const resultsPath = path.join(o.out, RESULTS_FILE);
   const store = await openResults(resultsPath);
   const jobs = planJobs(o);
+  const extract = o.extract ?? 'boxed';
 
   const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
   const counts = tally();
@@ -177,11 +186,12 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   for (const r of store.rows()) {
     const j = planned.get(resultKey(r));
     if (!j) continue;
-    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP) {
+    const rowExtract = r.extract ?? 'boxed';
+    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowExtract !== extract) {
       throw new Error(
         `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}; this run has seed ${j.seed}, ` +
-          `temperature ${o.temperature}, top-p ${o.topP}. Use another --out folder or the same settings.`,
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, extract ${rowExtract}; this run has seed ${j.seed}, ` +
+          `temperature ${o.temperature}, top-p ${o.topP}, extract ${extract}. Use another --out folder or the same settings.`,
       );
     }
     counts.add(r);
@@ -218,6 +228,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       seed: j.seed,
       temperature: o.temperature,
       topP: o.topP,
+      extract,
       ...(o.signal ? { signal: o.signal } : {}),
       dataset: j.dataset,
       problemId: j.problem.id,
@@ -226,7 +237,16 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     if (o.signal?.aborted) return; // a solve cut short by the abort is not a result
     const verdict = await o.grade(result.answer, j.problem.answer);
     const row: ResultRow = {
-      ...resultRow({ ...j, temperature: o.temperature, topP: o.topP, answer: result.answer, formatValid: result.formatValid, metrics: result.metrics, verdict }),
+      ...resultRow({
+        ...j,
+        temperature: o.temperature,
+        topP: o.topP,
+        answer: result.answer,
+        extract,
+        formatValid: result.formatValid,
+        metrics: result.metrics,
+        verdict,
+      }),
       ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
     await store.append(row);
@@ -251,7 +271,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase },
+    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract },
     o.datasets.map((d) => d.name),
     o.sameAnswer ? { sameAnswer: o.sameAnswer } : {},
   );

@@ -6,7 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
-import type { Mode } from './results.js';
+import { extractPolicySchema, type Mode } from './results.js';
+import type { ExtractPolicy } from '../src/math/extract.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -16,6 +17,8 @@ export interface RunConfig {
   temperature: number;
   topP: number;
   seedBase: number;
+  /** How answers were extracted (absent in summaries written before it was recorded: 'boxed'). */
+  extract?: ExtractPolicy;
 }
 
 export interface RunSummary {
@@ -78,6 +81,7 @@ export const runSummarySchema = z.looseObject({
     temperature: num,
     topP: num,
     seedBase: num,
+    extract: extractPolicySchema.optional(),
   }),
   datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).optional() })),
 });

@@ -12,4 +12,4 @@ export { CONTROLLER_EVENTS, type ControllerEvents, type ControllerEvent } from '
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
 export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
 export { buildPrompt, promptMessages, type PromptStyle } from './orchestrator/prompt.js';
-export { extractAnswer } from './math/extract.js';
+export { extractAnswer, EXTRACT_POLICIES, type ExtractPolicy } from './math/extract.js';

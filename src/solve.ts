@@ -2,7 +2,7 @@ import { bindSession } from './engine/session.js';
 import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
 import type { Engine } from './engine/types.js';
 import { validateTrajectory, type Violation } from './format/validate.js';
-import { extractAnswer } from './math/extract.js';
+import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import type { ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
@@ -14,6 +14,8 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
   engine?: Engine;
   promptStyle?: PromptStyle;
+  /** How the final answer is found in the text (see extractAnswer). Default 'boxed'. */
+  extract?: ExtractPolicy;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
   system?: string;
   /** Listeners for the controller's typed events. */
@@ -21,7 +23,7 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
 }
 
 export interface SolveResult {
-  /** Content of the last `\boxed{}` after `</think>`, or null. */
+  /** The final answer (by default the content of the last `\boxed{}` after `</think>`), or null. */
   answer: string | null;
   /** The completion: the joined trajectory text. */
   text: string;
@@ -86,7 +88,7 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   }
   const violations = validateTrajectory(trajectory.text);
   return {
-    answer: extractAnswer(trajectory.text),
+    answer: extractAnswer(trajectory.text, options.extract),
     text: trajectory.text,
     trajectory,
     metrics: trajectoryMetrics(trajectory, engine.tokenizer),

@@ -4,6 +4,7 @@ import { loadDataset, type Dataset } from '../../../eval/dataset.js';
 import { compareRunFolders } from '../../../eval/compare.js';
 import { runEval, type SolveFn } from '../../../eval/runner.js';
 import type { Engine } from '../../engine/types.js';
+import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { gradeAnswer } from '../../math/grade.js';
 import { solve } from '../../solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
@@ -20,6 +21,7 @@ const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
   mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
   out: z.string().min(1).optional(),
   concurrency: intFlag().min(1).default(1),
+  extract: z.enum(EXTRACT_POLICIES).default('boxed'),
 });
 
 const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
@@ -40,6 +42,9 @@ Options:
   --concurrency C    samples in flight (default 1: honest wall-clock timings on one engine)
   --max-tokens N, --temperature T (default 0 for k=1, else 0.6), --top-p P (default 1, or 0.95 when k>1),
   --seed N           base seed (default 0)
+  --extract boxed|lenient   answer extraction (default boxed: the last \\boxed{} after </think>;
+                     lenient also reads "The final answer is X", "The answer is X", "Answer: X"
+                     and the last $...$ of the final sentence when there is no box)
 ${engineFlagUsage}`;
 
 const command: Command = {
@@ -66,6 +71,7 @@ const command: Command = {
         mode: { type: 'string' },
         out: { type: 'string' },
         concurrency: { type: 'string' },
+        extract: { type: 'string' },
       },
       schema,
     );
@@ -93,6 +99,7 @@ const command: Command = {
         seed: o.seed,
         temperature: o.temperature,
         topP: o.topP,
+        extract: o.extract,
         ...(o.signal ? { signal: o.signal } : {}),
         ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
         ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
@@ -109,6 +116,7 @@ const command: Command = {
           temperature,
           topP,
           seedBase: values.seed ?? 0,
+          extract: values.extract,
           out,
           solve: solveFn,
           grade: (pred, gold) => gradeAnswer(pred, gold),
