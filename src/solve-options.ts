@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONTROLLER_EVENTS as EVENTS } from './orchestrator/events.js';
+import { EXTRACT_POLICIES } from './math/extract.js';
 import type { SolveOptions } from './solve.js';
 
 // The library boundary: `solve()` options come from code we do not control (JavaScript callers,
@@ -45,6 +46,7 @@ export const solveOptionsSchema = z.object({
   dtype: oneOf(['q8', 'fp32']).optional(),
   threads: wholeAtLeast(1).optional(),
   promptStyle: oneOf(['trained', 'instructed']).optional(),
+  extract: oneOf(EXTRACT_POLICIES).optional(),
   system: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
   on: z
     .strictObject(Object.fromEntries(EVENTS.map((e) => [e, listener.optional()])), {

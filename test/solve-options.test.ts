@@ -36,7 +36,7 @@ describe('solve() options', () => {
 
   it('an unknown option is named, with the likely one and the full list', async () => {
     const msg = await refusal({ temprature: 0.5 });
-    expect(msg).toMatch(/unknown option 'temprature' \(did you mean 'temperature'\?\); the options are mode, maxTokens, contextLimit, maxTransitions, temperature, topP, seed, signal, engine, model, dtype, threads, promptStyle, system, on/);
+    expect(msg).toMatch(/unknown option 'temprature' \(did you mean 'temperature'\?\); the options are mode, maxTokens, contextLimit, maxTransitions, temperature, topP, seed, signal, engine, model, dtype, threads, promptStyle, extract, system, on/);
     expect(await refusal({ max_tokens: 10 })).toMatch(/unknown option 'max_tokens'/);
     expect(await refusal({ on: { dleta: () => {} } })).toMatch(/option 'on' has no event 'dleta'; the events are phase, delta, outlines/);
     expect(await refusal({ on: { delta: 'print' } })).toMatch(/option 'on.delta' must be a function \(got "print"\)/);
