@@ -177,6 +177,20 @@ export function problemSpeedups(rows: readonly SampleRow[]): ProblemSpeedup[] {
   return out;
 }
 
+/** What a speedup against the sequential mode compares: one side's (mean) figures. */
+export interface SpeedupSides {
+  sequential: { totalTokens: number; wallMs: number };
+  parallel: { criticalPathTokens: number; wallMs: number };
+}
+
+/** Sequential T ÷ parallel L, and sequential wall time ÷ parallel wall time (null when a side is 0). */
+export function speedupBetween(s: SpeedupSides): { tokens: number | null; wallClock: number | null } {
+  return {
+    tokens: ratio(s.sequential.totalTokens, s.parallel.criticalPathTokens),
+    wallClock: ratio(s.sequential.wallMs, s.parallel.wallMs),
+  };
+}
+
 export function summarizeSpeedup(rows: readonly SampleRow[]): SpeedupSummary {
   const seq = rows.filter((r) => r.mode === 'sequential');
   const par = rows.filter((r) => r.mode === 'parallel');
@@ -195,11 +209,15 @@ export function summarizeSpeedup(rows: readonly SampleRow[]): SpeedupSummary {
   const perProblem = problemSpeedups(rows);
   const ratios = perProblem.flatMap((p) => (p.speedup === null ? [] : [p.speedup]));
   const correct = perProblem.flatMap((p) => (p.correctSpeedup === null ? [] : [p.correctSpeedup]));
+  const means = speedupBetween({
+    sequential: { totalTokens: mean(seq.map((r) => r.totalTokens)), wallMs: mean(seq.map((r) => r.wallMs)) },
+    parallel: { criticalPathTokens: parL, wallMs: mean(par.map((r) => r.wallMs)) },
+  });
   return {
-    tokenLatencyRatioOfMeans: ratio(mean(seq.map((r) => r.totalTokens)), parL),
+    tokenLatencyRatioOfMeans: means.tokens,
     tokenLatencyMeanOfRatios: ratios.length ? mean(ratios) : null,
     maxCorrect: correct.length ? Math.max(...correct) : null,
-    wallClock: ratio(mean(seq.map((r) => r.wallMs)), mean(par.map((r) => r.wallMs))),
+    wallClock: means.wallClock,
     parallelOwnTotalOverCriticalPath: own,
   };
 }

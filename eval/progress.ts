@@ -1,7 +1,9 @@
 /**
- * The eval progress line on stderr: a bar with done/total, accuracy so far per mode and the
- * token-latency speedup so far. Redrawn in place on a TTY, else printed every N items.
+ * The eval progress line on stderr: a bar with done/total, accuracy so far per mode, the
+ * token-latency speedup so far, elapsed time and ETA. Redrawn in place on a TTY, else printed
+ * every N items.
  */
+import { etaMs, formatBar, formatTiming } from '../src/progress-text.js';
 import type { Mode } from './results.js';
 
 export interface EvalProgress {
@@ -12,32 +14,26 @@ export interface EvalProgress {
   resumed: number;
   /** Accuracy so far per mode (null before its first sample). */
   accuracy: Record<Mode, number | null>;
-  /** mean sequential total tokens / mean parallel critical-path tokens so far. */
+  /** mean sequential total tokens / mean parallel critical-path tokens so far (both modes needed). */
   speedup: number | null;
+  /** The parallel trajectories' own mean T / mean L so far (a one-mode run's figure: not a speedup). */
+  parallelWidth?: number | null;
   elapsedMs: number;
   /** The sample that just finished. */
   last?: { dataset: string; problemId: string; sample: number; mode: Mode; correct: boolean };
 }
 
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
 export function formatProgress(p: EvalProgress, width = 24): string {
   const frac = p.total ? p.done / p.total : 1;
-  const filled = Math.round(frac * width);
-  const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
   const acc = (['parallel', 'sequential'] as const)
     .filter((m) => p.accuracy[m] !== null)
     .map((m) => `${m === 'parallel' ? 'par' : 'seq'} ${(p.accuracy[m]! * 100).toFixed(1)}%`)
     .join(' ');
-  const parts = [`[${bar}] ${p.done}/${p.total} ${(frac * 100).toFixed(0)}%`];
+  const parts = [`${formatBar(p.done, p.total, width)} ${(frac * 100).toFixed(0)}%`];
   if (acc) parts.push(`acc ${acc}`);
   if (p.speedup !== null) parts.push(`speedup ${p.speedup.toFixed(2)}×`);
-  parts.push(duration(p.elapsedMs));
+  if (p.parallelWidth != null) parts.push(`width T/L ${p.parallelWidth.toFixed(2)}×`);
+  parts.push(formatTiming(p.elapsedMs, etaMs(p.done - p.resumed, p.total - p.done, p.elapsedMs)));
   return parts.join(' | ');
 }
 

@@ -272,7 +272,8 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       total: jobs.length,
       resumed,
       accuracy: { parallel: null, sequential: null, [mode]: p.accuracy },
-      speedup: critical > 0 ? tokens / critical : null,
+      speedup: null,
+      parallelWidth: critical > 0 ? tokens / critical : null,
       elapsedMs: p.elapsedMs,
     });
     o.onProgress?.(p);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 let cached: string | undefined;
+let version: string | undefined;
 
 /**
  * The threadweaver-ts package folder: the nearest folder above this module whose package.json is
@@ -22,4 +23,10 @@ export function packageRoot(): string {
     if (up === dir) throw new Error('threadweaver-ts: cannot locate the package folder');
     dir = up;
   }
+}
+
+/** The installed threadweaver-ts version (package.json's). */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }

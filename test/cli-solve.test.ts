@@ -31,6 +31,54 @@ describe('threadweaver solve', () => {
     expect(out.metrics.parallelBlocks).toBe(1);
     expect(out.metrics.threads).toBe(3);
     expect(out.metrics.wallMs).toBeGreaterThan(0);
+    expect(out.metrics.parallelWidth).toBeCloseTo(out.metrics.totalTokens / out.metrics.criticalPathTokens, 10);
+    expect(out.metrics).not.toHaveProperty('speedup');
+  });
+
+  it('--compare runs both modes and prints the speedup against the sequential run; --json nests both results', async () => {
+    const problem = 'Compute 37*24 + 18*53 - 29*11.';
+    const text = await threadweaver('solve', '--compare', problem);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/── parallel ──[\s\S]*parallel block 1: 3 threads[\s\S]*Answer: 1523\n[\s\S]*── sequential ──[\s\S]*Answer: 1523\n/);
+    const tokens = /tokens +([\d.]+)× +\(sequential T (\d+) ÷ parallel L (\d+)\)/.exec(text.stdout);
+    expect(tokens, text.stdout).not.toBeNull();
+    expect(Number(tokens![1])).toBeCloseTo(Number(tokens![2]) / Number(tokens![3]), 2);
+    expect(text.stdout).toMatch(/wall clock +[\d.]+× +\([\d.]+ s ÷ [\d.]+ s\)/);
+    expect(text.stdout).toMatch(/decode only +[\d.]+×/);
+    // The bundled model's sequential prompt carries a system prompt the parallel one does not.
+    expect(text.stdout).toMatch(/the prompts differ: parallel \d+ tokens, sequential \d+/);
+
+    const json = await threadweaver('solve', '--compare', '--json', problem);
+    expect(json.code, json.stderr).toBe(0);
+    const out = JSON.parse(json.stdout);
+    expect(Object.keys(out).sort()).toEqual(['parallel', 'sequential', 'speedup']);
+    expect(out.parallel.mode).toBe('parallel');
+    expect(out.sequential.mode).toBe('sequential');
+    expect(out.parallel.answer).toBe('1523');
+    expect(out.sequential.metrics.parallelBlocks).toBe(0);
+    expect(out.speedup.tokens).toBeCloseTo(out.sequential.metrics.totalTokens / out.parallel.metrics.criticalPathTokens, 10);
+    expect(out.speedup.wallClock).toBeCloseTo(out.sequential.metrics.wallMs / out.parallel.metrics.wallMs, 10);
+    expect(out.parallel.metrics.prefillMs).toBeGreaterThan(0);
+    expect(out.sequential.metrics.promptTokens).toBeGreaterThan(out.parallel.metrics.promptTokens);
+
+    const both = await threadweaver('solve', '--compare', '--mode', 'parallel', problem);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--compare runs both modes/);
+  });
+
+  it('no answer: exit 1 and the reason on stderr (a prompt longer than the context, a spent budget); format violations are shown', async () => {
+    const long = `Compute ${Array.from({ length: 300 }, () => '12*34').join(' + ')}.`; // 2,425 tokens with the chat template
+    const ctx = await threadweaver('solve', long);
+    expect(ctx.code).toBe(1);
+    expect(ctx.stderr).toMatch(/threadweaver solve: no answer: the prompt is 2,425 tokens and the model's context is 1,024/);
+    const budget = await threadweaver('solve', '--max-tokens', '20', 'Compute 37*24 + 18*53 - 29*11.');
+    expect(budget.code).toBe(1);
+    expect(budget.stderr).toMatch(/no answer: the response budget of 20 tokens ran out before a final answer/);
+    expect(budget.stdout).toMatch(/Answer: \(none\)/);
+    expect(budget.stdout).toMatch(/Format: 1 violation of the trajectory format\n  - think-unclosed at offset 0: <think> is never closed/);
+    const json = await threadweaver('solve', '--json', '--max-tokens', '20', 'Compute 37*24.');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).finishReason).toBe('budget');
   });
 
   it('prints the threads grouped and labelled, the answer and the metrics line', async () => {
@@ -40,7 +88,8 @@ describe('threadweaver solve', () => {
     expect(r.stdout).toMatch(/thread 1 \(\d+ tokens/);
     expect(r.stdout).toMatch(/thread 2 \(\d+ tokens/);
     expect(r.stdout).toMatch(/Answer: 227\n/);
-    expect(r.stdout).toMatch(/critical path \d+ · token-latency speedup [\d.]+× .* wall [\d.]+ s/);
+    expect(r.stdout).toMatch(/critical path \d+ · parallel width T\/L [\d.]+× .* wall [\d.]+ s/);
+    expect(r.stdout).not.toMatch(/speedup/);
   });
 
   it('sequential mode does not fork', async () => {

@@ -75,7 +75,7 @@ describe('gateway: chat completions over solve()', () => {
     expect(tw.mode).toBe('parallel');
     const { wallMs: _w, phaseMs: _p, threadTimings: _t, ...sameMetrics } = direct.metrics;
     expect(tw.metrics).toMatchObject(sameMetrics);
-    expect(tw.metrics.speedup).toBeCloseTo(direct.metrics.totalTokens / direct.metrics.criticalPathTokens);
+    expect(tw.metrics.parallelWidth).toBeCloseTo(direct.metrics.totalTokens / direct.metrics.criticalPathTokens);
     const threadCalls = direct.trajectory.calls.filter((c) => c.role.kind === 'thread');
     expect(tw.blocks).toHaveLength(1);
     expect(tw.blocks[0].outlines.map((o: any) => o.number)).toEqual(['1', '2', '3']);

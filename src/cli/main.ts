@@ -2,7 +2,9 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { packageVersion } from '../package-root.js';
 import { UsageError, type Command } from './command.js';
+import { closest } from './suggest.js';
 
 // Commands are discovered from ./commands so each lives in its own module.
 async function loadCommands(): Promise<Map<string, Command>> {
@@ -19,7 +21,7 @@ async function loadCommands(): Promise<Map<string, Command>> {
 function help(commands: Map<string, Command>): string {
   const lines = ['Usage: threadweaver <command> [options]', '', 'Commands:'];
   for (const c of commands.values()) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'Run `threadweaver <command> --help` for a command\'s options.');
+  lines.push('', 'Run `threadweaver <command> --help` for a command\'s options, `threadweaver --version` for the version.');
   return lines.join('\n');
 }
 
@@ -30,9 +32,15 @@ async function main(argv: string[]): Promise<number> {
     console.log(help(commands));
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`threadweaver-ts ${packageVersion()}`);
+    return 0;
+  }
   const command = commands.get(name);
   if (!command) {
-    console.error(`threadweaver: unknown command '${name}'\n\n${help(commands)}`);
+    const guess = closest(name, [...commands.keys()]);
+    const hint = guess ? `; did you mean '${guess}'?` : '';
+    console.error(`threadweaver: unknown command '${name}'${hint}\n\n${help(commands)}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

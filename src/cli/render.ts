@@ -1,4 +1,4 @@
-import type { Metrics } from '../orchestrator/metrics.js';
+import { parallelWidth, type Metrics } from '../orchestrator/metrics.js';
 
 const tty = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code: string) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -29,13 +29,16 @@ export function renderBlock(block: number, threads: readonly ThreadView[]): stri
   return lines.join('\n');
 }
 
+export const times = (v: number | null): string => (v === null ? '–' : `${v.toFixed(2)}×`);
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
 export function formatMetrics(m: Metrics): string {
-  const speedup = m.criticalPathTokens > 0 ? m.totalTokens / m.criticalPathTokens : 1;
   return [
     `tokens ${m.totalTokens}`,
     `critical path ${m.criticalPathTokens}`,
-    `token-latency speedup ${speedup.toFixed(2)}× (η ${m.acceleration.toFixed(3)})`,
+    `parallel width T/L ${times(parallelWidth(m))} (η ${m.acceleration.toFixed(3)})`,
     `${m.parallelBlocks} block${m.parallelBlocks === 1 ? '' : 's'}, ${m.threads} thread${m.threads === 1 ? '' : 's'}`,
-    `wall ${(m.wallMs / 1000).toFixed(2)} s`,
+    `prompt ${m.promptTokens} tokens`,
+    `wall ${seconds(m.wallMs)}`,
   ].join(' · ');
 }

@@ -137,6 +137,8 @@ export class TransformersEngine implements Engine {
     deltas: readonly (((d: string) => void) | undefined)[],
   ): Promise<CompletionResult[]> {
     const startMs = Date.now();
+    const t0 = performance.now();
+    let prefillMs = 0;
     const longest = prefix.length + Math.max(...suffixes.map((s) => s.length));
     if (longest === 0) throw new Error('complete: empty prompt');
     if (longest >= this.contextLength) {
@@ -151,7 +153,7 @@ export class TransformersEngine implements Engine {
         ids: row.ids,
         finishReason: reason,
         ...(matchedStop !== undefined ? { matchedStop } : {}),
-        usage: { promptTokens, completionTokens: row.ids.length, cachedPromptTokens: cached, source: 'engine' },
+        usage: { promptTokens, completionTokens: row.ids.length, cachedPromptTokens: cached, prefillMs, source: 'engine' },
         startMs,
         endMs: Date.now(),
       };
@@ -204,6 +206,7 @@ export class TransformersEngine implements Engine {
       logits = out.lastLogits;
     }
     if (!logits) throw new Error('complete: nothing to run');
+    prefillMs = performance.now() - t0;
 
     let live = rows;
     const eos = new Set(this.tokenizer.eosIds);

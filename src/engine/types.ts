@@ -45,6 +45,12 @@ export interface Usage {
   promptTokens: number;
   completionTokens: number;
   cachedPromptTokens?: number;
+  /**
+   * Time from the call's start until its first token could be sampled: the prompt's prefill
+   * (cache lookup included). Only engines that see it report it (the embedded engine; a remote
+   * server's completion arrives whole).
+   */
+  prefillMs?: number;
   /** Where the counts came from: the server's `usage`, or our tokenizer. */
   source: 'engine' | 'server' | 'tokenizer';
 }

@@ -109,6 +109,8 @@ export interface ThreadTiming {
 /** Everything measured about one trajectory, derived from it (never stored apart from it). */
 export interface Metrics extends ParallelStats {
   promptTokens: number;
+  /** The prompt's prefill time (the first call's), when the engine reports it; else null. */
+  prefillMs: number | null;
   parallelBlocks: number;
   /** Threads over all blocks. */
   threads: number;
@@ -117,6 +119,11 @@ export interface Metrics extends ParallelStats {
   wallMs: number;
   phaseMs: { sequential: number; parallel: number };
   threadTimings: ThreadTiming[];
+}
+
+/** A trajectory's own T/L: how much of its work ran side by side. Not a speedup against a sequential run. */
+export function parallelWidth(m: Pick<ParallelStats, 'totalTokens' | 'criticalPathTokens'>): number {
+  return m.criticalPathTokens > 0 ? m.totalTokens / m.criticalPathTokens : 1;
 }
 
 export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer): Metrics {
@@ -133,6 +140,7 @@ export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer): Metrics 
   return {
     ...stats,
     promptTokens: t.promptIds.length,
+    prefillMs: t.calls[0]?.usage.prefillMs ?? null,
     parallelBlocks: stats.blocks.length,
     threads: threadsPerBlock.reduce((s, x) => s + x, 0),
     threadsPerBlock,

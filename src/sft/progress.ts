@@ -1,4 +1,5 @@
 /** The progress bar of the SFT stages on stderr: redrawn in place on a TTY, else a line every N items. */
+import { etaMs, formatBar, formatTiming } from '../progress-text.js';
 
 export interface ProgressBar {
   /** `done` of the total, plus short `key value` notes. */
@@ -8,15 +9,8 @@ export interface ProgressBar {
   finish(): void;
 }
 
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
-
-export function formatBar(label: string, done: number, total: number, notes: readonly string[], elapsedMs: number, width = 24): string {
-  const frac = total ? done / total : 1;
-  const filled = Math.round(frac * width);
-  return [`${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`, ...notes, duration(elapsedMs)].join(' | ');
+export function formatProgressBar(label: string, done: number, total: number, notes: readonly string[], elapsedMs: number, width = 24): string {
+  return [`${label} ${formatBar(done, total, width)}`, ...notes, formatTiming(elapsedMs, etaMs(done, total - done, elapsedMs))].join(' | ');
 }
 
 export function progressBar(label: string, total: number, stream: (NodeJS.WritableStream & { isTTY?: boolean }) | false, every = Math.max(1, Math.ceil(total / 20))): ProgressBar {
@@ -27,7 +21,7 @@ export function progressBar(label: string, total: number, stream: (NodeJS.Writab
   return {
     update(done, notes) {
       if (!stream) return;
-      last = formatBar(label, done, total, notes, Date.now() - started);
+      last = formatProgressBar(label, done, total, notes, Date.now() - started);
       lastDone = done;
       if (stream.isTTY) stream.write(`\r${last}\x1b[K`);
       else if (printedAt < 0 || done === total || done - printedAt >= every) {

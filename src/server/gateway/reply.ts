@@ -1,6 +1,6 @@
 import type { FinishReason, Tokenizer } from '../../engine/types.js';
 import { parseTrajectory } from '../../format/parse.js';
-import { tokenOffsets, type Metrics } from '../../orchestrator/metrics.js';
+import { parallelWidth, tokenOffsets, type Metrics } from '../../orchestrator/metrics.js';
 import type { Trajectory, TrajectoryEnd } from '../../orchestrator/trajectory.js';
 import type { SolveResult } from '../../solve.js';
 import { splitReasoning, type Channels } from './text-stream.js';
@@ -31,8 +31,8 @@ export interface RunReport {
   formatValid: boolean;
   violations: SolveResult['violations'];
   warnings: string[];
-  /** The run's metrics, plus its own token-latency speedup T/L. */
-  metrics: Metrics & { speedup: number };
+  /** The run's metrics, plus its own parallel width T/L (not a speedup against a sequential run). */
+  metrics: Metrics & { parallelWidth: number };
   blocks: BlockReport[];
   phases: { kind: 'sequential' | 'parallel'; block?: number; startMs: number; endMs: number }[];
 }
@@ -59,7 +59,7 @@ export function runReport(r: SolveResult): RunReport {
     formatValid: r.formatValid,
     violations: r.violations,
     warnings: r.warnings,
-    metrics: { ...r.metrics, speedup: r.metrics.totalTokens / Math.max(1, r.metrics.criticalPathTokens) },
+    metrics: { ...r.metrics, parallelWidth: parallelWidth(r.metrics) },
     blocks,
     phases: t.phases.map((p) => ({ ...p, startMs: at(p.startMs), endMs: at(p.endMs) })),
   };

@@ -154,7 +154,7 @@ function showMetrics(par, seq) {
   metric('T · all tokens', String(m.totalTokens), 'T');
   metric('L · critical path', String(m.criticalPathTokens), 'L');
   metric('η = 1 − L/T', m.acceleration.toFixed(3), 'eta');
-  metric('T / L', `${m.speedup.toFixed(2)}×`, 'own-speedup');
+  metric('parallel width T / L', `${m.parallelWidth.toFixed(2)}×`, 'parallel-width');
   metric('wall time', `${(m.wallMs / 1000).toFixed(2)} s`, 'wall');
   metric('blocks · threads', `${m.parallelBlocks} · ${m.threads}`, 'threads');
   if (seq) {
