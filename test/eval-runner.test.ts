@@ -282,6 +282,6 @@ describe('progress line', () => {
 
   it('formats partial figures', () => {
     const line = formatProgress({ done: 3, total: 12, resumed: 0, accuracy: { parallel: 0.5, sequential: null }, speedup: null, elapsedMs: 125_000 }, 12);
-    expect(line).toBe('[###---------] 3/12 25% | acc par 50.0% | 2m05s');
+    expect(line).toBe('[###---------] 3/12 25% | acc par 50.0% | 2m05s, ETA 6m15s');
   });
 });

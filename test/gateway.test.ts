@@ -73,7 +73,7 @@ describe('gateway: chat completions over solve()', () => {
     const tw = b.threadweaver;
     expect(tw.answer).toBe('1523');
     expect(tw.mode).toBe('parallel');
-    const { wallMs: _w, phaseMs: _p, threadTimings: _t, ...sameMetrics } = direct.metrics;
+    const { wallMs: _w, phaseMs: _p, threadTimings: _t, prefillMs: _f, ...sameMetrics } = direct.metrics;
     expect(tw.metrics).toMatchObject(sameMetrics);
     expect(tw.metrics.parallelWidth).toBeCloseTo(direct.metrics.totalTokens / direct.metrics.criticalPathTokens);
     const threadCalls = direct.trajectory.calls.filter((c) => c.role.kind === 'thread');
