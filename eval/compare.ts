@@ -2,6 +2,7 @@
  * Compare two runs: a markdown table of every metric per dataset and mode, with B − A deltas.
  */
 import type { GroupSummary, ModeSummary, SpeedupSummary } from './metrics.js';
+import { describeDifferences, differingSettings } from './settings.js';
 import { readSummary, type RunSummary } from './summary.js';
 
 type Kind = 'share' | 'tokens' | 'ratio' | 'number' | 'ms';
@@ -64,6 +65,57 @@ function delta(a: number | null | undefined, b: number | null | undefined, kind:
 }
 
 /**
+ * What makes two runs' figures not directly comparable, in words: settings that differ (every
+ * one named), datasets in only one run, datasets whose problems or files differ. Empty when the
+ * runs match.
+ */
+export function compareWarnings(a: RunSummary, b: RunSummary, labels: [string, string] = ['A', 'B']): string[] {
+  const [la, lb] = labels;
+  const out: string[] = [];
+  const pa = a.provenance;
+  const pb = b.provenance;
+  if (pa && pb) {
+    const { datasets: da, node: _na, ...sa } = pa;
+    const { datasets: db, node: _nb, ...sb } = pb;
+    const diffs = differingSettings(sa, sb);
+    if (diffs.length) out.push(`the runs differ in settings (${la}'s value first): ${describeDifferences(diffs, lb)}`);
+    for (const name of Object.keys(a.datasets)) {
+      const x = da[name];
+      const y = db[name];
+      if (!x || !y) continue;
+      if (x.problemIdsSha256 !== y.problemIdsSha256) {
+        out.push(`the runs cover different problems of ${name}: ${x.problems} in ${la}, ${y.problems} in ${lb}${x.problems === y.problems ? ' (same count, other problems or order)' : ''}`);
+      }
+      if (x.sha256 !== y.sha256) out.push(`${name} was read from different data: ${x.path ?? 'generated'} (sha256 ${short(x.sha256)}) in ${la}, ${y.path ?? 'generated'} (sha256 ${short(y.sha256)}) in ${lb}`);
+    }
+  } else {
+    const missing = [pa ? undefined : la, pb ? undefined : lb].filter(Boolean);
+    out.push(`${missing.join(' and ')} ${missing.length > 1 ? 'have' : 'has'} no provenance (written by an earlier version): only k, sampling and extraction can be compared, and the problems cannot`);
+    const { modes: _ma, ...ca } = a.config;
+    const { modes: _mb, ...cb } = b.config;
+    const diffs = differingSettings({ extract: 'boxed', ...ca }, { extract: 'boxed', ...cb });
+    if (diffs.length) out.push(`the runs differ in settings (${la}'s value first): ${describeDifferences(diffs, lb)}`);
+  }
+  const names = (s: RunSummary) => Object.keys(s.datasets);
+  const onlyA = names(a).filter((n) => !(n in b.datasets));
+  const onlyB = names(b).filter((n) => !(n in a.datasets));
+  if (onlyA.length) out.push(`only ${la} has ${onlyA.join(', ')}`);
+  if (onlyB.length) out.push(`only ${lb} has ${onlyB.join(', ')}`);
+  for (const name of names(a).filter((n) => n in b.datasets)) {
+    for (const mode of ['parallel', 'sequential'] as const) {
+      const x = a.datasets[name]![mode];
+      const y = b.datasets[name]![mode];
+      if (x && y && (x.problems !== y.problems || x.samples !== y.samples) && !(pa && pb)) {
+        out.push(`${name} ${mode}: ${x.problems} problems × ${x.k} in ${la}, ${y.problems} × ${y.k} in ${lb}`);
+      }
+    }
+  }
+  return out;
+}
+
+const short = (sha: string | null): string => (sha ? sha.slice(0, 12) : 'unknown');
+
+/**
  * A markdown table comparing run A with run B: per dataset, each mode's metrics and the speedups,
  * with the delta B − A (shares in percentage points). Datasets present in only one run show `–`.
  */
@@ -99,12 +151,14 @@ export function compareRuns(a: RunSummary, b: RunSummary, labels: [string, strin
     `| dataset | mode | metric | ${la} | ${lb} | Δ |`,
     '| --- | --- | --- | ---: | ---: | ---: |',
   ];
-  if (!rows.length) return [...head.slice(0, 2), 'Neither run has results.', ''].join('\n');
+  const warnings = compareWarnings(a, b, labels).map((w) => `> **Warning:** ${w}.`);
+  if (warnings.length) head.splice(2, 0, ...warnings, '');
+  if (!rows.length) return [...head.slice(0, 2 + (warnings.length ? warnings.length + 1 : 0)), 'Neither run has results.', ''].join('\n');
   return [...head, ...rows, ''].join('\n');
 }
 
-/** Read two run folders (or summary.json files), validate them, and compare. */
-export async function compareRunFolders(runA: string, runB: string): Promise<string> {
+/** Read two run folders (or summary.json files), validate them, and compare: the table and the warnings. */
+export async function compareRunFolders(runA: string, runB: string): Promise<{ table: string; warnings: string[] }> {
   const [a, b] = await Promise.all([readSummary(runA), readSummary(runB)]);
-  return compareRuns(a, b, [runA, runB]);
+  return { table: compareRuns(a, b, [runA, runB]), warnings: compareWarnings(a, b, [runA, runB]) };
 }

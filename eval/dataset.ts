@@ -1,6 +1,7 @@
 /**
  * Eval datasets: JSONL benchmark files (validated row by row) and the built-in `arith` generator.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,9 +21,23 @@ export interface Problem {
   [field: string]: unknown;
 }
 
+/** Where a dataset's rows came from: recorded in a run's provenance. */
+export interface DatasetSource {
+  /** The file read (absolute), or null for a generated set. */
+  path: string | null;
+  /** sha256 of the file's bytes, or of the generated rows written as JSONL. */
+  sha256: string;
+  /** Rows in the file (or generated), before any limit. */
+  rows: number;
+  /** The generator's seed (generated sets). */
+  seed?: number;
+}
+
 export interface Dataset {
   name: string;
   problems: Problem[];
+  /** Where the rows came from (datasets built by hand may leave it out). */
+  source?: DatasetSource;
 }
 
 export interface DatasetSpec {
@@ -118,16 +133,19 @@ export function parseProblems(text: string, file: string): Problem[] {
   return problems;
 }
 
-async function loadFile(file: string): Promise<Problem[]> {
-  let text: string;
+async function loadFile(file: string): Promise<{ problems: Problem[]; source: DatasetSource }> {
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DatasetError(code === 'ENOENT' ? `${file}: no such dataset file` : `${file}: ${(err as Error).message}`);
   }
-  return parseProblems(text, file);
+  const problems = parseProblems(bytes.toString('utf8'), file);
+  return { problems, source: { path: path.resolve(file), sha256: sha256(bytes), rows: problems.length } };
 }
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 function arithProblems(count: number, seed: number): Problem[] {
   return generateArith(count, seed).map((t, i) => ({
@@ -178,11 +196,14 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
     throw new DatasetError(`limit must be a positive whole number, got ${spec.limit}`);
   }
   if (!spec.file && spec.name === 'arith') {
-    return { name: 'arith', problems: arithProblems(spec.limit ?? ARITH_DEFAULT_COUNT, spec.seed ?? ARITH_DEFAULT_SEED) };
+    const seed = spec.seed ?? ARITH_DEFAULT_SEED;
+    const problems = arithProblems(spec.limit ?? ARITH_DEFAULT_COUNT, seed);
+    const jsonl = problems.map((p) => JSON.stringify(p) + '\n').join('');
+    return { name: 'arith', problems, source: { path: null, sha256: sha256(jsonl), rows: problems.length, seed } };
   }
   const file = spec.file ?? (spec.name !== undefined ? resolveFile(spec.name, spec.dataDir) : undefined);
   if (!file) throw new DatasetError('a dataset needs a name or a file');
-  const problems = await loadFile(file);
+  const { problems, source } = await loadFile(file);
   const name = spec.name && (spec.file || BENCHMARK_FILES[spec.name]) ? spec.name : nameOfFile(file);
-  return { name, problems: applyLimit(problems, spec.limit, spec.seed) };
+  return { name, problems: applyLimit(problems, spec.limit, spec.seed), source };
 }

@@ -9,3 +9,6 @@ export * from './report.js';
 export * from './compare.js';
 export * from './progress.js';
 export * from './runner.js';
+export * from './settings.js';
+export * from './provenance.js';
+export * from './uncertainty.js';

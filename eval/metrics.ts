@@ -3,6 +3,7 @@
  * tokens, η, wall time) and between modes (token-latency and wall-clock speedups).
  */
 import type { Mode } from './results.js';
+import { accuracyUncertainty, intervalOver, type BootstrapOptions, type Interval } from './uncertainty.js';
 
 /** The fields of a result row the metrics read. */
 export interface SampleRow {
@@ -17,12 +18,20 @@ export interface SampleRow {
   criticalPathTokens: number;
   acceleration: number;
   wallMs: number;
+  /** Prompt tokens and the prompt's prefill time, when recorded. */
+  promptTokens?: number;
+  prefillMs?: number;
   family?: string;
 }
 
+/** Per-mode figures. Fields marked optional are absent in summaries written by earlier versions. */
 export interface ModeSummary {
   /** avg@k: mean correctness over all samples (the reference's pass@1). */
   accuracy: number;
+  /** Standard error of `accuracy` over problems (sample sd of per-problem accuracy / √problems). */
+  accuracyStderr?: number;
+  /** 95% percentile bootstrap interval of `accuracy`, resampling problems. */
+  accuracyCI95?: Interval;
   /** Unbiased pass@k, averaged over problems (k capped at a problem's sample count). */
   passAtK: number;
   /** Majority vote over extracted answers per problem, averaged over problems. */
@@ -36,6 +45,12 @@ export interface ModeSummary {
   /** Mean η = 1 − L/T. */
   meanAcceleration: number;
   wallMs: { sum: number; mean: number };
+  /** Mean prompt tokens per sample (null when not recorded). */
+  meanPromptTokens?: number | null;
+  /** Mean prefill time of the prompt per sample (null unless every sample has it). */
+  prefillMs?: { mean: number } | null;
+  /** Mean wall time per sample after the prompt's prefill (null unless every sample has a prefill time). */
+  decodeWallMs?: { mean: number } | null;
   samples: number;
   problems: number;
   k: number;
@@ -50,8 +65,20 @@ export interface SpeedupSummary {
   maxCorrect: number | null;
   /** mean sequential wall time / mean parallel wall time per sample. */
   wallClock: number | null;
+  /** The same with each sample's prompt prefill time taken out (null unless every sample has one). */
+  decodeWallClock?: number | null;
   /** The parallel trajectories' own T/L (mean total / mean critical path): NOT a speedup against sequential. */
   parallelOwnTotalOverCriticalPath: number | null;
+  /**
+   * 95% paired bootstrap intervals over the problems run in both modes (both modes of a problem
+   * resampled together); null where the figure is.
+   */
+  ci95?: {
+    tokenLatencyRatioOfMeans: Interval | null;
+    tokenLatencyMeanOfRatios: Interval | null;
+    wallClock: Interval | null;
+    decodeWallClock: Interval | null;
+  };
 }
 
 export interface GroupSummary {
@@ -70,6 +97,8 @@ export interface SummaryOptions {
   k?: number;
   /** Whether two extracted answers are the same vote. Default: equal after removing whitespace. */
   sameAnswer?: (a: string, b: string) => boolean;
+  /** Resamples and seed of the bootstrap intervals. */
+  bootstrap?: BootstrapOptions;
 }
 
 /**
@@ -129,8 +158,15 @@ export function summarizeMode(rows: readonly SampleRow[], options: SummaryOption
   const k = options.k ?? Math.max(...[...problems.values()].map((l) => l.length));
   const perProblem = [...problems.values()];
   const wall = rows.reduce((s, r) => s + r.wallMs, 0);
+  const uncertainty = accuracyUncertainty(
+    perProblem.map((l) => ({ samples: l.length, correct: l.filter((r) => r.correct).length })),
+    options.bootstrap,
+  )!;
+  const prefill = allPrefill(rows);
   return {
     accuracy: share(rows, (r) => r.correct),
+    accuracyStderr: uncertainty.stderr,
+    accuracyCI95: uncertainty.ci95,
     passAtK: mean(perProblem.map((l) => passAtK(l.length, l.filter((r) => r.correct).length, Math.min(k, l.length)))),
     majAtK: share(perProblem, (l) => majorityCorrect(l, options.sameAnswer)),
     formatCorrect: share(rows, (r) => r.formatValid),
@@ -139,6 +175,9 @@ export function summarizeMode(rows: readonly SampleRow[], options: SummaryOption
     meanCriticalPathTokens: mean(rows.map((r) => r.criticalPathTokens)),
     meanAcceleration: mean(rows.map((r) => r.acceleration)),
     wallMs: { sum: wall, mean: wall / rows.length },
+    meanPromptTokens: rows.every((r) => r.promptTokens !== undefined) ? mean(rows.map((r) => r.promptTokens!)) : null,
+    prefillMs: prefill ? { mean: mean(prefill) } : null,
+    decodeWallMs: prefill ? { mean: mean(rows.map((r, i) => r.wallMs - prefill[i]!)) } : null,
     samples: rows.length,
     problems: problems.size,
     k,
@@ -146,6 +185,56 @@ export function summarizeMode(rows: readonly SampleRow[], options: SummaryOption
 }
 
 const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
+
+/** Every row's prefill time, or null unless all rows have one. */
+function allPrefill(rows: readonly SampleRow[]): number[] | null {
+  return rows.length && rows.every((r) => r.prefillMs !== undefined) ? rows.map((r) => r.prefillMs!) : null;
+}
+
+/** One problem's sums in both modes: what a paired resample of problems adds up. */
+interface PairedProblem {
+  seq: { n: number; tokens: number; wall: number; decode: number | null };
+  par: { n: number; critical: number; wall: number; decode: number | null };
+}
+
+function pairedProblems(rows: readonly SampleRow[]): PairedProblem[] {
+  const seq = byProblem(rows.filter((r) => r.mode === 'sequential'));
+  const par = byProblem(rows.filter((r) => r.mode === 'parallel'));
+  const decode = (l: readonly SampleRow[]): number | null => {
+    const p = allPrefill(l);
+    return p ? l.reduce((s, r, i) => s + r.wallMs - p[i]!, 0) : null;
+  };
+  const sum = (l: readonly SampleRow[], f: (r: SampleRow) => number): number => l.reduce((s, r) => s + f(r), 0);
+  const out: PairedProblem[] = [];
+  for (const [id, p] of par) {
+    const s = seq.get(id);
+    if (!s) continue;
+    out.push({
+      seq: { n: s.length, tokens: sum(s, (r) => r.totalTokens), wall: sum(s, (r) => r.wallMs), decode: decode(s) },
+      par: { n: p.length, critical: sum(p, (r) => r.criticalPathTokens), wall: sum(p, (r) => r.wallMs), decode: decode(p) },
+    });
+  }
+  return out;
+}
+
+/** The between-mode speedups of a set of paired problems (ratios of pooled means). */
+function pairedSpeedups(ps: readonly PairedProblem[]) {
+  let sn = 0, st = 0, sw = 0, sd = 0, pn = 0, pl = 0, pw = 0, pd = 0;
+  let decodeKnown = true;
+  for (const p of ps) {
+    sn += p.seq.n; st += p.seq.tokens; sw += p.seq.wall;
+    pn += p.par.n; pl += p.par.critical; pw += p.par.wall;
+    if (p.seq.decode === null || p.par.decode === null) decodeKnown = false;
+    else { sd += p.seq.decode; pd += p.par.decode; }
+  }
+  if (!sn || !pn) return null;
+  return {
+    tokens: ratio(st / sn, pl / pn),
+    wallClock: ratio(sw / sn, pw / pn),
+    decodeWallClock: decodeKnown ? ratio(sd / sn, pd / pn) : null,
+    meanOfRatios: mean(ps.flatMap((p) => { const r = ratio(p.seq.tokens / p.seq.n, p.par.critical / p.par.n); return r === null ? [] : [r]; })),
+  };
+}
 
 export interface ProblemSpeedup {
   problemId: string;
@@ -191,7 +280,7 @@ export function speedupBetween(s: SpeedupSides): { tokens: number | null; wallCl
   };
 }
 
-export function summarizeSpeedup(rows: readonly SampleRow[]): SpeedupSummary {
+export function summarizeSpeedup(rows: readonly SampleRow[], options: Pick<SummaryOptions, 'bootstrap'> = {}): SpeedupSummary {
   const seq = rows.filter((r) => r.mode === 'sequential');
   const par = rows.filter((r) => r.mode === 'parallel');
   const parT = mean(par.map((r) => r.totalTokens));
@@ -203,6 +292,7 @@ export function summarizeSpeedup(rows: readonly SampleRow[]): SpeedupSummary {
       tokenLatencyMeanOfRatios: null,
       maxCorrect: null,
       wallClock: null,
+      decodeWallClock: null,
       parallelOwnTotalOverCriticalPath: own,
     };
   }
@@ -218,7 +308,30 @@ export function summarizeSpeedup(rows: readonly SampleRow[]): SpeedupSummary {
     tokenLatencyMeanOfRatios: ratios.length ? mean(ratios) : null,
     maxCorrect: correct.length ? Math.max(...correct) : null,
     wallClock: means.wallClock,
+    decodeWallClock: decodeWallClock(seq, par),
     parallelOwnTotalOverCriticalPath: own,
+    ci95: speedupIntervals(pairedProblems(rows), options.bootstrap),
+  };
+}
+
+function decodeWallClock(seq: readonly SampleRow[], par: readonly SampleRow[]): number | null {
+  const s = allPrefill(seq);
+  const p = allPrefill(par);
+  if (!s || !p) return null;
+  return ratio(mean(seq.map((r, i) => r.wallMs - s[i]!)), mean(par.map((r, i) => r.wallMs - p[i]!)));
+}
+
+function speedupIntervals(ps: readonly PairedProblem[], bootstrap: BootstrapOptions | undefined): NonNullable<SpeedupSummary['ci95']> {
+  const of = (pick: (s: NonNullable<ReturnType<typeof pairedSpeedups>>) => number | null) =>
+    intervalOver(ps, (sample) => {
+      const s = pairedSpeedups(sample);
+      return s ? pick(s) : null;
+    }, bootstrap);
+  return {
+    tokenLatencyRatioOfMeans: of((s) => s.tokens),
+    tokenLatencyMeanOfRatios: of((s) => s.meanOfRatios),
+    wallClock: of((s) => s.wallClock),
+    decodeWallClock: of((s) => s.decodeWallClock),
   };
 }
 
@@ -227,7 +340,7 @@ export function summarizeGroup(rows: readonly SampleRow[], options: SummaryOptio
   return {
     parallel: summarizeMode(rows.filter((r) => r.mode === 'parallel'), options),
     sequential: summarizeMode(rows.filter((r) => r.mode === 'sequential'), options),
-    speedup: summarizeSpeedup(rows),
+    speedup: summarizeSpeedup(rows, options),
   };
 }
 

@@ -121,6 +121,7 @@ function headlineTable(groups: Array<[string, GroupSummary]>, average = true): s
     ['Speedup of mean latencies', (g) => g.speedup.tokenLatencyRatioOfMeans, times, true],
     ['Maximum speedup (correct only)', (g) => g.speedup.maxCorrect, times, false],
     ['Wall-clock speedup', (g) => g.speedup.wallClock, times, true],
+    ['Wall-clock speedup, decode only', (g) => g.speedup.decodeWallClock, times, true],
     ['Wall time per sample, sequential', (g) => g.sequential?.wallMs.mean, seconds, true],
     ['Wall time per sample, parallel', (g) => g.parallel?.wallMs.mean, seconds, true],
   ];
@@ -133,6 +134,86 @@ function headlineTable(groups: Array<[string, GroupSummary]>, average = true): s
       ...(showAvg ? [averaged ? format(meanOf(groups.map(([, g]) => cell(g)))) : '–'] : []),
     ]),
   );
+}
+
+const interval = (iv: readonly [number, number] | null | undefined, unit: (v: number) => string): string =>
+  iv ? `[${unit(iv[0])}, ${unit(iv[1])}]` : '–';
+const pp = (v: number): string => (v * 100).toFixed(1);
+const x2 = (v: number): string => v.toFixed(2);
+
+/**
+ * The run's headline figures with their uncertainty, one metric a line (shaped like
+ * lm-evaluation-harness's results table): accuracy per dataset and mode with its standard error
+ * and 95% bootstrap interval over problems, and the speedups between modes with paired intervals.
+ * Printed on the console at the end of a run and included in report.md.
+ */
+export function summaryTable(summary: RunSummary): string {
+  const rows: string[][] = [];
+  for (const [name, g] of Object.entries(summary.datasets)) {
+    for (const [mode, s] of [['parallel', g.parallel], ['sequential', g.sequential]] as Array<[string, ModeSummary | null]>) {
+      if (!s) continue;
+      const n = `${s.problems}×${s.k}`;
+      rows.push([name, mode, n, 'accuracy (avg@k)', pct(s.accuracy), s.accuracyStderr === undefined ? '–' : `± ${pp(s.accuracyStderr)}`, interval(s.accuracyCI95, pp)]);
+      if (s.k > 1) {
+        rows.push([name, mode, n, `pass@${s.k}`, pct(s.passAtK), '', '']);
+        rows.push([name, mode, n, `maj@${s.k}`, pct(s.majAtK), '', '']);
+      }
+      if (mode === 'parallel') rows.push([name, mode, n, 'parallel width T/L (not a speedup)', times(g.speedup.parallelOwnTotalOverCriticalPath), '', '']);
+    }
+    const sp = g.speedup;
+    if (sp.tokenLatencyRatioOfMeans === null) continue;
+    const paired = String(Math.min(g.parallel?.problems ?? 0, g.sequential?.problems ?? 0));
+    const add = (metric: string, v: number | null | undefined, iv: readonly [number, number] | null | undefined): void =>
+      void rows.push([name, 'speedup', paired, metric, times(v), '', interval(iv, x2)]);
+    add('tokens: seq T ÷ par L, ratio of means', sp.tokenLatencyRatioOfMeans, sp.ci95?.tokenLatencyRatioOfMeans);
+    add('tokens: mean of per-problem ratios', sp.tokenLatencyMeanOfRatios, sp.ci95?.tokenLatencyMeanOfRatios);
+    add('wall clock', sp.wallClock, sp.ci95?.wallClock);
+    if (sp.decodeWallClock != null) add('wall clock, decode only', sp.decodeWallClock, sp.ci95?.decodeWallClock);
+  }
+  if (!rows.length) return 'No results.';
+  return table(['dataset', 'mode', 'n', 'metric', 'value', 'stderr', '95% CI'], rows, 4);
+}
+
+/** One sentence on how the intervals were made. */
+export function uncertaintyNote(summary: RunSummary): string {
+  const u = summary.uncertainty;
+  if (!u) return '';
+  return (
+    `Accuracy is in %, its standard error in percentage points (sample standard deviation of the per-problem accuracy ÷ √problems). ` +
+    `95% CIs are percentile bootstrap intervals over problems (${u.resamples} resamples, seed ${u.seed}); ` +
+    `a speedup's interval resamples the problems run in both modes, both modes of a problem together. n is problems × k, or paired problems.`
+  );
+}
+
+/** Prompt length, prefill and decode-only wall time per mode, and whether the prompts differ. */
+function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const [name, g] of groups) {
+    for (const [mode, s] of [['sequential', g.sequential], ['parallel', g.parallel]] as Array<[string, ModeSummary | null]>) {
+      if (!s) continue;
+      rows.push([name, mode, tokens(s.meanPromptTokens), s.prefillMs ? `${s.prefillMs.mean.toFixed(1)} ms` : '–', seconds(s.decodeWallMs?.mean), seconds(s.wallMs.mean)]);
+    }
+    const seqPrompt = g.sequential?.meanPromptTokens;
+    const parPrompt = g.parallel?.meanPromptTokens;
+    if (seqPrompt != null && parPrompt != null && Math.abs(seqPrompt - parPrompt) >= 0.5) {
+      notes.push(
+        `**${name}: the modes' prompts differ in length**: ${tokens(seqPrompt)} tokens sequential, ${tokens(parPrompt)} parallel on average ` +
+          `(each mode has its own prompt). Total wall time includes each prompt's prefill; the decode-only wall-clock speedup ` +
+          `(${times(g.speedup.decodeWallClock)}, total ${times(g.speedup.wallClock)}) leaves it out.`,
+      );
+    }
+  }
+  if (!rows.some((r) => r[2] !== '–' || r[3] !== '–')) return [];
+  return [
+    '## Wall clock',
+    '',
+    'Per sample, means. Decode-only wall time is the wall time after the prompt\'s prefill (the first forward pass over the prompt), so equal outputs cost equal decode time whatever the prompt length.',
+    '',
+    table(['dataset', 'mode', 'prompt tokens', 'prefill', 'decode-only wall', 'total wall'], rows, 2),
+    '',
+    ...notes.flatMap((n) => [n, '']),
+  ];
 }
 
 function modeTable(groups: Array<[string, GroupSummary]>): string {
@@ -205,7 +286,11 @@ export function renderReport(summary: RunSummary, charts: readonly Chart[] = [])
     out.push('No results yet.', '');
     return out.join('\n');
   }
-  out.push('## Results', '', headlineTable(groups), '', '## Per mode', '', modeTable(groups), '');
+  out.push('## Results', '', headlineTable(groups), '', '## Uncertainty', '', summaryTable(summary), '');
+  const note = uncertaintyNote(summary);
+  if (note) out.push(note, '');
+  out.push(...wallClockSection(groups));
+  out.push('## Per mode', '', modeTable(groups), '');
   for (const [name, g] of groups) {
     if (!g.families) continue;
     const families = Object.entries(g.families);

@@ -5,8 +5,13 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { EngineProvenance } from '../src/engine/provenance.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
+import type { PromptStyle } from '../src/orchestrator/prompt.js';
 import type { Dataset, Problem } from './dataset.js';
+import { runProvenance } from './provenance.js';
+import type { BootstrapOptions } from './uncertainty.js';
+import { describeDifferences, differingSettings, sampleSettingsSchema, SettingsMismatchError, type SampleSettings, type SettingDifference } from './settings.js';
 import { progressLine, type EvalProgress } from './progress.js';
 import { mixSeed } from './random.js';
 import { writeReport } from './report.js';
@@ -23,6 +28,10 @@ export interface SolveOptions {
   topP: number;
   /** How the solver must extract the final answer from its text. */
   extract: ExtractPolicy;
+  /** The response budget (undefined: the engine's context length). */
+  maxTokens?: number;
+  /** How the problem is put to the model (undefined: the solver's default). */
+  promptStyle?: PromptStyle;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   dataset: string;
@@ -37,6 +46,10 @@ export interface SolveMetrics {
   parallelBlocks: number;
   threads: number;
   wallMs: number;
+  /** Prompt tokens, when the solver counts them. */
+  promptTokens?: number;
+  /** The prompt's prefill time, when the engine reports it. */
+  prefillMs?: number | null;
 }
 
 export interface SolveResult {
@@ -81,6 +94,19 @@ export interface RunEvalOptions {
   extract?: ExtractPolicy;
   /** The answer grader (`gradeAnswer` of src/math). */
   grade: GradeFn;
+  /**
+   * The engine behind `solve` (describeEngine): its model, the weights' sha256 and servers are
+   * recorded in every row's settings and in summary.json's provenance.
+   */
+  engine?: EngineProvenance;
+  /** Handed to `solve` and recorded as a setting. */
+  maxTokens?: number;
+  /** Handed to `solve` and recorded as a setting. */
+  promptStyle?: PromptStyle;
+  /** The named preset the settings came from (recorded; null for none). */
+  preset?: string;
+  /** Resamples and seed of the bootstrap intervals in the summary (default 1000 resamples, seed 0). */
+  bootstrap?: BootstrapOptions;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
   sameAnswer?: (a: string, b: string) => boolean;
   /** Called after every finished sample (and once at the start). */
@@ -167,9 +193,45 @@ function tally() {
   };
 }
 
+/** The settings every row of this run records. */
+function sampleSettings(o: RunEvalOptions): SampleSettings {
+  const e = o.engine;
+  return {
+    model: e?.model ?? null,
+    modelSha256: e?.modelSha256 ?? null,
+    dtype: e?.dtype ?? null,
+    engine: e ? (e.engine === 'embedded' ? 'embedded' : 'remote') : null,
+    promptStyle: o.promptStyle ?? null,
+    maxTokens: o.maxTokens ?? null,
+    preset: o.preset ?? null,
+  };
+}
+
+/**
+ * How a stored row differs from what this run would make of its job: seed, sampling, extraction,
+ * the settings record (rows written before it was recorded compare on the rest only), and the
+ * gold answer (a changed dataset file).
+ */
+function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, extract: ExtractPolicy, settings: SampleSettings, file: string): SettingDifference[] {
+  let stored: Partial<SampleSettings> = {};
+  if (r.settings !== undefined) {
+    const parsed = sampleSettingsSchema.safeParse(r.settings);
+    if (!parsed.success) throw new Error(`${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`);
+    stored = parsed.data;
+  }
+  // The weights' hash identifies an embedded model wherever its folder is.
+  const skip = stored.modelSha256 && settings.modelSha256 ? ['model'] : [];
+  return differingSettings(
+    { seed: r.seed, temperature: r.temperature, topP: r.topP, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
+    { seed: j.seed, temperature: o.temperature, topP: o.topP, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },
+    skip,
+  );
+}
+
 /**
  * Run an evaluation into `out`. Resumes from `out/results.jsonl`: samples already stored are
- * skipped (their seed and sampling settings must match this run). A solve or grade error stops
+ * skipped; if any was made with other settings, nothing runs and a SettingsMismatchError names
+ * every differing setting. A solve or grade error stops
  * the run after writing what finished, then rethrows naming the sample.
  */
 export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
@@ -180,22 +242,35 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const jobs = planJobs(o);
   const extract = o.extract ?? 'boxed';
 
+  const settings = sampleSettings(o);
   const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
   const counts = tally();
   let resumed = 0;
-  for (const r of store.rows()) {
-    const j = planned.get(resultKey(r));
-    if (!j) continue;
-    const rowExtract = r.extract ?? 'boxed';
-    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowExtract !== extract) {
-      throw new Error(
-        `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, extract ${rowExtract}; this run has seed ${j.seed}, ` +
-          `temperature ${o.temperature}, top-p ${o.topP}, extract ${extract}. Use another --out folder or the same settings.`,
+  // Every setting in which some stored sample differs from this run (the first such sample's values).
+  const differences = new Map<string, SettingDifference & { sample: string }>();
+  let mismatched = 0;
+  try {
+    for (const r of store.rows()) {
+      const j = planned.get(resultKey(r));
+      if (!j) continue;
+      const diffs = rowDifferences(r, j, o, extract, settings, resultsPath);
+      for (const d of diffs) if (!differences.has(d.setting)) differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
+      if (diffs.length) mismatched++;
+      counts.add(r);
+      resumed++;
+    }
+    if (differences.size) {
+      const list = [...differences.values()];
+      throw new SettingsMismatchError(
+        `${resultsPath}: ${mismatched} stored sample${mismatched === 1 ? ' was' : 's were'} made with other settings: ` +
+          `${describeDifferences(list)} (first seen in ${list[0]!.sample}). ` +
+          `Use another --out folder, or rerun with the same settings to resume.`,
+        list,
       );
     }
-    counts.add(r);
-    resumed++;
+  } catch (err) {
+    await store.close();
+    throw err;
   }
   const todo = jobs.filter((j) => !store.has(keyOf(j)));
 
@@ -229,6 +304,8 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       temperature: o.temperature,
       topP: o.topP,
       extract,
+      ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+      ...(o.promptStyle !== undefined ? { promptStyle: o.promptStyle } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       dataset: j.dataset,
       problemId: j.problem.id,
@@ -247,6 +324,9 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
         metrics: result.metrics,
         verdict,
       }),
+      ...(result.metrics.promptTokens !== undefined ? { promptTokens: result.metrics.promptTokens } : {}),
+      ...(result.metrics.prefillMs != null ? { prefillMs: result.metrics.prefillMs } : {}),
+      settings,
       ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
     await store.append(row);
@@ -269,11 +349,21 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
 
   // Summarize exactly this run's plan: rows of other datasets, modes or larger k in the file are left out.
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
+  const provenance = runProvenance({
+    settings,
+    ...(o.engine ? { engine: o.engine } : {}),
+    temperature: o.temperature,
+    topP: o.topP,
+    seedBase: o.seedBase,
+    extract,
+    k: o.k,
+    datasets: o.datasets,
+  });
   const summary = summarizeRun(
     rows,
     { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract },
     o.datasets.map((d) => d.name),
-    o.sameAnswer ? { sameAnswer: o.sameAnswer } : {},
+    { ...(o.sameAnswer ? { sameAnswer: o.sameAnswer } : {}), ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}), provenance },
   );
   const summaryPath = path.join(o.out, SUMMARY_FILE);
   await writeFile(summaryPath, JSON.stringify(summary, null, 2) + '\n');

@@ -6,6 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
+import { provenanceSchema, type Provenance } from './provenance.js';
+import { CONFIDENCE, DEFAULT_RESAMPLES } from './uncertainty.js';
 import { extractPolicySchema, type Mode } from './results.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 
@@ -24,6 +26,10 @@ export interface RunConfig {
 export interface RunSummary {
   version: 1;
   createdAt: string;
+  /** What produced the numbers (absent in summaries written before it was recorded). */
+  provenance?: Provenance;
+  /** How the intervals were made (absent in summaries written before they were). */
+  uncertainty?: { method: string; resamples: number; seed: number; confidence: number };
   config: RunConfig;
   /** Keyed by dataset name, in run order. */
   datasets: Record<string, DatasetSummary>;
@@ -34,15 +40,22 @@ export function summarizeRun(
   rows: ReadonlyArray<SampleRow & { dataset: string }>,
   config: RunConfig,
   datasetOrder: readonly string[],
-  options: Omit<SummaryOptions, 'k'> = {},
+  options: Omit<SummaryOptions, 'k'> & { provenance?: Provenance } = {},
 ): RunSummary {
+  const { provenance, ...summaryOptions } = options;
+  const uncertainty = {
+    method: 'percentile bootstrap over problems; paired across modes for speedups',
+    resamples: summaryOptions.bootstrap?.resamples ?? DEFAULT_RESAMPLES,
+    seed: summaryOptions.bootstrap?.seed ?? 0,
+    confidence: CONFIDENCE,
+  };
   const names = [...new Set([...datasetOrder, ...rows.map((r) => r.dataset)])];
   const datasets: Record<string, DatasetSummary> = {};
   for (const name of names) {
     const mine = rows.filter((r) => r.dataset === name);
-    if (mine.length) datasets[name] = summarizeDataset(mine, { ...options, k: config.k });
+    if (mine.length) datasets[name] = summarizeDataset(mine, { ...summaryOptions, k: config.k });
   }
-  return { version: 1, createdAt: new Date().toISOString(), config, datasets };
+  return { version: 1, createdAt: new Date().toISOString(), ...(provenance ? { provenance } : {}), uncertainty, config, datasets };
 }
 
 const num = z.number();
@@ -56,6 +69,11 @@ const modeSchema = z.looseObject({
   meanCriticalPathTokens: num,
   meanAcceleration: num,
   wallMs: z.object({ sum: num, mean: num }),
+  accuracyStderr: num.optional(),
+  accuracyCI95: z.tuple([num, num]).optional(),
+  meanPromptTokens: num.nullable().optional(),
+  prefillMs: z.object({ mean: num }).nullable().optional(),
+  decodeWallMs: z.object({ mean: num }).nullable().optional(),
   samples: num,
   problems: num,
   k: num,
@@ -65,7 +83,9 @@ const speedupSchema = z.looseObject({
   tokenLatencyMeanOfRatios: num.nullable(),
   maxCorrect: num.nullable(),
   wallClock: num.nullable(),
+  decodeWallClock: num.nullable().optional(),
   parallelOwnTotalOverCriticalPath: num.nullable(),
+  ci95: z.record(z.string(), z.tuple([num, num]).nullable()).optional(),
 });
 const groupSchema = z.looseObject({
   parallel: modeSchema.nullable(),
@@ -75,6 +95,8 @@ const groupSchema = z.looseObject({
 export const runSummarySchema = z.looseObject({
   version: z.literal(1),
   createdAt: z.string(),
+  provenance: provenanceSchema.optional(),
+  uncertainty: z.looseObject({ method: z.string(), resamples: num, seed: num, confidence: num }).optional(),
   config: z.looseObject({
     k: num,
     modes: z.array(z.enum(['parallel', 'sequential'])),

@@ -12,11 +12,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import type { Dataset, Problem } from '../eval/dataset.js';
 import { progressLine } from '../eval/progress.js';
 import { mixSeed } from '../eval/random.js';
 import { runJobs } from '../eval/job-pool.js';
+import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../eval/settings.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultKey, type ResultsStore } from '../eval/results.js';
 import type { GradeFn, GradeResult } from '../eval/runner.js';
 import type { Engine } from '../src/engine/types.js';
@@ -143,21 +143,12 @@ function checkOptions(o: RolloutOptions): void {
   if (path.resolve(o.out) === path.resolve(pendingFile(o.out))) throw new RangeError(`runRollouts: out must not be a pending file`);
 }
 
-/** Where a stored row's settings differ from this run's, in words (empty when they match). */
-function mismatches(row: RolloutRow, job: Job, run: { temperature: number; topP: number; settings: RolloutSettings }): string[] {
-  const out: string[] = [];
-  const differ = (what: string, stored: unknown, now: unknown): void => {
-    if (!isDeepStrictEqual(stored, now)) out.push(`${what} ${JSON.stringify(stored)} (this run: ${JSON.stringify(now)})`);
-  };
-  differ('seed', row.seed, job.seed);
-  differ('temperature', row.temperature, run.temperature);
-  differ('top-p', row.topP, run.topP);
-  differ('group', row.settings.group, run.settings.group);
-  differ('max tokens', row.settings.maxTokens, run.settings.maxTokens);
-  differ('prompt style', row.settings.promptStyle, run.settings.promptStyle);
-  differ('advantage', row.settings.advantage, run.settings.advantage);
-  differ('reward config', row.settings.reward, run.settings.reward);
-  return out;
+/** Where a stored row's settings differ from this run's (empty when they match). */
+function mismatches(row: RolloutRow, job: Job, run: { temperature: number; topP: number; settings: RolloutSettings }): SettingDifference[] {
+  return differingSettings(
+    { seed: row.seed, temperature: row.temperature, topP: row.topP, ...row.settings },
+    { seed: job.seed, temperature: run.temperature, topP: run.topP, ...run.settings },
+  );
 }
 
 /** Run (or resume) rollouts into `out`. A solve or grade error stops the run after storing what finished. */
@@ -218,9 +209,10 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
         if (!job) continue; // another plan's row: kept in the file, not used here
         const diff = mismatches(row, job, { temperature, topP, settings });
         if (diff.length) {
-          throw new Error(
-            `${file}: ${row.problemId} sample ${row.sample} was made with ${diff.join(', ')}. ` +
+          throw new SettingsMismatchError(
+            `${file}: ${row.problemId} sample ${row.sample} was made with ${describeDifferences(diff)}. ` +
               `Use another output file or the same settings.`,
+            diff,
           );
         }
         if (isFinal && !finalRows.has(key)) finalRows.set(key, row);

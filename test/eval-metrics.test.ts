@@ -5,9 +5,12 @@ import {
   problemSpeedups,
   summarizeDataset,
   summarizeGroup,
+  summarizeMode,
+  summarizeSpeedup,
   type SampleRow,
 } from '../eval/metrics.js';
 import { summarizeRun } from '../eval/summary.js';
+import { accuracyUncertainty, bootstrap, percentileInterval, pooledAccuracy, quantile, standardError, type ProblemScore } from '../eval/uncertainty.js';
 
 /** C(n, k) exactly. */
 function binom(n: number, k: number): bigint {
@@ -147,6 +150,7 @@ describe('summaries on hand-built rows', () => {
       tokenLatencyMeanOfRatios: null,
       maxCorrect: null,
       wallClock: null,
+      decodeWallClock: null,
       parallelOwnTotalOverCriticalPath: 145 / 95,
     });
     const onlySeq = summarizeGroup(rows.filter((x) => x.mode === 'sequential'));
@@ -170,5 +174,101 @@ describe('summaries on hand-built rows', () => {
     expect(s.datasets.one!.sequential).toBeNull();
     expect(s.datasets.two!.parallel!.k).toBe(2);
     expect(s.version).toBe(1);
+  });
+});
+
+describe('uncertainty: standard errors and bootstrap intervals with known answers', () => {
+  const binary = (n: number, correct: number): ProblemScore[] => Array.from({ length: n }, (_, i) => ({ samples: 1, correct: i < correct ? 1 : 0 }));
+
+  it('the standard error is the sample sd over √n (closed form for 0/1 scores: √(p(1−p)/(n−1)))', () => {
+    expect(standardError([1, 0])).toBeCloseTo(0.5, 12);
+    expect(standardError([1])).toBe(0);
+    const p = 0.3;
+    const u = accuracyUncertainty(binary(400, 120))!;
+    expect(u.stderr).toBeCloseTo(Math.sqrt((p * (1 - p)) / 399), 12);
+  });
+
+  it('the bootstrap of a binomial mean matches the binomial standard error and the normal interval', () => {
+    const n = 400;
+    const p = 0.3;
+    const se = Math.sqrt((p * (1 - p)) / n);
+    const dist = bootstrap(binary(n, 120), pooledAccuracy, { resamples: 4000, seed: 7 });
+    const m = dist.reduce((a, b) => a + b, 0) / dist.length;
+    const sd = Math.sqrt(dist.reduce((s, v) => s + (v - m) ** 2, 0) / (dist.length - 1));
+    expect(m).toBeCloseTo(p, 2);
+    expect(Math.abs(sd - se) / se).toBeLessThan(0.05);
+    const [lo, hi] = accuracyUncertainty(binary(n, 120), { resamples: 4000, seed: 7 })!.ci95;
+    expect(lo).toBeCloseTo(p - 1.96 * se, 2);
+    expect(hi).toBeCloseTo(p + 1.96 * se, 2);
+  });
+
+  it('a hand-computed case: two problems, one right, one wrong', () => {
+    // Resamples of two problems have mean 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4.
+    const dist = bootstrap(binary(2, 1), pooledAccuracy, { resamples: 8000, seed: 3 });
+    const share = (v: number) => dist.filter((x) => x === v).length / dist.length;
+    expect(share(0)).toBeCloseTo(0.25, 1);
+    expect(share(0.5)).toBeCloseTo(0.5, 1);
+    expect(share(1)).toBeCloseTo(0.25, 1);
+    expect(percentileInterval(dist)).toEqual([0, 1]);
+    // All right, or one problem: no spread at all.
+    expect(accuracyUncertainty(binary(5, 5))).toEqual({ stderr: 0, ci95: [1, 1] });
+    expect(accuracyUncertainty([{ samples: 4, correct: 3 }])).toEqual({ stderr: 0, ci95: [0.75, 0.75] });
+  });
+
+  it('quantiles interpolate between order statistics', () => {
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(quantile([1, 2, 3, 4], 0)).toBe(1);
+    expect(quantile([1, 2, 3, 4], 1)).toBe(4);
+    expect(quantile([0, 10], 0.025)).toBeCloseTo(0.25, 12);
+  });
+
+  it('resampling is seeded: same rows and seed, same interval; another seed, another', () => {
+    const items = binary(50, 20);
+    const a = accuracyUncertainty(items, { resamples: 500, seed: 1 })!.ci95;
+    expect(accuracyUncertainty(items, { resamples: 500, seed: 1 })!.ci95).toEqual(a);
+    expect(accuracyUncertainty(items, { resamples: 500, seed: 2 })!.ci95).not.toEqual(a);
+  });
+
+  it('speedup intervals are paired over problems: a constant ratio has a zero-width interval', () => {
+    const paired: SampleRow[] = [];
+    for (let i = 0; i < 20; i++) {
+      const L = 50 + 10 * i;
+      paired.push(r(`p${i}`, 0, 'parallel', { correct: true,  totalTokens: 3 * L, criticalPathTokens: L, wallMs: L, prefillMs: 5 }));
+      paired.push(r(`p${i}`, 0, 'sequential', { correct: true,  totalTokens: 2 * L, criticalPathTokens: 2 * L, wallMs: 2 * L, prefillMs: 5 }));
+    }
+    const s = summarizeSpeedup(paired);
+    expect(s.tokenLatencyRatioOfMeans).toBeCloseTo(2, 12);
+    expect(s.ci95!.tokenLatencyRatioOfMeans![0]).toBeCloseTo(2, 12);
+    expect(s.ci95!.tokenLatencyRatioOfMeans![1]).toBeCloseTo(2, 12);
+    expect(s.ci95!.tokenLatencyMeanOfRatios).toEqual([2, 2]);
+    expect(s.ci95!.wallClock![0]).toBeCloseTo(2, 12);
+    // Decode-only: (2L − 5) / (L − 5) per sample, pooled.
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const Ls = Array.from({ length: 20 }, (_, i) => 50 + 10 * i);
+    expect(s.decodeWallClock).toBeCloseTo(mean(Ls.map((L) => 2 * L - 5)) / mean(Ls.map((L) => L - 5)), 12);
+    // A varying ratio: the interval brackets the estimate.
+    const noisy = paired.map((x, i) => (x.mode === 'sequential' && i % 4 === 1 ? { ...x, totalTokens: x.totalTokens * 1.5 } : x));
+    const n = summarizeSpeedup(noisy);
+    const [lo, hi] = n.ci95!.tokenLatencyRatioOfMeans!;
+    expect(lo).toBeLessThan(n.tokenLatencyRatioOfMeans!);
+    expect(hi).toBeGreaterThan(n.tokenLatencyRatioOfMeans!);
+    expect(lo).toBeGreaterThanOrEqual(2);
+    expect(hi).toBeLessThanOrEqual(3);
+  });
+
+  it('mode summaries carry accuracy stderr and interval, prompt tokens, prefill and decode-only wall time', () => {
+    const rows = [
+      r('a', 0, 'parallel', { correct: true,  wallMs: 100, promptTokens: 40, prefillMs: 10 }),
+      r('b', 0, 'parallel', { correct: false,  wallMs: 200, promptTokens: 60, prefillMs: 20 }),
+    ];
+    const m = summarizeMode(rows)!;
+    expect(m.accuracyStderr).toBeCloseTo(0.5, 12);
+    expect(m.accuracyCI95).toEqual([0, 1]);
+    expect(m.meanPromptTokens).toBe(50);
+    expect(m.prefillMs).toEqual({ mean: 15 });
+    expect(m.decodeWallMs).toEqual({ mean: 135 });
+    const without = summarizeMode([r('a', 0, 'parallel', { correct: true,  wallMs: 100 })])!;
+    expect(without.meanPromptTokens).toBeNull();
+    expect(without.prefillMs).toBeNull();
   });
 });

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareRunFolders, compareRuns } from '../eval/compare.js';
+import { compareRunFolders, compareRuns, compareWarnings } from '../eval/compare.js';
 import type { SampleRow } from '../eval/metrics.js';
-import { accuracyByLatency, datasetCharts, renderReport } from '../eval/report.js';
+import { accuracyByLatency, datasetCharts, renderReport, summaryTable } from '../eval/report.js';
 import { readSummary, summarizeRun, type RunSummary } from '../eval/summary.js';
 import { histogramSvg, lineChartSvg, niceStep } from '../eval/svg.js';
 import { assertWellFormed } from './eval-xml.js';
@@ -129,6 +129,42 @@ describe('report.md', () => {
   });
 });
 
+describe('report.md: uncertainty and wall clock', () => {
+  const withPrompts = (rs: Array<SampleRow & { dataset: string }>) => rs.map((r) => ({ ...r, promptTokens: r.mode === 'sequential' ? 105 : 49, prefillMs: r.mode === 'sequential' ? 8 : 4 }));
+  const rows = withPrompts([
+    row('p', 0, 'parallel', true, 200, 100),
+    row('p', 0, 'sequential', true, 150, 150),
+    row('q', 0, 'parallel', false, 300, 120),
+    row('q', 0, 'sequential', true, 240, 240),
+  ]);
+
+  it('the summary table gives accuracy with its standard error and 95% interval, and speedups with paired intervals', () => {
+    const run = runOf({ a: rows });
+    const md = renderReport(run);
+    expect(md).toContain('## Uncertainty');
+    const line = (prefix: string) => md.split('\n').find((l) => l.startsWith(prefix));
+    expect(line('| a | parallel | 2×1 | accuracy (avg@k) |')).toBe('| a | parallel | 2×1 | accuracy (avg@k) | 50.0% | ± 50.0 | [0.0, 100.0] |');
+    expect(line('| a | sequential | 2×1 | accuracy (avg@k) |')).toBe('| a | sequential | 2×1 | accuracy (avg@k) | 100.0% | ± 0.0 | [100.0, 100.0] |');
+    // Per problem: 150/100 = 1.5 and 240/120 = 2; pooled (150+240)/(100+120).
+    expect(line('| a | speedup | 2 | tokens: seq T ÷ par L, ratio of means |')).toBe(`| a | speedup | 2 | tokens: seq T ÷ par L, ratio of means | ${(390 / 220).toFixed(2)}× |  | [1.50, 2.00] |`);
+    expect(line('| a | speedup | 2 | tokens: mean of per-problem ratios |')).toBe('| a | speedup | 2 | tokens: mean of per-problem ratios | 1.75× |  | [1.50, 2.00] |');
+    expect(md).toMatch(/percentile bootstrap intervals over problems \(1000 resamples, seed 0\)/);
+    expect(summaryTable(run)).toBe(md.slice(md.indexOf('| dataset | mode | n |'), md.indexOf('\n\nAccuracy is in %')));
+  });
+
+  it('says when the modes\' prompts differ and shows decode-only wall time beside total', () => {
+    const md = renderReport(runOf({ a: rows }));
+    expect(md).toContain('## Wall clock');
+    expect(md).toContain("**a: the modes' prompts differ in length**: 105 tokens sequential, 49 parallel on average");
+    const line = (prefix: string) => md.split('\n').find((l) => l.startsWith(prefix));
+    // Sequential wall 150 and 240 ms, 8 ms prefill each: decode-only 187 ms, total 195 ms.
+    expect(line('| a | sequential | 105 |')).toBe('| a | sequential | 105 | 8.0 ms | 0.19 s | 0.20 s |');
+    expect(line('| Wall-clock speedup, decode only |')).toBe(`| Wall-clock speedup, decode only | ${((195 - 8) / (250 - 4)).toFixed(2)}× |`);
+    const same = renderReport(runOf({ a: rows.map((r) => ({ ...r, promptTokens: 60 })) }));
+    expect(same).not.toContain('prompts differ');
+  });
+});
+
 describe('compare', () => {
   let dir: string;
   beforeAll(async () => {
@@ -156,6 +192,29 @@ describe('compare', () => {
     expect(md).toContain('Δ = B − A');
   });
 
+  it('warns when the runs cover different problems or were made with different settings', () => {
+    const prov = (over: Record<string, unknown>, problems: number, ids: string) => ({
+      version: '0.1.0', node: 'v20', model: 'm', modelFile: null, modelSha256: 'aa', dtype: 'q8', engine: 'embedded' as const, promptStyle: 'trained',
+      maxTokens: null, temperature: 0.6, topP: 0.95, seedBase: 0, extract: 'boxed' as const, k: 1, preset: null,
+      datasets: { a: { path: '/d/a.jsonl', sha256: 'f1', rows: 50, problems, problemIdsSha256: ids } },
+      ...over,
+    });
+    const a = { ...runA, provenance: prov({}, 30, 'x') };
+    const b = { ...runB, provenance: prov({ temperature: 0, modelSha256: 'bb' }, 40, 'y') };
+    const warnings = compareWarnings(a, b);
+    expect(warnings).toContain('the runs differ in settings (A\'s value first): model sha256 "aa" (B: "bb"), temperature 0.6 (B: 0)');
+    expect(warnings).toContain('the runs cover different problems of a: 30 in A, 40 in B');
+    expect(warnings).toContain('only B has extra');
+    expect(compareRuns(a, b)).toContain('> **Warning:** the runs cover different problems of a: 30 in A, 40 in B.');
+    const same = { ...runA, provenance: prov({}, 30, 'x') };
+    expect(compareWarnings(a, same)).toEqual([]);
+    // Summaries without provenance: say so, compare what the config holds.
+    expect(compareWarnings(runA, { ...runA, config: { ...runA.config, temperature: 0 } })).toEqual([
+      'A and B have no provenance (written by an earlier version): only k, sampling and extraction can be compared, and the problems cannot',
+      'the runs differ in settings (A\'s value first): temperature 0.6 (B: 0)',
+    ]);
+  });
+
   it('reads run folders and validates summary.json', async () => {
     const da = path.join(dir, 'A');
     const db = path.join(dir, 'B');
@@ -164,8 +223,9 @@ describe('compare', () => {
     await writeFile(path.join(da, 'summary.json'), JSON.stringify(runA));
     await writeFile(path.join(db, 'summary.json'), JSON.stringify(runB));
     expect(await readSummary(da)).toEqual(JSON.parse(JSON.stringify(runA)));
-    const md = await compareRunFolders(da, db);
+    const { table: md, warnings } = await compareRunFolders(da, db);
     expect(md).toContain(`| dataset | mode | metric | ${da} | ${db} | Δ |`);
+    expect(warnings).toContain(`only ${db} has extra`);
 
     await expect(readSummary(path.join(dir, 'none'))).rejects.toThrow(/no such run folder/);
     const empty = path.join(dir, 'empty');

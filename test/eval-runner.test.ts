@@ -5,13 +5,15 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArithProblem, renderArith } from '../eval/arith.js';
-import { loadDataset, type Dataset } from '../eval/dataset.js';
-import { summarizeRun } from '../eval/summary.js';
+import { ARITH_DEFAULT_SEED, loadDataset, type Dataset } from '../eval/dataset.js';
+import { SettingsMismatchError } from '../eval/settings.js';
+import { readSummary, summarizeRun } from '../eval/summary.js';
 import { extractPolicySchema, openResults } from '../eval/results.js';
 import { EXTRACT_POLICIES } from '../src/math/extract.js';
 import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOptions } from '../eval/runner.js';
 import { formatProgress } from '../eval/progress.js';
 import { assertWellFormed } from './eval-xml.js';
+import { repoRoot } from './helpers.js';
 
 /** A deterministic stand-in for solve(): renders the arith reference trajectory and measures it in characters. */
 function fakeSolve(log: Array<SolveOptions & { problem: string }> = [], delayMs = 0): SolveFn {
@@ -185,14 +187,60 @@ describe('runEval', () => {
     expect(smaller.summary.datasets.arith!.speedup.tokenLatencyRatioOfMeans).toBeNull();
   });
 
-  it('refuses to resume with other sampling settings', async () => {
+  it('refuses to resume with other settings, naming every one that differs; the same settings resume', async () => {
     const out = path.join(dir, 'mismatch');
-    await runEval(options(out, { datasets: [arith2], k: 1 }));
-    await expect(runEval(options(out, { datasets: [arith2], k: 1, seedBase: 1 }))).rejects.toThrow(/was made with seed .* Use another --out folder/);
-    await expect(runEval(options(out, { datasets: [arith2], k: 1, temperature: 0 }))).rejects.toThrow(/temperature 0\.6/);
-    await expect(runEval(options(out, { datasets: [arith2], k: 1, extract: 'lenient' }))).rejects.toThrow(
-      /extract boxed; this run has .* extract lenient/,
-    );
+    const engine = { model: '/models/a', modelFile: '/models/a/onnx/m.onnx', modelSha256: 'aa', dtype: 'q8' as const, engine: 'embedded' as const };
+    await runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300 }));
+    const refused = (o: Partial<RunEvalOptions>) => runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300, ...o }));
+    await expect(refused({ seedBase: 1 })).rejects.toThrow(/8 stored samples were made with other settings: seed \d+ \(this run: \d+\) .*Use another --out folder/);
+    await expect(refused({ temperature: 0 })).rejects.toThrow('temperature 0.6 (this run: 0)');
+    await expect(refused({ extract: 'lenient' })).rejects.toThrow('extract "boxed" (this run: "lenient")');
+    const many = await refused({ temperature: 0.7, topP: 0.9, maxTokens: 200, engine: { ...engine, modelSha256: 'bb' }, promptStyle: 'instructed' }).catch((e: unknown) => e);
+    expect(many).toBeInstanceOf(SettingsMismatchError);
+    const err = many as SettingsMismatchError;
+    expect(err.differences.map((d) => d.setting)).toEqual(['temperature', 'top-p', 'model sha256', 'prompt style', 'max tokens']);
+    expect(err.message).toContain('model sha256 "aa" (this run: "bb"), prompt style null (this run: "instructed"), max tokens 300 (this run: 200)');
+    // The same weights in another folder are the same model; the same settings resume.
+    const moved = await refused({ engine: { ...engine, model: '/elsewhere/a' } });
+    expect(moved.ran).toBe(0);
+    expect(moved.resumed).toBe(8);
+    // A changed dataset file (another gold answer for a stored problem) is refused too.
+    const edited = { ...arith2, problems: arith2.problems.map((p, i) => (i === 0 ? { ...p, answer: '-1' } : p)) };
+    await expect(refused({ datasets: [edited] })).rejects.toThrow(/gold answer "\d+" \(this run: "-1"\)/);
+  });
+
+  it('records its settings in every row and its provenance in summary.json', async () => {
+    const out = path.join(dir, 'provenance');
+    const engine = { model: '/models/a', modelFile: '/models/a/onnx/m.onnx', modelSha256: 'aa', dtype: 'q8' as const, engine: 'embedded' as const };
+    const res = await runEval(options(out, { datasets: [arith2], k: 1, engine, promptStyle: 'trained' }));
+    const rows = (await readFile(res.files.results, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(8);
+    expect(rows.every((r) => JSON.stringify(r.settings) === JSON.stringify({ model: '/models/a', modelSha256: 'aa', dtype: 'q8', engine: 'embedded', promptStyle: 'trained', maxTokens: null, preset: null }))).toBe(true);
+    const summary = JSON.parse(await readFile(res.files.summary, 'utf8'));
+    const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8'));
+    expect(summary.provenance).toMatchObject({
+      version,
+      model: '/models/a',
+      modelFile: '/models/a/onnx/m.onnx',
+      modelSha256: 'aa',
+      dtype: 'q8',
+      engine: 'embedded',
+      promptStyle: 'trained',
+      maxTokens: null,
+      temperature: 0.6,
+      topP: 0.95,
+      seedBase: 1234,
+      extract: 'boxed',
+      k: 1,
+      preset: null,
+    });
+    // A generated set: no file, the generator's seed and the sha256 of its rows; a hand-built one: what is known.
+    const arith8 = (await runEval(options(path.join(dir, 'provenance-arith'), { datasets: [arith], k: 1 }))).summary.provenance!.datasets.arith!;
+    expect(arith8).toMatchObject({ path: null, rows: 8, problems: 8, seed: ARITH_DEFAULT_SEED });
+    expect(arith8.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(summary.provenance.datasets['arith-b']).toMatchObject({ path: null, sha256: null, rows: null, problems: 4 });
+    expect(summary.uncertainty).toMatchObject({ resamples: 1000, seed: 0, confidence: 0.95 });
+    expect((await readSummary(out)).provenance?.modelSha256).toBe('aa');
   });
 
   it('hands the extraction policy to solve and records it in every row and in the summary', async () => {
@@ -217,7 +265,7 @@ describe('runEval', () => {
     await writeFile(file, old);
     expect((await runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1 }))).ran).toBe(0);
     await expect(runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1, extract: 'lenient' }))).rejects.toThrow(
-      /extract boxed/,
+      'extract "boxed" (this run: "lenient")',
     );
   });
 

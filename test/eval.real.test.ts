@@ -93,8 +93,8 @@ describe('threadweaver eval on the bundled model', () => {
     expect(rows.every((r) => r.answer !== null)).toBe(true);
     expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).config.extract).toBe('lenient');
     const other = await run(args);
-    expect(other.code).not.toBe(0);
-    expect(other.stderr).toMatch(/extract lenient; this run has .*extract boxed/);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/3 stored samples were made with other settings: extract "lenient" \(this run: "boxed"\)/);
     const bad = await run([...args, '--extract', 'loose']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--extract/);

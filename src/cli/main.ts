@@ -2,6 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { SettingsMismatchError } from '../../eval/settings.js';
 import { packageVersion } from '../package-root.js';
 import { UsageError, type Command } from './command.js';
 import { closest } from './suggest.js';
@@ -52,6 +53,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`threadweaver ${name}: ${err.message}\n\n${command.usage}`);
+      return 2;
+    }
+    // A rerun into a run folder (or rollouts file) made with other settings: nothing ran.
+    if (err instanceof SettingsMismatchError) {
+      console.error(`threadweaver ${name}: ${err.message}`);
       return 2;
     }
     console.error(`threadweaver ${name}: ${err instanceof Error ? err.message : String(err)}`);

@@ -101,6 +101,8 @@ export class RoutedEngine implements SessionEngine {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
+  /** The served model's name (the same on every server). */
+  readonly model: string;
   readonly counters: RouterCounters = { calls: 0, succeeded: 0, failed: 0, aborted: 0, attempts: 0, retries: 0, failovers: 0, waits: 0, rebinds: 0 };
   private readonly servers: Server[];
   private readonly sessions = new Map<string, Affinity>();
@@ -114,6 +116,7 @@ export class RoutedEngine implements SessionEngine {
     const first = engines[0]!;
     this.tokenizer = first.tokenizer;
     this.contextLength = Math.min(...engines.map((e) => e.contextLength));
+    this.model = first.model;
     this.name = `routed:${first.model}[${engines.length}]`;
     this.retry = options.retry ?? first.retryPolicy;
     this.probePolicy = { ...DEFAULT_PROBE_POLICY, ...options.probe };

@@ -70,6 +70,8 @@ export class TransformersEngine implements Engine {
   };
   /** The ONNX graph file the session runs (relative to the model folder, or the hub id's). */
   graphFile = '';
+  /** What was loaded: the model folder (or hub id), the weights, and where the graph file is on disk. */
+  loaded: { model: string; dtype: 'q8' | 'fp32'; graphPath: string } = { model: '', dtype: 'q8', graphPath: '' };
   private readonly cache: PrefixCache | undefined;
   private readonly vocab: number;
 
@@ -105,6 +107,9 @@ export class TransformersEngine implements Engine {
     const name = source.kind === 'local' ? source.name : source.id;
     const engine = new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, options.prefixCache ?? true);
     engine.graphFile = file;
+    // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
+    const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
+    engine.loaded = { model: source.kind === 'local' ? source.dir : source.id, dtype: options.dtype ?? 'q8', graphPath: path.join(root, file) };
     return engine;
   }
 

@@ -2,6 +2,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loadDataset, type Dataset } from '../../../eval/dataset.js';
 import { compareRunFolders } from '../../../eval/compare.js';
+import { summaryTable, uncertaintyNote } from '../../../eval/report.js';
+import { DEFAULT_RESAMPLES } from '../../../eval/uncertainty.js';
+import { describeEngine } from '../../engine/provenance.js';
 import { runEval, type SolveFn } from '../../../eval/runner.js';
 import type { Engine } from '../../engine/types.js';
 import { EXTRACT_POLICIES } from '../../math/extract.js';
@@ -22,6 +25,7 @@ const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
   out: z.string().min(1).optional(),
   concurrency: intFlag().min(1).default(1),
   extract: z.enum(EXTRACT_POLICIES).default('boxed'),
+  bootstrap: intFlag().min(1).max(1_000_000).default(DEFAULT_RESAMPLES),
 });
 
 const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
@@ -42,6 +46,7 @@ Options:
   --concurrency C    samples in flight (default 1: honest wall-clock timings on one engine)
   --max-tokens N, --temperature T (default 0 for k=1, else 0.6), --top-p P (default 1, or 0.95 when k>1),
   --seed N           base seed (default 0)
+  --bootstrap N      resamples of the problems for the 95% intervals (default 1000; seeded)
   --extract boxed|lenient   answer extraction (default boxed: the last \\boxed{} after </think>;
                      lenient also reads "The final answer is X", "The answer is X", "Answer: X"
                      and the last $...$ of the final sentence when there is no box)
@@ -55,7 +60,9 @@ const command: Command = {
     if (args[0] === 'compare') {
       const [a, b, ...rest] = args.slice(1);
       if (!a || !b || rest.length) throw new UsageError('compare takes two run folders');
-      process.stdout.write((await compareRunFolders(a, b)) + '\n');
+      const { table, warnings } = await compareRunFolders(a, b);
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(table + '\n');
       return 0;
     }
     const { values, positionals } = parseCommandArgs(
@@ -72,6 +79,7 @@ const command: Command = {
         out: { type: 'string' },
         concurrency: { type: 'string' },
         extract: { type: 'string' },
+        bootstrap: { type: 'string' },
       },
       schema,
     );
@@ -91,6 +99,7 @@ const command: Command = {
     if (values.k > 1 && temperature === 0) process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
     const engine: Engine = await engineFromFlags(values);
+    const described = await describeEngine(engine);
 
     const solveFn: SolveFn = async (problem, o) => {
       const r = await solve(problem, {
@@ -101,8 +110,8 @@ const command: Command = {
         topP: o.topP,
         extract: o.extract,
         ...(o.signal ? { signal: o.signal } : {}),
-        ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
-        ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
+        ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
+        ...(o.promptStyle ? { promptStyle: o.promptStyle } : {}),
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
@@ -117,6 +126,10 @@ const command: Command = {
           topP,
           seedBase: values.seed ?? 0,
           extract: values.extract,
+          ...(described ? { engine: described } : {}),
+          ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
+          promptStyle: values.promptStyle ?? 'trained',
+          bootstrap: { resamples: values.bootstrap },
           out,
           solve: solveFn,
           grade: (pred, gold) => gradeAnswer(pred, gold),
@@ -125,7 +138,7 @@ const command: Command = {
       () => process.stderr.write('\ninterrupted: finished samples are kept; rerun to resume\n'),
     );
     process.stderr.write(`\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`);
-    process.stdout.write(`${result.files.report}\n${result.files.summary}\n`);
+    process.stdout.write(`\n${summaryTable(result.summary)}\n\n${uncertaintyNote(result.summary)}\n\n${result.files.report}\n${result.files.summary}\n`);
     return result.aborted ? 130 : 0;
   },
 };

@@ -1,0 +1,61 @@
+/**
+ * Where a run's numbers came from, as far as the engine can say: which model (and the sha256 of
+ * the ONNX file actually loaded), which weights, which servers.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { OpenAIEngine } from './openai.js';
+import { RoutedEngine } from './router.js';
+import { TransformersEngine } from './transformers.js';
+import type { Engine } from './types.js';
+
+export interface EngineProvenance {
+  /** The model folder (absolute), Hugging Face id, or the served model's name. */
+  model: string;
+  /** The ONNX graph file the embedded engine runs (null for remote engines). */
+  modelFile: string | null;
+  /** sha256 of that file (null for remote engines, or when the file is not on disk). */
+  modelSha256: string | null;
+  dtype: 'q8' | 'fp32' | null;
+  engine: 'embedded' | { baseUrls: string[]; servedModel: string };
+}
+
+// Hashes of files already read in this process, keyed by path, size and modification time.
+const hashes = new Map<string, Promise<string>>();
+
+/** sha256 (hex) of a file, computed once per process for each version of the file. */
+export async function fileSha256(file: string): Promise<string> {
+  const s = await stat(file);
+  const key = `${file}\0${s.size}\0${s.mtimeMs}`;
+  let hash = hashes.get(key);
+  if (!hash) {
+    hash = new Promise<string>((resolve, reject) => {
+      const h = createHash('sha256');
+      createReadStream(file)
+        .on('data', (chunk) => h.update(chunk))
+        .on('error', reject)
+        .on('end', () => resolve(h.digest('hex')));
+    });
+    hashes.set(key, hash);
+    hash.catch(() => hashes.delete(key));
+  }
+  return hash;
+}
+
+/** The provenance of an engine; undefined for engines of other kinds (e.g. a caller's own). */
+export async function describeEngine(engine: Engine): Promise<EngineProvenance | undefined> {
+  if (engine instanceof TransformersEngine) {
+    const { model, dtype, graphPath } = engine.loaded;
+    const sha = await fileSha256(graphPath).catch(() => null);
+    return { model, modelFile: graphPath, modelSha256: sha, dtype, engine: 'embedded' };
+  }
+  if (engine instanceof OpenAIEngine) {
+    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls: [engine.baseUrl], servedModel: engine.model } };
+  }
+  if (engine instanceof RoutedEngine) {
+    const baseUrls = engine.serverCounters().map((c) => c.baseUrl);
+    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls, servedModel: engine.model } };
+  }
+  return undefined;
+}
