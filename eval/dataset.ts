@@ -3,10 +3,12 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { generateArith } from './arith.js';
+import { BENCHMARKS, benchmark } from './catalog.js';
 import { createRng } from './random.js';
 import { parseJsonLine } from '../src/jsonl.js';
 import { packageRoot } from '../src/package-root.js';
@@ -56,17 +58,7 @@ export interface DatasetSpec {
   seed?: number;
 }
 
-/** Benchmark names and their file names in the data folder. */
-export const BENCHMARK_FILES: Readonly<Record<string, string>> = {
-  aime24: 'aime24.jsonl',
-  aime25: 'aime25.jsonl',
-  amc23: 'amc23.jsonl',
-  math500: 'math500.jsonl',
-  minerva: 'minerva_math.jsonl',
-  olympiadbench: 'olympiadbench.jsonl',
-  gsm8k: 'gsm8k.jsonl',
-  arith500: 'arith500.jsonl',
-};
+export { BENCHMARK_FILES } from './catalog.js';
 
 export const ARITH_DEFAULT_SEED = 2026;
 export const ARITH_DEFAULT_COUNT = 500;
@@ -105,13 +97,33 @@ function describeIssue(row: unknown, key: PropertyKey | undefined): string {
   return `field "${field}" must be ${EXPECTED[field] ?? 'valid'}, got ${kindOf(value)}`;
 }
 
-/** The default data folder, or undefined when none exists. */
+/**
+ * The default data folder: $THREADWEAVER_DATA_DIR, else a checkout's `../shared/benchmarks` when
+ * present; undefined otherwise (then the fetch cache, defaultCacheDir(), is where names resolve).
+ */
 export function defaultDataDir(): string | undefined {
   const env = process.env.THREADWEAVER_DATA_DIR;
   if (env) return env;
   const root = packageRoot();
   const dir = root && path.resolve(root, '../shared/benchmarks');
   return dir && existsSync(dir) ? dir : undefined;
+}
+
+/**
+ * Where `threadweaver data fetch` stores benchmarks unless told otherwise, under the user's cache
+ * directory: $THREADWEAVER_CACHE_DIR/datasets, else $XDG_CACHE_HOME/threadweaver/datasets, else
+ * ~/Library/Caches/threadweaver/datasets (macOS), %LOCALAPPDATA%\threadweaver\Cache\datasets
+ * (Windows), ~/.cache/threadweaver/datasets.
+ */
+export function defaultCacheDir(): string {
+  const own = process.env.THREADWEAVER_CACHE_DIR;
+  if (own) return path.join(own, 'datasets');
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg) return path.join(xdg, 'threadweaver', 'datasets');
+  const home = os.homedir();
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'threadweaver', 'datasets');
+  if (process.platform === 'win32') return path.join(process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'threadweaver', 'Cache', 'datasets');
+  return path.join(home, '.cache', 'threadweaver', 'datasets');
 }
 
 /** Parse and validate JSONL text; `file` is only used in error messages. */
@@ -165,20 +177,30 @@ function applyLimit(problems: Problem[], limit: number | undefined, seed: number
   return picked.map((i) => problems[i]!);
 }
 
+/**
+ * The folders a benchmark name is looked up in, in order: `dataDir` alone when given, else
+ * $THREADWEAVER_DATA_DIR alone when set, else the fetch cache, then a checkout's ../shared/benchmarks.
+ */
+export function dataFolders(dataDir?: string): string[] {
+  if (dataDir) return [dataDir];
+  if (process.env.THREADWEAVER_DATA_DIR) return [process.env.THREADWEAVER_DATA_DIR];
+  return [defaultCacheDir(), defaultDataDir()].filter((d): d is string => d !== undefined);
+}
+
+/** The file of a benchmark name: the first of dataFolders() that holds it. */
 function resolveFile(name: string, dataDir: string | undefined): string {
-  const file = BENCHMARK_FILES[name];
-  if (file) {
-    const dir = dataDir ?? defaultDataDir();
-    if (!dir) {
-      throw new DatasetError(
-        `dataset "${name}" needs a data folder holding ${file}: pass dataDir (--data-dir) or set THREADWEAVER_DATA_DIR`,
-      );
-    }
-    return path.join(dir, file);
+  const b = benchmark(name);
+  if (b) {
+    if (dataDir) return path.join(dataDir, b.file);
+    const folders = dataFolders();
+    const found = folders.map((d) => path.join(d, b.file)).find((f) => existsSync(f));
+    if (found) return found;
+    const how = b.source ? `run \`threadweaver data fetch ${b.name}\` (it stores ${b.file} in ${defaultCacheDir()})` : `it has no public download (${b.origin})`;
+    throw new DatasetError(`dataset "${name}" is not in ${folders.join(' or ')}: ${how}, or pass dataDir (--data-dir) or set THREADWEAVER_DATA_DIR`);
   }
   if (name.endsWith('.jsonl') || name.includes('/') || name.includes(path.sep)) return name;
   throw new DatasetError(
-    `unknown dataset "${name}": use one of ${[...Object.keys(BENCHMARK_FILES), 'arith'].join(', ')} or a .jsonl path`,
+    `unknown dataset "${name}": use one of ${[...BENCHMARKS.map((x) => x.name), 'arith'].join(', ')} or a .jsonl path`,
   );
 }
 
@@ -204,6 +226,7 @@ export async function loadDataset(spec: DatasetSpec): Promise<Dataset> {
   const file = spec.file ?? (spec.name !== undefined ? resolveFile(spec.name, spec.dataDir) : undefined);
   if (!file) throw new DatasetError('a dataset needs a name or a file');
   const { problems, source } = await loadFile(file);
-  const name = spec.name && (spec.file || BENCHMARK_FILES[spec.name]) ? spec.name : nameOfFile(file);
+  const known = spec.name === undefined ? undefined : benchmark(spec.name);
+  const name = spec.name && spec.file ? spec.name : known ? known.name : nameOfFile(file);
   return { name, problems: applyLimit(problems, spec.limit, spec.seed), source };
 }

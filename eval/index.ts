@@ -1,5 +1,7 @@
 /** The eval harness: datasets, the arith generator, results store, metrics, reports, runner. */
 export * from './dataset.js';
+export { BENCHMARKS, benchmark, type Benchmark, type HubFile } from './catalog.js';
+export * from './fetch.js';
 export * from './arith.js';
 export * from './random.js';
 export * from './results.js';

@@ -33,7 +33,13 @@ describe.skipIf(!hasShared)('benchmark files', () => {
   });
 
   it('resolves names through the default data folder too', async () => {
-    const d = await loadDataset({ name: 'aime24' });
+    // An empty fetch cache, so the checkout's folder is where the name resolves.
+    const cache = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = path.join(os.tmpdir(), 'tw-no-cache');
+    const d = await loadDataset({ name: 'aime24' }).finally(() => {
+      if (cache === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = cache;
+    });
     expect(d.problems).toHaveLength(30);
     // Gold answers stay as written: zero padding is kept.
     expect(d.problems.some((p) => p.answer === '025')).toBe(true);

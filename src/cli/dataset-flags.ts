@@ -22,9 +22,11 @@ export type DatasetFlags = z.infer<typeof datasetFlagSchema>;
 
 export const datasetFlagUsage = `Dataset options (exactly one of --dataset and --data):
   --dataset NAME           a benchmark (aime24, aime25, amc23, math500, minerva, olympiadbench,
-                           gsm8k, arith500) or arith (generated, works anywhere)
+                           gsm8k, arith500; \`threadweaver data fetch NAME\` downloads them) or arith
+                           (generated, works anywhere)
   --data FILE.jsonl        a JSONL file of {"id", "problem", "answer"} rows
-  --data-dir DIR           folder of the benchmark files (default: $THREADWEAVER_DATA_DIR, else ../shared/benchmarks)
+  --data-dir DIR           folder of the benchmark files (default: $THREADWEAVER_DATA_DIR, else the
+                           data fetch cache, then ../shared/benchmarks)
   --limit N                the first N problems`;
 
 export function datasetFromFlags(v: DatasetFlags): Promise<Dataset> {

@@ -35,14 +35,16 @@ Run a benchmark in parallel and sequential mode side by side; report accuracy an
 Results are appended to OUT/results.jsonl as each sample finishes: rerun the same command to resume.
 
 Options:
-  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k arith500, or arith
-                     (generated, works anywhere); repeatable
+  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k arith500 (get them with
+                     \`threadweaver data fetch NAME\`), or arith (generated, works anywhere); repeatable
   --data FILE        any JSONL file of {id, problem, answer}; repeatable
-  --data-dir DIR     where benchmark files live (default ../shared/benchmarks when present)
+  --data-dir DIR     where benchmark files live (default: $THREADWEAVER_DATA_DIR, else the data fetch
+                     cache, then ../shared/benchmarks beside a checkout)
   --limit N          first N problems of each dataset
   --k K              samples per problem and mode (default 1)
   --mode both|parallel|sequential   (default both)
-  --out DIR          run folder (default runs/<dataset>)
+  --out DIR          run folder (default runs/<dataset>). Rerunning resumes; a rerun with other
+                     settings (sampling, model weights, budget, prompt style, ...) is refused, exit 2
   --concurrency C    samples in flight (default 1: honest wall-clock timings on one engine)
   --max-tokens N, --temperature T (default 0 for k=1, else 0.6), --top-p P (default 1, or 0.95 when k>1),
   --seed N           base seed (default 0)
