@@ -95,6 +95,21 @@ describe('threadweaver eval on the bundled model', () => {
     const other = await run(args);
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/3 stored samples were made with other settings: extract "lenient" \(this run: "boxed"\)/);
+    // Every differing setting is named, and nothing runs.
+    const several = await run([...args, '--max-tokens', '500', '--temperature', '0.3']);
+    expect(several.code).toBe(2);
+    expect(several.stderr).toMatch(/temperature 0 \(this run: 0\.3\), extract "lenient" \(this run: "boxed"\), max tokens null \(this run: 500\)/);
+    expect(readFileSync(path.join(out, 'results.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
+    // The same settings resume.
+    const again = await run([...args, '--extract', 'lenient']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/0 samples run, 3 resumed/);
+    // The summary table, as lm-eval prints it, on the console.
+    expect(again.stdout).toMatch(/\| dataset \| mode \| n \| metric \| value \| stderr \| 95% CI \|\n[^\n]*\n\| arith \| parallel \| 3×1 \| accuracy \(avg@k\) \| [\d.]+% \| ± [\d.]+ \| \[[\d.]+, [\d.]+\] \|/);
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.provenance.modelSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(summary.provenance.engine).toBe('embedded');
+    expect(summary.provenance.modelFile).toMatch(/onnx\/model_gqa_quantized\.onnx$/);
     const bad = await run([...args, '--extract', 'loose']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--extract/);
