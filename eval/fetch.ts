@@ -6,6 +6,8 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
+import { z } from 'zod';
+import { parseJsonLine } from '../src/jsonl.js';
 import { BENCHMARKS, benchmark, type Benchmark, type ConvertedRow, type HubFile, type SourceRow } from './catalog.js';
 import { DatasetError, defaultCacheDir, parseProblems } from './dataset.js';
 
@@ -85,19 +87,11 @@ async function download(url: string, o: FetchOptions): Promise<Uint8Array> {
 /** The rows of a downloaded file. */
 export async function readSourceRows(bytes: Uint8Array, f: HubFile, where: string): Promise<SourceRow[]> {
   if (f.format === 'jsonl') {
-    const rows: SourceRow[] = [];
-    new TextDecoder().decode(bytes).split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
-      let row: unknown;
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw new FetchError(`${where}:${i + 1}: not valid JSON`);
-      }
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new FetchError(`${where}:${i + 1}: not a JSON object`);
-      rows.push(row as SourceRow);
-    });
-    return rows;
+    const object = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' });
+    return new TextDecoder()
+      .decode(bytes)
+      .split('\n')
+      .flatMap((line, i) => (line.trim() ? [parseJsonLine(line, `${where}:${i + 1}`, object, { error: FetchError })] : []));
   }
   try {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
