@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       }),
     );
   const report = {
-    what: 'Per-step decode cost (one new token per row, ms per session.run), original vs GQA-rewritten decoder',
+    what: 'Per-step decode cost (one new token per row, ms per session.run) of two decoder graphs: `original` against `rewritten` (files under models)',
     date: new Date(started).toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
     models: { original: path.relative(root, values.original), rewritten: path.relative(root, values.rewritten) },

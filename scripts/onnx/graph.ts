@@ -3,7 +3,7 @@
  * original bytes), lookups by tensor name, dead-node removal and an order check. Everything else
  * in the graph (initializers, inputs, outputs, value infos) passes through as raw fields.
  */
-import { decodeNode, GraphField, nodeFields, valueInfoName, type NewNode, type NodeView } from './onnx-proto.js';
+import { decodeNode, decodeTensor, GraphField, nodeFields, valueInfoName, type NewNode, type NodeView, type TensorView } from './onnx-proto.js';
 import { decodeFields, encodeFields, fieldBytes, fieldString, messageField, bytesField, type Field } from './protobuf.js';
 import { TensorField } from './onnx-proto.js';
 
@@ -51,6 +51,16 @@ export class Graph {
       });
   }
 
+  /** An initializer by name (existing or added). */
+  initializer(name: string): TensorView | undefined {
+    for (const f of [...this.rest, ...this.added]) {
+      if (f.no !== GraphField.initializer) continue;
+      const t = decodeTensor(decodeFields(fieldBytes(f)));
+      if (t.name === name) return t;
+    }
+    return undefined;
+  }
+
   /** Append an initializer (a TensorProto's fields). */
   addInitializer(tensor: readonly Field[]): void {
     this.added.push(messageField(GraphField.initializer, tensor));
@@ -59,6 +69,14 @@ export class Graph {
   static build(node: NewNode): GraphNode {
     const fields = nodeFields(node);
     return { view: decodeNode(encodeFields(fields)) };
+  }
+
+  /** `Graph.build` that counts what it builds into `report.addedNodes`. */
+  static counting(report: { addedNodes: number }): (node: NewNode) => GraphNode {
+    return (node) => {
+      report.addedNodes++;
+      return Graph.build(node);
+    };
   }
 
   producer(tensor: string): GraphNode | undefined {

@@ -25,7 +25,7 @@ export const NodeField = { input: 1, output: 2, name: 3, opType: 4, attribute: 5
 export const AttrField = { name: 1, f: 2, i: 3, s: 4, t: 5, ints: 8, type: 20 } as const;
 export const AttrType = { float: 1, int: 2, string: 3, tensor: 4, ints: 7 } as const;
 export const TensorField = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
-export const DataType = { float: 1, int64: 7 } as const;
+export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
 const ValueInfoField = { name: 1 } as const;
 const OpsetField = { domain: 1, version: 2 } as const;
 
@@ -58,6 +58,17 @@ export function opsetVersion(model: readonly Field[], domain = ''): number | und
     return v ? Number(fieldInt(v)) : undefined;
   }
   return undefined;
+}
+
+/** Model fields with an opset import for `domain` added after the last one (if it is not there yet). */
+export function withOpset(model: readonly Field[], domain: string, version: number): Field[] {
+  if (opsetVersion(model, domain) !== undefined) return [...model];
+  let last = -1;
+  model.forEach((f, k) => {
+    if (f.no === ModelField.opsetImport) last = k;
+  });
+  const entry = messageField(ModelField.opsetImport, [stringField(OpsetField.domain, domain), varintField(OpsetField.version, version)]);
+  return [...model.slice(0, last + 1), entry, ...model.slice(last + 1)];
 }
 
 // ---- nodes ----
@@ -160,17 +171,43 @@ export function nodeFields(n: NewNode): Field[] {
 
 // ---- tensors and value infos ----
 
+/** A TensorProto's fields with its values as little-endian raw_data. */
+function rawTensor(name: string, dataType: number, dims: readonly number[], raw: Uint8Array): Field[] {
+  return [
+    packedIntsField(TensorField.dims, dims),
+    varintField(TensorField.dataType, dataType),
+    stringField(TensorField.name, name),
+    bytesField(TensorField.rawData, raw),
+  ];
+}
+
 /** An INT64 TensorProto's fields (little-endian raw_data). */
 export function int64Tensor(name: string, dims: readonly number[], values: readonly (bigint | number)[]): Field[] {
   const raw = new Uint8Array(values.length * 8);
   const view = new DataView(raw.buffer);
   values.forEach((v, k) => view.setBigInt64(k * 8, BigInt(v), true));
-  return [
-    packedIntsField(TensorField.dims, dims),
-    varintField(TensorField.dataType, DataType.int64),
-    stringField(TensorField.name, name),
-    bytesField(TensorField.rawData, raw),
-  ];
+  return rawTensor(name, DataType.int64, dims, raw);
+}
+
+/** An INT32 TensorProto's fields. */
+export function int32Tensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
+  const raw = new Uint8Array(values.length * 4);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, k) => view.setInt32(k * 4, v, true));
+  return rawTensor(name, DataType.int32, dims, raw);
+}
+
+/** A UINT8 TensorProto's fields. */
+export function uint8Tensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
+  return rawTensor(name, DataType.uint8, dims, Uint8Array.from(values));
+}
+
+/** A FLOAT TensorProto's fields. */
+export function floatTensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
+  const raw = new Uint8Array(values.length * 4);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, k) => view.setFloat32(k * 4, v, true));
+  return rawTensor(name, DataType.float, dims, raw);
 }
 
 export interface TensorView {
@@ -179,6 +216,8 @@ export interface TensorView {
   dims: bigint[];
   /** Values of a small INT64 tensor stored as raw_data or int64_data (field 7). */
   int64s(): bigint[];
+  /** Values of an 8-bit integer tensor (UINT8 or INT8) stored as raw_data or int32_data (field 5). */
+  int8s(): number[];
 }
 
 export function decodeTensor(fields: readonly Field[]): TensorView {
@@ -196,6 +235,12 @@ export function decodeTensor(fields: readonly Field[]): TensorView {
       const b = fieldBytes(raw);
       const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
       return Array.from({ length: b.byteLength / 8 }, (_, k) => view.getBigInt64(k * 8, true));
+    },
+    int8s() {
+      if (dataType !== DataType.uint8 && dataType !== DataType.int8) throw new Error(`onnx: tensor ${this.name} is not 8-bit (data_type ${dataType})`);
+      if (!raw) return repeatedInts(fields, 5).map((v) => (dataType === DataType.int8 ? Number(BigInt.asIntN(8, v)) : Number(v)));
+      const b = fieldBytes(raw);
+      return dataType === DataType.int8 ? Array.from(new Int8Array(b.buffer, b.byteOffset, b.byteLength)) : Array.from(b);
     },
   };
 }
