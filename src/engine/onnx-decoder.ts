@@ -45,6 +45,11 @@ function int64Matrix(rows: readonly (readonly number[])[]): { data: BigInt64Arra
   return { data, dims: [rows.length, width] };
 }
 
+/** Positions `from, from + 1, …, to − 1`. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
 /** Direct calls into a decoder-with-past ONNX session: we own the KV cache and the loop. */
 export class OnnxDecoder {
   readonly pastNames: string[];
