@@ -79,6 +79,17 @@ describe('TransformersEngine', () => {
     expect(new Set([a, ...others].map((x) => x.text)).size).toBeGreaterThan(1);
   });
 
+  it('siblings with empty suffixes continue the prefix itself, each with its own seed', async () => {
+    const prompt = engine.tokenizer.encode(buildPrompt(engine.tokenizer, problem, 'parallel'));
+    const seeds = [3, 2 ** 40];
+    const rows = await engine.completeSiblings(prompt, [[], []], { maxTokens: 40, temperature: 1.5, seeds });
+    for (const [i, seed] of seeds.entries()) {
+      const alone = await noCache.complete({ prompt, maxTokens: 40, temperature: 1.5, seed });
+      expect(rows[i]!.ids).toEqual(alone.ids);
+      expect(rows[i]!.usage.promptTokens).toBe(prompt.length);
+    }
+  });
+
   it('a temperature below 1e-5 is greedy (1e-308 used to overflow into the last token, `~`)', async () => {
     const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
     const greedy = await noCache.complete({ prompt, maxTokens: 60 });
@@ -127,7 +138,7 @@ describe('model sources', () => {
 
 describe('graph files', () => {
   it('loads the rewritten graph by default; the exported one still loads and solves', async () => {
-    expect(engine.graphFile).toBe('onnx/model_gqa_quantized.onnx');
+    expect(engine.graphFile).toBe('onnx/model_append_quantized.onnx');
     const original = await TransformersEngine.load({ graph: 'original', prefixCache: false });
     expect(original.graphFile).toBe('onnx/model_quantized.onnx');
     // Per-token instead of per-tensor activation scales change low bits, not the answer.

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph } from '../scripts/onnx/graph.js';
 import { decodeModel, GraphField } from '../scripts/onnx/onnx-proto.js';
 import { fieldBytes } from '../scripts/onnx/protobuf.js';
-import { rewriteDecoder } from '../scripts/onnx/rewrite-decoder.js';
+import { rewriteAppendKv } from '../scripts/onnx/rewrite-append-kv.js';
+import { rewriteDecoder, rewriteDecoderWithPast } from '../scripts/onnx/rewrite-decoder.js';
 import { rewriteGqa } from '../scripts/onnx/rewrite-gqa.js';
 import { rewriteTokenQuant } from '../scripts/onnx/rewrite-token-quant.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
@@ -15,7 +16,7 @@ import { repoRoot } from './helpers.js';
 
 const modelDir = path.join(repoRoot, 'models/tiny-threadweaver');
 const originalPath = path.join(modelDir, 'onnx/model_quantized.onnx');
-const rewrittenPath = path.join(modelDir, 'onnx/model_gqa_quantized.onnx');
+const rewrittenPath = path.join(modelDir, 'onnx/model_append_quantized.onnx');
 const shape = { heads: 8, kvHeads: 2, headDim: 32 };
 const layers = 6;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -23,9 +24,11 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const original = readFileSync(originalPath);
 // The attention rewrite alone, to check it against the export it came from.
 const gqaOnly = rewriteGqa(original, shape).model;
+// The first two steps: the decoder-with-past contract, computing what the shipped graph computes.
+const withPast = rewriteDecoderWithPast(original, shape);
 
 describe('the committed decoder', () => {
-  it('is what the rewrite tools produce from the export (GQA, then per-token quantization), and is under 5 MB', () => {
+  it('is what the rewrite tools produce from the export (GQA, per-token quantization, appending cache), and is under 5 MB', () => {
     const committed = readFileSync(rewrittenPath);
     expect(Buffer.compare(Buffer.from(rewriteDecoder(original, shape)), committed)).toBe(0);
     expect(committed.length).toBeLessThan(5 * 1024 * 1024);
@@ -200,13 +203,13 @@ describe('the embedded engine on the GQA-rewritten graph', () => {
   });
 });
 
-describe('per-token activation quantization', () => {
-  const committed = readFileSync(rewrittenPath);
+const committed = readFileSync(rewrittenPath);
 
+describe('per-token activation quantization', () => {
   it('replaces every per-tensor quantizer and fuses each MatMulInteger chain; weights untouched', () => {
     const { report } = rewriteTokenQuant(gqaOnly);
     expect(report).toMatchObject({ quantizers: 4 * layers + 1, matmuls: 7 * layers + 1 });
-    const g = new Graph(decodeModel(committed).graph);
+    const g = new Graph(decodeModel(withPast).graph);
     const ops = g.nodes.map((n) => n.view.opType);
     expect(ops).not.toContain('DynamicQuantizeLinear');
     expect(ops).not.toContain('MatMulInteger');
@@ -214,7 +217,7 @@ describe('per-token activation quantization', () => {
     expect(fused).toHaveLength(7 * layers + 1);
     expect(fused.every((n) => n.view.domain === 'com.microsoft')).toBe(true);
     const inits = (m: Uint8Array) => decodeModel(m).graph.filter((f) => f.no === GraphField.initializer).map((f) => hex(fieldBytes(f)));
-    const kept = new Set(inits(committed));
+    const kept = new Set(inits(withPast));
     expect(inits(gqaOnly).every((i) => kept.has(i))).toBe(true);
     expect(() => rewriteTokenQuant(committed)).toThrow(/already has tokq\//);
   });
@@ -259,7 +262,7 @@ describe('per-token activation quantization', () => {
 
   it('computes a sequence to the same bits in one call, in chunks, or beside another row; the export does not', async () => {
     const a = await ort.InferenceSession.create(originalPath);
-    const b = await ort.InferenceSession.create(rewrittenPath);
+    const b = await ort.InferenceSession.create(withPast);
     const next = rng(77);
     for (const length of [2, 9, 64, 300, 700]) {
       const ids = Array.from({ length }, () => 3 + Math.floor(next() * 100));
@@ -275,7 +278,7 @@ describe('per-token activation quantization', () => {
   it('predicts the same next token as the export at every position of real trajectories', async () => {
     const engine = await TransformersEngine.load({ prefixCache: false });
     const a = await ort.InferenceSession.create(originalPath);
-    const b = await ort.InferenceSession.create(rewrittenPath);
+    const b = await ort.InferenceSession.create(withPast);
     for (const problem of ['Compute 37*24 + 18*53 - 29*11.', 'Let f(x) = 3x^2 + 2x + 5. Compute f(4) + f(7).']) {
       const prompt = engine.tokenizer.encode(buildPrompt(engine.tokenizer, problem, 'parallel'));
       const out = await engine.complete({ prompt, maxTokens: 700 });
@@ -288,6 +291,77 @@ describe('per-token activation quantization', () => {
         return row.indexOf(Math.max(...row));
       };
       for (let p = prompt.length - 1; p < ids.length - 1; p++) expect(top(y, p), `${problem} position ${p}`).toBe(top(x, p));
+    }
+  });
+});
+
+describe('cache kept outside the graph, appended to (model_append_quantized.onnx)', () => {
+  it('takes past.L.* sequence-major and returns only the new positions', () => {
+    const g = new Graph(decodeModel(committed).graph);
+    const past = Array.from({ length: layers }, (_, l) => [`past.${l}.key`, `past.${l}.value`]).flat();
+    expect(g.inputs).toEqual(['input_ids', 'attention_mask', 'position_ids', ...past]);
+    expect(g.outputs).toEqual(['logits', ...past.map((n) => n.replace('past.', 'new.'))]);
+    // The cache is read through FusedMatMul with the batch dims moved (no transpose copy), two per layer.
+    const fused = g.nodes.filter((n) => n.view.opType === 'FusedMatMul');
+    expect(fused).toHaveLength(2 * layers);
+    expect(() => rewriteAppendKv(committed, shape)).toThrow(/already has kvseq\/axis_0/);
+    expect(() => rewriteAppendKv(original, shape)).toThrow(/run rewrite-gqa first/);
+  });
+
+  /** Batch-major feeds → the same values for the appending graph (past transposed to sequence-major). */
+  function appendFeeds(feeds: Record<string, ort.Tensor>, batch: number, past: number): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = { input_ids: feeds.input_ids!, position_ids: feeds.position_ids!, attention_mask: feeds.attention_mask! };
+    for (let l = 0; l < layers; l++) {
+      for (const kv of ['key', 'value']) {
+        const src = feeds[`past_key_values.${l}.${kv}`]!.data as Float32Array;
+        const dst = new Float32Array(src.length);
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < shape.kvHeads; h++) {
+            for (let p = 0; p < past; p++) {
+              const from = ((b * shape.kvHeads + h) * past + p) * shape.headDim;
+              dst.set(src.subarray(from, from + shape.headDim), ((p * batch + b) * shape.kvHeads + h) * shape.headDim);
+            }
+          }
+        }
+        out[`past.${l}.${kv}`] = new ort.Tensor('float32', dst, [past, batch, shape.kvHeads, shape.headDim]);
+      }
+    }
+    return out;
+  }
+
+  const cases: [batch: number, past: number, t: number][] = [
+    [1, 0, 7],
+    [3, 0, 4],
+    [1, 1, 1],
+    [4, 9, 3],
+    [2, 300, 1],
+    [4, 300, 1],
+    [3, 520, 5],
+  ];
+  it.each(cases)('batch %i, past %i, %i new tokens: bit-identical logits and new positions to the decoder-with-past graph', async (batch, past, t) => {
+    const a = await ort.InferenceSession.create(withPast);
+    const b = await ort.InferenceSession.create(committed);
+    // Random caches and masks with holes (as padded sibling headers leave).
+    const feeds = randomFeeds(rng(batch * 7919 + past * 31 + t), batch, past, t);
+    const [x, y] = [await a.run(feeds), await b.run(appendFeeds(feeds, batch, past))];
+    const bits = (u: Float32Array, v: Float32Array) => Buffer.compare(Buffer.from(u.buffer, u.byteOffset, u.byteLength), Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0;
+    expect(bits(x.logits!.data as Float32Array, y.logits!.data as Float32Array)).toBe(true);
+    for (let l = 0; l < layers; l++) {
+      for (const kv of ['key', 'value']) {
+        // present[b, h, past + s, :] is new[s, b, h, :].
+        const present = x[`present.${l}.${kv}`]!.data as Float32Array;
+        const added = y[`new.${l}.${kv}`]!.data as Float32Array;
+        expect(y[`new.${l}.${kv}`]!.dims).toEqual([t, batch, shape.kvHeads, shape.headDim]);
+        for (let s = 0; s < t; s++) {
+          for (let bb = 0; bb < batch; bb++) {
+            for (let h = 0; h < shape.kvHeads; h++) {
+              const from = ((bb * shape.kvHeads + h) * (past + t) + past + s) * shape.headDim;
+              const to = ((s * batch + bb) * shape.kvHeads + h) * shape.headDim;
+              expect(bits(present.subarray(from, from + shape.headDim), added.subarray(to, to + shape.headDim)), `${l}.${kv} s${s} b${bb} h${h}`).toBe(true);
+            }
+          }
+        }
+      }
     }
   });
 });

@@ -26,7 +26,11 @@ export const AttrField = { name: 1, f: 2, i: 3, s: 4, t: 5, ints: 8, type: 20 } 
 export const AttrType = { float: 1, int: 2, string: 3, tensor: 4, ints: 7 } as const;
 export const TensorField = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
 export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
-const ValueInfoField = { name: 1 } as const;
+const ValueInfoField = { name: 1, type: 2 } as const;
+const TypeField = { tensorType: 1 } as const;
+const TensorTypeField = { elemType: 1, shape: 2 } as const;
+const ShapeField = { dim: 1 } as const;
+const DimField = { value: 1, param: 2 } as const;
 const OpsetField = { domain: 1, version: 2 } as const;
 
 export interface ModelParts {
@@ -148,6 +152,12 @@ export function intsAttr(name: string, values: readonly (bigint | number)[]): Fi
   ]);
 }
 
+export function floatAttr(name: string, value: number): Field {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setFloat32(0, value, true);
+  return messageField(NodeField.attribute, [stringField(AttrField.name, name), { no: AttrField.f, wire: WireType.fixed32, value: bytes }, varintField(AttrField.type, AttrType.float)]);
+}
+
 export interface NewNode {
   opType: string;
   name: string;
@@ -218,6 +228,8 @@ export interface TensorView {
   int64s(): bigint[];
   /** Values of an 8-bit integer tensor (UINT8 or INT8) stored as raw_data or int32_data (field 5). */
   int8s(): number[];
+  /** Values of a FLOAT tensor stored as raw_data or float_data (field 4). */
+  float32s(): number[];
 }
 
 export function decodeTensor(fields: readonly Field[]): TensorView {
@@ -242,7 +254,33 @@ export function decodeTensor(fields: readonly Field[]): TensorView {
       const b = fieldBytes(raw);
       return dataType === DataType.int8 ? Array.from(new Int8Array(b.buffer, b.byteOffset, b.byteLength)) : Array.from(b);
     },
+    float32s() {
+      if (dataType !== DataType.float) throw new Error(`onnx: tensor ${this.name} is not FLOAT (data_type ${dataType})`);
+      const bytes = raw ? fieldBytes(raw) : undefined;
+      if (bytes) {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return Array.from({ length: bytes.byteLength / 4 }, (_, k) => view.getFloat32(k * 4, true));
+      }
+      // float_data (field 4): packed, or one fixed32 field per value.
+      const out: number[] = [];
+      for (const f of fields) {
+        if (f.no !== 4) continue;
+        const b = f.wire === WireType.varint ? new Uint8Array(0) : f.value;
+        const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+        for (let k = 0; k + 4 <= b.byteLength; k += 4) out.push(view.getFloat32(k, true));
+      }
+      return out;
+    },
   };
+}
+
+/** A tensor ValueInfoProto's fields: element type and dims (numbers are fixed, strings symbolic). */
+export function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string)[]): Field[] {
+  const dim = (d: number | string) => messageField(ShapeField.dim, [typeof d === 'string' ? stringField(DimField.param, d) : varintField(DimField.value, d)]);
+  return [
+    stringField(ValueInfoField.name, name),
+    messageField(ValueInfoField.type, [messageField(TypeField.tensorType, [varintField(TensorTypeField.elemType, elemType), messageField(TensorTypeField.shape, dims.map(dim))])]),
+  ];
 }
 
 export function valueInfoName(f: Field): string {

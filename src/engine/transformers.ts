@@ -29,10 +29,11 @@ export interface TransformersEngineOptions {
    */
   prefixCache?: boolean;
   /**
-   * Which graph file: `auto` (default) takes `onnx/model_gqa*.onnx` when the folder has it
-   * (grouped-query attention without KV expansion: same outputs, faster steps), else `onnx/model*.onnx`.
+   * Which graph file: `auto` (default) takes `onnx/model_append*.onnx` when the folder has it (the
+   * bundled decoder rewritten to append to a cache kept outside the graph, with per-token
+   * quantization: docs/onnx-rewrite.md), else `onnx/model*.onnx`; `original` always the latter.
    */
-  graph?: 'auto' | 'original' | 'gqa';
+  graph?: 'auto' | 'original' | 'append';
 }
 
 /** Counters for benchmarks and reports. */
@@ -141,6 +142,11 @@ export class TransformersEngine implements Engine {
       return { ...request, ...(seed !== undefined ? { seed } : {}) };
     });
     const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
+    // Each row needs a position of its own to start from: an empty suffix takes the prefix's last token.
+    if (suffixes.length > 1 && suffixes.some((s) => s.length === 0) && prefix.length > 0) {
+      const last = prefix[prefix.length - 1]!;
+      return this.run(prefix.slice(0, -1), suffixes.map((s) => [last, ...s]), request, sampling, deltas);
+    }
     return this.run([...prefix], suffixes, request, sampling, deltas);
   }
 
@@ -205,9 +211,10 @@ export class TransformersEngine implements Engine {
     }));
 
     // Suffixes (thread headers) are right-aligned with padding so one forward covers them all.
+    // The rows are copies: a forward extends its cache in place, and the prefix may be cached.
     const width = Math.max(...suffixes.map((s) => s.length));
     if (width > 0) {
-      if (suffixes.length > 1) kv = selectRows(kv, suffixes.map(() => 0));
+      kv = selectRows(kv, suffixes.map(() => 0));
       const ids: number[][] = [];
       const positions: number[][] = [];
       rows.forEach((row, i) => {
@@ -308,9 +315,9 @@ export class TransformersEngine implements Engine {
 /** The graph file stem for a local folder (transformers.js appends `_quantized` for q8). */
 export function graphFileName(dir: string, dtype: 'q8' | 'fp32', graph: TransformersEngineOptions['graph'] = 'auto'): string {
   if (graph === 'original') return 'model';
-  const gqa = path.join(dir, 'onnx', dtype === 'q8' ? 'model_gqa_quantized.onnx' : 'model_gqa.onnx');
-  if (existsSync(gqa)) return 'model_gqa';
-  if (graph === 'gqa') throw new Error(`model: ${gqa} not found (graph 'gqa' was asked for)`);
+  const append = path.join(dir, 'onnx', dtype === 'q8' ? 'model_append_quantized.onnx' : 'model_append.onnx');
+  if (existsSync(append)) return 'model_append';
+  if (graph === 'append') throw new Error(`model: ${append} not found (graph 'append' was asked for)`);
   return 'model';
 }
 
