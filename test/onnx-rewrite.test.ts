@@ -20,6 +20,8 @@ const rewrittenPath = path.join(modelDir, 'onnx/model_append_quantized.onnx');
 const shape = { heads: 8, kvHeads: 2, headDim: 32 };
 const layers = 6;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** Same values to the bit (NaN payloads and signed zeros included). */
+const bits = (u: Float32Array, v: Float32Array) => Buffer.compare(Buffer.from(u.buffer, u.byteOffset, u.byteLength), Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0;
 
 const original = readFileSync(originalPath);
 // The attention rewrite alone, to check it against the export it came from.
@@ -255,7 +257,6 @@ describe('per-token activation quantization', () => {
     }
     const other = ids.map((x) => (x * 7 + 3) % 110);
     const batched = (await run([other, ids], empty(2), 0)).logits.subarray(whole.logits.length);
-    const bits = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
     const sameCache = Object.keys(past).every((k) => bits(past[k]!.data as Float32Array, whole.present[k]!.data as Float32Array));
     return { chunked: bits(chunked, whole.logits) && sameCache, batched: bits(batched, whole.logits) };
   }
@@ -338,13 +339,16 @@ describe('cache kept outside the graph, appended to (model_append_quantized.onnx
     [4, 300, 1],
     [3, 520, 5],
   ];
+  let a: ort.InferenceSession;
+  let b: ort.InferenceSession;
+  beforeAll(async () => {
+    a = await ort.InferenceSession.create(withPast);
+    b = await ort.InferenceSession.create(committed);
+  });
   it.each(cases)('batch %i, past %i, %i new tokens: bit-identical logits and new positions to the decoder-with-past graph', async (batch, past, t) => {
-    const a = await ort.InferenceSession.create(withPast);
-    const b = await ort.InferenceSession.create(committed);
     // Random caches and masks with holes (as padded sibling headers leave).
     const feeds = randomFeeds(rng(batch * 7919 + past * 31 + t), batch, past, t);
     const [x, y] = [await a.run(feeds), await b.run(appendFeeds(feeds, batch, past))];
-    const bits = (u: Float32Array, v: Float32Array) => Buffer.compare(Buffer.from(u.buffer, u.byteOffset, u.byteLength), Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0;
     expect(bits(x.logits!.data as Float32Array, y.logits!.data as Float32Array)).toBe(true);
     for (let l = 0; l < layers; l++) {
       for (const kv of ['key', 'value']) {
