@@ -32,7 +32,7 @@ describe('threadweaver serve', () => {
 
     process.emit('SIGTERM', 'SIGTERM');
     expect(await running).toBe(0);
-    expect(stderr).toHaveBeenCalledWith('threadweaver serve: SIGTERM, closing\n');
+    expect(stderr).toHaveBeenCalledWith('threadweaver serve: SIGTERM, closing (requests in flight get 5 s; signal again to exit now)\n');
     // One log line per request on stderr.
     expect(stderr.mock.calls.map((c) => String(c[0])).filter((l) => / GET \/v1\/models (401|200) \d+ms\n$/.test(l))).toHaveLength(2);
     expect(process.listenerCount('SIGTERM')).toBe(listenersBefore);

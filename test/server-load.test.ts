@@ -66,6 +66,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
+const json = { 'content-type': 'application/json' };
 const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
 const longPrompt = () => buildPrompt(engine.tokenizer, 'Compute 37*24 + 18*53 - 29*11.', 'sequential');
 
@@ -148,7 +149,7 @@ describe('disconnects', () => {
     const recording = new RecordingEngine(engine);
     const srv = await serve({ engine: recording });
     const ctl = new AbortController();
-    const req = fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: longPrompt(), max_tokens: 900 }), signal: ctl.signal }).catch(() => 'aborted');
+    const req = fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: longPrompt(), max_tokens: 900 }), signal: ctl.signal }).catch(() => 'aborted');
     await until('the generation to start', () => recording.running === 1);
     ctl.abort();
     expect(await req).toBe('aborted');
@@ -161,7 +162,7 @@ describe('disconnects', () => {
     const srv = await serve({ engine: recording, maxConcurrent: 1 });
     const first = await openStream(`${srv.baseURL}/completions`, { prompt: longPrompt(), max_tokens: 900 });
     const ctl = new AbortController();
-    const queued = fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'x', max_tokens: 5 }), signal: ctl.signal }).catch(() => 'aborted');
+    const queued = fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: 'x', max_tokens: 5 }), signal: ctl.signal }).catch(() => 'aborted');
     await until('the second request to queue', async () => (await getJson(`${srv.url}/health`)).body.queued === 1);
     ctl.abort();
     expect(await queued).toBe('aborted');
@@ -173,9 +174,9 @@ describe('disconnects', () => {
 });
 
 describe('shutdown', () => {
-  it('close() ends running requests with an error (503 / an error event) and resolves', async () => {
+  it('with no grace period, close() ends running requests with an error (503 / an error event) and resolves', async () => {
     const before = tcpHandles();
-    const srv = await serve();
+    const srv = await serve({ shutdownGraceMs: 0 });
     const stream = await openStream(`${srv.baseURL}/completions`, { prompt: longPrompt(), max_tokens: 900 });
     const plain = postJson(`${srv.baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' }], max_tokens: 900 });
     await until('both generations to run', async () => (await getJson(`${srv.url}/health`)).body.active === 2);
@@ -193,6 +194,38 @@ describe('shutdown', () => {
     await until('TCP handles to return to their count before the server', () => tcpHandles() <= before);
     // Idempotent.
     await srv.close();
+  });
+
+  it('requests in flight finish within the grace period; new connections are refused', async () => {
+    const lines: string[] = [];
+    const srv = await serve({ shutdownGraceMs: 120_000, log: (l) => lines.push(l) });
+    const body = { messages: [{ role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' }], max_tokens: 300 };
+    const plain = postJson(`${srv.baseURL}/chat/completions`, body);
+    const stream = await openStream(`${srv.baseURL}/chat/completions`, body);
+    await until('both generations to run', async () => (await getJson(`${srv.url}/health`)).body.active === 2);
+    const closed = srv.close();
+    await expect(fetch(`${srv.url}/health`)).rejects.toThrow();
+    const reply = await plain;
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('connection')).toBe('close');
+    expect(reply.body.choices[0].token_ids.length).toBeGreaterThan(0);
+    const events = sseEvents(await stream.rest());
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(assemble(events.slice(0, -1), 'content').texts[0]).toBe(reply.body.choices[0].message.content);
+    await closed;
+    expect(srv.openConnections()).toBe(0);
+    expect(lines.filter((l) => l.startsWith('POST /v1/chat/completions 200 '))).toHaveLength(2);
+  });
+
+  it('past the grace period, running requests are answered 503 and close() resolves', async () => {
+    const srv = await serve({ shutdownGraceMs: 300 });
+    // After a lone <|im_start|> the model repeats one digit until the limit: about a second of decoding.
+    const plain = postJson(`${srv.baseURL}/completions`, { prompt: [1], max_tokens: 1000 });
+    await until('the generation to run', async () => (await getJson(`${srv.url}/health`)).body.active === 1);
+    await srv.close();
+    const reply = await plain;
+    expect(reply.status).toBe(503);
+    expect(reply.body.error.code).toBe('shutting_down');
   });
 });
 
@@ -235,7 +268,7 @@ describe('engine failures', () => {
 
   it('a failure mid-stream ends the stream with an error event', async () => {
     const srv = await serve({ engine: new FailingEngine(5) });
-    const res = await fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }) });
+    const res = await fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }) });
     expect(res.status).toBe(200);
     const events = sseEvents(await res.text());
     expect(events.at(-2)).toEqual({ error: { message: 'internal error: boom mid-generation', type: 'server_error', param: null, code: null } });
