@@ -148,3 +148,12 @@ export function rawRequest(method: string, path: string, headers: Record<string,
   const all: Record<string, string> = { host: 'test', ...headers, ...(body !== undefined && headers['content-length'] === undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) };
   return `${method} ${path} HTTP/${version}\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body ?? ''}`;
 }
+
+/** Poll `check` until it holds; fail naming `what` after `ms`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -4,7 +4,7 @@ import type { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { embeddedEngine } from '../src/solve.js';
-import { assemble, getJson, postJson, sseEvents } from './server-http.js';
+import { assemble, getJson, postJson, sseEvents, until } from './server-http.js';
 
 // Load, disconnects and shutdown against the real model, with an engine wrapper that records
 // what the server asked of it and how each generation ended.
@@ -58,13 +58,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const json = { 'content-type': 'application/json' };
 const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;

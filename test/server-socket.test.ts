@@ -5,7 +5,7 @@ import { isJsonContentType } from '../src/server/body.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { requestPath } from '../src/server/server.js';
 import { embeddedEngine } from '../src/solve.js';
-import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, sseEvents } from './server-http.js';
+import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, sseEvents, until } from './server-http.js';
 
 // HTTP at the socket level against the real model on 127.0.0.1: media types, `Expect:
 // 100-continue`, half-closed clients, the request log, odd paths and a shutdown that a trickling
@@ -29,13 +29,6 @@ afterEach(async () => {
   await Promise.all(extra.splice(0).map((s) => s.close()));
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const small = JSON.stringify({ prompt: 'Compute 2*3.', max_tokens: 4 });
 /** After a lone <|im_start|> the model repeats one digit until the limit: a long, steady generation. */
