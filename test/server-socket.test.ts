@@ -31,7 +31,7 @@ afterEach(async () => {
 
 
 const small = JSON.stringify({ prompt: 'Compute 2*3.', max_tokens: 4 });
-/** After a lone <|im_start|> the model repeats one digit until the limit: a long, steady generation. */
+/** A long generation: after a lone <|im_start|> the model repeats a digit to the limit (1.2 s here). */
 const endless = JSON.stringify({ prompt: [1], max_tokens: 1000 });
 
 /** One request on its own connection; returns the parsed response and the connection. */
@@ -119,6 +119,9 @@ describe('Expect: 100-continue', () => {
 });
 
 describe('half-closed clients', () => {
+  const longRequest = (headers: Record<string, string> = {}, version?: string) =>
+    rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json', ...headers }, endless, version);
+
   it('a client that half-closes after its request still gets the answer (plain and streamed)', async () => {
     const prompt = buildPrompt(engine.tokenizer, 'Compute 37*24 + 18*53 - 29*11.', 'parallel');
     for (const stream of [false, true]) {
@@ -128,7 +131,6 @@ describe('half-closed clients', () => {
       const reply = await conn.response();
       await conn.closed;
       expect(reply.status).toBe(200);
-      // Interim answers probe the half-closed connection while the answer is not ready.
       expect(reply.interim.every((s) => s === 102)).toBe(true);
       const text = stream ? sseEvents(reply.body).slice(0, -1).map((e) => e.choices[0].text).join('') : JSON.parse(reply.body).choices[0].text;
       expect(text).toMatch(/^<think>/);
@@ -136,19 +138,26 @@ describe('half-closed clients', () => {
     }
   });
 
-  it('an HTTP/1.0 client gets no interim responses and its answer', async () => {
-    const conn = await RawConnection.open(srv.url);
-    conn.write(rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json' }, JSON.stringify({ prompt: [1], max_tokens: 300 }), '1.0'));
-    conn.socket.end();
-    const reply = await conn.response();
-    expect(reply).toMatchObject({ status: 200, interim: [] });
-    expect(JSON.parse(reply.body).choices[0].token_ids).toHaveLength(300);
+  it('a long wait after the half-close: probed with 102 Processing on a kept-alive connection, never after Connection: close or HTTP/1.0', async () => {
+    for (const [headers, version, probed] of [[{}, '1.1', true], [{ connection: 'close' }, '1.1', false], [{}, '1.0', false]] as const) {
+      const conn = await RawConnection.open(srv.url);
+      conn.write(longRequest(headers, version));
+      conn.socket.end();
+      const reply = await conn.response();
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body).choices[0].token_ids).toHaveLength(1000);
+      if (probed) {
+        expect(reply.interim.length).toBeGreaterThan(0);
+        expect(new Set(reply.interim)).toEqual(new Set([102]));
+      } else expect(reply.interim).toEqual([]);
+      await conn.closed;
+    }
   });
 
   it('a client that closes outright is told apart: its generation stops and the log says client closed', async () => {
     lines.length = 0;
     const conn = await RawConnection.open(srv.url);
-    conn.write(rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json' }, endless));
+    conn.write(longRequest());
     await until('the generation to run', async () => (await getJson(`${srv.url}/health`)).body.active === 1);
     conn.socket.destroy();
     await until('the log line', () => posts().length === 1);

@@ -44,10 +44,10 @@ export interface Host {
 
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
 /**
- * When a half-closed client whose answer has not started is probed, in ms after its FIN: the
- * second probe reports the reset the first drew, so it comes soon (a round trip), then less often.
+ * When a half-closed client whose answer has not started is probed, in ms after its FIN: not for
+ * short answers, then a second probe a round trip later to report the reset the first drew.
  */
-const PROBE_AT_MS = [0, 10, 50, 250];
+const PROBE_AT_MS = [250, 260, 300, 500];
 const PROBE_EVERY_MS = 500;
 /** After the grace period: how long aborted requests' answers get to go out before sockets are destroyed. */
 const FLUSH_MS = 500;
@@ -171,10 +171,12 @@ export async function listen(handle: RequestHandler, options: HostOptions = {}):
 
 /**
  * A client may half-close (send its FIN) once the request is out and still read the answer, but
- * a client that went away sends the same FIN. Until the answer starts, interim `102 Processing`
+ * a client that went away sends the same FIN. A request that said `Connection: close` (or came
+ * as HTTP/1.0) announced that nothing more follows, so its FIN is a half-close and it runs to its
+ * end. Otherwise, if the answer has not started a moment later, interim `102 Processing`
  * responses tell the two apart: a closed socket answers one with a reset, which the next write
- * reports, closing the response and so aborting its work. HTTP/1.1 clients must accept 1xx
- * responses they did not ask for; HTTP/1.0 ones get none, and their request runs to its end.
+ * reports, closing the response and so aborting its work. (HTTP/1.1 clients must accept 1xx
+ * responses they did not ask for.)
  */
 function probeHalfClose(req: IncomingMessage, res: ServerResponse): () => void {
   const socket = req.socket;
@@ -190,7 +192,8 @@ function probeHalfClose(req: IncomingMessage, res: ServerResponse): () => void {
     timer = setTimeout(() => probe(n + 1), next === undefined ? PROBE_EVERY_MS : next - PROBE_AT_MS[n]!);
   };
   function onEnd() {
-    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) probe(0);
+    const saidDone = req.httpVersionMajor !== 1 || req.httpVersionMinor < 1 || /(^|,)\s*close\s*(,|$)/i.test(req.headers.connection ?? '');
+    if (!saidDone) timer = setTimeout(() => probe(0), PROBE_AT_MS[0]);
   }
   if (socket.readableEnded) onEnd();
   else socket.once('end', onEnd);
