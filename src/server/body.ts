@@ -2,14 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ApiError, badRequest, validationError } from './errors.js';
 
-/** Where a body comes from: the request, its response (for `100 Continue`), and what stops the read. */
-export interface BodySource {
-  req: IncomingMessage;
-  res: ServerResponse;
-  /** Aborting it stops the read with the signal's reason (a client gone, a shutdown). */
-  signal?: AbortSignal;
-}
-
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, `request body exceeds the limit of ${maxBytes} bytes`, 'invalid_request_error', null, 'request_too_large');
 }
@@ -33,7 +25,7 @@ export function isJsonContentType(header: string | undefined): boolean {
  * other than JSON (415; this also keeps a web page's plain form posts, which cannot send JSON
  * without a CORS preflight, from reaching the model) and a declared length over the limit (413).
  */
-export function checkJsonHeaders(req: IncomingMessage, maxBytes: number): void {
+function checkJsonHeaders(req: IncomingMessage, maxBytes: number): void {
   const type = req.headers['content-type'];
   if (!isJsonContentType(type)) {
     throw new ApiError(
@@ -55,14 +47,22 @@ function expectsContinue(req: IncomingMessage): boolean {
 }
 
 /**
- * Read and parse a JSON request body of at most `maxBytes`, after `checkJsonHeaders`. A client
- * that sent `Expect: 100-continue` is told to go on only now, once the request passed every check
- * its headers allow. A body that grows past the limit stops being buffered at once.
+ * Admit a request's JSON body: refuse what the headers allow (`checkJsonHeaders`), then tell a
+ * client that sent `Expect: 100-continue` to go on. Call it once the request passed every other
+ * check that needs no body (key, route), so a refused client never sends its body.
  */
-export async function readJsonBody({ req, res, signal }: BodySource, maxBytes: number): Promise<unknown> {
+export function admitJsonBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
   checkJsonHeaders(req, maxBytes);
-  if (signal?.aborted) throw signal.reason;
   if (expectsContinue(req)) res.writeContinue();
+}
+
+/**
+ * Read and parse a JSON request body of at most `maxBytes` (admitted first: see admitJsonBody).
+ * A body that grows past the limit stops being buffered at once; `signal` (a client gone, a
+ * shutdown) stops the read with its reason.
+ */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number, signal?: AbortSignal): Promise<unknown> {
+  if (signal?.aborted) throw signal.reason;
   const chunks = await new Promise<Buffer[]>((resolve, reject) => {
     const got: Buffer[] = [];
     let size = 0;
@@ -101,8 +101,8 @@ export async function readJsonBody({ req, res, signal }: BodySource, maxBytes: n
 }
 
 /** Read the JSON body and validate it with `schema` (400 with zod's messages, fields named). */
-export async function parseJsonBody<S extends z.ZodType>(source: BodySource, maxBytes: number, schema: S): Promise<z.infer<S>> {
-  const result = schema.safeParse(await readJsonBody(source, maxBytes));
+export async function parseJsonBody<S extends z.ZodType>(req: IncomingMessage, maxBytes: number, schema: S, signal?: AbortSignal): Promise<z.infer<S>> {
+  const result = schema.safeParse(await readJsonBody(req, maxBytes, signal));
   if (!result.success) throw validationError(result.error);
   return result.data;
 }

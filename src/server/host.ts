@@ -58,9 +58,9 @@ export const shuttingDown = () => new ApiError(503, 'the server is shutting down
  * An HTTP/1.1 server's connection lifecycle around a handler: abort signals, `Expect`, half-closed
  * clients, the request log and a bounded graceful close. Routing and bodies are the handler's.
  */
-export async function listen(handle: RequestHandler, options: HostOptions = {}): Promise<Host> {
+export async function startHost(handle: RequestHandler, options: HostOptions = {}): Promise<Host> {
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-  if (!(graceMs >= 0 && Number.isFinite(graceMs))) throw new Error(`listen: shutdownGraceMs must be a non-negative number, got ${graceMs}`);
+  if (!(graceMs >= 0 && Number.isFinite(graceMs))) throw new Error(`startHost: shutdownGraceMs must be a non-negative number, got ${graceMs}`);
   const host = options.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   const inFlight = new Map<ServerResponse, AbortController>();
@@ -123,7 +123,7 @@ export async function listen(handle: RequestHandler, options: HostOptions = {}):
     });
   });
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('listen: the server has no TCP address');
+  if (address === null || typeof address === 'string') throw new Error('startHost: the server has no TCP address');
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closed: Promise<void> | undefined;

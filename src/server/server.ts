@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine/types.js';
 import { bearerAuth } from './auth.js';
+import { admitJsonBody } from './body.js';
 import { chatCompletions } from './chat.js';
 import { completions } from './completions.js';
 import type { Handler, ServerContext } from './context.js';
 import { ApiError } from './errors.js';
 import { health } from './health.js';
-import { listen, type Host, type HostOptions } from './host.js';
+import { startHost, type Host, type HostOptions } from './host.js';
 import { getModel, listModels } from './models.js';
 import { FairQueue } from './queue.js';
 
@@ -100,9 +101,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const allow = Object.keys(found.route.methods).join(', ');
       throw new ApiError(405, `${pathname} does not accept ${req.method}; use ${allow}`, 'invalid_request_error', null, 'method_not_allowed', { Allow: allow });
     }
+    // Every POST route takes a JSON body: refuse what its headers allow before any byte is read.
+    if (req.method === 'POST') admitJsonBody(req, res, context.maxBodyBytes);
     await handler(context, { req, res, signal, client: req.socket.remoteAddress ?? 'unknown', ...(found.param !== undefined ? { param: found.param } : {}) });
   }
 
-  const host = await listen(handle, options);
+  const host = await startHost(handle, options);
   return Object.assign(host, { baseURL: `${host.url}/v1` });
 }
