@@ -19,11 +19,11 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-/** The `data:` payloads of an SSE body, `[DONE]` kept as the string. */
+/** The `data:` payloads of an SSE body, `[DONE]` kept as the string (comments skipped). */
 export function sseEvents(text: string): any[] {
   const events: any[] = [];
   for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
+    if (!block.trim() || block.startsWith(':')) continue;
     if (!block.startsWith('data: ')) throw new Error(`not an SSE data block: ${JSON.stringify(block)}`);
     const data = block.slice('data: '.length);
     events.push(data === '[DONE]' ? data : JSON.parse(data));

@@ -131,14 +131,14 @@ describe('half-closed clients', () => {
       const reply = await conn.response();
       await conn.closed;
       expect(reply.status).toBe(200);
-      expect(reply.interim.every((s) => s === 102)).toBe(true);
+      expect(reply.interim.every((s) => s === 100)).toBe(true);
       const text = stream ? sseEvents(reply.body).slice(0, -1).map((e) => e.choices[0].text).join('') : JSON.parse(reply.body).choices[0].text;
       expect(text).toMatch(/^<think>/);
       expect(text.length).toBeGreaterThan(100);
     }
   });
 
-  it('a long wait after the half-close: probed with 102 Processing on a kept-alive connection, never after Connection: close or HTTP/1.0', async () => {
+  it('a long wait after the half-close: probed with 100 Continue on a kept-alive connection, never after Connection: close or HTTP/1.0', async () => {
     for (const [headers, version, probed] of [[{}, '1.1', true], [{ connection: 'close' }, '1.1', false], [{}, '1.0', false]] as const) {
       const conn = await RawConnection.open(srv.url);
       conn.write(longRequest(headers, version));
@@ -148,7 +148,7 @@ describe('half-closed clients', () => {
       expect(JSON.parse(reply.body).choices[0].token_ids).toHaveLength(1000);
       if (probed) {
         expect(reply.interim.length).toBeGreaterThan(0);
-        expect(new Set(reply.interim)).toEqual(new Set([102]));
+        expect(new Set(reply.interim)).toEqual(new Set([100]));
       } else expect(reply.interim).toEqual([]);
       await conn.closed;
     }
@@ -164,6 +164,32 @@ describe('half-closed clients', () => {
     expect(posts()[0]).toMatch(/^POST \/v1\/completions client closed \d+ms$/);
     // The aborted generation gives its slot back long before its 1000 tokens could have been decoded.
     await until('the slot to be free', async () => (await getJson(`${srv.url}/health`)).body.active === 0);
+  });
+
+  it('a stream that goes quiet is probed with SSE comments: a half-closed client reads on, a client gone is noticed at once', async () => {
+    // A stop string the repeated digits keep looking like the start of: every token is held back,
+    // so after its headers the stream writes nothing until the generation ends.
+    const quiet = JSON.stringify({ prompt: [1], max_tokens: 1000, stream: true, stop: ['0'.repeat(1000) + 'x'] });
+    const send = async () => {
+      const conn = await RawConnection.open(srv.url);
+      conn.write(rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json' }, quiet));
+      await conn.until((d) => (d.includes('\r\n\r\n') ? true : undefined), 'the stream headers');
+      return conn;
+    };
+    const halfClosed = await send();
+    halfClosed.socket.end();
+    const reply = await halfClosed.response();
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain(':\n\n');
+    const events = sseEvents(reply.body);
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.at(-2).choices[0].token_ids).toHaveLength(1000);
+
+    const gone = await send();
+    const steps = engine.stats.decodeSteps;
+    gone.socket.destroy();
+    await until('the slot to be free', async () => (await getJson(`${srv.url}/health`)).body.active === 0);
+    expect(engine.stats.decodeSteps - steps).toBeLessThan(900);
   });
 
   it('a stream cut after its headers logs its status and that the client closed', async () => {

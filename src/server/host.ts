@@ -44,10 +44,10 @@ export interface Host {
 
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
 /**
- * When a half-closed client whose answer has not started is probed, in ms after its FIN: not for
- * short answers, then a second probe a round trip later to report the reset the first drew.
+ * When a half-closed client is probed, in ms after its FIN: at once, soon again (the second write
+ * reports the reset the first drew, a round trip later), then steadily.
  */
-const PROBE_AT_MS = [250, 260, 300, 500];
+const PROBE_AT_MS = [0, 10, 50, 250];
 const PROBE_EVERY_MS = 500;
 /** After the grace period: how long aborted requests' answers get to go out before sockets are destroyed. */
 const FLUSH_MS = 500;
@@ -173,27 +173,38 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
  * A client may half-close (send its FIN) once the request is out and still read the answer, but
  * a client that went away sends the same FIN. A request that said `Connection: close` (or came
  * as HTTP/1.0) announced that nothing more follows, so its FIN is a half-close and it runs to its
- * end. Otherwise, if the answer has not started a moment later, interim `102 Processing`
- * responses tell the two apart: a closed socket answers one with a reset, which the next write
- * reports, closing the response and so aborting its work. (HTTP/1.1 clients must accept 1xx
- * responses they did not ask for.)
+ * end. Otherwise writes tell the two apart: a closed socket answers one with a reset, which the
+ * next write reports, closing the response and so aborting its work. A streaming answer's own
+ * writes do that; when nothing was written since the last look, the probe is a write that means
+ * nothing: before the answer, an interim `100 Continue` (HTTP/1.1 clients must accept 1xx
+ * responses they did not ask for, and 100 is the one every client library skips; it says the
+ * request was received and not refused, which is true); in an event stream, an SSE comment.
  */
 function probeHalfClose(req: IncomingMessage, res: ServerResponse): () => void {
   const socket = req.socket;
   let timer: NodeJS.Timeout | undefined;
+  let written = 0;
   const stop = () => {
     socket.off('end', onEnd);
     clearTimeout(timer);
   };
   const probe = (n: number) => {
-    if (res.headersSent || res.destroyed) return;
-    if (res.socket) res.writeProcessing();
+    if (res.destroyed || res.writableEnded) return;
+    if (socket.bytesWritten === written) {
+      if (!res.headersSent) {
+        if (res.socket) res.writeContinue();
+      }
+      else if (String(res.getHeader('content-type')).startsWith('text/event-stream')) res.write(':\n\n');
+    }
+    written = socket.bytesWritten;
     const next = PROBE_AT_MS[n + 1];
     timer = setTimeout(() => probe(n + 1), next === undefined ? PROBE_EVERY_MS : next - PROBE_AT_MS[n]!);
   };
   function onEnd() {
     const saidDone = req.httpVersionMajor !== 1 || req.httpVersionMinor < 1 || /(^|,)\s*close\s*(,|$)/i.test(req.headers.connection ?? '');
-    if (!saidDone) timer = setTimeout(() => probe(0), PROBE_AT_MS[0]);
+    if (saidDone) return;
+    written = socket.bytesWritten;
+    timer = setTimeout(() => probe(0), PROBE_AT_MS[0]);
   }
   if (socket.readableEnded) onEnd();
   else socket.once('end', onEnd);
