@@ -104,8 +104,9 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
   // Keep answering a client that half-closes after its request (see probeHalfClose). Node's
   // server supports this through this flag (false by default: a FIN aborts the request).
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-  // `Expect: 100-continue` comes here instead of 'request'; the body reader sends `100 Continue`
-  // once the request passed the checks its headers allow, so a refused client never sends its body.
+  // `Expect: 100-continue` comes here instead of 'request'; the handler sends `100 Continue`
+  // (admitJsonBody) once the request passed the checks its headers allow, so a refused client
+  // never sends its body.
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
     onRequest(req, res, new ApiError(417, `unsupported expectation: Expect: ${req.headers.expect}`, 'invalid_request_error', null, 'expectation_failed')),
@@ -190,12 +191,9 @@ function probeHalfClose(req: IncomingMessage, res: ServerResponse): () => void {
   };
   const probe = (n: number) => {
     if (res.destroyed || res.writableEnded) return;
-    if (socket.bytesWritten === written) {
-      if (!res.headersSent) {
-        if (res.socket) res.writeContinue();
-      }
-      else if (String(res.getHeader('content-type')).startsWith('text/event-stream')) res.write(':\n\n');
-    }
+    const quiet = socket.bytesWritten === written;
+    if (quiet && !res.headersSent && res.socket) res.writeContinue();
+    else if (quiet && res.headersSent && String(res.getHeader('content-type')).startsWith('text/event-stream')) res.write(':\n\n');
     written = socket.bytesWritten;
     const next = PROBE_AT_MS[n + 1];
     timer = setTimeout(() => probe(n + 1), next === undefined ? PROBE_EVERY_MS : next - PROBE_AT_MS[n]!);
