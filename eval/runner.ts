@@ -12,6 +12,7 @@ import { writeReport } from './report.js';
 import { runJobs } from './job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
+import { DEFAULT_PRESET, type ResolvedPreset } from '../src/preset.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -68,6 +69,12 @@ export interface RunEvalOptions {
   topP: number;
   /** Sample seeds are mixSeed(seedBase, problem index, sample index): the same in both modes. */
   seedBase: number;
+  /**
+   * The preset the solver runs with (see resolvePreset): its name is stored in every row, and a
+   * rerun with another preset is refused; the whole record goes into summary.json. Default: none
+   * recorded (rows count as the default preset).
+   */
+  preset?: ResolvedPreset;
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
   solve: SolveFn;
@@ -172,15 +179,17 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const jobs = planJobs(o);
 
   const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
+  const preset = o.preset?.name ?? DEFAULT_PRESET;
   const counts = tally();
   let resumed = 0;
   for (const r of store.rows()) {
     const j = planned.get(resultKey(r));
     if (!j) continue;
-    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP) {
+    const rowPreset = typeof r.preset === 'string' ? r.preset : DEFAULT_PRESET;
+    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowPreset !== preset) {
       throw new Error(
-        `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}; this run has seed ${j.seed}, ` +
+        `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with preset ${rowPreset}, seed ${r.seed}, ` +
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}; this run has preset ${preset}, seed ${j.seed}, ` +
           `temperature ${o.temperature}, top-p ${o.topP}. Use another --out folder or the same settings.`,
       );
     }
@@ -227,6 +236,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     const verdict = await o.grade(result.answer, j.problem.answer);
     const row: ResultRow = {
       ...resultRow({ ...j, temperature: o.temperature, topP: o.topP, answer: result.answer, formatValid: result.formatValid, metrics: result.metrics, verdict }),
+      ...(o.preset ? { preset } : {}),
       ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
     await store.append(row);
@@ -251,7 +261,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase },
+    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, ...(o.preset ? { preset: o.preset } : {}) },
     o.datasets.map((d) => d.name),
     o.sameAnswer ? { sameAnswer: o.sameAnswer } : {},
   );

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
 import type { Mode } from './results.js';
+import type { ResolvedPreset } from '../src/preset.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -16,6 +17,8 @@ export interface RunConfig {
   temperature: number;
   topP: number;
   seedBase: number;
+  /** The preset the run was made with, as resolved against its flags. */
+  preset?: ResolvedPreset;
 }
 
 export interface RunSummary {

@@ -6,12 +6,15 @@ import { extractAnswer } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import type { ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
-import { buildPrompt, type PromptStyle } from './orchestrator/prompt.js';
+import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 
 export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
   /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
   engine?: Engine;
+  /** How the problem becomes the prompt (suffix, system message, template variables); a preset's `prompt`. */
+  prompt?: Partial<PromptFormat>;
+  /** Shorthand for `prompt.style` (and over it). */
   promptStyle?: PromptStyle;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
   system?: string;
@@ -64,7 +67,8 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle, options.system);
+  const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system);
   const warnings = unknownCharWarnings(engine, problem);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
