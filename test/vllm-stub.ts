@@ -17,6 +17,8 @@ export interface VllmStubOptions {
   sequences: readonly (readonly number[])[];
   modelName?: string;
   maxModelLen?: number;
+  /** Answer `return_token_ids` (recent vLLM; default true); false plays an older server that returns text only. */
+  tokenIds?: boolean;
 }
 
 export interface VllmStub {
@@ -24,6 +26,8 @@ export interface VllmStub {
   requests: Record<string, any>[];
   close(): Promise<void>;
 }
+
+const badRequest = (message: string) => ({ status: 400, json: { error: { message, type: 'BadRequestError', param: null, code: 400 } } });
 
 export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
   const tok = o.tokenizer;
@@ -34,13 +38,13 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
   const complete = (body: Record<string, any>) => {
     const prompt: number[] = typeof body.prompt === 'string' ? tok.encode(body.prompt) : body.prompt;
     const seq = o.sequences.find((s) => s.length > prompt.length && prompt.every((id, i) => s[i] === id));
-    if (!seq) return { status: 400, json: { object: 'error', message: `the prompt (${prompt.length} ids) continues no sequence of this model`, type: 'BadRequestError', code: 400 } };
+    if (!seq) return badRequest(`the prompt (${prompt.length} ids) continues no sequence of this model`);
     const skip = body.skip_special_tokens ?? true;
     const keepStop = body.include_stop_str_in_output ?? false;
     const stops: string[] = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []);
     const maxTokens: number = body.max_tokens ?? 16;
     if (prompt.length + maxTokens > (o.maxModelLen ?? 40960)) {
-      return { status: 400, json: { object: 'error', message: `This model's maximum context length is ${o.maxModelLen ?? 40960} tokens`, type: 'BadRequestError', code: 400 } };
+      return badRequest(`This model's maximum context length is ${o.maxModelLen ?? 40960} tokens`);
     }
     const ids: number[] = [];
     let text = '';
@@ -75,7 +79,7 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
         object: 'text_completion',
         created: 0,
         model,
-        choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: stopReason, ...(body.return_token_ids ? { token_ids: ids } : {}) }],
+        choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: stopReason, ...(body.return_token_ids && o.tokenIds !== false ? { token_ids: ids } : {}) }],
         usage: { prompt_tokens: prompt.length, completion_tokens: ids.length, total_tokens: prompt.length + ids.length },
       },
     };
@@ -98,7 +102,7 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
         const r = complete(body);
         return send(r.status, r.json);
       }
-      send(404, { object: 'error', message: 'Not Found', code: 404 });
+      send(404, { error: { message: 'Not Found', type: 'NotFoundError', param: null, code: 404 } });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
