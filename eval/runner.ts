@@ -188,9 +188,9 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     const rowPreset = typeof r.preset === 'string' ? r.preset : DEFAULT_PRESET;
     if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowPreset !== preset) {
       throw new Error(
-        `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with preset ${rowPreset}, seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}; this run has preset ${preset}, seed ${j.seed}, ` +
-          `temperature ${o.temperature}, top-p ${o.topP}. Use another --out folder or the same settings.`,
+        `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, preset ${rowPreset}; this run has seed ${j.seed}, ` +
+          `temperature ${o.temperature}, top-p ${o.topP}, preset ${preset}. Use another --out folder or the same settings.`,
       );
     }
     counts.add(r);
