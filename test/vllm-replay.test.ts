@@ -86,7 +86,7 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
     expect(requests[0]!.prompt).toEqual(promptIds);
     for (const body of requests) {
       expect(Array.isArray(body.prompt) && body.prompt.every(Number.isInteger)).toBe(true);
-      expect(body).toMatchObject({ include_stop_str_in_output: true, skip_special_tokens: false, return_token_ids: true, temperature: 0.6, top_p: 0.95 });
+      expect(body).toMatchObject({ include_stop_str_in_output: true, skip_special_tokens: false, return_token_ids: true, temperature: 0.6, top_p: 0.95, top_k: -1, repetition_penalty: 1 });
       expect(body.prompt.length + body.max_tokens).toBeLessThanOrEqual(40960);
     }
     const stops = requests.map((b) => b.stop);
