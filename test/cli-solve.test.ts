@@ -1,21 +1,5 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './helpers.js';
-
-const run = promisify(execFile);
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-
-async function threadweaver(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { threadweaver } from './cli.js';
 
 describe('threadweaver solve', () => {
   it('--json prints one object with the answer, text and metrics', async () => {

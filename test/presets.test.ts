@@ -1,25 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROMPT_FORMAT } from '../src/orchestrator/prompt.js';
 import { builtinPresets, loadPreset, parsePreset, presetSampling, presetsDir, resolvePreset } from '../src/preset.js';
-import { repoRoot } from './helpers.js';
-
-const run = promisify(execFile);
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-
-async function threadweaver(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { threadweaver } from './cli.js';
 
 let dir: string;
 beforeAll(async () => {

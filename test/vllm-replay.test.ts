@@ -2,11 +2,9 @@
 // that serves a Qwen3-tokenized ThreadWeaver trajectory: the CLI must send the training prompt as
 // ids, keep the tags and stop strings, fork where the trajectory forks, reproduce it byte for
 // byte, and count T and L as the reference does.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
@@ -15,23 +13,10 @@ import { OpenAIEngine } from '../src/engine/openai.js';
 import { loadPreset, presetEngineOptions, presetPromptFormat, presetsDir, resolvePreset } from '../src/preset.js';
 import { startGateway } from '../src/server/index.js';
 import { postJson } from './server-http.js';
-import { repoRoot } from './helpers.js';
+import { threadweaver } from './cli.js';
 import { qwen3Dir, replaySequences, SAMPLE_PROBLEM, sampleTrajectory, tagIds, threadweaverPreset, writeCheckpointTokenizer } from './qwen3.js';
 import { referenceCounts } from './reference-counter.js';
 import { startVllmStub, type VllmStub } from './vllm-stub.js';
-
-const run = promisify(execFile);
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-
-async function threadweaver(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let dir: string;
 let ckpt: string;

@@ -6,9 +6,8 @@
 // `skip_special_tokens` (added tags dropped from the text when true, vLLM's default),
 // `max_tokens`, `stop_reason` (the stop string, null for EOS or length), `return_token_ids`
 // (the generated ids per choice), `usage`, and `/v1/models` with `max_model_len`.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { HFTokenizer } from '../src/engine/tokenizer.js';
+import { startStubServer } from './openai-stub-server.js';
 
 export interface VllmStubOptions {
   /** The served model's tokenizer (the checkpoint's). */
@@ -23,7 +22,8 @@ export interface VllmStubOptions {
 
 export interface VllmStub {
   url: string;
-  requests: Record<string, any>[];
+  /** The completion request bodies, in order. */
+  readonly requests: Record<string, any>[];
   close(): Promise<void>;
 }
 
@@ -33,7 +33,6 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
   const tok = o.tokenizer;
   const eos = new Set(tok.eosIds);
   const model = o.modelName ?? 'threadweaver-qwen3-8b';
-  const requests: Record<string, any>[] = [];
 
   const complete = (body: Record<string, any>) => {
     const prompt: number[] = typeof body.prompt === 'string' ? tok.encode(body.prompt) : body.prompt;
@@ -75,7 +74,7 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
     return {
       status: 200,
       json: {
-        id: `cmpl-${requests.length}`,
+        id: 'cmpl-replay',
         object: 'text_completion',
         created: 0,
         model,
@@ -85,35 +84,12 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
     };
   };
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const send = (status: number, json: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(json));
-      };
-      if (req.method === 'GET' && req.url === '/v1/models') {
-        return send(200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'vllm', max_model_len: o.maxModelLen ?? 40960 }] });
-      }
-      if (req.method === 'POST' && req.url === '/v1/completions') {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, any>;
-        requests.push(body);
-        const r = complete(body);
-        return send(r.status, r.json);
-      }
-      send(404, { error: { message: 'Not Found', type: 'NotFoundError', param: null, code: 404 } });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startStubServer((req) => complete(req.body), { models: [{ id: model, object: 'model', owned_by: 'vllm', max_model_len: o.maxModelLen ?? 40960 }] });
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: server.url,
+    get requests() {
+      return server.requests.filter((r) => r.path === '/v1/completions').map((r) => r.body);
+    },
+    close: server.close,
   };
 }
