@@ -141,7 +141,19 @@ export function presetPromptFormat(preset: Preset): PromptFormat {
 export async function presetTokenizer(preset: Preset, spec?: string): Promise<HFTokenizer | null> {
   const source = spec ?? preset.tokenizer.id;
   if (source === null) return null;
-  return (await loadTokenizer(resolveModelSource(source))).withAddedTokens(preset.tokenizer.addedTokens);
+  let tokenizer: HFTokenizer;
+  try {
+    tokenizer = await loadTokenizer(resolveModelSource(source));
+  } catch (err) {
+    if (spec !== undefined) throw err;
+    const why = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+    throw new Error(
+      `preset ${preset.name}: could not load its tokenizer '${source}' (${why}); offline, pass --tokenizer DIR, ` +
+        `a folder with tokenizer.json and tokenizer_config.json (the checkpoint's own)`,
+      { cause: err },
+    );
+  }
+  return tokenizer.withAddedTokens(preset.tokenizer.addedTokens);
 }
 
 /** The OpenAI-compatible engine options a preset sets (explicit options are spread over them). */

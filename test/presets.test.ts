@@ -111,6 +111,30 @@ describe('threadweaver presets / --preset on the CLI', () => {
     expect(serve.stderr).toMatch(/serve runs a model in-process; preset qwen3-instructed/);
   });
 
+  it("a preset tokenizer that cannot be loaded says to pass --tokenizer", async () => {
+    const file = path.join(dir, 'unreachable.json');
+    await writeFile(file, JSON.stringify({ ...loadPreset('qwen3-instructed'), name: 'unreachable', tokenizer: { id: 'no-such-owner/no-such-tokenizer', addedTokens: [] } }));
+    const r = await threadweaver('prompt', '--preset', file, 'x');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/preset unreachable: could not load its tokenizer 'no-such-owner\/no-such-tokenizer' \(.*\); offline, pass --tokenizer DIR/);
+  });
+
+  it('eval records the preset in its rows and summary, and a rerun with another preset is refused', async () => {
+    const out = path.join(dir, 'eval-run');
+    const args = ['eval', '--dataset', 'arith', '--limit', '1', '--mode', 'parallel', '--out', out];
+    const first = await threadweaver(...args);
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.config.preset).toMatchObject({ name: 'tiny', use: 'eval', settings: { temperature: 0, topP: 1 } });
+    const row = JSON.parse((await readFile(path.join(out, 'results.jsonl'), 'utf8')).split('\n')[0]!);
+    expect(row.preset).toBe('tiny');
+    const copy = path.join(dir, 'tiny-copy.json');
+    await writeFile(copy, JSON.stringify({ ...loadPreset('tiny'), name: 'tiny-copy' }));
+    const again = await threadweaver(...args, '--preset', copy);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/preset tiny; this run has .*preset tiny-copy\. Use another --out folder/);
+  });
+
   it('--preset tiny is the run without a preset', async () => {
     const problem = 'Compute 37*24 + 18*53 - 29*11.';
     const [plain, tiny] = await Promise.all([threadweaver('solve', '--json', problem), threadweaver('solve', '--json', '--preset', 'tiny', problem)]);
