@@ -1,5 +1,6 @@
 /**
- * Grader throughput: grades the shared equivalence cases (when /work/shared is present) plus the
+ * Grader throughput: grades the shared equivalence cases (when /work/shared is present), the
+ * public grader cases of test/fixtures (with lenient extraction: many are whole responses) and the
  * cases below, once cold and then for several steady-state passes, and writes
  * bench/results/grader.json. Nothing is cached between gradings, so every pass does the full work.
  *
@@ -10,12 +11,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readGradingCases } from '../src/math/cases.js';
+import type { ExtractPolicy } from '../src/math/extract.js';
 import { gradeAnswer } from '../src/math/grade.js';
 
 interface BenchCase {
   pred: string | null;
   gold: string;
   equal: boolean;
+  extract?: ExtractPolicy;
 }
 
 /** Our own cases: one or more per policy, plus the expensive shapes (relations, symbolic, guards). */
@@ -35,35 +38,49 @@ const OWN_ROWS: Array<[string | null, string, boolean]> = [
   ['100000!', '1', false], ['10^{10^{10^{10}}}', '1', false],
   ['\\begin{bmatrix}1 & \\frac12 \\\\ 3 & 4\\end{bmatrix}', '\\begin{pmatrix}1 & 0.5 \\\\ 3 & 4\\end{pmatrix}', true],
   ['<think>\\boxed{3}?</think> So \\boxed{5}.', '5', true], ['<think>so \\boxed{5}', '5', false], [null, '5', false],
+  // Labels, approximations, computations, subscripts, odd roots, units with negative powers.
+  ['\\overline{CD}=12', '12', true], ['f^{-1}(x)=\\frac{x+3}{4}', '\\frac{x+3}{4}', true], ['AB=5, BC=9', '5, 9', true],
+  ['AB = 8', '9', false], ['\\frac{40}{3} \\approx 13.33', '\\frac{40}{3}', true], ['8 \\times 9 = 72', '72', true],
+  ['x = 5+5+1 = 7 = 11', 'x = 11', true], ['b_k + b_{k-1}', 'b_{k-1} + b_k', true], ['(x-4)^{1/3}', '\\sqrt[3]{x-4}', true],
+  ['(2-x)^{1/3}', '\\sqrt[3]{x-2}', false], ['3.2\\times10^{-4}\\,\\text{m}^{-1}', '3.2\\times 10^{-4}', true],
 ];
 const OWN: BenchCase[] = OWN_ROWS.map(([pred, gold, equal]) => ({ pred, gold, equal }));
 
 const root = path.resolve(import.meta.dirname, '..', existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..');
 const sharedCases = path.resolve(root, '../shared/grading/equivalence-cases.jsonl');
+const publicCases = path.resolve(root, 'test/fixtures/public-grader-cases.jsonl');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { passes: { type: 'string', default: '20' } } });
   const passes = Math.max(1, Number(values.passes) || 20);
   const shared: BenchCase[] = existsSync(sharedCases) ? await readGradingCases(sharedCases) : [];
   if (!shared.length) console.warn(`bench/grader: ${sharedCases} not found; timing our own cases only`);
-  const all = [...shared, ...OWN];
+  // The public cases' own verdicts include documented policy differences; agreement is reported as is.
+  const pub: BenchCase[] = (await readGradingCases(publicCases)).map((c) => ({ ...c, extract: 'lenient' }));
+  const all = [...shared, ...pub, ...OWN];
+  const gradeCase = (c: BenchCase) => gradeAnswer(c.pred, c.gold, c.extract ? { extract: c.extract } : {});
 
   // Cold pass: includes building the compute engine and first-use JIT.
   const coldStart = performance.now();
-  const verdicts = all.map((c) => gradeAnswer(c.pred, c.gold));
+  const verdicts = all.map(gradeCase);
   const coldMs = performance.now() - coldStart;
 
   const perCase: number[] = [];
+  const setMs = { shared: 0, public: 0, own: 0 };
+  const setOf = (i: number): keyof typeof setMs => (i < shared.length ? 'shared' : i < shared.length + pub.length ? 'public' : 'own');
   const start = performance.now();
   for (let p = 0; p < passes; p++) {
-    for (const c of all) {
+    all.forEach((c, i) => {
       const t = performance.now();
-      gradeAnswer(c.pred, c.gold);
-      perCase.push(performance.now() - t);
-    }
+      gradeCase(c);
+      const ms = performance.now() - t;
+      perCase.push(ms);
+      setMs[setOf(i)] += ms;
+    });
   }
   const steadyMs = performance.now() - start;
   const casesPerSecond = Math.round((passes * all.length) / (steadyMs / 1000));
+  const rate = (n: number, ms: number) => (n ? Math.round((passes * n) / (ms / 1000)) : null);
 
   const agree = (cases: BenchCase[], offset: number) => cases.filter((c, i) => verdicts[offset + i]!.equal === c.equal).length;
   const tiers: Record<string, number> = {};
@@ -77,12 +94,13 @@ async function main(): Promise<void> {
   const result = {
     date: new Date().toISOString(),
     node: process.version,
-    cases: { shared: shared.length, own: OWN.length, total: all.length },
+    cases: { shared: shared.length, public: pub.length, own: OWN.length, total: all.length },
     passes,
     casesPerSecond,
+    casesPerSecondBySet: { shared: rate(shared.length, setMs.shared), public: rate(pub.length, setMs.public), own: rate(OWN.length, setMs.own) },
     coldFirstPassMs: +coldMs.toFixed(1),
     perCaseMs: { p50: pct(0.5), p90: pct(0.9), p95: pct(0.95), p99: pct(0.99), max: +perCase.at(-1)!.toFixed(3) },
-    agreement: { shared: agree(shared, 0), own: agree(OWN, shared.length) },
+    agreement: { shared: agree(shared, 0), public: agree(pub, shared.length), own: agree(OWN, shared.length + pub.length) },
     verdictsByTier: tiers,
   };
   const outDir = path.join(root, 'bench/results');
@@ -90,7 +108,8 @@ async function main(): Promise<void> {
   await writeFile(path.join(outDir, 'grader.json'), JSON.stringify(result, null, 2) + '\n');
   console.log(
     `grader: ${casesPerSecond} cases/s steady (${passes} passes x ${all.length} cases), cold first pass ${result.coldFirstPassMs} ms, ` +
-      `p99 ${result.perCaseMs.p99} ms; agreement shared ${result.agreement.shared}/${shared.length}, own ${result.agreement.own}/${OWN.length}`,
+      `p99 ${result.perCaseMs.p99} ms; agreement shared ${result.agreement.shared}/${shared.length}, ` +
+      `public ${result.agreement.public}/${pub.length} (policy rows included), own ${result.agreement.own}/${OWN.length}`,
   );
 }
 

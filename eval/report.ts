@@ -197,7 +197,8 @@ export function renderReport(summary: RunSummary, charts: readonly Chart[] = [])
     '# Evaluation report',
     '',
     `Run of ${summary.createdAt}: k = ${c.k} samples per problem and mode, modes ${c.modes.join(' and ')}, ` +
-      `temperature ${c.temperature}, top-p ${c.topP}, seed base ${c.seedBase}.`,
+      `temperature ${c.temperature}, top-p ${c.topP}, seed base ${c.seedBase}, answers extracted by the ` +
+      `${c.extract ?? 'boxed'} policy.`,
     '',
   ];
   if (!groups.length) {

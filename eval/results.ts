@@ -4,6 +4,7 @@
  */
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
+import type { ExtractPolicy } from '../src/math/extract.js';
 
 export type Mode = 'parallel' | 'sequential';
 export const MODES: readonly Mode[] = ['parallel', 'sequential'];
@@ -21,6 +22,8 @@ export interface ResultRow {
   gold: string;
   /** The extracted answer, or null when none was found. */
   answer: string | null;
+  /** The extraction policy that found `answer` (rows written before it was recorded: 'boxed'). */
+  extract?: ExtractPolicy;
   correct: boolean;
   /** The grader's reason for its verdict. */
   gradeReason: string;
@@ -51,6 +54,12 @@ export function resultKey(k: ResultKey): string {
   return JSON.stringify([k.dataset, k.problemId, k.sample, k.mode]);
 }
 
+/**
+ * The extraction policies (EXTRACT_POLICIES of src/math), listed here so that this module imports
+ * nothing at run time but zod: a test runs it on its own in a child process that it kills.
+ */
+export const extractPolicySchema = z.enum(['boxed', 'lenient'] satisfies ExtractPolicy[]);
+
 const count = z.number().int().nonnegative();
 /** The stored form of a ResultRow (extra fields kept: rollouts extend it). */
 export const resultRowSchema = z.looseObject({
@@ -63,6 +72,7 @@ export const resultRowSchema = z.looseObject({
   topP: z.number(),
   gold: z.string(),
   answer: z.string().nullable(),
+  extract: extractPolicySchema.optional(),
   correct: z.boolean(),
   gradeReason: z.string(),
   formatValid: z.boolean(),
@@ -87,6 +97,8 @@ export interface GradedSample {
   temperature: number;
   topP: number;
   answer: string | null;
+  /** How `answer` was extracted; recorded in the row when given. */
+  extract?: ExtractPolicy;
   formatValid: boolean;
   metrics: { parallelBlocks: number; threads: number; totalTokens: number; criticalPathTokens: number; acceleration: number; wallMs: number };
   verdict: { equal: boolean; reason: string };
@@ -105,6 +117,7 @@ export function resultRow(s: GradedSample): ResultRow {
     topP: s.topP,
     gold: s.problem.answer,
     answer: s.answer,
+    ...(s.extract ? { extract: s.extract } : {}),
     correct: s.verdict.equal,
     gradeReason: s.verdict.reason,
     formatValid: s.formatValid,

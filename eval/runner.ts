@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ExtractPolicy } from '../src/math/extract.js';
 import type { Dataset, Problem } from './dataset.js';
 import { progressLine, type EvalProgress } from './progress.js';
 import { mixSeed } from './random.js';
@@ -21,6 +22,8 @@ export interface SolveOptions {
   seed: number;
   temperature: number;
   topP: number;
+  /** How the solver must extract the final answer from its text. */
+  extract: ExtractPolicy;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   dataset: string;
@@ -78,6 +81,11 @@ export interface RunEvalOptions {
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
   solve: SolveFn;
+  /**
+   * The answer extraction policy, handed to `solve` and recorded in every row and in summary.json;
+   * a rerun with another policy is refused. Default 'boxed'.
+   */
+  extract?: ExtractPolicy;
   /** The answer grader (`gradeAnswer` of src/math). */
   grade: GradeFn;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
@@ -177,6 +185,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const resultsPath = path.join(o.out, RESULTS_FILE);
   const store = await openResults(resultsPath);
   const jobs = planJobs(o);
+  const extract = o.extract ?? 'boxed';
 
   const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
   const preset = o.preset?.name ?? DEFAULT_PRESET;
@@ -186,11 +195,12 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     const j = planned.get(resultKey(r));
     if (!j) continue;
     const rowPreset = typeof r.preset === 'string' ? r.preset : DEFAULT_PRESET;
-    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowPreset !== preset) {
+    const rowExtract = r.extract ?? 'boxed';
+    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowExtract !== extract || rowPreset !== preset) {
       throw new Error(
         `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, preset ${rowPreset}; this run has seed ${j.seed}, ` +
-          `temperature ${o.temperature}, top-p ${o.topP}, preset ${preset}. Use another --out folder or the same settings.`,
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, extract ${rowExtract}, preset ${rowPreset}; this run has seed ${j.seed}, ` +
+          `temperature ${o.temperature}, top-p ${o.topP}, extract ${extract}, preset ${preset}. Use another --out folder or the same settings.`,
       );
     }
     counts.add(r);
@@ -227,6 +237,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       seed: j.seed,
       temperature: o.temperature,
       topP: o.topP,
+      extract,
       ...(o.signal ? { signal: o.signal } : {}),
       dataset: j.dataset,
       problemId: j.problem.id,
@@ -235,7 +246,16 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     if (o.signal?.aborted) return; // a solve cut short by the abort is not a result
     const verdict = await o.grade(result.answer, j.problem.answer);
     const row: ResultRow = {
-      ...resultRow({ ...j, temperature: o.temperature, topP: o.topP, answer: result.answer, formatValid: result.formatValid, metrics: result.metrics, verdict }),
+      ...resultRow({
+        ...j,
+        temperature: o.temperature,
+        topP: o.topP,
+        answer: result.answer,
+        extract,
+        formatValid: result.formatValid,
+        metrics: result.metrics,
+        verdict,
+      }),
       ...(o.preset ? { preset } : {}),
       ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
@@ -261,7 +281,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, ...(o.preset ? { preset: o.preset } : {}) },
+    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract, ...(o.preset ? { preset: o.preset } : {}) },
     o.datasets.map((d) => d.name),
     o.sameAnswer ? { sameAnswer: o.sameAnswer } : {},
   );

@@ -6,7 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
-import type { Mode } from './results.js';
+import { extractPolicySchema, type Mode } from './results.js';
+import type { ExtractPolicy } from '../src/math/extract.js';
 import type { ResolvedPreset } from '../src/preset.js';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -17,6 +18,8 @@ export interface RunConfig {
   temperature: number;
   topP: number;
   seedBase: number;
+  /** How answers were extracted (absent in summaries written before it was recorded: 'boxed'). */
+  extract?: ExtractPolicy;
   /** The preset the run was made with, as resolved against its flags. */
   preset?: ResolvedPreset;
 }
@@ -81,6 +84,7 @@ export const runSummarySchema = z.looseObject({
     temperature: num,
     topP: num,
     seedBase: num,
+    extract: extractPolicySchema.optional(),
   }),
   datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).optional() })),
 });

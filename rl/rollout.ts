@@ -28,7 +28,7 @@ import { computeAdvantages } from './advantage.js';
 import { contextIdsOf } from './calls.js';
 import { computeReward, rewardConfig, type RewardConfig } from './reward.js';
 import { readRollouts, type AdvantageMode, type RolloutRow, type RolloutSettings } from './rollout-row.js';
-import { summarizeRollouts, type RolloutSummary } from './summary.js';
+import { rolloutWarnings, summarizeRollouts, type RolloutSummary } from './summary.js';
 
 export interface RolloutSolveOptions {
   mode: Mode;
@@ -120,6 +120,8 @@ export interface RolloutResult {
   aborted: boolean;
   /** Every planned group is final. */
   complete: boolean;
+  /** Things to know before training on the rows (rolloutWarnings: groups without reward spread). */
+  warnings: string[];
 }
 
 /** The pending file of a rollouts file: `x.jsonl` → `x.pending.jsonl`. */
@@ -363,8 +365,10 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   // Everything pending is final (this plan's rows and any other's): the pending file is redundant.
   if (pending.rows().every((r) => final.has(r))) await rm(pendingPath, { force: true });
   const rows = final.rows().filter((r) => planned.has(resultKey(r))).map((r) => finalRows.get(resultKey(r))!);
+  const summary = summarizeRollouts(rows);
   return {
-    summary: summarizeRollouts(rows),
+    summary,
+    warnings: rolloutWarnings(summary, { temperature }),
     rows,
     file: o.out,
     ran,

@@ -28,4 +28,4 @@ export {
   type PresetSettings,
   type ResolvedPreset,
 } from './preset.js';
-export { extractAnswer } from './math/extract.js';
+export { extractAnswer, EXTRACT_POLICIES, type ExtractPolicy } from './math/extract.js';

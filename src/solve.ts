@@ -2,11 +2,12 @@ import { bindSession } from './engine/session.js';
 import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
 import type { Engine } from './engine/types.js';
 import { validateTrajectory, type Violation } from './format/validate.js';
-import { extractAnswer } from './math/extract.js';
+import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import type { ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
+import { checkSolveOptions } from './solve-options.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 
 export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
@@ -16,6 +17,8 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   prompt?: Partial<PromptFormat>;
   /** Shorthand for `prompt.style` (and over it). */
   promptStyle?: PromptStyle;
+  /** How the final answer is found in the text (see extractAnswer). Default 'boxed'. */
+  extract?: ExtractPolicy;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
   system?: string;
   /** Listeners for the controller's typed events. */
@@ -23,7 +26,7 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
 }
 
 export interface SolveResult {
-  /** Content of the last `\boxed{}` after `</think>`, or null. */
+  /** The final answer (by default the content of the last `\boxed{}` after `</think>`), or null. */
   answer: string | null;
   /** The completion: the joined trajectory text. */
   text: string;
@@ -62,14 +65,21 @@ export function embeddedEngine(options: TransformersEngineOptions = {}): Promise
   return engine;
 }
 
-/** Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`). */
+/**
+ * Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`).
+ * Options are checked first: a wrong or unknown one is a TypeError naming it and what it accepts.
+ */
 export async function solve(problem: string, options: SolveOptions = {}): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
+  checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
   const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system);
   const warnings = unknownCharWarnings(engine, problem);
+  const promptTokens = engine.tokenizer.count(prompt);
+  const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
+  if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt));
@@ -82,7 +92,7 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   }
   const violations = validateTrajectory(trajectory.text);
   return {
-    answer: extractAnswer(trajectory.text),
+    answer: extractAnswer(trajectory.text, options.extract),
     text: trajectory.text,
     trajectory,
     metrics: trajectoryMetrics(trajectory, engine.tokenizer),

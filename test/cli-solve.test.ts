@@ -1,5 +1,10 @@
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { solve } from '../src/solve.js';
 import { threadweaver } from './cli.js';
+import { hasShared, sharedDir } from './helpers.js';
 
 describe('threadweaver solve', () => {
   it('--json prints one object with the answer, text and metrics', async () => {
@@ -44,5 +49,37 @@ describe('threadweaver solve', () => {
     const missingModel = await threadweaver('solve', '--model', './no-such-model', 'x');
     expect(missingModel.code).toBe(1);
     expect(missingModel.stderr).toMatch(/folder not found/);
+  });
+
+  it('--dtype fp32: the bundled model ships no fp32 graph, and the error and the help say how to use an fp32 folder', async () => {
+    const r = await threadweaver('solve', '--dtype', 'fp32', 'Compute 2*3.');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_gqa_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/);
+    expect(r.stderr).toMatch(/--model DIR\) at a folder with config.json, tokenizer.json and onnx\/model.onnx/);
+    const help = await threadweaver('solve', '--help');
+    expect(help.stdout + help.stderr).toMatch(/--dtype q8\|fp32 .*The bundled model ships q8 only:\n\s+fp32 needs --model DIR, a folder with onnx\/model.onnx/);
+    // The library says the same.
+    await expect(solve('Compute 2*3.', { dtype: 'fp32' })).rejects.toThrow(/bundled model ships only q8 graphs/);
+  });
+
+  it.skipIf(!hasShared)('--model DIR --dtype fp32 runs a folder that has the fp32 graph; the wrong dtype for a folder is named', async () => {
+    const source = path.join(sharedDir, 'models/tiny-threadweaver');
+    const dir = await mkdtemp(path.join(tmpdir(), 'tw-fp32-'));
+    try {
+      const folder = path.join(dir, 'tiny-fp32');
+      await mkdir(path.join(folder, 'onnx'), { recursive: true });
+      for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'onnx/model.onnx']) {
+        await symlink(path.join(source, f), path.join(folder, f));
+      }
+      const r = await threadweaver('solve', '--json', '--model', folder, '--dtype', 'fp32', 'Compute 37*24 + 18*53 - 29*11.');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).answer).toBe('1523');
+      const q8 = await threadweaver('solve', '--model', folder, 'Compute 2*3.');
+      expect(q8.code).toBe(2);
+      expect(q8.stderr).toMatch(/has no q8 graph \(onnx\/model_quantized.onnx\); it has onnx\/model.onnx: use dtype fp32/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

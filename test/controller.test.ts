@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { shareBudget } from '../src/engine/siblings.js';
+import type { Engine } from '../src/engine/types.js';
 import { Controller } from '../src/orchestrator/controller.js';
 import { parallelStats, trajectoryMetrics } from '../src/orchestrator/metrics.js';
 import { callContextIds } from '../src/orchestrator/trajectory.js';
@@ -164,6 +166,169 @@ describe('controller: bad model output', () => {
     const err = await solve('Q', { engine }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SolveError);
     expect((err as SolveError).trajectory.calls).toHaveLength(1);
+  });
+});
+
+describe('controller: where a plan starts', () => {
+  it('a </Outlines> with no <Outlines> since the last block does not fork again', async () => {
+    const { t } = await run(
+      rules(
+        [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
+        [/<Thread>\n2:$/, ' b = 22.\n</Thread>'],
+        // After the block, the model writes a closing </Outlines> with no plan of its own.
+        [/<\/Thread>\n$/, '</Parallel>\nStray </Outlines>'],
+        [/Stray <\/Outlines>$/, `\nSo 23.\n</think>\n\\boxed{23}${EOS}`],
+        [/assistant\n$/, OUTLINES],
+      ),
+    );
+    // Block 0's outlines are not read again: one block, then sequential to the end.
+    expect(t.calls.map((c) => (c.role.kind === 'thread' ? `t${c.role.thread}` : 's'))).toEqual(['s', 't1', 't2', 's', 's']);
+    expect(t.finishReason).toBe('done');
+    expect(t.text.endsWith('Stray </Outlines>\nSo 23.\n</think>\n\\boxed{23}')).toBe(true);
+  });
+
+  it('outline lines before any <Outlines> are no plan', async () => {
+    const { t } = await run(
+      rules(
+        [/<\/Outlines>$/, `\nno fork.\n</think>\n\\boxed{1}${EOS}`],
+        [/assistant\n$/, '<think>\n<Outline>1: a</Outline>\n<Outline>2: b</Outline>\n</Outlines>'],
+      ),
+    );
+    expect(t.calls.map((c) => c.role.kind)).toEqual(['sequential', 'sequential']);
+    expect(t.finishReason).toBe('done');
+  });
+
+  it('a second block forks on its own plan, not the first one', async () => {
+    const second = '\n<Parallel>\n<Outlines>\n<Outline>1: c</Outline>\n<Outline>2: d</Outline>\n<Outline>3: e</Outline>\n</Outlines>';
+    const { t } = await run(
+      rules(
+        [/<Thread>\n\d:$/, ' x\n</Thread>'],
+        [/3: x\n<\/Thread>\n$/, `</Parallel>\n</think>\n\\boxed{1}${EOS}`],
+        [/<\/Thread>\n$/, `</Parallel>${second}`],
+        [/assistant\n$/, OUTLINES],
+      ),
+    );
+    expect(t.calls.filter((c) => c.role.kind === 'thread').map((c) => `${(c.role as { block: number }).block}:${(c.role as { thread: string }).thread}`)).toEqual(['0:1', '0:2', '1:1', '1:2', '1:3']);
+    expect(validateTrajectory(t.text)).toEqual([]);
+  });
+});
+
+describe('controller: budget', () => {
+  /** Thread 1 is short; thread 2 never stops. */
+  const unequal = rules([/<Thread>\n1:$/, ' short one.\n</Thread>'], [/<Thread>\n2:$/, ' long'.repeat(10_000)], [/assistant\n$/, OUTLINES]);
+  const generated = (t: Awaited<ReturnType<typeof run>>['t']) => t.calls.reduce((s, c) => s + c.completionIds.length, 0);
+
+  it('a thread may use all the budget its siblings leave: none is left unused, the end is labelled budget', async () => {
+    const head = new ScriptedEngine(unequal).tokenizer.count(OUTLINES);
+    const short = new ScriptedEngine(unequal).tokenizer.count(' short one.\n</Thread>');
+    const budget = head + 200;
+    const { t, engine } = await run(unequal, {}, { maxTokens: budget });
+    const [t1, t2] = t.calls.filter((c) => c.role.kind === 'thread');
+    // Each thread was offered the whole remaining budget, not a split of it.
+    expect(engine.requests.slice(1).map((r) => r.maxTokens)).toEqual([200, 200]);
+    expect(t1!.completionIds).toHaveLength(short);
+    expect(t1!.finishReason).toBe('stop');
+    expect(t2!.completionIds).toHaveLength(200 - short);
+    expect(t2!.finishReason).toBe('length');
+    expect(generated(t)).toBe(budget);
+    expect(t.finishReason).toBe('budget');
+    expect(t.text.endsWith('\n</Thread>\n</Parallel>')).toBe(true);
+  });
+
+  it('inserted tokens (headers, closing tags, separators) do not count toward the budget; the context counts them', async () => {
+    const { t } = await run(unequal, {}, { maxTokens: 300 });
+    const inserted = t.pieces.filter((p) => p.source === 'inserted').reduce((s, p) => s + p.ids.length, 0);
+    expect(inserted).toBeGreaterThan(0);
+    expect(generated(t)).toBe(300);
+    expect(t.ids.length).toBe(300 + inserted);
+  });
+
+  it('the total is enforced after the join even when an engine ignores the shared budget', async () => {
+    const inner = new ScriptedEngine(unequal);
+    const greedy: Engine = {
+      name: 'ignores-total',
+      tokenizer: inner.tokenizer,
+      contextLength: inner.contextLength,
+      complete: (r) => inner.complete(r),
+      // Runs every sibling to its own cap.
+      completeSiblings: (prefix, suffixes, r) => Promise.all(suffixes.map((s) => inner.complete({ ...r, prompt: [...prefix, ...s], onDelta: () => {} }))),
+    };
+    const t = await new Controller(greedy).run('Q', PROMPT, { maxTokens: 250 });
+    expect(generated(t)).toBe(250);
+    expect(t.finishReason).toBe('budget');
+    const reference = await run(unequal, {}, { maxTokens: 250 });
+    expect(t.text).toBe(reference.t.text);
+  });
+
+  it('siblings share the budget in lockstep: one token each per step, in thread order', () => {
+    expect(shareBudget([10, 100, 100], 50)).toEqual([10, 20, 20]);
+    expect(shareBudget([10, 100, 100], 51)).toEqual([10, 21, 20]);
+    expect(shareBudget([3, 4], 100)).toEqual([3, 4]);
+    expect(shareBudget([5, 5, 5], 0)).toEqual([0, 0, 0]);
+    // What a batch engine keeps when it stops at the budget: simulated step by step.
+    for (const [lengths, total] of [[[7, 1, 30, 12], 33], [[0, 9, 9], 10], [[40, 2, 40, 2], 81]] as const) {
+      const got = lengths.map(() => 0);
+      let spent = 0;
+      for (let step = 0; spent < total && got.some((g, i) => g < lengths[i]!); step++) {
+        for (let i = 0; i < lengths.length && spent < total; i++) if (got[i]! < lengths[i]!) (got[i]!++, spent++);
+      }
+      expect(shareBudget(lengths, total)).toEqual(got);
+    }
+  });
+
+  it('a thread ending with EOS right at the budget keeps its EOS', async () => {
+    const engine = new ScriptedEngine(rules([/<Thread>\n1:$/, ` 12345${EOS}`]));
+    const prefix = engine.tokenizer.encode('ctx');
+    const suffixes = [engine.tokenizer.encode('\n<Thread>\n1:')];
+    const [r] = await engine.completeSiblings(prefix, suffixes, { maxTokens: 100, maxTotalTokens: 6 });
+    expect(r).toMatchObject({ text: ' 12345', finishReason: 'eos' });
+    const [cut] = await engine.completeSiblings(prefix, suffixes, { maxTokens: 100, maxTotalTokens: 5 });
+    expect(cut).toMatchObject({ text: ' 1234', finishReason: 'length' });
+  });
+});
+
+describe('controller: context limit', () => {
+  const endless = rules([/<Thread>\n\d:$/, ' more'.repeat(10_000)], [/assistant\n$/, OUTLINES]);
+
+  it('a block that reaches the context is cut to fit, closing tags included, and labelled context', async () => {
+    const tok = new ScriptedEngine(endless).tokenizer;
+    const before = tok.count(PROMPT + OUTLINES);
+    for (const extra of [20, 21, 57, 200]) {
+      const limit = before + extra;
+      const { t } = await run(endless, { contextLength: limit });
+      expect(t.promptIds.length + t.ids.length, `limit ${limit}`).toBeLessThanOrEqual(limit);
+      if (t.calls.some((c) => c.role.kind === 'thread')) {
+        expect(t.promptIds.length + t.ids.length, `limit ${limit}`).toBe(limit);
+        expect(t.text.endsWith('\n</Thread>\n</Parallel>')).toBe(true);
+        expect(validateTrajectory(t.text).filter((v) => v.code.startsWith('thread') || v.code.startsWith('parallel'))).toEqual([]);
+      }
+      expect(t.finishReason).toBe('context');
+    }
+  });
+
+  it('a prompt that fills the context: nothing generated, labelled context, and solve() says why', async () => {
+    const engine = new ScriptedEngine(endless, { contextLength: 20 });
+    const r = await solve('A problem far longer than twenty tokens.', { engine });
+    expect(r.finishReason).toBe('context');
+    expect(engine.requests).toHaveLength(0);
+    expect(r.warnings).toContainEqual(expect.stringMatching(/^the prompt \(\d+ tokens\) leaves no room in the context limit of 20 tokens/));
+  });
+
+  it('no room for the block tags: no fork, the run ends at the limit', async () => {
+    const { t } = await run(endless, { contextLength: new ScriptedEngine(endless).tokenizer.count(PROMPT + OUTLINES) + 5 });
+    expect(t.calls.map((c) => c.role.kind)).toEqual(['sequential']);
+    expect(t.finishReason).toBe('context');
+  });
+
+  it('contextLimit below the engine context binds every engine alike; the budget binding first is labelled budget', async () => {
+    const tok = new ScriptedEngine(endless).tokenizer;
+    const limit = tok.count(PROMPT + OUTLINES) + 150;
+    const { t } = await run(endless, {}, { contextLimit: limit });
+    expect(t.promptIds.length + t.ids.length).toBe(limit);
+    expect(t.finishReason).toBe('context');
+    const budgeted = await run(endless, {}, { contextLimit: limit, maxTokens: tok.count(OUTLINES) + 40 });
+    expect(budgeted.t.finishReason).toBe('budget');
+    expect(budgeted.t.promptIds.length + budgeted.t.ids.length).toBeLessThan(limit);
   });
 });
 

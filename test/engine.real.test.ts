@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { resolveModelSource } from '../src/engine/model-source.js';
+import { cutResult, shareBudget } from '../src/engine/siblings.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 
 // The embedded engine on the real bundled model (vendored in the repo: runs everywhere).
@@ -67,6 +68,17 @@ describe('TransformersEngine', () => {
     const r = await engine.completeSiblings(prefix, suffixes, { maxTokens: 200, maxTotalTokens: 50, stop: ['</Thread>'] });
     expect(r.reduce((s, x) => s + x.ids.length, 0)).toBeLessThanOrEqual(50);
     expect(r.every((x) => x.finishReason === 'length')).toBe(true);
+    // The batch spends the budget in lockstep: the same tokens as uncapped siblings cut by
+    // shareBudget afterwards (what remote engines do), for budgets that end mid-step, at a
+    // finished thread, and past every thread's end.
+    const free = await noCache.completeSiblings(prefix, suffixes, { maxTokens: 200, stop: ['</Thread>'] });
+    const lengths = free.map((x) => x.ids.length);
+    const sum = lengths.reduce((a, b) => a + b, 0);
+    for (const total of [50, 3 * Math.min(...lengths) + 1, sum - 1, sum, sum + 5]) {
+      const capped = await noCache.completeSiblings(prefix, suffixes, { maxTokens: 200, maxTotalTokens: total, stop: ['</Thread>'] });
+      const cut = shareBudget(lengths, total).map((k, i) => cutResult(free[i]!, k, (ids) => engine.tokenizer.decode(ids)));
+      expect(capped.map((x) => [x.text, x.finishReason]), `total ${total}`).toEqual(cut.map((x) => [x.text, x.finishReason]));
+    }
   });
 
   it('seeded sampling is reproducible and seeds differ', async () => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArithProblem, renderArith } from '../eval/arith.js';
 import { loadDataset, type Dataset } from '../eval/dataset.js';
 import { summarizeRun } from '../eval/summary.js';
-import { openResults } from '../eval/results.js';
+import { extractPolicySchema, openResults } from '../eval/results.js';
+import { EXTRACT_POLICIES } from '../src/math/extract.js';
 import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOptions } from '../eval/runner.js';
 import { formatProgress } from '../eval/progress.js';
 import { assertWellFormed } from './eval-xml.js';
@@ -206,6 +207,35 @@ describe('runEval', () => {
     await runEval(options(out, { datasets: [arith2], k: 1 }));
     await expect(runEval(options(out, { datasets: [arith2], k: 1, seedBase: 1 }))).rejects.toThrow(/was made with seed .* Use another --out folder/);
     await expect(runEval(options(out, { datasets: [arith2], k: 1, temperature: 0 }))).rejects.toThrow(/temperature 0\.6/);
+    await expect(runEval(options(out, { datasets: [arith2], k: 1, extract: 'lenient' }))).rejects.toThrow(
+      /extract boxed; this run has .* extract lenient/,
+    );
+  });
+
+  it('hands the extraction policy to solve and records it in every row and in the summary', async () => {
+    expect(extractPolicySchema.options).toEqual([...EXTRACT_POLICIES]);
+    const out = path.join(dir, 'extract');
+    const log: Array<SolveOptions & { problem: string }> = [];
+    const res = await runEval(options(out, { datasets: [arith2], k: 1, extract: 'lenient', solve: fakeSolve(log) }));
+    expect(new Set(log.map((l) => l.extract))).toEqual(new Set(['lenient']));
+    const rows = (await openResults(res.files.results)).rows();
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r) => r.extract === 'lenient')).toBe(true);
+    expect(JSON.parse(await readFile(res.files.summary, 'utf8')).config.extract).toBe('lenient');
+    expect(await readFile(res.files.report, 'utf8')).toContain('extracted by the lenient policy');
+    // The default is the boxed policy, and it is recorded too.
+    const plain = await runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1 }));
+    expect((await openResults(plain.files.results)).rows().every((r) => r.extract === 'boxed')).toBe(true);
+    expect(plain.summary.config.extract).toBe('boxed');
+    // Rows written before the policy was recorded were made with the boxed policy.
+    const file = plain.files.results;
+    const old = (await readFile(file, 'utf8')).replace(/"extract":"boxed",/g, '');
+    expect(old).not.toContain('"extract"');
+    await writeFile(file, old);
+    expect((await runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1 }))).ran).toBe(0);
+    await expect(runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1, extract: 'lenient' }))).rejects.toThrow(
+      /extract boxed/,
+    );
   });
 
   it('stops on a solve error, keeps what finished and names the sample', async () => {

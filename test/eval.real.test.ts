@@ -81,6 +81,25 @@ describe('threadweaver eval on the bundled model', () => {
     expect(report).toMatch(/Average speedup/);
   }, 1_200_000);
 
+  it('--extract lenient is handed to solve, recorded in rows and summary, and a rerun with another policy is refused', async () => {
+    const out = path.join(tmp, 'lenient');
+    const args = ['eval', '--dataset', 'arith', '--limit', '3', '--mode', 'parallel', '--out', out];
+    const first = await run([...args, '--extract', 'lenient']);
+    expect(first.code, first.stderr).toBe(0);
+    const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(3);
+    expect(rows.every((r) => r.extract === 'lenient')).toBe(true);
+    // The bundled model boxes its answers, so the lenient policy finds the same ones.
+    expect(rows.every((r) => r.answer !== null)).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).config.extract).toBe('lenient');
+    const other = await run(args);
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toMatch(/extract lenient; this run has .*extract boxed/);
+    const bad = await run([...args, '--extract', 'loose']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--extract/);
+  }, 300_000);
+
   it('bad data gives a clear error', async () => {
     const missing = await run(['eval', '--data', path.join(tmp, 'nope.jsonl'), '--out', path.join(tmp, 'x')]);
     expect(missing.code).toBe(1);

@@ -62,6 +62,27 @@ describe('threadweaver grade', () => {
     expect(JSON.parse((await run(['--pred', '0.3333', '--gold', '1/3', '--rel-tol', '0.001'])).out).equal).toBe(true);
   });
 
+  it('--extract lenient reads unboxed answer lines; the default and the output shape stay as they were', async () => {
+    const file = path.join(dir, 'lenient.jsonl');
+    const rows = [
+      { pred: 'Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.', gold: '0.5', equal: true },
+      { pred: 'Therefore $x \\geq 5$ is the solution.', gold: 'x \\ge 5', equal: true },
+      { pred: 'So \\boxed{3}. The answer is 4.', gold: '3', equal: true },
+      { pred: 'The answer is 9.', gold: '8', equal: false },
+    ];
+    await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const lenient = JSON.parse((await run(['--cases', file, '--extract', 'lenient'])).out);
+    expect(lenient).toEqual({ total: 4, agree: 4, disagreements: [] });
+    const boxed = JSON.parse((await run(['--cases', file])).out);
+    expect(Object.keys(boxed)).toEqual(['total', 'agree', 'disagreements']);
+    expect(boxed.agree).toBe(2);
+    // Without a box or think tags the default reads the whole text as the answer, which fails.
+    expect(boxed.disagreements.map((d: { line: number }) => d.line)).toEqual([1, 2]);
+    const single = JSON.parse((await run(['--pred', 'Answer: 7', '--gold', '7', '--extract=lenient'])).out);
+    expect(single).toMatchObject({ pred: 'Answer: 7', gold: '7', equal: true });
+    await expect(run(['--pred', '7', '--gold', '7', '--extract', 'loose'])).rejects.toThrow(/--extract: Invalid option/);
+  });
+
   it('names the file and line of a bad row', async () => {
     const file = path.join(dir, 'bad.jsonl');
     await writeFile(file, '{"pred":"1","gold":"1","equal":true}\n{"pred":"1","gold":"1","equal":"yes"}\n');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeAnswer } from '../src/math/normalize.js';
-import { parseStructure } from '../src/math/structure.js';
+import { isLabel, parseStructure, statement, type Relation } from '../src/math/structure.js';
 import { parseNumber } from '../src/math/number.js';
 
 describe('normalizeAnswer', () => {
@@ -48,6 +48,14 @@ describe('normalizeAnswer', () => {
     ['\\varnothing', '\\emptyset'],
     ['3π', '3\\pi'],
     ['\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}', '\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}'],
+    ['3.2\\times10^{-4}\\,\\text{m}^{-1}', '3.2\\times10^{-4}'],
+    ['9.8 \\text{m}\\cdot\\text{s}^{-2}', '9.8'],
+    ['\\approx 13.33', '13.33'],
+    ['≈ 2.5', '2.5'],
+    ['\\\\frac{1}{2}', '\\frac{1}{2}'],
+    ['1 \\\\\\frac12', '1 \\\\\\frac12'],
+    ['185\\', '185'],
+    ['x^2=4 \\Rightarrow x=2', 'x=2'],
   ];
   it.each(cases)('%s -> %s', (raw, want) => {
     expect(normalizeAnswer(raw)).toBe(want);
@@ -78,6 +86,30 @@ describe('parseStructure', () => {
     expect(parseStructure('-7 3/4')).toEqual({ kind: 'expr', latex: '-(7+\\frac{3}{4})' });
     expect(parseStructure('(1\\frac{4}{5}, 2)')).toMatchObject({ items: [{ latex: '(1+\\frac{4}{5})' }, { latex: '2' }] });
     expect(parseStructure('2\\frac{3}{2}')).toEqual({ kind: 'expr', latex: '2\\frac{3}{2}' });
+  });
+
+  it('marks a plain-text mixed number with an improper fraction as not a number', () => {
+    expect(parseStructure('11 6/6')).toEqual({ kind: 'expr', latex: '11 6/6', opaque: true });
+    expect(parseStructure('+11 5/6')).toEqual({ kind: 'expr', latex: '(11+\\frac{5}{6})' });
+  });
+
+  it('tells labels from expressions on the left of =', () => {
+    for (const label of ['x', 'AB', '\\overline{CD}', '|PQ|', 'f^{-1}(x)', "g'(x)", '\\tan\\alpha', 'Area', '(p,q)', 'a_{n+1}', 'P(A)']) {
+      expect(isLabel(label), label).toBe(true);
+    }
+    for (const expr of ['2x+z', '-x', '2y', 'x^2', 'a^2+b', '8\\times 9', '\\frac{10}{15}', '7', '(3,2)', '']) {
+      expect(isLabel(expr), expr).toBe(false);
+    }
+  });
+
+  it('reads what an equality statement states', () => {
+    const rel = (s: string) => parseStructure(s) as Relation;
+    expect(statement(rel('x = 5+5+1 = 11'))).toEqual({ label: 'x', value: '11' });
+    expect(statement(rel('8 \\times 9 = 72'))).toEqual({ label: null, value: '72' });
+    expect(statement(rel('\\frac{40}{3} \\approx 13.33'))).toEqual({ label: null, value: '\\frac{40}{3}', approx: '13.33' });
+    expect(statement(rel('x \\approx 11'))).toEqual({ label: 'x', value: '11' });
+    expect(statement(rel('2x + z = 1'))).toBeNull();
+    expect(statement(rel('x < 5'))).toBeNull();
   });
 
   it('reads relations and chains, and drops `x \\in`', () => {

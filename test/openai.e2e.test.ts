@@ -100,6 +100,47 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
     expect(forked).toBeGreaterThan(0);
   });
 
+  it('a budget or context limit that cuts a block: the same cut on every engine, nothing left unused, labelled by its cause', async () => {
+    const router = await RoutedEngine.connect({ baseUrls: [server.url], timeoutMs: 60_000 });
+    cleanups.push(() => router.close());
+    const tok = embedded.tokenizer;
+    let checked = 0;
+    for (const row of rows.slice(0, 8)) {
+      const free = await expected(row.problem);
+      const t = free.trajectory;
+      const threads = t.calls.filter((c) => c.role.kind === 'thread' && c.role.block === 0);
+      if (threads.length < 2) continue;
+      const before = t.calls.slice(0, t.calls.indexOf(threads[0]!)).reduce((s, c) => s + c.completionIds.length, 0);
+      const threadTokens = threads.reduce((s, c) => s + c.completionIds.length, 0);
+      const headers = threads.reduce((s, c, i) => s + tok.count(i === 0 ? `\n<Thread>\n${(c.role as { thread: string }).thread}:` : `<Thread>\n${(c.role as { thread: string }).thread}:`), 0);
+      const closing = threads.length * tok.count('\n</Thread>') + tok.count('\n</Parallel>');
+      const limits = [
+        { maxTokens: before + Math.floor(threadTokens * 0.7) },
+        { contextLimit: threads[0]!.prefixLength + headers + closing + Math.floor(threadTokens * 0.6) },
+      ];
+      for (const limit of limits) {
+        const label = `${row.id} ${JSON.stringify(limit)}`;
+        const local = await solve(row.problem, { engine: embedded, ...limit });
+        const generated = local.trajectory.calls.reduce((s, c) => s + c.completionIds.length, 0);
+        if ('maxTokens' in limit) {
+          expect(local.finishReason, label).toBe('budget');
+          expect(generated, label).toBe(limit.maxTokens); // no budget left unused
+        } else {
+          expect(local.finishReason, label).toBe('context');
+          expect(local.trajectory.promptIds.length + local.trajectory.ids.length, label).toBe(limit.contextLimit);
+        }
+        expect(local.text.endsWith('\n</Thread>\n</Parallel>'), label).toBe(true);
+        // A thread was cut while another used more than an even split would have given it.
+        const cut = local.trajectory.calls.filter((c) => c.role.kind === 'thread');
+        expect(cut.some((c) => c.finishReason === 'length'), label).toBe(true);
+        expectSameTrajectory(await solve(row.problem, { engine: remote, ...limit }), local, `remote ${label}`);
+        expectSameTrajectory(await solve(row.problem, { engine: router, ...limit }), local, `routed ${label}`);
+      }
+      if (++checked === 3) break;
+    }
+    expect(checked).toBe(3);
+  });
+
   it('through the fault proxy (500s, drops, 429s): the same results, with retries counted and bounded', async () => {
     const proxy = await startFaultProxy({
       target: server.url,

@@ -3,7 +3,6 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { normalizeBaseUrl, OpenAIEngine, readChoice, type OpenAIEngineOptions } from '../src/engine/openai.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, RetriesExhaustedError } from '../src/engine/retry.js';
-import { splitBudget } from '../src/engine/siblings.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
 import { completionBody, startStubServer, type StubServer } from './openai-stub-server.js';
 
@@ -90,12 +89,6 @@ describe('retry helpers', () => {
     expect(backoffDelay(1, { ...p, maxRetryAfterMs: 500 }, err)).toBe(500);
   });
 
-  it('splitBudget never overshoots the shared budget', () => {
-    expect(splitBudget(10, 3)).toEqual([4, 3, 3]);
-    expect(splitBudget(2, 3)).toEqual([1, 1, 0]);
-    expect(splitBudget(0, 2)).toEqual([0, 0]);
-  });
-
   it('normalizeBaseUrl adds /v1 to a bare origin and rejects non-http URLs', () => {
     expect(normalizeBaseUrl('http://localhost:8000')).toBe('http://localhost:8000/v1');
     expect(normalizeBaseUrl('http://h:1/v1/')).toBe('http://h:1/v1');
@@ -145,25 +138,35 @@ describe('OpenAIEngine over loopback HTTP', () => {
     expect(body).toEqual({ model: 'm', prompt: 'Compute 2*3.', max_tokens: 2, temperature: 0.5, top_p: 0.9, seed: 7, top_k: 5 });
   });
 
-  it('siblings run concurrently with their own seeds and caps that add up to the shared budget', async () => {
+  it('siblings run concurrently with their own seeds, each may use the whole shared budget, which is then kept in lockstep', async () => {
     let arrived = 0;
     let release!: () => void;
     const all = new Promise<void>((r) => (release = r));
+    // Thread 1 stops after 2 tokens; threads 2 and 3 run to their cap.
+    const words = (n: number) => Array.from({ length: n }, (_, k) => ` w${k}`).join('');
     const s = await stub(async (req) => {
       if (++arrived === 3) release();
       await all; // would never resolve if the siblings were sent one after another
-      return { text: `t${(req.body.prompt as number[]).length}`, finish_reason: 'length' };
+      const last = (req.body.prompt as number[]).at(-2);
+      const text = last === tok.encode('\n<Thread>\n1:').at(-2) ? tok.decode(tok.encode(' ok\n</Thread>')) : tok.decode(tok.encode(words(40)).slice(0, req.body.max_tokens as number));
+      return { text, finish_reason: text.endsWith('</Thread>') ? 'stop' : 'length', token_ids: tok.encode(text) };
     });
     const engine = await engineOn(s);
     const prefix = tok.encode('ctx');
-    const suffixes = ['\n<Thread>\n1:', '\n<Thread>\n2:', '\n<Thread>\n10:'].map((x) => tok.encode(x));
+    const suffixes = ['\n<Thread>\n1:', '\n<Thread>\n2:', '\n<Thread>\n3:'].map((x) => tok.encode(x));
+    const short = tok.encode(' ok\n</Thread>').length;
     const deltas: [number, string][] = [];
-    const r = await engine.completeSiblings(prefix, suffixes, { maxTokens: 100, maxTotalTokens: 10, temperature: 1, seed: 40, onDelta: (i, d) => deltas.push([i, d]) });
-    expect(r.map((x) => x.text)).toEqual(suffixes.map((x) => `t${prefix.length + x.length}`));
+    const r = await engine.completeSiblings(prefix, suffixes, { maxTokens: 100, maxTotalTokens: 20, temperature: 1, seed: 40, onDelta: (i, d) => deltas.push([i, d]), stop: ['</Thread>'] });
     const bodies = s.requests.filter((q) => q.path === '/v1/completions').map((q) => q.body);
     expect(new Set(bodies.map((b) => b.seed)).size).toBe(3);
-    expect(bodies.map((b) => b.max_tokens).sort()).toEqual([3, 3, 4]);
-    expect(deltas.map(([i]) => i).sort()).toEqual([0, 1, 2]);
+    // Not a split: every request may use all 20 (+1 to tell an EOS right at the budget from a cut).
+    expect(bodies.map((b) => b.max_tokens)).toEqual([21, 21, 21]);
+    const rest = 20 - short;
+    expect(r.map((x) => x.ids.length)).toEqual([short, Math.ceil(rest / 2), Math.floor(rest / 2)]);
+    expect(r.map((x) => x.finishReason)).toEqual(['stop', 'length', 'length']);
+    expect(r[1]!.text).toBe(tok.decode(tok.encode(words(40)).slice(0, Math.ceil(rest / 2))));
+    // Deltas carry only the kept text, once per sibling.
+    for (let i = 0; i < 3; i++) expect(deltas.filter(([j]) => j === i).map(([, d]) => d).join('')).toBe(r[i]!.text);
 
     const withSeeds = await engine.completeSiblings(prefix, suffixes.slice(0, 2), { maxTokens: 5, seeds: [11, 12] });
     expect(withSeeds).toHaveLength(2);

@@ -4,12 +4,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadDataset, type Dataset } from '../eval/dataset.js';
 import { rlRows, sftRow, type RlRow } from '../rl/export.js';
 import { readRollouts, type RolloutRow } from '../rl/rollout-row.js';
 import { pendingFile, runRollouts, type RolloutResult } from '../rl/rollout.js';
 import exportCommand from '../src/cli/commands/export.js';
+import rolloutCommand from '../src/cli/commands/rollout.js';
 import type { TransformersEngine } from '../src/engine/transformers.js';
 import { gradeAnswer } from '../src/math/grade.js';
 import { callContextIds } from '../src/orchestrator/trajectory.js';
@@ -241,5 +242,44 @@ describe('rollout command killed with SIGKILL, then rerun', () => {
       const mean = group.reduce((s, r) => s + r.reward, 0) / GROUP;
       for (const r of group) expect(r.advantage).toBeCloseTo(r.reward - mean, 12);
     }
+  });
+});
+
+describe('rollouts without a learning signal', () => {
+  it('a cold temperature on the bundled model: identical samples, and the command says why and what to do', async () => {
+    const out = path.join(dir, 'cold.jsonl');
+    const err: string[] = [];
+    const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
+    const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let code: number;
+    try {
+      code = await rolloutCommand.run(['--dataset', 'arith', '--limit', '3', '--group', '3', '--temperature', '0.6', '--out', out]);
+    } finally {
+      spyErr.mockRestore();
+      spyOut.mockRestore();
+    }
+    expect(code).toBe(0);
+    const cold = await readRollouts(out);
+    const stderr = err.join('');
+    expect(stderr).toMatch(/rollout: warning: 3 of 3 groups have zero reward spread: .* every advantage is 0/);
+    expect(stderr).toMatch(/In 3 of them every sample is the same text: at temperature 0.6 the model is near-deterministic .* Raise --temperature/);
+    for (const p of dataset.problems.slice(0, 3)) {
+      const group = cold.filter((r) => r.problemId === p.id);
+      expect(new Set(group.map((r) => r.text)).size).toBe(1);
+      expect(group.every((r) => r.advantage === 0)).toBe(true);
+    }
+  });
+
+  it('the warnings agree with the rows at the temperature the docs use', () => {
+    const flat = dataset.problems.filter((p) => {
+      const group = rows.filter((r) => r.problemId === p.id);
+      return group.every((r) => r.reward === group[0]!.reward);
+    }).length;
+    expect(result.summary.flatGroups).toBe(flat);
+    expect(result.summary.comparableGroups).toBe(dataset.problems.length);
+    // At 1.5 the model varies: most groups carry a signal.
+    expect(flat).toBeLessThan(dataset.problems.length);
+    if (flat === 0) expect(result.warnings).toEqual([]);
+    else expect(result.warnings[0]).toMatch(new RegExp(`^${flat} of ${dataset.problems.length} groups have zero reward spread`));
   });
 });

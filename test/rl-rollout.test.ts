@@ -8,7 +8,7 @@ import { callTrie, contextIdsOf, expandCalls } from '../rl/calls.js';
 import { rewardConfig } from '../rl/reward.js';
 import { readRollouts, rolloutUid, type RolloutRow } from '../rl/rollout-row.js';
 import { pendingFile, runRollouts, type RolloutOptions } from '../rl/rollout.js';
-import { summarizeRollouts } from '../rl/summary.js';
+import { rolloutWarnings, summarizeRollouts } from '../rl/summary.js';
 import { callContextIds } from '../src/orchestrator/trajectory.js';
 import { solve } from '../src/solve.js';
 import { flattenTrie } from '../src/trie/index.js';
@@ -278,5 +278,26 @@ describe('rollout files on disk', () => {
     expect(text.trim().split('\n')).toHaveLength(12);
     await appendFile(out, '\n');
     expect(await readRollouts(out)).toHaveLength(12); // blank lines are skipped
+  });
+});
+
+describe('reward spread', () => {
+  const row = (problemId: string, reward: number, text: string, correct = reward > 0) =>
+    ({ dataset: 'd', problemId, mode: 'parallel' as const, reward, correct, acceleration: 0, parallelBlocks: 0, formatValid: true, text });
+  it('counts groups without spread, tells identical samples from equal rewards, and says so', () => {
+    const rows = [
+      ...['a', 'a', 'a'].map((t) => row('same', 1, t)), // identical samples
+      row('allWrong', -1, 'x'), row('allWrong', -1, 'y'), // different texts, all wrong
+      row('signal', 1, 'p'), row('signal', -1, 'q'), // a spread
+      row('alone', 1, 'z'), // one member: no spread to ask of it
+    ];
+    const s = summarizeRollouts(rows);
+    expect(s).toMatchObject({ groups: 4, comparableGroups: 3, flatGroups: 2, identicalGroups: 1 });
+    const w = rolloutWarnings(s, { temperature: 1 });
+    expect(w).toHaveLength(3);
+    expect(w[0]).toMatch(/^2 of 3 groups have zero reward spread/);
+    expect(w[1]).toMatch(/^In 1 of them every sample is the same text: at temperature 1 the model is near-deterministic/);
+    expect(w[2]).toMatch(/^In 1 of them the texts differ but got the same reward/);
+    expect(rolloutWarnings(summarizeRollouts(rows.filter((r) => r.problemId === 'signal')), { temperature: 1 })).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { completeAsConcurrentCalls } from '../src/engine/siblings.js';
 import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../src/engine/types.js';
 
 // A test-only engine for the controller's state machine: a character tokenizer (tags and
@@ -58,7 +59,7 @@ export class ScriptedEngine implements Engine {
     this.contextLength = options.contextLength ?? 100_000;
   }
 
-  async complete(request: CompletionRequest & { shared?: { total: number; max: number } }): Promise<CompletionResult> {
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
     const startMs = Date.now();
     const context = typeof request.prompt === 'string' ? request.prompt : this.tokenizer.decode(request.prompt);
     if (this.options.failOnCall === this.requests.length) throw new Error('scripted failure');
@@ -77,13 +78,11 @@ export class ScriptedEngine implements Engine {
     for (let i = 0; ; i++) {
       if (request.signal?.aborted) return done('abort');
       if (ids.length >= request.maxTokens) return done('length');
-      if (request.shared && request.shared.total >= request.shared.max) return done('length');
       if (this.options.tokenDelayMs) await new Promise((r) => setTimeout(r, this.options.tokenDelayMs));
       else if (i % 64 === 0) await new Promise((r) => setImmediate(r));
       const id = planned[i];
       if (id === undefined || id === 2) return done('eos');
       ids.push(id);
-      if (request.shared) request.shared.total++;
       request.onDelta?.(this.tokenizer.decode([id]));
       const text = this.tokenizer.decode(ids);
       const stop = (request.stop ?? []).find((s) => text.endsWith(s));
@@ -91,19 +90,9 @@ export class ScriptedEngine implements Engine {
     }
   }
 
+  /** Siblings as concurrent single completions, like a remote engine. */
   completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    const shared = { total: 0, max: request.maxTotalTokens ?? Infinity };
-    return Promise.all(
-      suffixes.map((s, i) =>
-        this.complete({
-          ...request,
-          shared,
-          prompt: [...prefix, ...s],
-          ...(request.seeds?.[i] !== undefined ? { seed: request.seeds[i] } : {}),
-          onDelta: (d) => request.onDelta?.(i, d),
-        }),
-      ),
-    );
+    return completeAsConcurrentCalls((r) => this.complete(r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
   }
 }
 

@@ -1,14 +1,20 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
 import { validateTrajectory } from '../src/format/validate.js';
+import { promptFit } from '../src/sft/context-fit.js';
 import { readSftDataset } from '../src/sft/dataset.js';
 import { OpenAIChatModel } from '../src/sft/llm.js';
 import { runStage1, type Stage1Result } from '../src/sft/stage1.js';
+import { stepsPrompt } from '../src/sft/steps.js';
 import { readTraces } from '../src/sft/traces.js';
+import { startServer } from '../src/server/index.js';
+import { embeddedEngine } from '../src/solve.js';
 import { readJsonl, repoRoot } from './helpers.js';
 import { startReplayServer, type ReplayRule, type ReplayServer } from './sft-replay-server.js';
 
@@ -202,5 +208,68 @@ describe('threadweaver sft stage1', () => {
     await expect(sft.run(['stage1', '--input', 'x.jsonl', '--out', dir, '--llm-model', 'm'])).rejects.toThrow(/--llm-base-url/);
     await expect(sft.run(['stage2', '--out', dir])).rejects.toThrow(/exactly one of --dataset and --data/);
     await expect(sft.run(['stage1', '--input', path.join(dir, 'missing.jsonl'), '--out', dir, '--llm-base-url', server.url, '--llm-model', 'm'])).rejects.toThrow(/missing\.jsonl: no such file/);
+  });
+});
+
+describe('stage 1: failures on the console, and an LLM too small for the prompts', () => {
+  /** A stream that records what was written, as a non-TTY stderr would show it. */
+  const recorder = () => {
+    const lines: string[] = [];
+    return { lines, stream: Object.assign(new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }), { isTTY: false }) };
+  };
+
+  it("prints each failed or rejected item's reason as it happens", async () => {
+    const traces = await readTraces(path.join(fixtures, 'traces.jsonl'));
+    const { lines, stream } = recorder();
+    await runStage1({ traces, out: path.join(dir, 'console'), model: model(path.join(out, 'llm-cache')), tokenizer, progress: stream });
+    const text = lines.join('');
+    expect(text).toMatch(/^stage 1: broken failed: steps: no usable answer after 3 attempt\(s\): the JSON object is never closed/m);
+    expect(text).toMatch(/^stage 1: wrong-answer rejected: answer: /m);
+    expect(text).not.toMatch(/poly-three (failed|rejected)/);
+  });
+
+  it('promptFit estimates the longest step-1 request against the context', async () => {
+    const traces = await readTraces(path.join(fixtures, 'traces.jsonl'));
+    const fit = promptFit(traces, 1024)!;
+    expect(fit.longestId).toBe('poly-three');
+    expect(fit.promptTokens).toBe(Math.ceil(stepsPrompt(traces[0]!.problem, traces[0]!.reasoning.split('\n')).length / 4));
+    expect(fit).toMatchObject({ answerTokens: 1024, contextLength: 1024, fits: false });
+    expect(promptFit(traces, 32_768)!.fits).toBe(true);
+    expect(promptFit([], 10)).toBeUndefined();
+  });
+
+  describe('against threadweaver serve on the bundled model', () => {
+    let serve: Awaited<ReturnType<typeof startServer>>;
+    beforeAll(async () => {
+      serve = await startServer({ engine: await embeddedEngine(), port: 0 });
+    });
+    afterAll(async () => {
+      await serve?.close();
+    });
+
+    it('refuses up front: its 1,024-token context cannot hold the prompts, and the message says what to point it at', async () => {
+      const { default: sft } = await import('../src/cli/commands/sft.js');
+      const runDir = path.join(dir, 'too-small');
+      const err = await sft
+        .run(['stage1', '--input', path.join(fixtures, 'traces.jsonl'), '--out', runDir, '--llm-base-url', serve.baseURL, '--llm-model', 'tiny-threadweaver'])
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      const msg = (err as Error).message;
+      expect(msg).toContain(`stage 1: ${serve.baseURL}: the LLM 'tiny-threadweaver' has a context of 1,024 tokens`);
+      expect(msg).toMatch(/longest request \(step 1 of poly-three\) is about [\d,]+ tokens, plus 1,024 for the answer/);
+      expect(msg).toMatch(/general instruction-following chat model with a long context \(32k tokens or more/);
+      expect(existsSync(path.join(runDir, 'items'))).toBe(false); // nothing was sent
+    });
+
+    it('told a larger context, it runs and each item prints the reason the server refused it', async () => {
+      const traces = (await readTraces(path.join(fixtures, 'traces.jsonl'))).slice(0, 2);
+      const { lines, stream } = recorder();
+      const llm = new OpenAIChatModel({ baseURL: serve.baseURL, model: 'tiny-threadweaver', maxRetries: 0 });
+      expect(await llm.contextLength()).toBe(1024);
+      const r = await runStage1({ traces, out: path.join(dir, 'forced'), model: llm, tokenizer, llmContextLength: 1_000_000, progress: stream });
+      expect(r.items.map((i) => i.status)).toEqual(['failed', 'failed']);
+      const text = lines.join('');
+      for (const t of traces) expect(text).toMatch(new RegExp(`^stage 1: ${t.id} failed: error: 400 .*(context|tokens)`, 'm'));
+    });
   });
 });

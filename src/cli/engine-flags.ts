@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OpenAIEngine, type OpenAIEngineOptions } from '../engine/openai.js';
+import { bundledHasFp32, missingGraph, resolveModelSource } from '../engine/model-source.js';
 import { RoutedEngine } from '../engine/router.js';
 import type { Engine } from '../engine/types.js';
 import { embeddedEngine } from '../solve.js';
@@ -43,9 +44,15 @@ export const engineFlagSchema = z.object({
 
 export type EngineFlags = z.infer<typeof engineFlagSchema>;
 
+// fp32 is offered as is only when the bundled folder has that graph (only q8 is vendored).
+const dtypeUsage = bundledHasFp32()
+  ? '  --dtype q8|fp32       ONNX weights to load (default q8)'
+  : `  --dtype q8|fp32       ONNX weights to load (default q8). The bundled model ships q8 only:
+                        fp32 needs --model DIR, a folder with onnx/model.onnx (an fp32 export)`;
+
 export const embeddedEngineFlagUsage = `Engine options (embedded):
   --model DIR|ID        model folder or Hugging Face id (default: the bundled tiny-threadweaver)
-  --dtype q8|fp32       ONNX weights to load (default q8)
+${dtypeUsage}
   --threads N           onnxruntime intra-op threads (default 1)`;
 
 export const engineFlagUsage = `${embeddedEngineFlagUsage}
@@ -79,7 +86,8 @@ export const samplingFlagSchema = z.object({
 });
 
 export const samplingFlagUsage = `Sampling options:
-  --max-tokens N        response budget, every thread counted (default: the context length)
+  --max-tokens N        response budget: generated tokens, every thread counted; thread headers
+                        and closing tags the controller inserts do not count (default: the context length)
   --temperature T       0 = greedy (default 0)
   --top-p P             nucleus sampling mass (default 1)
   --seed N              base seed; each call and thread derives its own`;
@@ -99,6 +107,8 @@ export async function engineFromFlags(flags: EngineFlags, remoteDefaults: Partia
   if (urls.length === 0) {
     const stray = REMOTE_ONLY.filter((k) => flags[k] !== undefined);
     if (stray.length > 0) throw new UsageError(`${stray.map(flagName).join(', ')} only apply with --base-url`);
+    const missing = missingGraph(resolveModelSource(flags.model), flags.dtype ?? 'q8');
+    if (missing) throw new UsageError(`--dtype ${flags.dtype ?? 'q8'}: ${missing}`);
     return embeddedEngine({
       ...(flags.model ? { model: flags.model } : {}),
       ...(flags.dtype ? { dtype: flags.dtype } : {}),

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
 
@@ -30,6 +30,41 @@ export function resolveModelSource(model?: string): ModelSource {
   const looksLikeHubId = /^[\w.-]+\/[\w.-]+$/.test(value) && !value.startsWith('.');
   if (!looksLikeHubId) throw new Error(`model: folder not found: ${abs}`);
   return { kind: 'hub', id: value };
+}
+
+export type Dtype = 'q8' | 'fp32';
+
+/** The ONNX graph files of a local folder for a dtype: `*_quantized.onnx` for q8, the others for fp32. */
+export function graphFiles(dir: string, dtype: Dtype): string[] {
+  const onnx = path.join(dir, 'onnx');
+  if (!existsSync(onnx)) return [];
+  return readdirSync(onnx)
+    .filter((f) => f.endsWith('.onnx') && f.endsWith('_quantized.onnx') === (dtype === 'q8'))
+    .sort();
+}
+
+/** True when the bundled model folder holds an fp32 graph (only the q8 one is vendored). */
+export function bundledHasFp32(): boolean {
+  return graphFiles(bundledModelDir(), 'fp32').length > 0;
+}
+
+/**
+ * Why a local folder cannot be loaded with `dtype`, in words that say what to do; undefined when
+ * it can (or for a hub id, which the hub decides).
+ */
+export function missingGraph(source: ModelSource, dtype: Dtype): string | undefined {
+  if (source.kind !== 'local' || graphFiles(source.dir, dtype).length > 0) return undefined;
+  const other: Dtype = dtype === 'q8' ? 'fp32' : 'q8';
+  const has = graphFiles(source.dir, other).map((f) => `onnx/${f}`);
+  const file = dtype === 'q8' ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx';
+  if (dtype === 'fp32' && source.dir === bundledModelDir()) {
+    return (
+      `the bundled model ships only q8 graphs (${has.join(', ')}), no fp32 one. To run fp32 weights, ` +
+      `point the model (--model DIR) at a folder with config.json, tokenizer.json and ${file} ` +
+      `(the model's full-precision ONNX export), or keep dtype q8.`
+    );
+  }
+  return `${source.dir} has no ${dtype} graph (${file})${has.length ? `; it has ${has.join(', ')}: use dtype ${other}` : ''}.`;
 }
 
 /** A clear message for a hub model that could not be fetched (offline, or not found). */

@@ -145,7 +145,7 @@ export class OpenAIEngine implements Engine {
   }
 
   completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    return completeAsConcurrentCalls((r) => this.complete(r), prefix, suffixes, request);
+    return completeAsConcurrentCalls((r) => this.complete(r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
   }
 
   /**

@@ -168,8 +168,7 @@ export class RoutedEngine implements SessionEngine {
   }
 
   completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    const affinity: Affinity = {}; // siblings share their prefix: one server
-    return completeAsConcurrentCalls((r) => this.run(affinity, r), prefix, suffixes, request);
+    return this.siblingsOn({}, prefix, suffixes, request); // siblings share their prefix: one server
   }
 
   session(key: string): Engine {
@@ -179,8 +178,12 @@ export class RoutedEngine implements SessionEngine {
       tokenizer: this.tokenizer,
       contextLength: this.contextLength,
       complete: (request) => this.run(affinity, request),
-      completeSiblings: (prefix, suffixes, request) => completeAsConcurrentCalls((r) => this.run(affinity, r), prefix, suffixes, request),
+      completeSiblings: (prefix, suffixes, request) => this.siblingsOn(affinity, prefix, suffixes, request),
     };
+  }
+
+  private siblingsOn(affinity: Affinity, prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
+    return completeAsConcurrentCalls((r) => this.run(affinity, r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
   }
 
   /** A snapshot of the per-server counters. */

@@ -3,14 +3,41 @@ import type { CompletionRequest, CompletionResult, Engine } from './types.js';
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
 
 /**
- * Split a budget shared by `n` siblings into per-sibling caps that add up to at most `total`
- * (the first `total % n` get one more). Without a way to stop a running request when its
- * siblings use up the pool, a fixed split is the only cap that can never overshoot.
+ * How many tokens of each sibling are kept when their tokens are handed out in lockstep: one
+ * token per unfinished sibling per step, siblings in index order, until `take(i, k)` (may
+ * sibling `i` have its `k`-th token?) refuses one; then every sibling stops. This is how the
+ * embedded engine spends a shared budget while decoding its batch, so applying it afterwards to
+ * siblings that ran separately (concurrent HTTP requests) gives the same tokens.
  */
-export function splitBudget(total: number, n: number): number[] {
-  const t = Math.max(0, Math.floor(total));
-  const base = Math.floor(t / n);
-  return Array.from({ length: n }, (_, i) => base + (i < t % n ? 1 : 0));
+export function lockstepShares(lengths: readonly number[], take: (i: number, k: number) => boolean): number[] {
+  const got = lengths.map(() => 0);
+  for (let live = true; live; ) {
+    live = false;
+    for (let i = 0; i < lengths.length; i++) {
+      if (got[i]! >= lengths[i]!) continue;
+      if (!take(i, got[i]! + 1)) return got;
+      got[i]!++;
+      live = true;
+    }
+  }
+  return got;
+}
+
+/** The shares of siblings of these lengths under a budget of `total` tokens shared in lockstep. */
+export function shareBudget(lengths: readonly number[], total: number): number[] {
+  let spent = 0;
+  return lockstepShares(lengths, () => (spent < total ? (spent++, true) : false));
+}
+
+/**
+ * A result cut to its first `keep` tokens: a cut result ends by `length` (its stop or EOS was
+ * never reached). A result that keeps all its tokens is returned as is.
+ */
+export function cutResult(r: CompletionResult, keep: number, decode: (ids: readonly number[]) => string): CompletionResult {
+  if (keep >= r.ids.length) return r;
+  const ids = r.ids.slice(0, keep);
+  const { matchedStop: _, ...rest } = r;
+  return { ...rest, ids, text: decode(ids), finishReason: 'length', usage: { ...r.usage, completionTokens: ids.length } };
 }
 
 /**
@@ -26,21 +53,31 @@ export function siblingSeed(request: Pick<SiblingRequest, 'seed' | 'seeds'>, i: 
 
 /**
  * `completeSiblings` for engines that can only run single completions: one concurrent
- * `complete` per suffix on `prefix + suffix`, each with its own seed and cap. When one fails,
- * the others are cancelled (their work would be thrown away) and the failure is rethrown.
+ * `complete` per suffix on `prefix + suffix`, each with its own seed, each capped by the whole
+ * `maxTokens`. A request cannot be stopped when its siblings use up a shared `maxTotalTokens`,
+ * so that budget is applied when all are back, in lockstep: the tokens the embedded engine
+ * would have kept. A sibling's text is passed to `onDelta` once it is known to be kept (at once
+ * when it is within the share every sibling is sure of). When one fails, the others are
+ * cancelled (their work would be thrown away) and the failure is rethrown.
  */
 export async function completeAsConcurrentCalls(
   complete: (request: CompletionRequest) => Promise<CompletionResult>,
+  decode: (ids: readonly number[]) => string,
   prefix: readonly number[],
   suffixes: readonly (readonly number[])[],
   request: SiblingRequest,
 ): Promise<CompletionResult[]> {
   if (suffixes.length === 0) return [];
-  const caps = request.maxTotalTokens === undefined ? undefined : splitBudget(request.maxTotalTokens, suffixes.length);
   const cancel = new AbortController();
   const signal = request.signal ? AbortSignal.any([request.signal, cancel.signal]) : cancel.signal;
+  const total = request.maxTotalTokens;
+  // One token over the shared budget tells "ends with EOS right at the budget" from "cut by it".
+  const maxTokens = Math.min(request.maxTokens, total === undefined ? Infinity : Math.max(0, total) + 1);
+  // Every sibling keeps at least this many tokens whatever the others do.
+  const sure = total === undefined ? Infinity : Math.floor(total / suffixes.length);
+  const onDelta = request.onDelta;
+  const told = suffixes.map(() => false);
   const calls = suffixes.map(async (suffix, i): Promise<CompletionResult> => {
-    const maxTokens = Math.min(request.maxTokens, caps?.[i] ?? Infinity);
     const prompt = [...prefix, ...suffix];
     if (maxTokens <= 0) {
       const now = Date.now();
@@ -48,7 +85,7 @@ export async function completeAsConcurrentCalls(
     }
     const seed = siblingSeed(request, i);
     try {
-      return await complete({
+      const r = await complete({
         prompt,
         maxTokens,
         ...(request.stop ? { stop: request.stop } : {}),
@@ -56,12 +93,24 @@ export async function completeAsConcurrentCalls(
         ...(request.topP !== undefined ? { topP: request.topP } : {}),
         ...(seed !== undefined ? { seed } : {}),
         signal,
-        ...(request.onDelta ? { onDelta: (d: string) => request.onDelta!(i, d) } : {}),
+        ...(onDelta && total === undefined ? { onDelta: (d: string) => onDelta(i, d) } : {}),
       });
+      if (onDelta && total !== undefined && r.ids.length <= sure) {
+        told[i] = true;
+        if (r.text) onDelta(i, r.text);
+      }
+      return r;
     } catch (err) {
       cancel.abort();
       throw err;
     }
   });
-  return Promise.all(calls);
+  const results = await Promise.all(calls);
+  if (total === undefined) return results;
+  const shares = shareBudget(results.map((r) => r.ids.length), total);
+  return results.map((r, i) => {
+    const kept = cutResult(r, shares[i]!, decode);
+    if (onDelta && !told[i] && kept.text) onDelta(i, kept.text);
+    return kept;
+  });
 }

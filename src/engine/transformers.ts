@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { selectRows, type KVCache } from './kv-cache.js';
-import { hubLoadError, resolveModelSource, type ModelSource } from './model-source.js';
+import { hubLoadError, missingGraph, resolveModelSource, type ModelSource } from './model-source.js';
 import { OnnxDecoder, type OrtSession } from './onnx-decoder.js';
 import { PrefixCache } from './prefix-cache.js';
 import { createSampler } from './sampling.js';
@@ -88,6 +88,8 @@ export class TransformersEngine implements Engine {
 
   static async load(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
     const source = resolveModelSource(options.model);
+    const missing = missingGraph(source, options.dtype ?? 'q8');
+    if (missing) throw new Error(`model: ${missing}`);
     const tokenizer = await loadTokenizer(source);
     const { model, file } = await loadModel(source, options);
     const config = (model as unknown as { config: Record<string, number> }).config;
@@ -216,13 +218,18 @@ export class TransformersEngine implements Engine {
           finish(row, 'abort');
           continue;
         }
-        if (row.ids.length >= row.maxTokens || total >= maxTotal) {
+        if (row.ids.length >= row.maxTokens) {
           finish(row, 'length');
           continue;
         }
         const id = row.sampler(logits, i * this.vocab, this.vocab);
         if (eos.has(id)) {
           finish(row, 'eos');
+          continue;
+        }
+        // The shared budget runs out in lockstep, rows in order (see lockstepShares); EOS costs nothing.
+        if (total >= maxTotal) {
+          finish(row, 'length');
           continue;
         }
         const piece = this.tokenizer.decode([id]);

@@ -87,7 +87,11 @@ export interface Engine {
     suffixes: readonly (readonly number[])[],
     request: Omit<CompletionRequest, 'prompt' | 'onDelta'> & {
       seeds?: readonly (number | undefined)[];
-      /** A budget all siblings share: once their tokens add up to it, the rest end by `length`. */
+      /**
+       * A budget all siblings share, spent in lockstep (one token per unfinished sibling per
+       * step, in index order; see lockstepShares): once spent, the rest end by `length`. An EOS
+       * costs nothing. Engines that run siblings separately cut their results to it afterwards.
+       */
       maxTotalTokens?: number;
       onDelta?: (index: number, delta: string) => void;
     },

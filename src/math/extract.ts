@@ -1,7 +1,16 @@
 /**
  * Final-answer extraction from a model response: the last `\boxed{...}` (or `\fbox{...}`) after the
- * reasoning, with adjacent boxes joined into one list answer.
+ * reasoning, with adjacent boxes joined into one list answer. The `lenient` policy falls back to the
+ * answer lines models write without a box (see answer-line.ts).
  */
+import { statedAnswer, statedAnswerOfText, withinTurn } from './answer-line.js';
+
+/**
+ * How the final answer is found: `boxed` takes the last box after `</think>` and nothing else;
+ * `lenient` does the same and, when there is no box, reads the answer line (docs/grading.md).
+ */
+export const EXTRACT_POLICIES = ['boxed', 'lenient'] as const;
+export type ExtractPolicy = (typeof EXTRACT_POLICIES)[number];
 
 const THINK_OPEN = '<think>';
 const THINK_CLOSE = '</think>';
@@ -80,11 +89,19 @@ export function extractBoxedAll(text: string): string[] {
 /**
  * The final answer of a response: the content of the last box in the answer region (see
  * `answerRegion`). Boxes immediately before it, separated only by `,`/`;`/"and"/"or"/`\quad`,
- * are joined with ", " so `\boxed{1}, \boxed{2}` yields "1, 2". Null when there is no box.
+ * are joined with ", " so `\boxed{1}, \boxed{2}` yields "1, 2". Without a box: null under the
+ * `boxed` policy, the stated answer line under `lenient`.
  */
-export function extractAnswer(text: string): string | null {
+export function extractAnswer(text: string, policy: ExtractPolicy = 'boxed'): string | null {
   const region = answerRegion(text);
   if (region === null) return null;
+  if (policy === 'boxed') return lastBoxes(region);
+  const turn = withinTurn(region);
+  return lastBoxes(turn) ?? statedAnswer(turn);
+}
+
+/** The last box of `region` joined with the boxes listed right before it; null without a box. */
+function lastBoxes(region: string): string | null {
   const spans = boxSpans(region);
   const last = spans.at(-1);
   if (!last) return null;
@@ -103,9 +120,13 @@ export function isResponse(text: string): boolean {
   return HAS_BOX.test(t) || t.includes(THINK_OPEN) || t.includes(THINK_CLOSE);
 }
 
-/** The answer to grade from a string that is either a bare answer or a whole response. */
-export function answerOf(text: string): string | null {
-  return isResponse(text) ? extractAnswer(text) : text;
+/**
+ * The answer to grade from a string that is either a bare answer or a whole response. Under
+ * `lenient`, a string that reads as prose (an answer line, or words around math) is a response too.
+ */
+export function answerOf(text: string, policy: ExtractPolicy = 'boxed'): string | null {
+  if (isResponse(text)) return extractAnswer(text, policy);
+  return policy === 'lenient' ? (statedAnswerOfText(text) ?? text) : text;
 }
 
 /** Index of the `}` closing the `{` at `open`, honouring `\{`/`\}` escapes; -1 when unclosed. */

@@ -4,10 +4,11 @@
  * guided by the gold answer, so it is deliberately not symmetric (see docs/grading.md).
  */
 import { Deadline, GradeTimeout } from './deadline.js';
-import { answerOf } from './extract.js';
+import { answerOf, type ExtractPolicy } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
+import { hasDecimal } from './number.js';
 import { numericEqual, numericProportional } from './numeric.js';
-import { isAssignment, parseStructure, type AnswerNode, type RelationOp } from './structure.js';
+import { labelKey, parseStructure, statement, type AnswerNode, type Relation, type RelationOp, type Statement } from './structure.js';
 import { symbolicEqual, symbolicProportional } from './symbolic.js';
 import type { CompareContext, Verdict } from './types.js';
 
@@ -18,13 +19,19 @@ export interface GradeOptions {
   relTol?: number;
   /** Longest scalar (in characters) handed to the symbolic engine. Default 500. */
   maxLength?: number;
+  /** How a whole response's final answer is found (see extractAnswer). Default 'boxed'. */
+  extract?: ExtractPolicy;
 }
 
 export type GradeResult = Verdict;
 
-export const DEFAULT_GRADE_OPTIONS: Readonly<Required<GradeOptions>> = { timeLimitMs: 1000, relTol: 1e-6, maxLength: 500 };
+export const DEFAULT_GRADE_OPTIONS: Readonly<Required<GradeOptions>> = {
+  timeLimitMs: 1000,
+  relTol: 1e-6,
+  maxLength: 500,
+  extract: 'boxed',
+};
 
-type Relation = Extract<AnswerNode, { kind: 'relation' }>;
 type Tuple = Extract<AnswerNode, { kind: 'tuple' }>;
 
 /**
@@ -33,8 +40,8 @@ type Tuple = Extract<AnswerNode, { kind: 'tuple' }>;
  */
 export function gradeAnswer(pred: string | null, gold: string, opts: GradeOptions = {}): GradeResult {
   const o = { ...DEFAULT_GRADE_OPTIONS, ...opts };
-  const p = pred === null ? null : answerOf(pred);
-  const g = answerOf(gold);
+  const p = pred === null ? null : answerOf(pred, o.extract);
+  const g = answerOf(gold, o.extract);
   if (g === null || normalizeAnswer(g) === '') return { equal: false, reason: 'gold has no answer' };
   if (p === null) return { equal: false, reason: 'no answer' };
   const np = normalizeAnswer(p);
@@ -58,21 +65,28 @@ export function isEquivalent(pred: string | null, gold: string, opts?: GradeOpti
 function compareNodes(p: AnswerNode, g: AnswerNode, ctx: CompareContext): Verdict {
   if (g.kind === 'relation' && p.kind !== 'relation') {
     // Gold `x = 5` accepts `5`; gold `2x+z=1` does not accept `1`.
-    if (isAssignment(g)) return compareNodes(p, parseStructure(g.terms.at(-1)!), ctx);
+    const stated = statement(g);
+    if (stated) return compareNodes(p, parseStructure(stated.value), ctx);
     const interval = p.kind === 'tuple' || p.kind === 'union' ? relationAsInterval(g) : null;
     if (interval) return compareNodes(p, interval, ctx);
     return { equal: false, reason: 'gold is a relation, prediction is not' };
   }
   if (p.kind === 'relation' && g.kind !== 'relation') {
     // Restating an interval gold as an inequality is not accepted (Math-Verify's asymmetry).
-    if (isAssignment(p)) return compareNodes(parseStructure(p.terms.at(-1)!), g, ctx);
+    const stated = statement(p);
+    if (stated) return compareStatedValue(stated, g, ctx);
     return { equal: false, reason: 'prediction is a relation, gold is not' };
   }
   switch (g.kind) {
     case 'relation':
-      return compareRelations(p as Relation, g, ctx);
+      return compareStatements(p as Relation, g, ctx) ?? compareRelations(p as Relation, g, ctx);
     case 'expr':
-      return p.kind === 'expr' ? compareScalars(p.latex, g.latex, ctx) : mismatch(p, g);
+      if (p.kind !== 'expr') return mismatch(p, g);
+      if (p.opaque || g.opaque) {
+        const equal = compact(p.latex) === compact(g.latex);
+        return { equal, reason: `text: ${equal ? 'equal' : 'differs'} (not read as a number)` };
+      }
+      return compareScalars(p.latex, g.latex, ctx);
     case 'matrix': {
       if (p.kind !== 'matrix') return mismatch(p, g);
       if (p.rows.length !== g.rows.length || p.rows.some((r, i) => r.length !== g.rows[i]!.length)) {
@@ -113,6 +127,31 @@ function compareScalars(a: string, b: string, ctx: CompareContext): Verdict {
   }
   // Our own reader decides what it can (exact rationals, clear numeric evidence); the engine the rest.
   return numericEqual(a, b, ctx) ?? symbolicEqual(a, b, ctx);
+}
+
+/**
+ * Two equality statements with the same label (`x = 5+5+1 = 11` and `x = 11`), or where either is a
+ * computation (`8 \times 9 = 72`), compare by the values they state. Null: compare as relations,
+ * so `k = 1` and `n = 1` still differ.
+ */
+function compareStatements(p: Relation, g: Relation, ctx: CompareContext): Verdict | null {
+  const a = statement(p);
+  const b = statement(g);
+  if (!a || !b) return null;
+  const sameLabel = a.label !== null && b.label !== null && labelKey(a.label) === labelKey(b.label);
+  if (!sameLabel && a.label !== null && b.label !== null) return null;
+  return compareNodes(parseStructure(a.value), parseStructure(b.value), ctx);
+}
+
+/**
+ * A predicted statement against a plain gold: the exact value decides; its `\approx` tail counts
+ * too when the gold is itself a decimal (`\frac{40}{3} \approx 13.33` against a measured `13.33`).
+ */
+function compareStatedValue(stated: Statement, g: AnswerNode, ctx: CompareContext): Verdict {
+  const exact = compareNodes(parseStructure(stated.value), g, ctx);
+  if (exact.equal || stated.approx === undefined || g.kind !== 'expr' || !hasDecimal(g.latex)) return exact;
+  const approx = compareNodes(parseStructure(stated.approx), g, ctx);
+  return approx.equal ? { equal: true, reason: `approximation: ${approx.reason}` } : exact;
 }
 
 type Oriented = { terms: string[]; ops: ('<' | '\\le' | '=' | '\\ne')[] };

@@ -1,5 +1,14 @@
 /** Public surface of the maths answer grader (see docs/grading.md). */
-export { answerOf, answerRegion, extractAnswer, extractBoxedAll, type BoxSpan } from './extract.js';
+export {
+  answerOf,
+  answerRegion,
+  EXTRACT_POLICIES,
+  extractAnswer,
+  extractBoxedAll,
+  type BoxSpan,
+  type ExtractPolicy,
+} from './extract.js';
+export { mathSpans, statedAnswer, type MathSpan } from './answer-line.js';
 export { normalizeAnswer } from './normalize.js';
 export { parseStructure, type AnswerNode, type RelationOp } from './structure.js';
 export { DEFAULT_GRADE_OPTIONS, gradeAnswer, isEquivalent, type GradeOptions, type GradeResult } from './grade.js';

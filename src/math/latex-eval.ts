@@ -217,8 +217,21 @@ const literal = (text: string): Expr => {
   return exact ? { op: 'num', value: C.complex(Number(text)), exact } : num(Number(text));
 };
 
+/**
+ * `a^b`. A rational exponent p/q with odd q takes the real branch, as `\sqrt[q]{a}^p` does:
+ * `(x-4)^{1/3}` is the real cube root even where x - 4 < 0 (the principal complex power is not).
+ */
+function powerOf(a: Expr, b: Expr): Expr {
+  const q = exactValue(b);
+  if (!q || q.den === 1n || q.den % 2n === 0n || q.den > 999n) return { op: 'pow', a, b };
+  const root: Expr = { op: 'root', a, b: num(Number(q.den)) };
+  return q.num === 1n ? root : { op: 'pow', a: root, b: literal(q.num.toString()) };
+}
+
 class Reader {
   private i = 0;
+  /** Index variables of the sums and products being read. */
+  private readonly bound: string[] = [];
   constructor(private readonly s: string) {}
 
   end(): void {
@@ -268,7 +281,7 @@ class Reader {
     for (;;) {
       this.ws();
       if (this.eat('!')) base = { op: 'fact', a: base };
-      else if (this.eat('^')) base = { op: 'pow', a: base, b: this.script() };
+      else if (this.eat('^')) base = powerOf(base, this.script());
       else return base;
     }
   }
@@ -354,13 +367,19 @@ class Reader {
     return { op: 'var', name: name + this.s.slice(start, this.i).replace(/\s+/g, '') };
   }
 
-  /** `_1`, `_{12}` after a letter, kept as raw text in the variable name. */
+  /**
+   * `_1`, `_k`, `_{k-1}` after a letter: kept as text in the variable's name, so `b_{k-1}` and `b_k`
+   * are two independent symbols. A subscript that uses the index of an enclosing sum (`F_{n-k}`
+   * inside `\sum_{k=...}`) would need indexed families, so it is left to the engine.
+   */
   private subscript(): string | null {
     if (this.s[this.i] !== '_') return null;
-    const m = /^_(?:\{[A-Za-z0-9]+\}|[A-Za-z0-9])/.exec(this.s.slice(this.i));
+    const m = /^_(?:\{([^{}]+)\}|([A-Za-z0-9]))/.exec(this.s.slice(this.i));
     if (!m) throw UNSUPPORTED;
+    const text = (m[1] ?? m[2]!).replace(/\s+/g, '');
+    if (this.bound.some((v) => new RegExp(`(?<![A-Za-z\\\\])${v}(?![A-Za-z])`).test(text))) throw UNSUPPORTED;
     this.i += m[0].length;
-    return m[0].replace(/[{}]/g, '');
+    return text.length === 1 ? `_${text}` : `_{${text}}`;
   }
 
   private command(): Expr {
@@ -427,7 +446,9 @@ class Reader {
     this.ws();
     this.expect('^');
     const to = this.script();
+    this.bound.push(lower[1]!);
     const a = this.product();
+    this.bound.pop();
     this.ws();
     const next = this.s[this.i];
     if (next === '+' || next === '-') throw UNSUPPORTED;

@@ -12,7 +12,7 @@ const UNIT_WORDS = [
   'cm', 'mm', 'km', 'kg', 'mg', '(?:centi|milli|kilo)?met(?:er|re)s?', '(?:kilo|milli)?grams?', 'liters?', 'litres?',
   'ml', 'hours?', 'hrs?', 'minutes?', 'mins?', 'seconds?', 'secs?', 'days?', 'weeks?', 'months?', 'years?',
   'degrees?', 'radians?', 'dollars?', 'cents?', 'ways', 'points?', 'people', 'persons?', 'students?',
-  'times', 'pounds?', 'lbs?', 'ounces?', 'oz',
+  'times', 'pounds?', 'lbs?', 'ounces?', 'oz', 'integers?', 'digits?', 'sq\\.?\\s*units?',
 ];
 const TRAILING_UNIT = new RegExp(
   `(?<=[\\d})\\]]|\\\\pi)\\s*(?:(?:square|sq\\.?|cubic)\\s*)?(?:${UNIT_WORDS.join('|')})\\.?(?:\\s*\\^\\s*\\{?\\d\\}?)?\\s*$`,
@@ -33,14 +33,24 @@ const UNICODE: ReadonlyArray<[RegExp, string]> = [
   [/≠/g, '\\ne '],
   [/√/g, '\\sqrt'],
   [/°/g, '^\\circ'],
+  [/≈/g, '\\approx '],
 ];
+
+/**
+ * Commands written with a doubled backslash (`\\frac`, `\\left(`): an escaping slip, read as the
+ * command. A real row break `\\` before a command keeps its own backslash (`\\\frac`).
+ */
+const DOUBLED_COMMAND =
+  /(?<!\\)\\\\(?=(?:[dtc]?frac|left|right|sqrt|leq?|geq?|lt|gt|neq?|pi|cdot|times|text|mathrm|textbf|boxed|infty|approx|pm|cup|in)(?![A-Za-z]))/g;
 
 /** Normalize one answer string (prediction or gold). Pure; never throws. */
 export function normalizeAnswer(raw: string): string {
   let s = raw.trim();
   for (const [re, to] of UNICODE) s = s.replace(re, to);
+  s = s.replace(DOUBLED_COMMAND, '\\');
   s = stripDelimiters(s);
   s = canonicalCommands(s);
+  s = afterLastImplication(s);
   s = s.replace(/(\d)\s*(?:,\\!|\{,\})\s*(?=\d{3}(?!\d))/g, '$1'); // 32,\!349 and 14{,}916
   s = stripSpacing(s);
   s = s.replace(/\^\s*\{?\s*\\circ\s*\}?|\\degree\b/g, ''); // degrees: 90^\circ -> 90
@@ -53,6 +63,8 @@ export function normalizeAnswer(raw: string): string {
   s = pythonNumbers(s);
   s = s.replace(/\s+/g, ' ').trim();
   s = stripTrailingPunctuation(s);
+  s = s.replace(/^(?:\\approx|\\sim|=)\s*/, ''); // a lone "\approx 13.33" states the number
+  s = s.replace(/(?<!\\)\\$/, '').trimEnd(); // a stray trailing backslash: 185\
   s = s.replace(/,(?:\s*,)+/g, ',').replace(/^\s*,\s*|\s*,\s*$/g, '');
   s = thousands(s);
   s = stripOuterBraces(s);
@@ -89,6 +101,12 @@ function canonicalCommands(s: string): string {
     .replace(/\\infin(?![A-Za-z])/g, '\\infty');
 }
 
+/** `x^2 = 4 \Rightarrow x = 2`: what follows the last implication is the conclusion. */
+function afterLastImplication(s: string): string {
+  const parts = s.split(/\\(?:Rightarrow|Longrightarrow|implies)(?![A-Za-z])/);
+  return parts.length > 1 ? parts.at(-1)!.trim() : s;
+}
+
 /** Spacing commands carry no meaning: `\!` vanishes, the others become one space. */
 function stripSpacing(s: string): string {
   // `\\` (a matrix row break) is matched first so its second backslash is not read as `\ `.
@@ -110,10 +128,14 @@ function unwrapCommand(s: string, open: RegExp): string {
   return out + s.slice(from);
 }
 
-/** A trailing `\text{...}` (optionally squared/cubed) after a value is a unit: `15\text{ cm}^2`. */
+/**
+ * A trailing `\text{...}` after a value is a unit, with any power (`15\text{ cm}^2`,
+ * `3.2\times10^{-4}\,\text{m}^{-1}`), and so is a product or quotient of them (`\text{m}\cdot\text{s}^{-1}`).
+ */
 function stripTrailingTextUnits(s: string): string {
   for (;;) {
-    const m = /\\(?:text|mbox|textnormal|mathrm)\s*\{([^{}]*)\}\s*(?:\^\s*\{?\d\}?)?\s*$/.exec(s);
+    const m =
+      /(?:(?:\\cdot|\\times|\/)\s*)?\\(?:text|mbox|textnormal|mathrm)\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*(?:\^\s*(?:\{\s*-?\d+\s*\}|-?\d))?\s*$/.exec(s);
     if (!m) return s;
     const before = s.slice(0, m.index).trimEnd();
     // Only a unit when it follows a value; a lone `\text{Evelyn}` or `\text{ and } 8` is the answer.
@@ -148,15 +170,17 @@ function stripTrailingPunctuation(s: string): string {
 
 /**
  * `2\frac{1}{3}` and `2 1/3` are mixed numbers (a proper fraction after a whole number); applied
- * to each scalar of a structured answer, so list items and bracketed values are covered.
+ * to each scalar of a structured answer, so list items and bracketed values are covered. Null for
+ * the plain-text form with an improper fraction or a zero denominator (`11 6/6`, `4 4/0`): no one
+ * writes a product that way, and reading it as one would match its whole part.
  */
-export function mixedNumber(s: string): string {
-  const m = /^(-?)(\d+)\s*(?:\\frac\{(\d+)\}\{(\d+)\}|\s(\d+)\/(\d+))$/.exec(s);
+export function mixedNumber(s: string): string | null {
+  const m = /^([-+]?)(\d+)\s*(?:\\frac\{(\d+)\}\{(\d+)\}|\s(\d+)\/(\d+))$/.exec(s);
   if (!m) return s;
   const num = Number(m[3] ?? m[5]);
   const den = Number(m[4] ?? m[6]);
-  if (!(num < den)) return s;
-  return `${m[1]}(${m[2]}+\\frac{${num}}{${den}})`;
+  if (!(num < den)) return m[5] === undefined ? s : null;
+  return `${m[1] === '-' ? '-' : ''}(${m[2]}+\\frac{${num}}{${den}})`;
 }
 
 /** Thousands separators, only when the whole answer is one such number: `7,425,000`, `1 000`. */

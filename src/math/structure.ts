@@ -3,12 +3,14 @@
  * set, tuple/interval, union of intervals, matrix), or a relation. Splitting happens on top-level
  * separators only, so commas inside `f(x,y)` or `\frac{a,b}` stay put.
  */
+import { parseLatex, variables } from './latex-eval.js';
 import { mixedNumber } from './normalize.js';
 
 export type RelationOp = '=' | '<' | '\\le' | '>' | '\\ge' | '\\ne' | '\\approx';
 
 export type AnswerNode =
-  | { kind: 'expr'; latex: string }
+  /** `opaque`: not read as maths (a malformed mixed number such as `11 6/6`); compared as text. */
+  | { kind: 'expr'; latex: string; opaque?: true }
   /** A bare comma/semicolon list, e.g. roots `1,-2`: compared as a multiset. */
   | { kind: 'list'; items: AnswerNode[] }
   /** `\{...\}` or `\pm a`: compared as a set. */
@@ -27,8 +29,6 @@ const CLOSERS = new Set([')', ']', '}']);
 const MATRIX = /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\s*\{[^{}]*\})?([\s\S]*)\\end\{\1\}$/;
 // Relation symbols after normalization (which maps \leq, >=, \neq, ... to these spellings).
 const RELATION = /\\approx(?![A-Za-z])|\\le(?![A-Za-z])|\\ge(?![A-Za-z])|\\ne(?![A-Za-z])|<|>|=/y;
-/** A simple variable that an assignment can name: `x`, `k`, `a_1`, `\alpha`, `f(x)`, `(p,q)`. */
-const ASSIGNABLE = /^(?:[A-Za-z](?:_\{?\w+\}?)?|\\[A-Za-z]+(?:_\{?\w+\}?)?|[A-Za-z]\([A-Za-z]\)|\((?:[A-Za-z](?:_\{?\w+\}?)?\s*,\s*)+[A-Za-z](?:_\{?\w+\}?)?\))$/;
 
 /** Split a normalized answer into its structure. */
 export function parseStructure(text: string): AnswerNode {
@@ -50,7 +50,7 @@ export function parseStructure(text: string): AnswerNode {
   if (relation) return relation;
   // `x \in S` names the set S; the variable adds nothing.
   const member = /^(.+?)\\in(?![A-Za-z])(.+)$/.exec(s);
-  if (member && ASSIGNABLE.test(member[1]!.trim())) return parseStructure(member[2]!);
+  if (member && isLabel(member[1]!)) return parseStructure(member[2]!);
 
   if (s === '\\emptyset' || s === '\\{\\}') return { kind: 'set', items: [] };
   if (s.startsWith('\\{') && s.endsWith('\\}') && groupEnd(s, 0) === s.length - 2) {
@@ -67,7 +67,8 @@ export function parseStructure(text: string): AnswerNode {
   }
   const pm = plusMinus(s);
   if (pm) return pm;
-  return { kind: 'expr', latex: mixedNumber(s) };
+  const mixed = mixedNumber(s);
+  return mixed === null ? { kind: 'expr', latex: s, opaque: true } : { kind: 'expr', latex: mixed };
 }
 
 /** `\pm a` -> {a, -a}; `a \pm b` -> {a+b, a-b}. Only a single top-level `\pm`/`\mp`. */
@@ -108,13 +109,67 @@ function splitRelation(s: string): AnswerNode | null {
   return { kind: 'relation', terms, ops };
 }
 
-/** True when the relation's left side is a bare variable and the relation states its value. */
-export function isAssignment(node: AnswerNode): node is Extract<AnswerNode, { kind: 'relation' }> {
-  return (
-    node.kind === 'relation' &&
-    node.ops.every((op) => op === '=' || op === '\\approx') &&
-    ASSIGNABLE.test(node.terms[0]!.replace(/\s+/g, ''))
-  );
+/**
+ * A name on the left of `=` rather than an expression: `x`, `AB`, `\overline{CD}`, `|PQ|`,
+ * `f^{-1}(x)`, `g'(x)`, `\tan\alpha`, `Area`, `(p,q)`. It is not a number or constant expression,
+ * has no top-level sum or difference (`2x+z`, `-x`), no leading coefficient (`2y`), and is not a
+ * power of one variable (`x^2`): those are equations whose left side is part of the answer.
+ */
+export function isLabel(term: string): boolean {
+  const t = term.replace(/\s+/g, '');
+  if (!/[A-Za-z]/.test(t.replace(/\\(?:frac|dfrac|sqrt|cdot|times|pi|infty)(?![A-Za-z])/g, ''))) return false;
+  if (/^[\d.]/.test(t) || isConstant(t)) return false;
+  if (splitTop(t, ['+', '-', '\\pm', '\\mp']).length > 1) return false;
+  return !/^(?:[A-Za-z]|\\[A-Za-z]+)(?:_(?:\{[^{}]*\}|\w))?\^(?!\{?-1\}?(?![\d]))/.test(t);
+}
+
+/** A label without decorations, so `\overline{AB}`, `|AB|` and `AB` name the same thing. */
+export function labelKey(label: string): string {
+  return label.replace(/\\(?:overline|overrightarrow|vec|mathbf|mathrm|text|left|right)(?![A-Za-z])|[\s{}|]/g, '');
+}
+
+/** A constant expression by our own reader: a number, or arithmetic on numbers, pi and e. */
+export function isConstant(latex: string): boolean {
+  const expr = parseLatex(latex);
+  return expr !== null && variables(expr).length === 0;
+}
+
+/** True when our reader sees free variables (false when it cannot read the expression at all). */
+function hasVariables(latex: string): boolean {
+  const expr = parseLatex(latex);
+  return expr !== null && variables(expr).length > 0;
+}
+
+export type Relation = Extract<AnswerNode, { kind: 'relation' }>;
+
+/** What an equality statement asserts: `label = … = value`, or the value a computation ends in. */
+export interface Statement {
+  label: string | null;
+  value: string;
+  /** The approximation written after `\approx`, when there is one (`13.33` in `\frac{40}{3} \approx 13.33`). */
+  approx?: string;
+}
+
+/**
+ * The value an equality chain states, or null for a genuine equation (`2x+z=1`, `7 = 11a+c`):
+ * - an `\approx` tail is an approximation of what precedes it, so the exact part is kept
+ *   (`\frac{40}{3} \approx 13.33` states 40/3; `x \approx 11` states 11);
+ * - a label on the left names the value at the right end (`x = 5+5+1 = 11`, `AB = 7`);
+ * - a chain of constants is a computation whose result is its last member (`8 \times 9 = 72`).
+ */
+export function statement(r: Relation): Statement | null {
+  if (!r.ops.every((op) => op === '=' || op === '\\approx')) return null;
+  let terms = r.terms;
+  const at = r.ops.indexOf('\\approx');
+  const labelled = isLabel(terms[0]!);
+  let approx: { approx?: string } = {};
+  if (at === 0 && labelled) terms = terms.slice(0, 2);
+  else if (at >= 0) [terms, approx] = [terms.slice(0, at + 1), { approx: terms[at + 1]! }];
+  const value = terms.at(-1)!;
+  // `2x+1 \approx 5` is an approximate equation, not an approximated value.
+  if (terms.length === 1) return hasVariables(value) ? null : { label: null, value, ...approx };
+  if (labelled) return { label: terms[0]!, value, ...approx };
+  return terms.every(isConstant) ? { label: null, value, ...approx } : null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { outlineNumbers } from '../format/outlines.js';
 import { TAG, threadHeader, threadPrompt } from '../format/tags.js';
+import { cutResult, shareBudget } from '../engine/siblings.js';
 import type { CompletionResult, Engine } from '../engine/types.js';
 import type { ControllerEvents } from './events.js';
 import { TrajectoryBuilder, type Trajectory, type TrajectoryEnd } from './trajectory.js';
@@ -8,9 +9,17 @@ import { TrajectoryBuilder, type Trajectory, type TrajectoryEnd } from './trajec
 export interface ControllerOptions {
   /** `parallel` forks at `</Outlines>`; `sequential` never forks. */
   mode?: 'parallel' | 'sequential';
-  /** Response budget: generated tokens summed over every call, threads included. */
+  /**
+   * Response budget: tokens the model generates, summed over every call, every thread counted
+   * (as in the reference). Text the controller inserts (thread headers, `\n</Thread>`,
+   * separators, `\n</Parallel>`) is not generated and does not count; it does count toward
+   * the context limit. Default: the context length.
+   */
   maxTokens?: number;
-  /** Max prompt + joined completion tokens (default: the engine's context length). */
+  /**
+   * Max prompt + joined completion tokens, inserted text included (default and upper bound: the
+   * engine's context length). A run that reaches it is cut to fit, closing tags included.
+   */
   contextLimit?: number;
   /** Max state transitions (reference: 32). */
   maxTransitions?: number;
@@ -23,6 +32,9 @@ export interface ControllerOptions {
 
 export const DEFAULT_MAX_TRANSITIONS = 32;
 
+const THREAD_CLOSE = `\n${TAG.threadClose}`;
+const BLOCK_CLOSE = `\n${TAG.parallelClose}`;
+
 let runCounter = 0;
 
 /**
@@ -31,6 +43,12 @@ let runCounter = 0;
  * context + `\n<Thread>\n{n}:`, each stopping at `</Thread>`; join them byte-exactly and continue
  * (the model writes `</Parallel>`). A thread cut by length or EOS gets `\n</Thread>`, the block
  * gets `\n</Parallel>`, and the run ends. Every call is recorded for tries and training rows.
+ *
+ * Limits: each thread may use the whole remaining budget; the threads of a block share it in
+ * lockstep (see lockstepShares), which the controller enforces after the join whatever the
+ * engine, so every engine keeps the same tokens. The joined block, with its headers and closing
+ * tags, must fit the context limit, so that room is shared the same way. The end is labelled by
+ * what stopped it: `budget`, `context`, `thread-eos`, `transitions`, `abort`.
  */
 export class Controller extends EventEmitter<ControllerEvents> {
   constructor(private readonly engine: Engine) {
@@ -58,6 +76,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
     let block = 0;
     let pending: string[] = [];
     let transitions = 0;
+    /** Where the text after the last joined block starts. */
+    let segmentStart = 0;
 
     try {
       while (!end) {
@@ -104,7 +124,8 @@ export class Controller extends EventEmitter<ControllerEvents> {
           } else if (r.finishReason === 'length') end = b.generated >= budget ? 'budget' : 'context';
           else if (r.ids.length === 0) end = 'done';
           else if (r.matchedStop === TAG.outlinesClose) {
-            pending = outlineNumbers(b.text);
+            // The plan is the last <Outlines> written since the previous block.
+            pending = outlineNumbers(b.text.slice(segmentStart));
             if (pending.length > 0) this.emit('outlines', { block, numbers: pending });
             // No numbers: keep decoding sequentially from a context that ends in </Outlines>.
           }
@@ -115,25 +136,32 @@ export class Controller extends EventEmitter<ControllerEvents> {
         const numbers = pending;
         pending = [];
         const phaseStart = Date.now();
-        this.emit('phase', { phase: 'parallel', block });
         const prefixLength = b.length;
         const suffixes = numbers.map((n) => tok.encode(threadPrompt(n)));
-        const longest = Math.max(...suffixes.map((s) => s.length));
-        const threadRoom = contextLimit - prefixLength - longest;
-        if (threadRoom <= 0) {
+        // What the threads may write together: the remaining budget, and the context room once the
+        // joined block has every header, a closing `\n</Thread>` per thread and `\n</Parallel>`.
+        const blockTags = numbers.reduce((s, n, i) => s + tok.count(threadHeader(n, i === 0)), 0) + numbers.length * tok.count(THREAD_CLOSE) + tok.count(BLOCK_CLOSE);
+        const contextPool = contextLimit - prefixLength - blockTags;
+        if (contextPool <= 0) {
           end = 'context';
           break;
         }
+        const pool = Math.min(left, contextPool);
+        this.emit('phase', { phase: 'parallel', block });
         numbers.forEach((n) => this.emit('thread:start', { block, thread: n }));
-        const results: CompletionResult[] = await this.engine.completeSiblings(b.context(), suffixes, {
-          maxTokens: Math.min(left, threadRoom),
-          maxTotalTokens: left,
+        const raw: CompletionResult[] = await this.engine.completeSiblings(b.context(), suffixes, {
+          // Each thread may use the whole pool; together they share it (in lockstep).
+          maxTokens: pool,
+          maxTotalTokens: pool,
           stop: [TAG.threadClose],
           ...sampling,
           ...(options.seed !== undefined ? { seeds: numbers.map((_, i) => seedOf(1000 * (block + 1) + i)) } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
           onDelta: (i, text) => this.emit('thread:delta', { block, thread: numbers[i]!, text }),
         });
+        // Enforced here too, whatever the engine did with maxTotalTokens.
+        const shares = shareBudget(raw.map((r) => r.ids.length), pool);
+        const results = raw.map((r, i) => cutResult(r, shares[i]!, (ids) => tok.decode(ids)));
         let cut = false;
         let aborted = false;
         const joined: string[] = [];
@@ -148,14 +176,13 @@ export class Controller extends EventEmitter<ControllerEvents> {
           if (r.finishReason === 'abort') aborted = true;
           if (r.finishReason !== 'stop') cut = true;
           if (!(r.finishReason === 'stop' && r.matchedStop === TAG.threadClose)) {
-            const close = `\n${TAG.threadClose}`;
-            insert(close);
-            joined.push(close);
+            insert(THREAD_CLOSE);
+            joined.push(THREAD_CLOSE);
           }
         });
         const overBudget = b.generated >= budget;
         if (cut || overBudget) {
-          insert(`\n${TAG.parallelClose}`);
+          insert(BLOCK_CLOSE);
           end = aborted
             ? 'abort'
             : results.some((r) => r.finishReason === 'eos')
@@ -165,6 +192,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
                 : 'context';
         } else {
           insert('\n');
+          segmentStart = b.text.length;
         }
         b.phases.push({ kind: 'parallel', block, startMs: phaseStart, endMs: Date.now() });
         this.emit('join', { block, text: joined.join('') });

@@ -13,4 +13,5 @@ export { assessTrajectory, passesFilter, type Assessment } from './assess.js';
 export { datasetStats, distribution, histogram, type DatasetStats, type Distribution } from './stats.js';
 export { writeSftDataset, readSftDataset, parseSftRows, sftRow, trieRow, SFT_FILE, SFT_TRIE_FILE, type SftExample, type SftRow, type TrieRow, type SftFiles } from './dataset.js';
 export { runStage1, type Stage1Options, type Stage1Result, type Stage1Stats, type ItemSummary, type ItemStatus } from './stage1.js';
+export { ContextTooSmallError, promptFit, type PromptFit } from './context-fit.js';
 export { runStage2, controllerSolver, ROLLOUTS_DIR, type Stage2Options, type Stage2Result, type Stage2Stats } from './stage2.js';

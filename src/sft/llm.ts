@@ -3,6 +3,7 @@
  * `openai` package, with a concurrency limit, the client's retries, and the on-disk answer cache.
  */
 import OpenAI from 'openai';
+import { listServedModels } from '../engine/openai.js';
 import type { ChatMessage } from '../engine/types.js';
 import { AnswerCache, requestKey } from './cache.js';
 import { createLimiter, type Limiter } from './limiter.js';
@@ -22,6 +23,8 @@ export interface ChatModel {
   readonly model: string;
   chat(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<ChatAnswer>;
   readonly counters: ChatCounters;
+  /** The model's context length in tokens, when the endpoint tells (vLLM's `max_model_len`). */
+  contextLength?(): Promise<number | undefined>;
 }
 
 export interface ChatCounters {
@@ -80,6 +83,15 @@ export class OpenAIChatModel implements ChatModel {
       ...(options.jsonMode ? { response_format: { type: 'json_object' } } : {}),
       ...(options.reasoningEffort ? { reasoning_effort: options.reasoningEffort } : {}),
     };
+  }
+
+  /**
+   * `GET /models`: the model's `max_model_len` (vLLM, SGLang, threadweaver serve); undefined when
+   * the endpoint does not report it or has no model listing.
+   */
+  async contextLength(): Promise<number | undefined> {
+    const served = await listServedModels(this.client).catch(() => []);
+    return served.find((m) => m.id === this.model)?.maxModelLen;
   }
 
   chat(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<ChatAnswer> {

@@ -3,6 +3,8 @@
 export interface ProgressBar {
   /** `done` of the total, plus short `key value` notes. */
   update(done: number, notes: readonly string[]): void;
+  /** A line of its own above the bar (e.g. why an item failed). */
+  say(line: string): void;
   finish(): void;
 }
 
@@ -32,6 +34,12 @@ export function progressBar(label: string, total: number, stream: (NodeJS.Writab
         stream.write(last + '\n');
         printedAt = done;
       }
+    },
+    say(line) {
+      if (!stream) return;
+      // On a TTY the bar is redrawn below the line.
+      if (stream.isTTY) stream.write(`\r\x1b[K${line}\n${last ?? ''}`);
+      else stream.write(line + '\n');
     },
     finish() {
       if (!stream || last === undefined) return;

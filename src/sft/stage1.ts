@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Tokenizer } from '../engine/types.js';
 import { assessTrajectory, passesFilter, type Assessment } from './assess.js';
+import { ContextTooSmallError, promptFit } from './context-fit.js';
 import { writeOptions, writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
 import type { PromptFormat } from '../orchestrator/prompt.js';
 import { removeDependencies, type RewriteAction } from './dependencies.js';
@@ -45,7 +46,14 @@ export interface Stage1Options {
   instruction?: string;
   /** The prompt format the rows train (a preset's: suffix, template variables); see SftWriteOptions. */
   prompt?: Partial<PromptFormat>;
-  /** Where the progress bar goes; default process.stderr, false for none. */
+  /**
+   * The LLM's context length in tokens; default: what the endpoint reports (`ChatModel.contextLength`).
+   * When known, the run refuses to start if the longest request would not fit (ContextTooSmallError).
+   */
+  llmContextLength?: number;
+  /** Room kept for an answer in that check (the LLM's answer limit, if set). Default 1024. */
+  llmAnswerTokens?: number;
+  /** Where the progress bar, and a line per failed or rejected item, go; default process.stderr, false for none. */
   progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
   signal?: AbortSignal;
 }
@@ -188,6 +196,11 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
 }
 
 export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
+  const contextLength = o.llmContextLength ?? (await o.model.contextLength?.());
+  if (contextLength !== undefined) {
+    const fit = promptFit(o.traces, contextLength, o.llmAnswerTokens);
+    if (fit && !fit.fits) throw new ContextTooSmallError(fit, o.model.model);
+  }
   await mkdir(o.out, { recursive: true });
   const root = path.join(o.out, 'items');
   const bar = progressBar('stage 1', o.traces.length, o.progress ?? process.stderr);
@@ -208,8 +221,10 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
             if (o.signal?.aborted) return;
             throw err;
           }
+          const { status, reason } = outcomes[i]!.summary;
           tally.done++;
-          tally[outcomes[i]!.summary.status]++;
+          tally[status]++;
+          if (status !== 'kept') bar.say(`stage 1: ${trace.id} ${status}: ${reason}`);
           report();
         }),
       ),

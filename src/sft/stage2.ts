@@ -81,6 +81,7 @@ export function controllerSolver(engine: Engine, maxTokens?: number, prompt?: Pa
       seed: s.seed,
       temperature: s.temperature,
       topP: s.topP,
+      extract: s.extract,
       ...(maxTokens !== undefined ? { maxTokens } : {}),
       ...(s.signal ? { signal: s.signal } : {}),
     });

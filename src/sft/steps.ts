@@ -88,6 +88,11 @@ export function blockCandidates(plan: StepPlan): BlockCandidate[] {
   }));
 }
 
+/** The step-1 request of one reasoning (the longest request of an item: it holds the whole reasoning). */
+export function stepsPrompt(problem: string, lines: readonly string[]): string {
+  return loadPrompt('sft-steps', { problem, lines: numberLines(lines), lineCount: String(lines.length) });
+}
+
 /** Ask for the step plan of one reasoning. */
 export function extractSteps(
   model: ChatModel,
@@ -96,6 +101,5 @@ export function extractSteps(
   attempts: number,
   signal?: AbortSignal,
 ): Promise<AskResult<StepPlan>> {
-  const prompt = loadPrompt('sft-steps', { problem, lines: numberLines(lines), lineCount: String(lines.length) });
-  return askChecked(model, [{ role: 'user', content: prompt }], (c) => readStepPlan(c, lines.length), attempts, signal);
+  return askChecked(model, [{ role: 'user', content: stepsPrompt(problem, lines) }], (c) => readStepPlan(c, lines.length), attempts, signal);
 }

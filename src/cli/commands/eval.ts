@@ -4,6 +4,7 @@ import { loadDataset, type Dataset } from '../../../eval/dataset.js';
 import { compareRunFolders } from '../../../eval/compare.js';
 import { runEval, type SolveFn } from '../../../eval/runner.js';
 import type { Engine } from '../../engine/types.js';
+import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { gradeAnswer } from '../../math/grade.js';
 import { solve } from '../../solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
@@ -21,6 +22,7 @@ const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFl
   mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
   out: z.string().min(1).optional(),
   concurrency: intFlag().min(1).default(1),
+  extract: z.enum(EXTRACT_POLICIES).default('boxed'),
 });
 
 const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
@@ -41,6 +43,9 @@ Options:
   --concurrency C    samples in flight (default 1: honest wall-clock timings on one engine)
   --max-tokens N, --temperature T, --top-p P   override the preset's (tiny: greedy for k=1, else 0.6 and 0.95)
   --seed N           base seed (default 0)
+  --extract boxed|lenient   answer extraction (default boxed: the last \\boxed{} after </think>;
+                     lenient also reads "The final answer is X", "The answer is X", "Answer: X"
+                     and the last $...$ of the final sentence when there is no box)
 ${presetFlagUsage}
                      (a run folder keeps its preset: resuming with another one is refused)
 ${engineFlagUsage}`;
@@ -70,6 +75,7 @@ const command: Command = {
         mode: { type: 'string' },
         out: { type: 'string' },
         concurrency: { type: 'string' },
+        extract: { type: 'string' },
       },
       schema,
     );
@@ -96,6 +102,7 @@ const command: Command = {
         seed: o.seed,
         temperature: o.temperature,
         topP: o.topP,
+        extract: o.extract,
         ...(o.signal ? { signal: o.signal } : {}),
         ...(maxTokens !== null ? { maxTokens } : {}),
         prompt,
@@ -113,6 +120,7 @@ const command: Command = {
           topP,
           seedBase: values.seed ?? 0,
           preset: run.resolved,
+          extract: values.extract,
           out,
           solve: solveFn,
           grade: (pred, gold) => gradeAnswer(pred, gold),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { gradeCases, readGradingCases } from '../../math/cases.js';
+import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { gradeAnswer, type GradeOptions } from '../../math/grade.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -10,6 +11,7 @@ const schema = z.object({
   gold: z.string().optional(),
   timeLimit: intFlag().positive().optional(),
   relTol: numberFlag().nonnegative().optional(),
+  extract: z.enum(EXTRACT_POLICIES).optional(),
 });
 
 const usage = `Usage: threadweaver grade --cases FILE.jsonl [options]
@@ -23,7 +25,12 @@ Grade maths answers for equivalence (see docs/grading.md for the rules).
                     Either may be a whole response: its last \\boxed{} answer is used.
                     Write values that start with "-" as --pred=-3.
   --time-limit MS   time budget per item (default 1000); running out counts as not equal
-  --rel-tol X       relative tolerance when a side is a decimal (default 1e-6)`;
+  --rel-tol X       relative tolerance when a side is a decimal (default 1e-6)
+  --extract boxed|lenient
+                    how a response's answer is found: boxed (default) takes the last
+                    \\boxed{} after </think>; lenient falls back, when there is no box, to
+                    "The final answer is X", "The answer is X", "Answer: X", then the
+                    last $...$ of the final sentence`;
 
 const command: Command = {
   name: 'grade',
@@ -38,6 +45,7 @@ const command: Command = {
         gold: { type: 'string' },
         'time-limit': { type: 'string' },
         'rel-tol': { type: 'string' },
+        extract: { type: 'string' },
       },
       schema,
     );
@@ -45,6 +53,7 @@ const command: Command = {
     const opts: GradeOptions = {
       ...(values.timeLimit !== undefined ? { timeLimitMs: values.timeLimit } : {}),
       ...(values.relTol !== undefined ? { relTol: values.relTol } : {}),
+      ...(values.extract !== undefined ? { extract: values.extract } : {}),
     };
     const single = values.pred !== undefined || values.gold !== undefined;
     if (values.cases !== undefined && single) throw new UsageError('give either --cases or --pred/--gold, not both');

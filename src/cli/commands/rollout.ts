@@ -35,7 +35,9 @@ Options:
 ${datasetFlagUsage}
 ${samplingFlagUsage}
   (rollouts sample with the preset's rollout settings, temperature 1 and top-p 1 in the shipped presets;
-   --seed is the base of the per-trajectory seeds, default 0)
+   --seed is the base of the per-trajectory seeds, default 0. A group learns only from a spread of
+   rewards: the bundled model is near-deterministic below about 1.5, so use --temperature 1.5 with
+   it; groups without spread are reported)
 ${presetFlagUsage}
 ${engineFlagUsage}`;
 
@@ -92,6 +94,7 @@ const command: Command = {
     );
     const resumed = result.resumed ? ` (${result.resumed} resumed)` : '';
     process.stdout.write(`rollout: ${formatRolloutSummary(result.summary)}${resumed} → ${result.file}\n`);
+    for (const w of result.warnings) process.stderr.write(`rollout: warning: ${w}\n`);
     if (!result.complete) {
       process.stderr.write(
         `rollout: ${result.aborted ? 'interrupted' : 'incomplete'}; trajectories of unfinished groups are in ` +

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import type { PromptFormat } from '../../orchestrator/prompt.js';
+import { ContextTooSmallError } from '../../sft/context-fit.js';
 import { OpenAIChatModel } from '../../sft/llm.js';
 import { runStage1, type Stage1Stats } from '../../sft/stage1.js';
 import { runStage2 } from '../../sft/stage2.js';
@@ -24,7 +25,8 @@ Make SFT data in the trajectory format (see docs/sft.md). Both write DIR/sft.jso
 conversational rows), DIR/sft-trie.jsonl (trie layouts), DIR/stats.json and DIR/report.md.
 
 stage1: rewrite sequential traces {id, problem, answer, reasoning} into parallel trajectories
-with an LLM on any OpenAI-compatible endpoint. Rerunning into DIR sends only new requests.
+with an LLM on any OpenAI-compatible endpoint: a general chat model with a long context (32k
+tokens or more), not the bundled model. Rerunning into DIR sends only new requests.
   --input FILE              JSONL traces (optional "response": the text after the reasoning)
   --out DIR                 run folder (items/<id>/ holds each step's output and trace.jsonl)
   --llm-base-url URL        e.g. http://127.0.0.1:8000/v1
@@ -35,6 +37,8 @@ with an LLM on any OpenAI-compatible endpoint. Rerunning into DIR sends only new
   --llm-timeout SECONDS     per request (default 600)
   --llm-temperature T       sent only when given
   --llm-max-tokens N        sent only when given (max_completion_tokens)
+  --llm-context-length N    the LLM's context in tokens (default: max_model_len from GET /models);
+                            the run stops up front if the longest request would not fit
   --llm-reasoning-effort minimal|low|medium|high   sent only when given
   --llm-json                ask for response_format json_object
   --cache DIR               answer cache (default DIR/llm-cache)
@@ -77,6 +81,7 @@ const stage1Schema = z.object({
   llmTimeout: numberFlag().positive().default(600),
   llmTemperature: numberFlag().min(0).max(2).optional(),
   llmMaxTokens: positive().optional(),
+  llmContextLength: positive().optional(),
   llmReasoningEffort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
   llmJson: z.boolean().optional(),
   cache: z.string().optional(),
@@ -99,6 +104,7 @@ const stage1Flags = {
   'llm-timeout': { type: 'string' },
   'llm-temperature': { type: 'string' },
   'llm-max-tokens': { type: 'string' },
+  'llm-context-length': { type: 'string' },
   'llm-reasoning-effort': { type: 'string' },
   'llm-json': { type: 'boolean' },
   cache: { type: 'string' },
@@ -171,9 +177,14 @@ async function stage1(args: string[]): Promise<number> {
       attempts: v.attempts,
       concurrency: v.llmConcurrency,
       prompt: promptOf(resolved.settings.prompt, v.instruction),
+      ...(v.llmContextLength !== undefined ? { llmContextLength: v.llmContextLength } : {}),
+      ...(v.llmMaxTokens !== undefined ? { llmAnswerTokens: v.llmMaxTokens } : {}),
       signal,
     }),
-  );
+  ).catch((err: unknown) => {
+    if (err instanceof ContextTooSmallError) throw new Error(`stage 1: ${v.llmBaseUrl}: ${err.message}`);
+    throw err;
+  });
   const s: Stage1Stats = result.stats;
   console.log(`stage 1: ${s.items} traces, ${s.failed} failed; ${summaryLine(s, v.out)}`);
   if (s.failed > 0) console.error(`stage 1: see ${result.files.items} and items/<id>/trace.jsonl for the failures`);
