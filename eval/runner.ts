@@ -199,8 +199,8 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowExtract !== extract || rowPreset !== preset) {
       throw new Error(
         `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, extract ${rowExtract}, preset ${rowPreset}; this run has seed ${j.seed}, ` +
-          `temperature ${o.temperature}, top-p ${o.topP}, extract ${extract}, preset ${preset}. Use another --out folder or the same settings.`,
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, preset ${rowPreset}, extract ${rowExtract}; this run has seed ${j.seed}, ` +
+          `temperature ${o.temperature}, top-p ${o.topP}, preset ${preset}, extract ${extract}. Use another --out folder or the same settings.`,
       );
     }
     counts.add(r);

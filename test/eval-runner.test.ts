@@ -137,8 +137,8 @@ describe('runEval', () => {
     // Same preset: resumes; another (or none, which is tiny): refused, naming both.
     expect((await runEval(options(out, { datasets: [arith2], preset }))).resumed).toBe(rows.length);
     const tiny = resolvePreset(loadPreset('tiny'), 'eval', { temperature: 0.6, topP: 0.95 }, { samplesPerProblem: 2 });
-    await expect(runEval(options(out, { datasets: [arith2], preset: tiny }))).rejects.toThrow(/preset threadweaver-qwen3-8b; this run has .*preset tiny\./);
-    await expect(runEval(options(out, { datasets: [arith2] }))).rejects.toThrow(/this run has .*preset tiny\./);
+    await expect(runEval(options(out, { datasets: [arith2], preset: tiny }))).rejects.toThrow(/preset threadweaver-qwen3-8b, extract boxed; this run has .*preset tiny, extract boxed\./);
+    await expect(runEval(options(out, { datasets: [arith2] }))).rejects.toThrow(/this run has .*preset tiny, extract boxed\./);
   });
 
   it('keeps to the concurrency limit and uses it', async () => {

@@ -132,7 +132,7 @@ describe('threadweaver presets / --preset on the CLI', () => {
     await writeFile(copy, JSON.stringify({ ...loadPreset('tiny'), name: 'tiny-copy' }));
     const again = await threadweaver(...args, '--preset', copy);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/preset tiny; this run has .*preset tiny-copy\. Use another --out folder/);
+    expect(again.stderr).toMatch(/preset tiny, extract boxed; this run has .*preset tiny-copy, extract boxed\. Use another --out folder/);
   });
 
   it('--preset tiny is the run without a preset', async () => {
