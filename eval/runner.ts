@@ -13,6 +13,7 @@ import { writeReport } from './report.js';
 import { runJobs } from './job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
+import { DEFAULT_PRESET, type ResolvedPreset } from '../src/preset.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -71,6 +72,12 @@ export interface RunEvalOptions {
   topP: number;
   /** Sample seeds are mixSeed(seedBase, problem index, sample index): the same in both modes. */
   seedBase: number;
+  /**
+   * The preset the solver runs with (see resolvePreset): its name is stored in every row, and a
+   * rerun with another preset is refused; the whole record goes into summary.json. Default: none
+   * recorded (rows count as the default preset).
+   */
+  preset?: ResolvedPreset;
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
   solve: SolveFn;
@@ -181,17 +188,19 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const extract = o.extract ?? 'boxed';
 
   const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
+  const preset = o.preset?.name ?? DEFAULT_PRESET;
   const counts = tally();
   let resumed = 0;
   for (const r of store.rows()) {
     const j = planned.get(resultKey(r));
     if (!j) continue;
+    const rowPreset = typeof r.preset === 'string' ? r.preset : DEFAULT_PRESET;
     const rowExtract = r.extract ?? 'boxed';
-    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowExtract !== extract) {
+    if (r.seed !== j.seed || r.temperature !== o.temperature || r.topP !== o.topP || rowExtract !== extract || rowPreset !== preset) {
       throw new Error(
         `${resultsPath}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) was made with seed ${r.seed}, ` +
-          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, extract ${rowExtract}; this run has seed ${j.seed}, ` +
-          `temperature ${o.temperature}, top-p ${o.topP}, extract ${extract}. Use another --out folder or the same settings.`,
+          `temperature ${String(r.temperature)}, top-p ${String(r.topP)}, preset ${rowPreset}, extract ${rowExtract}; this run has seed ${j.seed}, ` +
+          `temperature ${o.temperature}, top-p ${o.topP}, preset ${preset}, extract ${extract}. Use another --out folder or the same settings.`,
       );
     }
     counts.add(r);
@@ -247,6 +256,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
         metrics: result.metrics,
         verdict,
       }),
+      ...(o.preset ? { preset } : {}),
       ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
     };
     await store.append(row);
@@ -271,7 +281,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract },
+    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract, ...(o.preset ? { preset: o.preset } : {}) },
     o.datasets.map((d) => d.name),
     o.sameAnswer ? { sameAnswer: o.sameAnswer } : {},
   );

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
 import { extractPolicySchema, type Mode } from './results.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
+import type { ResolvedPreset } from '../src/preset.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -19,6 +20,8 @@ export interface RunConfig {
   seedBase: number;
   /** How answers were extracted (absent in summaries written before it was recorded: 'boxed'). */
   extract?: ExtractPolicy;
+  /** The preset the run was made with, as resolved against its flags. */
+  preset?: ResolvedPreset;
 }
 
 export interface RunSummary {

@@ -1,24 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { solve } from '../src/solve.js';
-import { hasShared, repoRoot, sharedDir } from './helpers.js';
-
-const run = promisify(execFile);
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-
-async function threadweaver(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { threadweaver } from './cli.js';
+import { hasShared, sharedDir } from './helpers.js';
 
 describe('threadweaver solve', () => {
   it('--json prints one object with the answer, text and metrics', async () => {

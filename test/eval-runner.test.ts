@@ -12,6 +12,7 @@ import { EXTRACT_POLICIES } from '../src/math/extract.js';
 import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOptions } from '../eval/runner.js';
 import { formatProgress } from '../eval/progress.js';
 import { assertWellFormed } from './eval-xml.js';
+import { loadPreset, resolvePreset } from '../src/preset.js';
 
 /** A deterministic stand-in for solve(): renders the arith reference trajectory and measures it in characters. */
 function fakeSolve(log: Array<SolveOptions & { problem: string }> = [], delayMs = 0): SolveFn {
@@ -122,6 +123,22 @@ describe('runEval', () => {
     const hist = await readFile(res.files.charts.find((c) => c.endsWith('arith-speedup.svg'))!, 'utf8');
     expect(hist).toMatch(/<rect [^>]*fill="#2563eb"/);
     expect(hist).toContain('no speedup (1×)');
+  });
+
+  it('records the preset in every row and the summary, and refuses to resume with another preset', async () => {
+    const out = path.join(dir, 'preset');
+    const preset = resolvePreset(loadPreset('threadweaver-qwen3-8b'), 'eval', {}, { samplesPerProblem: 2 });
+    const first = await runEval(options(out, { datasets: [arith2], preset }));
+    const rows = (await openResults(first.files.results)).rows();
+    expect(rows.every((r) => r.preset === 'threadweaver-qwen3-8b')).toBe(true);
+    const onDisk = JSON.parse(await readFile(first.files.summary, 'utf8'));
+    expect(onDisk.config.preset).toMatchObject({ name: 'threadweaver-qwen3-8b', use: 'eval', settings: { temperature: 0.6, topP: 0.95, contextLength: 40960 } });
+    expect(onDisk.config.preset.settings.prompt.suffix).toBe(" Let's think step by step and output the final answer within \\boxed{}.");
+    // Same preset: resumes; another (or none, which is tiny): refused, naming both.
+    expect((await runEval(options(out, { datasets: [arith2], preset }))).resumed).toBe(rows.length);
+    const tiny = resolvePreset(loadPreset('tiny'), 'eval', { temperature: 0.6, topP: 0.95 }, { samplesPerProblem: 2 });
+    await expect(runEval(options(out, { datasets: [arith2], preset: tiny }))).rejects.toThrow(/preset threadweaver-qwen3-8b, extract boxed; this run has .*preset tiny, extract boxed\./);
+    await expect(runEval(options(out, { datasets: [arith2] }))).rejects.toThrow(/this run has .*preset tiny, extract boxed\./);
   });
 
   it('keeps to the concurrency limit and uses it', async () => {

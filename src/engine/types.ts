@@ -4,12 +4,19 @@ export interface ChatMessage {
   content: string;
 }
 
+export interface ChatTemplateOptions {
+  /** End with the assistant header (default true). */
+  addGenerationPrompt?: boolean;
+  /** More variables for the template (Qwen3's `enable_thinking`), as `chat_template_kwargs`. */
+  kwargs?: Record<string, unknown>;
+}
+
 /** Token-level access an engine gives the controller. */
 export interface Tokenizer {
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
   count(text: string): number;
-  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
   /** Ids that end generation (e.g. `<|im_end|>`). */
   readonly eosIds: readonly number[];
   /** The id of `text` when it is exactly one token, else undefined. */

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from '../../server/index.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
-import { embeddedEngineFlagUsage, engineFlagOptions, engineFlagSchema, engineFromFlags } from '../engine-flags.js';
+import { embeddedEngineFlagUsage, engineFlagOptions, engineFlagSchema } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend({
+const schema = engineFlagSchema.extend(presetFlagSchema.shape).extend({
   host: z.string().min(1).optional(),
   port: intFlag().min(0).max(65535).optional(),
   apiKey: z.string().min(1).optional(),
@@ -34,6 +35,8 @@ Options:
   --shutdown-grace S        on SIGINT/SIGTERM, seconds requests in flight get to finish before
                             they are cut off (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000}); a second signal exits at once
   --quiet                   no request log on stderr
+  --preset NAME|FILE        a preset of an in-process model (tiny, the default); presets of models
+                            served by vLLM or SGLang do not apply
 ${embeddedEngineFlagUsage}`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -47,6 +50,7 @@ const command: Command = {
       args,
       {
         ...engineFlagOptions,
+        ...presetFlagOptions,
         host: { type: 'string' },
         port: { type: 'string' },
         'api-key': { type: 'string' },
@@ -65,7 +69,11 @@ const command: Command = {
     const apiKey = values.apiKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
     const host = values.host ?? '127.0.0.1';
     const graceMs = (values.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE_MS / 1000) * 1000;
-    const engine = await engineFromFlags(values);
+    const run = presetRun(values, 'solve');
+    if (run.preset.engine !== 'embedded' && !values.model) {
+      throw new UsageError(`serve runs a model in-process; preset ${run.preset.name} is for a model served by vLLM or SGLang (use it with solve, eval or gateway and --base-url)`);
+    }
+    const engine = await engineFromPreset(values, run);
     const server = await startServer({
       engine,
       host,

@@ -3,10 +3,11 @@ import { solve, type SolveResult } from '../../solve.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun, presetSolveOptions } from '../preset-flags.js';
 import { bold, dim, formatMetrics, green, renderBlock, type ThreadView } from '../render.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   json: z.boolean().optional(),
   mode: z.enum(['parallel', 'sequential']).optional(),
   quiet: z.boolean().optional(),
@@ -20,6 +21,7 @@ Options:
   --mode parallel|sequential   fork at </Outlines> (default) or never fork
   --json                       print one JSON object (answer, text, metrics, ...)
   --quiet                      print only the answer and the metrics line
+${presetFlagUsage}
 ${samplingFlagUsage}
 ${engineFlagUsage}`;
 
@@ -30,12 +32,13 @@ const command: Command = {
   async run(args) {
     const { values, positionals } = parseCommandArgs(
       args,
-      { ...engineFlagOptions, ...samplingFlagOptions, json: { type: 'boolean' }, mode: { type: 'string' }, quiet: { type: 'boolean' } },
+      { ...engineFlagOptions, ...samplingFlagOptions, ...presetFlagOptions, json: { type: 'boolean' }, mode: { type: 'string' }, quiet: { type: 'boolean' } },
       schema,
     );
     const problem = positionals.join(' ').trim();
     if (!problem) throw new UsageError('give the problem as an argument');
-    const engine = await engineFromFlags(values);
+    const run = presetRun(values, 'solve');
+    const engine = await engineFromPreset(values, run);
     const live = !values.json && !values.quiet;
     const out = process.stdout;
     const threads = new Map<number, ThreadView[]>();
@@ -44,10 +47,7 @@ const command: Command = {
       solve(problem, {
         engine,
         mode: values.mode ?? 'parallel',
-        ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
-        ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
-        ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
-        ...(values.topP !== undefined ? { topP: values.topP } : {}),
+        ...presetSolveOptions(run),
         ...(values.seed !== undefined ? { seed: values.seed } : {}),
         signal,
         on: live
@@ -69,6 +69,7 @@ const command: Command = {
         JSON.stringify({
           problem,
           mode: values.mode ?? 'parallel',
+          preset: run.resolved.name,
           answer: result.answer,
           text: result.text,
           finishReason: result.finishReason,
