@@ -7,6 +7,7 @@
  * `generate()`, and peak memory. Writes bench/results/decoding.json and bench/RESULTS.md.
  *
  *   npm run bench            (or: node dist/bench/decoding.js [--limit N] [--dtype q8|fp32])
+ *   node dist/bench/decoding.js --render     (RESULTS.md again from the committed results)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -227,6 +228,62 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   };
   await mkdir(path.join(root, 'bench/results'), { recursive: true });
   await writeFile(path.join(root, 'bench/results/decoding.json'), JSON.stringify(result, null, 2) + '\n');
+  await renderResults(result);
+  return result;
+}
+
+type DecodingResult = Awaited<ReturnType<typeof runDecodingBench>>;
+
+/** The before/after section for the appending KV cache (bench/kv-append.ts, bench/token-identity.ts), if measured. */
+function kvAppendSection(): string {
+  const file = path.join(root, 'bench/results/kv-append.json');
+  if (!existsSync(file)) return '';
+  const kv = JSON.parse(readFileSync(file, 'utf8')) as {
+    date: string;
+    machine: { loadAverageBefore: number[]; loadAverageAfter: number[] };
+    stepCostRelativeToOne: Record<string, Record<'before' | 'after', Record<string, number>>>;
+    singleStream: { tokensPerSecond: { before: number; after: number }; ratio: number };
+    problems: Record<'all' | 'threePlusThreads', { problems: number; wallBC: { before: number; after: number }; speedupAfterOverBefore: { B: number; C: number } }> & {
+      identicalTexts: { B: number; C: number; of: number };
+    };
+  };
+  const idFile = path.join(root, 'bench/results/token-identity.json');
+  const id = existsSync(idFile) ? (JSON.parse(readFileSync(idFile, 'utf8')) as { problems: number; identical: Record<'A' | 'B' | 'C', { same: number }> }) : undefined;
+  const f2 = (x: number) => x.toFixed(2);
+  const stepRows = Object.entries(kv.stepCostRelativeToOne).flatMap(([ctx, v]) =>
+    (['before', 'after'] as const).map((w) => [`${ctx} ${w}`, f2(v[w].msBatch1!), ...[2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×'), f2(v[w].msBatch4!)] as [string, ...string[]]),
+  );
+  const p = kv.problems;
+  return `
+## Before/after: the KV cache appended to outside the graph
+
+\`node dist/bench/kv-append.js\` (${kv.date.slice(0, 10)}, load average ${kv.machine.loadAverageBefore[0]} → ${kv.machine.loadAverageAfter[0]}): the decoder-with-past
+graph (before) and the appending graph (after) in one process, interleaved; same logits bit for bit.
+
+${table([['context, graph', 'batch 1 ms', '2', '3', '4', 'batch 4 ms'], ...stepRows])}
+
+| | before | after | after ÷ before |
+| --- | ---: | ---: | ---: |
+| single stream, tokens/s | ${kv.singleStream.tokensPerSecond.before.toFixed(0)} | ${kv.singleStream.tokensPerSecond.after.toFixed(0)} | ${f2(kv.singleStream.ratio)}× |
+| B/C wall, all ${p.all.problems} problems | ${f2(p.all.wallBC.before)}× | ${f2(p.all.wallBC.after)}× | B ${f2(p.all.speedupAfterOverBefore.B)}× faster, C ${f2(p.all.speedupAfterOverBefore.C)}× faster |
+| B/C wall, ${p.threePlusThreads.problems} problems with ≥3 threads | ${f2(p.threePlusThreads.wallBC.before)}× | ${f2(p.threePlusThreads.wallBC.after)}× | B ${f2(p.threePlusThreads.speedupAfterOverBefore.B)}×, C ${f2(p.threePlusThreads.speedupAfterOverBefore.C)}× |
+
+Texts identical between the two graphs: B ${p.identicalTexts.B}/${p.identicalTexts.of}, C ${p.identicalTexts.C}/${p.identicalTexts.of}.${
+    id ? ` Recorded at the previous commit and at this one (\`bench/token-identity.ts\`): A ${id.identical.A.same}/${id.problems}, B ${id.identical.B.same}/${id.problems}, C ${id.identical.C.same}/${id.problems} identical token for token.` : ''
+  }
+`;
+}
+
+/** bench/RESULTS.md from the decoding results (and the before/after of the KV cache, when measured). */
+export async function renderResults(result: DecodingResult): Promise<void> {
+  const opts = { dtype: result.config.dtype };
+  const { source } = result.config;
+  const rows = result.problemsDetail;
+  const families = [...new Set(rows.map((r) => r.family))];
+  const three = result.threePlusThreads;
+  const none = result.noParallelBlock;
+  const step = result.stepCostRelativeToOne;
+  const stream = result.singleStream;
 
   const f2 = (x: number) => x.toFixed(2);
   const groups: [string, ReturnType<typeof aggregate>][] = [['all', result.overall], ['≥3 threads', three], ['no block', none], ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>])];
@@ -277,12 +334,15 @@ Peak resident memory: ${result.peakRssMiB} MiB.
 What these figures say about the targets, and why batching is not free on this model and machine:
 [docs/performance.md](../docs/performance.md).
 `;
-  await writeFile(path.join(root, 'bench/RESULTS.md'), md);
-  return result;
+  await writeFile(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection());
 }
 
+
 const isMain = process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
-if (isMain) {
+if (isMain && process.argv.includes('--render')) {
+  // Re-render bench/RESULTS.md from the committed results (e.g. after bench/kv-append.ts ran).
+  await renderResults(JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as DecodingResult);
+} else if (isMain) {
   const { values } = parseArgs({ options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } } });
   const r = await runDecodingBench({
     limit: Number(values.limit ?? 100),

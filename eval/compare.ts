@@ -25,7 +25,7 @@ const SPEEDUP_METRICS: Array<[string, (s: SpeedupSummary) => number | null, Kind
   ['speedup of mean latencies', (s) => s.tokenLatencyRatioOfMeans, 'ratio'],
   ['maximum speedup (correct only)', (s) => s.maxCorrect, 'ratio'],
   ['wall-clock speedup', (s) => s.wallClock, 'ratio'],
-  ['parallel own T/L (not a speedup)', (s) => s.parallelOwnTotalOverCriticalPath, 'ratio'],
+  ['parallel width T/L (not a speedup)', (s) => s.parallelOwnTotalOverCriticalPath, 'ratio'],
 ];
 
 function value(v: number | null | undefined, kind: Kind): string {

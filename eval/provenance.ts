@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { EngineProvenance } from '../src/engine/provenance.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 import { packageVersion } from '../src/package-root.js';
+import type { ResolvedPreset } from '../src/preset.js';
 import type { Dataset } from './dataset.js';
 import { extractPolicySchema } from './results.js';
 import type { SampleSettings } from './settings.js';
@@ -48,7 +49,7 @@ export interface Provenance {
   seedBase: number;
   extract: ExtractPolicy;
   k: number;
-  /** The named preset the settings came from (null: none). */
+  /** The preset the run was made with (null: none was named); `config.preset` holds its resolved settings. */
   preset: string | null;
   datasets: Record<string, DatasetProvenance>;
 }
@@ -75,6 +76,8 @@ export interface ProvenanceInput {
   seedBase: number;
   extract: ExtractPolicy;
   k: number;
+  /** The preset the run resolved (its name is recorded). */
+  preset?: ResolvedPreset;
   datasets: readonly Dataset[];
 }
 
@@ -95,7 +98,7 @@ export function runProvenance(i: ProvenanceInput): Provenance {
     seedBase: i.seedBase,
     extract: i.extract,
     k: i.k,
-    preset: s.preset,
+    preset: i.preset?.name ?? null,
     datasets: Object.fromEntries(i.datasets.map((d) => [d.name, datasetProvenance(d)])),
   };
 }

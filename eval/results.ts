@@ -34,6 +34,8 @@ export interface ResultRow {
   criticalPathTokens: number;
   acceleration: number;
   wallMs: number;
+  /** The preset the sample was made with (absent: the default preset). */
+  preset?: string;
   /** The problem's family, when the dataset has one (arith). */
   family?: string;
   /** The full trajectory text, unless the run was told not to keep it. */
@@ -80,6 +82,7 @@ export const resultRowSchema = z.looseObject({
   criticalPathTokens: z.number().nonnegative(),
   acceleration: z.number(),
   wallMs: z.number().nonnegative(),
+  preset: z.string().optional(),
   family: z.string().optional(),
   text: z.string().optional(),
 });

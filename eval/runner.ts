@@ -18,6 +18,7 @@ import { writeReport } from './report.js';
 import { runJobs } from './job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
+import { DEFAULT_PRESET, type ResolvedPreset } from '../src/preset.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -84,6 +85,12 @@ export interface RunEvalOptions {
   topP: number;
   /** Sample seeds are mixSeed(seedBase, problem index, sample index): the same in both modes. */
   seedBase: number;
+  /**
+   * The preset the solver runs with (see resolvePreset): its name is stored in every row, and a
+   * rerun with another preset is refused; the whole record goes into summary.json. Default: none
+   * recorded (rows count as the default preset).
+   */
+  preset?: ResolvedPreset;
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
   solve: SolveFn;
@@ -103,8 +110,6 @@ export interface RunEvalOptions {
   maxTokens?: number;
   /** Handed to `solve` and recorded as a setting. */
   promptStyle?: PromptStyle;
-  /** The named preset the settings came from (recorded; null for none). */
-  preset?: string;
   /** Resamples and seed of the bootstrap intervals in the summary (default 1000 resamples, seed 0). */
   bootstrap?: BootstrapOptions;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
@@ -203,16 +208,16 @@ function sampleSettings(o: RunEvalOptions): SampleSettings {
     engine: e ? (e.engine === 'embedded' ? 'embedded' : 'remote') : null,
     promptStyle: o.promptStyle ?? null,
     maxTokens: o.maxTokens ?? null,
-    preset: o.preset ?? null,
   };
 }
 
 /**
- * How a stored row differs from what this run would make of its job: seed, sampling, extraction,
- * the settings record (rows written before it was recorded compare on the rest only), and the
- * gold answer (a changed dataset file).
+ * How a stored row differs from what this run would make of its job: seed, sampling, preset (rows
+ * without one were made with the default preset), extraction, the settings record (rows written
+ * before it was recorded compare on the rest only), and the gold answer (a changed dataset file).
  */
-function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, extract: ExtractPolicy, settings: SampleSettings, file: string): SettingDifference[] {
+function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract: ExtractPolicy; preset: string; settings: SampleSettings }, file: string): SettingDifference[] {
+  const { extract, preset, settings } = run;
   let stored: Partial<SampleSettings> = {};
   if (r.settings !== undefined) {
     const parsed = sampleSettingsSchema.safeParse(r.settings);
@@ -222,8 +227,8 @@ function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, extract: Extrac
   // The weights' hash identifies an embedded model wherever its folder is.
   const skip = stored.modelSha256 && settings.modelSha256 ? ['model'] : [];
   return differingSettings(
-    { seed: r.seed, temperature: r.temperature, topP: r.topP, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
-    { seed: j.seed, temperature: o.temperature, topP: o.topP, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },
+    { seed: r.seed, temperature: r.temperature, topP: r.topP, preset: r.preset ?? DEFAULT_PRESET, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
+    { seed: j.seed, temperature: o.temperature, topP: o.topP, preset, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },
     skip,
   );
 }
@@ -244,6 +249,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
 
   const settings = sampleSettings(o);
   const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
+  const preset = o.preset?.name ?? DEFAULT_PRESET;
   const counts = tally();
   let resumed = 0;
   // Every setting in which some stored sample differs from this run (the first such sample's values).
@@ -253,7 +259,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     for (const r of store.rows()) {
       const j = planned.get(resultKey(r));
       if (!j) continue;
-      const diffs = rowDifferences(r, j, o, extract, settings, resultsPath);
+      const diffs = rowDifferences(r, j, o, { extract, preset, settings }, resultsPath);
       for (const d of diffs) if (!differences.has(d.setting)) differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
       if (diffs.length) mismatched++;
       counts.add(r);
@@ -324,6 +330,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
         metrics: result.metrics,
         verdict,
       }),
+      ...(o.preset ? { preset } : {}),
       ...(result.metrics.promptTokens !== undefined ? { promptTokens: result.metrics.promptTokens } : {}),
       ...(result.metrics.prefillMs != null ? { prefillMs: result.metrics.prefillMs } : {}),
       settings,
@@ -357,11 +364,12 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     seedBase: o.seedBase,
     extract,
     k: o.k,
+    ...(o.preset ? { preset: o.preset } : {}),
     datasets: o.datasets,
   });
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract },
+    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract, ...(o.preset ? { preset: o.preset } : {}) },
     o.datasets.map((d) => d.name),
     { ...(o.sameAnswer ? { sameAnswer: o.sameAnswer } : {}), ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}), provenance },
   );

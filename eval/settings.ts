@@ -7,8 +7,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 
 /**
- * What a sample's text depends on besides its seed, sampling (temperature, top-p) and extraction
- * policy, which rows already carry as fields of their own. Every eval row records it as `settings`.
+ * What a sample's text depends on besides its seed, sampling (temperature, top-p), preset and
+ * extraction policy, which rows already carry as fields of their own. Every eval row records it as
+ * `settings`.
  */
 export interface SampleSettings {
   /** Model folder, Hugging Face id, or the served model's name (null: the caller did not say). */
@@ -22,8 +23,6 @@ export interface SampleSettings {
   promptStyle: string | null;
   /** The response budget, or null for the engine's context length. */
   maxTokens: number | null;
-  /** The named preset the settings came from, when one was used. */
-  preset: string | null;
 }
 
 export const sampleSettingsSchema = z.object({
@@ -33,7 +32,6 @@ export const sampleSettingsSchema = z.object({
   engine: z.enum(['embedded', 'remote']).nullable(),
   promptStyle: z.string().nullable(),
   maxTokens: z.number().int().positive().nullable(),
-  preset: z.string().nullable(),
 });
 
 export interface SettingDifference {

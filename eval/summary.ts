@@ -10,6 +10,7 @@ import { provenanceSchema, type Provenance } from './provenance.js';
 import { CONFIDENCE, DEFAULT_RESAMPLES } from './uncertainty.js';
 import { extractPolicySchema, type Mode } from './results.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
+import type { ResolvedPreset } from '../src/preset.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -21,6 +22,8 @@ export interface RunConfig {
   seedBase: number;
   /** How answers were extracted (absent in summaries written before it was recorded: 'boxed'). */
   extract?: ExtractPolicy;
+  /** The preset the run was made with, as resolved against its flags. */
+  preset?: ResolvedPreset;
 }
 
 export interface RunSummary {

@@ -48,7 +48,7 @@ export type ExportTokenizer = Pick<Tokenizer, 'encode' | 'decode'>;
 
 /** The trajectory as a chat: the prompt's messages (any system message included) and the answer. */
 export function sftRow(row: RolloutRow): SftRow {
-  return { messages: [...promptMessages(row.problem, row.mode, row.settings.promptStyle), { role: 'assistant', content: row.text }] };
+  return { messages: [...promptMessages(row.problem, row.mode, { ...row.settings.prompt, style: row.settings.promptStyle }), { role: 'assistant', content: row.text }] };
 }
 
 /** The completion as the trie layout wants it: the text, closed by the EOS text when the model ended with EOS. */

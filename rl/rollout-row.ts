@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { resultRowSchema, type ResultRow } from '../eval/results.js';
 import type { FinishReason } from '../src/engine/types.js';
-import type { PromptStyle } from '../src/orchestrator/prompt.js';
+import { DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
+import { DEFAULT_PRESET } from '../src/preset.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
 import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
 import { parseJsonLine } from '../src/jsonl.js';
@@ -40,6 +41,10 @@ export interface RolloutSettings {
   maxTokens: number | null;
   /** How the problem was put to the model (see buildPrompt). */
   promptStyle: PromptStyle;
+  /** The rest of the prompt format (absent in older files: the defaults). */
+  prompt: Omit<PromptFormat, 'style'>;
+  /** The preset the run was made with (absent in older files: the default preset). */
+  preset: string;
   reward: RewardConfig;
   advantage: AdvantageMode;
 }
@@ -118,6 +123,10 @@ export const RolloutRowSchema = resultRowSchema.extend({
     group: z.number().int().positive(),
     maxTokens: z.number().int().positive().nullable(),
     promptStyle: z.enum(['trained', 'instructed']),
+    prompt: z
+      .object({ suffix: z.string(), sequentialSystem: z.boolean(), chatTemplateKwargs: z.record(z.string(), z.unknown()) })
+      .default({ suffix: DEFAULT_PROMPT_FORMAT.suffix, sequentialSystem: DEFAULT_PROMPT_FORMAT.sequentialSystem, chatTemplateKwargs: {} }),
+    preset: z.string().default(DEFAULT_PRESET),
     reward: RewardConfigSchema,
     advantage: z.enum(['mean', 'std']),
   }),

@@ -21,7 +21,8 @@ import { openResults, resultKey, resultRow, type Mode, type ResultKey, type Resu
 import type { GradeFn, GradeResult } from '../eval/runner.js';
 import type { Engine } from '../src/engine/types.js';
 import { gradeAnswer } from '../src/math/grade.js';
-import type { PromptStyle } from '../src/orchestrator/prompt.js';
+import { promptFormat, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
+import { DEFAULT_PRESET } from '../src/preset.js';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
 import { computeAdvantages } from './advantage.js';
 import { contextIdsOf } from './calls.js';
@@ -36,6 +37,7 @@ export interface RolloutSolveOptions {
   topP: number;
   maxTokens?: number;
   promptStyle: PromptStyle;
+  prompt: PromptFormat;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   problemId: string;
@@ -79,6 +81,10 @@ export interface RolloutOptions {
   maxTokens?: number;
   /** How the problem is put to the model: 'trained' (default) or 'instructed' (see buildPrompt). */
   promptStyle?: PromptStyle;
+  /** The rest of the prompt format (a preset's); `promptStyle` wins over its style. */
+  prompt?: Partial<PromptFormat>;
+  /** The preset's name, stored in every row: resuming with another preset is refused. Default tiny. */
+  preset?: string;
   /** The final rollouts file (JSONL). The pending file sits beside it. */
   out: string;
   /** The engine the default solve runs on (default: the embedded bundled model). Supplies the EOS id. */
@@ -157,10 +163,13 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const mode = o.mode ?? 'parallel';
   const temperature = o.temperature ?? 1;
   const topP = o.topP ?? 1;
+  const { style, ...prompt } = promptFormat({ ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) });
   const settings: RolloutSettings = {
     group: o.group,
     maxTokens: o.maxTokens ?? null,
-    promptStyle: o.promptStyle ?? 'trained',
+    promptStyle: style,
+    prompt,
+    preset: o.preset ?? DEFAULT_PRESET,
     reward: rewardConfig(o.rewardConfig),
     advantage: o.advantage ?? 'mean',
   };
@@ -312,6 +321,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       topP,
       ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
       promptStyle: settings.promptStyle,
+      prompt: { style: settings.promptStyle, ...settings.prompt },
       ...(o.signal ? { signal: o.signal } : {}),
       problemId: j.problem.id,
       sample: j.sample,

@@ -11,5 +11,21 @@ export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './o
 export { CONTROLLER_EVENTS, type ControllerEvents, type ControllerEvent } from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
 export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
-export { buildPrompt, promptMessages, type PromptStyle } from './orchestrator/prompt.js';
+export { buildPrompt, promptMessages, promptFormat, DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
+export {
+  loadPreset,
+  builtinPresets,
+  parsePreset,
+  resolvePreset,
+  presetEngineOptions,
+  presetTokenizer,
+  presetSampling,
+  presetPromptFormat,
+  DEFAULT_PRESET,
+  type Preset,
+  type PresetUse,
+  type PresetOverrides,
+  type PresetSettings,
+  type ResolvedPreset,
+} from './preset.js';
 export { extractAnswer, EXTRACT_POLICIES, type ExtractPolicy } from './math/extract.js';

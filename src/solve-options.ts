@@ -46,6 +46,17 @@ export const solveOptionsSchema = z.object({
   dtype: oneOf(['q8', 'fp32']).optional(),
   threads: wholeAtLeast(1).optional(),
   promptStyle: oneOf(['trained', 'instructed']).optional(),
+  prompt: z
+    .strictObject(
+      {
+        style: oneOf(['trained', 'instructed']).optional(),
+        suffix: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
+        sequentialSystem: z.boolean({ error: (iss) => `must be true or false${got(iss)}` }).optional(),
+        chatTemplateKwargs: z.record(z.string(), z.unknown(), { error: (iss) => `must be an object of template variables${got(iss)}` }).optional(),
+      },
+      { error: (iss) => (iss.code === 'unrecognized_keys' ? `has no field ${iss.keys.map((k) => `'${k}'`).join(', ')}` : `must be a prompt format object${got(iss)}`) },
+    )
+    .optional(),
   extract: oneOf(EXTRACT_POLICIES).optional(),
   system: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
   on: z

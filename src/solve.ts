@@ -6,13 +6,16 @@ import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import type { ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
-import { buildPrompt, type PromptStyle } from './orchestrator/prompt.js';
+import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import { checkSolveOptions } from './solve-options.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 
 export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
   /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
   engine?: Engine;
+  /** How the problem becomes the prompt (suffix, system message, template variables); a preset's `prompt`. */
+  prompt?: Partial<PromptFormat>;
+  /** Shorthand for `prompt.style` (and over it). */
   promptStyle?: PromptStyle;
   /** How the final answer is found in the text (see extractAnswer). Default 'boxed'. */
   extract?: ExtractPolicy;
@@ -71,7 +74,8 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, options.promptStyle, options.system);
+  const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system);
   const warnings = unknownCharWarnings(engine, problem);
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);

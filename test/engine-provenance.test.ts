@@ -12,6 +12,8 @@ describe('engine provenance', () => {
   it('the embedded engine names its model folder, the ONNX file it loaded and that file\'s sha256', async () => {
     const engine = await embeddedEngine();
     const p = (await describeEngine(engine))!;
+    // The graph actually loaded: the append-only KV graph, not the original one beside it.
+    expect(engine.graphFile).toBe('onnx/model_append_quantized.onnx');
     const file = path.join(repoRoot, 'models/tiny-threadweaver', engine.graphFile);
     expect(p).toEqual({
       model: path.join(repoRoot, 'models/tiny-threadweaver'),

@@ -14,6 +14,7 @@ import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOpt
 import { formatProgress } from '../eval/progress.js';
 import { assertWellFormed } from './eval-xml.js';
 import { repoRoot } from './helpers.js';
+import { loadPreset, resolvePreset } from '../src/preset.js';
 
 /** A deterministic stand-in for solve(): renders the arith reference trajectory and measures it in characters. */
 function fakeSolve(log: Array<SolveOptions & { problem: string }> = [], delayMs = 0): SolveFn {
@@ -126,6 +127,28 @@ describe('runEval', () => {
     expect(hist).toContain('no speedup (1×)');
   });
 
+  it('records the preset in every row and the summary, and refuses to resume with another preset', async () => {
+    const out = path.join(dir, 'preset');
+    const preset = resolvePreset(loadPreset('threadweaver-qwen3-8b'), 'eval', {}, { samplesPerProblem: 2 });
+    const first = await runEval(options(out, { datasets: [arith2], preset }));
+    const rows = (await openResults(first.files.results)).rows();
+    expect(rows.every((r) => r.preset === 'threadweaver-qwen3-8b')).toBe(true);
+    const onDisk = JSON.parse(await readFile(first.files.summary, 'utf8'));
+    expect(onDisk.config.preset).toMatchObject({ name: 'threadweaver-qwen3-8b', use: 'eval', settings: { temperature: 0.6, topP: 0.95, contextLength: 40960 } });
+    expect(onDisk.config.preset.settings.prompt.suffix).toBe(" Let's think step by step and output the final answer within \\boxed{}.");
+    expect(onDisk.provenance.preset).toBe('threadweaver-qwen3-8b');
+    // Same preset: resumes; another (or none, which is tiny): refused, naming both.
+    expect((await runEval(options(out, { datasets: [arith2], preset }))).resumed).toBe(rows.length);
+    const tiny = resolvePreset(loadPreset('tiny'), 'eval', { temperature: 0.6, topP: 0.95 }, { samplesPerProblem: 2 });
+    const refused = await runEval(options(out, { datasets: [arith2], preset: tiny })).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SettingsMismatchError);
+    expect((refused as SettingsMismatchError).differences.map((d) => d.setting)).toEqual(['preset']);
+    expect((refused as Error).message).toContain('preset "threadweaver-qwen3-8b" (this run: "tiny")');
+    await expect(runEval(options(out, { datasets: [arith2] }))).rejects.toThrow('preset "threadweaver-qwen3-8b" (this run: "tiny")');
+    // With the seed too, one refusal names both settings.
+    await expect(runEval(options(out, { datasets: [arith2], preset: tiny, seedBase: 1 }))).rejects.toThrow(/seed \d+ \(this run: \d+\), preset "threadweaver-qwen3-8b" \(this run: "tiny"\)/);
+  });
+
   it('keeps to the concurrency limit and uses it', async () => {
     let inFlight = 0;
     let peak = 0;
@@ -215,7 +238,7 @@ describe('runEval', () => {
     const res = await runEval(options(out, { datasets: [arith2], k: 1, engine, promptStyle: 'trained' }));
     const rows = (await readFile(res.files.results, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(rows).toHaveLength(8);
-    expect(rows.every((r) => JSON.stringify(r.settings) === JSON.stringify({ model: '/models/a', modelSha256: 'aa', dtype: 'q8', engine: 'embedded', promptStyle: 'trained', maxTokens: null, preset: null }))).toBe(true);
+    expect(rows.every((r) => JSON.stringify(r.settings) === JSON.stringify({ model: '/models/a', modelSha256: 'aa', dtype: 'q8', engine: 'embedded', promptStyle: 'trained', maxTokens: null }))).toBe(true);
     const summary = JSON.parse(await readFile(res.files.summary, 'utf8'));
     const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8'));
     expect(summary.provenance).toMatchObject({

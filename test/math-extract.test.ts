@@ -41,6 +41,12 @@ describe('extractAnswer', () => {
     expect(answerRegion('plain text')).toBe('plain text');
   });
 
+  it('reads the legacy <Think>/</Think> as <think>/</think>, as the reference graders rewrite them', () => {
+    expect(extractAnswer('<think>\nso \\boxed{1}\n</Think>\n\nThe answer is \\boxed{2}.')).toBe('2');
+    expect(extractAnswer('<Think>\nstill thinking \\boxed{1}')).toBeNull();
+    expect(answerOf('<Think>\nx\n</Think>\n\\boxed{7}')).toBe('7');
+  });
+
   it('joins adjacent boxes separated by commas, "and" or \\quad', () => {
     expect(extractAnswer('\\boxed{1}, \\boxed{2}')).toBe('1, 2');
     expect(extractAnswer('\\boxed{1} and \\boxed{2}')).toBe('1, 2');

@@ -105,7 +105,15 @@ describe('runRollouts (scripted model)', () => {
       // η in the reward counts the prompt; the row's η does not.
       const eta = 1 - (r.criticalPathTokens + r.promptTokens) / (r.totalTokens + r.promptTokens);
       expect(r.rewardParts.eta).toBeCloseTo(eta, 12);
-      expect(r.settings).toEqual({ group: 4, maxTokens: null, promptStyle: 'trained', reward: rewardConfig(), advantage: 'mean' });
+      expect(r.settings).toEqual({
+        group: 4,
+        maxTokens: null,
+        promptStyle: 'trained',
+        prompt: { suffix: '', sequentialSystem: true, chatTemplateKwargs: {} },
+        preset: 'tiny',
+        reward: rewardConfig(),
+        advantage: 'mean',
+      });
     }
     for (const p of toyDataset.problems) {
       const group = rows.filter((r) => r.problemId === p.id);
@@ -218,6 +226,8 @@ describe('runRollouts (scripted model)', () => {
     await expect(runRollouts(options(out, { rewardConfig: { correctReward: 2 } }))).rejects.toThrow(/reward config .*Use another output file/);
     await expect(runRollouts(options(out, { seedBase: 8 }))).rejects.toThrow(/with seed \d+ \(this run: \d+\)/);
     await expect(runRollouts(options(out, { promptStyle: 'instructed' }))).rejects.toThrow('prompt style "trained" (this run: "instructed")');
+    await expect(runRollouts(options(out, { preset: 'threadweaver-qwen3-8b' }))).rejects.toThrow('preset "tiny" (this run: "threadweaver-qwen3-8b")');
+    await expect(runRollouts(options(out, { prompt: { suffix: ' Box it.' } }))).rejects.toThrow(/prompt \{"suffix":"".*\(this run: \{"suffix":" Box it\."/);
     // The same settings resume fine.
     expect((await runRollouts(options(out))).complete).toBe(true);
   });

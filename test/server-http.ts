@@ -1,4 +1,6 @@
-// Helpers for the server tests: JSON requests and SSE streams over real HTTP.
+// Helpers for the server tests: JSON requests and SSE streams over real HTTP, and raw sockets.
+
+import { connect, type Socket } from 'node:net';
 
 export interface JsonReply {
   status: number;
@@ -17,11 +19,11 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-/** The `data:` payloads of an SSE body, `[DONE]` kept as the string. */
+/** The `data:` payloads of an SSE body, `[DONE]` kept as the string (comments skipped). */
 export function sseEvents(text: string): any[] {
   const events: any[] = [];
   for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
+    if (!block.trim() || block.startsWith(':')) continue;
     if (!block.startsWith('data: ')) throw new Error(`not an SSE data block: ${JSON.stringify(block)}`);
     const data = block.slice('data: '.length);
     events.push(data === '[DONE]' ? data : JSON.parse(data));
@@ -48,4 +50,110 @@ export function assemble(events: any[], field: 'text' | 'content'): { texts: str
     }
   }
   return { texts, finals };
+}
+
+/** One response read off a raw socket: the final one, and the statuses of the interim (1xx) ones before it. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  interim: number[];
+}
+
+/** The first final response in `raw` (with a Content-Length or chunked body), or undefined while incomplete. */
+export function parseRawResponse(raw: string): RawResponse | undefined {
+  const interim: number[] = [];
+  let rest = raw;
+  for (;;) {
+    const headEnd = rest.indexOf('\r\n\r\n');
+    if (headEnd < 0) return undefined;
+    const [statusLine, ...lines] = rest.slice(0, headEnd).split('\r\n');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine!)?.[1]);
+    if (!status) throw new Error(`not an HTTP response: ${JSON.stringify(rest.slice(0, 80))}`);
+    rest = rest.slice(headEnd + 4);
+    if (status < 200) {
+      interim.push(status);
+      continue;
+    }
+    const headers: Record<string, string> = {};
+    for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+    if (headers['content-length'] !== undefined) {
+      const n = Number(headers['content-length']);
+      return Buffer.byteLength(rest) < n ? undefined : { status, headers, body: Buffer.from(rest).subarray(0, n).toString(), interim };
+    }
+    if (headers['transfer-encoding'] === 'chunked') {
+      let body = '';
+      let at = 0;
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n', at);
+        if (lineEnd < 0) return undefined;
+        const size = parseInt(rest.slice(at, lineEnd), 16);
+        if (size === 0) return { status, headers, body, interim };
+        // Sizes count bytes; the test bodies are ASCII JSON and SSE.
+        if (rest.length < lineEnd + 2 + size + 2) return undefined;
+        body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+        at = lineEnd + 2 + size + 2;
+      }
+    }
+    return { status, headers, body: rest, interim };
+  }
+}
+
+/** A plain TCP connection to a test server, for what fetch cannot do: half-close, trickle, Expect. */
+export class RawConnection {
+  data = '';
+  readonly closed: Promise<void>;
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (this.data += d));
+    socket.on('error', () => {});
+    // Like any client: once the server has finished, close our side too.
+    socket.on('end', () => socket.end());
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static open(url: string): Promise<RawConnection> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true }, () => resolve(new RawConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  write(text: string): void {
+    this.socket.write(text);
+  }
+
+  /** Wait until the received bytes satisfy `check` (or the connection closes: then check once more). */
+  async until<T>(check: (data: string) => T | undefined, what = 'data'): Promise<T> {
+    for (;;) {
+      const found = check(this.data);
+      if (found !== undefined) return found;
+      if (this.socket.destroyed || this.socket.readableEnded) {
+        const last = check(this.data);
+        if (last !== undefined) return last;
+        throw new Error(`connection closed before ${what}: ${JSON.stringify(this.data.slice(0, 300))}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  response(): Promise<RawResponse> {
+    return this.until(parseRawResponse, 'a complete response');
+  }
+}
+
+/** A request's head as raw text (`Host` added; the body, when given, with its Content-Length). */
+export function rawRequest(method: string, path: string, headers: Record<string, string> = {}, body?: string, version = '1.1'): string {
+  const all: Record<string, string> = { host: 'test', ...headers, ...(body !== undefined && headers['content-length'] === undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) };
+  return `${method} ${path} HTTP/${version}\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body ?? ''}`;
+}
+
+/** Poll `check` until it holds; fail naming `what` after `ms`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

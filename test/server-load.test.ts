@@ -4,7 +4,7 @@ import type { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { embeddedEngine } from '../src/solve.js';
-import { assemble, getJson, postJson, sseEvents } from './server-http.js';
+import { assemble, getJson, postJson, sseEvents, until } from './server-http.js';
 
 // Load, disconnects and shutdown against the real model, with an engine wrapper that records
 // what the server asked of it and how each generation ended.
@@ -58,15 +58,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
+const json = { 'content-type': 'application/json' };
 const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+/**
+ * A generation that runs long: after a lone <|im_start|> the model repeats a digit to the limit
+ * (1.2 s here; the server tells a client's FIN from a half-close within about 10 ms).
+ */
+const slow = { prompt: [1], max_tokens: 1000, n: 1 };
 const longPrompt = () => buildPrompt(engine.tokenizer, 'Compute 37*24 + 18*53 - 29*11.', 'sequential');
 
 /** Open a stream and read until `chunks` data events arrived; returns the reader and abort handle. */
@@ -148,34 +147,34 @@ describe('disconnects', () => {
     const recording = new RecordingEngine(engine);
     const srv = await serve({ engine: recording });
     const ctl = new AbortController();
-    const req = fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: longPrompt(), max_tokens: 900 }), signal: ctl.signal }).catch(() => 'aborted');
+    const req = fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify(slow), signal: ctl.signal }).catch(() => 'aborted');
     await until('the generation to start', () => recording.running === 1);
     ctl.abort();
     expect(await req).toBe('aborted');
-    await until('the generation to end', () => recording.results.length === 1);
-    expect(recording.results[0]!.finishReason).toBe('abort');
+    await until('the generation to end', () => recording.results.length === slow.n);
+    expect(recording.results.map((r) => r.finishReason)).toEqual(new Array(slow.n).fill('abort'));
   });
 
   it('a request aborted while queued leaves the queue and never reaches the engine', async () => {
     const recording = new RecordingEngine(engine);
     const srv = await serve({ engine: recording, maxConcurrent: 1 });
-    const first = await openStream(`${srv.baseURL}/completions`, { prompt: longPrompt(), max_tokens: 900 });
+    const first = await openStream(`${srv.baseURL}/completions`, slow);
     const ctl = new AbortController();
-    const queued = fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'x', max_tokens: 5 }), signal: ctl.signal }).catch(() => 'aborted');
+    const queued = fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: 'x', max_tokens: 5 }), signal: ctl.signal }).catch(() => 'aborted');
     await until('the second request to queue', async () => (await getJson(`${srv.url}/health`)).body.queued === 1);
     ctl.abort();
     expect(await queued).toBe('aborted');
     await until('the queue to empty', async () => (await getJson(`${srv.url}/health`)).body.queued === 0);
     first.ctl.abort();
-    await until('the first generation to end', () => recording.results.length === 1);
+    await until('the first generation to end', () => recording.results.length === slow.n);
     expect(recording.calls).toBe(1);
   });
 });
 
 describe('shutdown', () => {
-  it('close() ends running requests with an error (503 / an error event) and resolves', async () => {
+  it('with no grace period, close() ends running requests with an error (503 / an error event) and resolves', async () => {
     const before = tcpHandles();
-    const srv = await serve();
+    const srv = await serve({ shutdownGraceMs: 0 });
     const stream = await openStream(`${srv.baseURL}/completions`, { prompt: longPrompt(), max_tokens: 900 });
     const plain = postJson(`${srv.baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' }], max_tokens: 900 });
     await until('both generations to run', async () => (await getJson(`${srv.url}/health`)).body.active === 2);
@@ -193,6 +192,37 @@ describe('shutdown', () => {
     await until('TCP handles to return to their count before the server', () => tcpHandles() <= before);
     // Idempotent.
     await srv.close();
+  });
+
+  it('requests in flight finish within the grace period; new connections are refused', async () => {
+    const lines: string[] = [];
+    const srv = await serve({ shutdownGraceMs: 120_000, log: (l) => lines.push(l) });
+    const body = { messages: [{ role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' }], max_tokens: 300 };
+    const plain = postJson(`${srv.baseURL}/chat/completions`, body);
+    const stream = await openStream(`${srv.baseURL}/chat/completions`, body);
+    await until('both generations to run', async () => (await getJson(`${srv.url}/health`)).body.active === 2);
+    const closed = srv.close();
+    await expect(fetch(`${srv.url}/health`)).rejects.toThrow();
+    const reply = await plain;
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('connection')).toBe('close');
+    expect(reply.body.choices[0].token_ids.length).toBeGreaterThan(0);
+    const events = sseEvents(await stream.rest());
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(assemble(events.slice(0, -1), 'content').texts[0]).toBe(reply.body.choices[0].message.content);
+    await closed;
+    expect(srv.openConnections()).toBe(0);
+    expect(lines.filter((l) => l.startsWith('POST /v1/chat/completions 200 '))).toHaveLength(2);
+  });
+
+  it('past the grace period, running requests are answered 503 and close() resolves', async () => {
+    const srv = await serve({ shutdownGraceMs: 300 });
+    const plain = postJson(`${srv.baseURL}/completions`, slow);
+    await until('the generation to run', async () => (await getJson(`${srv.url}/health`)).body.active === 1);
+    await srv.close();
+    const reply = await plain;
+    expect(reply.status).toBe(503);
+    expect(reply.body.error.code).toBe('shutting_down');
   });
 });
 
@@ -235,7 +265,7 @@ describe('engine failures', () => {
 
   it('a failure mid-stream ends the stream with an error event', async () => {
     const srv = await serve({ engine: new FailingEngine(5) });
-    const res = await fetch(`${srv.baseURL}/completions`, { method: 'POST', body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }) });
+    const res = await fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }) });
     expect(res.status).toBe(200);
     const events = sseEvents(await res.text());
     expect(events.at(-2)).toEqual({ error: { message: 'internal error: boom mid-generation', type: 'server_error', param: null, code: null } });

@@ -3,6 +3,7 @@ import { createRng } from '../src/engine/sampling.js';
 import { StopMatcher } from '../src/engine/stop.js';
 import { ApiError } from '../src/server/errors.js';
 import { FairQueue } from '../src/server/queue.js';
+import { SpecialTokenText } from '../src/server/special-text.js';
 import { StopHoldback, stripMatchedStop } from '../src/server/stop-text.js';
 
 describe('stripMatchedStop', () => {
@@ -60,6 +61,43 @@ describe('StopHoldback', () => {
     expect(hold.push('x')).toBe('</x');
     expect(hold.push('\uFFFD')).toBe('');
     expect(hold.push('é')).toBe('\uFFFDé');
+  });
+});
+
+describe('SpecialTokenText', () => {
+  const specials = ['<|im_start|>', '<|endoftext|>', '<s>', '<s>!'];
+  const rewrite = (text: string, skip: boolean, spaces: boolean) => SpecialTokenText.rewrite(text, specials, { skip, spaces });
+
+  it('drops special tokens, or spaces them from their neighbours as vLLM joins sub-texts', () => {
+    const text = '<|im_start|>ab<|endoftext|><|im_start|>c<s>!d<s>';
+    expect(rewrite(text, true, true)).toBe('abcd');
+    expect(rewrite(text, true, false)).toBe('abcd');
+    expect(rewrite(text, false, true)).toBe('<|im_start|> ab <|endoftext|> <|im_start|> c <s>! d <s>');
+    expect(rewrite(text, false, false)).toBe(text);
+    // The tags are not special: they stay as they are.
+    expect(rewrite('<Thread>\n1: x</Thread>', true, true)).toBe('<Thread>\n1: x</Thread>');
+    // A partial special token at the very end is plain text.
+    expect(rewrite('ab<|im_st', true, true)).toBe('ab<|im_st');
+    expect(SpecialTokenText.rewrite('a<|im_start|>b', [], { skip: true, spaces: true })).toBe('a<|im_start|>b');
+  });
+
+  it('pieces join to exactly what the whole text gives, however it is cut', () => {
+    const rng = createRng(5);
+    const atoms = ['a', 'b', ' ', '<', '|', '>', 's', '!', '\n', ...specials];
+    for (let trial = 0; trial < 2000; trial++) {
+      const text = Array.from({ length: 1 + Math.floor(rng() * 30) }, () => atoms[Math.floor(rng() * atoms.length)]).join('');
+      for (const [skip, spaces] of [[true, true], [false, true], [true, false]] as const) {
+        const whole = rewrite(text, skip, spaces);
+        const t = new SpecialTokenText(specials, { skip, spaces });
+        let joined = '';
+        for (let at = 0; at < text.length; ) {
+          const n = 1 + Math.floor(rng() * 6);
+          joined += t.push(text.slice(at, at + n));
+          at += n;
+        }
+        expect(joined + t.end(), JSON.stringify({ text, skip, spaces })).toBe(whole);
+      }
+    }
   });
 });
 

@@ -276,7 +276,7 @@ describe('limits and auth', () => {
         c.close();
       },
     });
-    const res = await fetch(`${limited.baseURL}/completions`, { method: 'POST', headers: auth, body: chunks, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${limited.baseURL}/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: chunks, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
     // The server still answers afterwards.
     expect((await postJson(`${limited.baseURL}/completions`, { prompt: 'x', max_tokens: 2 }, auth)).status).toBe(200);

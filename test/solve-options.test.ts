@@ -18,6 +18,9 @@ describe('solve() options', () => {
     expect(await refusal({ mode: 'SEQUENTIAL' })).toBe(`solve: option 'mode' must be one of 'parallel', 'sequential' (got "SEQUENTIAL")`);
     expect(await refusal({ promptStyle: 'chat' })).toMatch(/option 'promptStyle' must be one of 'trained', 'instructed' \(got "chat"\)/);
     expect(await refusal({ engine: undefined, dtype: 'fp16' })).toMatch(/option 'dtype' must be one of 'q8', 'fp32' \(got "fp16"\)/);
+    expect(await refusal({ prompt: { suffx: ' Box it.' } })).toMatch(/option 'prompt' has no field 'suffx'/);
+    expect(await refusal({ prompt: { suffix: 3 } })).toMatch(/option 'prompt.suffix' must be a string \(got 3\)/);
+    expect(await refusal({ prompt: { style: 'chat' } })).toMatch(/option 'prompt.style' must be one of 'trained', 'instructed'/);
   });
 
   it('numbers out of range or of the wrong kind', async () => {
@@ -36,7 +39,7 @@ describe('solve() options', () => {
 
   it('an unknown option is named, with the likely one and the full list', async () => {
     const msg = await refusal({ temprature: 0.5 });
-    expect(msg).toMatch(/unknown option 'temprature' \(did you mean 'temperature'\?\); the options are mode, maxTokens, contextLimit, maxTransitions, temperature, topP, seed, signal, engine, model, dtype, threads, promptStyle, extract, system, on/);
+    expect(msg).toMatch(/unknown option 'temprature' \(did you mean 'temperature'\?\); the options are mode, maxTokens, contextLimit, maxTransitions, temperature, topP, seed, signal, engine, model, dtype, threads, promptStyle, prompt, extract, system, on/);
     expect(await refusal({ max_tokens: 10 })).toMatch(/unknown option 'max_tokens'/);
     expect(await refusal({ on: { dleta: () => {} } })).toMatch(/option 'on' has no event 'dleta'; the events are phase, delta, outlines/);
     expect(await refusal({ on: { delta: 'print' } })).toMatch(/option 'on.delta' must be a function \(got "print"\)/);

@@ -3,8 +3,8 @@
  * original bytes), lookups by tensor name, dead-node removal and an order check. Everything else
  * in the graph (initializers, inputs, outputs, value infos) passes through as raw fields.
  */
-import { decodeNode, GraphField, nodeFields, valueInfoName, type NewNode, type NodeView } from './onnx-proto.js';
-import { decodeFields, encodeFields, fieldBytes, fieldString, messageField, bytesField, type Field } from './protobuf.js';
+import { decodeNode, decodeTensor, GraphField, NodeField, nodeFields, valueInfoName, type NewNode, type NodeView, type TensorView } from './onnx-proto.js';
+import { decodeFields, encodeFields, fieldBytes, fieldString, messageField, bytesField, stringField, type Field } from './protobuf.js';
 import { TensorField } from './onnx-proto.js';
 
 export interface GraphNode {
@@ -51,6 +51,24 @@ export class Graph {
       });
   }
 
+  /** An initializer by name (existing or added). */
+  initializer(name: string): TensorView | undefined {
+    for (const f of [...this.rest, ...this.added]) {
+      if (f.no !== GraphField.initializer) continue;
+      const t = decodeTensor(decodeFields(fieldBytes(f)));
+      if (t.name === name) return t;
+    }
+    return undefined;
+  }
+
+  /** Replace the declaration of graph input or output `name` (a ValueInfoProto's fields), in place. */
+  replaceValueInfo(kind: 'input' | 'output', name: string, info: readonly Field[]): void {
+    const no = kind === 'input' ? GraphField.input : GraphField.output;
+    const at = this.rest.findIndex((f) => f.no === no && valueInfoName(f) === name);
+    if (at < 0) throw new Error(`graph: no ${kind} named ${name}`);
+    this.rest[at] = messageField(no, info);
+  }
+
   /** Append an initializer (a TensorProto's fields). */
   addInitializer(tensor: readonly Field[]): void {
     this.added.push(messageField(GraphField.initializer, tensor));
@@ -59,6 +77,22 @@ export class Graph {
   static build(node: NewNode): GraphNode {
     const fields = nodeFields(node);
     return { view: decodeNode(encodeFields(fields)) };
+  }
+
+  /** A copy of `node` reading `inputs` instead (name, outputs, attributes and domain kept). */
+  static withInputs(node: GraphNode, inputs: readonly string[]): GraphNode {
+    const fields = node.view.fields.filter((f) => f.no !== NodeField.input);
+    const at = fields.findIndex((f) => f.no !== NodeField.input);
+    const rebuilt = [...inputs.map((i) => stringField(NodeField.input, i)), ...fields.slice(at < 0 ? fields.length : at)];
+    return { view: decodeNode(encodeFields(rebuilt)) };
+  }
+
+  /** `Graph.build` that counts what it builds into `report.addedNodes`. */
+  static counting(report: { addedNodes: number }): (node: NewNode) => GraphNode {
+    return (node) => {
+      report.addedNodes++;
+      return Graph.build(node);
+    };
   }
 
   producer(tensor: string): GraphNode | undefined {

@@ -25,8 +25,12 @@ export const NodeField = { input: 1, output: 2, name: 3, opType: 4, attribute: 5
 export const AttrField = { name: 1, f: 2, i: 3, s: 4, t: 5, ints: 8, type: 20 } as const;
 export const AttrType = { float: 1, int: 2, string: 3, tensor: 4, ints: 7 } as const;
 export const TensorField = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
-export const DataType = { float: 1, int64: 7 } as const;
-const ValueInfoField = { name: 1 } as const;
+export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
+const ValueInfoField = { name: 1, type: 2 } as const;
+const TypeField = { tensorType: 1 } as const;
+const TensorTypeField = { elemType: 1, shape: 2 } as const;
+const ShapeField = { dim: 1 } as const;
+const DimField = { value: 1, param: 2 } as const;
 const OpsetField = { domain: 1, version: 2 } as const;
 
 export interface ModelParts {
@@ -58,6 +62,17 @@ export function opsetVersion(model: readonly Field[], domain = ''): number | und
     return v ? Number(fieldInt(v)) : undefined;
   }
   return undefined;
+}
+
+/** Model fields with an opset import for `domain` added after the last one (if it is not there yet). */
+export function withOpset(model: readonly Field[], domain: string, version: number): Field[] {
+  if (opsetVersion(model, domain) !== undefined) return [...model];
+  let last = -1;
+  model.forEach((f, k) => {
+    if (f.no === ModelField.opsetImport) last = k;
+  });
+  const entry = messageField(ModelField.opsetImport, [stringField(OpsetField.domain, domain), varintField(OpsetField.version, version)]);
+  return [...model.slice(0, last + 1), entry, ...model.slice(last + 1)];
 }
 
 // ---- nodes ----
@@ -137,6 +152,12 @@ export function intsAttr(name: string, values: readonly (bigint | number)[]): Fi
   ]);
 }
 
+export function floatAttr(name: string, value: number): Field {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setFloat32(0, value, true);
+  return messageField(NodeField.attribute, [stringField(AttrField.name, name), { no: AttrField.f, wire: WireType.fixed32, value: bytes }, varintField(AttrField.type, AttrType.float)]);
+}
+
 export interface NewNode {
   opType: string;
   name: string;
@@ -160,17 +181,43 @@ export function nodeFields(n: NewNode): Field[] {
 
 // ---- tensors and value infos ----
 
+/** A TensorProto's fields with its values as little-endian raw_data. */
+function rawTensor(name: string, dataType: number, dims: readonly number[], raw: Uint8Array): Field[] {
+  return [
+    packedIntsField(TensorField.dims, dims),
+    varintField(TensorField.dataType, dataType),
+    stringField(TensorField.name, name),
+    bytesField(TensorField.rawData, raw),
+  ];
+}
+
 /** An INT64 TensorProto's fields (little-endian raw_data). */
 export function int64Tensor(name: string, dims: readonly number[], values: readonly (bigint | number)[]): Field[] {
   const raw = new Uint8Array(values.length * 8);
   const view = new DataView(raw.buffer);
   values.forEach((v, k) => view.setBigInt64(k * 8, BigInt(v), true));
-  return [
-    packedIntsField(TensorField.dims, dims),
-    varintField(TensorField.dataType, DataType.int64),
-    stringField(TensorField.name, name),
-    bytesField(TensorField.rawData, raw),
-  ];
+  return rawTensor(name, DataType.int64, dims, raw);
+}
+
+/** An INT32 TensorProto's fields. */
+export function int32Tensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
+  const raw = new Uint8Array(values.length * 4);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, k) => view.setInt32(k * 4, v, true));
+  return rawTensor(name, DataType.int32, dims, raw);
+}
+
+/** A UINT8 TensorProto's fields. */
+export function uint8Tensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
+  return rawTensor(name, DataType.uint8, dims, Uint8Array.from(values));
+}
+
+/** A FLOAT TensorProto's fields. */
+export function floatTensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
+  const raw = new Uint8Array(values.length * 4);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, k) => view.setFloat32(k * 4, v, true));
+  return rawTensor(name, DataType.float, dims, raw);
 }
 
 export interface TensorView {
@@ -179,6 +226,10 @@ export interface TensorView {
   dims: bigint[];
   /** Values of a small INT64 tensor stored as raw_data or int64_data (field 7). */
   int64s(): bigint[];
+  /** Values of an 8-bit integer tensor (UINT8 or INT8) stored as raw_data or int32_data (field 5). */
+  int8s(): number[];
+  /** Values of a FLOAT tensor stored as raw_data or float_data (field 4). */
+  float32s(): number[];
 }
 
 export function decodeTensor(fields: readonly Field[]): TensorView {
@@ -197,7 +248,39 @@ export function decodeTensor(fields: readonly Field[]): TensorView {
       const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
       return Array.from({ length: b.byteLength / 8 }, (_, k) => view.getBigInt64(k * 8, true));
     },
+    int8s() {
+      if (dataType !== DataType.uint8 && dataType !== DataType.int8) throw new Error(`onnx: tensor ${this.name} is not 8-bit (data_type ${dataType})`);
+      if (!raw) return repeatedInts(fields, 5).map((v) => (dataType === DataType.int8 ? Number(BigInt.asIntN(8, v)) : Number(v)));
+      const b = fieldBytes(raw);
+      return dataType === DataType.int8 ? Array.from(new Int8Array(b.buffer, b.byteOffset, b.byteLength)) : Array.from(b);
+    },
+    float32s() {
+      if (dataType !== DataType.float) throw new Error(`onnx: tensor ${this.name} is not FLOAT (data_type ${dataType})`);
+      const bytes = raw ? fieldBytes(raw) : undefined;
+      if (bytes) {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return Array.from({ length: bytes.byteLength / 4 }, (_, k) => view.getFloat32(k * 4, true));
+      }
+      // float_data (field 4): packed, or one fixed32 field per value.
+      const out: number[] = [];
+      for (const f of fields) {
+        if (f.no !== 4) continue;
+        const b = f.wire === WireType.varint ? new Uint8Array(0) : f.value;
+        const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+        for (let k = 0; k + 4 <= b.byteLength; k += 4) out.push(view.getFloat32(k, true));
+      }
+      return out;
+    },
   };
+}
+
+/** A tensor ValueInfoProto's fields: element type and dims (numbers are fixed, strings symbolic). */
+export function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string)[]): Field[] {
+  const dim = (d: number | string) => messageField(ShapeField.dim, [typeof d === 'string' ? stringField(DimField.param, d) : varintField(DimField.value, d)]);
+  return [
+    stringField(ValueInfoField.name, name),
+    messageField(ValueInfoField.type, [messageField(TypeField.tensorType, [varintField(TensorTypeField.elemType, elemType), messageField(TensorTypeField.shape, dims.map(dim))])]),
+  ];
 }
 
 export function valueInfoName(f: Field): string {

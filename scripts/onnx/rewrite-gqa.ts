@@ -98,10 +98,7 @@ export function rewriteGqa(model: Uint8Array, shape: AttentionShape): { model: U
   const report: RewriteReport = { scoreMatMuls: 0, valueMatMuls: 0, removedNodes: 0, addedNodes: 0 };
   const replaced = new Map<GraphNode, GraphNode[]>();
   const dropped = new Set<GraphNode>();
-  const build = (n: Parameters<typeof Graph.build>[0]) => {
-    report.addedNodes++;
-    return Graph.build(n);
-  };
+  const build = Graph.counting(report);
 
   for (const node of graph.nodes) {
     const v = node.view;
@@ -179,16 +176,24 @@ function readShape(configPath: string): AttentionShape {
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * `<in.onnx> <out.onnx> [--config config.json]` from the command line; the config defaults to
+ * the one beside the input's onnx/ folder. Exits with the usage line when the arguments are wrong.
+ */
+export function rewriteArgs(tool: string): { input: string; output: string; shape: AttentionShape } {
   const args = process.argv.slice(2);
   const at = args.indexOf('--config');
   const config = at >= 0 ? args.splice(at, 2)[1] : undefined;
   const [input, output] = args;
   if (!input || !output || args.length !== 2) {
-    console.error('usage: rewrite-gqa <in.onnx> <out.onnx> [--config <config.json>]  (default: config.json beside onnx/)');
+    console.error(`usage: ${tool} <in.onnx> <out.onnx> [--config <config.json>]  (default: config.json beside onnx/)`);
     process.exit(2);
   }
-  const shape = readShape(config ?? path.join(path.dirname(path.dirname(path.resolve(input))), 'config.json'));
+  return { input, output, shape: readShape(config ?? path.join(path.dirname(path.dirname(path.resolve(input))), 'config.json')) };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { input, output, shape } = rewriteArgs('rewrite-gqa');
   const { model, report } = rewriteGqa(readFileSync(input), shape);
   writeFileSync(output, model);
   console.log(

@@ -100,9 +100,9 @@ const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.to
 /**
  * The engine the flags ask for: the embedded engine without `--base-url`; with one, an
  * OpenAIEngine; with several, a RoutedEngine over them. Flags of the other kind are an error
- * rather than silently ignored.
+ * rather than silently ignored. `remoteDefaults` (a preset's) are what the flags leave unset.
  */
-export async function engineFromFlags(flags: EngineFlags): Promise<Engine> {
+export async function engineFromFlags(flags: EngineFlags, remoteDefaults: Partial<Omit<OpenAIEngineOptions, 'baseUrl'>> = {}): Promise<Engine> {
   const urls = flags.baseUrl ?? [];
   if (urls.length === 0) {
     const stray = REMOTE_ONLY.filter((k) => flags[k] !== undefined);
@@ -120,6 +120,7 @@ export async function engineFromFlags(flags: EngineFlags): Promise<Engine> {
     throw new UsageError(`${stray.map(flagName).join(', ')} choose the embedded engine; with --base-url name the model with --served-model and its tokenizer with --tokenizer`);
   }
   const options: Omit<OpenAIEngineOptions, 'baseUrl'> = {
+    ...remoteDefaults,
     ...(flags.servedModel ? { model: flags.servedModel } : {}),
     ...(flags.apiKey ? { apiKey: flags.apiKey } : {}),
     ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),

@@ -1,5 +1,5 @@
 import { Tensor } from '@huggingface/transformers';
-import { emptyKV, type KVCache } from './kv-cache.js';
+import { appendKV, emptyKV, kvInput, type KVCache, type KVLayout } from './kv-cache.js';
 
 /** The slice of onnxruntime's InferenceSession we use. */
 export interface OrtSession {
@@ -19,6 +19,10 @@ export interface ForwardInput {
 export interface ForwardOutput {
   /** Logits of each row's last new position, `batch × vocab`. */
   lastLogits: Float32Array;
+  /**
+   * The cache with this step's positions. For a sequence-major cache this is `past` itself,
+   * extended in place: copy `past` first (`selectRows`, `truncate`) to keep it as it was.
+   */
   present: KVCache;
 }
 
@@ -27,6 +31,11 @@ export interface DecoderShape {
   kvHeads: number;
   headDim: number;
   vocab: number;
+}
+
+/** Positions `from, from + 1, …, to − 1`. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
 // transformers.js wraps onnxruntime's Tensor; building through it avoids a direct dependency on
@@ -45,46 +54,75 @@ function int64Matrix(rows: readonly (readonly number[])[]): { data: BigInt64Arra
   return { data, dims: [rows.length, width] };
 }
 
-/** Direct calls into a decoder-with-past ONNX session: we own the KV cache and the loop. */
+/** A 0/1 mask as int64: mostly ones, so fill and clear the holes (no BigInt per element). */
+function maskMatrix(rows: readonly (readonly number[])[]): { data: BigInt64Array; dims: number[] } {
+  const width = rows[0]?.length ?? 0;
+  const data = new BigInt64Array(rows.length * width).fill(1n);
+  rows.forEach((row, r) => {
+    if (row.length !== width) throw new Error('forward: ragged batch');
+    for (let c = 0; c < width; c++) if (row[c] === 0) data[r * width + c] = 0n;
+  });
+  return { data, dims: [rows.length, width] };
+}
+
+/** The two cache contracts a decoder graph can have, told apart by its input names. */
+interface Contract {
+  layout: KVLayout;
+  past: string[];
+  out: string[];
+}
+
+function contractOf(session: OrtSession, layers: number): Contract {
+  const names = (prefix: string) => Array.from({ length: layers }, (_, l) => [`${prefix}${l}.key`, `${prefix}${l}.value`]).flat();
+  // The bundled graph (scripts/onnx/rewrite-append-kv.ts): sequence-major, returns new positions only.
+  if (session.inputNames.includes('past.0.key')) return { layout: 'sequence-major', past: names('past.'), out: names('new.') };
+  return { layout: 'batch-major', past: names('past_key_values.'), out: names('present.') };
+}
+
+/** Direct calls into a decoder ONNX session: we own the KV cache and the loop. */
 export class OnnxDecoder {
-  readonly pastNames: string[];
-  readonly presentNames: string[];
-  forwardCalls = 0;
+  readonly layout: KVLayout;
+  private readonly pastNames: string[];
+  private readonly outNames: string[];
 
   constructor(
     private readonly session: OrtSession,
     readonly shape: DecoderShape,
   ) {
-    this.pastNames = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
-    this.presentNames = this.pastNames.map((n) => n.replace('past_key_values.', 'present.'));
-    for (const n of this.presentNames) {
+    const contract = contractOf(session, shape.layers);
+    this.layout = contract.layout;
+    this.pastNames = contract.past;
+    this.outNames = contract.out;
+    for (const n of this.pastNames) {
+      if (!session.inputNames.includes(n)) throw new Error(`decoder: session has no input ${n} (expected ${shape.layers} layers)`);
+    }
+    for (const n of this.outNames) {
       if (!session.outputNames.includes(n)) throw new Error(`decoder: session has no output ${n}`);
     }
-    if (this.pastNames.length !== 2 * shape.layers) {
-      throw new Error(`decoder: expected ${2 * shape.layers} past inputs, found ${this.pastNames.length}`);
-    }
+    const extra = session.inputNames.filter((n) => /^past/.test(n) && !this.pastNames.includes(n));
+    if (extra.length > 0) throw new Error(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`);
   }
 
   empty(batch: number): KVCache {
-    return emptyKV(this.pastNames.length, this.shape.kvHeads, this.shape.headDim, batch);
+    return emptyKV(this.layout, this.pastNames.length, this.shape.kvHeads, this.shape.headDim, batch);
   }
 
   async forward(input: ForwardInput, past: KVCache): Promise<ForwardOutput> {
     const batch = input.ids.length;
     if (past.batch !== batch) throw new Error(`forward: cache batch ${past.batch} ≠ input batch ${batch}`);
+    if (past.layout !== this.layout) throw new Error(`forward: a ${past.layout} cache for a ${this.layout} graph`);
     const ids = int64Matrix(input.ids);
     const pos = int64Matrix(input.positions);
-    const mask = int64Matrix(input.mask);
+    const mask = maskMatrix(input.mask);
     const feeds: Record<string, unknown> = {
       input_ids: ortTensor('int64', ids.data, ids.dims),
       position_ids: ortTensor('int64', pos.data, pos.dims),
       attention_mask: ortTensor('int64', mask.data, mask.dims),
     };
-    const pastDims = [batch, past.heads, past.length, past.headDim];
     this.pastNames.forEach((name, i) => {
-      feeds[name] = ortTensor('float32', past.data[i]!, pastDims);
+      const { data, dims } = kvInput(past, i);
+      feeds[name] = ortTensor('float32', data, dims);
     });
-    this.forwardCalls++;
     const out = await this.session.run(feeds);
     const logits = out.logits;
     if (!logits) throw new Error('decoder: session returned no logits');
@@ -95,14 +133,9 @@ export class OnnxDecoder {
       const from = (b * seq + seq - 1) * vocab;
       lastLogits.set(all.subarray(from, from + vocab), b * vocab);
     }
-    const newLength = past.length + ids.dims[1]!;
-    const present: KVCache = {
-      batch,
-      length: newLength,
-      heads: past.heads,
-      headDim: past.headDim,
-      data: this.presentNames.map((n) => out[n]!.data as Float32Array),
-    };
-    return { lastLogits, present };
+    const outputs = this.outNames.map((n) => out[n]!.data as Float32Array);
+    if (this.layout === 'sequence-major') return { lastLogits, present: appendKV(past, outputs, ids.dims[1]!) };
+    const length = past.length + ids.dims[1]!;
+    return { lastLogits, present: { ...past, length, capacity: length, data: outputs } };
   }
 }

@@ -26,6 +26,11 @@ export interface OpenAIEngineOptions {
   promptFormat?: 'ids' | 'text';
   /** Max prompt + completion tokens; default: the server's `max_model_len`, else the tokenizer's `model_max_length`. */
   contextLength?: number;
+  /**
+   * An upper bound on the context length when `contextLength` is not given (a preset's: what the
+   * checkpoint was trained for): the smaller of it and what the server or tokenizer says.
+   */
+  maxContextLength?: number;
   /** Per-request timeout in ms (default 120000). */
   timeoutMs?: number;
   /** Retries of a failed request (default 3); shorthand for `retry.maxRetries`. */
@@ -120,7 +125,7 @@ export class OpenAIEngine implements Engine {
       withRetry(`GET ${baseUrl}/models`, () => listServedModels(client), retryPolicyOf(options)),
     ]);
     const model = options.model ?? firstModel(baseUrl, served);
-    const contextLength = options.contextLength ?? contextLengthOf(served, model, tokenizer);
+    const contextLength = options.contextLength ?? contextLengthOf(served, model, tokenizer, options.maxContextLength);
     return new OpenAIEngine({ ...options, baseUrl, tokenizer, model, contextLength });
   }
 
@@ -354,13 +359,15 @@ export function firstModel(baseUrl: string, served: readonly ServedModel[]): str
   return first.id;
 }
 
-/** The server's `max_model_len` for `model`, else the tokenizer's `model_max_length`. */
-export function contextLengthOf(served: readonly ServedModel[], model: string, tokenizer: Tokenizer): number {
+/** The server's `max_model_len` for `model`, else the tokenizer's `model_max_length`; at most `cap` when given. */
+export function contextLengthOf(served: readonly ServedModel[], model: string, tokenizer: Tokenizer, cap?: number): number {
+  const atMost = (n: number) => (cap === undefined ? n : Math.min(n, cap));
   const fromServer = served.find((m) => m.id === model)?.maxModelLen;
-  if (fromServer !== undefined) return fromServer;
+  if (fromServer !== undefined) return atMost(fromServer);
   const fromTokenizer = tokenizer instanceof HFTokenizer ? Number(tokenizer.inner.model_max_length) : NaN;
   // Tokenizers without a limit say 1e30.
-  if (Number.isInteger(fromTokenizer) && fromTokenizer > 0 && fromTokenizer < 10_000_000) return fromTokenizer;
+  if (Number.isInteger(fromTokenizer) && fromTokenizer > 0 && fromTokenizer < 10_000_000) return atMost(fromTokenizer);
+  if (cap !== undefined) return cap;
   throw new Error(`context length of ${model}: the server does not report max_model_len and the tokenizer sets no model_max_length; pass it (--context-length)`);
 }
 

@@ -9,7 +9,10 @@ interface Entry {
 /**
  * Recently computed batch-1 caches keyed by their token ids. A new prompt reuses the longest
  * common prefix with any entry, so a thread block's context is prefilled once and the
- * continuation after a join only prefills the joined thread text.
+ * continuation after a join only prefills the joined thread text. Sound only for a graph that
+ * computes a prefix to the same bits however it is split (`isChunkInvariant`). Entries carry the
+ * scope of the call that made them, so a finished trajectory's can be dropped; any call may
+ * reuse any entry.
  */
 export class PrefixCache {
   private entries: Entry[] = [];
@@ -21,11 +24,10 @@ export class PrefixCache {
   ) {}
 
   /** The cache for the longest prefix of `ids` it holds, at most `maxReuse` tokens long. */
-  lookup(ids: readonly number[], maxReuse = ids.length, scope?: string): KVCache | undefined {
+  lookup(ids: readonly number[], maxReuse = ids.length): KVCache | undefined {
     let best: Entry | undefined;
     let bestLen = 0;
     for (const e of this.entries) {
-      if (e.scope !== scope) continue;
       const n = Math.min(commonPrefix(e.ids, ids), maxReuse);
       if (n > bestLen) {
         best = e;
@@ -40,7 +42,8 @@ export class PrefixCache {
 
   store(ids: readonly number[], kv: KVCache, scope?: string): void {
     if (kv.batch !== 1 || kv.length !== ids.length || ids.length === 0) return;
-    this.entries = this.entries.filter((e) => !(e.scope === scope && e.ids.length <= ids.length && commonPrefix(e.ids, ids) === e.ids.length));
+    // An entry the new one extends is redundant.
+    this.entries = this.entries.filter((e) => !(e.ids.length <= ids.length && commonPrefix(e.ids, ids) === e.ids.length));
     this.entries.push({ scope, ids: [...ids], kv });
     let bytes = this.entries.reduce((s, e) => s + kvBytes(e.kv), 0);
     while (this.entries.length > this.maxEntries || (bytes > this.maxBytes && this.entries.length > 1)) {

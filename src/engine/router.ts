@@ -154,9 +154,9 @@ export class RoutedEngine implements SessionEngine {
       model = [...ids][0]!;
     }
     const served: ServedModel[] = up.flatMap((u) => u.served.filter((m) => m.id === model));
+    const lens = served.flatMap((m) => (m.maxModelLen !== undefined ? [m.maxModelLen] : []));
     const contextLength =
-      options.contextLength ??
-      (served.some((m) => m.maxModelLen !== undefined) ? Math.min(...served.flatMap((m) => (m.maxModelLen !== undefined ? [m.maxModelLen] : []))) : contextLengthOf([], model, tokenizer));
+      options.contextLength ?? contextLengthOf(lens.length ? [{ id: model, maxModelLen: Math.min(...lens) }] : [], model, tokenizer, options.maxContextLength);
     const { baseUrls: _, probe, ...shared } = options;
     const engines = urls.map((baseUrl) => new OpenAIEngine({ ...shared, baseUrl, tokenizer, model, contextLength }));
     const router = new RoutedEngine(engines, { retry: retryPolicyOf(options), ...(probe ? { probe } : {}) });

@@ -1,3 +1,4 @@
+import { deriveSeed } from './sampling.js';
 import type { CompletionRequest, CompletionResult, Engine } from './types.js';
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
@@ -48,7 +49,7 @@ export function siblingSeed(request: Pick<SiblingRequest, 'seed' | 'seeds'>, i: 
   const own = request.seeds?.[i];
   if (own !== undefined) return own;
   if (request.seed === undefined) return undefined;
-  return (request.seed + i) % 2 ** 31;
+  return deriveSeed(request.seed, i);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { hubLoadError, type ModelSource } from './model-source.js';
-import type { ChatMessage, Tokenizer } from './types.js';
+import type { ChatMessage, ChatTemplateOptions, Tokenizer } from './types.js';
 
 /** Our Tokenizer over a transformers.js tokenizer; special tokens are always kept when decoding. */
 export class HFTokenizer implements Tokenizer {
@@ -29,12 +29,36 @@ export class HFTokenizer implements Tokenizer {
     return this.encode(text).length;
   }
 
-  applyChatTemplate(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+  /** The tokenizer's own chat template (Jinja, from tokenizer_config.json or chat_template.jinja). */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
     if (!this.inner.chat_template) throw new Error('tokenizer has no chat template');
     return this.inner.apply_chat_template(messages as ChatMessage[], {
+      ...options.kwargs,
       tokenize: false,
       add_generation_prompt: options.addGenerationPrompt ?? true,
     }) as string;
+  }
+
+  /**
+   * This tokenizer with `tokens` as special tokens: those it lacks are appended after its last id
+   * in the given order, as `tokenizer.add_special_tokens` does (a checkpoint that added the same
+   * tokens to the same base vocabulary has the same ids). Tokens it has keep their ids.
+   */
+  withAddedTokens(tokens: readonly string[]): HFTokenizer {
+    const missing = [...new Set(tokens)].filter((t) => !this.vocab.has(t));
+    if (missing.length === 0) return this;
+    const json = structuredClone(this.inner._tokenizerJSON) as { added_tokens?: AddedToken[] };
+    const config = structuredClone(this.inner._tokenizerConfig) as { added_tokens_decoder?: Record<string, Omit<AddedToken, 'id'>> };
+    let next = 0;
+    for (const id of this.vocab.values()) next = Math.max(next, id + 1);
+    for (const content of missing) {
+      const token: AddedToken = { id: next++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+      (json.added_tokens ??= []).push(token);
+      const { id, ...rest } = token;
+      (config.added_tokens_decoder ??= {})[String(id)] = rest;
+    }
+    const Cls = this.inner.constructor as new (json: unknown, config: unknown) => PreTrainedTokenizer;
+    return new HFTokenizer(new Cls(json, config), this.eosIds);
   }
 
   singleTokenId(text: string): number | undefined {
@@ -43,6 +67,16 @@ export class HFTokenizer implements Tokenizer {
     const ids = this.encode(text);
     return ids.length === 1 ? ids[0] : undefined;
   }
+}
+
+interface AddedToken {
+  id: number;
+  content: string;
+  single_word: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+  normalized: boolean;
+  special: boolean;
 }
 
 /** Load a tokenizer from a resolved model source (local folders never touch the network). */

@@ -3,9 +3,11 @@ import path from 'node:path';
 import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { selectRows, type KVCache } from './kv-cache.js';
 import { hubLoadError, missingGraph, resolveModelSource, type ModelSource } from './model-source.js';
-import { OnnxDecoder, type OrtSession } from './onnx-decoder.js';
+import { isChunkInvariant } from './chunk-invariance.js';
+import { OnnxDecoder, range, type OrtSession } from './onnx-decoder.js';
 import { PrefixCache } from './prefix-cache.js';
 import { createSampler } from './sampling.js';
+import { siblingSeed } from './siblings.js';
 import { StopMatcher } from './stop.js';
 import { loadTokenizer, type HFTokenizer } from './tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from './types.js';
@@ -20,13 +22,18 @@ export interface TransformersEngineOptions {
    * on 2 cores one thread decoded faster than two (bench/RESULTS.md). Raise it for larger models.
    */
   threads?: number;
-  /** Reuse KV caches across calls that share a token prefix (default true). */
+  /**
+   * Reuse KV caches across calls that share a token prefix (default true). Only ever on when the
+   * graph computes a prefix to the same bits in one call or in pieces (checked at load), so the
+   * cache changes speed, never tokens; otherwise off, with a process warning if it was asked for.
+   */
   prefixCache?: boolean;
   /**
-   * Which graph file: `auto` (default) takes `onnx/model_gqa*.onnx` when the folder has it
-   * (grouped-query attention without KV expansion: same outputs, faster steps), else `onnx/model*.onnx`.
+   * Which graph file: `auto` (default) takes `onnx/model_append*.onnx` when the folder has it (the
+   * bundled decoder rewritten to append to a cache kept outside the graph, with per-token
+   * quantization: docs/onnx-rewrite.md), else `onnx/model*.onnx`; `original` always the latter.
    */
-  graph?: 'auto' | 'original' | 'gqa';
+  graph?: 'auto' | 'original' | 'append';
 }
 
 /** Counters for benchmarks and reports. */
@@ -72,6 +79,8 @@ export class TransformersEngine implements Engine {
   graphFile = '';
   /** What was loaded: the model folder (or hub id), the weights, and where the graph file is on disk. */
   loaded: { model: string; dtype: 'q8' | 'fp32'; graphPath: string } = { model: '', dtype: 'q8', graphPath: '' };
+  /** Whether calls reuse cached prefixes (see `TransformersEngineOptions.prefixCache`). */
+  readonly prefixCaching: boolean;
   private readonly cache: PrefixCache | undefined;
   private readonly vocab: number;
 
@@ -86,6 +95,7 @@ export class TransformersEngine implements Engine {
     this.contextLength = contextLength;
     this.vocab = decoder.shape.vocab;
     this.cache = usePrefixCache ? new PrefixCache() : undefined;
+    this.prefixCaching = usePrefixCache;
   }
 
   static async load(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
@@ -105,7 +115,16 @@ export class TransformersEngine implements Engine {
       vocab: config.vocab_size!,
     });
     const name = source.kind === 'local' ? source.name : source.id;
-    const engine = new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, options.prefixCache ?? true);
+    let prefixCache = options.prefixCache ?? true;
+    if (prefixCache && !(await isChunkInvariant(decoder))) {
+      prefixCache = false;
+      process.emitWarning(
+        `${name} (${file}) gives different results for a prompt computed in one call and in pieces, so prefix caching is off ` +
+          '(it would change the generated tokens). The bundled model shows how a graph can be rewritten to allow it: docs/onnx-rewrite.md.',
+        { code: 'THREADWEAVER_PREFIX_CACHE_OFF' },
+      );
+    }
+    const engine = new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, prefixCache);
     engine.graphFile = file;
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
     const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
@@ -125,8 +144,16 @@ export class TransformersEngine implements Engine {
     request: SiblingRequest,
   ): Promise<CompletionResult[]> {
     if (suffixes.length === 0) return [];
-    const sampling = suffixes.map((_, i) => ({ ...request, seed: request.seeds?.[i] ?? request.seed }));
+    const sampling = suffixes.map((_, i) => {
+      const seed = siblingSeed(request, i);
+      return { ...request, ...(seed !== undefined ? { seed } : {}) };
+    });
     const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
+    // Each row needs a position of its own to start from: an empty suffix takes the prefix's last token.
+    if (suffixes.length > 1 && suffixes.some((s) => s.length === 0) && prefix.length > 0) {
+      const last = prefix[prefix.length - 1]!;
+      return this.run(prefix.slice(0, -1), suffixes.map((s) => [last, ...s]), request, sampling, deltas);
+    }
     return this.run([...prefix], suffixes, request, sampling, deltas);
   }
 
@@ -150,6 +177,7 @@ export class TransformersEngine implements Engine {
       throw new Error(`complete: prompt of ${longest} tokens does not fit the context of ${this.contextLength}`);
     }
     const maxTokens = Math.max(0, Math.min(request.maxTokens, this.contextLength - longest));
+    const samplers = suffixes.map((_, i) => createSampler(sampling[i] ?? {}));
     const results: CompletionResult[] = new Array(suffixes.length);
     const finish = (row: Row, reason: FinishReason, matchedStop?: string) => {
       const promptTokens = prefix.length + suffixes[row.out]!.length;
@@ -167,7 +195,7 @@ export class TransformersEngine implements Engine {
     // Shared prefix: reuse a cached prefix, prefill the rest at batch 1.
     // Some token must still run to produce logits: the suffixes, or else the prefix's last one.
     const reusable = suffixes.every((s) => s.length > 0) ? prefix.length : prefix.length - 1;
-    let kv: KVCache = this.cache?.lookup(prefix, reusable, request.cacheScope) ?? this.decoder.empty(1);
+    let kv: KVCache = this.cache?.lookup(prefix, reusable) ?? this.decoder.empty(1);
     const cached = kv.length;
     this.stats.cachedPromptTokens += cached;
     let logits: Float32Array | undefined;
@@ -184,7 +212,7 @@ export class TransformersEngine implements Engine {
       out: i,
       ids: [],
       maxTokens,
-      sampler: createSampler(sampling[i] ?? {}),
+      sampler: samplers[i]!,
       stop: new StopMatcher(request.stop ?? [], (s) => this.tokenizer.singleTokenId(s)),
       mask: ones(prefix.length),
       nextPos: prefix.length,
@@ -192,9 +220,10 @@ export class TransformersEngine implements Engine {
     }));
 
     // Suffixes (thread headers) are right-aligned with padding so one forward covers them all.
+    // The rows are copies: a forward extends its cache in place, and the prefix may be cached.
     const width = Math.max(...suffixes.map((s) => s.length));
     if (width > 0) {
-      if (suffixes.length > 1) kv = selectRows(kv, suffixes.map(() => 0));
+      kv = selectRows(kv, suffixes.map(() => 0));
       const ids: number[][] = [];
       const positions: number[][] = [];
       rows.forEach((row, i) => {
@@ -301,9 +330,9 @@ export class TransformersEngine implements Engine {
 /** The graph file stem for a local folder (transformers.js appends `_quantized` for q8). */
 export function graphFileName(dir: string, dtype: 'q8' | 'fp32', graph: TransformersEngineOptions['graph'] = 'auto'): string {
   if (graph === 'original') return 'model';
-  const gqa = path.join(dir, 'onnx', dtype === 'q8' ? 'model_gqa_quantized.onnx' : 'model_gqa.onnx');
-  if (existsSync(gqa)) return 'model_gqa';
-  if (graph === 'gqa') throw new Error(`model: ${gqa} not found (graph 'gqa' was asked for)`);
+  const append = path.join(dir, 'onnx', dtype === 'q8' ? 'model_append_quantized.onnx' : 'model_append.onnx');
+  if (existsSync(append)) return 'model_append';
+  if (graph === 'append') throw new Error(`model: ${append} not found (graph 'append' was asked for)`);
   return 'model';
 }
 
@@ -327,12 +356,6 @@ async function loadModel(source: ModelSource, options: TransformersEngineOptions
   } catch (err) {
     throw hubLoadError(source.id, err);
   }
-}
-
-function range(from: number, to: number): number[] {
-  const out: number[] = [];
-  for (let i = from; i < to; i++) out.push(i);
-  return out;
 }
 
 function ones(n: number): number[] {

@@ -4,12 +4,19 @@ export interface ChatMessage {
   content: string;
 }
 
+export interface ChatTemplateOptions {
+  /** End with the assistant header (default true). */
+  addGenerationPrompt?: boolean;
+  /** More variables for the template (Qwen3's `enable_thinking`), as `chat_template_kwargs`. */
+  kwargs?: Record<string, unknown>;
+}
+
 /** Token-level access an engine gives the controller. */
 export interface Tokenizer {
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
   count(text: string): number;
-  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
   /** Ids that end generation (e.g. `<|im_end|>`). */
   readonly eosIds: readonly number[];
   /** The id of `text` when it is exactly one token, else undefined. */
@@ -19,9 +26,15 @@ export interface Tokenizer {
 export type FinishReason = 'stop' | 'eos' | 'length' | 'abort';
 
 export interface SamplingOptions {
-  /** 0 (or undefined) means greedy. */
+  /** ≥ 0. Below 1e-5 (including 0 and undefined) decoding is greedy, as in vLLM. */
   temperature?: number;
+  /** In (0, 1]; default 1. */
   topP?: number;
+  /**
+   * Any safe integer (|seed| < 2^53); all of its bits select the stream (its 64-bit two's
+   * complement seeds the generator through SplitMix64), so 0 and 2^32 are different seeds.
+   * Derived seeds (per call, per thread) come from `deriveSeed`. Unset: a fresh random stream.
+   */
   seed?: number;
 }
 
@@ -33,8 +46,9 @@ export interface CompletionRequest extends SamplingOptions {
   stop?: readonly string[];
   signal?: AbortSignal;
   /**
-   * Reuse of cached prefixes is limited to calls with the same scope (the controller uses one per
-   * trajectory), so a seeded run decodes the same whatever ran before it. Unscoped calls share.
+   * Cached state this call leaves behind belongs to this scope (the controller uses one per
+   * trajectory) and is dropped by `releaseCache(scope)`. A cache never changes the tokens an
+   * engine generates, only how fast; any call may reuse any cached prefix.
    */
   cacheScope?: string;
   /** Called with each decoded piece as it is generated. */
@@ -79,7 +93,8 @@ export interface Engine {
   complete(request: CompletionRequest): Promise<CompletionResult>;
   /**
    * Continue `prefix + suffixes[i]` for every i, as siblings that share `prefix`. Per-sibling
-   * sampling seeds come from `seeds` (same length as suffixes) when given.
+   * sampling seeds come from `seeds` (same length as suffixes) when given, else sibling i uses
+   * `deriveSeed(seed, i)`.
    */
   completeSiblings(
     prefix: readonly number[],

@@ -38,11 +38,21 @@ const JOIN_GAP =
 const JOIN_SEPARATOR = /,|;|\band\b|\bor\b|\\q?quad/;
 
 /**
+ * `<Think>`/`</Think>` (a legacy capitalised tag that ThreadWeaver checkpoints carry as an added
+ * token) read as `<think>`/`</think>`, as the reference graders rewrite them before scoring.
+ * Same length, so offsets in the result are offsets in the text.
+ */
+export function normalizeThinkTags(text: string): string {
+  return text.replaceAll('<Think>', THINK_OPEN).replaceAll('</Think>', THINK_CLOSE);
+}
+
+/**
  * The part of a response that may hold the final answer. After the last `</think>` when there is
  * one; when a `<think>` is opened but never closed the run was truncated mid-thought, so there is
  * no answer region at all (a stray box inside an unfinished thought is not a final answer).
  */
-export function answerRegion(text: string): string | null {
+export function answerRegion(response: string): string | null {
+  const text = normalizeThinkTags(response);
   const close = text.lastIndexOf(THINK_CLOSE);
   if (close >= 0) return text.slice(close + THINK_CLOSE.length);
   if (text.includes(THINK_OPEN)) return null;
@@ -106,7 +116,8 @@ function lastBoxes(region: string): string | null {
 
 /** True when the text is a model response (has a box or think tags) rather than a bare answer. */
 export function isResponse(text: string): boolean {
-  return HAS_BOX.test(text) || text.includes(THINK_OPEN) || text.includes(THINK_CLOSE);
+  const t = normalizeThinkTags(text);
+  return HAS_BOX.test(t) || t.includes(THINK_OPEN) || t.includes(THINK_CLOSE);
 }
 
 /**

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { outlineNumbers } from '../format/outlines.js';
 import { TAG, threadHeader, threadPrompt } from '../format/tags.js';
 import { cutResult, shareBudget } from '../engine/siblings.js';
+import { deriveSeed } from '../engine/sampling.js';
 import type { CompletionResult, Engine } from '../engine/types.js';
 import type { ControllerEvents } from './events.js';
 import { TrajectoryBuilder, type Trajectory, type TrajectoryEnd } from './trajectory.js';
@@ -25,7 +26,7 @@ export interface ControllerOptions {
   maxTransitions?: number;
   temperature?: number;
   topP?: number;
-  /** Base seed; each call and each thread derives its own from it. */
+  /** Base seed (any safe integer); each call and each thread derives its own with `deriveSeed`. */
   seed?: number;
   signal?: AbortSignal;
 }
@@ -67,7 +68,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     // One cache scope per run: prefixes are reused within this trajectory only.
     const cacheScope = `run-${++runCounter}`;
     const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope };
-    const seedOf = (k: number) => (options.seed === undefined ? undefined : mix(options.seed, k));
+    const seedOf = (k: number) => (options.seed === undefined ? undefined : deriveSeed(options.seed, k));
     const insert = (text: string) => b.append({ source: 'inserted', text, ids: tok.encode(text) });
 
     let end: TrajectoryEnd | undefined;
@@ -224,12 +225,4 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.emit('done', { trajectory });
     return trajectory;
   }
-}
-
-/** Derive independent 32-bit seeds from a base seed (a shared seed would make identical threads). */
-function mix(seed: number, k: number): number {
-  let h = (seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
 }

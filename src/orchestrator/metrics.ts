@@ -84,20 +84,32 @@ export function parallelStats(text: string, ids: readonly number[], tokenizer: T
 }
 
 /**
- * Start offset of each token's text. Decoding token by token is exact for tokenizers whose
- * tokens are whole characters; when pieces do not add up to the text (byte-level merges),
- * offsets are spread proportionally, which keeps T exact and L approximate.
+ * Start offset of each token's text. Tokens are decoded one by one; a character that byte-level
+ * BPE splits over several tokens (`√`, `∑`, CJK, ...) decodes whole only with all of them, so such
+ * tokens are decoded as one group that starts where the character starts. When the pieces still
+ * do not add up to the text, offsets are spread proportionally, which keeps T exact and L
+ * approximate.
  */
 export function tokenOffsets(text: string, ids: readonly number[], tokenizer: Tokenizer): number[] {
   const offsets: number[] = [];
   let at = 0;
-  for (const id of ids) {
-    offsets.push(at);
-    at += tokenizer.decode([id]).length;
+  for (let i = 0; i < ids.length; ) {
+    let end = i + 1;
+    let piece = tokenizer.decode(ids.slice(i, end));
+    while (piece.includes(REPLACEMENT) && !text.startsWith(piece, at) && end < ids.length && end - i < MAX_SPLIT_TOKENS) {
+      piece = tokenizer.decode(ids.slice(i, ++end));
+    }
+    for (; i < end; i++) offsets.push(at);
+    at += piece.length;
   }
   if (at === text.length) return offsets;
   return ids.map((_, i) => Math.floor((i * text.length) / Math.max(1, ids.length)));
 }
+
+/** What a decoder shows for bytes that are not (yet) a whole UTF-8 character. */
+const REPLACEMENT = '\uFFFD';
+/** Tokens one run of split characters may span before the text is taken as is. */
+const MAX_SPLIT_TOKENS = 16;
 
 export interface ThreadTiming {
   block: number;

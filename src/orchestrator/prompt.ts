@@ -29,21 +29,48 @@ export function loadPrompt(name: string, slots: Record<string, string> = {}): st
 }
 
 /**
+ * Everything about how a problem becomes the prompt, which a checkpoint was trained with and a
+ * preset pins: the style, the text after the problem, whether sequential mode has its own system
+ * message, and the variables the chat template reads.
+ */
+export interface PromptFormat {
+  style: PromptStyle;
+  /** Appended to the problem as is (ThreadWeaver's training prompt: one space, then the instruction). */
+  suffix: string;
+  /**
+   * Trained style in sequential mode: put the `sequential-system` prompt as the system message
+   * (the bundled model was trained with it). Off for checkpoints trained without a system prompt.
+   */
+  sequentialSystem: boolean;
+  /** Variables for the chat template besides the messages (Qwen3's `enable_thinking`). */
+  chatTemplateKwargs: Record<string, unknown>;
+}
+
+export const DEFAULT_PROMPT_FORMAT: Readonly<PromptFormat> = { style: 'trained', suffix: '', sequentialSystem: true, chatTemplateKwargs: {} };
+
+/** A style or a partial format, completed with the defaults (today's bundled-model prompt). */
+export function promptFormat(format: PromptStyle | Partial<PromptFormat> = {}): PromptFormat {
+  return { ...DEFAULT_PROMPT_FORMAT, ...(typeof format === 'string' ? { style: format } : format) };
+}
+
+/**
  * The messages put to the model. `system` is the caller's own system text (a chat client's
  * system messages): it follows the mode's system prompt, if any, in the one system message, since
  * many chat templates accept a system message only first.
  */
-export function promptMessages(problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained', system?: string): ChatMessage[] {
+export function promptMessages(problem: string, mode: 'parallel' | 'sequential', format: PromptStyle | Partial<PromptFormat> = 'trained', system?: string): ChatMessage[] {
+  const f = promptFormat(format);
   const parts: string[] = [];
-  if (style === 'instructed') parts.push(loadPrompt(mode === 'parallel' ? 'instructed-parallel' : 'instructed-sequential'));
-  else if (mode === 'sequential') parts.push(loadPrompt('sequential-system'));
+  if (f.style === 'instructed') parts.push(loadPrompt(mode === 'parallel' ? 'instructed-parallel' : 'instructed-sequential'));
+  else if (mode === 'sequential' && f.sequentialSystem) parts.push(loadPrompt('sequential-system'));
   if (system) parts.push(system);
   const messages: ChatMessage[] = parts.length ? [{ role: 'system', content: parts.join('\n\n') }] : [];
-  messages.push({ role: 'user', content: problem });
+  messages.push({ role: 'user', content: problem + f.suffix });
   return messages;
 }
 
 /** The chat-templated prompt, ending with the assistant header (the model writes `<think>`). */
-export function buildPrompt(tokenizer: Tokenizer, problem: string, mode: 'parallel' | 'sequential', style: PromptStyle = 'trained', system?: string): string {
-  return tokenizer.applyChatTemplate(promptMessages(problem, mode, style, system), { addGenerationPrompt: true });
+export function buildPrompt(tokenizer: Tokenizer, problem: string, mode: 'parallel' | 'sequential', format: PromptStyle | Partial<PromptFormat> = 'trained', system?: string): string {
+  const f = promptFormat(format);
+  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system), { addGenerationPrompt: true, kwargs: f.chatTemplateKwargs });
 }

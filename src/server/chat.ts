@@ -18,7 +18,7 @@ export function toChatMessage(m: ChatMessageBody): ChatMessage {
 
 /** POST /v1/chat/completions: messages through the model's chat template, with the generation prompt. */
 export const chatCompletions: Handler = async (server, rc) => {
-  const body = await parseJsonBody(rc.req, server.maxBodyBytes, chatBodySchema);
+  const body = await parseJsonBody(rc.req, server.maxBodyBytes, chatBodySchema, rc.signal);
   checkModel(server, body.model);
   let prompt: string;
   try {

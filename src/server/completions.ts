@@ -8,7 +8,7 @@ import { completionShape } from './shapes.js';
 
 /** POST /v1/completions: the raw prompt (text or token ids) is continued as is. */
 export const completions: Handler = async (server, rc) => {
-  const body = await parseJsonBody(rc.req, server.maxBodyBytes, completionBodySchema);
+  const body = await parseJsonBody(rc.req, server.maxBodyBytes, completionBodySchema, rc.signal);
   checkModel(server, body.model);
   const plan = planGeneration(server.engine, server.maxTokensLimit, {
     prompt: body.prompt,

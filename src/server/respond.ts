@@ -25,12 +25,12 @@ export function sendError(res: ServerResponse, err: unknown): void {
 /** Server-sent events as OpenAI streams them: `data: {json}` blocks, then `data: [DONE]`. */
 export class SseStream {
   constructor(private readonly res: ServerResponse) {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      // Proxies such as nginx would otherwise buffer the stream.
-      'X-Accel-Buffering': 'no',
-    });
+    // Set one by one: headers given to writeHead cannot be read back, and the half-close probe reads the type.
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache');
+    // Proxies such as nginx would otherwise buffer the stream.
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.writeHead(200);
     res.flushHeaders();
   }
 

@@ -25,6 +25,9 @@ const common = {
   user: z.string().nullish(),
   /** vLLM's flag; token ids are returned unless it is false. */
   return_token_ids: z.boolean().nullish(),
+  /** vLLM's flags: special tokens are left out of the text unless the first is false. */
+  skip_special_tokens: z.boolean().nullish(),
+  spaces_between_special_tokens: z.boolean().nullish(),
   presence_penalty: unsupported('presence_penalty', (v) => v === 0),
   frequency_penalty: unsupported('frequency_penalty', (v) => v === 0),
   logit_bias: unsupported('logit_bias', isEmpty),

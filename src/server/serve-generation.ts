@@ -3,6 +3,7 @@ import type { ServerContext, RequestContext } from './context.js';
 import { runGeneration, type GenerationPlan } from './generate.js';
 import { sendJson, SseStream } from './respond.js';
 import { usageBody, type ResponseShape } from './shapes.js';
+import { SpecialTokenText, specialTokenTexts, type SpecialTokenOptions } from './special-text.js';
 import { StopHoldback } from './stop-text.js';
 
 export interface ServeOptions {
@@ -11,11 +12,24 @@ export interface ServeOptions {
   includeUsage: boolean;
   /** Add `token_ids` to each choice (vLLM's `return_token_ids`; on unless the request says false). */
   withIds: boolean;
+  /** How the text spells special tokens (vLLM's defaults: left out). */
+  specialTokens: SpecialTokenOptions;
 }
 
 /** The response options both endpoints' bodies share. */
-export function serveOptions(body: { stream?: boolean | null; stream_options?: { include_usage?: boolean | null } | null; return_token_ids?: boolean | null }): ServeOptions {
-  return { stream: body.stream ?? false, includeUsage: body.stream_options?.include_usage ?? false, withIds: body.return_token_ids !== false };
+export function serveOptions(body: {
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+  return_token_ids?: boolean | null;
+  skip_special_tokens?: boolean | null;
+  spaces_between_special_tokens?: boolean | null;
+}): ServeOptions {
+  return {
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    withIds: body.return_token_ids !== false,
+    specialTokens: { skip: body.skip_special_tokens ?? true, spaces: body.spaces_between_special_tokens ?? true },
+  };
 }
 
 /**
@@ -29,12 +43,13 @@ export async function serveGeneration(server: ServerContext, rc: RequestContext,
     const id = shape.idPrefix + randomUUID().replace(/-/g, '');
     const created = Math.floor(Date.now() / 1000);
     const head = (object: string) => ({ id, object, created, model: server.modelName, system_fingerprint: null });
+    const specials = specialTokenTexts(server.engine.tokenizer);
     if (!options.stream) {
       const gen = await runGeneration(server.engine, plan, rc.signal);
       if (gen.aborted) throw rc.signal.reason;
       sendJson(rc.res, 200, {
         ...head(shape.object),
-        choices: gen.choices.map((c) => shape.choice(c, options.withIds)),
+        choices: gen.choices.map((c) => shape.choice({ ...c, text: SpecialTokenText.rewrite(c.text, specials, options.specialTokens) }, options.withIds)),
         usage: usageBody(gen),
       });
       return;
@@ -42,13 +57,18 @@ export async function serveGeneration(server: ServerContext, rc: RequestContext,
     const sse = new SseStream(rc.res);
     const chunk = (choices: object[]) => sse.send({ ...head(shape.chunkObject), choices });
     if (shape.opening) for (let i = 0; i < plan.n; i++) chunk([shape.opening(i)]);
+    // Per choice: stop strings are held back in the engine's text, then special tokens rewritten.
     const holds = Array.from({ length: plan.n }, () => new StopHoldback(plan.stop));
+    const texts = Array.from({ length: plan.n }, () => new SpecialTokenText(specials, options.specialTokens));
     const gen = await runGeneration(server.engine, plan, rc.signal, (i, delta) => {
-      const text = holds[i]!.push(delta);
+      const text = texts[i]!.push(holds[i]!.push(delta));
       if (text) chunk([shape.delta(i, text)]);
     });
     if (gen.aborted) throw rc.signal.reason;
-    for (const c of gen.choices) chunk([shape.last(c, holds[c.index]!.finish(c.text), options.withIds)]);
+    for (const c of gen.choices) {
+      const text = texts[c.index]!;
+      chunk([shape.last(c, text.push(holds[c.index]!.finish(c.text)) + text.end(), options.withIds)]);
+    }
     if (options.includeUsage) sse.send({ ...head(shape.chunkObject), choices: [], usage: usageBody(gen) });
     sse.done();
   } finally {

@@ -7,7 +7,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Tokenizer } from '../engine/types.js';
-import { buildPrompt } from '../orchestrator/prompt.js';
+import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
 import { sftLayout, threadTagIds } from '../trie/sft.js';
 import { jsonlText, writeFileAtomic } from './files.js';
 
@@ -45,25 +45,36 @@ export interface SftFiles {
 export interface SftWriteOptions {
   /** Appended to the problem after a space in the user turn (e.g. "Put the final answer in \\boxed{}."). */
   instruction?: string;
+  /**
+   * The prompt format the rows train (a preset's): its suffix ends the user turn (unless
+   * `instruction` is given), its template variables shape the trie rows' prompt.
+   */
+  prompt?: Partial<PromptFormat>;
 }
 
-export function userContent(problem: string, instruction?: string): string {
-  return instruction ? `${problem} ${instruction}` : problem;
+/** The write options of a stage's options (only the fields given). */
+export function writeOptions(o: SftWriteOptions): SftWriteOptions {
+  return { ...(o.instruction ? { instruction: o.instruction } : {}), ...(o.prompt ? { prompt: o.prompt } : {}) };
+}
+
+export function userContent(problem: string, options: SftWriteOptions = {}): string {
+  return options.instruction ? `${problem} ${options.instruction}` : problem + (options.prompt?.suffix ?? '');
 }
 
 export function sftRow(example: SftExample, options: SftWriteOptions = {}): SftRow {
   return {
     id: example.id,
     messages: [
-      { role: 'user', content: userContent(example.problem, options.instruction) },
+      { role: 'user', content: userContent(example.problem, options) },
       { role: 'assistant', content: example.trajectory },
     ],
   };
 }
 
 /** The trie layout of one row: the chat-templated prompt, and the trajectory ended by the end-of-turn token. */
-export function trieRow(row: SftRow, tokenizer: Tokenizer): TrieRow {
-  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', 'trained');
+export function trieRow(row: SftRow, tokenizer: Tokenizer, format: Partial<PromptFormat> = {}): TrieRow {
+  // The user turn already ends with the suffix.
+  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', { ...format, style: 'trained', suffix: '' });
   const eos = tokenizer.eosIds[0];
   const completion = row.messages[1].content + (eos === undefined ? '' : tokenizer.decode([eos]));
   const { ids, parent, position, branch, loss } = sftLayout({ prompt, completion }, tokenizer);
@@ -79,7 +90,7 @@ export async function writeSftDataset(dir: string, examples: readonly SftExample
   let layouts: TrieRow[];
   try {
     threadTagIds(tokenizer);
-    layouts = rows.map((r) => trieRow(r, tokenizer));
+    layouts = rows.map((r) => trieRow(r, tokenizer, options.prompt));
   } catch (err) {
     await rm(trie, { force: true }); // a layout file from an earlier run would no longer match
     return { sft, trie: null, trieError: (err as Error).message };

@@ -13,7 +13,8 @@ import path from 'node:path';
 import type { Tokenizer } from '../engine/types.js';
 import { assessTrajectory, passesFilter, type Assessment } from './assess.js';
 import { ContextTooSmallError, promptFit } from './context-fit.js';
-import { writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
+import { writeOptions, writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
+import type { PromptFormat } from '../orchestrator/prompt.js';
 import { removeDependencies, type RewriteAction } from './dependencies.js';
 import { isBlock, renderBody, renderTrajectory } from './draft.js';
 import { jsonlText, writeFileAtomic } from './files.js';
@@ -43,6 +44,8 @@ export interface Stage1Options {
   concurrency?: number;
   /** Appended to the problem in the user turn of the written rows. */
   instruction?: string;
+  /** The prompt format the rows train (a preset's: suffix, template variables); see SftWriteOptions. */
+  prompt?: Partial<PromptFormat>;
   /**
    * The LLM's context length in tokens; default: what the endpoint reports (`ChatModel.contextLength`).
    * When known, the run refuses to start if the longest request would not fit (ContextTooSmallError).
@@ -234,7 +237,7 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
   const assessed = done.flatMap((x) => (x.assessment ? [x.assessment] : []));
   const kept = done.filter((x) => x.example);
   const examples = kept.map((x) => x.example!);
-  const sftFiles = await writeSftDataset(o.out, examples, o.tokenizer, o.instruction ? { instruction: o.instruction } : {});
+  const sftFiles = await writeSftDataset(o.out, examples, o.tokenizer, writeOptions(o));
   const itemsFile = path.join(o.out, 'items.jsonl');
   await writeFileAtomic(itemsFile, jsonlText(done.map((x) => x.summary)));
 

@@ -11,7 +11,9 @@ import type { Engine } from '../engine/types.js';
 import { gradeAnswer } from '../math/grade.js';
 import { solve } from '../solve.js';
 import { assessTrajectory, passesFilter, type Assessment } from './assess.js';
-import { writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
+import { writeOptions, writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
+import type { PromptFormat } from '../orchestrator/prompt.js';
+import type { ResolvedPreset } from '../preset.js';
 import { renderReport, writeStats } from './report.js';
 import { datasetStats, type DatasetStats } from './stats.js';
 
@@ -32,8 +34,12 @@ export interface Stage2Options {
   maxTokens?: number;
   /** Problems solved at once. Default 1. */
   concurrency?: number;
-  /** Appended to the problem in the user turn of the written rows. */
+  /** Appended to the problem in the user turn of the written rows (not in the prompts solved). */
   instruction?: string;
+  /** How problems are put to the model, in the solves and in the written rows (a preset's). */
+  prompt?: Partial<PromptFormat>;
+  /** The preset, recorded in the rollouts' eval run (a rerun with another preset is refused). */
+  preset?: ResolvedPreset;
   /** Where the progress line goes; default process.stderr, false for none. */
   progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
   signal?: AbortSignal;
@@ -66,10 +72,11 @@ export interface Stage2Result {
 export const ROLLOUTS_DIR = 'rollouts';
 
 /** The eval runner's solve function over the fork/join controller on `engine`. */
-export function controllerSolver(engine: Engine, maxTokens?: number): SolveFn {
+export function controllerSolver(engine: Engine, maxTokens?: number, prompt?: Partial<PromptFormat>): SolveFn {
   return async (problem, s) => {
     const r = await solve(problem, {
       engine,
+      ...(prompt ? { prompt } : {}),
       mode: s.mode,
       seed: s.seed,
       temperature: s.temperature,
@@ -96,7 +103,8 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     topP,
     seedBase: o.seed ?? 0,
     out: rolloutsDir,
-    solve: controllerSolver(o.engine, o.maxTokens),
+    solve: controllerSolver(o.engine, o.maxTokens, o.prompt),
+    ...(o.preset ? { preset: o.preset } : {}),
     grade: gradeAnswer,
     progress: o.progress ?? process.stderr,
     keepText: true,
@@ -125,7 +133,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     examples.push({ id: `${row.problemId}#${row.sample}`, problem: problems.get(row.problemId)!.problem, trajectory: row.text });
   }
 
-  const files = await writeSftDataset(o.out, examples, o.engine.tokenizer, o.instruction ? { instruction: o.instruction } : {});
+  const files = await writeSftDataset(o.out, examples, o.engine.tokenizer, writeOptions(o));
   const stats: Stage2Stats = {
     stage: 2,
     dataset: o.dataset.name,

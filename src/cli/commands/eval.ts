@@ -13,9 +13,10 @@ import { solve } from '../../solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema } from '../engine-flags.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   dataset: z.array(z.string().min(1)).optional(),
   data: z.array(z.string().min(1)).optional(),
   dataDir: z.string().optional(),
@@ -46,12 +47,14 @@ Options:
   --out DIR          run folder (default runs/<dataset>). Rerunning resumes; a rerun with other
                      settings (sampling, model weights, budget, prompt style, ...) is refused, exit 2
   --concurrency C    samples in flight (default 1: honest wall-clock timings on one engine)
-  --max-tokens N, --temperature T (default 0 for k=1, else 0.6), --top-p P (default 1, or 0.95 when k>1),
+  --max-tokens N, --temperature T, --top-p P   override the preset's (tiny: greedy for k=1, else 0.6 and 0.95)
   --seed N           base seed (default 0)
   --bootstrap N      resamples of the problems for the 95% intervals (default 1000; seeded)
   --extract boxed|lenient   answer extraction (default boxed: the last \\boxed{} after </think>;
                      lenient also reads "The final answer is X", "The answer is X", "Answer: X"
                      and the last $...$ of the final sentence when there is no box)
+${presetFlagUsage}
+                     (a run folder keeps its preset: resuming with another one is refused)
 ${engineFlagUsage}`;
 
 const command: Command = {
@@ -72,6 +75,7 @@ const command: Command = {
       {
         ...engineFlagOptions,
         ...samplingFlagOptions,
+        ...presetFlagOptions,
         dataset: { type: 'string', multiple: true },
         data: { type: 'string', multiple: true },
         'data-dir': { type: 'string' },
@@ -95,12 +99,11 @@ const command: Command = {
     for (const spec of specs) {
       datasets.push(await loadDataset({ ...spec, ...(values.dataDir ? { dataDir: values.dataDir } : {}), ...(values.limit ? { limit: values.limit } : {}) }));
     }
-    const sampled = values.k > 1;
-    const temperature = values.temperature ?? (sampled ? 0.6 : 0);
-    const topP = values.topP ?? (sampled ? 0.95 : 1);
+    const run = presetRun(values, 'eval', { samplesPerProblem: values.k });
+    const { temperature, topP, maxTokens, prompt } = run.resolved.settings;
     if (values.k > 1 && temperature === 0) process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
-    const engine: Engine = await engineFromFlags(values);
+    const engine: Engine = await engineFromPreset(values, run);
     const described = await describeEngine(engine);
 
     const solveFn: SolveFn = async (problem, o) => {
@@ -113,7 +116,7 @@ const command: Command = {
         extract: o.extract,
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
-        ...(o.promptStyle ? { promptStyle: o.promptStyle } : {}),
+        prompt: { ...prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
@@ -127,10 +130,11 @@ const command: Command = {
           temperature,
           topP,
           seedBase: values.seed ?? 0,
+          preset: run.resolved,
           extract: values.extract,
           ...(described ? { engine: described } : {}),
-          ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
-          promptStyle: values.promptStyle ?? 'trained',
+          ...(maxTokens !== null ? { maxTokens } : {}),
+          promptStyle: prompt.style,
           bootstrap: { resamples: values.bootstrap },
           out,
           solve: solveFn,

@@ -5,9 +5,10 @@ import { parseCommandArgs } from '../args.js';
 import { LOOPBACK, serverFlagOptions, serverFlagSchema, serverOptionsFromFlags } from '../server-flags.js';
 import { UsageError, type Command } from '../command.js';
 import { untilSignal } from '../until-signal.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags } from '../engine-flags.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(serverFlagSchema.shape).extend({
+const schema = engineFlagSchema.extend(serverFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   upstreamApiKey: z.string().min(1).optional(),
 });
 
@@ -28,6 +29,8 @@ Options:
   --max-queued N            runs that may wait (default 256); beyond that, 503
   --max-body-bytes N        largest request body (default 1048576)
   --quiet                   no request log on stderr
+${presetFlagUsage}
+                        (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
 
 const command: Command = {
@@ -40,6 +43,7 @@ const command: Command = {
       {
         ...engineFlagOptions,
         ...serverFlagOptions,
+        ...presetFlagOptions,
         'upstream-api-key': { type: 'string' },
       },
       schema,
@@ -50,12 +54,15 @@ const command: Command = {
     if (upstreamApiKey && !values.baseUrl?.length) throw new UsageError('--upstream-api-key only applies with --base-url');
     const apiKey = ownKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
     const host = values.host ?? '127.0.0.1';
-    const engine = await engineFromFlags({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) });
+    const run = presetRun(values, 'solve');
+    const { prompt, temperature, topP, maxTokens } = run.resolved.settings;
+    const engine = await engineFromPreset({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) }, run);
     const server: RunningServer = await startGateway({
       engine,
       ...serverOptionsFromFlags(values, 8080),
       ...(apiKey ? { apiKey } : {}),
-      ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
+      prompt,
+      defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
     });
     if (!apiKey && !LOOPBACK.has(host)) {
       process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);

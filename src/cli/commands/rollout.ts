@@ -5,9 +5,10 @@ import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFlagUsage, datasetFromFlags } from '../dataset-flags.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(datasetFlagSchema.shape).extend({
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(datasetFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   group: intFlag().min(1, 'must be at least 1').optional(),
   mode: z.enum(['parallel', 'sequential']).optional(),
   concurrency: intFlag().min(1).optional(),
@@ -33,9 +34,11 @@ Options:
                            group is complete (removed at the end)
 ${datasetFlagUsage}
 ${samplingFlagUsage}
-  (rollouts default to --temperature 1; --seed is the base of the per-trajectory seeds, default 0.
-   A group learns only from a spread of rewards: the bundled model is near-deterministic below
-   about 1.5, so use --temperature 1.5 with it; groups without spread are reported)
+  (rollouts sample with the preset's rollout settings, temperature 1 and top-p 1 in the shipped presets;
+   --seed is the base of the per-trajectory seeds, default 0. A group learns only from a spread of
+   rewards: the bundled model is near-deterministic below about 1.5, so use --temperature 1.5 with
+   it; groups without spread are reported)
+${presetFlagUsage}
 ${engineFlagUsage}`;
 
 const command: Command = {
@@ -49,6 +52,7 @@ const command: Command = {
         ...engineFlagOptions,
         ...samplingFlagOptions,
         ...datasetFlagOptions,
+        ...presetFlagOptions,
         group: { type: 'string' },
         mode: { type: 'string' },
         concurrency: { type: 'string' },
@@ -63,7 +67,9 @@ const command: Command = {
     if (values.group === undefined) throw new UsageError('--group is required');
     const group = values.group;
     const dataset = await datasetFromFlags(values);
-    const engine = await engineFromFlags(values);
+    const run = presetRun(values, 'rollout');
+    const { temperature, topP, maxTokens, prompt } = run.resolved.settings;
+    const engine = await engineFromPreset(values, run);
 
     const result = await withSigint((signal) =>
       runRollouts({
@@ -72,15 +78,16 @@ const command: Command = {
         engine,
         out: values.out,
         ...(values.mode ? { mode: values.mode } : {}),
-        ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
-        ...(values.topP !== undefined ? { topP: values.topP } : {}),
+        temperature,
+        topP,
+        prompt,
+        preset: run.resolved.name,
         ...(values.seed !== undefined ? { seedBase: values.seed } : {}),
         ...(values.concurrency ? { concurrency: values.concurrency } : {}),
-        ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
+        ...(maxTokens !== null ? { maxTokens } : {}),
         ...(values.advantage ? { advantage: values.advantage } : {}),
         ...(values.formatPenalty !== undefined ? { rewardConfig: { formatPenalty: values.formatPenalty } } : {}),
         ...(values.keepContextIds ? { keepContextIds: true } : {}),
-        ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
         signal,
         progress: process.stderr,
       }),

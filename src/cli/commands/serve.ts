@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { startServer } from '../../server/index.js';
-import { intFlag, parseCommandArgs } from '../args.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from '../../server/index.js';
+import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
-import { embeddedEngineFlagUsage, engineFlagOptions, engineFlagSchema, engineFromFlags } from '../engine-flags.js';
+import { embeddedEngineFlagUsage, engineFlagOptions, engineFlagSchema } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend({
+const schema = engineFlagSchema.extend(presetFlagSchema.shape).extend({
   host: z.string().min(1).optional(),
   port: intFlag().min(0).max(65535).optional(),
   apiKey: z.string().min(1).optional(),
@@ -13,6 +14,7 @@ const schema = engineFlagSchema.extend({
   maxConcurrent: intFlag().min(1).optional(),
   maxQueued: intFlag().min(0).optional(),
   maxBodyBytes: intFlag().min(1).optional(),
+  shutdownGrace: numberFlag().min(0).optional(),
   quiet: z.boolean().optional(),
 });
 
@@ -30,7 +32,11 @@ Options:
   --max-concurrent N        generations run at once (default 4); others wait their turn
   --max-queued N            generations that may wait (default 256); beyond that, 503
   --max-body-bytes N        largest request body (default 1048576)
+  --shutdown-grace S        on SIGINT/SIGTERM, seconds requests in flight get to finish before
+                            they are cut off (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000}); a second signal exits at once
   --quiet                   no request log on stderr
+  --preset NAME|FILE        a preset of an in-process model (tiny, the default); presets of models
+                            served by vLLM or SGLang do not apply
 ${embeddedEngineFlagUsage}`;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -44,6 +50,7 @@ const command: Command = {
       args,
       {
         ...engineFlagOptions,
+        ...presetFlagOptions,
         host: { type: 'string' },
         port: { type: 'string' },
         'api-key': { type: 'string' },
@@ -52,6 +59,7 @@ const command: Command = {
         'max-concurrent': { type: 'string' },
         'max-queued': { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        'shutdown-grace': { type: 'string' },
         quiet: { type: 'boolean' },
       },
       schema,
@@ -60,7 +68,12 @@ const command: Command = {
     if (values.baseUrl?.length) throw new UsageError('serve runs the embedded engine: --base-url is not for serve');
     const apiKey = values.apiKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
     const host = values.host ?? '127.0.0.1';
-    const engine = await engineFromFlags(values);
+    const graceMs = (values.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE_MS / 1000) * 1000;
+    const run = presetRun(values, 'solve');
+    if (run.preset.engine !== 'embedded' && !values.model) {
+      throw new UsageError(`serve runs a model in-process; preset ${run.preset.name} is for a model served by vLLM or SGLang (use it with solve, eval or gateway and --base-url)`);
+    }
+    const engine = await engineFromPreset(values, run);
     const server = await startServer({
       engine,
       host,
@@ -71,6 +84,7 @@ const command: Command = {
       ...(values.maxConcurrent ? { maxConcurrent: values.maxConcurrent } : {}),
       ...(values.maxQueued !== undefined ? { maxQueued: values.maxQueued } : {}),
       ...(values.maxBodyBytes ? { maxBodyBytes: values.maxBodyBytes } : {}),
+      shutdownGraceMs: graceMs,
       ...(values.quiet ? {} : { log: (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) }),
     });
     if (!apiKey && !LOOPBACK.has(host)) {
@@ -78,13 +92,13 @@ const command: Command = {
     }
     process.stdout.write(`threadweaver serve: ${values.servedModelName ?? engine.name} at ${server.baseURL}${apiKey ? ' (API key required)' : ''}\n`);
 
-    // The first SIGINT/SIGTERM closes gracefully; a second one exits at once.
+    // The first SIGINT/SIGTERM closes gracefully (bounded by the grace period); a second one exits at once.
     let stop: ((signal: NodeJS.Signals) => void) | undefined;
     try {
       await new Promise<void>((resolve) => {
         stop = (signal) => {
           if (server.closing) process.exit(signal === 'SIGINT' ? 130 : 143);
-          process.stderr.write(`threadweaver serve: ${signal}, closing\n`);
+          process.stderr.write(`threadweaver serve: ${signal}, closing (requests in flight get ${graceMs / 1000} s; signal again to exit now)\n`);
           void server.close().then(resolve, resolve);
         };
         process.on('SIGINT', stop);

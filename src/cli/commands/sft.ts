@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
+import type { PromptFormat } from '../../orchestrator/prompt.js';
 import { ContextTooSmallError } from '../../sft/context-fit.js';
 import { OpenAIChatModel } from '../../sft/llm.js';
 import { runStage1, type Stage1Stats } from '../../sft/stage1.js';
@@ -10,7 +11,9 @@ import type { DatasetStats } from '../../sft/stats.js';
 import { readTraces } from '../../sft/traces.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
+import { presetTokenizer } from '../../preset.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFromFlags } from '../dataset-flags.js';
 import { withSigint } from '../interrupt.js';
 
@@ -42,8 +45,11 @@ tokens or more), not the bundled model. Rerunning into DIR sends only new reques
   --min-parallel-chars N    keep a block only with N characters outside its longest thread (default 200)
   --attempts N              requests per well-formed answer in steps 1 and 4 (default 3)
   --limit N                 first N traces only
-  --tokenizer DIR           tokenizer for token counts and trie rows (default: the bundled model's)
-  --instruction TEXT        appended to each problem in the written user turns
+  --tokenizer DIR           tokenizer for token counts and trie rows (default: the preset's, or the bundled model's)
+  --instruction TEXT        appended to each problem after a space in the written user turns
+                            (default: the preset's prompt suffix)
+  --preset NAME|FILE        the checkpoint the rows train: its tokenizer (with its added tokens),
+                            prompt suffix and chat template variables
 
 stage2: solve problems with a parallel model through the fork/join controller; keep
 trajectories that pass the strict validator and grade correct, once each. DIR/rollouts is
@@ -55,8 +61,11 @@ the eval run of the rollouts (rerunning resumes).
   --samples S               samples per problem (default 1; use a temperature above 0 with S > 1)
   --out DIR                 run folder
   --concurrency N           problems solved at once (default 1)
-  --instruction TEXT        appended to each problem in the written user turns
+  --instruction TEXT        appended to each problem after a space, in the prompts solved and the
+                            written user turns (default: the preset's prompt suffix)
 ${samplingFlagUsage}
+  (stage 2 samples with the preset's sft settings: greedy with tiny, 0.6 and 0.95 with the Qwen3 presets)
+${presetFlagUsage}
 ${engineFlagUsage}`;
 
 const positive = () => intFlag().min(1);
@@ -81,6 +90,7 @@ const stage1Schema = z.object({
   limit: positive().optional(),
   tokenizer: z.string().optional(),
   instruction: z.string().optional(),
+  preset: z.string().min(1).optional(),
 });
 
 const stage1Flags = {
@@ -103,11 +113,13 @@ const stage1Flags = {
   limit: { type: 'string' },
   tokenizer: { type: 'string' },
   instruction: { type: 'string' },
+  ...presetFlagOptions,
 } as const;
 
 const stage2Schema = engineFlagSchema
   .extend(samplingFlagSchema.shape)
   .extend(datasetFlagSchema.shape)
+  .extend(presetFlagSchema.shape)
   .extend({
     samples: positive().default(1),
     out: z.string({ error: 'is required' }),
@@ -120,11 +132,15 @@ const stage2Flags = {
   ...engineFlagOptions,
   ...samplingFlagOptions,
   ...datasetFlagOptions,
+  ...presetFlagOptions,
   samples: { type: 'string' },
   out: { type: 'string' },
   concurrency: { type: 'string' },
   instruction: { type: 'string' },
 } as const;
+
+/** The preset's prompt format; `--instruction` replaces its suffix (after a space, as in the written rows). */
+const promptOf = (prompt: PromptFormat, instruction: string | undefined): PromptFormat => (instruction ? { ...prompt, suffix: ` ${instruction}` } : prompt);
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const summaryLine = (s: DatasetStats, out: string) =>
@@ -135,7 +151,8 @@ async function stage1(args: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(args, stage1Flags, stage1Schema);
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const traces = (await readTraces(v.input)).slice(0, v.limit);
-  const tokenizer = await loadTokenizer(resolveModelSource(v.tokenizer));
+  const { preset, resolved } = presetRun(v, 'sft');
+  const tokenizer = (await presetTokenizer(preset, v.tokenizer)) ?? (await loadTokenizer(resolveModelSource(v.tokenizer)));
   const apiKey = process.env[v.llmApiKeyEnv];
   const model = new OpenAIChatModel({
     baseURL: v.llmBaseUrl,
@@ -159,7 +176,7 @@ async function stage1(args: string[]): Promise<number> {
       minParallelChars: v.minParallelChars,
       attempts: v.attempts,
       concurrency: v.llmConcurrency,
-      ...(v.instruction ? { instruction: v.instruction } : {}),
+      prompt: promptOf(resolved.settings.prompt, v.instruction),
       ...(v.llmContextLength !== undefined ? { llmContextLength: v.llmContextLength } : {}),
       ...(v.llmMaxTokens !== undefined ? { llmAnswerTokens: v.llmMaxTokens } : {}),
       signal,
@@ -178,9 +195,11 @@ async function stage1(args: string[]): Promise<number> {
 async function stage2(args: string[]): Promise<number> {
   const { values: v, positionals } = parseCommandArgs(args, stage2Flags, stage2Schema);
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  if (v.samples > 1 && !v.temperature) console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
+  const run = presetRun(v, 'sft');
+  const { temperature, topP, maxTokens } = run.resolved.settings;
+  if (v.samples > 1 && !temperature) console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
   const dataset = await datasetFromFlags(v);
-  const engine = await engineFromFlags(v);
+  const engine = await engineFromPreset(v, run);
   const result = await withSigint((signal) =>
     runStage2({
       dataset,
@@ -188,11 +207,12 @@ async function stage2(args: string[]): Promise<number> {
       samples: v.samples,
       out: v.out,
       concurrency: v.concurrency,
-      ...(v.temperature !== undefined ? { temperature: v.temperature } : {}),
-      ...(v.topP !== undefined ? { topP: v.topP } : {}),
+      temperature,
+      topP,
       ...(v.seed !== undefined ? { seed: v.seed } : {}),
-      ...(v.maxTokens !== undefined ? { maxTokens: v.maxTokens } : {}),
-      ...(v.instruction ? { instruction: v.instruction } : {}),
+      ...(maxTokens !== null ? { maxTokens } : {}),
+      prompt: promptOf(run.resolved.settings.prompt, v.instruction),
+      preset: run.resolved,
       signal,
     }),
   );

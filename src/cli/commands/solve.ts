@@ -8,10 +8,11 @@ import { solve, type SolveResult } from '../../solve.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, engineFromFlags, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun, presetSolveOptions, type PresetRun } from '../preset-flags.js';
 import { bold, dim, formatMetrics, green, renderBlock, seconds, times, type ThreadView } from '../render.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend({
+const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   json: z.boolean().optional(),
   mode: z.enum(['parallel', 'sequential']).optional(),
   compare: z.boolean().optional(),
@@ -37,6 +38,7 @@ Options:
   --quiet                      print only the answer and the metrics line
   --extract boxed|lenient      how the final answer is read (default boxed: the last \\boxed{}
                                after </think>; lenient also reads "The final answer is X", ...)
+${presetFlagUsage}
 ${samplingFlagUsage}
 ${engineFlagUsage}`;
 
@@ -67,10 +69,11 @@ export function noAnswerReason(r: SolveResult, limits: { contextLength: number; 
   }
 }
 
-function jsonOf(problem: string, mode: Mode, r: SolveResult) {
+function jsonOf(problem: string, mode: Mode, preset: string, r: SolveResult) {
   return {
     problem,
     mode,
+    preset,
     answer: r.answer,
     text: r.text,
     finishReason: r.finishReason,
@@ -82,17 +85,14 @@ function jsonOf(problem: string, mode: Mode, r: SolveResult) {
 }
 
 /** Run one mode, streaming the text and each joined block when `live`. */
-function runMode(problem: string, mode: Mode, engine: Engine, values: Flags, live: boolean): Promise<SolveResult> {
+function runMode(problem: string, mode: Mode, engine: Engine, run: PresetRun, values: Flags, live: boolean): Promise<SolveResult> {
   const out = process.stdout;
   const threads = new Map<number, ThreadView[]>();
   return withSigint((signal) =>
     solve(problem, {
       engine,
       mode,
-      ...(values.promptStyle ? { promptStyle: values.promptStyle } : {}),
-      ...(values.maxTokens ? { maxTokens: values.maxTokens } : {}),
-      ...(values.temperature !== undefined ? { temperature: values.temperature } : {}),
-      ...(values.topP !== undefined ? { topP: values.topP } : {}),
+      ...presetSolveOptions(run),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
       ...(values.extract ? { extract: values.extract as ExtractPolicy } : {}),
       signal,
@@ -164,6 +164,7 @@ const command: Command = {
       {
         ...engineFlagOptions,
         ...samplingFlagOptions,
+        ...presetFlagOptions,
         json: { type: 'boolean' },
         mode: { type: 'string' },
         compare: { type: 'boolean' },
@@ -175,13 +176,14 @@ const command: Command = {
     const problem = positionals.join(' ').trim();
     if (!problem) throw new UsageError('give the problem as an argument');
     if (values.compare && values.mode) throw new UsageError('--compare runs both modes: leave out --mode');
-    const engine = await engineFromFlags(values);
+    const run = presetRun(values, 'solve');
+    const engine = await engineFromPreset(values, run);
     const live = !values.json && !values.quiet;
     const modes: Mode[] = values.compare ? ['parallel', 'sequential'] : [values.mode ?? 'parallel'];
     const results = new Map<Mode, SolveResult>();
     for (const mode of modes) {
       if (values.compare && !values.json) process.stdout.write(bold(`── ${mode} ──`) + '\n');
-      const r = await runMode(problem, mode, engine, values, live);
+      const r = await runMode(problem, mode, engine, run, values, live);
       results.set(mode, r);
       if (r.finishReason === 'abort') break;
       if (!values.json) printResult(r, live);
@@ -192,7 +194,10 @@ const command: Command = {
     const compared = par && seq ? comparison(par, seq) : undefined;
     if (values.json) {
       const single = results.get(modes[0]!)!;
-      const json = compared ? { parallel: jsonOf(problem, 'parallel', par!), sequential: jsonOf(problem, 'sequential', seq!), speedup: compared } : jsonOf(problem, modes[0]!, single);
+      const preset = run.resolved.name;
+      const json = compared
+        ? { parallel: jsonOf(problem, 'parallel', preset, par!), sequential: jsonOf(problem, 'sequential', preset, seq!), speedup: compared }
+        : jsonOf(problem, modes[0]!, preset, single);
       process.stdout.write(JSON.stringify(json) + '\n');
     } else if (compared) {
       printComparison(par!, seq!, compared);
@@ -201,7 +206,7 @@ const command: Command = {
     if ([...results.values()].some((r) => r.finishReason === 'abort')) return 130;
     let failed = false;
     for (const [mode, r] of results) {
-      const why = noAnswerReason(r, { contextLength: engine.contextLength, maxTokens: values.maxTokens });
+      const why = noAnswerReason(r, { contextLength: engine.contextLength, maxTokens: run.resolved.settings.maxTokens ?? undefined });
       if (!why) continue;
       process.stderr.write(`threadweaver solve: no answer${values.compare ? ` (${mode})` : ''}: ${why}\n`);
       failed = true;

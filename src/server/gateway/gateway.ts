@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/types.js';
-import type { PromptStyle } from '../../orchestrator/prompt.js';
+import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve-stream.js';
 import { solve, SolveError, type SolveOptions, type SolveResult } from '../../solve.js';
 import { parseJsonBody } from '../body.js';
@@ -20,6 +20,10 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   modelName?: string;
   /** How problems are put to the model (see buildPrompt); 'instructed' for models never trained on the format. */
   promptStyle?: PromptStyle;
+  /** The rest of the prompt format (a preset's); `promptStyle` wins over its style. */
+  prompt?: Partial<PromptFormat>;
+  /** Sampling and response budget of requests that do not set them (a preset's; default greedy, the context length). */
+  defaults?: { temperature?: number; topP?: number; maxTokens?: number };
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -31,12 +35,13 @@ export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
  * graceful close are the model server's.
  */
 export function startGateway(options: GatewayOptions): Promise<RunningServer> {
-  const { promptStyle, ...rest } = options;
+  const { promptStyle, prompt: format, defaults = {}, ...rest } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
-  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), promptStyle) });
+  const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
+  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults) });
 }
 
-function gatewayRoutes(keyed: boolean, promptStyle: PromptStyle | undefined): RouteTable {
+function gatewayRoutes(keyed: boolean, prompt: Partial<PromptFormat>, defaults: NonNullable<GatewayOptions['defaults']>): RouteTable {
   const modelObjects = (server: Parameters<Handler>[0]) =>
     gatewayModels(server.modelName).map((m) => ({
       id: m.id,
@@ -49,10 +54,10 @@ function gatewayRoutes(keyed: boolean, promptStyle: PromptStyle | undefined): Ro
 
   const chat: Handler = async (server, rc) => {
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema);
-    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, ...(promptStyle ? { promptStyle } : {}) });
+    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt });
     const release = await server.queue.acquire(rc.client, rc.signal);
     try {
-      await answer(server.engine, rc, req, solveOptions(server.engine, req, rc.signal, promptStyle));
+      await answer(server.engine, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults));
     } finally {
       release();
     }
@@ -83,12 +88,13 @@ function gatewayRoutes(keyed: boolean, promptStyle: PromptStyle | undefined): Ro
   };
 }
 
-function solveOptions(engine: Engine, req: SolveRequest, signal: AbortSignal, promptStyle: PromptStyle | undefined): SolveOptions {
+function solveOptions(engine: Engine, req: SolveRequest, signal: AbortSignal, prompt: Partial<PromptFormat>, defaults: NonNullable<GatewayOptions['defaults']>): SolveOptions {
   return {
     engine,
     mode: req.mode,
     signal,
-    ...(promptStyle ? { promptStyle } : {}),
+    prompt,
+    ...defaults,
     ...(req.system !== undefined ? { system: req.system } : {}),
     ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Engine } from '../../engine/types.js';
-import { buildPrompt, type PromptStyle } from '../../orchestrator/prompt.js';
+import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
 import { toChatMessage } from '../chat.js';
 import { ApiError, badRequest } from '../errors.js';
 import { chatBodySchema } from '../schemas.js';
@@ -53,7 +53,8 @@ export interface RequestLimits {
   /** The gateway's base model id. */
   modelName: string;
   maxTokensLimit: number;
-  promptStyle?: PromptStyle;
+  /** How problems are put to the model (see buildPrompt). */
+  prompt?: Partial<PromptFormat>;
 }
 
 /**
@@ -93,7 +94,7 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
     throw badRequest(`${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`, maxTokensParam);
   }
-  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.promptStyle, system));
+  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system));
   if (promptTokens >= engine.contextLength) {
     throw badRequest(
       `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,

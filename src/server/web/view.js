@@ -48,7 +48,7 @@ function summaryPanel(run) {
     }
   }
   const speed = Object.entries(run.datasets).map(([name, d]) =>
-    h('li', {}, `${name}: token-latency speedup ${times(d.speedup.tokenLatencyRatioOfMeans)} (ratio of means), ${times(d.speedup.tokenLatencyMeanOfRatios)} (mean of per-problem ratios), wall clock ${times(d.speedup.wallClock)}; parallel T/L ${times(d.speedup.parallelOwnTotalOverCriticalPath)}`),
+    h('li', {}, `${name}: token-latency speedup ${times(d.speedup.tokenLatencyRatioOfMeans)} (ratio of means), ${times(d.speedup.tokenLatencyMeanOfRatios)} (mean of per-problem ratios), wall clock ${times(d.speedup.wallClock)}; parallel width T/L ${times(d.speedup.parallelOwnTotalOverCriticalPath)} (not a speedup)`),
   );
   const r = run.rollouts;
   const cfg = run.config;

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { Engine } from '../engine/types.js';
+import { DEFAULT_PRESET, isPresetFile, loadPreset, presetEngineOptions, resolvePreset, type Preset, type PresetUse, type ResolvedPreset } from '../preset.js';
+import { UsageError } from './command.js';
+import { engineFromFlags, type EngineFlags } from './engine-flags.js';
+
+/** `--preset NAME|FILE`, for every command that runs a model. */
+export const presetFlagOptions = { preset: { type: 'string' } } as const;
+export const presetFlagSchema = z.object({ preset: z.string().min(1).optional() });
+export const presetFlagUsage = `Preset:
+  --preset NAME|FILE    the settings a checkpoint was trained with: tiny (default), threadweaver-qwen3-8b,
+                        qwen3-instructed, or a preset .json file (\`threadweaver presets\` lists them);
+                        explicit flags override its values`;
+
+/** The flags a preset can be overridden by. */
+export interface PresetRunFlags extends EngineFlags {
+  preset?: string | undefined;
+  maxTokens?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
+}
+
+/** A command's preset, resolved against its flags. */
+export interface PresetRun {
+  preset: Preset;
+  resolved: ResolvedPreset;
+}
+
+/** Load `--preset` (default tiny) and apply the explicit flags over it. */
+export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samplesPerProblem?: number } = {}): PresetRun {
+  const name = flags.preset ?? DEFAULT_PRESET;
+  let preset: Preset;
+  try {
+    preset = loadPreset(name);
+  } catch (err) {
+    throw new UsageError(`--preset: ${(err as Error).message}`);
+  }
+  const resolved = resolvePreset(
+    preset,
+    use,
+    {
+      ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
+      ...(flags.chatTemplate ? { chatTemplate: flags.chatTemplate } : {}),
+      ...(flags.promptStyle ? { promptStyle: flags.promptStyle } : {}),
+      ...(flags.contextLength ? { contextLength: flags.contextLength } : {}),
+      ...(flags.maxTokens ? { maxTokens: flags.maxTokens } : {}),
+      ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
+      ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+    },
+    { ...(isPresetFile(name) ? { file: name } : {}), ...(options.samplesPerProblem !== undefined ? { samplesPerProblem: options.samplesPerProblem } : {}) },
+  );
+  return { preset, resolved };
+}
+
+/**
+ * The engine of a preset run: the flags' engine, with the preset's model (embedded) or its
+ * tokenizer, added tokens, context length, stop handling and request fields (servers) where the
+ * flags leave them unset. A preset for a served checkpoint needs `--base-url` (or `--model`).
+ */
+export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Promise<Engine> {
+  const { preset } = run;
+  const remote = (flags.baseUrl?.length ?? 0) > 0;
+  if (!remote) {
+    if (preset.engine === 'server' && !flags.model) {
+      throw new UsageError(`preset ${preset.name} is a model served by vLLM or SGLang: pass --base-url URL (see docs/remote-engines.md)`);
+    }
+    return engineFromFlags({ ...flags, ...(flags.model === undefined && preset.model ? { model: preset.model } : {}) });
+  }
+  const defaults = await presetEngineOptions(preset, flags.tokenizer);
+  // The preset's tokenizer is loaded from --tokenizer when given (with the added tokens).
+  const { tokenizer: _, ...rest } = flags;
+  return engineFromFlags(defaults.tokenizer ? rest : flags, defaults);
+}
+
+/** The solve options a preset run sets: prompt format, sampling and response budget. */
+export function presetSolveOptions(run: PresetRun): { prompt: ResolvedPreset['settings']['prompt']; temperature: number; topP: number; maxTokens?: number } {
+  const s = run.resolved.settings;
+  return { prompt: s.prompt, temperature: s.temperature, topP: s.topP, ...(s.maxTokens !== null ? { maxTokens: s.maxTokens } : {}) };
+}
