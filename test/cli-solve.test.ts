@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadPreset } from '../src/preset.js';
 import { solve } from '../src/solve.js';
 import { threadweaver } from './cli.js';
 import { hasShared, sharedDir } from './helpers.js';
@@ -65,6 +66,29 @@ describe('threadweaver solve', () => {
     const json = await threadweaver('solve', '--json', '--max-tokens', '20', 'Compute 37*24.');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout).finishReason).toBe('budget');
+  });
+
+  it('--compare with --preset: the preset is named in both results, its budget ends both runs, and a flag overrides it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tw-solve-preset-'));
+    try {
+      const file = path.join(dir, 'tiny-short.json');
+      await writeFile(file, JSON.stringify({ ...loadPreset('tiny'), name: 'tiny-short', maxTokens: 20 }));
+      const problem = 'Compute 37*24 + 18*53 - 29*11.';
+      const short = await threadweaver('solve', '--compare', '--json', '--preset', file, problem);
+      expect(short.code).toBe(1);
+      const out = JSON.parse(short.stdout);
+      expect([out.parallel.preset, out.sequential.preset]).toEqual(['tiny-short', 'tiny-short']);
+      expect([out.parallel.finishReason, out.sequential.finishReason]).toEqual(['budget', 'budget']);
+      expect(short.stderr).toMatch(/no answer \(parallel\): the response budget of 20 tokens ran out before a final answer/);
+      expect(short.stderr).toMatch(/no answer \(sequential\): the response budget of 20 tokens ran out/);
+      const raised = await threadweaver('solve', '--compare', '--json', '--preset', file, '--max-tokens', '600', problem);
+      expect(raised.code, raised.stderr).toBe(0);
+      const both = JSON.parse(raised.stdout);
+      expect([both.parallel.answer, both.sequential.answer]).toEqual(['1523', '1523']);
+      expect(both.speedup.tokens).toBeCloseTo(both.sequential.metrics.totalTokens / both.parallel.metrics.criticalPathTokens, 10);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints the threads grouped and labelled, the answer and the metrics line', async () => {
