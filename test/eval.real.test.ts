@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +110,10 @@ describe('threadweaver eval on the bundled model', () => {
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.provenance.modelSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(summary.provenance.engine).toBe('embedded');
-    expect(summary.provenance.modelFile).toMatch(/onnx\/model_gqa_quantized\.onnx$/);
+    // The graph the engine loaded (the append-only KV graph), and the preset the run used.
+    expect(summary.provenance.modelFile).toMatch(/onnx\/model_append_quantized\.onnx$/);
+    expect(summary.provenance.modelSha256).toBe(createHash('sha256').update(readFileSync(summary.provenance.modelFile)).digest('hex'));
+    expect(summary.provenance.preset).toBe('tiny');
     const bad = await run([...args, '--extract', 'loose']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--extract/);
