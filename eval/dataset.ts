@@ -12,6 +12,7 @@ import { BENCHMARKS, benchmark } from './catalog.js';
 import { createRng } from './random.js';
 import { parseJsonLine } from '../src/jsonl.js';
 import { packageRoot } from '../src/package-root.js';
+import { ThreadweaverError } from '../src/errors.js';
 
 export interface Problem {
   /** Unique within its dataset (the results store keys on it). */
@@ -64,7 +65,7 @@ export const ARITH_DEFAULT_SEED = 2026;
 export const ARITH_DEFAULT_COUNT = 500;
 
 /** A dataset that cannot be loaded; the message names the file (and line) at fault. */
-export class DatasetError extends Error {
+export class DatasetError extends ThreadweaverError {
   override name = 'DatasetError';
 }
 

@@ -5,6 +5,7 @@
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import type { ExtractPolicy } from '../src/math/extract.js';
+import { ThreadweaverError } from '../src/errors.js';
 
 export type Mode = 'parallel' | 'sequential';
 export const MODES: readonly Mode[] = ['parallel', 'sequential'];
@@ -143,7 +144,7 @@ export interface ResultsStore {
   close(): Promise<void>;
 }
 
-export class ResultsError extends Error {
+export class ResultsError extends ThreadweaverError {
   override name = 'ResultsError';
 }
 

@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { ThreadweaverError } from '../src/errors.js';
 
 /**
  * What a sample's text depends on besides its seed, sampling (temperature, top-p), preset and
@@ -80,7 +81,7 @@ export function describeDifferences(diffs: readonly SettingDifference[], nowLabe
 }
 
 /** A rerun whose settings differ from those of the samples already stored (CLI exit code 2). */
-export class SettingsMismatchError extends Error {
+export class SettingsMismatchError extends ThreadweaverError {
   override name = 'SettingsMismatchError';
   constructor(
     message: string,

@@ -13,6 +13,7 @@ import { DEFAULT_PRESET } from '../src/preset.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
 import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
 import { parseJsonLine } from '../src/jsonl.js';
+import { ThreadweaverError } from '../src/errors.js';
 
 export type AdvantageMode = 'mean' | 'std';
 
@@ -134,7 +135,7 @@ export const RolloutRowSchema = resultRowSchema.extend({
 });
 
 /** A rollout file that cannot be read; the message names the file and line. */
-export class RolloutFileError extends Error {
+export class RolloutFileError extends ThreadweaverError {
   override name = 'RolloutFileError';
 }
 

@@ -1,14 +1,25 @@
+export { ThreadweaverError } from './errors.js';
 export { solve, embeddedEngine, SolveError, type SolveOptions, type SolveResult } from './solve.js';
 export { solveStream, type SolveEvent } from './solve-stream.js';
 export * from './format/index.js';
 export type * from './engine/types.js';
 export { TransformersEngine, type TransformersEngineOptions, type EngineStats } from './engine/transformers.js';
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
-export { OpenAIEngine } from './engine/openai.js';
-export { RoutedEngine } from './engine/router.js';
-export { startServer, startGateway, startViewer } from './server/index.js';
+export { OpenAIEngine, type OpenAIEngineOptions, type OpenAIEngineStats } from './engine/openai.js';
+export { RoutedEngine, type RoutedEngineOptions, type ProbePolicy, type RouterCounters, type ServerCounters } from './engine/router.js';
+export { RetriesExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/retry.js';
+export { completeAsConcurrentCalls } from './engine/siblings.js';
+export { startServer, startGateway, startViewer, type ServerOptions, type GatewayOptions, type ViewerOptions, type RunningServer, type RunningViewer } from './server/index.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
-export { CONTROLLER_EVENTS, type ControllerEvents, type ControllerEvent } from './orchestrator/events.js';
+export {
+  CONTROLLER_EVENTS,
+  onControllerEvents,
+  type ControllerEvents,
+  type ControllerEvent,
+  type ControllerEventName,
+  type ControllerEventOf,
+  type ControllerEventPayloads,
+} from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
 export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
 export { buildPrompt, promptMessages, promptFormat, DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';

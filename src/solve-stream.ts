@@ -1,5 +1,5 @@
-import { CONTROLLER_EVENTS, type ControllerEvent, type ControllerEvents } from './orchestrator/events.js';
-import { solve, type SolveOptions, type SolveResult } from './solve.js';
+import type { ControllerEvent } from './orchestrator/events.js';
+import { runSolve, type SolveOptions, type SolveResult } from './solve.js';
 
 /** What solveStream yields: every controller event as it happens, then the result. */
 export type SolveEvent = ControllerEvent | { type: 'result'; result: SolveResult };
@@ -24,16 +24,8 @@ export async function* solveStream(problem: string, options: SolveOptions = {}):
     queue.push(e);
     wake?.();
   };
-  const on: Partial<ControllerEvents> = {};
-  for (const name of CONTROLLER_EVENTS) {
-    const listener = options.on?.[name] as ((e: object) => void) | undefined;
-    (on as Record<string, (e: object) => void>)[name] = (e) => {
-      listener?.(e);
-      push({ type: name, ...e } as ControllerEvent);
-    };
-  }
   let outcome: { result: SolveResult } | { error: unknown } | undefined;
-  const run = solve(problem, { ...options, signal, on }).then(
+  const run = runSolve(problem, { ...options, signal }, push).then(
     (result) => void (outcome = { result }),
     (error: unknown) => void (outcome = { error }),
   );

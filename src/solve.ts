@@ -4,11 +4,12 @@ import type { Engine } from './engine/types.js';
 import { validateTrajectory, type Violation } from './format/validate.js';
 import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
-import type { ControllerEvents } from './orchestrator/events.js';
+import { deliverEvent, onControllerEvents, type ControllerEvent, type ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import { checkSolveOptions } from './solve-options.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
+import { ThreadweaverError } from './errors.js';
 
 export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
   /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
@@ -21,7 +22,7 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   extract?: ExtractPolicy;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
   system?: string;
-  /** Listeners for the controller's typed events. */
+  /** Listeners for the controller's typed events (each gets the tagged event, as solveStream yields it). */
   on?: Partial<ControllerEvents>;
 }
 
@@ -40,14 +41,19 @@ export interface SolveResult {
   warnings: string[];
 }
 
-/** The engine failed (server down, model error); the partial trajectory is attached. */
-export class SolveError extends Error {
+/**
+ * The engine failed (server down, model error). `cause` is the engine's own error (e.g. the
+ * openai client's APIError with its status, or a RetriesExhaustedError); the partial trajectory
+ * is attached.
+ */
+export class SolveError extends ThreadweaverError {
   override name = 'SolveError';
   constructor(
     message: string,
     readonly trajectory: Trajectory,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -69,7 +75,12 @@ export function embeddedEngine(options: TransformersEngineOptions = {}): Promise
  * Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`).
  * Options are checked first: a wrong or unknown one is a TypeError naming it and what it accepts.
  */
-export async function solve(problem: string, options: SolveOptions = {}): Promise<SolveResult> {
+export function solve(problem: string, options: SolveOptions = {}): Promise<SolveResult> {
+  return runSolve(problem, options);
+}
+
+/** solve(), with every controller event also handed to `onEvent` as it happens (solveStream's source). */
+export async function runSolve(problem: string, options: SolveOptions, onEvent?: (e: ControllerEvent) => void): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
   checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
@@ -83,12 +94,16 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt));
-  for (const [event, listener] of Object.entries(options.on ?? {})) {
-    if (listener) controller.on(event as keyof ControllerEvents, listener as never);
-  }
+  const listeners = options.on ?? {};
+  let failure: Error | undefined;
+  onControllerEvents(controller, (e) => {
+    if (e.type === 'error') failure = e.error;
+    deliverEvent(listeners, e);
+    onEvent?.(e);
+  });
   const trajectory = await controller.run(problem, prompt, options);
   if (trajectory.finishReason === 'error') {
-    throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory);
+    throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory, { cause: failure });
   }
   const violations = validateTrajectory(trajectory.text);
   return {

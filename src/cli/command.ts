@@ -1,3 +1,5 @@
+import { ThreadweaverError } from '../errors.js';
+
 /** A CLI subcommand: `threadweaver <name> ...args`. Returns the process exit code. */
 export interface Command {
   name: string;
@@ -7,6 +9,6 @@ export interface Command {
 }
 
 /** A usage error: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends ThreadweaverError {
   override name = 'UsageError';
 }

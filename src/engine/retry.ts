@@ -1,4 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { ThreadweaverError } from '../errors.js';
 
 /** How failed HTTP calls are retried: bounded, exponential backoff with jitter. */
 export interface RetryPolicy {
@@ -95,7 +96,7 @@ export function abortError(): Error {
 }
 
 /** Every attempt failed with a retryable error; `cause` is the last one. */
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends ThreadweaverError {
   override name = 'RetriesExhaustedError';
   constructor(
     what: string,

@@ -3,9 +3,10 @@
  * grader checks the budget between steps (parse, compare, each sample point); inputs that could
  * make a single step slow are refused up front by the guards in symbolic.ts.
  */
+import { ThreadweaverError } from '../errors.js';
 
 /** Thrown when an item's time budget is spent; the grader turns it into "not equal". */
-export class GradeTimeout extends Error {
+export class GradeTimeout extends ThreadweaverError {
   override name = 'GradeTimeout';
   constructor(readonly limitMs: number) {
     super(`grading exceeded its ${limitMs} ms time limit`);

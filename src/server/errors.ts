@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ThreadweaverError } from '../errors.js';
 
 /** OpenAI's error `type` values, as its API and client library use them. */
 export type ApiErrorType =
@@ -9,7 +10,7 @@ export type ApiErrorType =
   | 'rate_limit_error';
 
 /** An error answered with `status` and OpenAI's error body `{ error: { message, type, param, code } }`. */
-export class ApiError extends Error {
+export class ApiError extends ThreadweaverError {
   override name = 'ApiError';
   constructor(
     readonly status: number,

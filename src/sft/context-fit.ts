@@ -4,6 +4,7 @@
  */
 import { stepsPrompt } from './steps.js';
 import type { Trace } from './traces.js';
+import { ThreadweaverError } from '../errors.js';
 
 /** Characters per token assumed for the estimate (English text under a BPE tokenizer: about 4). */
 export const CHARS_PER_TOKEN = 4;
@@ -33,7 +34,7 @@ export function promptFit(traces: readonly Trace[], contextLength: number, answe
 }
 
 /** The LLM's context cannot hold stage 1's requests; the message says what to use instead. */
-export class ContextTooSmallError extends Error {
+export class ContextTooSmallError extends ThreadweaverError {
   override name = 'ContextTooSmallError';
   constructor(
     readonly fit: PromptFit,

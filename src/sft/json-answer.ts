@@ -1,6 +1,8 @@
 /** Reading a JSON object out of an LLM's answer, which may wrap it in prose or a code fence. */
 
-export class AnswerFormatError extends Error {
+import { ThreadweaverError } from '../errors.js';
+
+export class AnswerFormatError extends ThreadweaverError {
   override name = 'AnswerFormatError';
 }
 

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TAG } from '../format/tags.js';
 import { parseJsonLine } from '../jsonl.js';
+import { ThreadweaverError } from '../errors.js';
 
 /** One sequential trace as read from the input file. */
 export interface Trace {
@@ -19,7 +20,7 @@ export interface Trace {
 }
 
 /** An input file that cannot be used; the message names the file and line. */
-export class TraceError extends Error {
+export class TraceError extends ThreadweaverError {
   override name = 'TraceError';
 }
 

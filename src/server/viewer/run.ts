@@ -15,6 +15,7 @@ import type { Tokenizer } from '../../engine/types.js';
 import { parseTrajectory } from '../../format/parse.js';
 import { parallelStats } from '../../orchestrator/metrics.js';
 import { parseJsonLine } from '../../jsonl.js';
+import { ThreadweaverError } from '../../errors.js';
 
 export type RunKind = 'eval' | 'rollouts';
 type Mode = ResultRow['mode'];
@@ -41,7 +42,7 @@ export interface LoadedRun {
   stored: RunSummary | null;
 }
 
-export class RunFolderError extends Error {
+export class RunFolderError extends ThreadweaverError {
   override name = 'RunFolderError';
 }
 
