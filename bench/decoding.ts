@@ -10,7 +10,7 @@
  *   node dist/bench/decoding.js --render     (RESULTS.md again from the committed results)
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { jsonText, writeFileAtomic } from '../src/files.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -226,8 +226,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
     peakRssMiB: Math.round(peakRss / 2 ** 20),
     problemsDetail: rows,
   };
-  await mkdir(path.join(root, 'bench/results'), { recursive: true });
-  await writeFile(path.join(root, 'bench/results/decoding.json'), JSON.stringify(result, null, 2) + '\n');
+  await writeFileAtomic(path.join(root, 'bench/results/decoding.json'), jsonText(result));
   await renderResults(result);
   return result;
 }
@@ -334,7 +333,7 @@ Peak resident memory: ${result.peakRssMiB} MiB.
 What these figures say about the targets, and why batching is not free on this model and machine:
 [docs/performance.md](../docs/performance.md).
 `;
-  await writeFile(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection());
+  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection());
 }
 
 

@@ -7,7 +7,7 @@
  *   npx tsc -p . && node dist/bench/grader.js [--passes N]
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { jsonText, writeFileAtomic } from '../src/files.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readGradingCases } from '../src/math/cases.js';
@@ -104,8 +104,7 @@ async function main(): Promise<void> {
     verdictsByTier: tiers,
   };
   const outDir = path.join(root, 'bench/results');
-  await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, 'grader.json'), JSON.stringify(result, null, 2) + '\n');
+  await writeFileAtomic(path.join(outDir, 'grader.json'), jsonText(result));
   console.log(
     `grader: ${casesPerSecond} cases/s steady (${passes} passes x ${all.length} cases), cold first pass ${result.coldFirstPassMs} ms, ` +
       `p99 ${result.perCaseMs.p99} ms; agreement shared ${result.agreement.shared}/${shared.length}, ` +

@@ -8,7 +8,7 @@
  *   node dist/bench/token-identity.js compare before.jsonl after.jsonl [--json bench/results/token-identity.json]
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { jsonText, writeFileAtomic } from '../src/files.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TransformersEngine } from '../src/engine/transformers.js';
@@ -48,7 +48,7 @@ async function record(out: string, limit: number, model?: string, problemsFile?:
     rows.push(JSON.stringify(row));
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1} problems\n`);
   }
-  await writeFile(out, rows.join('\n') + '\n');
+  await writeFileAtomic(out, rows.join('\n') + '\n');
   console.log(`recorded ${rows.length} problems (${engine.graphFile}) to ${out}`);
 }
 
@@ -97,7 +97,7 @@ async function main(command: string | undefined, rest: string[]): Promise<void> 
     const [beforeFile, afterFile] = positionals;
     if (!beforeFile || !afterFile) throw new Error('token-identity compare: two recordings are needed');
     const result = compareRecordings(read(beforeFile), read(afterFile));
-    if (values.json) await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), before: beforeFile, after: afterFile, ...result }, null, 2) + '\n');
+    if (values.json) await writeFileAtomic(values.json, jsonText({ date: new Date().toISOString(), before: beforeFile, after: afterFile, ...result }));
     for (const k of CONFIGS) console.log(`${k}: ${result.identical[k].same}/${result.problems} identical (${result.identical[k].tokens} tokens before)`);
     if (result.differ.length > 0) {
       console.log('differences:', result.differ.slice(0, 20));

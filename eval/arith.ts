@@ -2,10 +2,10 @@
  * Synthetic arithmetic with latent parallel structure: the bundled model's training tasks
  * (a TypeScript port of the recipe's `tasks.py`). Texts and reference trajectories are
  * byte-identical to the recipe's for the same numbers; the random stream is our own
- * (see `random.ts`), so a given seed does not give the recipe's problems.
+ * (`createRng` of src/random.ts), so a given seed does not give the recipe's problems.
  */
 import { TAG } from '../src/format/tags.js';
-import { createRng, type Rng } from './random.js';
+import { createRng, type Rng } from '../src/random.js';
 
 export type ArithFamily = 'products' | 'single' | 'chain' | 'poly';
 

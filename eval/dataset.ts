@@ -9,8 +9,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { generateArith } from './arith.js';
 import { BENCHMARKS, benchmark } from './catalog.js';
-import { createRng } from './random.js';
-import { parseJsonLine } from '../src/jsonl.js';
+import { createRng } from '../src/random.js';
+import { parseJsonLines, type RowIssue } from '../src/jsonl.js';
 import { packageRoot } from '../src/package-root.js';
 import { ThreadweaverError } from '../src/errors.js';
 
@@ -131,17 +131,14 @@ export function defaultCacheDir(): string {
 export function parseProblems(text: string, file: string): Problem[] {
   const problems: Problem[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split('\n');
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line) return;
-    const where = `${file}:${i + 1}`;
-    const row = parseJsonLine(line, where, rowSchema, { error: DatasetError, describe: (json, issue) => describeIssue(json, issue.path[0]) }) as Problem;
-    const first = seen.get(row.id);
-    if (first !== undefined) throw new DatasetError(`${where}: duplicate id "${row.id}" (first on line ${first})`);
-    seen.set(row.id, i + 1);
-    problems.push(row);
-  });
+  const options = { error: DatasetError, describe: (json: unknown, issue: RowIssue) => describeIssue(json, issue.path[0]) };
+  for (const { row, line } of parseJsonLines(text, file, rowSchema, options)) {
+    const problem = row as Problem;
+    const first = seen.get(problem.id);
+    if (first !== undefined) throw new DatasetError(`${file}:${line}: duplicate id "${problem.id}" (first on line ${first})`);
+    seen.set(problem.id, line);
+    problems.push(problem);
+  }
   if (problems.length === 0) throw new DatasetError(`${file}: no problems (the file is empty)`);
   return problems;
 }

@@ -3,11 +3,11 @@
  * mirror of it), convert the rows to ours, check the counts, and store the JSONL file in a data
  * folder (by default the user's cache) where `--dataset NAME` finds it.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { z } from 'zod';
-import { parseJsonLine } from '../src/jsonl.js';
+import { jsonlText, writeFileAtomic } from '../src/files.js';
+import { parseJsonLines } from '../src/jsonl.js';
 import { BENCHMARKS, benchmark, type Benchmark, type ConvertedRow, type HubFile, type SourceRow } from './catalog.js';
 import { DatasetError, defaultCacheDir, parseProblems } from './dataset.js';
 
@@ -88,10 +88,7 @@ async function download(url: string, o: FetchOptions): Promise<Uint8Array> {
 export async function readSourceRows(bytes: Uint8Array, f: HubFile, where: string): Promise<SourceRow[]> {
   if (f.format === 'jsonl') {
     const object = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' });
-    return new TextDecoder()
-      .decode(bytes)
-      .split('\n')
-      .flatMap((line, i) => (line.trim() ? [parseJsonLine(line, `${where}:${i + 1}`, object, { error: FetchError })] : []));
+    return parseJsonLines(new TextDecoder().decode(bytes), where, object, { error: FetchError }).map((r) => r.row);
   }
   try {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -127,19 +124,12 @@ export async function fetchBenchmark(name: string, o: FetchOptions = {}): Promis
     });
   }
   if (rows.length !== b.rows) throw new FetchError(`${b.name}: expected ${b.rows} rows, got ${rows.length}; nothing was written`);
-  const jsonl = rows.map((r) => JSON.stringify(r) + '\n').join('');
+  const jsonl = jsonlText(rows);
   const dir = o.dataDir ?? defaultCacheDir();
   const file = path.join(dir, b.file);
   // Validate the converted rows exactly as `--dataset` will read them, before anything is written.
   parseProblems(jsonl, `${b.name} (converted from ${sources.map((s) => s.url).join(', ')})`);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.partial`;
-  try {
-    await writeFile(tmp, jsonl);
-    await rename(tmp, file);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writeFileAtomic(file, jsonl);
   return { name: b.name, file, rows: rows.length, sources };
 }
 

@@ -1,9 +1,8 @@
 /**
- * The eval progress line on stderr: a bar with done/total, accuracy so far per mode, the
- * token-latency speedup so far, elapsed time and ETA. Redrawn in place on a TTY, else printed
- * every N items.
+ * What the eval progress line says: a bar with done/total, accuracy so far per mode, the
+ * token-latency speedup so far, elapsed time and ETA (written by src/progress.ts's progressLine).
  */
-import { etaMs, formatBar, formatTiming } from '../src/progress-text.js';
+import { etaMs, formatBar, formatTiming } from '../src/progress.js';
 import type { Mode } from './results.js';
 
 export interface EvalProgress {
@@ -35,31 +34,4 @@ export function formatProgress(p: EvalProgress, width = 24): string {
   if (p.parallelWidth != null) parts.push(`width T/L ${p.parallelWidth.toFixed(2)}×`);
   parts.push(formatTiming(p.elapsedMs, etaMs(p.done - p.resumed, p.total - p.done, p.elapsedMs)));
   return parts.join(' | ');
-}
-
-export interface ProgressLine {
-  update(p: EvalProgress): void;
-  /** End the line (a TTY's redrawn line gets its newline). */
-  finish(): void;
-}
-
-/** A progress line on `stream`; without a TTY it prints a line at the start, every `every` samples and at the end. */
-export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }, every = 10): ProgressLine {
-  const tty = stream.isTTY === true;
-  let last: EvalProgress | undefined;
-  let printed = -1;
-  return {
-    update(p) {
-      last = p;
-      if (tty) stream.write(`\r${formatProgress(p)}\x1b[K`);
-      else if (printed < 0 || p.done === p.total || p.done - printed >= every) {
-        stream.write(formatProgress(p) + '\n');
-        printed = p.done;
-      }
-    },
-    finish() {
-      if (tty && last) stream.write('\n');
-      else if (!tty && last && printed !== last.done) stream.write(formatProgress(last) + '\n');
-    },
-  };
 }

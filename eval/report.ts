@@ -2,7 +2,7 @@
  * `report.md` and its charts: a results table shaped like the ThreadWeaver paper's (accuracy,
  * token latency, speedups per dataset), the secondary metrics, definitions, and SVG charts.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../src/files.js';
 import path from 'node:path';
 import { problemSpeedups, type GroupSummary, type ModeSummary, type SampleRow } from './metrics.js';
 import type { RunSummary } from './summary.js';
@@ -313,14 +313,13 @@ export async function writeReport(
   const charts = Object.keys(summary.datasets).flatMap((name) =>
     datasetCharts(name, rows.filter((r) => r.dataset === name)),
   );
-  await mkdir(path.join(outDir, CHARTS_DIR), { recursive: true });
   const written: string[] = [];
   for (const ch of charts) {
     const file = path.join(outDir, ch.file);
-    await writeFile(file, ch.svg);
+    await writeFileAtomic(file, ch.svg);
     written.push(file);
   }
   const report = path.join(outDir, REPORT_FILE);
-  await writeFile(report, renderReport(summary, charts));
+  await writeFileAtomic(report, renderReport(summary, charts));
   return { report, charts: written };
 }

@@ -1,9 +1,11 @@
 /**
- * The append-only results store (`results.jsonl`): one line per finished sample, written at
- * once and synced, so a killed run loses at most the sample being written and a rerun resumes.
+ * The results file (`results.jsonl`): one row per finished sample, kept in an append-only JSONL
+ * store (src/jsonl-store.ts), so a killed run loses at most the sample being written and a rerun
+ * resumes.
  */
-import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
+import { openJsonlStore, type JsonlStore } from '../src/jsonl-store.js';
+import { parseJsonLine } from '../src/jsonl.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 import { ThreadweaverError } from '../src/errors.js';
 
@@ -55,10 +57,7 @@ export function resultKey(k: ResultKey): string {
   return JSON.stringify([k.dataset, k.problemId, k.sample, k.mode]);
 }
 
-/**
- * The extraction policies (EXTRACT_POLICIES of src/math), listed here so that this module imports
- * nothing at run time but zod: a test runs it on its own in a child process that it kills.
- */
+/** The extraction policies (EXTRACT_POLICIES of src/math), without loading the grader. */
 export const extractPolicySchema = z.enum(['boxed', 'lenient'] satisfies ExtractPolicy[]);
 
 const count = z.number().int().nonnegative();
@@ -132,97 +131,22 @@ export function resultRow(s: GradedSample): ResultRow {
   };
 }
 
-export interface ResultsStore {
-  readonly path: string;
-  /** How many bytes of a torn last line were dropped when the file was opened (0 normally). */
-  readonly repairedBytes: number;
-  has(key: ResultKey): boolean;
-  /** Append one row as one synced write. Throws if its key is already stored. */
-  append(row: ResultRow): Promise<void>;
-  /** All stored rows, in file order. */
-  rows(): readonly ResultRow[];
-  close(): Promise<void>;
-}
+/** The results file: rows keyed by (dataset, problem, sample, mode). */
+export type ResultsStore = JsonlStore<ResultRow, ResultKey>;
 
 export class ResultsError extends ThreadweaverError {
   override name = 'ResultsError';
 }
 
+/** Parse one stored line of a results file; errors start with `where` (`file:line`). */
+export function parseResultLine(line: string, where: string): ResultRow {
+  return parseJsonLine(line, where, resultRowSchema, { error: ResultsError }) as ResultRow;
+}
+
 /**
- * Open (or create) a results file. Complete lines are validated; a torn last line (no newline:
- * the process died mid-write) is cut off the file. A bad complete line is an error naming file:line.
- * Duplicate keys in the file keep the first row.
+ * Open (or create) a results file (see openJsonlStore): a torn last line is cut off, a bad
+ * complete line is an error naming file:line, duplicate keys keep the first row.
  */
-export async function openResults(path: string): Promise<ResultsStore> {
-  let text = '';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const end = text.lastIndexOf('\n') + 1;
-  const repairedBytes = Buffer.byteLength(text.slice(end));
-  if (repairedBytes > 0) await truncate(path, Buffer.byteLength(text.slice(0, end)));
-
-  const rows: ResultRow[] = [];
-  const keys = new Set<string>();
-  text
-    .slice(0, end)
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch {
-        throw new ResultsError(`${path}:${i + 1}: not valid JSON`);
-      }
-      const parsed = resultRowSchema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ResultsError(`${path}:${i + 1}: field "${issue.path.join('.')}": ${issue.message}`);
-      }
-      const row = parsed.data as ResultRow;
-      const key = resultKey(row);
-      if (keys.has(key)) return;
-      keys.add(key);
-      rows.push(row);
-    });
-
-  let handle: FileHandle | undefined;
-  // Writes are chained so concurrent appends land as whole lines in call order.
-  let tail: Promise<void> = Promise.resolve();
-
-  const write = async (line: string): Promise<void> => {
-    handle ??= await open(path, 'a');
-    await handle.appendFile(line); // writes every byte (a bare write may be partial)
-    await handle.datasync();
-  };
-
-  return {
-    path,
-    repairedBytes,
-    has: (key) => keys.has(resultKey(key)),
-    append(row) {
-      const key = resultKey(row);
-      if (keys.has(key)) return Promise.reject(new ResultsError(`${path}: duplicate result ${key}`));
-      keys.add(key); // reserved now, so a concurrent append of the same key fails
-      const line = JSON.stringify(row) + '\n';
-      const done = tail.then(() => write(line)).then(
-        () => void rows.push(row),
-        (err: unknown) => {
-          keys.delete(key);
-          throw err;
-        },
-      );
-      tail = done.catch(() => undefined);
-      return done;
-    },
-    rows: () => rows,
-    async close() {
-      await tail;
-      await handle?.close();
-      handle = undefined;
-    },
-  };
+export function openResults(path: string): Promise<ResultsStore> {
+  return openJsonlStore<ResultRow, ResultKey>(path, { parse: parseResultLine, key: resultKey, error: ResultsError });
 }

@@ -3,26 +3,30 @@
  * a concurrency limit, each finished sample appended to results.jsonl at once (a rerun resumes),
  * then summary.json, report.md and charts.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { jsonText, writeFileAtomic } from '../src/files.js';
 import path from 'node:path';
 import type { EngineProvenance } from '../src/engine/provenance.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
+import type { GradeFn } from '../src/math/grade.js';
 import type { PromptStyle } from '../src/orchestrator/prompt.js';
 import type { Dataset, Problem } from './dataset.js';
 import { runProvenance } from './provenance.js';
 import type { BootstrapOptions } from './uncertainty.js';
-import { describeDifferences, differingSettings, sampleSettingsSchema, SettingsMismatchError, type SampleSettings, type SettingDifference } from './settings.js';
-import { progressLine, type EvalProgress } from './progress.js';
-import { mixSeed } from './random.js';
+import { sampleSettingsSchema, type SampleSettings } from './settings.js';
+import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
+import { formatProgress, type EvalProgress } from './progress.js';
+import { progressLine, type ProgressStream } from '../src/progress.js';
 import { writeReport } from './report.js';
-import { runJobs } from './job-pool.js';
+import { runJobs } from '../src/job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
+import { deriveSeed } from '../src/random.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 import { DEFAULT_PRESET, type ResolvedPreset } from '../src/preset.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 
-export interface SolveOptions {
+export interface EvalSolveOptions {
   mode: Mode;
   seed: number;
   temperature: number;
@@ -40,7 +44,7 @@ export interface SolveOptions {
   sample: number;
 }
 
-export interface SolveMetrics {
+export interface EvalSolveMetrics {
   totalTokens: number;
   criticalPathTokens: number;
   acceleration: number;
@@ -53,24 +57,17 @@ export interface SolveMetrics {
   prefillMs?: number | null;
 }
 
-export interface SolveResult {
+export interface EvalSolveResult {
   /** The extracted final answer, or null when the trajectory has none. */
   answer: string | null;
   /** The full trajectory text. */
   text: string;
   /** Whether the trajectory passed the strict format check. */
   formatValid: boolean;
-  metrics: SolveMetrics;
+  metrics: EvalSolveMetrics;
 }
 
-export type SolveFn = (problem: string, options: SolveOptions) => Promise<SolveResult>;
-
-export interface GradeResult {
-  equal: boolean;
-  reason: string;
-}
-
-export type GradeFn = (pred: string | null, gold: string) => GradeResult | Promise<GradeResult>;
+export type EvalSolveFn = (problem: string, options: EvalSolveOptions) => Promise<EvalSolveResult>;
 
 export interface RunEvalOptions {
   /** Loaded datasets (see loadDataset). Problem ids must be unique within each. */
@@ -83,7 +80,7 @@ export interface RunEvalOptions {
   concurrency: number;
   temperature: number;
   topP: number;
-  /** Sample seeds are mixSeed(seedBase, problem index, sample index): the same in both modes. */
+  /** Sample seeds are deriveSeed(seedBase, problem index, sample index): the same in both modes. */
   seedBase: number;
   /**
    * The preset the solver runs with (see resolvePreset): its name is stored in every row, and a
@@ -93,7 +90,7 @@ export interface RunEvalOptions {
   preset?: ResolvedPreset;
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
-  solve: SolveFn;
+  solve: EvalSolveFn;
   /**
    * The answer extraction policy, handed to `solve` and recorded in every row and in summary.json;
    * a rerun with another policy is refused. Default 'boxed'.
@@ -117,7 +114,7 @@ export interface RunEvalOptions {
   /** Called after every finished sample (and once at the start). */
   onProgress?: (progress: EvalProgress) => void;
   /** Where the progress line goes; default process.stderr, false for none. */
-  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
+  progress?: ProgressStream | false;
   /** Without a TTY, print the progress line every this many samples. Default: about 5% of the run. */
   progressEvery?: number;
   /** Keep each trajectory's text (and its problem's text) in results.jsonl. Default true. */
@@ -164,7 +161,7 @@ function planJobs(o: RunEvalOptions): Job[] {
   for (const d of o.datasets) {
     d.problems.forEach((problem, index) => {
       for (let sample = 0; sample < o.k; sample++) {
-        const seed = mixSeed(o.seedBase, index, sample);
+        const seed = deriveSeed(o.seedBase, index, sample);
         for (const mode of o.modes) jobs.push({ dataset: d.name, problem, index, sample, mode, seed });
       }
     });
@@ -281,10 +278,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const todo = jobs.filter((j) => !store.has(keyOf(j)));
 
   const started = Date.now();
-  const line =
-    o.progress === false
-      ? undefined
-      : progressLine(o.progress ?? process.stderr, o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)));
+  const line = progressLine(o.progress ?? process.stderr, o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)));
   let done = resumed;
   const report = (last?: EvalProgress['last']): void => {
     const p: EvalProgress = {
@@ -296,7 +290,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       elapsedMs: Date.now() - started,
       ...(last ? { last } : {}),
     };
-    line?.update(p);
+    line.update(formatProgress(p), p.done, p.total);
     o.onProgress?.(p);
   };
   report();
@@ -350,7 +344,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       describe: (j) => `eval stopped at ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})`,
     });
   } finally {
-    line?.finish();
+    line.finish();
     await store.close();
   }
 
@@ -374,7 +368,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
     { ...(o.sameAnswer ? { sameAnswer: o.sameAnswer } : {}), ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}), provenance },
   );
   const summaryPath = path.join(o.out, SUMMARY_FILE);
-  await writeFile(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+  await writeFileAtomic(summaryPath, jsonText(summary));
   const written = await writeReport(o.out, summary, rows);
   if (failure) throw failure;
   return {

@@ -5,7 +5,7 @@
  * - `rl`: one row per engine call, with the trajectory's advantage broadcast to each (verl-style).
  * See docs/training-data.md for how trainers consume them.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { jsonlText, writeAtomically } from '../src/files.js';
 import type { ChatMessage, FinishReason, Tokenizer } from '../src/engine/types.js';
 import { promptMessages } from '../src/orchestrator/prompt.js';
 import { sftLayout, type TrieLayout } from '../src/trie/index.js';
@@ -15,13 +15,13 @@ import { readRolloutLines, rolloutUid, RolloutFileError, type RolloutRow } from 
 export const EXPORT_FORMATS = ['sft', 'trie', 'rl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-export interface SftRow {
+export interface SftExportRow {
   messages: ChatMessage[];
 }
 
-export type TrieRow = TrieLayout;
+export type TrieExportRow = TrieLayout;
 
-export interface RlRow {
+export interface RlExportRow {
   /** The call's full context: prompt, trajectory so far, and a thread's `\n<Thread>\n{n}:`. */
   prompt_ids: number[];
   /** The call's generated tokens, with the EOS id when the call ended on EOS. */
@@ -47,7 +47,7 @@ export interface RlRow {
 export type ExportTokenizer = Pick<Tokenizer, 'encode' | 'decode'>;
 
 /** The trajectory as a chat: the prompt's messages (any system message included) and the answer. */
-export function sftRow(row: RolloutRow): SftRow {
+export function sftExportRow(row: RolloutRow): SftExportRow {
   return { messages: [...promptMessages(row.problem, row.mode, { ...row.settings.prompt, style: row.settings.promptStyle }), { role: 'assistant', content: row.text }] };
 }
 
@@ -57,7 +57,7 @@ export function sftCompletion(row: RolloutRow, tokenizer: Pick<Tokenizer, 'decod
 }
 
 /** The trie-packed SFT layout of the trajectory. Throws when `tokenizer` is not the rollout's. */
-export function trieRow(row: RolloutRow, tokenizer: ExportTokenizer): TrieRow {
+export function trieExportRow(row: RolloutRow, tokenizer: ExportTokenizer): TrieExportRow {
   const promptIds = tokenizer.encode(row.prompt);
   if (promptIds.length !== row.promptIds.length || promptIds.some((id, i) => id !== row.promptIds[i])) {
     throw new Error('this tokenizer encodes the prompt differently from the rollout (pass the rollout model as --model)');
@@ -66,7 +66,7 @@ export function trieRow(row: RolloutRow, tokenizer: ExportTokenizer): TrieRow {
 }
 
 /** One RL row per call of the trajectory, each carrying the trajectory's advantage. */
-export function rlRows(row: RolloutRow): RlRow[] {
+export function rlExportRows(row: RolloutRow): RlExportRow[] {
   const advantage = row.advantage;
   if (advantage === undefined) {
     throw new Error('the row has no advantage (its group was not complete): export the final rollouts file, not the pending one');
@@ -111,12 +111,12 @@ export interface ExportResult {
 export function exportRows(row: RolloutRow, format: ExportFormat, tokenizer?: ExportTokenizer): object[] {
   switch (format) {
     case 'sft':
-      return [sftRow(row)];
+      return [sftExportRow(row)];
     case 'trie':
       if (!tokenizer) throw new Error('the trie export needs a tokenizer');
-      return [trieRow(row, tokenizer)];
+      return [trieExportRow(row, tokenizer)];
     case 'rl':
-      return rlRows(row);
+      return rlExportRows(row);
   }
 }
 
@@ -126,10 +126,8 @@ export function exportRows(row: RolloutRow, format: ExportFormat, tokenizer?: Ex
  */
 export async function exportRollouts(o: ExportOptions): Promise<ExportResult> {
   if (o.format === 'trie' && !o.tokenizer) throw new Error('the trie export needs a tokenizer');
-  const partial = `${o.out}.partial`;
-  const out = await open(partial, 'w');
-  const result: ExportResult = { read: 0, exported: 0, rows: 0 };
-  try {
+  return writeAtomically(o.out, async (out) => {
+    const result: ExportResult = { read: 0, exported: 0, rows: 0 };
     for await (const { row, line } of readRolloutLines(o.input)) {
       result.read++;
       if (o.onlyCorrect && !row.correct) continue;
@@ -139,16 +137,10 @@ export async function exportRollouts(o: ExportOptions): Promise<ExportResult> {
       } catch (err) {
         throw new RolloutFileError(`${o.input}:${line}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (rows.length) await out.write(rows.map((r) => JSON.stringify(r) + '\n').join(''));
+      if (rows.length) await out.write(jsonlText(rows));
       result.exported++;
       result.rows += rows.length;
     }
-    await out.close();
-    await rename(partial, o.out);
-  } catch (err) {
-    await out.close().catch(() => undefined);
-    await rm(partial, { force: true });
-    throw err;
-  }
-  return result;
+    return result;
+  });
 }

@@ -3,8 +3,6 @@
  * its advantage. Rows extend the eval harness's result rows, so a rollout file is also a valid
  * eval results file. This module owns the row's types and its validation when read from disk.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { resultRowSchema, type ResultRow } from '../eval/results.js';
 import type { FinishReason } from '../src/engine/types.js';
@@ -12,7 +10,7 @@ import { DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from '../s
 import { DEFAULT_PRESET } from '../src/preset.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
 import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
-import { parseJsonLine } from '../src/jsonl.js';
+import { parseJsonLine, readJsonLines } from '../src/jsonl.js';
 import { ThreadweaverError } from '../src/errors.js';
 
 export type AdvantageMode = 'mean' | 'std';
@@ -145,24 +143,8 @@ export function parseRolloutLine(line: string, where: string): RolloutRow {
 }
 
 /** Stream a rollout file's rows (blank lines skipped), each with its line number. */
-export async function* readRolloutLines(file: string): AsyncGenerator<{ row: RolloutRow; line: number }> {
-  const input = createReadStream(file);
-  const opened = new Promise<void>((resolve, reject) => {
-    input.once('open', () => resolve());
-    input.once('error', reject);
-  });
-  try {
-    await opened;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RolloutFileError(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(err as Error).message}`);
-  }
-  let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-    line++;
-    if (text.trim() === '') continue;
-    yield { row: parseRolloutLine(text, `${file}:${line}`), line };
-  }
+export function readRolloutLines(file: string): AsyncGenerator<{ row: RolloutRow; line: number }> {
+  return readJsonLines(file, parseRolloutLine, { error: RolloutFileError });
 }
 
 /** Every row of a rollout file, validated. */

@@ -2,32 +2,31 @@
  * RL rollouts: G trajectories per problem with distinct seeds, each graded and rewarded, and
  * once a problem's group is complete, its group-relative advantages.
  *
- * Two append-only files (eval's results store: one synced line per row, torn last line repaired):
+ * Two append-only JSONL stores (src/jsonl-store.ts: one synced line per row, torn last line repaired):
  * - `<out>.pending.jsonl` (see pendingFile): every trajectory as soon as it finishes;
  * - `<out>`: the rows of complete groups, with their advantage, written when the group completes.
  * A killed run loses at most the trajectories in flight; a rerun skips every stored trajectory,
  * finishes groups whose final rows were cut short, and never writes a row twice. The pending file
  * is removed once everything in it is final.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Problem } from '../eval/dataset.js';
-import { progressLine } from '../eval/progress.js';
-import { mixSeed } from '../eval/random.js';
-import { runJobs } from '../eval/job-pool.js';
-import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../eval/settings.js';
-import { openResults, resultKey, resultRow, type Mode, type ResultKey, type ResultsStore } from '../eval/results.js';
-import type { GradeFn, GradeResult } from '../eval/runner.js';
+import { runJobs } from '../src/job-pool.js';
+import { progressBar, type ProgressStream } from '../src/progress.js';
+import { deriveSeed } from '../src/random.js';
+import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
+import { resultKey, resultRow, type Mode, type ResultKey } from '../eval/results.js';
+import { openJsonlStore, type JsonlStore } from '../src/jsonl-store.js';
 import type { Engine } from '../src/engine/types.js';
-import { gradeAnswer } from '../src/math/grade.js';
+import { gradeAnswer, type GradeFn, type GradeResult } from '../src/math/grade.js';
 import { promptFormat, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
 import { DEFAULT_PRESET } from '../src/preset.js';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
 import { computeAdvantages } from './advantage.js';
 import { contextIdsOf } from './calls.js';
 import { computeReward, rewardConfig, type RewardConfig } from './reward.js';
-import { readRollouts, type AdvantageMode, type RolloutRow, type RolloutSettings } from './rollout-row.js';
+import { parseRolloutLine, RolloutFileError, type AdvantageMode, type RolloutRow, type RolloutSettings } from './rollout-row.js';
 import { rolloutWarnings, summarizeRollouts, type RolloutSummary } from './summary.js';
 
 export interface RolloutSolveOptions {
@@ -73,7 +72,7 @@ export interface RolloutOptions {
   temperature?: number;
   /** Default 1. */
   topP?: number;
-  /** Trajectory seeds are mixSeed(seedBase, problem index, sample). Default 0. */
+  /** Trajectory seeds are deriveSeed(seedBase, problem index, sample). Default 0. */
   seedBase?: number;
   /** Trajectories decoded at once. Default 1. */
   concurrency?: number;
@@ -101,8 +100,8 @@ export interface RolloutOptions {
   signal?: AbortSignal;
   /** Called once at the start and after every stored trajectory. */
   onProgress?: (progress: RolloutProgress) => void;
-  /** Print eval's progress line on this stream (default: none). */
-  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
+  /** Print a progress line on this stream (default: none). */
+  progress?: ProgressStream | false;
   /** Without a TTY, print the progress line every this many trajectories. Default: about 5% of the run. */
   progressEvery?: number;
 }
@@ -184,7 +183,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   o.dataset.problems.forEach((problem, index) => {
     for (let sample = 0; sample < o.group; sample++) {
       const key = { dataset: o.dataset.name, problemId: problem.id, sample, mode };
-      jobs.push({ problem, index, sample, seed: mixSeed(o.seedBase ?? 0, index, sample), key });
+      jobs.push({ problem, index, sample, seed: deriveSeed(o.seedBase ?? 0, index, sample), key });
     }
   });
   const planned = new Map(jobs.map((j) => [resultKey(j.key), j]));
@@ -194,10 +193,11 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
 
   await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   const pendingPath = pendingFile(o.out);
-  const final = await openResults(o.out);
-  let pending: ResultsStore;
+  const openRollouts = (file: string) => openJsonlStore<RolloutRow, ResultKey>(file, { parse: parseRolloutLine, key: resultKey, error: RolloutFileError });
+  const final = await openRollouts(o.out);
+  let pending: JsonlStore<RolloutRow, ResultKey>;
   try {
-    pending = await openResults(pendingPath);
+    pending = await openRollouts(pendingPath);
   } catch (err) {
     await final.close();
     throw err;
@@ -210,9 +210,9 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const known = new Map<string, RolloutRow>();
   const finalRows = new Map<string, RolloutRow>();
   try {
-    for (const [file, isFinal] of [[o.out, true], [pendingPath, false]] as const) {
-      if (!existsSync(file)) continue;
-      for (const row of await readRollouts(file)) {
+    for (const [store, isFinal] of [[final, true], [pending, false]] as const) {
+      const file = store.path;
+      for (const row of store.rows()) {
         const key = resultKey(row);
         const job = planned.get(key);
         if (!job) continue; // another plan's row: kept in the file, not used here
@@ -252,10 +252,8 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   let groupsDone = o.dataset.problems.filter((p) => isFinalGroup(p.id)).length;
 
   const started = Date.now();
-  const line =
-    o.progress === undefined || o.progress === false
-      ? undefined
-      : progressLine(o.progress, o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)));
+  const line = progressBar('rollouts', jobs.length, o.progress ?? false, { every: o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)), resumed });
+  const percent = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
   const report = (last?: RolloutProgress['last']): void => {
     const p: RolloutProgress = {
       done,
@@ -268,15 +266,9 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       elapsedMs: Date.now() - started,
       ...(last ? { last } : {}),
     };
-    line?.update({
-      done,
-      total: jobs.length,
-      resumed,
-      accuracy: { parallel: null, sequential: null, [mode]: p.accuracy },
-      speedup: null,
-      parallelWidth: critical > 0 ? tokens / critical : null,
-      elapsedMs: p.elapsedMs,
-    });
+    const notes = [`acc ${percent(p.accuracy)}`, `reward ${p.meanReward === null ? '–' : p.meanReward.toFixed(3)}`, `groups ${groupsDone}/${groupsTotal}`];
+    if (critical > 0) notes.push(`width T/L ${(tokens / critical).toFixed(2)}×`);
+    line.update(done, notes);
     o.onProgress?.(p);
   };
 
@@ -347,7 +339,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       ...(failure ? { failure } : {}),
     });
   } finally {
-    line?.finish();
+    line.finish();
     await closeAll();
   }
   if (failure) throw failure;
@@ -355,7 +347,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const complete = jobs.every((j) => final.has(j.key));
   // Everything pending is final (this plan's rows and any other's): the pending file is redundant.
   if (pending.rows().every((r) => final.has(r))) await rm(pendingPath, { force: true });
-  const rows = final.rows().filter((r) => planned.has(resultKey(r))).map((r) => finalRows.get(resultKey(r))!);
+  const rows = final.rows().filter((r) => planned.has(resultKey(r)));
   const summary = summarizeRollouts(rows);
   return {
     summary,

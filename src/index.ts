@@ -1,4 +1,6 @@
 export { ThreadweaverError } from './errors.js';
+export { SettingsMismatchError, type SettingDifference } from './setting-differences.js';
+export { createRng, deriveSeed, type Rng } from './random.js';
 export { solve, embeddedEngine, SolveError, type SolveOptions, type SolveResult } from './solve.js';
 export { solveStream, type SolveEvent } from './solve-stream.js';
 export * from './format/index.js';

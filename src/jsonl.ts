@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { z } from 'zod';
 
 /** One zod issue, as the JSONL readers report it. */
@@ -39,4 +41,53 @@ export function parseJsonLine<S extends z.ZodType>(line: string, where: string, 
     throw new Fail(`${where}: ${(options.describe ?? describeIssue)(json, issue)}`);
   }
   return parsed.data;
+}
+
+/** One line of JSONL text: its text, 1-based number, and whether a newline ended it (a torn last line has none). */
+export interface JsonLine {
+  text: string;
+  line: number;
+  complete: boolean;
+}
+
+/** The non-blank lines of JSONL text (CRLF or LF), numbered as an editor numbers them. */
+export function* jsonLines(text: string): Generator<JsonLine> {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, '');
+    if (line.trim() !== '') yield { text: line, line: i + 1, complete: i < lines.length - 1 };
+  }
+}
+
+/** Every non-blank line of JSONL text parsed against `schema`, with its line number; errors name `file:line`. */
+export function parseJsonLines<S extends z.ZodType>(text: string, file: string, schema: S, options: JsonLineOptions = {}): { row: z.output<S>; line: number }[] {
+  return [...jsonLines(text)].map((l) => ({ row: parseJsonLine(l.text, `${file}:${l.line}`, schema, options), line: l.line }));
+}
+
+/**
+ * Stream a JSONL file's rows (blank lines skipped) with their line numbers, parsed by `parse`
+ * (`where` is `file:line`), without reading the whole file at once. A missing or unreadable file
+ * is an error of `options.error` naming it.
+ */
+export async function* readJsonLines<R>(
+  file: string,
+  parse: (line: string, where: string) => R,
+  options: Pick<JsonLineOptions, 'error'> = {},
+): AsyncGenerator<{ row: R; line: number }> {
+  const input = createReadStream(file);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      input.once('open', () => resolve());
+      input.once('error', reject);
+    });
+  } catch (err) {
+    const Fail = options.error ?? Error;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Fail(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(err as Error).message}`);
+  }
+  let line = 0;
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    line++;
+    if (text.trim() !== '') yield { row: parse(text, `${file}:${line}`), line };
+  }
 }

@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { formatProgress } from '../eval/progress.js';
 import { closest, editDistance } from '../src/cli/suggest.js';
-import { etaMs, formatTiming } from '../src/progress-text.js';
-import { formatProgressBar } from '../src/sft/progress.js';
+import { etaMs, formatTiming } from '../src/progress.js';
+import { formatProgressBar } from '../src/progress.js';
 import { repoRoot } from './helpers.js';
 
 const run = promisify(execFile);

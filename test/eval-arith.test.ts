@@ -2,41 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateArith, parseArithProblem, renderArith, productsTask } from '../eval/arith.js';
-import { createRng, mixSeed } from '../eval/random.js';
 import { loadDataset } from '../eval/dataset.js';
 
 const shared = path.resolve(import.meta.dirname, '..', '../shared');
 const hasShared = existsSync(shared);
 if (!hasShared) console.warn(`eval-arith: ${shared} not found; skipping the checks against the recipe's data`);
-
-describe('seeded PRNG', () => {
-  it('repeats for a seed and differs across seeds', () => {
-    const a = createRng(7);
-    const b = createRng(7);
-    const c = createRng(8);
-    const xs = Array.from({ length: 20 }, () => a.next());
-    expect(Array.from({ length: 20 }, () => b.next())).toEqual(xs);
-    expect(Array.from({ length: 20 }, () => c.next())).not.toEqual(xs);
-    for (const x of xs) expect(x >= 0 && x < 1).toBe(true);
-  });
-
-  it('int covers both ends and sample gives distinct items', () => {
-    const r = createRng(1);
-    const seen = new Set<number>();
-    for (let i = 0; i < 500; i++) seen.add(r.int(2, 5));
-    expect([...seen].sort()).toEqual([2, 3, 4, 5]);
-    const s = r.sample([1, 2, 3, 4, 5, 6], 4);
-    expect(new Set(s).size).toBe(4);
-    expect(() => r.sample([1], 2)).toThrow();
-  });
-
-  it('mixSeed depends on every part and its order', () => {
-    expect(mixSeed(1, 2, 3)).toBe(mixSeed(1, 2, 3));
-    expect(mixSeed(1, 2, 3)).not.toBe(mixSeed(1, 3, 2));
-    expect(mixSeed(0, 0, 1)).not.toBe(mixSeed(0, 1, 0));
-    expect(mixSeed(5)).toBeLessThan(2 ** 31);
-  });
-});
 
 describe('arith generator', () => {
   it('is deterministic per seed and answers are right', () => {

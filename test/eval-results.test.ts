@@ -3,7 +3,6 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openResults, ResultsError, type ResultRow } from '../eval/results.js';
 
@@ -76,7 +75,7 @@ describe('results store', () => {
   it('names file:line for a corrupt complete line, and keeps the first of duplicate keys', async () => {
     const bad = path.join(dir, 'bad.jsonl');
     await writeFile(bad, JSON.stringify(row('p1', 0)) + '\n{nope\n');
-    await expect(openResults(bad)).rejects.toThrow(`${bad}:2: not valid JSON`);
+    await expect(openResults(bad)).rejects.toThrow(`${bad}:2: invalid JSON`);
     await writeFile(bad, JSON.stringify(row('p1', 0)) + '\n' + JSON.stringify({ ...row('p2', 0), correct: 'yes' }) + '\n');
     await expect(openResults(bad)).rejects.toThrow(`${bad}:2: field "correct"`);
     const dup = path.join(dir, 'dup.jsonl');
@@ -91,19 +90,13 @@ describe('resume after SIGKILL', () => {
   let script: string;
 
   beforeAll(async () => {
-    // The child runs the real store, transpiled to plain JS (Node 20 cannot load .ts).
-    const src = await readFile(path.join(repo, 'eval/results.ts'), 'utf8');
-    const zodUrl = pathToFileURL(path.join(repo, 'node_modules/zod/index.js')).href;
-    const js = ts
-      .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })
-      .outputText.replace(/from 'zod'/g, `from '${zodUrl}'`);
-    await writeFile(path.join(dir, 'results.mjs'), js);
+    // The child runs the real store from the TypeScript sources (see rl-ts-loader.mjs).
     script = path.join(dir, 'child.mjs');
     // Rows of ~1 MiB are written in several chunks, so the kill can land inside a row (rarely: the sync
     // dominates); the torn-line test above covers that case deterministically.
     await writeFile(
       script,
-      `import { openResults } from './results.mjs';
+      `import { openResults } from ${JSON.stringify(pathToFileURL(path.join(repo, 'eval/results.ts')).href)};
 const [file, n] = [process.argv[2], Number(process.argv[3])];
 const store = await openResults(file);
 const text = 'x'.repeat(1024 * 1024);
@@ -125,7 +118,7 @@ process.stdout.write('done');
 
   function run(file: string, killAfter?: number): Promise<{ out: string; signal: NodeJS.Signals | null }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [script, file, String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', path.join(repo, 'test/rl-ts-loader.mjs'), script, file, String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();

@@ -6,18 +6,19 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArithProblem, renderArith } from '../eval/arith.js';
 import { ARITH_DEFAULT_SEED, loadDataset, type Dataset } from '../eval/dataset.js';
-import { SettingsMismatchError } from '../eval/settings.js';
+import { SettingsMismatchError } from '../src/setting-differences.js';
 import { readSummary, summarizeRun } from '../eval/summary.js';
 import { extractPolicySchema, openResults } from '../eval/results.js';
 import { EXTRACT_POLICIES } from '../src/math/extract.js';
-import { runEval, type GradeFn, type RunEvalOptions, type SolveFn, type SolveOptions } from '../eval/runner.js';
+import type { GradeFn } from '../src/math/grade.js';
+import { runEval, type RunEvalOptions, type EvalSolveFn, type EvalSolveOptions } from '../eval/runner.js';
 import { formatProgress } from '../eval/progress.js';
 import { assertWellFormed } from './eval-xml.js';
 import { repoRoot } from './helpers.js';
 import { loadPreset, resolvePreset } from '../src/preset.js';
 
 /** A deterministic stand-in for solve(): renders the arith reference trajectory and measures it in characters. */
-function fakeSolve(log: Array<SolveOptions & { problem: string }> = [], delayMs = 0): SolveFn {
+function fakeSolve(log: Array<EvalSolveOptions & { problem: string }> = [], delayMs = 0): EvalSolveFn {
   return async (problem, opts) => {
     log.push({ ...opts, problem });
     if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
@@ -77,7 +78,7 @@ function options(out: string, extra: Partial<RunEvalOptions> = {}): RunEvalOptio
 describe('runEval', () => {
   it('runs every sample in both modes, interleaved, with paired seeds, and writes results, summary, report, charts', async () => {
     const out = path.join(dir, 'full');
-    const log: Array<SolveOptions & { problem: string }> = [];
+    const log: Array<EvalSolveOptions & { problem: string }> = [];
     const res = await runEval(options(out, { solve: fakeSolve(log), concurrency: 1 }));
     const total = (8 + 4) * 2 * 2;
     expect(res.ran).toBe(total);
@@ -153,7 +154,7 @@ describe('runEval', () => {
     let inFlight = 0;
     let peak = 0;
     const inner = fakeSolve([], 5);
-    const solve: SolveFn = async (p, o) => {
+    const solve: EvalSolveFn = async (p, o) => {
       peak = Math.max(peak, ++inFlight);
       try {
         return await inner(p, o);
@@ -177,7 +178,7 @@ describe('runEval', () => {
     expect(stored).toBeLessThan(48);
     expect(JSON.parse(await readFile(first.files.summary, 'utf8')).datasets.arith.parallel.samples).toBeGreaterThan(0);
 
-    const log: Array<SolveOptions & { problem: string }> = [];
+    const log: Array<EvalSolveOptions & { problem: string }> = [];
     const progress: number[] = [];
     const second = await runEval(options(out, { solve: fakeSolve(log), onProgress: (p) => progress.push(p.done) }));
     expect(second.resumed).toBe(stored);
@@ -269,7 +270,7 @@ describe('runEval', () => {
   it('hands the extraction policy to solve and records it in every row and in the summary', async () => {
     expect(extractPolicySchema.options).toEqual([...EXTRACT_POLICIES]);
     const out = path.join(dir, 'extract');
-    const log: Array<SolveOptions & { problem: string }> = [];
+    const log: Array<EvalSolveOptions & { problem: string }> = [];
     const res = await runEval(options(out, { datasets: [arith2], k: 1, extract: 'lenient', solve: fakeSolve(log) }));
     expect(new Set(log.map((l) => l.extract))).toEqual(new Set(['lenient']));
     const rows = (await openResults(res.files.results)).rows();
@@ -296,7 +297,7 @@ describe('runEval', () => {
     const out = path.join(dir, 'error');
     let calls = 0;
     const inner = fakeSolve();
-    const solve: SolveFn = async (p, o) => {
+    const solve: EvalSolveFn = async (p, o) => {
       if (++calls === 6) throw new Error('engine went away');
       return inner(p, o);
     };

@@ -19,10 +19,7 @@ describe('package', () => {
     expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'models', 'prompts']));
   });
 
-  it.each(Object.keys(pkg.exports).filter((k) => k !== './package.json'))('export %s loads from the build', async (sub) => {
-    const mod = await import(path.posix.join('threadweaver-ts', sub));
-    expect(Object.keys(mod).length).toBeGreaterThan(0);
-  });
+  // Each subpath's export list is checked against the build in package-exports.test.ts.
 });
 
 // What a consumer does: `npm install` the published tarball into a project of their own, where this

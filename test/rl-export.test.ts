@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportRollouts, rlRows, sftRow, trieRow, type RlRow, type SftRow } from '../rl/export.js';
+import { exportRollouts, rlExportRows, sftExportRow, trieExportRow, type RlExportRow, type SftExportRow } from '../rl/export.js';
 import { readRollouts, rolloutUid, type RolloutRow } from '../rl/rollout-row.js';
 import { pendingFile, runRollouts } from '../rl/rollout.js';
 import exportCommand from '../src/cli/commands/export.js';
@@ -39,7 +39,7 @@ const engineOf = (r: RolloutRow) => log.find((l) => l.options.problemId === r.pr
 describe('rl rows', () => {
   it('one row per call: context + completion are the tokens of that engine call, EOS kept', () => {
     for (const r of rows) {
-      const out = rlRows(r);
+      const out = rlExportRows(r);
       const engine = engineOf(r);
       expect(out).toHaveLength(engine.requests.length);
       out.forEach((x, i) => {
@@ -61,8 +61,8 @@ describe('rl rows', () => {
   });
 
   it('one advantage per trajectory, broadcast to all its calls', () => {
-    const all = rows.flatMap(rlRows);
-    const byTrajectory = new Map<string, RlRow[]>();
+    const all = rows.flatMap(rlExportRows);
+    const byTrajectory = new Map<string, RlExportRow[]>();
     for (const x of all) byTrajectory.set(x.trajectory, [...(byTrajectory.get(x.trajectory) ?? []), x]);
     expect(byTrajectory.size).toBe(rows.length);
     for (const r of rows) {
@@ -80,26 +80,26 @@ describe('rl rows', () => {
 
   it('refuses rows without an advantage (a pending file)', () => {
     const { advantage: _, ...pending } = rows[0]!;
-    expect(() => rlRows(pending as RolloutRow)).toThrow(/no advantage/);
+    expect(() => rlExportRows(pending as RolloutRow)).toThrow(/no advantage/);
   });
 });
 
 describe('sft and trie rows', () => {
   it('sft: the problem as the user turn and the whole trajectory as the assistant turn', () => {
     const r = rows[0]!;
-    expect(sftRow(r)).toEqual({ messages: [{ role: 'user', content: r.problem }, { role: 'assistant', content: r.text }] });
+    expect(sftExportRow(r)).toEqual({ messages: [{ role: 'user', content: r.problem }, { role: 'assistant', content: r.text }] });
     // Sequential mode adds the system message the model was trained with, as the prompt did.
     const seq = { ...r, mode: 'sequential' as const };
-    expect(sftRow(seq).messages[0]).toEqual({ role: 'system', content: loadPrompt('sequential-system') });
+    expect(sftExportRow(seq).messages[0]).toEqual({ role: 'system', content: loadPrompt('sequential-system') });
     const instructed = { ...r, settings: { ...r.settings, promptStyle: 'instructed' as const } };
-    expect(sftRow(instructed).messages[0]).toEqual({ role: 'system', content: loadPrompt('instructed-parallel') });
+    expect(sftExportRow(instructed).messages[0]).toEqual({ role: 'system', content: loadPrompt('instructed-parallel') });
     // The chat template of the messages (without the answer) is the rollout's prompt.
-    expect(tokenizer.applyChatTemplate(sftRow(r).messages.slice(0, -1), { addGenerationPrompt: true })).toBe(r.prompt);
+    expect(tokenizer.applyChatTemplate(sftExportRow(r).messages.slice(0, -1), { addGenerationPrompt: true })).toBe(r.prompt);
   });
 
   it('trie: the SFT layout of the prompt and the EOS-closed completion', () => {
     for (const r of rows) {
-      const layout = trieRow(r, tokenizer);
+      const layout = trieExportRow(r, tokenizer);
       expect(layout).toEqual(sftLayout({ prompt: r.prompt, completion: r.text + '<|im_end|>' }, tokenizer));
       // The main path is exactly the rollout's tokens (prompt, completion, EOS).
       expect(layout.ids.slice(0, r.promptIds.length + r.ids.length + 1)).toEqual([...r.promptIds, ...r.ids, 2]);
@@ -110,7 +110,7 @@ describe('sft and trie rows', () => {
 
   it('trie: refuses a tokenizer that is not the rollout one', () => {
     const other = { encode: (t: string) => [...t].map((c) => c.codePointAt(0)!), decode: tokenizer.decode.bind(tokenizer) };
-    expect(() => trieRow(rows[0]!, other)).toThrow(/encodes the prompt differently/);
+    expect(() => trieExportRow(rows[0]!, other)).toThrow(/encodes the prompt differently/);
   });
 });
 
@@ -118,16 +118,16 @@ describe('exportRollouts and threadweaver export', () => {
   it('writes each format as JSONL that parses back to the same rows', async () => {
     const sft = path.join(dir, 'sft.jsonl');
     expect(await exportRollouts({ input, out: sft, format: 'sft' })).toEqual({ read: 12, exported: 12, rows: 12 });
-    expect(await jsonl<SftRow>(sft)).toEqual(rows.map(sftRow));
+    expect(await jsonl<SftExportRow>(sft)).toEqual(rows.map(sftExportRow));
 
     const rl = path.join(dir, 'rl.jsonl');
     const calls = rows.reduce((s, r) => s + r.calls.length, 0);
     expect(await exportRollouts({ input, out: rl, format: 'rl' })).toEqual({ read: 12, exported: 12, rows: calls });
-    expect(await jsonl<RlRow>(rl)).toEqual(rows.flatMap(rlRows));
+    expect(await jsonl<RlExportRow>(rl)).toEqual(rows.flatMap(rlExportRows));
 
     const trie = path.join(dir, 'trie.jsonl');
     await exportRollouts({ input, out: trie, format: 'trie', tokenizer });
-    expect(await jsonl(trie)).toEqual(rows.map((r) => trieRow(r, tokenizer)));
+    expect(await jsonl(trie)).toEqual(rows.map((r) => trieExportRow(r, tokenizer)));
   });
 
   it('--only-correct keeps the correct trajectories', async () => {
@@ -137,7 +137,7 @@ describe('exportRollouts and threadweaver export', () => {
     expect(rows.some((r) => behaviourOf(r.seed) === 'wrong')).toBe(true);
     const r = await exportRollouts({ input, out, format: 'sft', onlyCorrect: true });
     expect(r).toEqual({ read: 12, exported: correct.length, rows: correct.length });
-    expect(await jsonl<SftRow>(out)).toEqual(correct.map(sftRow));
+    expect(await jsonl<SftExportRow>(out)).toEqual(correct.map(sftExportRow));
   });
 
   it('a bad row names file:line and leaves no output', async () => {
@@ -155,14 +155,15 @@ describe('exportRollouts and threadweaver export', () => {
     await writeFile(bad, `${JSON.stringify(rows[0])}\n${JSON.stringify(pending)}\n`);
     await expect(exportRollouts({ input: bad, out, format: 'rl' })).rejects.toThrow(`${bad}:2: the row has no advantage`);
     expect(existsSync(out)).toBe(false);
-    expect(existsSync(`${out}.partial`)).toBe(false);
+    // Nothing half-written is left beside it either.
+    expect(readdirSync(path.dirname(out)).filter((n) => n.startsWith(path.basename(out)))).toEqual([]);
     await expect(exportRollouts({ input: path.join(dir, 'missing.jsonl'), out, format: 'sft' })).rejects.toThrow(/missing\.jsonl: no such file/);
   });
 
   it('the command exports, and checks its flags', async () => {
     const out = path.join(dir, 'cli-rl.jsonl');
     expect(await exportCommand.run(['--input', input, '--format', 'rl', '--out', out])).toBe(0);
-    expect(await jsonl<RlRow>(out)).toEqual(rows.flatMap(rlRows));
+    expect(await jsonl<RlExportRow>(out)).toEqual(rows.flatMap(rlExportRows));
     await expect(exportCommand.run(['--input', input, '--format', 'dpo', '--out', out])).rejects.toThrow(UsageError);
     await expect(exportCommand.run(['--input', input, '--format', 'rl'])).rejects.toThrow(/--out: is required/);
     // The trie format loads the bundled tokenizer, whose prompt tokens differ from the scripted one.

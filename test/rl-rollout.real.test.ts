@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadDataset, type Dataset } from '../eval/dataset.js';
-import { rlRows, sftRow, type RlRow } from '../rl/export.js';
+import { rlExportRows, sftExportRow, type RlExportRow } from '../rl/export.js';
 import { readRollouts, type RolloutRow } from '../rl/rollout-row.js';
 import { pendingFile, runRollouts, type RolloutResult } from '../rl/rollout.js';
 import exportCommand from '../src/cli/commands/export.js';
@@ -136,7 +136,7 @@ describe('rollouts with the bundled model', () => {
   it('exports: RL rows are the calls\' tokens with one advantage per trajectory; trie rows are sftLayout of the trajectory', async () => {
     for (const r of rows) {
       const t = live.get(keyOf(r))!.trajectory;
-      const out = rlRows(r);
+      const out = rlExportRows(r);
       expect(out).toHaveLength(t.calls.length);
       out.forEach((x, i) => {
         const call = t.calls[i]!;
@@ -144,7 +144,7 @@ describe('rollouts with the bundled model', () => {
         expect(x.response_ids).toEqual(call.finishReason === 'eos' ? [...call.completionIds, r.eosId] : call.completionIds);
         expect(x.advantage).toBe(r.advantage);
       });
-      expect(sftRow(r).messages).toEqual([{ role: 'user', content: t.problem }, { role: 'assistant', content: t.text }]);
+      expect(sftExportRow(r).messages).toEqual([{ role: 'user', content: t.problem }, { role: 'assistant', content: t.text }]);
     }
 
     const trie = path.join(dir, 'trie.jsonl');
@@ -160,8 +160,8 @@ describe('rollouts with the bundled model', () => {
 
     const rl = path.join(dir, 'rl.jsonl');
     expect(await exportCommand.run(['--input', result.file, '--format', 'rl', '--out', rl, '--only-correct'])).toBe(0);
-    const rlOut = (await readFile(rl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RlRow);
-    expect(rlOut).toEqual(rows.filter((r) => r.correct).flatMap(rlRows));
+    const rlOut = (await readFile(rl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RlExportRow);
+    expect(rlOut).toEqual(rows.filter((r) => r.correct).flatMap(rlExportRows));
   });
 });
 

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, createSampler, deriveSeed, GREEDY_BELOW } from '../src/engine/sampling.js';
-
-const draws = (next: () => number, n: number) => Array.from({ length: n }, next);
+import { createSampler, GREEDY_BELOW } from '../src/engine/sampling.js';
+import { createRng } from '../src/random.js';
 
 describe('temperature', () => {
   it('below 1e-5 samples greedily, even at 1e-308 (logits / t would overflow)', () => {
-    const next = createRng(3);
+    const rng = createRng(3);
     for (let trial = 0; trial < 200; trial++) {
-      const logits = Float32Array.from({ length: 110 }, () => next() * 40 - 20);
+      const logits = Float32Array.from({ length: 110 }, () => rng.next() * 40 - 20);
       const best = logits.indexOf(Math.max(...logits));
       for (const temperature of [0, 1e-308, 5e-324, 1e-6, GREEDY_BELOW / 2]) {
         expect(createSampler({ temperature, seed: trial })(logits, 0, logits.length)).toBe(best);
@@ -28,40 +27,31 @@ describe('temperature', () => {
   });
 });
 
-describe('seeds', () => {
-  it('every bit of a seed matters: 0, 2^32, 2^52, -1 and 2^53 - 1 are different streams', () => {
-    const seeds = [0, 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52, -1, -(2 ** 32), Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
-    const streams = seeds.map((s) => draws(createRng(s), 4).join(','));
-    expect(new Set(streams).size).toBe(seeds.length);
-    // One bit flipped anywhere in the 53 gives another stream.
-    const flips = Array.from({ length: 53 }, (_, b) => draws(createRng(2 ** b), 2).join(','));
-    expect(new Set([...flips, streams[0]]).size).toBe(54);
+describe('top-p', () => {
+  // Softmax at temperature 1 of log-probabilities is the probabilities themselves: 0.6, 0.3, 0.1.
+  const logits = Float32Array.from([0.6, 0.3, 0.1], Math.log);
+  const counts = (topP: number, draws = 3000) => {
+    const sample = createSampler({ temperature: 1, topP, seed: 17 });
+    const n = [0, 0, 0];
+    for (let i = 0; i < draws; i++) n[sample(logits, 0, 3)]!++;
+    return n;
+  };
+
+  it('keeps the smallest set of top tokens whose mass reaches top-p, and samples within it', () => {
+    // 0.5: the top token alone reaches it.
+    expect(counts(0.5)).toEqual([3000, 0, 0]);
+    // 0.8: the top two (0.9) are kept, renormalized to 2/3 and 1/3; the 0.1 token is never drawn.
+    const [a, b, c] = counts(0.8);
+    expect(c).toBe(0);
+    expect(a! / 3000).toBeGreaterThan(0.62);
+    expect(a! / 3000).toBeLessThan(0.71);
+    expect(a! + b!).toBe(3000);
   });
 
-  it('a seed reproduces its stream, which looks uniform', () => {
-    expect(draws(createRng(2 ** 40 + 5), 50)).toEqual(draws(createRng(2 ** 40 + 5), 50));
-    const xs = draws(createRng(12345), 20000);
-    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
-    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-    expect(Math.abs(mean - 0.5)).toBeLessThan(0.01);
-    const buckets = new Array<number>(10).fill(0);
-    for (const x of xs) buckets[Math.floor(x * 10)]!++;
-    expect(Math.min(...buckets)).toBeGreaterThan(1800);
-  });
-
-  it('rejects seeds that are not safe integers instead of truncating them', () => {
-    for (const seed of [0.5, 2 ** 53, -(2 ** 53), NaN, Infinity]) {
-      expect(() => createRng(seed)).toThrow(/seed must be an integer/);
-      expect(() => deriveSeed(seed, 0)).toThrow(/seed must be an integer/);
-    }
-  });
-
-  it('derived seeds are safe, distinct per index, and depend on every bit of the base', () => {
-    const derived = Array.from({ length: 2000 }, (_, k) => deriveSeed(7, k));
-    expect(new Set(derived).size).toBe(derived.length);
-    expect(derived.every((s) => Number.isSafeInteger(s) && s >= 0)).toBe(true);
-    expect(deriveSeed(0, 3)).not.toBe(deriveSeed(2 ** 32, 3));
-    expect(deriveSeed(2 ** 52, 3)).not.toBe(deriveSeed(0, 3));
-    expect(deriveSeed(5, 1)).toBe(deriveSeed(5, 1));
+  it('at 1 every token can be drawn, in proportion', () => {
+    const [a, b, c] = counts(1);
+    expect(c! / 3000).toBeGreaterThan(0.07);
+    expect(c! / 3000).toBeLessThan(0.13);
+    expect(a! + b! + c!).toBe(3000);
   });
 });

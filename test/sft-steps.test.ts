@@ -362,6 +362,6 @@ describe('the dataset files', () => {
       { id: 'a', messages: [{ role: 'user', content: 'Compute 2*3. Box the answer.' }, { role: 'assistant', content: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' }] },
     ]);
     await writeFile(files.sft, '{"id": "a", "messages": [{"role": "user", "content": "q"}]}\n');
-    await expect(readSftDataset(files.sft)).rejects.toThrow(`${files.sft}:1: messages`);
+    await expect(readSftDataset(files.sft)).rejects.toThrow(`${files.sft}:1: field "messages"`);
   });
 });

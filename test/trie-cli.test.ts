@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,8 @@ describe('threadweaver trie', () => {
     writeFileSync(input, '{"prompt": "a", "completion": "b"}\nnot json\n');
     await expect(trie.run(['--input', input, '--out', out])).rejects.toThrow(`${input}:2: invalid JSON`);
     expect(existsSync(out)).toBe(false);
-    expect(existsSync(`${out}.partial`)).toBe(false);
+    // Nothing half-written is left beside it either.
+    expect(readdirSync(path.dirname(out)).filter((n) => n.startsWith(path.basename(out)))).toEqual([]);
   });
 
   it('requires --input and --out, and checks --model', async () => {

@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { SettingsMismatchError } from '../../eval/settings.js';
+import { SettingsMismatchError } from '../setting-differences.js';
 import { packageVersion } from '../package-root.js';
 import { UsageError, type Command } from './command.js';
 import { closest } from './suggest.js';

@@ -1,4 +1,4 @@
-import { deriveSeed } from './sampling.js';
+import { deriveSeed } from '../random.js';
 import type { CompletionRequest, CompletionResult, Engine } from './types.js';
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];

@@ -84,6 +84,11 @@ export interface CompletionResult {
 /**
  * An autoregressive engine. Engines know nothing of trajectory tags beyond the stop strings
  * they are handed.
+ *
+ * Seeds: a seed names one `createRng` stream (src/random.ts), the same on every engine that
+ * samples locally. A stream made from another seed (sibling i, a server's choice i, a call or
+ * thread of a run, a sample of an eval) always comes from `deriveSeed(seed, ...keys)`, never from
+ * arithmetic on the seed, so derived seeds never collide across bases and stay valid seeds.
  */
 export interface Engine {
   readonly name: string;
@@ -94,7 +99,7 @@ export interface Engine {
   /**
    * Continue `prefix + suffixes[i]` for every i, as siblings that share `prefix`. Per-sibling
    * sampling seeds come from `seeds` (same length as suffixes) when given, else sibling i uses
-   * `deriveSeed(seed, i)`.
+   * `deriveSeed(seed, i)` (see siblingSeed): one seed for all would make every sibling the same text.
    */
   completeSiblings(
     prefix: readonly number[],

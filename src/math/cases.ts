@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { gradeAnswer, type GradeOptions } from './grade.js';
-import { parseJsonLine } from '../jsonl.js';
+import { parseJsonLines } from '../jsonl.js';
 
 const caseRow = z.object({
   pred: z.string().nullable(),
@@ -35,13 +35,7 @@ export interface CaseReport {
 
 /** Parse JSONL text; a bad row throws an error naming `file` and the line. Blank lines are skipped. */
 export function parseGradingCases(text: string, file: string): GradingCase[] {
-  const cases: GradingCase[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim() === '') return;
-    cases.push({ ...parseJsonLine(raw, `${file}:${line}`, caseRow), line });
-  });
-  return cases;
+  return parseJsonLines(text, file, caseRow).map(({ row, line }) => ({ ...row, line }));
 }
 
 export async function readGradingCases(file: string): Promise<GradingCase[]> {

@@ -25,6 +25,9 @@ export interface GradeOptions {
 
 export type GradeResult = Verdict;
 
+/** Any grader of a predicted answer against the gold one (gradeAnswer is the default of eval and rollouts). */
+export type GradeFn = (pred: string | null, gold: string) => GradeResult | Promise<GradeResult>;
+
 export const DEFAULT_GRADE_OPTIONS: Readonly<Required<GradeOptions>> = {
   timeLimitMs: 1000,
   relTol: 1e-6,

@@ -1,4 +1,5 @@
 import { HFTokenizer } from '../engine/tokenizer.js';
+import { deriveSeed } from '../random.js';
 import type { CompletionResult, Engine, Tokenizer } from '../engine/types.js';
 import { badRequest } from './errors.js';
 import { stripMatchedStop } from './stop-text.js';
@@ -77,8 +78,9 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     n,
     ...(input.temperature != null ? { temperature: input.temperature } : {}),
     ...(input.topP != null ? { topP: input.topP } : {}),
-    // Choice i samples with seed + i: reproducible per request, different across choices.
-    seeds: Array.from({ length: n }, (_, i) => (seed === undefined ? undefined : seed + i)),
+    // Choice 0 samples with the request's seed (n = 1 is a plain seeded completion), choice i > 0
+    // with deriveSeed(seed, i): reproducible per request, different across choices, always valid.
+    seeds: Array.from({ length: n }, (_, i) => (seed === undefined ? undefined : i === 0 ? seed : deriveSeed(seed, i))),
   };
 }
 

@@ -16,7 +16,8 @@ const common = {
   model: z.string().nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
-  seed: z.number().int().nullish(),
+  // Any safe integer: every one names its own stream (larger ones cannot be told apart as doubles).
+  seed: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
   n: z.number().int().min(1).max(MAX_CHOICES).nullish(),
   stop: z.union([z.string(), z.array(z.string()).max(MAX_STOPS)]).nullish(),
   max_tokens: z.number().int().min(1).nullish(),

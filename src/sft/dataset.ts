@@ -9,7 +9,8 @@ import { z } from 'zod';
 import type { Tokenizer } from '../engine/types.js';
 import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
 import { sftLayout, threadTagIds } from '../trie/sft.js';
-import { jsonlText, writeFileAtomic } from './files.js';
+import { jsonlText, writeFileAtomic } from '../files.js';
+import { parseJsonLines } from '../jsonl.js';
 
 export const SFT_FILE = 'sft.jsonl';
 export const SFT_TRIE_FILE = 'sft-trie.jsonl';
@@ -104,22 +105,9 @@ const rowSchema = z.object({
   messages: z.tuple([z.object({ role: z.literal('user'), content: z.string() }), z.object({ role: z.literal('assistant'), content: z.string() })]),
 });
 
-/** Read `sft.jsonl` rows back; a bad line is an error naming `file:line`. */
+/** Read `sft.jsonl` rows back; a bad line is an error naming `file:line` and the field. */
 export function parseSftRows(text: string, file: string): SftRow[] {
-  const rows: SftRow[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch {
-      throw new Error(`${file}:${i + 1}: not valid JSON`);
-    }
-    const parsed = rowSchema.safeParse(json);
-    if (!parsed.success) throw new Error(`${file}:${i + 1}: ${parsed.error.issues[0]!.path.join('.') || 'row'}: ${parsed.error.issues[0]!.message}`);
-    rows.push(parsed.data as SftRow);
-  });
-  return rows;
+  return parseJsonLines(text, file, rowSchema).map((r) => r.row as SftRow);
 }
 
 export async function readSftDataset(file: string): Promise<SftRow[]> {

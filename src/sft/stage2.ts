@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Dataset } from '../../eval/dataset.js';
 import { openResults, type ResultRow } from '../../eval/results.js';
-import { RESULTS_FILE, runEval, type SolveFn } from '../../eval/runner.js';
+import { RESULTS_FILE, runEval, type EvalSolveFn } from '../../eval/runner.js';
 import type { Engine } from '../engine/types.js';
 import { gradeAnswer } from '../math/grade.js';
 import { solve } from '../solve.js';
@@ -72,7 +72,7 @@ export interface Stage2Result {
 export const ROLLOUTS_DIR = 'rollouts';
 
 /** The eval runner's solve function over the fork/join controller on `engine`. */
-export function controllerSolver(engine: Engine, maxTokens?: number, prompt?: Partial<PromptFormat>): SolveFn {
+export function controllerSolver(engine: Engine, maxTokens?: number, prompt?: Partial<PromptFormat>): EvalSolveFn {
   return async (problem, s) => {
     const r = await solve(problem, {
       engine,

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TAG } from '../format/tags.js';
-import { parseJsonLine } from '../jsonl.js';
+import { parseJsonLines } from '../jsonl.js';
 import { ThreadweaverError } from '../errors.js';
 
 /** One sequential trace as read from the input file. */
@@ -58,18 +58,16 @@ export function splitReasoning(reasoning: string, answer: string, response?: str
 export function parseTraces(input: string, file: string): Trace[] {
   const traces: Trace[] = [];
   const seen = new Map<string, number>();
-  input.split('\n').forEach((raw, i) => {
-    if (!raw.trim()) return;
-    const where = `${file}:${i + 1}`;
-    const row = parseJsonLine(raw, where, rowSchema, { error: TraceError });
+  for (const { row, line } of parseJsonLines(input, file, rowSchema, { error: TraceError })) {
+    const where = `${file}:${line}`;
     const { id, problem, answer } = row;
     const first = seen.get(id);
     if (first !== undefined) throw new TraceError(`${where}: duplicate id "${id}" (first on line ${first})`);
-    seen.set(id, i + 1);
+    seen.set(id, line);
     const split = splitReasoning(row.reasoning, answer, row.response);
     if (!split.reasoning.trim()) throw new TraceError(`${where}: field "reasoning": no text before </think>`);
     traces.push({ id, problem, answer, ...split });
-  });
+  }
   if (traces.length === 0) throw new TraceError(`${file}: no traces (the file is empty)`);
   return traces;
 }

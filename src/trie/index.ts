@@ -2,4 +2,4 @@ export { TokenTrie, trieFromCalls, type TrieNode, type TrieCall, type InsertOpti
 export { flattenTrie, type TrieLayout, type FlattenOrder } from './flatten.js';
 export { ancestorIntervals, canAttend, denseMask, type AncestorIntervals } from './mask.js';
 export { siblingThreads, type SiblingThread, type ThreadTagIds } from './sibling-threads.js';
-export { sftLayout, sftTrie, threadTagIds, type SftExample, type TokenEncoder } from './sft.js';
+export { sftLayout, sftTrie, threadTagIds, type PromptCompletion, type TokenEncoder } from './sft.js';

@@ -9,7 +9,7 @@ export interface TokenEncoder {
 }
 
 /** One SFT example: chat-templated prompt text and the assistant's trajectory. */
-export interface SftExample {
+export interface PromptCompletion {
   prompt: string;
   completion: string;
 }
@@ -24,7 +24,7 @@ export interface SftExample {
  *   so each keeps its own header tokens.
  * Tags must be single tokens (the split works on ids). The thread header ends at the first `:`.
  */
-export function sftTrie(example: SftExample, encoder: TokenEncoder): TokenTrie {
+export function sftTrie(example: PromptCompletion, encoder: TokenEncoder): TokenTrie {
   const promptIds = encoder.encode(example.prompt);
   const main = [...promptIds, ...encoder.encode(example.completion)];
   const tags = threadTagIds(encoder);
@@ -50,7 +50,7 @@ export function sftTrie(example: SftExample, encoder: TokenEncoder): TokenTrie {
 }
 
 /** The flat SFT layout: the main path first, then the branches in order of appearance. */
-export function sftLayout(example: SftExample, encoder: TokenEncoder): TrieLayout {
+export function sftLayout(example: PromptCompletion, encoder: TokenEncoder): TrieLayout {
   return flattenTrie(sftTrie(example, encoder), 'insertion');
 }
 

@@ -5,7 +5,7 @@ import { compareRunFolders } from '../../../eval/compare.js';
 import { summaryTable, uncertaintyNote } from '../../../eval/report.js';
 import { DEFAULT_RESAMPLES } from '../../../eval/uncertainty.js';
 import { describeEngine } from '../../engine/provenance.js';
-import { runEval, type SolveFn } from '../../../eval/runner.js';
+import { runEval, type EvalSolveFn } from '../../../eval/runner.js';
 import type { Engine } from '../../engine/types.js';
 import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { gradeAnswer } from '../../math/grade.js';
@@ -106,7 +106,7 @@ const command: Command = {
     const engine: Engine = await engineFromPreset(values, run);
     const described = await describeEngine(engine);
 
-    const solveFn: SolveFn = async (problem, o) => {
+    const solveFn: EvalSolveFn = async (problem, o) => {
       const r = await solve(problem, {
         engine,
         mode: o.mode,

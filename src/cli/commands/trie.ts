@@ -1,13 +1,11 @@
-import { createReadStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { sftLayout, threadTagIds } from '../../trie/sft.js';
-import { parseJsonLine } from '../../jsonl.js';
+import { writeAtomically } from '../../files.js';
+import { parseJsonLine, readJsonLines } from '../../jsonl.js';
 
 const usage = `Usage: threadweaver trie --input FILE.jsonl --out FILE.jsonl [--model DIR]
 
@@ -42,37 +40,24 @@ const trie: Command = {
       const where = source.kind === 'local' ? source.dir : source.id;
       throw new Error(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    // Write beside the target and rename at the end, so a bad row leaves no half-written file.
-    const partial = `${values.out}.partial`;
-    const out = await open(partial, 'w');
-    let rows = 0;
-    let tokens = 0;
-    try {
-      const lines = createInterface({ input: createReadStream(values.input), crlfDelay: Infinity });
-      let lineNumber = 0;
-      for await (const line of lines) {
-        lineNumber++;
-        if (line.trim() === '') continue;
-        const where = `${values.input}:${lineNumber}`;
-        const row = parseJsonLine(line, where, RowSchema);
+    // Written beside the target and renamed at the end, so a bad row leaves no half-written file.
+    const { rows, tokens } = await writeAtomically(values.out, async (out) => {
+      let rows = 0;
+      let tokens = 0;
+      for await (const { row, line } of readJsonLines(values.input, (text, where) => parseJsonLine(text, where, RowSchema))) {
         let layout;
         try {
           layout = sftLayout(row, tokenizer);
         } catch (err) {
-          throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          throw new Error(`${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
         }
         const { ids, parent, position, branch, loss } = layout;
         await out.write(JSON.stringify({ ids, parent, position, branch, loss }) + '\n');
         rows++;
         tokens += ids.length;
       }
-      await out.close();
-      await rename(partial, values.out);
-    } catch (err) {
-      await out.close().catch(() => undefined);
-      await rm(partial, { force: true });
-      throw err;
-    }
+      return { rows, tokens };
+    });
     console.error(`trie: ${rows} rows, ${tokens} tokens → ${values.out}`);
     return 0;
   },

@@ -19,6 +19,8 @@ const noop = (what: string, isNoop: (v: unknown) => boolean) =>
 export const gatewayBodySchema = chatBodySchema.extend({
   n: noop('n other than 1', (v) => v === 1),
   stop: noop('stop', (v) => (Array.isArray(v) ? v.length === 0 : false)),
+  // solve()'s range: the base of every call's and thread's derived seed.
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
   threadweaver: z
     .strictObject({
       mode: z.enum(['parallel', 'sequential']).optional(),

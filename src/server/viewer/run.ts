@@ -14,7 +14,7 @@ import { summarizeRollouts, type RolloutSummary } from '../../../rl/summary.js';
 import type { Tokenizer } from '../../engine/types.js';
 import { parseTrajectory } from '../../format/parse.js';
 import { parallelStats } from '../../orchestrator/metrics.js';
-import { parseJsonLine } from '../../jsonl.js';
+import { jsonLines, parseJsonLine } from '../../jsonl.js';
 import { ThreadweaverError } from '../../errors.js';
 
 export type RunKind = 'eval' | 'rollouts';
@@ -50,19 +50,15 @@ const isPending = (file: string) => file.endsWith('.pending.jsonl');
 
 /** Every row of one JSONL file; a torn last line (a run killed mid-write) is skipped, any other bad line is an error naming file:line. */
 async function readRows(file: string): Promise<RunRow[]> {
-  const text = await readFile(file, 'utf8');
-  const lines = text.split('\n');
   const rows: RunRow[] = [];
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    const torn = i === lines.length - 1;
+  for (const l of jsonLines(await readFile(file, 'utf8'))) {
     try {
-      const row = parseJsonLine(line, `${file}:${i + 1}`, resultRowSchema, { error: RunFolderError }) as ResultRow;
-      rows.push({ ...row, file: path.basename(file), line: i + 1, ...(isPending(file) ? { pending: true } : {}) });
+      const row = parseJsonLine(l.text, `${file}:${l.line}`, resultRowSchema, { error: RunFolderError }) as ResultRow;
+      rows.push({ ...row, file: path.basename(file), line: l.line, ...(isPending(file) ? { pending: true } : {}) });
     } catch (err) {
-      if (!torn) throw err;
+      if (l.complete) throw err;
     }
-  });
+  }
   return rows;
 }
 
