@@ -1,4 +1,5 @@
 import type { ControllerEvent } from './orchestrator/events.js';
+import { pushIterable } from './push-iterable.js';
 import { runSolve, type SolveOptions, type SolveResult } from './solve.js';
 
 /** What solveStream yields: every controller event as it happens, then the result. */
@@ -16,33 +17,11 @@ export type SolveEvent = ControllerEvent | { type: 'result'; result: SolveResult
  * in `options.on` are still called.
  */
 export async function* solveStream(problem: string, options: SolveOptions = {}): AsyncGenerator<SolveEvent, SolveResult, undefined> {
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const queue: SolveEvent[] = [];
-  let wake: (() => void) | undefined;
-  const push = (e: SolveEvent) => {
-    queue.push(e);
-    wake?.();
-  };
-  let outcome: { result: SolveResult } | { error: unknown } | undefined;
-  const run = runSolve(problem, { ...options, signal }, push).then(
-    (result) => void (outcome = { result }),
-    (error: unknown) => void (outcome = { error }),
-  );
-  void run.then(() => wake?.());
-  try {
-    for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (outcome) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-    }
-    if ('error' in outcome) throw outcome.error;
-    yield { type: 'result', result: outcome.result };
-    return outcome.result;
-  } finally {
-    // Whatever ended the loop, the run ends with it (a no-op once it finished).
-    stop.abort();
-    await run;
-  }
+  let result: SolveResult | undefined;
+  yield* pushIterable<ControllerEvent>(async (push, stop) => {
+    const signal = options.signal ? AbortSignal.any([options.signal, stop]) : stop;
+    result = await runSolve(problem, { ...options, signal }, push);
+  });
+  yield { type: 'result', result: result! };
+  return result!;
 }

@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createRng } from '../src/engine/sampling.js';
+import { createRng } from '../src/random.js';
 
 /**
  * A loopback HTTP proxy in front of a server that injects faults into the requests it matches
@@ -53,7 +53,7 @@ const defaultMatch = (method: string, path: string) => method === 'POST' && path
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
   const match = options.match ?? defaultMatch;
-  const random = createRng(options.seed ?? 1);
+  const random = createRng(options.seed ?? 1).next;
   const counts: FaultProxyCounts = { requests: 0, matched: 0, forwarded: 0, refused: 0, byFault: { pass: 0, error: 0, drop: 0, delay: 0, 'rate-limit': 0 } };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();

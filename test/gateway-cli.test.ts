@@ -29,11 +29,11 @@ function capture() {
 }
 
 describe('threadweaver gateway', () => {
-  it('in front of a server (--base-url, --upstream-api-key), with its own --api-key; closes on SIGTERM', async () => {
+  it('in front of a server (--base-url, --upstream-api-key), with its own --api-key; closes on SIGTERM within --shutdown-grace', async () => {
     const upstream = await startServer({ engine: await embeddedEngine(), apiKey: 'up' });
     try {
       const { printed, stderr } = capture();
-      const running = gateway.run(['--port', '0', '--base-url', upstream.baseURL, '--upstream-api-key', 'up', '--api-key', 'gw']);
+      const running = gateway.run(['--port', '0', '--base-url', upstream.baseURL, '--upstream-api-key', 'up', '--api-key', 'gw', '--shutdown-grace', '2.5']);
       const line = await started(running, printed);
       expect(line).toMatch(/^threadweaver gateway: openai:\S+ at http:\/\/127\.0\.0\.1:\d+\/v1 \(API key required\); live view at http:\/\/127\.0\.0\.1:\d+\/\n$/);
       const baseURL = /(http:\S+\/v1)/.exec(line)![1]!;
@@ -42,7 +42,7 @@ describe('threadweaver gateway', () => {
       expect(r.body.threadweaver.answer).toBe('3692');
       process.emit('SIGTERM', 'SIGTERM');
       expect(await running).toBe(0);
-      expect(stderr).toHaveBeenCalledWith('threadweaver gateway: SIGTERM, closing\n');
+      expect(stderr).toHaveBeenCalledWith('threadweaver gateway: SIGTERM, closing (requests in flight get 2.5 s; signal again to exit now)\n');
     } finally {
       await upstream.close();
     }
@@ -52,6 +52,7 @@ describe('threadweaver gateway', () => {
     await expect(gateway.run(['--port', '70000'])).rejects.toThrow(/--port/);
     await expect(gateway.run(['--upstream-api-key', 'k'])).rejects.toThrow(/only applies with --base-url/);
     await expect(gateway.run(['extra'])).rejects.toThrow(UsageError);
+    await expect(gateway.run(['--shutdown-grace', '-1'])).rejects.toThrow(/--shutdown-grace/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../src/engine/sampling.js';
+import { createRng } from '../src/random.js';
 import { StopMatcher } from '../src/engine/stop.js';
 import { ApiError } from '../src/server/errors.js';
 import { FairQueue } from '../src/server/queue.js';
@@ -27,7 +27,7 @@ describe('StopHoldback', () => {
   const singleTokenId = (s: string) => (tags.includes(s) ? tags.indexOf(s) : undefined);
 
   it('joined stream equals the stripped text for random generations and stops', () => {
-    const rng = createRng(11);
+    const rng = createRng(11).next;
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)]!;
     let stopped = 0;
     for (let trial = 0; trial < 3000; trial++) {
@@ -82,7 +82,7 @@ describe('SpecialTokenText', () => {
   });
 
   it('pieces join to exactly what the whole text gives, however it is cut', () => {
-    const rng = createRng(5);
+    const rng = createRng(5).next;
     const atoms = ['a', 'b', ' ', '<', '|', '>', 's', '!', '\n', ...specials];
     for (let trial = 0; trial < 2000; trial++) {
       const text = Array.from({ length: 1 + Math.floor(rng() * 30) }, () => atoms[Math.floor(rng() * atoms.length)]).join('');

@@ -1,3 +1,4 @@
+import { deriveSeed } from '../src/random.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
@@ -120,6 +121,23 @@ describe('POST /v1/completions', () => {
     expect(a.body.choices.map((c: any) => c.text)).toEqual(b.body.choices.map((c: any) => c.text));
     expect(new Set(a.body.choices.map((c: any) => c.text)).size).toBeGreaterThan(1);
     expect(a.body.usage.completion_tokens).toBe(a.body.choices.reduce((s: number, c: any) => s + c.token_ids.length, 0));
+  });
+
+  it('choice 0 samples with the request seed, the others with derived seeds, valid up to the largest safe seed', async () => {
+    const prompt = parallel();
+    const top = Number.MAX_SAFE_INTEGER;
+    const many = await completions({ prompt, max_tokens: 40, n: 3, temperature: 2, seed: top });
+    expect(many.status).toBe(200);
+    const texts = many.body.choices.map((c: any) => c.text);
+    expect(new Set(texts).size).toBe(3);
+    const alone = await engine.complete({ prompt: engine.tokenizer.encode(prompt), maxTokens: 40, temperature: 2, seed: top });
+    expect(many.body.choices[0].token_ids).toEqual(alone.ids);
+    const second = await engine.complete({ prompt: engine.tokenizer.encode(prompt), maxTokens: 40, temperature: 2, seed: deriveSeed(top, 1) });
+    expect(many.body.choices[1].token_ids).toEqual(second.ids);
+    // Beyond the safe range a seed cannot name one stream: refused, not a 500.
+    const over = await completions({ prompt, max_tokens: 4, seed: 2 ** 60 });
+    expect(over.status).toBe(400);
+    expect(over.body.error.message).toMatch(/^seed: /);
   });
 
   it('leaves token_ids out when return_token_ids is false', async () => {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { ApiError, badRequest, validationError } from './errors.js';
 
@@ -51,9 +51,9 @@ function expectsContinue(req: IncomingMessage): boolean {
  * client that sent `Expect: 100-continue` to go on. Call it once the request passed every other
  * check that needs no body (key, route), so a refused client never sends its body.
  */
-export function admitJsonBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+export function admitJsonBody(req: IncomingMessage, writeContinue: () => void, maxBytes: number): void {
   checkJsonHeaders(req, maxBytes);
-  if (expectsContinue(req)) res.writeContinue();
+  if (expectsContinue(req)) writeContinue();
 }
 
 /**

@@ -34,5 +34,5 @@ export const chatCompletions: Handler = async (server, rc) => {
     maxTokensParam,
     ...samplingInput(body),
   });
-  await serveGeneration(server, rc, chatShape, plan, serveOptions(body));
+  return serveGeneration(server, rc, chatShape, plan, serveOptions(body));
 };

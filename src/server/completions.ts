@@ -17,5 +17,5 @@ export const completions: Handler = async (server, rc) => {
     maxTokensParam: 'max_tokens',
     ...samplingInput(body),
   });
-  await serveGeneration(server, rc, completionShape, plan, serveOptions(body));
+  return serveGeneration(server, rc, completionShape, plan, serveOptions(body));
 };

@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Engine } from '../engine/types.js';
 import type { FairQueue } from './queue.js';
+import type { HttpResponse } from './response.js';
 
 /** What every handler shares: the engine, its served name, the limits and the admission queue. */
 export interface ServerContext {
@@ -16,7 +17,6 @@ export interface ServerContext {
 /** One request being answered. */
 export interface RequestContext {
   req: IncomingMessage;
-  res: ServerResponse;
   /** The path's tail after a route prefix (e.g. the id in /v1/models/{id}). */
   param?: string;
   /** Aborted when the client goes away or the server shuts down; the reason is the error to answer. */
@@ -25,4 +25,5 @@ export interface RequestContext {
   client: string;
 }
 
-export type Handler = (server: ServerContext, request: RequestContext) => Promise<void>;
+/** Answers one route's requests with a response value; a rejection is answered in OpenAI's error shape. */
+export type Handler = (server: ServerContext, request: RequestContext) => Promise<HttpResponse>;

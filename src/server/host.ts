@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError } from './errors.js';
-import { sendError } from './respond.js';
+import { sendError, sendResponse, type HttpResponse } from './response.js';
 
 export interface HostOptions {
   /** Interface to bind (default 127.0.0.1: local clients only). */
@@ -17,11 +17,16 @@ export interface HostOptions {
   log?: (line: string) => void;
 }
 
-/**
- * Answers one request. `signal` aborts when the client goes away or the shutdown's grace period
- * ends; its reason is the error to answer. A rejection is answered in OpenAI's error shape.
- */
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+/** What a handler gets besides the request. */
+export interface Exchange {
+  /** Aborted when the client goes away or the shutdown's grace period ends; its reason is the error to answer. */
+  signal: AbortSignal;
+  /** Send `100 Continue` to a client that waits for it before sending its body (see admitJsonBody). */
+  writeContinue(): void;
+}
+
+/** Answers one request with a response value (sendResponse writes it); a rejection is answered in OpenAI's error shape. */
+export type RequestHandler = (req: IncomingMessage, exchange: Exchange) => Promise<HttpResponse>;
 
 export interface Host {
   /** `http://host:port`. */
@@ -97,7 +102,10 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
     if (closing) res.shouldKeepAlive = false;
     const refused = refusal ?? (closing ? shuttingDown() : undefined);
     if (refused) fail(refused);
-    else handle(req, res, abort.signal).catch(fail);
+    else
+      handle(req, { signal: abort.signal, writeContinue: () => res.writeContinue() })
+        .then((response) => sendResponse(res, response))
+        .catch(fail);
   }
 
   const server = createServer(onRequest);
@@ -116,22 +124,13 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('startHost: the server has no TCP address');
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const { url, port } = await listen(server, host, options.port ?? 0);
 
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${address.port}`,
+    url,
     host,
-    port: address.port,
+    port,
     server,
     openConnections: () => sockets.size,
     get closing() {
@@ -168,6 +167,21 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
       return closed;
     },
   };
+}
+
+/** Listen on `host:port` (0: a free port) and return the URL clients use. */
+async function listen(server: Server, host: string, port: number): Promise<{ url: string; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('startHost: the server has no TCP address');
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { url: `http://${urlHost}:${address.port}`, port: address.port };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ApiError } from './errors.js';
 import type { Handler, ServerContext } from './context.js';
-import { sendJson } from './respond.js';
+import { jsonResponse } from './response.js';
 
 function modelObject(server: ServerContext) {
   // `max_model_len` is vLLM's extra: clients can learn the context length from it.
@@ -14,11 +14,9 @@ export function checkModel(server: ServerContext, model: string | null | undefin
   }
 }
 
-export const listModels: Handler = async (server, { res }) => {
-  sendJson(res, 200, { object: 'list', data: [modelObject(server)] });
-};
+export const listModels: Handler = async (server) => jsonResponse(200, { object: 'list', data: [modelObject(server)] });
 
-export const getModel: Handler = async (server, { res, param }) => {
+export const getModel: Handler = async (server, { param }) => {
   checkModel(server, param);
-  sendJson(res, 200, modelObject(server));
+  return jsonResponse(200, modelObject(server));
 };

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerContext, RequestContext } from './context.js';
-import { runGeneration, type GenerationPlan } from './generate.js';
-import { sendJson, SseStream } from './respond.js';
+import { runGeneration, type Generation, type GenerationPlan } from './generate.js';
+import { pushIterable } from '../push-iterable.js';
+import { jsonResponse, sseResponse, type HttpResponse } from './response.js';
 import { usageBody, type ResponseShape } from './shapes.js';
 import { SpecialTokenText, specialTokenTexts, type SpecialTokenOptions } from './special-text.js';
 import { StopHoldback } from './stop-text.js';
@@ -34,44 +35,55 @@ export function serveOptions(body: {
 
 /**
  * Wait for a slot in the fair queue, run the plan, and answer in `shape`: one JSON response, or
- * an SSE stream whose text deltas never contain a stop string. An aborted generation throws the
- * signal's reason (a disconnect is then answered with nothing, a shutdown with a 503).
+ * an SSE stream whose text deltas never contain a stop string (its head goes out once the slot is
+ * given, so a full queue is still a 503). An aborted generation throws the signal's reason (a
+ * disconnect is then answered with nothing, a shutdown with a 503).
  */
-export async function serveGeneration(server: ServerContext, rc: RequestContext, shape: ResponseShape, plan: GenerationPlan, options: ServeOptions): Promise<void> {
-  const release = await server.queue.acquire(rc.client, rc.signal);
-  try {
-    const id = shape.idPrefix + randomUUID().replace(/-/g, '');
-    const created = Math.floor(Date.now() / 1000);
-    const head = (object: string) => ({ id, object, created, model: server.modelName, system_fingerprint: null });
-    const specials = specialTokenTexts(server.engine.tokenizer);
-    if (!options.stream) {
+export async function serveGeneration(server: ServerContext, rc: RequestContext, shape: ResponseShape, plan: GenerationPlan, options: ServeOptions): Promise<HttpResponse> {
+  const id = shape.idPrefix + randomUUID().replace(/-/g, '');
+  const created = Math.floor(Date.now() / 1000);
+  const head = (object: string) => ({ id, object, created, model: server.modelName, system_fingerprint: null });
+  const specials = specialTokenTexts(server.engine.tokenizer);
+  if (!options.stream) {
+    const release = await server.queue.acquire(rc.client, rc.signal);
+    try {
       const gen = await runGeneration(server.engine, plan, rc.signal);
       if (gen.aborted) throw rc.signal.reason;
-      sendJson(rc.res, 200, {
+      return jsonResponse(200, {
         ...head(shape.object),
         choices: gen.choices.map((c) => shape.choice({ ...c, text: SpecialTokenText.rewrite(c.text, specials, options.specialTokens) }, options.withIds)),
         usage: usageBody(gen),
       });
-      return;
+    } finally {
+      release();
     }
-    const sse = new SseStream(rc.res);
-    const chunk = (choices: object[]) => sse.send({ ...head(shape.chunkObject), choices });
-    if (shape.opening) for (let i = 0; i < plan.n; i++) chunk([shape.opening(i)]);
-    // Per choice: stop strings are held back in the engine's text, then special tokens rewritten.
-    const holds = Array.from({ length: plan.n }, () => new StopHoldback(plan.stop));
-    const texts = Array.from({ length: plan.n }, () => new SpecialTokenText(specials, options.specialTokens));
-    const gen = await runGeneration(server.engine, plan, rc.signal, (i, delta) => {
-      const text = texts[i]!.push(holds[i]!.push(delta));
-      if (text) chunk([shape.delta(i, text)]);
-    });
-    if (gen.aborted) throw rc.signal.reason;
-    for (const c of gen.choices) {
-      const text = texts[c.index]!;
-      chunk([shape.last(c, text.push(holds[c.index]!.finish(c.text)) + text.end(), options.withIds)]);
-    }
-    if (options.includeUsage) sse.send({ ...head(shape.chunkObject), choices: [], usage: usageBody(gen) });
-    sse.done();
-  } finally {
-    release();
   }
+  const chunk = (choices: object[]) => ({ ...head(shape.chunkObject), choices });
+  return sseResponse(
+    (async function* () {
+      const release = await server.queue.acquire(rc.client, rc.signal);
+      try {
+        yield '';
+        if (shape.opening) for (let i = 0; i < plan.n; i++) yield chunk([shape.opening(i)]);
+        // Per choice: stop strings are held back in the engine's text, then special tokens rewritten.
+        const holds = Array.from({ length: plan.n }, () => new StopHoldback(plan.stop));
+        const texts = Array.from({ length: plan.n }, () => new SpecialTokenText(specials, options.specialTokens));
+        let gen: Generation | undefined;
+        yield* pushIterable<object>(async (push) => {
+          gen = await runGeneration(server.engine, plan, rc.signal, (i, delta) => {
+            const text = texts[i]!.push(holds[i]!.push(delta));
+            if (text) push(chunk([shape.delta(i, text)]));
+          });
+        });
+        if (!gen || gen.aborted) throw rc.signal.reason;
+        for (const c of gen.choices) {
+          const text = texts[c.index]!;
+          yield chunk([shape.last(c, text.push(holds[c.index]!.finish(c.text)) + text.end(), options.withIds)]);
+        }
+        if (options.includeUsage) yield { ...head(shape.chunkObject), choices: [], usage: usageBody(gen) };
+      } finally {
+        release();
+      }
+    })(),
+  );
 }

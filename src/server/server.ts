@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Engine } from '../engine/types.js';
 import { bearerAuth } from './auth.js';
 import { admitJsonBody } from './body.js';
@@ -7,7 +7,7 @@ import { completions } from './completions.js';
 import type { Handler, ServerContext } from './context.js';
 import { ApiError } from './errors.js';
 import { health } from './health.js';
-import { startHost, type Host, type HostOptions } from './host.js';
+import { startHost, type Host, type HostOptions, type RequestHandler } from './host.js';
 import { getModel, listModels } from './models.js';
 import { FairQueue } from './queue.js';
 
@@ -36,11 +36,17 @@ export interface RunningServer extends Host {
 
 export interface Route {
   methods: Partial<Record<string, Handler>>;
-  /** Whether the API key guards it (everything under /v1). */
+  /**
+   * Whether the API key guards it (when the server has one). A guarded route without methods
+   * guards a namespace: any other path under it is refused without the key and is 404 with it.
+   */
   guarded: boolean;
 }
 
-/** Routes by path; a key ending in `/*` matches any longer path, whose decoded tail is the handler's `param`. */
+/**
+ * Routes by path; a key ending in `/*` matches any longer path (the longest such prefix wins),
+ * whose decoded tail is the handler's `param`.
+ */
 export type RouteTable = Record<string, Route>;
 
 const routes: RouteTable = {
@@ -49,6 +55,7 @@ const routes: RouteTable = {
   '/v1/completions': { methods: { POST: completions }, guarded: true },
   '/v1/chat/completions': { methods: { POST: chatCompletions }, guarded: true },
   '/v1/models/*': { methods: { GET: getModel }, guarded: true },
+  '/v1/*': { methods: {}, guarded: true },
 };
 
 /**
@@ -71,20 +78,28 @@ export function requestPath(target: string): string {
 function findRoute(pathname: string, table: RouteTable): { route: Route; param?: string } | undefined {
   const exact = table[pathname];
   if (exact) return { route: exact };
+  let best: { prefix: string; route: Route } | undefined;
   for (const [key, route] of Object.entries(table)) {
     const prefix = key.endsWith('/*') ? key.slice(0, -1) : undefined;
     if (prefix === undefined || !pathname.startsWith(prefix) || pathname.length <= prefix.length) continue;
-    try {
-      return { route, param: decodeURIComponent(pathname.slice(prefix.length)) };
-    } catch {
-      return undefined; // malformed %-escapes name nothing
-    }
+    if (!best || prefix.length > best.prefix.length) best = { prefix, route };
   }
-  return undefined;
+  if (!best) return undefined;
+  try {
+    return { route: best.route, param: decodeURIComponent(pathname.slice(best.prefix.length)) };
+  } catch {
+    return undefined; // malformed %-escapes name nothing
+  }
 }
 
-/** An OpenAI-compatible HTTP server over `engine` (node:http only). */
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+const noRoute = (req: IncomingMessage, pathname: string) => new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
+
+/**
+ * The request handler of an OpenAI-compatible API over `options.engine`: the route table (the
+ * model API, or the gateway's), the API key on guarded routes, a JSON body's admission, then the
+ * route's handler. startServer runs it on a host.
+ */
+export function apiHandler(options: ServerOptions): RequestHandler {
   const { engine } = options;
   const maxTokensLimit = options.maxTokensLimit ?? engine.contextLength;
   if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1)) throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
@@ -99,21 +114,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const authorize = options.apiKey ? bearerAuth(options.apiKey) : undefined;
   const table = options.routes ?? routes;
 
-  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return async (req, { signal, writeContinue }) => {
     const pathname = requestPath(req.url ?? '/');
-    if (authorize && pathname.startsWith('/v1/')) authorize(req.headers);
     const found = findRoute(pathname, table);
-    if (!found) throw new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
+    if (!found) throw noRoute(req, pathname);
+    if (authorize && found.route.guarded) authorize(req.headers);
+    const methods = Object.keys(found.route.methods);
+    if (methods.length === 0) throw noRoute(req, pathname);
     const handler = found.route.methods[req.method ?? ''];
     if (!handler) {
-      const allow = Object.keys(found.route.methods).join(', ');
+      const allow = methods.join(', ');
       throw new ApiError(405, `${pathname} does not accept ${req.method}; use ${allow}`, 'invalid_request_error', null, 'method_not_allowed', { Allow: allow });
     }
     // Every POST route takes a JSON body: refuse what its headers allow before any byte is read.
-    if (req.method === 'POST') admitJsonBody(req, res, context.maxBodyBytes);
-    await handler(context, { req, res, signal, client: req.socket.remoteAddress ?? 'unknown', ...(found.param !== undefined ? { param: found.param } : {}) });
-  }
+    if (req.method === 'POST') admitJsonBody(req, writeContinue, context.maxBodyBytes);
+    return handler(context, { req, signal, client: req.socket.remoteAddress ?? 'unknown', ...(found.param !== undefined ? { param: found.param } : {}) });
+  };
+}
 
-  const host = await startHost(handle, options);
+/** An OpenAI-compatible HTTP server over `engine` (node:http only): apiHandler on a host. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = await startHost(apiHandler(options), options);
   return Object.assign(host, { baseURL: `${host.url}/v1` });
 }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
 import type { Handler } from './context.js';
 import { ApiError } from './errors.js';
+import type { HttpResponse } from './response.js';
 
 /** The web pages' folder: plain HTML, CSS and JS, served as they are (no build step). */
 export const WEB_DIR = path.join(packageRoot(), 'src', 'server', 'web');
@@ -24,14 +24,14 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-cache',
 };
 
-export function sendBody(res: ServerResponse, type: string, body: string | Buffer): void {
-  res.writeHead(200, { ...PAGE_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+/** A page or asset as a response, with the pages' headers. */
+export function pageResponse(type: string, body: string | Uint8Array): HttpResponse {
+  return { status: 200, headers: { ...PAGE_HEADERS, 'Content-Type': type }, body };
 }
 
-export async function sendWebFile(res: ServerResponse, name: string): Promise<void> {
+/** One file of the web folder (plain names only: nothing outside the folder can be asked for). */
+export async function webFile(name: string): Promise<HttpResponse> {
   const type = TYPES[path.extname(name)];
-  // Plain names only: nothing outside the web folder can be asked for.
   if (!type || !/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new ApiError(404, `no such file: ${name}`, 'not_found_error');
   let body: Buffer;
   try {
@@ -39,14 +39,14 @@ export async function sendWebFile(res: ServerResponse, name: string): Promise<vo
   } catch {
     throw new ApiError(404, `no such file: ${name}`, 'not_found_error');
   }
-  sendBody(res, type, body);
+  return pageResponse(type, body);
 }
 
 /** A route's handler that answers with one page of the web folder. */
 export const webPage =
   (name: string): Handler =>
-  (_server, { res }) =>
-    sendWebFile(res, name);
+  () =>
+    webFile(name);
 
 /** `/assets/*`: the pages' scripts and styles. */
-export const webAsset: Handler = (_server, { res, param }) => sendWebFile(res, param ?? '');
+export const webAsset: Handler = (_server, { param }) => webFile(param ?? '');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
 import type { RunningServer } from '../../server/server.js';
 import { parseCommandArgs } from '../args.js';
-import { LOOPBACK, serverFlagOptions, serverFlagSchema, serverOptionsFromFlags } from '../server-flags.js';
+import { announceServer, serverFlagOptions, serverFlagSchema, serverFlagUsage, serverOptionsFromFlags } from '../server-flags.js';
 import { UsageError, type Command } from '../command.js';
 import { untilSignal } from '../until-signal.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage } from '../engine-flags.js';
@@ -19,16 +19,8 @@ reasoning run on the last user message (model "threadweaver", "threadweaver-para
 "threadweaver-sequential"); GET / is a live web view. See docs/gateway.md.
 
 Options:
-  --host H                  interface to bind (default 127.0.0.1: this machine only)
-  --port P                  port (default 8080; 0 picks a free one)
-  --api-key K               require "Authorization: Bearer K" on /v1/* (default: $THREADWEAVER_API_KEY)
+${serverFlagUsage({ port: 8080, what: 'runs decoded', modelName: `the base model id (default ${DEFAULT_GATEWAY_MODEL})` })}
   --upstream-api-key K      the bearer token of the --base-url servers (default: $OPENAI_API_KEY)
-  --served-model-name NAME  the base model id (default ${DEFAULT_GATEWAY_MODEL})
-  --max-tokens-limit N      refuse response budgets above N (default: the context length)
-  --max-concurrent N        runs decoded at once (default 4); others wait their turn
-  --max-queued N            runs that may wait (default 256); beyond that, 503
-  --max-body-bytes N        largest request body (default 1048576)
-  --quiet                   no request log on stderr
 ${presetFlagUsage}
                         (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
@@ -50,25 +42,20 @@ const command: Command = {
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // --api-key guards the gateway, as it guards serve; the servers behind it get their own key.
-    const { apiKey: ownKey, upstreamApiKey, ...engineFlags } = values;
+    const { apiKey: _ownKey, upstreamApiKey, ...engineFlags } = values;
     if (upstreamApiKey && !values.baseUrl?.length) throw new UsageError('--upstream-api-key only applies with --base-url');
-    const apiKey = ownKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
-    const host = values.host ?? '127.0.0.1';
     const run = presetRun(values, 'solve');
     const { prompt, temperature, topP, maxTokens } = run.resolved.settings;
     const engine = await engineFromPreset({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) }, run);
+    const options = serverOptionsFromFlags(values, 8080);
     const server: RunningServer = await startGateway({
       engine,
-      ...serverOptionsFromFlags(values, 8080),
-      ...(apiKey ? { apiKey } : {}),
+      ...options,
       prompt,
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
     });
-    if (!apiKey && !LOOPBACK.has(host)) {
-      process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);
-    }
-    process.stdout.write(`threadweaver gateway: ${engine.name} at ${server.baseURL}${apiKey ? ' (API key required)' : ''}; live view at ${server.url}/\n`);
-    await untilSignal('gateway', server);
+    announceServer('gateway', options, `${engine.name} at ${server.baseURL}`, `; live view at ${server.url}/`);
+    await untilSignal('gateway', server, options.shutdownGraceMs);
     await engine.close?.();
     return 0;
   },

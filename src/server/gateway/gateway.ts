@@ -4,9 +4,9 @@ import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve-stream.js';
 import { solve, SolveError, type SolveOptions, type SolveResult } from '../../solve.js';
 import { parseJsonBody } from '../body.js';
-import type { Handler, RequestContext } from '../context.js';
+import type { Handler, RequestContext, ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { sendJson, SseStream } from '../respond.js';
+import { jsonResponse, sseResponse, type HttpResponse } from '../response.js';
 import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../server.js';
 import { webAsset, webPage } from '../static.js';
 import { chatMessage, finishReason, runReport, usage } from './reply.js';
@@ -53,14 +53,10 @@ function gatewayRoutes(keyed: boolean, prompt: Partial<PromptFormat>, defaults: 
     }));
 
   const chat: Handler = async (server, rc) => {
-    const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema);
+    // The signal stops the read too: a client trickling its body is cut off at shutdown (503).
+    const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema, rc.signal);
     const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt });
-    const release = await server.queue.acquire(rc.client, rc.signal);
-    try {
-      await answer(server.engine, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults));
-    } finally {
-      release();
-    }
+    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults));
   };
 
   return {
@@ -68,23 +64,23 @@ function gatewayRoutes(keyed: boolean, prompt: Partial<PromptFormat>, defaults: 
     '/assets/*': { methods: { GET: webAsset }, guarded: false },
     '/health': {
       methods: {
-        GET: async (server, { res }) =>
-          sendJson(res, 200, { status: 'ok', model: server.modelName, engine: server.engine.name, apiKeyRequired: keyed, ...server.queue.stats }),
+        GET: async (server) => jsonResponse(200, { status: 'ok', model: server.modelName, engine: server.engine.name, apiKeyRequired: keyed, ...server.queue.stats }),
       },
       guarded: false,
     },
-    '/v1/models': { methods: { GET: async (server, { res }) => sendJson(res, 200, { object: 'list', data: modelObjects(server) }) }, guarded: true },
+    '/v1/models': { methods: { GET: async (server) => jsonResponse(200, { object: 'list', data: modelObjects(server) }) }, guarded: true },
     '/v1/models/*': {
       methods: {
-        GET: async (server, { res, param }) => {
+        GET: async (server, { param }) => {
           const model = modelObjects(server).find((m) => m.id === param);
           if (!model) throw new ApiError(404, `the model '${param}' does not exist`, 'not_found_error', 'model', 'model_not_found');
-          sendJson(res, 200, model);
+          return jsonResponse(200, model);
         },
       },
       guarded: true,
     },
     '/v1/chat/completions': { methods: { POST: chat }, guarded: true },
+    '/v1/*': { methods: {}, guarded: true },
   };
 }
 
@@ -109,7 +105,12 @@ function engineFailure(err: unknown): unknown {
   return new ApiError(502, `the reasoning run failed: ${err.message.replace(/^solve: /, '')}`, 'server_error', null, 'engine_error');
 }
 
-async function answer(engine: Engine, rc: RequestContext, req: SolveRequest, options: SolveOptions): Promise<void> {
+/**
+ * Run the request in a slot of the fair queue: one JSON response, or an SSE stream of chunks
+ * (streamRun) whose head goes out once the slot is given.
+ */
+async function answer(server: ServerContext, rc: RequestContext, req: SolveRequest, options: SolveOptions): Promise<HttpResponse> {
+  const { engine } = server;
   const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
   const created = Math.floor(Date.now() / 1000);
   const head = (object: string) => ({ id, object, created, model: req.model, system_fingerprint: null });
@@ -119,21 +120,35 @@ async function answer(engine: Engine, rc: RequestContext, req: SolveRequest, opt
     return r;
   };
   if (!req.stream) {
-    const r = finished(await solve(req.problem, options).catch((err: unknown) => Promise.reject(engineFailure(err))));
-    const message = chatMessage(r);
-    sendJson(rc.res, 200, {
-      ...head('chat.completion'),
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(r.finishReason) }],
-      usage: usage(r.trajectory, engine.tokenizer, { reasoning: message.reasoning_content, content: message.content }),
-      threadweaver: runReport(r),
-    });
-    return;
+    const release = await server.queue.acquire(rc.client, rc.signal);
+    try {
+      const r = finished(await solve(req.problem, options).catch((err: unknown) => Promise.reject(engineFailure(err))));
+      const message = chatMessage(r);
+      return jsonResponse(200, {
+        ...head('chat.completion'),
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(r.finishReason) }],
+        usage: usage(r.trajectory, engine.tokenizer, { reasoning: message.reasoning_content, content: message.content }),
+        threadweaver: runReport(r),
+      });
+    } finally {
+      release();
+    }
   }
-  const sse = new SseStream(rc.res);
-  try {
-    finished(await streamRun(sse, solveStream(req.problem, options), { head: head('chat.completion.chunk'), events: req.events, includeUsage: req.includeUsage, tokenizer: engine.tokenizer }));
-  } catch (err) {
-    throw engineFailure(err);
-  }
-  sse.done();
+  return sseResponse(
+    (async function* () {
+      const release = await server.queue.acquire(rc.client, rc.signal);
+      try {
+        const chunks = streamRun(solveStream(req.problem, options), { head: head('chat.completion.chunk'), events: req.events, includeUsage: req.includeUsage, tokenizer: engine.tokenizer });
+        let r: SolveResult | undefined;
+        try {
+          r = yield* chunks;
+        } catch (err) {
+          throw engineFailure(err);
+        }
+        finished(r);
+      } finally {
+        release();
+      }
+    })(),
+  );
 }

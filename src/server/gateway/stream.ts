@@ -1,7 +1,6 @@
 import type { Tokenizer } from '../../engine/types.js';
 import type { SolveEvent } from '../../solve-stream.js';
 import type { SolveResult } from '../../solve.js';
-import type { SseStream } from '../respond.js';
 import { finishReason, runReport, usage } from './reply.js';
 import { OrderedText, ReasoningSplitter, splitReasoning, type Channels } from './text-stream.js';
 
@@ -33,48 +32,47 @@ function wireEvent(e: SolveEvent): object | undefined {
 }
 
 /**
- * Write a run as chat-completion chunks: `delta.reasoning_content`, then `delta.content`, in
- * trajectory order (sequential text as it is decoded, a block's threads when it joins), each
- * controller event in a chunk's `threadweaver` field, then the chunk with `finish_reason` and the
- * run's report. Returns the result; the caller ends the stream (an aborted run is not finished here).
+ * A run as chat-completion chunks: `delta.reasoning_content`, then `delta.content`, in trajectory
+ * order (sequential text as it is decoded, a block's threads when it joins), each controller event
+ * in a chunk's `threadweaver` field, then the chunk with `finish_reason` and the run's report (and
+ * the usage chunk when asked). Returns the result (an aborted run is not finished here).
  */
-export async function streamRun(sse: SseStream, events: AsyncIterable<SolveEvent>, o: StreamOptions): Promise<SolveResult | undefined> {
-  const send = (delta: object, extra: { threadweaver?: object; finish?: string | null } = {}) =>
-    sse.send({
-      ...o.head,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: extra.finish ?? null }],
-      ...(extra.threadweaver ? { threadweaver: extra.threadweaver } : {}),
-    });
+export async function* streamRun(events: AsyncIterable<SolveEvent>, o: StreamOptions): AsyncGenerator<object, SolveResult | undefined, undefined> {
+  const chunk = (delta: object, extra: { threadweaver?: object; finish?: string | null } = {}) => ({
+    ...o.head,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: extra.finish ?? null }],
+    ...(extra.threadweaver ? { threadweaver: extra.threadweaver } : {}),
+  });
   const ordered = new OrderedText();
   const splitter = new ReasoningSplitter();
   let streamed: Channels = { reasoning: '', content: '' };
   // The channels' new text as chunks; the event rides on the first one (or alone when there is none).
-  const emit = (c: Channels, event?: object) => {
+  const emit = (c: Channels, event?: object): object[] => {
     streamed = { reasoning: streamed.reasoning + c.reasoning, content: streamed.content + c.content };
     const parts: object[] = [];
     if (c.reasoning) parts.push({ reasoning_content: c.reasoning });
     if (c.content) parts.push({ content: c.content });
     if (parts.length === 0 && event) parts.push({});
-    parts.forEach((delta, i) => send(delta, i === 0 && event ? { threadweaver: event } : {}));
+    return parts.map((delta, i) => chunk(delta, i === 0 && event ? { threadweaver: event } : {}));
   };
 
-  send({ role: 'assistant', content: '' });
+  yield chunk({ role: 'assistant', content: '' });
   for await (const e of events) {
     const event = o.events ? wireEvent(e) : undefined;
-    if (e.type === 'delta') emit(splitter.push(ordered.preview(e.text)), event);
-    else if (e.type === 'text') emit(splitter.push(ordered.append(e.text)));
+    if (e.type === 'delta') yield* emit(splitter.push(ordered.preview(e.text)), event);
+    else if (e.type === 'text') yield* emit(splitter.push(ordered.append(e.text)));
     else if (e.type === 'result') {
       const r = e.result;
       if (r.finishReason === 'abort') return r;
-      emit(splitter.finish());
+      yield* emit(splitter.finish());
       const whole = splitReasoning(r.text);
       if (whole.reasoning !== streamed.reasoning || whole.content !== streamed.content) {
         throw new Error('the streamed text differs from the trajectory (an engine whose deltas do not add up to its text)');
       }
-      send({}, { finish: finishReason(r.finishReason), threadweaver: { type: 'done', ...runReport(r) } });
-      if (o.includeUsage) sse.send({ ...o.head, choices: [], usage: usage(r.trajectory, o.tokenizer, whole) });
+      yield chunk({}, { finish: finishReason(r.finishReason), threadweaver: { type: 'done', ...runReport(r) } });
+      if (o.includeUsage) yield { ...o.head, choices: [], usage: usage(r.trajectory, o.tokenizer, whole) };
       return r;
-    } else if (event) emit({ reasoning: '', content: '' }, event);
+    } else if (event) yield* emit({ reasoning: '', content: '' }, event);
   }
   return undefined;
 }

@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { resolveTokenizer } from '../../engine/openai.js';
 import type { Tokenizer } from '../../engine/types.js';
 import { ApiError } from '../errors.js';
-import { listen } from '../listen.js';
-import { sendError, sendJson } from '../respond.js';
-import { sendBody, sendWebFile } from '../static.js';
+import { startHost, type Host, type RequestHandler } from '../host.js';
+import { jsonResponse } from '../response.js';
+import { pageResponse, webFile } from '../static.js';
 import { loadRun, problemView, runCharts, runOverview, type LoadedRun } from './run.js';
 
 export interface ViewerOptions {
@@ -19,13 +18,8 @@ export interface ViewerOptions {
   log?: (line: string) => void;
 }
 
-export interface RunningViewer {
-  url: string;
-  port: number;
-  /** True once close() was called. */
-  readonly closing: boolean;
-  close(): Promise<void>;
-}
+/** The viewer's server (see Host): its URL, and close(). */
+export type RunningViewer = Host;
 
 /**
  * `threadweaver view`: a read-only web viewer of a run folder. The folder is read again when its
@@ -45,50 +39,31 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
     return run;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const handle: RequestHandler = async (req) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `${url.pathname} accepts GET only`, 'invalid_request_error', null, 'method_not_allowed', { Allow: 'GET' });
     const p = url.pathname;
-    if (p === '/' || p === '/problem') return sendWebFile(res, 'view.html');
-    if (p.startsWith('/assets/')) return sendWebFile(res, p.slice('/assets/'.length));
-    if (p === '/api/run') return sendJson(res, 200, runOverview(await current()));
+    if (p === '/' || p === '/problem') return webFile('view.html');
+    if (p.startsWith('/assets/')) return webFile(p.slice('/assets/'.length));
+    if (p === '/api/run') return jsonResponse(200, runOverview(await current()));
     if (p === '/api/problem') {
       const dataset = url.searchParams.get('dataset') ?? '';
       const id = url.searchParams.get('id') ?? '';
       const view = problemView(await current(), dataset, id, tokenizer);
       if (!view) throw new ApiError(404, `no problem ${dataset}/${id} in this run`, 'not_found_error');
-      return sendJson(res, 200, view);
+      return jsonResponse(200, view);
     }
     const chart = /^\/api\/charts\/(\d+)\.svg$/.exec(p);
     if (chart) {
       const svg = runCharts(await current())[Number(chart[1])]?.svg;
       if (!svg) throw new ApiError(404, `no chart ${chart[1]}`, 'not_found_error');
-      return sendBody(res, 'image/svg+xml', svg);
+      return pageResponse('image/svg+xml', svg);
     }
     throw new ApiError(404, `no route for GET ${p}`, 'not_found_error', null, 'unknown_url');
-  }
-
-  const server = createServer((req, res) => {
-    const t0 = performance.now();
-    res.on('close', () => options.log?.(`${req.method} ${req.url} ${res.statusCode} ${Math.round(performance.now() - t0)}ms`));
-    handle(req, res).catch((err: unknown) => sendError(res, err));
-  });
-  const { url, port } = await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    port,
-    get closing() {
-      return closed !== undefined;
-    },
-    close() {
-      closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
-      return closed;
-    },
   };
+
+  // A read-only viewer has nothing in flight worth waiting for at shutdown.
+  return startHost(handle, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, shutdownGraceMs: 0, ...(options.log ? { log: options.log } : {}) });
 }
 
 async function filesSignature(run: LoadedRun): Promise<string> {
