@@ -43,7 +43,12 @@ export interface Provenance {
   /** `embedded`, or the servers' base URLs and the served model. */
   engine: EngineProvenance['engine'] | null;
   promptStyle: string | null;
+  /** The rest of the prompt format (suffix, sequential system prompt, template variables). */
+  prompt: SampleSettings['prompt'] | null;
   maxTokens: number | null;
+  /** The engine's context length and the sha256 of its tokenizer's content. */
+  contextLength: number | null;
+  tokenizer: string | null;
   temperature: number;
   topP: number;
   seedBase: number;
@@ -92,7 +97,10 @@ export function runProvenance(i: ProvenanceInput): Provenance {
     dtype: s.dtype,
     engine: i.engine?.engine ?? null,
     promptStyle: s.promptStyle,
+    prompt: s.prompt ?? null,
     maxTokens: s.maxTokens,
+    contextLength: s.contextLength ?? null,
+    tokenizer: s.tokenizer ?? null,
     temperature: i.temperature,
     topP: i.topP,
     seedBase: i.seedBase,
@@ -113,7 +121,10 @@ export const provenanceSchema = z.looseObject({
   dtype: nullableString,
   engine: z.union([z.literal('embedded'), z.object({ baseUrls: z.array(z.string()), servedModel: z.string() })]).nullable(),
   promptStyle: nullableString,
+  prompt: z.looseObject({}).nullable().optional(),
   maxTokens: z.number().nullable(),
+  contextLength: z.number().nullable().optional(),
+  tokenizer: nullableString.optional(),
   temperature: z.number(),
   topP: z.number(),
   seedBase: z.number(),

@@ -9,11 +9,11 @@ import path from 'node:path';
 import type { EngineProvenance } from '../src/engine/provenance.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 import type { GradeFn } from '../src/math/grade.js';
-import type { PromptStyle } from '../src/orchestrator/prompt.js';
+import { promptFormat, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
 import type { Dataset, Problem } from './dataset.js';
 import { runProvenance } from './provenance.js';
 import type { BootstrapOptions } from './uncertainty.js';
-import { sampleSettingsSchema, type SampleSettings } from './settings.js';
+import { LATER_SETTINGS, sampleSettingsSchema, type SampleSettings } from './settings.js';
 import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
 import { formatProgress, type EvalProgress } from './progress.js';
 import { progressLine, type ProgressStream } from '../src/progress.js';
@@ -37,6 +37,8 @@ export interface EvalSolveOptions {
   maxTokens?: number;
   /** How the problem is put to the model (undefined: the solver's default). */
   promptStyle?: PromptStyle;
+  /** The whole prompt format (undefined: the solver's default); `promptStyle` is its style. */
+  prompt?: Partial<PromptFormat>;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   dataset: string;
@@ -107,6 +109,8 @@ export interface RunEvalOptions {
   maxTokens?: number;
   /** Handed to `solve` and recorded as a setting. */
   promptStyle?: PromptStyle;
+  /** The prompt format (a preset's): handed to `solve` and recorded (suffix, system prompt, template variables). */
+  prompt?: Partial<PromptFormat>;
   /** Resamples and seed of the bootstrap intervals in the summary (default 1000 resamples, seed 0). */
   bootstrap?: BootstrapOptions;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
@@ -195,6 +199,12 @@ function tally() {
   };
 }
 
+/** A prompt format without its style (recorded apart), defaults filled in. */
+function promptRest(format: Partial<PromptFormat>): Omit<PromptFormat, 'style'> {
+  const { style: _, ...rest } = promptFormat(format);
+  return rest;
+}
+
 /** The settings every row of this run records. */
 function sampleSettings(o: RunEvalOptions): SampleSettings {
   const e = o.engine;
@@ -205,6 +215,9 @@ function sampleSettings(o: RunEvalOptions): SampleSettings {
     engine: e ? (e.engine === 'embedded' ? 'embedded' : 'remote') : null,
     promptStyle: o.promptStyle ?? null,
     maxTokens: o.maxTokens ?? null,
+    prompt: o.prompt ? promptRest(o.prompt) : null,
+    contextLength: e?.contextLength ?? null,
+    tokenizer: e?.tokenizerSha256 ?? null,
   };
 }
 
@@ -222,7 +235,8 @@ function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract:
     stored = parsed.data;
   }
   // The weights' hash identifies an embedded model wherever its folder is.
-  const skip = stored.modelSha256 && settings.modelSha256 ? ['model'] : [];
+  const skip: string[] = stored.modelSha256 && settings.modelSha256 ? ['model'] : [];
+  if (r.settings !== undefined) skip.push(...LATER_SETTINGS.filter((k) => !(k in stored)));
   return differingSettings(
     { seed: r.seed, temperature: r.temperature, topP: r.topP, preset: r.preset ?? DEFAULT_PRESET, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
     { seed: j.seed, temperature: o.temperature, topP: o.topP, preset, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },
@@ -306,6 +320,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       extract,
       ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
       ...(o.promptStyle !== undefined ? { promptStyle: o.promptStyle } : {}),
+      ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       dataset: j.dataset,
       problemId: j.problem.id,

@@ -3,6 +3,7 @@
  * resumes or two runs are compared).
  */
 import { z } from 'zod';
+import type { PromptFormat } from '../src/orchestrator/prompt.js';
 
 /**
  * What a sample's text depends on besides its seed, sampling (temperature, top-p), preset and
@@ -21,7 +22,21 @@ export interface SampleSettings {
   promptStyle: string | null;
   /** The response budget, or null for the engine's context length. */
   maxTokens: number | null;
+  /**
+   * The rest of the prompt format (a preset's suffix, sequential system prompt, template
+   * variables; null: the caller did not say). With the two below, an edited preset file that
+   * keeps its name cannot resume into rows made another way. Rows written before these were
+   * recorded are compared on the rest.
+   */
+  prompt?: Omit<PromptFormat, 'style'> | null;
+  /** The engine's context length (null: not known). */
+  contextLength?: number | null;
+  /** sha256 of the tokenizer's content (tokenizerSha256; null: not known). */
+  tokenizer?: string | null;
 }
+
+/** Settings added after the first rows were written: a stored row without one is not compared on it. */
+export const LATER_SETTINGS = ['prompt', 'contextLength', 'tokenizer'] as const;
 
 export const sampleSettingsSchema = z.object({
   model: z.string().nullable(),
@@ -30,4 +45,7 @@ export const sampleSettingsSchema = z.object({
   engine: z.enum(['embedded', 'remote']).nullable(),
   promptStyle: z.string().nullable(),
   maxTokens: z.number().int().positive().nullable(),
+  prompt: z.object({ suffix: z.string(), sequentialSystem: z.boolean(), chatTemplateKwargs: z.record(z.string(), z.unknown()) }).nullable().optional(),
+  contextLength: z.number().int().positive().nullable().optional(),
+  tokenizer: z.string().nullable().optional(),
 });

@@ -4,9 +4,12 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeEngine, fileSha256 } from '../src/engine/provenance.js';
+import { resolveModelSource } from '../src/engine/model-source.js';
+import { describeEngine, fileSha256, tokenizerSha256 } from '../src/engine/provenance.js';
+import { loadTokenizer } from '../src/engine/tokenizer.js';
 import { embeddedEngine } from '../src/solve.js';
 import { repoRoot } from './helpers.js';
+import { ScriptedEngine } from './scripted-engine.js';
 
 describe('engine provenance', () => {
   it('the embedded engine names its model folder, the ONNX file it loaded and that file\'s sha256', async () => {
@@ -21,7 +24,20 @@ describe('engine provenance', () => {
       modelSha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
       dtype: 'q8',
       engine: 'embedded',
+      contextLength: engine.contextLength,
+      tokenizerSha256: tokenizerSha256(engine.tokenizer),
     });
+  });
+
+  it('a tokenizer is named by its content: the same files give one hash, an added token another', async () => {
+    const engine = await embeddedEngine();
+    const hash = tokenizerSha256(engine.tokenizer)!;
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    const again = await loadTokenizer(resolveModelSource());
+    expect(again).not.toBe(engine.tokenizer);
+    expect(tokenizerSha256(again)).toBe(hash);
+    expect(tokenizerSha256(again.withAddedTokens(['<extra_token>']))).not.toBe(hash);
+    expect(tokenizerSha256(new ScriptedEngine(() => '').tokenizer)).toBeNull();
   });
 
   it('hashes a file once per version of it (path, size, modification time)', async () => {

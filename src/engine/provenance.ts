@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { OpenAIEngine } from './openai.js';
 import { RoutedEngine } from './router.js';
 import { TransformersEngine } from './transformers.js';
-import type { Engine } from './types.js';
+import { HFTokenizer } from './tokenizer.js';
+import type { Engine, Tokenizer } from './types.js';
 
 export interface EngineProvenance {
   /** The model folder (absolute), Hugging Face id, or the served model's name. */
@@ -19,6 +20,10 @@ export interface EngineProvenance {
   modelSha256: string | null;
   dtype: 'q8' | 'fp32' | null;
   engine: 'embedded' | { baseUrls: string[]; servedModel: string };
+  /** Max prompt + completion tokens the engine allows (the run's context limit). */
+  contextLength?: number;
+  /** sha256 of the tokenizer's content (vocabulary, merges, added tokens, chat template); null when unknown. */
+  tokenizerSha256?: string | null;
 }
 
 // Hashes of files already read in this process, keyed by path, size and modification time.
@@ -43,19 +48,41 @@ export async function fileSha256(file: string): Promise<string> {
   return hash;
 }
 
+const tokenizerHashes = new WeakMap<Tokenizer, string>();
+
+/**
+ * sha256 of what a tokenizer turns text into and back: its tokenizer.json content (vocabulary,
+ * merges, added tokens) and its config (chat template, special tokens). Two tokenizers with the
+ * same hash make the same prompts and ids. Null for tokenizers that are not Hugging Face ones.
+ */
+export function tokenizerSha256(tokenizer: Tokenizer): string | null {
+  if (!(tokenizer instanceof HFTokenizer)) return null;
+  let hash = tokenizerHashes.get(tokenizer);
+  if (hash === undefined) {
+    hash = createHash('sha256')
+      .update(JSON.stringify(tokenizer.inner._tokenizerJSON))
+      .update('\0')
+      .update(JSON.stringify(tokenizer.inner._tokenizerConfig))
+      .digest('hex');
+    tokenizerHashes.set(tokenizer, hash);
+  }
+  return hash;
+}
+
 /** The provenance of an engine; undefined for engines of other kinds (e.g. a caller's own). */
 export async function describeEngine(engine: Engine): Promise<EngineProvenance | undefined> {
+  const common = { contextLength: engine.contextLength, tokenizerSha256: tokenizerSha256(engine.tokenizer) };
   if (engine instanceof TransformersEngine) {
     const { model, dtype, graphPath } = engine.loaded;
     const sha = await fileSha256(graphPath).catch(() => null);
-    return { model, modelFile: graphPath, modelSha256: sha, dtype, engine: 'embedded' };
+    return { model, modelFile: graphPath, modelSha256: sha, dtype, engine: 'embedded', ...common };
   }
   if (engine instanceof OpenAIEngine) {
-    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls: [engine.baseUrl], servedModel: engine.model } };
+    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls: [engine.baseUrl], servedModel: engine.model }, ...common };
   }
   if (engine instanceof RoutedEngine) {
     const baseUrls = engine.serverCounters().map((c) => c.baseUrl);
-    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls, servedModel: engine.model } };
+    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls, servedModel: engine.model }, ...common };
   }
   return undefined;
 }

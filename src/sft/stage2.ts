@@ -104,6 +104,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     seedBase: o.seed ?? 0,
     out: rolloutsDir,
     solve: controllerSolver(o.engine, o.maxTokens, o.prompt),
+    ...(o.prompt ? { prompt: o.prompt } : {}),
     ...(o.preset ? { preset: o.preset } : {}),
     grade: gradeAnswer,
     progress: o.progress ?? process.stderr,

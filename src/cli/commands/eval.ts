@@ -116,7 +116,7 @@ const command: Command = {
         extract: o.extract,
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
-        prompt: { ...prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
+        prompt: { ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
@@ -135,6 +135,7 @@ const command: Command = {
           ...(described ? { engine: described } : {}),
           ...(maxTokens !== null ? { maxTokens } : {}),
           promptStyle: prompt.style,
+          prompt,
           bootstrap: { resamples: values.bootstrap },
           out,
           solve: solveFn,
