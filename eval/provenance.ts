@@ -44,11 +44,11 @@ export interface Provenance {
   engine: EngineProvenance['engine'] | null;
   promptStyle: string | null;
   /** The rest of the prompt format (suffix, sequential system prompt, template variables). */
-  prompt: SampleSettings['prompt'] | null;
+  prompt?: SampleSettings['prompt'] | null;
   maxTokens: number | null;
-  /** The engine's context length and the sha256 of its tokenizer's content. */
-  contextLength: number | null;
-  tokenizer: string | null;
+  /** The engine's context length and the sha256 of its tokenizer's content (absent in older summaries). */
+  contextLength?: number | null;
+  tokenizer?: string | null;
   temperature: number;
   topP: number;
   seedBase: number;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPreset } from '../src/preset.js';
 import { solve } from '../src/solve.js';
 import { threadweaver } from './cli.js';
-import { hasShared, sharedDir } from './helpers.js';
+import { hasSharedFile, sharedDir } from './helpers.js';
 
 describe('threadweaver solve', () => {
   it('--json prints one object with the answer, text and metrics', async () => {
@@ -135,7 +135,7 @@ describe('threadweaver solve', () => {
     await expect(solve('Compute 2*3.', { dtype: 'fp32' })).rejects.toThrow(/bundled model ships only q8 graphs/);
   });
 
-  it.skipIf(!hasShared)('--model DIR --dtype fp32 runs a folder that has the fp32 graph; the wrong dtype for a folder is named', async () => {
+  it.skipIf(!hasSharedFile('models/tiny-threadweaver/onnx/model.onnx', 'the fp32 --model test'))('--model DIR --dtype fp32 runs a folder that has the fp32 graph; the wrong dtype for a folder is named', async () => {
     const source = path.join(sharedDir, 'models/tiny-threadweaver');
     const dir = await mkdtemp(path.join(tmpdir(), 'tw-fp32-'));
     try {

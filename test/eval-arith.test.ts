@@ -1,12 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hasSharedFile, sharedDir } from './helpers.js';
 import { generateArith, parseArithProblem, renderArith, productsTask } from '../eval/arith.js';
 import { loadDataset } from '../eval/dataset.js';
 
-const shared = path.resolve(import.meta.dirname, '..', '../shared');
-const hasShared = existsSync(shared);
-if (!hasShared) console.warn(`eval-arith: ${shared} not found; skipping the checks against the recipe's data`);
+const hasRecipeData = hasSharedFile('benchmarks/arith500.jsonl', "eval-arith's checks against the recipe's data") && hasSharedFile('models/tiny-threadweaver/trie-vectors.jsonl', "eval-arith's checks against the recipe's data");
 
 describe('arith generator', () => {
   it('is deterministic per seed and answers are right', () => {
@@ -71,8 +70,8 @@ describe('arith generator', () => {
   });
 });
 
-describe.skipIf(!hasShared)('arith against the recipe data', () => {
-  const model = path.join(shared, 'models/tiny-threadweaver');
+describe.skipIf(!hasRecipeData)('arith against the recipe data', () => {
+  const model = path.join(sharedDir, 'models/tiny-threadweaver');
 
   it('renders byte-identical trajectories to trie-vectors.jsonl', () => {
     const lines = readFileSync(path.join(model, 'trie-vectors.jsonl'), 'utf8').trim().split('\n');
@@ -91,7 +90,7 @@ describe.skipIf(!hasShared)('arith against the recipe data', () => {
   });
 
   it('agrees with arith500.jsonl on answer, family and parallelizable', () => {
-    const lines = readFileSync(path.join(shared, 'benchmarks/arith500.jsonl'), 'utf8').trim().split('\n');
+    const lines = readFileSync(path.join(sharedDir, 'benchmarks/arith500.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(500);
     for (const line of lines) {
       const row = JSON.parse(line) as { problem: string; answer: string; family: string; parallelizable: boolean };

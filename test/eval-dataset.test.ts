@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasSharedFile, sharedDir } from './helpers.js';
 import { BENCHMARK_FILES, DatasetError, loadDataset } from '../eval/dataset.js';
 
-const benchmarks = path.resolve(import.meta.dirname, '..', '../shared/benchmarks');
-const hasShared = existsSync(benchmarks);
-if (!hasShared) console.warn(`eval-dataset: ${benchmarks} not found; skipping the benchmark file checks`);
+const benchmarks = path.join(sharedDir, 'benchmarks');
+const hasShared = hasSharedFile('benchmarks', "eval-dataset's benchmark file checks");
 
 describe.skipIf(!hasShared)('benchmark files', () => {
   const expected: Record<string, number> = {

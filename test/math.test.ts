@@ -1,13 +1,11 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hasSharedFile, sharedDir } from './helpers.js';
 import { gradeCases, readGradingCases } from '../src/math/cases.js';
 import { gradeAnswer, isEquivalent } from '../src/math/grade.js';
 
-const shared = path.resolve(import.meta.dirname, '..', '../shared');
-const casesFile = path.join(shared, 'grading/equivalence-cases.jsonl');
-const hasShared = existsSync(casesFile);
-if (!hasShared) console.warn(`math: ${casesFile} not found; skipping the shared equivalence cases`);
+const casesFile = path.join(sharedDir, 'grading/equivalence-cases.jsonl');
+const hasShared = hasSharedFile('grading/equivalence-cases.jsonl', 'the shared equivalence cases');
 
 /** Assert a verdict and show the grader's reason when it is wrong. */
 function expectGrade(pred: string | null, gold: string, equal: boolean): void {

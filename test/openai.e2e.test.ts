@@ -13,7 +13,7 @@ import { extractAnswer } from '../src/math/extract.js';
 import { startServer } from '../src/server/index.js';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { hasShared, readJsonl, sharedDir } from './helpers.js';
+import { hasSharedFile, readJsonl, sharedDir } from './helpers.js';
 
 // End to end over real loopback HTTP: `threadweaver serve`'s server on the bundled model, and
 // solve() through OpenAIEngine against it, compared with solve() on the embedded engine itself.
@@ -24,10 +24,10 @@ interface Row {
   answer: string;
 }
 
+const hasShared = hasSharedFile('benchmarks/arith500.jsonl', 'arith500 in the remote-engine tests (20 generated problems stand in)');
 const rows: Row[] = hasShared
   ? readJsonl<Row>(path.join(sharedDir, 'benchmarks/arith500.jsonl')).slice(0, 20)
   : generateArith(20, 2026).map((t, i) => ({ id: `generated-${i}`, problem: t.problem, answer: String(t.answer) }));
-if (!hasShared) console.warn('[openai.e2e] ../shared is absent: using 20 generated arith problems instead of arith500');
 
 let embedded: TransformersEngine;
 let server: Awaited<ReturnType<typeof startServer>>;

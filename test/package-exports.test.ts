@@ -63,7 +63,7 @@ describe('public exports of the built package', () => {
   });
 
   it('every exported error class is a ThreadweaverError', async () => {
-    const { ThreadweaverError } = (await import('threadweaver-ts')) as { ThreadweaverError: ErrorConstructor };
+    const { ThreadweaverError } = await import('threadweaver-ts');
     const errors: string[] = [];
     for (const sub of subpaths) {
       const mod = (await import(path.posix.join('threadweaver-ts', sub))) as Record<string, unknown>;

@@ -64,7 +64,8 @@ describe.each(Object.keys(kinds) as (keyof typeof kinds)[])('the API key on the 
   it('every guarded route refuses a missing or wrong key with 401 before anything else', async () => {
     const srv = await started(k.start());
     for (const request of k.guarded) {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: KEY }]) {
+      const refused: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: KEY }];
+      for (const headers of refused) {
         const reply = await send(srv.url, request, headers);
         expect(reply.status, `${request[0]} ${request[1]} ${JSON.stringify(headers)}`).toBe(401);
         expect(reply.body.error.code).toBe('invalid_api_key');

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
 import type { TransformersEngine } from '../src/engine/transformers.js';
-import { hasShared, readJsonl, sharedDir } from './helpers.js';
+import { hasSharedFile, readJsonl, sharedDir } from './helpers.js';
 
 interface Row {
   id: string;
@@ -12,6 +12,7 @@ interface Row {
   parallelizable: boolean;
 }
 
+const hasShared = hasSharedFile('benchmarks/arith500.jsonl', 'the 40 arith500 problems on the bundled model');
 const rows = hasShared ? readJsonl<Row>(path.join(sharedDir, 'benchmarks/arith500.jsonl')).slice(0, 40) : [];
 let engine: TransformersEngine;
 beforeAll(async () => {

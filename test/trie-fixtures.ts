@@ -2,9 +2,9 @@ import path from 'node:path';
 import { loadTokenizer } from '../src/engine/tokenizer.js';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import type { TokenEncoder } from '../src/trie/sft.js';
-import { hasShared, readJsonl, sharedDir, vendoredTrieVectors } from './helpers.js';
+import { readJsonl, sharedDir, vendoredTrieVectors } from './helpers.js';
 
-export { hasShared, vendoredTrieVectors };
+export { vendoredTrieVectors };
 export const sharedTrieVectors = path.join(sharedDir, 'models/tiny-threadweaver/trie-vectors.jsonl');
 
 export interface TrieVector {

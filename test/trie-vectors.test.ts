@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sftLayout, type TokenEncoder } from '../src/trie/sft.js';
-import { bundledEncoder, hasShared, readVectors, sharedTrieVectors, vendoredTrieVectors } from './trie-fixtures.js';
+import { hasSharedFile } from './helpers.js';
+import { bundledEncoder, readVectors, sharedTrieVectors, vendoredTrieVectors } from './trie-fixtures.js';
 
 let encoder: TokenEncoder;
 beforeAll(async () => {
@@ -37,7 +38,7 @@ describe('SFT trie layout reproduces the reference vectors', () => {
   });
 });
 
-if (!hasShared) console.warn('trie-vectors: /work/shared is absent; skipping the cross-check against the shared copy');
+const hasShared = hasSharedFile('models/tiny-threadweaver/trie-vectors.jsonl', 'the cross-check of the vendored trie vectors against the shared copy');
 describe.skipIf(!hasShared)('vendored vectors match the shared copy', () => {
   it('is byte-identical', () => {
     expect(readFileSync(vendoredTrieVectors, 'utf8')).toBe(readFileSync(sharedTrieVectors, 'utf8'));
