@@ -38,6 +38,8 @@ export interface FetchOptions {
   token?: string;
   /** Per-file timeout (default 120 s). */
   timeoutMs?: number;
+  /** Stops the download (the error is the signal's reason); nothing is written. */
+  signal?: AbortSignal;
   /** Told about each file as it downloads. */
   onFile?: (e: { benchmark: string; url: string; bytes: number }) => void;
 }
@@ -62,10 +64,11 @@ async function download(url: string, o: FetchOptions): Promise<Uint8Array> {
   try {
     res = await fetch(url, {
       headers: { 'user-agent': 'threadweaver-ts', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      signal: AbortSignal.timeout(o.timeoutMs ?? 120_000),
+      signal: o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs ?? 120_000)]) : AbortSignal.timeout(o.timeoutMs ?? 120_000),
       redirect: 'follow',
     });
   } catch (err) {
+    if (o.signal?.aborted) throw o.signal.reason;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
     throw new FetchError(
@@ -81,7 +84,12 @@ async function download(url: string, o: FetchOptions): Promise<Uint8Array> {
           : 'try again later, or use --mirror';
     throw new FetchError(`${url}: HTTP ${res.status} ${res.statusText}: ${hint}.`);
   }
-  return new Uint8Array(await res.arrayBuffer());
+  try {
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (err) {
+    if (o.signal?.aborted) throw o.signal.reason;
+    throw new FetchError(`${url}: the download broke off (${(err as Error).message})`);
+  }
 }
 
 /** The rows of a downloaded file. */

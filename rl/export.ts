@@ -97,6 +97,8 @@ export interface ExportOptions {
   onlyCorrect?: boolean;
   /** Needed by the trie format: the rollout model's tokenizer. */
   tokenizer?: ExportTokenizer;
+  /** Stops the export (its reason is thrown); nothing is written. */
+  signal?: AbortSignal;
 }
 
 export interface ExportResult {
@@ -128,7 +130,7 @@ export async function exportRollouts(o: ExportOptions): Promise<ExportResult> {
   if (o.format === 'trie' && !o.tokenizer) throw new Error('the trie export needs a tokenizer');
   return writeAtomically(o.out, async (out) => {
     const result: ExportResult = { read: 0, exported: 0, rows: 0 };
-    for await (const { row, line } of readRolloutLines(o.input)) {
+    for await (const { row, line } of readRolloutLines(o.input, o.signal)) {
       result.read++;
       if (o.onlyCorrect && !row.correct) continue;
       let rows: object[];

@@ -67,12 +67,12 @@ export function parseJsonLines<S extends z.ZodType>(text: string, file: string, 
 /**
  * Stream a JSONL file's rows (blank lines skipped) with their line numbers, parsed by `parse`
  * (`where` is `file:line`), without reading the whole file at once. A missing or unreadable file
- * is an error of `options.error` naming it.
+ * is an error of `options.error` naming it; an aborted `signal` stops the reading with its reason.
  */
 export async function* readJsonLines<R>(
   file: string,
   parse: (line: string, where: string) => R,
-  options: Pick<JsonLineOptions, 'error'> = {},
+  options: Pick<JsonLineOptions, 'error'> & { signal?: AbortSignal } = {},
 ): AsyncGenerator<{ row: R; line: number }> {
   const input = createReadStream(file);
   try {
@@ -86,8 +86,14 @@ export async function* readJsonLines<R>(
     throw new Fail(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(err as Error).message}`);
   }
   let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-    line++;
-    if (text.trim() !== '') yield { row: parse(text, `${file}:${line}`), line };
+  try {
+    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      options.signal?.throwIfAborted();
+      line++;
+      if (text.trim() !== '') yield { row: parse(text, `${file}:${line}`), line };
+    }
+    options.signal?.throwIfAborted();
+  } finally {
+    input.destroy();
   }
 }

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BENCHMARKS, benchmark } from '../eval/catalog.js';
 import { loadDataset } from '../eval/dataset.js';
 import { fetchBenchmark, fileUrl, FetchError } from '../eval/fetch.js';
+import { runCli } from './cli-process.js';
 import { repoRoot } from './helpers.js';
 
 const exec = promisify(execFile);
@@ -80,6 +81,8 @@ const files = fixtures();
 const requests: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
 /** Paths answered with something else than the fixture: a status, or other bytes. */
 const overrides = new Map<string, number | Buffer>();
+/** Paths whose answer sends half its bytes, then stalls (a slow download). */
+const stalled = new Set<string>();
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'tw-data-'));
@@ -91,7 +94,9 @@ beforeAll(async () => {
       res.writeHead(typeof body === 'number' ? body : 404).end('no');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    if (stalled.has(p)) res.write(body.subarray(0, body.length >> 1));
+    else res.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -188,6 +193,30 @@ describe('data fetch from a local mirror', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(7);
     for (const b of BENCHMARKS.filter((x) => x.source)) expect(existsSync(path.join(out, b.file))).toBe(true);
     expect(existsSync(path.join(out, 'arith500.jsonl'))).toBe(false);
+  });
+
+  it('Ctrl-C during a download: what was fetched stays, nothing is half-written, and the rerun fetches the rest', async () => {
+    const out = path.join(dir, 'interrupted');
+    const math = '/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl';
+    stalled.add(math);
+    const before = requests.length;
+    let first;
+    try {
+      first = await runCli(['data', 'fetch', 'aime24', 'math500', '--mirror', mirror, '--data-dir', out], {
+        interruptWhen: () => requests.slice(before).some((r) => r.url.endsWith('/MATH-500/resolve/main/test.jsonl')),
+      });
+    } finally {
+      stalled.delete(math);
+    }
+    expect(first.interrupted).toBe(true);
+    expect(first.code, first.stderr).toBe(130);
+    expect(first.stdout).toMatch(/^aime24: 30 rows → /);
+    expect(first.stderr).toContain('threadweaver data: interrupted during math500: 1 of 2 fetched and kept, nothing half-written; rerun to fetch the rest');
+    expect(await readdir(out)).toEqual(['aime24.jsonl']);
+    const again = await runCli(['data', 'fetch', 'math500', '--mirror', mirror, '--data-dir', out]);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['aime24.jsonl', 'math500.jsonl']);
+    expect((await loadDataset({ name: 'math500', dataDir: out })).problems).toHaveLength(500);
   });
 
   it('clear errors, and nothing written: a wrong count, a missing file, bad bytes, a bad row, an unreachable host', async () => {

@@ -34,7 +34,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startReplayServer(rules: readonly ReplayRule[]): Promise<ReplayServer> {
+export async function startReplayServer(rules: readonly ReplayRule[], options: { delayMs?: number } = {}): Promise<ReplayServer> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
     void (async () => {
@@ -48,6 +48,8 @@ export async function startReplayServer(rules: readonly ReplayRule[]): Promise<R
       const rule = rules.find((r) => r.when.every((w) => text.includes(w)) && (r.turn === undefined || r.turn === body.messages.length));
       requests.push({ body, rule: rule?.note ?? null });
       if (!rule) return send(400, { error: { message: 'no recorded answer for this request', type: 'invalid_request_error' } });
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      if (res.destroyed) return;
       send(200, {
         id: `chatcmpl-${requests.length}`,
         object: 'chat.completion',

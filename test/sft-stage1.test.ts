@@ -15,6 +15,7 @@ import { stepsPrompt } from '../src/sft/steps.js';
 import { readTraces } from '../src/sft/traces.js';
 import { startServer } from '../src/server/index.js';
 import { embeddedEngine } from '../src/solve.js';
+import { runCli } from './cli-process.js';
 import { readJsonl, repoRoot } from './helpers.js';
 import { startReplayServer, type ReplayRule, type ReplayServer } from './sft-replay-server.js';
 
@@ -198,6 +199,30 @@ describe('threadweaver sft stage1', () => {
     expect(server.requests.length - before).toBe(10);
     expect(JSON.parse(await readFile(path.join(cliOut, 'stats.json'), 'utf8'))).toMatchObject({ items: 2, kept: 2, llm: { sent: 0, cacheHits: 10 } });
     expect(await readFile(path.join(cliOut, 'report.md'), 'utf8')).toContain('| LLM requests sent / answered from cache | 0 / 10 |');
+  });
+
+  it('Ctrl-C: finished items and the LLM answers already received are kept; the rerun asks only for the rest', async () => {
+    const rules = JSON.parse(await readFile(path.join(fixtures, 'answers.json'), 'utf8')) as ReplayRule[];
+    const slow = await startReplayServer(rules, { delayMs: 150 });
+    try {
+      const runDir = path.join(dir, 'interrupted');
+      const args = ['sft', 'stage1', '--input', path.join(fixtures, 'traces.jsonl'), '--out', runDir, '--llm-base-url', slow.url, '--llm-model', 'fixture-model', '--llm-retries', '0', '--llm-concurrency', '1', '--limit', '2'];
+      // Interrupted once the first trace is done (5 answers) and the second has had one more.
+      const first = await runCli(args, { interruptWhen: () => slow.requests.length >= 6 });
+      expect(first.interrupted).toBe(true);
+      expect(first.code, first.stderr).toBe(130);
+      const askedFirst = slow.requests.length;
+      expect(askedFirst).toBeLessThan(10);
+      const second = await runCli(args);
+      expect(second.code, second.stderr).toBe(0);
+      // Each of the 10 answers was asked for once (the one in flight at the interrupt perhaps twice).
+      expect(slow.requests.length).toBeGreaterThanOrEqual(10);
+      expect(slow.requests.length).toBeLessThanOrEqual(11);
+      expect(JSON.parse(await readFile(path.join(runDir, 'stats.json'), 'utf8')).llm.cacheHits).toBeGreaterThanOrEqual(5);
+      expect((await readSftDataset(path.join(runDir, 'sft.jsonl'))).map((r) => r.id)).toEqual(['poly-three', 'cases-abs']);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('rejects bad usage with a usage error', async () => {

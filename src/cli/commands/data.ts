@@ -5,6 +5,7 @@ import { BENCHMARKS, benchmark, type Benchmark } from '../../../eval/catalog.js'
 import { dataFolders, defaultCacheDir } from '../../../eval/dataset.js';
 import { fetchable, fetchBenchmark, fileUrl, hubEndpoint } from '../../../eval/fetch.js';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { withSigint } from '../interrupt.js';
 import { UsageError, type Command } from '../command.js';
 
 const schema = z.object({
@@ -103,23 +104,33 @@ const command: Command = {
     const names = positionals.includes('all') ? fetchable().map((b) => b.name) : positionals;
     for (const n of names) if (!benchmark(n)) throw new UsageError(`unknown benchmark '${n}': use ${BENCHMARKS.map((b) => b.name).join(', ')} or all`);
     let failed = 0;
-    for (const n of names) {
-      try {
-        const r = await fetchBenchmark(n, {
-          ...(values.dataDir ? { dataDir: values.dataDir } : {}),
-          endpoint,
-          ...(values.timeout ? { timeoutMs: values.timeout } : {}),
-          onFile: (e) => process.stderr.write(`${e.benchmark}: ${e.url} (${(e.bytes / 1024).toFixed(0)} KiB)\n`),
-        });
-        process.stdout.write(`${r.name}: ${r.rows} rows → ${r.file}\n`);
-      } catch (err) {
-        failed++;
-        process.stderr.write(`threadweaver data: ${n}: ${(err as Error).message}\n`);
-        if (names.length === 1) return 1;
+    let fetched = 0;
+    // Ctrl-C stops the download in progress; benchmarks already stored stay (each file is written whole).
+    return withSigint(async (signal) => {
+      for (const n of names) {
+        try {
+          const r = await fetchBenchmark(n, {
+            ...(values.dataDir ? { dataDir: values.dataDir } : {}),
+            endpoint,
+            ...(values.timeout ? { timeoutMs: values.timeout } : {}),
+            signal,
+            onFile: (e) => process.stderr.write(`${e.benchmark}: ${e.url} (${(e.bytes / 1024).toFixed(0)} KiB)\n`),
+          });
+          fetched++;
+          process.stdout.write(`${r.name}: ${r.rows} rows → ${r.file}\n`);
+        } catch (err) {
+          if (signal.aborted) {
+            process.stderr.write(`threadweaver data: interrupted during ${n}: ${fetched} of ${names.length} fetched and kept, nothing half-written; rerun to fetch the rest\n`);
+            return 130;
+          }
+          failed++;
+          process.stderr.write(`threadweaver data: ${n}: ${(err as Error).message}\n`);
+          if (names.length === 1) return 1;
+        }
       }
-    }
-    if (failed) process.stderr.write(`threadweaver data: ${failed} of ${names.length} failed\n`);
-    return failed ? 1 : 0;
+      if (failed) process.stderr.write(`threadweaver data: ${failed} of ${names.length} failed\n`);
+      return failed ? 1 : 0;
+    });
   },
 };
 

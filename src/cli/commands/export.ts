@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { resolveModelSource } from '../../engine/model-source.js';
-import { loadTokenizer } from '../../engine/tokenizer.js';
+import { loadTokenizer, type HFTokenizer } from '../../engine/tokenizer.js';
 import { threadTagIds } from '../../trie/sft.js';
 import { EXPORT_FORMATS, exportRollouts } from '../../../rl/export.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
+import { interrupted, interruptible } from '../interrupt.js';
 
 const schema = z.object({
   input: z.string({ error: 'is required' }).min(1),
@@ -43,7 +44,7 @@ const command: Command = {
       schema,
     );
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    let tokenizer;
+    let tokenizer: HFTokenizer | undefined;
     if (values.format === 'trie') {
       const source = resolveModelSource(values.model);
       tokenizer = await loadTokenizer(source);
@@ -54,13 +55,17 @@ const command: Command = {
         throw new Error(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     }
-    const r = await exportRollouts({
-      input: values.input,
-      out: values.out,
-      format: values.format,
-      ...(values.onlyCorrect ? { onlyCorrect: true } : {}),
-      ...(tokenizer ? { tokenizer } : {}),
-    });
+    const r = await interruptible((signal) =>
+      exportRollouts({
+        input: values.input,
+        out: values.out,
+        format: values.format,
+        ...(values.onlyCorrect ? { onlyCorrect: true } : {}),
+        ...(tokenizer ? { tokenizer } : {}),
+        signal,
+      }),
+    );
+    if (!r) return interrupted('export', values.out);
     const kept = r.exported === r.read ? `${r.read} trajectories` : `${r.exported} of ${r.read} trajectories`;
     process.stderr.write(`export: ${kept} → ${r.rows} ${values.format} rows → ${values.out}\n`);
     return 0;

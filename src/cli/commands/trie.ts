@@ -5,6 +5,7 @@ import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { sftLayout, threadTagIds } from '../../trie/sft.js';
 import { writeAtomically } from '../../files.js';
+import { interrupted, interruptible } from '../interrupt.js';
 import { parseJsonLine, readJsonLines } from '../../jsonl.js';
 
 const usage = `Usage: threadweaver trie --input FILE.jsonl --out FILE.jsonl [--model DIR]
@@ -40,24 +41,28 @@ const trie: Command = {
       const where = source.kind === 'local' ? source.dir : source.id;
       throw new Error(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    // Written beside the target and renamed at the end, so a bad row leaves no half-written file.
-    const { rows, tokens } = await writeAtomically(values.out, async (out) => {
-      let rows = 0;
-      let tokens = 0;
-      for await (const { row, line } of readJsonLines(values.input, (text, where) => parseJsonLine(text, where, RowSchema))) {
-        let layout;
-        try {
-          layout = sftLayout(row, tokenizer);
-        } catch (err) {
-          throw new Error(`${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    // Written beside the target and renamed at the end, so a bad row or Ctrl-C leaves no half-written file.
+    const written = await interruptible((signal) =>
+      writeAtomically(values.out, async (out) => {
+        let rows = 0;
+        let tokens = 0;
+        for await (const { row, line } of readJsonLines(values.input, (text, where) => parseJsonLine(text, where, RowSchema), { signal })) {
+          let layout;
+          try {
+            layout = sftLayout(row, tokenizer);
+          } catch (err) {
+            throw new Error(`${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          }
+          const { ids, parent, position, branch, loss } = layout;
+          await out.write(JSON.stringify({ ids, parent, position, branch, loss }) + '\n');
+          rows++;
+          tokens += ids.length;
         }
-        const { ids, parent, position, branch, loss } = layout;
-        await out.write(JSON.stringify({ ids, parent, position, branch, loss }) + '\n');
-        rows++;
-        tokens += ids.length;
-      }
-      return { rows, tokens };
-    });
+        return { rows, tokens };
+      }),
+    );
+    if (!written) return interrupted('trie', values.out);
+    const { rows, tokens } = written;
     console.error(`trie: ${rows} rows, ${tokens} tokens → ${values.out}`);
     return 0;
   },
