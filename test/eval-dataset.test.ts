@@ -24,10 +24,10 @@ describe.skipIf(!hasShared)('benchmark files', () => {
     const d = await loadDataset({ name, dataDir: benchmarks });
     expect(d.name).toBe(name);
     expect(d.problems).toHaveLength(count);
+    expect(new Set(d.problems.map((p) => p.id)).size).toBe(count);
     for (const p of d.problems) {
-      expect(typeof p.id).toBe('string');
       expect(p.problem.trim()).not.toBe('');
-      expect(typeof p.answer).toBe('string');
+      expect(p.answer.trim()).not.toBe('');
     }
   });
 

@@ -67,11 +67,12 @@ describe('threadweaver eval on the bundled model', () => {
     const arith = summary.datasets?.arith ?? summary.arith ?? Object.values(summary.datasets ?? summary)[0];
     expect(arith.parallel.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(arith.sequential.accuracy).toBeGreaterThanOrEqual(0.9);
-    for (const key of ['tokenLatencyRatioOfMeans', 'tokenLatencyMeanOfRatios', 'maxCorrect', 'wallClock']) {
-      expect(typeof arith.speedup[key]).toBe('number');
-    }
     // On the parallelizable families the parallel critical path is shorter than the sequential total.
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    // The token-latency speedup is mean sequential T over mean parallel L; the others are positive ratios.
+    const ratio = mean(rows.filter((r) => r.mode === 'sequential').map((r) => r.totalTokens)) / mean(rows.filter((r) => r.mode === 'parallel').map((r) => r.criticalPathTokens));
+    expect(arith.speedup.tokenLatencyRatioOfMeans).toBeCloseTo(ratio, 9);
+    for (const key of ['tokenLatencyMeanOfRatios', 'maxCorrect', 'wallClock']) expect(arith.speedup[key]).toBeGreaterThan(0);
     for (const family of ['products', 'poly']) {
       const par = rows.filter((r) => r.family === family && r.mode === 'parallel');
       const seq = rows.filter((r) => r.family === family && r.mode === 'sequential');
