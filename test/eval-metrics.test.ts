@@ -226,7 +226,9 @@ describe('uncertainty: standard errors and bootstrap intervals with known answer
     const items = binary(50, 20);
     const a = accuracyUncertainty(items, { resamples: 500, seed: 1 })!.ci95;
     expect(accuracyUncertainty(items, { resamples: 500, seed: 1 })!.ci95).toEqual(a);
-    expect(accuracyUncertainty(items, { resamples: 500, seed: 2 })!.ci95).not.toEqual(a);
+    // Intervals over 50 items move in steps of 0.02, so two seeds can land on the same one; five do not.
+    const bySeed = [2, 3, 4, 5, 6].map((seed) => JSON.stringify(accuracyUncertainty(items, { resamples: 500, seed })!.ci95));
+    expect(new Set([JSON.stringify(a), ...bySeed]).size).toBeGreaterThan(1);
   });
 
   it('speedup intervals are paired over problems: a constant ratio has a zero-width interval', () => {
