@@ -1,9 +1,9 @@
 import { BadRequestError, InternalServerError } from 'openai';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
 import { OpenAIEngine, RetriesExhaustedError, solve, solveStream, SolveError, ThreadweaverError, type ControllerEvent, type ControllerEvents, type SolveEvent } from '../src/index.js';
-import { startStubServer, type StubServer } from './openai-stub-server.js';
+import { stubServers } from './openai-stub-server.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
 
 // What a library user sees: errors that keep the engine's own error, and the two ways to follow a run.
@@ -12,15 +12,11 @@ let tok: HFTokenizer;
 beforeAll(async () => {
   tok = await loadTokenizer(resolveModelSource());
 });
-const servers: StubServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const stub = stubServers();
 
 describe('SolveError keeps the engine error as its cause', () => {
   it('a 400 from the server: the cause is the openai client error with its status', async () => {
-    const s = await startStubServer(() => ({ status: 400, json: { error: { message: 'prompt too long for this model', type: 'BadRequestError' } } }));
-    servers.push(s);
+    const s = await stub(() => ({ status: 400, json: { error: { message: 'prompt too long for this model', type: 'BadRequestError' } } }));
     const engine = await OpenAIEngine.connect({ baseUrl: s.url, tokenizer: tok });
     const err = await solve('Compute 2+3.', { engine }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SolveError);
@@ -33,8 +29,7 @@ describe('SolveError keeps the engine error as its cause', () => {
   });
 
   it('a server that keeps failing: the cause is RetriesExhaustedError, whose cause is the last 503', async () => {
-    const s = await startStubServer(() => ({ status: 503, json: { error: { message: 'overloaded' } } }));
-    servers.push(s);
+    const s = await stub(() => ({ status: 503, json: { error: { message: 'overloaded' } } }));
     const engine = await OpenAIEngine.connect({ baseUrl: s.url, tokenizer: tok, maxRetries: 1, retry: { baseDelayMs: 1, maxDelayMs: 2 } });
     const err = await solve('Compute 2+3.', { engine }).catch((e: unknown) => e);
     const cause = (err as SolveError).cause;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 
 // A minimal OpenAI-compatible server on 127.0.0.1 for unit tests: it answers /v1/models and
 // hands every /v1/completions body to a test-supplied function, recording what it received.
@@ -88,5 +89,18 @@ export async function startStubServer(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A starter of stub servers for a test file; every server it started is closed after each test. */
+export function stubServers(): (...args: Parameters<typeof startStubServer>) => Promise<StubServer> {
+  const started: StubServer[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.close()));
+  });
+  return async (...args) => {
+    const s = await startStubServer(...args);
+    started.push(s);
+    return s;
   };
 }

@@ -1,10 +1,10 @@
 import { AuthenticationError, BadRequestError, InternalServerError } from 'openai';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { normalizeBaseUrl, OpenAIEngine, readChoice, type OpenAIEngineOptions } from '../src/engine/openai.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, RetriesExhaustedError } from '../src/engine/retry.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
-import { completionBody, startStubServer, type StubServer } from './openai-stub-server.js';
+import { completionBody, stubServers, type StubServer } from './openai-stub-server.js';
 
 // OpenAIEngine against small loopback servers whose answers each test scripts.
 let tok: HFTokenizer;
@@ -12,16 +12,7 @@ beforeAll(async () => {
   tok = await loadTokenizer(resolveModelSource());
 });
 
-const servers: StubServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function stub(...args: Parameters<typeof startStubServer>): Promise<StubServer> {
-  const s = await startStubServer(...args);
-  servers.push(s);
-  return s;
-}
+const stub = stubServers();
 
 const fast = { baseDelayMs: 5, maxDelayMs: 20 };
 function engineOn(server: StubServer, options: Partial<OpenAIEngineOptions> = {}): Promise<OpenAIEngine> {

@@ -157,3 +157,23 @@ export async function until(what: string, check: () => boolean | Promise<boolean
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * A client that sends a request's headers, then its body one byte every `everyMs`: `sent()` says
+ * how many bytes are out, `stop()` ends the drip (the connection stays open).
+ */
+export async function trickle(url: string, path: string, body: string, everyMs = 20): Promise<{ conn: RawConnection; sent: () => number; stop: () => void }> {
+  const conn = await RawConnection.open(url);
+  conn.write(rawRequest('POST', path, { 'content-type': 'application/json', 'content-length': String(body.length) }));
+  let sent = 0;
+  const drip = setInterval(() => {
+    if (sent < body.length && !conn.socket.destroyed) conn.write(body[sent++]!);
+  }, everyMs);
+  return { conn, sent: () => sent, stop: () => clearInterval(drip) };
+}
+
+/** The answer a trickling client got when the shutdown cut it off: a 503 `shutting_down` before its body was all out. */
+export function shutdownReply(trickler: { conn: RawConnection; sent: () => number }): { sent: number; status: number | undefined; code: unknown } {
+  const reply = parseRawResponse(trickler.conn.data);
+  return { sent: trickler.sent(), status: reply?.status, code: reply ? (JSON.parse(reply.body) as { error?: { code?: unknown } }).error?.code : undefined };
+}

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGateway, startServer, type RunningServer } from '../src/server/index.js';
-import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, until } from './server-http.js';
+import { getJson, postJson, shutdownReply, trickle, until } from './server-http.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
 
 // The route tables of the model server and the gateway, on 127.0.0.1 over a scripted engine:
@@ -92,30 +92,25 @@ describe('the gateway at shutdown', () => {
   it('a client still trickling its body is answered 503 once the grace period ends', async () => {
     const gw = await started(startGateway({ engine: new ScriptedEngine(model), shutdownGraceMs: 300 }));
     const body = JSON.stringify({ ...chat, pad: 'x'.repeat(500) });
-    const trickler = await RawConnection.open(gw.url);
-    trickler.write(rawRequest('POST', '/v1/chat/completions', { 'content-type': 'application/json', 'content-length': String(body.length) }));
-    let sent = 0;
-    const drip = setInterval(() => {
-      if (sent < body.length && !trickler.socket.destroyed) trickler.write(body[sent++]!);
-    }, 20);
-    await until('the trickled request to be in flight', () => sent > 5);
+    const trickler = await trickle(gw.url, '/v1/chat/completions', body);
+    await until('the trickled request to be in flight', () => trickler.sent() > 5);
     try {
       await gw.close();
-      await trickler.closed;
+      await trickler.conn.closed;
     } finally {
-      clearInterval(drip);
+      trickler.stop();
     }
-    expect(sent).toBeLessThan(body.length);
-    const reply = parseRawResponse(trickler.data);
-    expect(reply?.status).toBe(503);
-    expect(JSON.parse(reply!.body).error.code).toBe('shutting_down');
+    const reply = shutdownReply(trickler);
+    expect(reply.sent).toBeLessThan(body.length);
+    expect(reply).toMatchObject({ status: 503, code: 'shutting_down' });
   });
 });
 
 describe('streamed responses', () => {
-  it('a client that leaves mid-stream frees its slot and stops the engine', async () => {
+  /** A long stream over a slow scripted model, on a server with one generation slot. */
+  async function longStream(options: { maxQueued?: number } = {}) {
     const engine = new ScriptedEngine(() => 'x'.repeat(10_000), { tokenDelayMs: 5 });
-    const srv = await started(startServer({ engine, maxConcurrent: 1 }));
+    const srv = await started(startServer({ engine, maxConcurrent: 1, ...options }));
     const ac = new AbortController();
     const res = await fetch(`${srv.baseURL}/completions`, {
       method: 'POST',
@@ -123,6 +118,11 @@ describe('streamed responses', () => {
       body: JSON.stringify({ prompt: 'Q', max_tokens: 5000, stream: true }),
       signal: ac.signal,
     });
+    return { srv, ac, res };
+  }
+
+  it('a client that leaves mid-stream frees its slot and stops the engine', async () => {
+    const { srv, ac, res } = await longStream();
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = res.body!.getReader();
@@ -137,15 +137,7 @@ describe('streamed responses', () => {
   });
 
   it('a full queue is still refused with a 503 status, not inside a started stream', async () => {
-    const engine = new ScriptedEngine(() => 'x'.repeat(10_000), { tokenDelayMs: 5 });
-    const srv = await started(startServer({ engine, maxConcurrent: 1, maxQueued: 0 }));
-    const ac = new AbortController();
-    const first = await fetch(`${srv.baseURL}/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: 'Q', max_tokens: 5000, stream: true }),
-      signal: ac.signal,
-    });
+    const { srv, ac, res: first } = await longStream({ maxQueued: 0 });
     expect(first.status).toBe(200);
     const refused = await postJson(`${srv.baseURL}/completions`, { prompt: 'Q', max_tokens: 3, stream: true });
     expect(refused.status).toBe(503);

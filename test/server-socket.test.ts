@@ -5,7 +5,7 @@ import { isJsonContentType } from '../src/server/body.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { requestPath } from '../src/server/server.js';
 import { embeddedEngine } from '../src/solve.js';
-import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, sseEvents, until } from './server-http.js';
+import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, shutdownReply, sseEvents, trickle, until } from './server-http.js';
 
 // HTTP at the socket level against the real model on 127.0.0.1: media types, `Expect:
 // 100-continue`, half-closed clients, the request log, odd paths and a shutdown that a trickling
@@ -225,26 +225,20 @@ describe('shutdown against slow clients', () => {
     const local = await startServer({ engine, shutdownGraceMs: 300 });
     extra.push(local);
     const body = JSON.stringify({ prompt: 'Compute 2*3.', max_tokens: 4, pad: 'x'.repeat(500) });
-    const trickler = await RawConnection.open(local.url);
-    trickler.write(rawRequest('POST', '/v1/completions', { 'content-type': 'application/json', 'content-length': String(body.length) }));
-    let sent = 0;
-    const drip = setInterval(() => {
-      if (sent < body.length && !trickler.socket.destroyed) trickler.write(body[sent++]!);
-    }, 20);
+    const trickler = await trickle(local.url, '/v1/completions', body);
     // A second client never finishes its headers.
     const slowHeaders = await RawConnection.open(local.url);
     slowHeaders.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\n');
-    await until('the trickled request to be in flight', () => sent > 5);
+    await until('the trickled request to be in flight', () => trickler.sent() > 5);
     try {
       await local.close();
-      await Promise.all([trickler.closed, slowHeaders.closed]);
+      await Promise.all([trickler.conn.closed, slowHeaders.closed]);
     } finally {
-      clearInterval(drip);
+      trickler.stop();
     }
-    expect(sent).toBeLessThan(body.length);
-    const reply = parseRawResponse(trickler.data);
-    expect(reply?.status).toBe(503);
-    expect(JSON.parse(reply!.body).error.code).toBe('shutting_down');
+    const reply = shutdownReply(trickler);
+    expect(reply.sent).toBeLessThan(body.length);
+    expect(reply).toMatchObject({ status: 503, code: 'shutting_down' });
     expect(slowHeaders.data).toBe('');
     expect(local.openConnections()).toBe(0);
   });
