@@ -18,7 +18,7 @@ export interface HostOptions {
 }
 
 /** What a handler gets besides the request. */
-export interface Exchange {
+export interface RequestControls {
   /** Aborted when the client goes away or the shutdown's grace period ends; its reason is the error to answer. */
   signal: AbortSignal;
   /** Send `100 Continue` to a client that waits for it before sending its body (see admitJsonBody). */
@@ -26,7 +26,7 @@ export interface Exchange {
 }
 
 /** Answers one request with a response value (sendResponse writes it); a rejection is answered in OpenAI's error shape. */
-export type RequestHandler = (req: IncomingMessage, exchange: Exchange) => Promise<HttpResponse>;
+export type RequestHandler = (req: IncomingMessage, controls: RequestControls) => Promise<HttpResponse>;
 
 export interface Host {
   /** `http://host:port`. */

@@ -1,6 +1,8 @@
-export { startServer, type RunningServer, type ServerOptions, type Route, type RouteTable } from './server.js';
+export { startServer, apiHandler, type RunningServer, type ServerOptions, type Route, type RouteTable } from './server.js';
+export { startHost, DEFAULT_SHUTDOWN_GRACE_MS, type Host, type HostOptions, type RequestHandler, type RequestControls } from './host.js';
+export { jsonResponse, sseResponse, errorResponse, type HttpResponse } from './response.js';
+export type { Handler, ServerContext, RequestContext } from './context.js';
 export { ApiError, type ApiErrorType } from './errors.js';
 export { startGateway, DEFAULT_GATEWAY_MODEL, type GatewayOptions } from './gateway/gateway.js';
 export { startViewer, type ViewerOptions, type RunningViewer } from './viewer/viewer.js';
 export { loadRun, runOverview, problemView, type LoadedRun, type RunOverview } from './viewer/run.js';
-export { DEFAULT_SHUTDOWN_GRACE_MS } from './host.js';
