@@ -1,7 +1,9 @@
 import { bindSession } from './engine/session.js';
 import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
 import type { Engine } from './engine/types.js';
-import { validateTrajectory, type Violation } from './format/validate.js';
+import type { Dialect } from './format/dialect.js';
+import { resolveDialect, type FormatSpec } from './format/dialects.js';
+import type { Violation } from './format/validate.js';
 import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import type { ControllerEvents } from './orchestrator/events.js';
@@ -23,6 +25,12 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   system?: string;
   /** Listeners for the controller's typed events. */
   on?: Partial<ControllerEvents>;
+  /**
+   * The trajectory format the model writes: `threadweaver` (default), `multiverse`,
+   * `parallel-r1`, `npr`, with settings (`parallel-r1:paths=4`, `{ name: 'multiverse', depth: 3 }`),
+   * or any Dialect. It decides where the controller forks and joins, the strict check, and T/L.
+   */
+  format?: string | FormatSpec | Dialect;
 }
 
 export interface SolveResult {
@@ -74,15 +82,16 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
+  const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system);
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
   const warnings = unknownCharWarnings(engine, problem);
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
   if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
-  const controller = new Controller(bindSession(engine, prompt));
+  const controller = new Controller(bindSession(engine, prompt), dialect);
   for (const [event, listener] of Object.entries(options.on ?? {})) {
     if (listener) controller.on(event as keyof ControllerEvents, listener as never);
   }
@@ -90,12 +99,12 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   if (trajectory.finishReason === 'error') {
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory);
   }
-  const violations = validateTrajectory(trajectory.text);
+  const violations = dialect.validate(trajectory.text);
   return {
     answer: extractAnswer(trajectory.text, options.extract),
     text: trajectory.text,
     trajectory,
-    metrics: trajectoryMetrics(trajectory, engine.tokenizer),
+    metrics: trajectoryMetrics(trajectory, engine.tokenizer, dialect),
     finishReason: trajectory.finishReason,
     violations,
     formatValid: violations.length === 0,

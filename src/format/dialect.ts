@@ -42,6 +42,8 @@ export interface Dialect {
   readonly blockCloser: string;
   /** A thread that ends with EOS: `end` the run (tags closed), or `close` the thread and go on. */
   readonly threadEos: 'end' | 'close';
+  /** Whether threads may open blocks of their own (Multiverse); below `limits.maxDepth` they fork. */
+  readonly nestable: boolean;
   /** Rails against runaway parallelism (see DialectLimits). */
   readonly limits: DialectLimits;
 

@@ -61,6 +61,7 @@ export function multiverse(options: { maxDepth?: number; maxThreads?: number } =
     joinEnd: '\n<Conclusion>\n',
     blockCloser: '\n</Parallel>',
     threadEos: 'close',
+    nestable: true,
     limits: { maxDepth, maxThreads: options.maxThreads ?? 50, maxBlocks: null, maxThreadTokens: null },
     parse,
     validate: (text) => validate(text, maxDepth),

@@ -38,6 +38,7 @@ export function npr(options: { maxThreads?: number } = {}): Dialect {
     // A round has no enclosing tag: closing its steps closes it.
     blockCloser: '',
     threadEos: 'end',
+    nestable: false,
     limits: { maxDepth: 1, maxThreads: options.maxThreads ?? 50, maxBlocks: null, maxThreadTokens: null },
     parse,
     validate,

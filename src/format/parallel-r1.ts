@@ -54,6 +54,7 @@ export function parallelR1(options: ParallelR1Options = {}): Dialect {
     joinEnd: '</Parallel>\n<Summary>',
     blockCloser: '</Parallel>',
     threadEos: 'close',
+    nestable: false,
     limits: { maxDepth: 1, maxThreads: paths, maxBlocks: options.maxBlocks ?? null, maxThreadTokens: options.maxThreadTokens ?? null },
     parse,
     validate,

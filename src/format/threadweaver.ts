@@ -56,6 +56,7 @@ export const threadweaver: Dialect = {
   blockCloser: `\n${TAG.parallelClose}`,
   // Reference rule: EOS inside a thread closes the tags and ends the run.
   threadEos: 'end',
+  nestable: false,
   limits: { maxDepth: 1, maxThreads: MAX_OUTLINES, maxBlocks: null, maxThreadTokens: null },
   parse: (text) => threadweaverForkTree(parseTrajectory(text)),
   validate: (text) => validateTrajectory(text),
