@@ -46,6 +46,8 @@ export interface SolveResult {
   formatValid: boolean;
   /** Things worth knowing that did not stop the run (e.g. characters the tokenizer lacks). */
   warnings: string[];
+  /** The trajectory format the run read (absent: threadweaver). */
+  format?: Dialect;
 }
 
 /** The engine failed (server down, model error); the partial trajectory is attached. */
@@ -109,6 +111,7 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
     violations,
     formatValid: violations.length === 0,
     warnings,
+    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
   };
 }
 

@@ -55,13 +55,14 @@ const command: Command = {
     const apiKey = ownKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
     const host = values.host ?? '127.0.0.1';
     const run = presetRun(values, 'solve');
-    const { prompt, temperature, topP, maxTokens } = run.resolved.settings;
+    const { prompt, temperature, topP, maxTokens, format } = run.resolved.settings;
     const engine = await engineFromPreset({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) }, run);
     const server: RunningServer = await startGateway({
       engine,
       ...serverOptionsFromFlags(values, 8080),
       ...(apiKey ? { apiKey } : {}),
       prompt,
+      format,
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
     });
     if (!apiKey && !LOOPBACK.has(host)) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Engine } from '../../engine/types.js';
+import type { DialectName } from '../../format/dialect.js';
 import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
 import { toChatMessage } from '../chat.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -55,6 +56,8 @@ export interface RequestLimits {
   maxTokensLimit: number;
   /** How problems are put to the model (see buildPrompt). */
   prompt?: Partial<PromptFormat>;
+  /** The trajectory format (its instructed prompt differs). */
+  dialect?: DialectName;
 }
 
 /**
@@ -94,7 +97,7 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
     throw badRequest(`${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`, maxTokensParam);
   }
-  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system));
+  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect));
   if (promptTokens >= engine.contextLength) {
     throw badRequest(
       `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,
