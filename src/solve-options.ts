@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CONTROLLER_EVENTS as EVENTS } from './orchestrator/events.js';
 import { EXTRACT_POLICIES } from './math/extract.js';
 import { resolveDialect } from './format/dialects.js';
+import { DECOMPOSE_POLICIES } from './decompose/run.js';
 import type { SolveOptions } from './solve.js';
 
 // The library boundary: `solve()` options come from code we do not control (JavaScript callers,
@@ -69,6 +70,7 @@ export const solveOptionsSchema = z.object({
     })
     .optional(),
   // Options added after `on` keep the list of options in its documented order.
+  decompose: oneOf(DECOMPOSE_POLICIES).optional(),
   format: z
     .unknown()
     .superRefine((v, ctx) => {

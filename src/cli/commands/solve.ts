@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { solve, type SolveResult } from '../../solve.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -11,6 +12,8 @@ const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFl
   json: z.boolean().optional(),
   mode: z.enum(['parallel', 'sequential']).optional(),
   quiet: z.boolean().optional(),
+  decompose: z.boolean().optional(),
+  extractor: z.enum(DECOMPOSE_POLICIES).optional(),
 });
 
 const usage = `Usage: threadweaver solve [options] "problem"
@@ -21,6 +24,10 @@ Options:
   --mode parallel|sequential   fork at </Outlines> (default) or never fork
   --json                       print one JSON object (answer, text, metrics, ...)
   --quiet                      print only the answer and the metrics line
+  --decompose                  prompt-level forks for models never trained to fork: answer each
+                               input of the prompt (a list, "each of: a; b; c") on its own, at once
+  --extractor rules|model|auto how --decompose finds the inputs: explicit lists only, the model's
+                               JSON schema, or the lists then the model (default auto)
 ${presetFlagUsage}
 ${samplingFlagUsage}
 ${engineFlagUsage}`;
@@ -32,7 +39,16 @@ const command: Command = {
   async run(args) {
     const { values, positionals } = parseCommandArgs(
       args,
-      { ...engineFlagOptions, ...samplingFlagOptions, ...presetFlagOptions, json: { type: 'boolean' }, mode: { type: 'string' }, quiet: { type: 'boolean' } },
+      {
+        ...engineFlagOptions,
+        ...samplingFlagOptions,
+        ...presetFlagOptions,
+        json: { type: 'boolean' },
+        mode: { type: 'string' },
+        quiet: { type: 'boolean' },
+        decompose: { type: 'boolean' },
+        extractor: { type: 'string' },
+      },
       schema,
     );
     const problem = positionals.join(' ').trim();
@@ -49,6 +65,7 @@ const command: Command = {
         mode: values.mode ?? 'parallel',
         ...presetSolveOptions(run),
         ...(values.seed !== undefined ? { seed: values.seed } : {}),
+        ...(values.decompose || values.extractor ? { decompose: values.extractor ?? 'auto' } : {}),
         signal,
         on: live
           ? {
@@ -75,6 +92,7 @@ const command: Command = {
           finishReason: result.finishReason,
           formatValid: result.formatValid,
           violations: result.violations,
+          ...(result.decomposition ? { decomposition: result.decomposition } : {}),
           warnings: result.warnings,
           metrics: { ...result.metrics, speedup: result.metrics.totalTokens / Math.max(1, result.metrics.criticalPathTokens) },
         }) + '\n',

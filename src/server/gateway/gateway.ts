@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/types.js';
+import type { DecomposePolicy } from '../../decompose/run.js';
 import type { Dialect } from '../../format/dialect.js';
 import { resolveDialect } from '../../format/dialects.js';
 import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
@@ -28,6 +29,8 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   defaults?: { temperature?: number; topP?: number; maxTokens?: number };
   /** The trajectory format the model writes (a name, `NAME:key=value`, or a Dialect; default threadweaver). */
   format?: string | Dialect;
+  /** Serve `<model>-decompose`: prompt-level forks with this schema extractor (see solve's `decompose`). */
+  decompose?: DecomposePolicy;
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -39,27 +42,33 @@ export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
  * graceful close are the model server's.
  */
 export function startGateway(options: GatewayOptions): Promise<RunningServer> {
-  const { promptStyle, prompt: format, defaults = {}, format: trajectoryFormat, ...rest } = options;
+  const { promptStyle, prompt: format, defaults = {}, format: trajectoryFormat, decompose, ...rest } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
   const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
   const dialect = resolveDialect(trajectoryFormat);
-  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect) });
+  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect, decompose) });
 }
 
-function gatewayRoutes(keyed: boolean, prompt: Partial<PromptFormat>, defaults: NonNullable<GatewayOptions['defaults']>, dialect: Dialect): RouteTable {
+function gatewayRoutes(
+  keyed: boolean,
+  prompt: Partial<PromptFormat>,
+  defaults: NonNullable<GatewayOptions['defaults']>,
+  dialect: Dialect,
+  decompose: DecomposePolicy | undefined,
+): RouteTable {
   const modelObjects = (server: Parameters<Handler>[0]) =>
-    gatewayModels(server.modelName).map((m) => ({
+    gatewayModels(server.modelName, decompose).map((m) => ({
       id: m.id,
       object: 'model',
       created: server.startedAt,
       owned_by: 'threadweaver',
       max_model_len: server.engine.contextLength,
-      threadweaver: { mode: m.mode ?? 'parallel (or threadweaver.mode)', engine: server.engine.name },
+      threadweaver: { mode: m.mode ?? 'parallel (or threadweaver.mode)', engine: server.engine.name, ...(m.decompose ? { decompose: m.decompose } : {}) },
     }));
 
   const chat: Handler = async (server, rc) => {
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema);
-    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt, dialect: dialect.name });
+    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt, dialect: dialect.name, ...(decompose ? { decompose } : {}) });
     const release = await server.queue.acquire(rc.client, rc.signal);
     try {
       await answer(server.engine, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect));
@@ -107,6 +116,7 @@ function solveOptions(
     signal,
     prompt,
     ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
+    ...(req.decompose ? { decompose: req.decompose } : {}),
     ...defaults,
     ...(req.system !== undefined ? { system: req.system } : {}),
     ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
