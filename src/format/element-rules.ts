@@ -1,6 +1,6 @@
 /** Rules the element-based validators (Multiverse, Parallel-R1, NPR) share. */
 import { labelled } from './dialect.js';
-import { innerText, type Element, type StrayClose } from './elements.js';
+import { innerText, strayTextAt, type Element, type StrayClose } from './elements.js';
 import type { Violation, ViolationCode } from './validate.js';
 
 /** Every element under `root`, depth first. */
@@ -66,4 +66,15 @@ export function numberingViolations(text: string, plan: readonly Element[], thre
     }
   });
   return out;
+}
+
+/** The first non-whitespace text in an element outside the given children, or -1. */
+export function strayOutside(text: string, el: Element, children: readonly Element[]): number {
+  let cursor = el.openEnd;
+  for (const c of children) {
+    const at = strayTextAt(text, cursor, c.start);
+    if (at >= 0) return at;
+    cursor = c.end;
+  }
+  return strayTextAt(text, cursor, el.closeStart);
 }

@@ -29,7 +29,7 @@ import {
   type ForkTree,
 } from './dialect.js';
 import { depthOf, descendants, innerText, scanElements, strayTextAt, type Element } from './elements.js';
-import { numberingViolations, thinkViolations, unclosedViolations } from './element-rules.js';
+import { numberingViolations, strayOutside, thinkViolations, unclosedViolations } from './element-rules.js';
 import type { Violation } from './validate.js';
 
 const NAMES = ['Think', 'Parallel', 'Goal', 'Outline', 'Path', 'Conclusion'] as const;
@@ -154,6 +154,10 @@ function checkBlock(text: string, p: Element, out: Violation[]): void {
   }
   if (paths.length === 0) out.push({ code: 'thread-missing', offset: p.start, message: 'block has no <Path>' });
   const outlines = goals[0] ? descendants(goals[0], 'Outline') : [];
+  if (goals[0]) {
+    const stray = strayOutside(text, goals[0], outlines);
+    if (stray >= 0) out.push({ code: 'block-order', offset: stray, message: 'text in a <Goal> outside its outlines' });
+  }
   out.push(
     ...numberingViolations(text, outlines, paths, {
       plan: 'outline',

@@ -14,7 +14,7 @@
  * established either: we apply the reference rule (close, end the run).
  */
 import { labelled, numbersAfter, type BlockContent, type Dialect, type ForkBlock, type ForkTree } from './dialect.js';
-import { numberingViolations, unclosedViolations } from './element-rules.js';
+import { numberingViolations, strayOutside, unclosedViolations } from './element-rules.js';
 import { innerText, scanElements, strayTextAt, type Element } from './elements.js';
 import type { Violation } from './validate.js';
 
@@ -119,17 +119,6 @@ function validate(text: string): Violation[] {
     if ((c.name === 'step' || c.name === 'takeaway') && !inRound.has(c)) out.push({ code: 'tag-misplaced', offset: c.start, message: `<${c.name}> not part of a guideline round` });
   }
   return out.sort((a, b) => a.offset - b.offset);
-}
-
-/** The first non-whitespace text in an element outside the given children, or -1. */
-function strayOutside(text: string, el: Element, children: readonly Element[]): number {
-  let cursor = el.openEnd;
-  for (const c of children) {
-    const at = strayTextAt(text, cursor, c.start);
-    if (at >= 0) return at;
-    cursor = c.end;
-  }
-  return strayTextAt(text, cursor, el.closeStart);
 }
 
 function renderBlock(block: BlockContent): string {

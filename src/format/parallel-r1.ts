@@ -15,7 +15,7 @@
  * samples paths at temperature 1.0 whatever the request says; we sample them as the run does.
  */
 import type { BlockContent, Dialect, ForkBlock, ForkTree } from './dialect.js';
-import { allElements, unclosedViolations } from './element-rules.js';
+import { allElements, strayOutside, unclosedViolations } from './element-rules.js';
 import { descendants, innerText, scanElements, strayTextAt, type Element } from './elements.js';
 import type { Violation } from './validate.js';
 
@@ -109,6 +109,9 @@ function validate(text: string): Violation[] {
   for (const el of allElements(root)) {
     if (el.name === 'Parallel') {
       const paths = el.children.filter((c) => c.name === 'Path');
+      // The agent loop joins paths back to back: no text between them.
+      const stray = strayOutside(text, el, paths);
+      if (stray >= 0) out.push({ code: 'block-order', offset: stray, message: 'text in a <Parallel> block outside its paths' });
       if (el.closed && paths.length < 2) out.push({ code: 'thread-count', offset: el.start, message: `a block with ${paths.length} <Path> (at least 2)` });
       if (el.closed && !summaryAfter(text, el)) out.push({ code: 'reduce-missing', offset: el.end, message: 'no <Summary> right after </Parallel>' });
     } else if (el.name === 'Path' && el.parent!.name !== 'Parallel') {
