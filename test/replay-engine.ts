@@ -1,5 +1,5 @@
-import { completeAsConcurrentCalls } from '../src/engine/siblings.js';
-import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../src/engine/types.js';
+import type { Tokenizer } from '../src/engine/types.js';
+import { ScriptedEngine } from './scripted-engine.js';
 
 // A test engine that replays one example trajectory of a model token by token. It knows the
 // trajectory (the joined text the model's own engine would produce) and, from the project's
@@ -61,11 +61,9 @@ export interface ReplayFacts {
   blockClose?: string;
 }
 
-export class ReplayEngine implements Engine {
-  readonly name = 'replay';
-  readonly tokenizer: TagTokenizer;
-  readonly contextLength: number;
-  readonly requests: { context: string; maxTokens: number; stop: readonly string[] }[] = [];
+/** The scripted engine (token by token, stops, budget, abort), its script the trajectory. */
+export class ReplayEngine extends ScriptedEngine {
+  override readonly tokenizer: TagTokenizer;
   private readonly seen = new Map<string, number>();
 
   constructor(
@@ -73,8 +71,13 @@ export class ReplayEngine implements Engine {
     private readonly facts: ReplayFacts,
     options: { contextLength?: number } = {},
   ) {
+    const at = { locate: (_: string) => -1 };
+    super((context) => {
+      const j = at.locate(context);
+      return j < 0 ? EOS : trajectory.slice(j) + EOS;
+    }, options);
+    at.locate = (context) => this.locate(context);
     this.tokenizer = new TagTokenizer(facts.tags);
-    this.contextLength = options.contextLength ?? 100_000;
   }
 
   /** Where in the trajectory the model continues from, for the context after the assistant header; -1 when it is not there. */
@@ -120,39 +123,5 @@ export class ReplayEngine implements Engine {
       else if (depth === 0 && J.startsWith(header, k)) out.push(k);
     }
     return out;
-  }
-
-  async complete(request: CompletionRequest): Promise<CompletionResult> {
-    const startMs = Date.now();
-    const context = typeof request.prompt === 'string' ? request.prompt : this.tokenizer.decode(request.prompt);
-    this.requests.push({ context, maxTokens: request.maxTokens, stop: request.stop ?? [] });
-    const at = this.locate(context);
-    const planned = at < 0 ? [] : this.tokenizer.encode(this.trajectory.slice(at));
-    const ids: number[] = [];
-    const done = (finishReason: CompletionResult['finishReason'], matchedStop?: string): CompletionResult => ({
-      text: this.tokenizer.decode(ids),
-      ids,
-      finishReason,
-      ...(matchedStop ? { matchedStop } : {}),
-      usage: { promptTokens: this.tokenizer.count(context), completionTokens: ids.length, source: 'tokenizer' },
-      startMs,
-      endMs: Date.now(),
-    });
-    for (let i = 0; ; i++) {
-      if (request.signal?.aborted) return done('abort');
-      if (ids.length >= request.maxTokens) return done('length');
-      if (i % 64 === 0) await new Promise((r) => setImmediate(r));
-      const id = planned[i];
-      if (id === undefined) return done('eos');
-      ids.push(id);
-      request.onDelta?.(this.tokenizer.decode([id]));
-      const text = this.tokenizer.decode(ids);
-      const stop = (request.stop ?? []).find((s) => text.endsWith(s));
-      if (stop) return done('stop', stop);
-    }
-  }
-
-  completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    return completeAsConcurrentCalls((r) => this.complete(r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
   }
 }

@@ -1,7 +1,19 @@
-/** Rules the element-based validators (Multiverse, Parallel-R1, NPR) share. */
-import { labelled } from './dialect.js';
+/** What the element-based formats (Multiverse, Parallel-R1, NPR) share: fork-tree pieces and strict rules. */
+import { labelled, type ForkBlock, type ForkThread } from './dialect.js';
 import { innerText, strayTextAt, type Element, type StrayClose } from './elements.js';
 import type { Violation, ViolationCode } from './validate.js';
+
+/** A block from its element: the region inside its tags (the tags themselves count as sequential text). */
+export function elementBlock(el: Element, depth: number, parts: Pick<ForkBlock, 'plan' | 'threads' | 'reduce'>): ForkBlock {
+  return { start: el.start, end: el.end, innerStart: el.openEnd, innerEnd: el.closeStart, closed: el.closed, ...parts, depth };
+}
+
+/** A thread from its element: its body is the text inside its tags; `N:` labels it unless a label is given. */
+export function elementThread(text: string, el: Element, blocks: ForkBlock[] = [], label?: string): ForkThread {
+  const body = innerText(text, el);
+  const named = label === undefined ? labelled(body) : { label, text: body.trim() };
+  return { start: el.start, end: el.end, bodyStart: el.openEnd, bodyEnd: el.closeStart, ...named, closed: el.closed, blocks };
+}
 
 /** Every element under `root`, depth first. */
 export function allElements(root: Element): Element[] {

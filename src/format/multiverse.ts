@@ -29,7 +29,7 @@ import {
   type ForkTree,
 } from './dialect.js';
 import { depthOf, descendants, innerText, scanElements, strayTextAt, type Element } from './elements.js';
-import { numberingViolations, strayOutside, thinkViolations, unclosedViolations } from './element-rules.js';
+import { elementBlock, elementThread, numberingViolations, strayOutside, thinkViolations, unclosedViolations } from './element-rules.js';
 import type { Violation } from './validate.js';
 
 const NAMES = ['Think', 'Parallel', 'Goal', 'Outline', 'Path', 'Conclusion'] as const;
@@ -81,27 +81,11 @@ function blocksUnder(el: Element, text: string, depth: number): ForkBlock[] {
 function toBlock(p: Element, text: string, depth: number): ForkBlock {
   const goal = p.children.find((c) => c.name === 'Goal');
   const conclusion = p.children.find((c) => c.name === 'Conclusion');
-  return {
-    start: p.start,
-    end: p.end,
-    innerStart: p.openEnd,
-    innerEnd: p.closeStart,
-    closed: p.closed,
+  return elementBlock(p, depth, {
     plan: goal ? descendants(goal, 'Outline').map((o) => labelled(innerText(text, o))) : [],
-    threads: p.children
-      .filter((c) => c.name === 'Path')
-      .map((path) => ({
-        start: path.start,
-        end: path.end,
-        bodyStart: path.openEnd,
-        bodyEnd: path.closeStart,
-        ...labelled(innerText(text, path)),
-        closed: path.closed,
-        blocks: blocksUnder(path, text, depth + 1),
-      })),
+    threads: p.children.filter((c) => c.name === 'Path').map((path) => elementThread(text, path, blocksUnder(path, text, depth + 1))),
     reduce: conclusion ? { start: conclusion.start, end: conclusion.end, text: innerText(text, conclusion).trim() } : null,
-    depth,
-  };
+  });
 }
 
 function validate(text: string, maxDepth: number): Violation[] {

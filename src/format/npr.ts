@@ -14,7 +14,7 @@
  * established either: we apply the reference rule (close, end the run).
  */
 import { labelled, numbersAfter, type BlockContent, type Dialect, type ForkBlock, type ForkTree } from './dialect.js';
-import { numberingViolations, strayOutside, unclosedViolations } from './element-rules.js';
+import { elementThread, numberingViolations, strayOutside, unclosedViolations } from './element-rules.js';
 import { innerText, scanElements, strayTextAt, type Element } from './elements.js';
 import type { Violation } from './validate.js';
 
@@ -83,7 +83,7 @@ function parse(text: string): ForkTree {
       innerEnd: end,
       closed: guideline.closed && steps.every((s) => s.closed),
       plan: guideline.children.filter((c) => c.name === 'plan').map((p) => labelled(innerText(text, p))),
-      threads: steps.map((s) => ({ start: s.start, end: s.end, bodyStart: s.openEnd, bodyEnd: s.closeStart, ...labelled(innerText(text, s)), closed: s.closed, blocks: [] })),
+      threads: steps.map((s) => elementThread(text, s)),
       reduce: takeaway ? { start: takeaway.start, end: takeaway.end, text: innerText(text, takeaway).trim() } : null,
       depth: 1,
     };

@@ -15,7 +15,7 @@
  * samples paths at temperature 1.0 whatever the request says; we sample them as the run does.
  */
 import type { BlockContent, Dialect, ForkBlock, ForkTree } from './dialect.js';
-import { allElements, strayOutside, unclosedViolations } from './element-rules.js';
+import { allElements, elementBlock, elementThread, strayOutside, unclosedViolations } from './element-rules.js';
 import { descendants, innerText, scanElements, strayTextAt, type Element } from './elements.js';
 import type { Violation } from './validate.js';
 
@@ -70,28 +70,12 @@ function parse(text: string): ForkTree {
 function blocksUnder(el: Element, text: string, depth: number): ForkBlock[] {
   return descendants(el, 'Parallel', ['Parallel']).map((p) => {
     const summary = summaryAfter(text, p);
-    return {
-      start: p.start,
-      end: p.end,
-      innerStart: p.openEnd,
-      innerEnd: p.closeStart,
-      closed: p.closed,
+    return elementBlock(p, depth, {
       plan: null,
-      threads: p.children
-        .filter((c) => c.name === 'Path')
-        .map((path, i) => ({
-          start: path.start,
-          end: path.end,
-          bodyStart: path.openEnd,
-          bodyEnd: path.closeStart,
-          label: String(i + 1),
-          text: innerText(text, path).trim(),
-          closed: path.closed,
-          blocks: blocksUnder(path, text, depth + 1),
-        })),
+      // Paths carry no number: they are labelled by their order.
+      threads: p.children.filter((c) => c.name === 'Path').map((path, i) => elementThread(text, path, blocksUnder(path, text, depth + 1), String(i + 1))),
       reduce: summary ? { start: summary.start, end: summary.end, text: innerText(text, summary).trim() } : null,
-      depth,
-    };
+    });
   });
 }
 
