@@ -71,7 +71,7 @@ describe('solve --preset multiverse-32b on a vLLM-shaped server', () => {
     ]);
     // Each path from its block's context + "\n<Path>\n{n}:" (siblings arrive in any order).
     const prompts = requests.map((b) => tok.decode(b.prompt));
-    for (const end of [`${k1Part}\n<Path>\n1:`, `${k1Part}\n<Path>\n2:`, `${path2Head}\n<Path>\n1:`, `${path2Head}\n<Path>\n2:`, nestedJoin + path2Tail.slice(0, 0)]) {
+    for (const end of [`${k1Part}\n<Path>\n1:`, `${k1Part}\n<Path>\n2:`, `${path2Head}\n<Path>\n1:`, `${path2Head}\n<Path>\n2:`, nestedJoin]) {
       expect(prompts.some((p) => p.endsWith(end)), end).toBe(true);
     }
     for (const body of requests) expect(body).toMatchObject({ include_stop_str_in_output: true, skip_special_tokens: false, temperature: 0.6, top_p: 0.95 });
