@@ -8,7 +8,7 @@ import { capPlan, runParallelPhase, type ForkContext } from './fork.js';
 import { TrajectoryBuilder, type LimitHit, type Trajectory, type TrajectoryEnd } from './trajectory.js';
 
 export interface ControllerOptions {
-  /** `parallel` forks at `</Outlines>`; `sequential` never forks. */
+  /** `parallel` forks at the format's trigger (ThreadWeaver: `</Outlines>`); `sequential` never forks. */
   mode?: 'parallel' | 'sequential';
   /**
    * Response budget: tokens the model generates, summed over every call, every thread counted
