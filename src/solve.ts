@@ -124,6 +124,8 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory);
   }
   const violations = dialect.validate(trajectory.text);
+  // Rails the controller enforced (a plan cut, a fork refused) are worth knowing; the run went on.
+  for (const hit of trajectory.limits ?? []) warnings.push(`limit: ${hit.message}`);
   return {
     answer: extractAnswer(trajectory.text, options.extract),
     text: trajectory.text,
