@@ -10,7 +10,7 @@ export { startServer, startGateway, startViewer } from './server/index.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
 export { CONTROLLER_EVENTS, type ControllerEvents, type ControllerEvent } from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
-export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
+export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd, type LimitHit } from './orchestrator/trajectory.js';
 export { buildPrompt, promptMessages, promptFormat, DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 export {
   loadPreset,
@@ -29,3 +29,6 @@ export {
   type ResolvedPreset,
 } from './preset.js';
 export { extractAnswer, EXTRACT_POLICIES, type ExtractPolicy } from './math/extract.js';
+export { DECOMPOSE_POLICIES, type DecomposePolicy, type Decomposition, type DecomposedPart } from './decompose/run.js';
+export { extractByRules } from './decompose/rules.js';
+export { partPrompts, type PromptSchema } from './decompose/schema.js';

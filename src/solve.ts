@@ -1,13 +1,16 @@
 import { bindSession } from './engine/session.js';
 import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
 import type { Engine } from './engine/types.js';
-import { validateTrajectory, type Violation } from './format/validate.js';
+import type { Dialect } from './format/dialect.js';
+import { resolveDialect, type FormatSpec } from './format/dialects.js';
+import type { Violation } from './format/validate.js';
 import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import type { ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import { checkSolveOptions } from './solve-options.js';
+import { findSchema, runParts, type DecomposePolicy, type DecomposeRunOptions, type Decomposition } from './decompose/run.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 
 export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
@@ -23,6 +26,19 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   system?: string;
   /** Listeners for the controller's typed events. */
   on?: Partial<ControllerEvents>;
+  /**
+   * The trajectory format the model writes: `threadweaver` (default), `multiverse`,
+   * `parallel-r1`, `npr`, with settings (`parallel-r1:paths=4`, `{ name: 'multiverse', depth: 3 }`),
+   * or any Dialect. It decides where the controller forks and joins, the strict check, and T/L.
+   */
+  format?: string | FormatSpec | Dialect;
+  /**
+   * Prompt-level forks, for models never trained to fork: find the prompt's independent inputs
+   * (`rules`: explicit lists only; `model`: the model's JSON schema; `auto`: the rules, then the
+   * model), answer each with its own completion, all at once, and join the answers in order. A
+   * prompt without inputs runs as one task (`decomposition.reason` says why).
+   */
+  decompose?: DecomposePolicy;
 }
 
 export interface SolveResult {
@@ -38,6 +54,10 @@ export interface SolveResult {
   formatValid: boolean;
   /** Things worth knowing that did not stop the run (e.g. characters the tokenizer lacks). */
   warnings: string[];
+  /** The trajectory format the run read (absent: threadweaver). */
+  format?: Dialect;
+  /** With `decompose`: the schema, the parts and their answers (or why the prompt ran as one task). */
+  decomposition?: Decomposition;
 }
 
 /** The engine failed (server down, model error); the partial trajectory is attached. */
@@ -74,15 +94,28 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
+  const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system);
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
   const warnings = unknownCharWarnings(engine, problem);
+  let decomposition: Decomposition | undefined;
+  if (options.decompose) {
+    const o = decomposeOptions(options, format);
+    const found = await findSchema(engine, problem, o);
+    if (found.schema) {
+      const run = await runParts(engine, problem, found.schema, found, o);
+      if (run.trajectory.finishReason === 'error') throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory);
+      return { answer: run.answer, text: run.trajectory.text, trajectory: run.trajectory, metrics: run.metrics, finishReason: run.trajectory.finishReason, violations: [], formatValid: true, warnings, decomposition: { ...found, parts: run.parts } };
+    }
+    decomposition = { ...found, parts: [] };
+    warnings.push(`not decomposed, run as one task: ${found.reason}`);
+  }
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
   if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
-  const controller = new Controller(bindSession(engine, prompt));
+  const controller = new Controller(bindSession(engine, prompt), dialect);
   for (const [event, listener] of Object.entries(options.on ?? {})) {
     if (listener) controller.on(event as keyof ControllerEvents, listener as never);
   }
@@ -90,17 +123,31 @@ export async function solve(problem: string, options: SolveOptions = {}): Promis
   if (trajectory.finishReason === 'error') {
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory);
   }
-  const violations = validateTrajectory(trajectory.text);
+  const violations = dialect.validate(trajectory.text);
+  // Rails the controller enforced (a plan cut, a fork refused) are worth knowing; the run went on.
+  for (const hit of trajectory.limits ?? []) warnings.push(`limit: ${hit.message}`);
   return {
     answer: extractAnswer(trajectory.text, options.extract),
     text: trajectory.text,
     trajectory,
-    metrics: trajectoryMetrics(trajectory, engine.tokenizer),
+    metrics: trajectoryMetrics(trajectory, engine.tokenizer, dialect),
     finishReason: trajectory.finishReason,
     violations,
     formatValid: violations.length === 0,
     warnings,
+    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
+    ...(decomposition ? { decomposition } : {}),
   };
+}
+
+/** The options of a decomposed run, from solve()'s. */
+function decomposeOptions(o: SolveOptions, prompt: Partial<PromptFormat>): DecomposeRunOptions {
+  const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract, on } = o;
+  return { policy: decompose!, prompt, ...defined({ system, maxTokens, contextLimit, temperature, topP, seed, signal, extract, on }) };
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function unknownCharWarnings(engine: Engine, problem: string): string[] {

@@ -1,13 +1,20 @@
 import type { FinishReason } from '../engine/types.js';
-import type { Trajectory } from './trajectory.js';
+import type { LimitHit, Trajectory } from './trajectory.js';
+
+/** The thread a nested block was opened in. */
+export interface ParentThread {
+  block: number;
+  thread: string;
+}
 
 /** Typed events of one controller run (eventemitter3). */
 export interface ControllerEvents {
   phase: (e: { phase: 'sequential' | 'parallel'; block?: number }) => void;
   /** Sequential text as it is generated. */
   delta: (e: { text: string }) => void;
-  outlines: (e: { block: number; numbers: string[] }) => void;
-  'thread:start': (e: { block: number; thread: string }) => void;
+  /** A plan read: the threads about to start (`parent` for a block nested in a thread). */
+  outlines: (e: { block: number; numbers: string[]; parent?: ParentThread }) => void;
+  'thread:start': (e: { block: number; thread: string; parent?: ParentThread }) => void;
   'thread:delta': (e: { block: number; thread: string; text: string }) => void;
   'thread:end': (e: { block: number; thread: string; text: string; finishReason: FinishReason; tokens: number; ms: number }) => void;
   join: (e: { block: number; text: string }) => void;
@@ -17,6 +24,8 @@ export interface ControllerEvents {
    * Joined, these pieces are exactly the trajectory's text.
    */
   text: (e: { text: string; source: 'model' | 'inserted'; tokens: number }) => void;
+  /** A rail was enforced: a plan cut to the thread limit, a fork refused past the depth or block limit, a thread closed at its token cap. */
+  limit: (e: LimitHit) => void;
   done: (e: { trajectory: Trajectory }) => void;
   error: (e: { error: Error }) => void;
 }
@@ -31,6 +40,7 @@ const EVENT_NAMES: Record<keyof ControllerEvents, true> = {
   'thread:end': true,
   join: true,
   text: true,
+  limit: true,
   done: true,
   error: true,
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
 import type { RunningServer } from '../../server/server.js';
 import { parseCommandArgs } from '../args.js';
@@ -10,6 +11,8 @@ import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage,
 
 const schema = engineFlagSchema.extend(serverFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   upstreamApiKey: z.string().min(1).optional(),
+  decompose: z.boolean().optional(),
+  extractor: z.enum(DECOMPOSE_POLICIES).optional(),
 });
 
 const usage = `Usage: threadweaver gateway [options]
@@ -29,6 +32,9 @@ Options:
   --max-queued N            runs that may wait (default 256); beyond that, 503
   --max-body-bytes N        largest request body (default 1048576)
   --quiet                   no request log on stderr
+  --decompose               also serve "<model>-decompose": prompt-level forks for models never
+                            trained to fork (each input of the prompt answered at once)
+  --extractor rules|model|auto  how -decompose finds the inputs (default auto: lists, then the model)
 ${presetFlagUsage}
                         (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
@@ -45,23 +51,27 @@ const command: Command = {
         ...serverFlagOptions,
         ...presetFlagOptions,
         'upstream-api-key': { type: 'string' },
+        decompose: { type: 'boolean' },
+        extractor: { type: 'string' },
       },
       schema,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // --api-key guards the gateway, as it guards serve; the servers behind it get their own key.
-    const { apiKey: ownKey, upstreamApiKey, ...engineFlags } = values;
+    const { apiKey: ownKey, upstreamApiKey, decompose, extractor, ...engineFlags } = values;
     if (upstreamApiKey && !values.baseUrl?.length) throw new UsageError('--upstream-api-key only applies with --base-url');
     const apiKey = ownKey ?? (process.env.THREADWEAVER_API_KEY || undefined);
     const host = values.host ?? '127.0.0.1';
     const run = presetRun(values, 'solve');
-    const { prompt, temperature, topP, maxTokens } = run.resolved.settings;
+    const { prompt, temperature, topP, maxTokens, format } = run.resolved.settings;
     const engine = await engineFromPreset({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) }, run);
     const server: RunningServer = await startGateway({
       engine,
       ...serverOptionsFromFlags(values, 8080),
       ...(apiKey ? { apiKey } : {}),
       prompt,
+      format,
+      ...(decompose || extractor ? { decompose: extractor ?? 'auto' } : {}),
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
     });
     if (!apiKey && !LOOPBACK.has(host)) {
