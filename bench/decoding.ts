@@ -22,6 +22,7 @@ import { selectRows } from '../src/engine/kv-cache.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
+import { decomposeSection } from './decompose-report.js';
 import { solve, type SolveResult } from '../src/solve.js';
 import type { CompletionResult } from '../src/engine/types.js';
 
@@ -333,7 +334,7 @@ Peak resident memory: ${result.peakRssMiB} MiB.
 What these figures say about the targets, and why batching is not free on this model and machine:
 [docs/performance.md](../docs/performance.md).
 `;
-  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection());
+  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection() + decomposeSection());
 }
 
 

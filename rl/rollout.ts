@@ -37,6 +37,8 @@ export interface RolloutSolveOptions {
   maxTokens?: number;
   promptStyle: PromptStyle;
   prompt: PromptFormat;
+  /** The trajectory format (see solve's `format`). */
+  format?: string;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   problemId: string;
@@ -84,6 +86,8 @@ export interface RolloutOptions {
   prompt?: Partial<PromptFormat>;
   /** The preset's name, stored in every row: resuming with another preset is refused. Default tiny. */
   preset?: string;
+  /** The trajectory format the model writes (see solve's `format`; default threadweaver). */
+  format?: string;
   /** The final rollouts file (JSONL). The pending file sits beside it. */
   out: string;
   /** The engine the default solve runs on (default: the embedded bundled model). Supplies the EOS id. */
@@ -314,6 +318,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
       promptStyle: settings.promptStyle,
       prompt: { style: settings.promptStyle, ...settings.prompt },
+      ...(o.format ? { format: o.format } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       problemId: j.problem.id,
       sample: j.sample,

@@ -23,7 +23,7 @@ export {
   type ControllerEventPayloads,
 } from './orchestrator/events.js';
 export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
-export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd } from './orchestrator/trajectory.js';
+export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd, type LimitHit } from './orchestrator/trajectory.js';
 export { buildPrompt, promptMessages, promptFormat, DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 export {
   loadPreset,
@@ -42,3 +42,6 @@ export {
   type ResolvedPreset,
 } from './preset.js';
 export { extractAnswer, EXTRACT_POLICIES, type ExtractPolicy } from './math/extract.js';
+export { DECOMPOSE_POLICIES, type DecomposePolicy, type Decomposition, type DecomposedPart } from './decompose/run.js';
+export { extractByRules } from './decompose/rules.js';
+export { partPrompts, type PromptSchema } from './decompose/schema.js';

@@ -13,6 +13,7 @@ import { resolveModelSource } from './engine/model-source.js';
 import { HFTokenizer, loadTokenizer } from './engine/tokenizer.js';
 import { packageRoot } from './package-root.js';
 import type { PromptFormat } from './orchestrator/prompt.js';
+import { checkFormatSpec, DEFAULT_FORMAT, formatSpecSchema, formatSpecText, parseFormatSpec } from './format/dialects.js';
 
 /** What a run samples for: one problem, an evaluation, RL rollouts, SFT self-training. */
 export type PresetUse = 'solve' | 'eval' | 'rollout' | 'sft';
@@ -22,9 +23,21 @@ const sampling = z.strictObject({
   topP: z.number().gt(0).max(1),
 });
 
+/** A format as a preset names it: `"multiverse"`, `"parallel-r1:paths=2"` or `{ "name": "parallel-r1", "paths": 2 }`. */
+const presetFormat = z.union([z.string().min(1), formatSpecSchema]).superRefine((v, ctx) => {
+  try {
+    if (typeof v === 'string') parseFormatSpec(v);
+    else checkFormatSpec(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
 export const presetSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
   description: z.string().min(1),
+  /** The trajectory format the checkpoint writes (absent: threadweaver). */
+  format: presetFormat.optional(),
   /** Where the model runs: in-process (`embedded`) or behind `--base-url` (`server`). */
   engine: z.enum(['embedded', 'server']),
   /** The embedded engine's model folder or hub id; null: the bundled model. */
@@ -77,6 +90,36 @@ export function presetsDir(): string {
   return path.join(packageRoot(), 'presets');
 }
 
+/** The format a preset pins, as spec text (`threadweaver` when it names none). */
+export function presetFormatSpec(preset: Preset): string {
+  const f = preset.format;
+  return f === undefined ? DEFAULT_FORMAT : typeof f === 'string' ? formatSpecText(parseFormatSpec(f)) : formatSpecText(checkFormatSpec(f));
+}
+
+/**
+ * The shipped preset files: ThreadWeaver-format checkpoints in `presets/`, the other formats'
+ * in `presets/<format>/` (default first, then by name within each).
+ */
+function presetFiles(which: 'threadweaver' | 'all'): string[] {
+  const dir = presetsDir();
+  const top = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort((a, b) => Number(b === `${DEFAULT_PRESET}.json`) - Number(a === `${DEFAULT_PRESET}.json`) || a.localeCompare(b))
+    .map((f) => path.join(dir, f));
+  if (which === 'threadweaver') return top;
+  const nested = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .flatMap((sub) =>
+      readdirSync(path.join(dir, sub))
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => path.join(dir, sub, f)),
+    );
+  return [...top, ...nested];
+}
+
 /** Validate a parsed preset; errors name the file and every bad field. */
 export function parsePreset(json: unknown, file: string): Preset {
   const parsed = presetSchema.safeParse(json);
@@ -98,13 +141,9 @@ function readPresetFile(file: string): Preset {
   return parsePreset(json, file);
 }
 
-/** The shipped presets: the default first, then by name. */
-export function builtinPresets(): Preset[] {
-  const dir = presetsDir();
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort((a, b) => Number(b === `${DEFAULT_PRESET}.json`) - Number(a === `${DEFAULT_PRESET}.json`) || a.localeCompare(b))
-    .map((f) => readPresetFile(path.join(dir, f)));
+/** The shipped presets of ThreadWeaver-format checkpoints (the default first, then by name); `all`: every format's. */
+export function builtinPresets(which: 'threadweaver' | 'all' = 'threadweaver'): Preset[] {
+  return presetFiles(which).map(readPresetFile);
 }
 
 /**
@@ -113,9 +152,9 @@ export function builtinPresets(): Preset[] {
  */
 export function loadPreset(nameOrFile: string = DEFAULT_PRESET): Preset {
   if (isPresetFile(nameOrFile)) return readPresetFile(path.resolve(nameOrFile));
-  const file = path.join(presetsDir(), `${nameOrFile}.json`);
-  if (!existsSync(file)) {
-    throw new Error(`preset '${nameOrFile}' not found; the shipped presets are ${builtinPresets().map((p) => p.name).join(', ')} (or pass a preset .json file)`);
+  const file = presetFiles('all').find((f) => path.basename(f) === `${nameOrFile}.json`);
+  if (!file || !existsSync(file)) {
+    throw new Error(`preset '${nameOrFile}' not found; the shipped presets are ${builtinPresets('all').map((p) => p.name).join(', ')} (or pass a preset .json file)`);
   }
   return readPresetFile(file);
 }
@@ -171,6 +210,8 @@ export async function presetEngineOptions(preset: Preset, tokenizer?: string): P
 
 /** Explicit settings that replace a preset's (from flags or options); undefined: the preset's. */
 export interface PresetOverrides {
+  /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`). */
+  format?: string;
   tokenizer?: string;
   chatTemplate?: 'model' | 'none';
   promptStyle?: PromptFormat['style'];
@@ -182,6 +223,8 @@ export interface PresetOverrides {
 
 /** The settings a run used: the preset's, with the overrides applied. */
 export interface PresetSettings {
+  /** The trajectory format, as spec text (see parseFormatSpec). */
+  format: string;
   engine: Preset['engine'];
   tokenizer: string | null;
   addedTokens: string[];
@@ -221,6 +264,7 @@ export function resolvePreset(preset: Preset, use: PresetUse, overrides: PresetO
     use,
     overridden,
     settings: {
+      format: overrides.format !== undefined ? formatSpecText(parseFormatSpec(overrides.format)) : presetFormatSpec(preset),
       engine: preset.engine,
       tokenizer: overrides.tokenizer ?? preset.tokenizer.id,
       addedTokens: [...preset.tokenizer.addedTokens],

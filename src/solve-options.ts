@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CONTROLLER_EVENTS as EVENTS } from './orchestrator/events.js';
 import { EXTRACT_POLICIES } from './math/extract.js';
+import { resolveDialect } from './format/dialects.js';
+import { DECOMPOSE_POLICIES } from './decompose/run.js';
 import type { SolveOptions } from './solve.js';
 
 // The library boundary: `solve()` options come from code we do not control (JavaScript callers,
@@ -65,6 +67,23 @@ export const solveOptionsSchema = z.object({
         iss.code === 'unrecognized_keys'
           ? `has no event ${iss.keys.map((k) => `'${k}'`).join(', ')}; the events are ${EVENTS.join(', ')}`
           : `must be an object of event listeners${got(iss)}`,
+    })
+    .optional(),
+  // Options added after `on` keep the list of options in its documented order.
+  decompose: oneOf(DECOMPOSE_POLICIES).optional(),
+  format: z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      if (typeof v !== 'string' && (typeof v !== 'object' || v === null)) {
+        ctx.addIssue({ code: 'custom', message: `must be a format name, a format spec or a Dialect${got({ input: v })}` });
+        return;
+      }
+      try {
+        resolveDialect(v as never);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `is not a format: ${(err as Error).message}` });
+      }
     })
     .optional(),
 } satisfies Record<keyof SolveOptions, z.ZodType>);

@@ -1,13 +1,16 @@
 import { bindSession } from './engine/session.js';
 import { TransformersEngine, type TransformersEngineOptions } from './engine/transformers.js';
 import type { Engine } from './engine/types.js';
-import { validateTrajectory, type Violation } from './format/validate.js';
+import type { Dialect } from './format/dialect.js';
+import { resolveDialect, type FormatSpec } from './format/dialects.js';
+import type { Violation } from './format/validate.js';
 import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent, type ControllerEvents } from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import { checkSolveOptions } from './solve-options.js';
+import { findSchema, runParts, type DecomposePolicy, type DecomposeRunOptions, type Decomposition } from './decompose/run.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 import { ThreadweaverError } from './errors.js';
 
@@ -24,6 +27,19 @@ export interface SolveOptions extends ControllerOptions, Pick<TransformersEngine
   system?: string;
   /** Listeners for the controller's typed events (each gets the tagged event, as solveStream yields it). */
   on?: Partial<ControllerEvents>;
+  /**
+   * The trajectory format the model writes: `threadweaver` (default), `multiverse`,
+   * `parallel-r1`, `npr`, with settings (`parallel-r1:paths=4`, `{ name: 'multiverse', depth: 3 }`),
+   * or any Dialect. It decides where the controller forks and joins, the strict check, and T/L.
+   */
+  format?: string | FormatSpec | Dialect;
+  /**
+   * Prompt-level forks, for models never trained to fork: find the prompt's independent inputs
+   * (`rules`: explicit lists only; `model`: the model's JSON schema; `auto`: the rules, then the
+   * model), answer each with its own completion, all at once, and join the answers in order. A
+   * prompt without inputs runs as one task (`decomposition.reason` says why).
+   */
+  decompose?: DecomposePolicy;
 }
 
 export interface SolveResult {
@@ -39,6 +55,10 @@ export interface SolveResult {
   formatValid: boolean;
   /** Things worth knowing that did not stop the run (e.g. characters the tokenizer lacks). */
   warnings: string[];
+  /** The trajectory format the run read (absent: threadweaver). */
+  format?: Dialect;
+  /** With `decompose`: the schema, the parts and their answers (or why the prompt ran as one task). */
+  decomposition?: Decomposition;
 }
 
 /**
@@ -85,37 +105,66 @@ export async function runSolve(problem: string, options: SolveOptions, onEvent?:
   checkSolveOptions(options);
   const engine = options.engine ?? (await embeddedEngine(options));
   const mode = options.mode ?? 'parallel';
+  const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system);
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
   const warnings = unknownCharWarnings(engine, problem);
+  // Every event goes to the caller's listeners and `onEvent`; an engine's error is kept as the cause.
+  const listeners = options.on ?? {};
+  let failure: Error | undefined;
+  const handle = (e: ControllerEvent) => {
+    if (e.type === 'error') failure = e.error;
+    deliverEvent(listeners, e);
+    onEvent?.(e);
+  };
+  let decomposition: Decomposition | undefined;
+  if (options.decompose) {
+    const o = decomposeOptions(options, format, handle);
+    const found = await findSchema(engine, problem, o);
+    if (found.schema) {
+      const run = await runParts(engine, problem, found.schema, found, o);
+      if (run.trajectory.finishReason === 'error') throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory, { cause: failure });
+      return { answer: run.answer, text: run.trajectory.text, trajectory: run.trajectory, metrics: run.metrics, finishReason: run.trajectory.finishReason, violations: [], formatValid: true, warnings, decomposition: { ...found, parts: run.parts } };
+    }
+    decomposition = { ...found, parts: [] };
+    warnings.push(`not decomposed, run as one task: ${found.reason}`);
+  }
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
   if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
-  const controller = new Controller(bindSession(engine, prompt));
-  const listeners = options.on ?? {};
-  let failure: Error | undefined;
-  onControllerEvents(controller, (e) => {
-    if (e.type === 'error') failure = e.error;
-    deliverEvent(listeners, e);
-    onEvent?.(e);
-  });
+  const controller = new Controller(bindSession(engine, prompt), dialect);
+  onControllerEvents(controller, handle);
   const trajectory = await controller.run(problem, prompt, options);
   if (trajectory.finishReason === 'error') {
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory, { cause: failure });
   }
-  const violations = validateTrajectory(trajectory.text);
+  const violations = dialect.validate(trajectory.text);
+  // Rails the controller enforced (a plan cut, a fork refused) are worth knowing; the run went on.
+  for (const hit of trajectory.limits ?? []) warnings.push(`limit: ${hit.message}`);
   return {
     answer: extractAnswer(trajectory.text, options.extract),
     text: trajectory.text,
     trajectory,
-    metrics: trajectoryMetrics(trajectory, engine.tokenizer),
+    metrics: trajectoryMetrics(trajectory, engine.tokenizer, dialect),
     finishReason: trajectory.finishReason,
     violations,
     formatValid: violations.length === 0,
     warnings,
+    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
+    ...(decomposition ? { decomposition } : {}),
   };
+}
+
+/** The options of a decomposed run, from solve()'s. */
+function decomposeOptions(o: SolveOptions, prompt: Partial<PromptFormat>, onEvent: (e: ControllerEvent) => void): DecomposeRunOptions {
+  const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract } = o;
+  return { policy: decompose!, prompt, onEvent, ...defined({ system, maxTokens, contextLimit, temperature, topP, seed, signal, extract }) };
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function unknownCharWarnings(engine: Engine, problem: string): string[] {

@@ -1,20 +1,25 @@
 import { z } from 'zod';
 import type { Engine } from '../engine/types.js';
 import { DEFAULT_PRESET, isPresetFile, loadPreset, presetEngineOptions, resolvePreset, type Preset, type PresetUse, type ResolvedPreset } from '../preset.js';
+import { parseFormatSpec } from '../format/dialects.js';
 import { UsageError } from './command.js';
 import { engineFromFlags, type EngineFlags } from './engine-flags.js';
 
-/** `--preset NAME|FILE`, for every command that runs a model. */
-export const presetFlagOptions = { preset: { type: 'string' } } as const;
-export const presetFlagSchema = z.object({ preset: z.string().min(1).optional() });
+/** `--preset NAME|FILE` and `--format NAME`, for every command that runs a model. */
+export const presetFlagOptions = { preset: { type: 'string' }, format: { type: 'string' } } as const;
+export const presetFlagSchema = z.object({ preset: z.string().min(1).optional(), format: z.string().min(1).optional() });
 export const presetFlagUsage = `Preset:
   --preset NAME|FILE    the settings a checkpoint was trained with: tiny (default), threadweaver-qwen3-8b,
                         qwen3-instructed, or a preset .json file (\`threadweaver presets\` lists them);
-                        explicit flags override its values`;
+                        explicit flags override its values
+  --format NAME         the trajectory format the model writes (default: the preset's, threadweaver):
+                        threadweaver, multiverse, parallel-r1, npr, with settings as NAME:key=value,...
+                        (parallel-r1:paths=4, multiverse:depth=3, threads=N, blocks=N, thread-tokens=N)`;
 
 /** The flags a preset can be overridden by. */
 export interface PresetRunFlags extends EngineFlags {
   preset?: string | undefined;
+  format?: string | undefined;
   maxTokens?: number | undefined;
   temperature?: number | undefined;
   topP?: number | undefined;
@@ -35,10 +40,18 @@ export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samp
   } catch (err) {
     throw new UsageError(`--preset: ${(err as Error).message}`);
   }
+  if (flags.format !== undefined) {
+    try {
+      parseFormatSpec(flags.format);
+    } catch (err) {
+      throw new UsageError(`--format: ${(err as Error).message}`);
+    }
+  }
   const resolved = resolvePreset(
     preset,
     use,
     {
+      ...(flags.format ? { format: flags.format } : {}),
       ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
       ...(flags.chatTemplate ? { chatTemplate: flags.chatTemplate } : {}),
       ...(flags.promptStyle ? { promptStyle: flags.promptStyle } : {}),
@@ -72,8 +85,8 @@ export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Prom
   return engineFromFlags(defaults.tokenizer ? rest : flags, defaults);
 }
 
-/** The solve options a preset run sets: prompt format, sampling and response budget. */
-export function presetSolveOptions(run: PresetRun): { prompt: ResolvedPreset['settings']['prompt']; temperature: number; topP: number; maxTokens?: number } {
+/** The solve options a preset run sets: trajectory format, prompt format, sampling and response budget. */
+export function presetSolveOptions(run: PresetRun): { format: string; prompt: ResolvedPreset['settings']['prompt']; temperature: number; topP: number; maxTokens?: number } {
   const s = run.resolved.settings;
-  return { prompt: s.prompt, temperature: s.temperature, topP: s.topP, ...(s.maxTokens !== null ? { maxTokens: s.maxTokens } : {}) };
+  return { format: s.format, prompt: s.prompt, temperature: s.temperature, topP: s.topP, ...(s.maxTokens !== null ? { maxTokens: s.maxTokens } : {}) };
 }

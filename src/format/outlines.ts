@@ -1,3 +1,4 @@
+import { numbersAfter } from './dialect.js';
 import { OUTLINE_NUMBER_RE, TAG } from './tags.js';
 
 /**
@@ -7,10 +8,5 @@ import { OUTLINE_NUMBER_RE, TAG } from './tags.js';
  * a stray `</Outlines>` is no plan.
  */
 export function outlineNumbers(text: string): string[] {
-  const from = text.lastIndexOf(TAG.outlinesOpen);
-  if (from < 0) return [];
-  const section = text.slice(from);
-  const seen = new Set<string>();
-  for (const m of section.matchAll(OUTLINE_NUMBER_RE)) seen.add(m[1]!);
-  return [...seen];
+  return numbersAfter(text, TAG.outlinesOpen, OUTLINE_NUMBER_RE);
 }

@@ -25,7 +25,19 @@ export type ViolationCode =
   | 'thread-format'
   | 'thread-numbering'
   | 'tag-in-thread'
-  | 'tag-in-outline';
+  | 'tag-in-outline'
+  // Codes of the other formats' validators (src/format/multiverse.ts, parallel-r1.ts, npr.ts).
+  | 'tag-unclosed'
+  | 'tag-unmatched'
+  | 'tag-misplaced'
+  | 'block-children'
+  | 'plan-missing'
+  | 'plan-format'
+  | 'plan-numbering'
+  | 'thread-count'
+  | 'too-many-threads'
+  | 'reduce-missing'
+  | 'nesting-depth';
 
 export interface Violation {
   code: ViolationCode;

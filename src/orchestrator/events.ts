@@ -1,6 +1,12 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { FinishReason } from '../engine/types.js';
-import type { Trajectory } from './trajectory.js';
+import type { LimitHit, Trajectory } from './trajectory.js';
+
+/** The thread a nested block was opened in. */
+export interface ParentThread {
+  block: number;
+  thread: string;
+}
 
 /**
  * Every event of one controller run, as a tagged object (what `solveStream` yields). This union
@@ -10,8 +16,9 @@ export type ControllerEvent =
   | { type: 'phase'; phase: 'sequential' | 'parallel'; block?: number }
   /** Sequential text as it is generated. */
   | { type: 'delta'; text: string }
-  | { type: 'outlines'; block: number; numbers: string[] }
-  | { type: 'thread:start'; block: number; thread: string }
+  /** A plan read: the threads about to start (`parent` for a block nested in a thread). */
+  | { type: 'outlines'; block: number; numbers: string[]; parent?: ParentThread }
+  | { type: 'thread:start'; block: number; thread: string; parent?: ParentThread }
   | { type: 'thread:delta'; block: number; thread: string; text: string }
   | { type: 'thread:end'; block: number; thread: string; text: string; finishReason: FinishReason; tokens: number; ms: number }
   | { type: 'join'; block: number; text: string }
@@ -21,6 +28,8 @@ export type ControllerEvent =
    * Joined, these pieces are exactly the trajectory's text.
    */
   | { type: 'text'; text: string; source: 'model' | 'inserted'; tokens: number }
+  /** A rail was enforced: a plan cut to the thread limit, a fork refused past the depth or block limit, a thread closed at its token cap. */
+  | ({ type: 'limit' } & LimitHit)
   | { type: 'done'; trajectory: Trajectory }
   | { type: 'error'; error: Error };
 
@@ -49,6 +58,7 @@ const TAGGERS: { [K in ControllerEventName]: (emitter: EventEmitter<ControllerEv
   'thread:end': (em, handle) => em.on('thread:end', (e) => handle({ type: 'thread:end', ...e })),
   join: (em, handle) => em.on('join', (e) => handle({ type: 'join', ...e })),
   text: (em, handle) => em.on('text', (e) => handle({ type: 'text', ...e })),
+  limit: (em, handle) => em.on('limit', (e) => handle({ type: 'limit', ...e })),
   done: (em, handle) => em.on('done', (e) => handle({ type: 'done', ...e })),
   error: (em, handle) => em.on('error', (e) => handle({ type: 'error', ...e })),
 };

@@ -1,21 +1,25 @@
 import type { Tokenizer } from '../engine/types.js';
-import { parseTrajectory } from '../format/parse.js';
-import { TAG } from '../format/tags.js';
+import type { Dialect, ForkBlock, ForkThread } from '../format/dialect.js';
+import { threadweaver, threadweaverForkTree } from '../format/threadweaver.js';
 import type { TrajectoryTree } from '../format/tree.js';
 import type { Trajectory } from './trajectory.js';
 
 export interface BlockStats {
-  /** In-block tokens outside thread bodies: outlines, newlines, thread wrappers. */
+  /** In-block tokens outside thread bodies: plan, newlines, thread wrappers, reduce step. */
   overheadTokens: number;
-  /** Tokens of each thread's body (number, text and final newline; not the wrappers). */
+  /** Tokens of each thread's body (number, text and final newline; not the wrappers), nested blocks included. */
   threadTokens: number[];
+  /** Nesting depth when above 1 (a block inside a thread of another). */
+  depth?: number;
+  /** Each thread's critical path, when a thread holds nested blocks (else it is its token count). */
+  threadCriticalTokens?: number[];
 }
 
 /** The reference's parallel statistics (token-level; wrappers count for every thread). */
 export interface ParallelStats {
   /** T: every token. */
   totalTokens: number;
-  /** L: sequential tokens + per block its overhead and its longest thread. */
+  /** L: sequential tokens + per block its overhead and its longest thread (a thread's own L when blocks nest). */
   criticalPathTokens: number;
   /** Tokens outside blocks (`<Parallel>`/`</Parallel>` included). */
   sequentialTokens: number;
@@ -23,54 +27,53 @@ export interface ParallelStats {
   acceleration: number;
   /** Share of tokens inside blocks. */
   parallelRatio: number;
+  /** Every block, nested ones after the block holding them (the controller's numbering). */
   blocks: BlockStats[];
-  /** Sequential tokens before each block and after the last (blocks + 1 runs, summing to sequentialTokens). */
+  /** Sequential tokens before each top-level block and after the last (top-level blocks + 1 runs, summing to sequentialTokens). */
   sequentialRuns: number[];
 }
 
 /**
- * Count T and L over `ids` (the tokens of `text`, e.g. as generated). Each token is placed by the
- * offset where its text starts. With `eos`, a final EOS token counts as sequential.
+ * Count T and L over `ids` (the tokens of `text`, e.g. as generated) by the format's structure
+ * (default ThreadWeaver). Each token is placed by the offset where its text starts. With `eos`,
+ * a final EOS token counts as sequential.
  */
-export function parallelStats(text: string, ids: readonly number[], tokenizer: Tokenizer, options: { eos?: boolean; tree?: TrajectoryTree } = {}): ParallelStats {
-  const tree = options.tree ?? parseTrajectory(text);
+export function parallelStats(
+  text: string,
+  ids: readonly number[],
+  tokenizer: Tokenizer,
+  options: { eos?: boolean; tree?: TrajectoryTree; dialect?: Dialect } = {},
+): ParallelStats {
+  const fork = options.tree ? threadweaverForkTree(options.tree) : (options.dialect ?? threadweaver).parse(text);
   const offsets = tokenOffsets(text, ids, tokenizer);
-  // Regions in text order: [start, end, block index, thread index (-1 = block overhead)].
-  const regions: [number, number, number, number][] = [];
-  tree.blocks.forEach((blk, bi) => {
-    let cursor = blk.start + TAG.parallelOpen.length;
-    const blockEnd = blk.closed ? blk.end - TAG.parallelClose.length : blk.end;
-    blk.threads.forEach((t, ti) => {
-      const bodyStart = t.start + TAG.threadOpen.length;
-      const bodyEnd = t.closed ? t.end - TAG.threadClose.length : t.end;
-      regions.push([cursor, bodyStart, bi, -1], [bodyStart, bodyEnd, bi, ti]);
-      cursor = bodyEnd;
-    });
-    regions.push([cursor, blockEnd, bi, -1]);
-  });
-  const blocks: BlockStats[] = tree.blocks.map((blk) => ({ overheadTokens: 0, threadTokens: blk.threads.map(() => 0) }));
-  const runs = new Array<number>(blocks.length + 1).fill(0);
-  runs[blocks.length] = options.eos ? 1 : 0;
+  const nodes: Node[] = [];
+  const build = (b: ForkBlock): Node => {
+    const node: Node = { block: b, overhead: 0, threads: [] };
+    nodes.push(node);
+    node.threads = b.threads.map((t) => ({ thread: t, own: 0, blocks: t.blocks.map(build) }));
+    return node;
+  };
+  const top = fork.blocks.map(build);
+  const runs = new Array<number>(top.length + 1).fill(0);
+  runs[top.length] = options.eos ? 1 : 0;
   let sequential = options.eos ? 1 : 0;
   let r = 0;
   for (const o of offsets) {
-    while (r < regions.length && regions[r]![1] <= o) r++;
-    const region = regions[r];
-    if (!region || o < region[0]) {
+    while (r < top.length && top[r]!.block.innerEnd <= o) r++;
+    const node = top[r];
+    if (!node || o < node.block.innerStart) {
       sequential++;
-      runs[region ? region[2] : blocks.length]!++;
+      runs[node ? r : top.length]!++;
       continue;
     }
-    const blk = blocks[region[2]]!;
-    if (region[3] < 0) blk.overheadTokens++;
-    else blk.threadTokens[region[3]]!++;
+    place(node, o);
   }
   let total = sequential;
   let critical = sequential;
-  for (const blk of blocks) {
-    const threads = blk.threadTokens.reduce((s, x) => s + x, 0);
-    total += blk.overheadTokens + threads;
-    critical += blk.overheadTokens + Math.max(0, ...blk.threadTokens);
+  for (const node of top) {
+    const s = measure(node);
+    total += s.total;
+    critical += s.critical;
   }
   return {
     totalTokens: total,
@@ -78,8 +81,60 @@ export function parallelStats(text: string, ids: readonly number[], tokenizer: T
     sequentialTokens: sequential,
     acceleration: total > 0 ? 1 - critical / total : 0,
     parallelRatio: total > 0 ? (total - sequential) / total : 0,
-    blocks,
+    blocks: nodes.map(blockStats),
     sequentialRuns: runs,
+  };
+}
+
+interface Node {
+  block: ForkBlock;
+  overhead: number;
+  threads: { thread: ForkThread; own: number; blocks: Node[] }[];
+}
+
+/** Count a token (at offset `o`, inside the block's region) for the innermost part holding it. */
+function place(node: Node, o: number): void {
+  const t = node.threads.find((x) => o >= x.thread.bodyStart && o < x.thread.bodyEnd);
+  if (!t) {
+    node.overhead++;
+    return;
+  }
+  const inner = t.blocks.find((n) => o >= n.block.innerStart && o < n.block.innerEnd);
+  if (inner) place(inner, o);
+  else t.own++;
+}
+
+/** T and L of a block: L = overhead + the longest thread's own L. */
+function measure(node: Node): { total: number; critical: number } {
+  let total = node.overhead;
+  let longest = 0;
+  for (const t of node.threads) {
+    const s = threadMeasure(t);
+    total += s.total;
+    longest = Math.max(longest, s.critical);
+  }
+  return { total, critical: node.overhead + longest };
+}
+
+function threadMeasure(t: Node['threads'][number]): { total: number; critical: number } {
+  let total = t.own;
+  let critical = t.own;
+  for (const n of t.blocks) {
+    const s = measure(n);
+    total += s.total;
+    critical += s.critical;
+  }
+  return { total, critical };
+}
+
+function blockStats(node: Node): BlockStats {
+  const measured = node.threads.map(threadMeasure);
+  const nested = node.threads.some((t) => t.blocks.length > 0);
+  return {
+    overheadTokens: node.overhead,
+    threadTokens: measured.map((m) => m.total),
+    ...(node.block.depth > 1 ? { depth: node.block.depth } : {}),
+    ...(nested ? { threadCriticalTokens: measured.map((m) => m.critical) } : {}),
   };
 }
 
@@ -138,8 +193,9 @@ export function parallelWidth(m: Pick<ParallelStats, 'totalTokens' | 'criticalPa
   return m.criticalPathTokens > 0 ? m.totalTokens / m.criticalPathTokens : 1;
 }
 
-export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer): Metrics {
-  const stats = parallelStats(t.text, t.ids, tokenizer, { eos: t.eos });
+/** The metrics of a trajectory, its blocks read by its format (default ThreadWeaver). */
+export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer, dialect?: Dialect): Metrics {
+  const stats = parallelStats(t.text, t.ids, tokenizer, { eos: t.eos, ...(dialect ? { dialect } : {}) });
   const phaseMs = { sequential: 0, parallel: 0 };
   for (const p of t.phases) phaseMs[p.kind] += p.endMs - p.startMs;
   const threadTimings: ThreadTiming[] = [];

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
+import type { DialectName } from '../format/dialect.js';
 
 /**
  * How the problem is put to the model:
@@ -58,10 +59,17 @@ export function promptFormat(format: PromptStyle | Partial<PromptFormat> = {}): 
  * system messages): it follows the mode's system prompt, if any, in the one system message, since
  * many chat templates accept a system message only first.
  */
-export function promptMessages(problem: string, mode: 'parallel' | 'sequential', format: PromptStyle | Partial<PromptFormat> = 'trained', system?: string): ChatMessage[] {
+export function promptMessages(
+  problem: string,
+  mode: 'parallel' | 'sequential',
+  format: PromptStyle | Partial<PromptFormat> = 'trained',
+  system?: string,
+  dialect: DialectName = 'threadweaver',
+): ChatMessage[] {
   const f = promptFormat(format);
   const parts: string[] = [];
-  if (f.style === 'instructed') parts.push(loadPrompt(mode === 'parallel' ? 'instructed-parallel' : 'instructed-sequential'));
+  // The instructed prompt teaches the run's format (prompts/instructed-parallel[-FORMAT].txt).
+  if (f.style === 'instructed') parts.push(loadPrompt(mode === 'sequential' ? 'instructed-sequential' : dialect === 'threadweaver' ? 'instructed-parallel' : `instructed-parallel-${dialect}`));
   else if (mode === 'sequential' && f.sequentialSystem) parts.push(loadPrompt('sequential-system'));
   if (system) parts.push(system);
   const messages: ChatMessage[] = parts.length ? [{ role: 'system', content: parts.join('\n\n') }] : [];
@@ -70,7 +78,14 @@ export function promptMessages(problem: string, mode: 'parallel' | 'sequential',
 }
 
 /** The chat-templated prompt, ending with the assistant header (the model writes `<think>`). */
-export function buildPrompt(tokenizer: Tokenizer, problem: string, mode: 'parallel' | 'sequential', format: PromptStyle | Partial<PromptFormat> = 'trained', system?: string): string {
+export function buildPrompt(
+  tokenizer: Tokenizer,
+  problem: string,
+  mode: 'parallel' | 'sequential',
+  format: PromptStyle | Partial<PromptFormat> = 'trained',
+  system?: string,
+  dialect: DialectName = 'threadweaver',
+): string {
   const f = promptFormat(format);
-  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system), { addGenerationPrompt: true, kwargs: f.chatTemplateKwargs });
+  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system, dialect), { addGenerationPrompt: true, kwargs: f.chatTemplateKwargs });
 }

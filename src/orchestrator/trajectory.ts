@@ -38,6 +38,15 @@ export type TrajectoryEnd =
   | 'abort'
   | 'error';
 
+/** A rail the controller enforced (see DialectLimits): the run went on without the fork or past the cut. */
+export interface LimitHit {
+  kind: 'threads' | 'depth' | 'blocks' | 'thread-tokens';
+  /** The block concerned (the one cut, or the one whose thread hit the rail). */
+  block?: number;
+  thread?: string;
+  message: string;
+}
+
 export interface Phase {
   kind: 'sequential' | 'parallel';
   block?: number;
@@ -61,6 +70,8 @@ export interface Trajectory {
   eos: boolean;
   finishReason: TrajectoryEnd;
   error?: string;
+  /** Rails the controller enforced during the run (absent when none). */
+  limits?: LimitHit[];
   startMs: number;
   endMs: number;
 }

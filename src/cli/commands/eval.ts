@@ -100,7 +100,7 @@ const command: Command = {
       datasets.push(await loadDataset({ ...spec, ...(values.dataDir ? { dataDir: values.dataDir } : {}), ...(values.limit ? { limit: values.limit } : {}) }));
     }
     const run = presetRun(values, 'eval', { samplesPerProblem: values.k });
-    const { temperature, topP, maxTokens, prompt } = run.resolved.settings;
+    const { temperature, topP, maxTokens, prompt, format } = run.resolved.settings;
     if (values.k > 1 && temperature === 0) process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
     const engine: Engine = await engineFromPreset(values, run);
@@ -117,6 +117,7 @@ const command: Command = {
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
         prompt: { ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
+        format,
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };

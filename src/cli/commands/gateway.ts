@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
 import type { RunningServer } from '../../server/server.js';
 import { parseCommandArgs } from '../args.js';
@@ -10,6 +11,8 @@ import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage,
 
 const schema = engineFlagSchema.extend(serverFlagSchema.shape).extend(presetFlagSchema.shape).extend({
   upstreamApiKey: z.string().min(1).optional(),
+  decompose: z.boolean().optional(),
+  extractor: z.enum(DECOMPOSE_POLICIES).optional(),
 });
 
 const usage = `Usage: threadweaver gateway [options]
@@ -21,6 +24,9 @@ reasoning run on the last user message (model "threadweaver", "threadweaver-para
 Options:
 ${serverFlagUsage({ port: 8080, what: 'runs decoded', modelName: `the base model id (default ${DEFAULT_GATEWAY_MODEL})` })}
   --upstream-api-key K      the bearer token of the --base-url servers (default: $OPENAI_API_KEY)
+  --decompose               also serve "<model>-decompose": prompt-level forks for models never
+                            trained to fork (each input of the prompt answered at once)
+  --extractor rules|model|auto  how -decompose finds the inputs (default auto: lists, then the model)
 ${presetFlagUsage}
                         (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
@@ -37,21 +43,25 @@ const command: Command = {
         ...serverFlagOptions,
         ...presetFlagOptions,
         'upstream-api-key': { type: 'string' },
+        decompose: { type: 'boolean' },
+        extractor: { type: 'string' },
       },
       schema,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // --api-key guards the gateway, as it guards serve; the servers behind it get their own key.
-    const { apiKey: _ownKey, upstreamApiKey, ...engineFlags } = values;
+    const { apiKey: _ownKey, upstreamApiKey, decompose, extractor, ...engineFlags } = values;
     if (upstreamApiKey && !values.baseUrl?.length) throw new UsageError('--upstream-api-key only applies with --base-url');
     const run = presetRun(values, 'solve');
-    const { prompt, temperature, topP, maxTokens } = run.resolved.settings;
+    const { prompt, temperature, topP, maxTokens, format } = run.resolved.settings;
     const engine = await engineFromPreset({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) }, run);
     const options = serverOptionsFromFlags(values, 8080);
     const server: RunningServer = await startGateway({
       engine,
       ...options,
       prompt,
+      format,
+      ...(decompose || extractor ? { decompose: extractor ?? 'auto' } : {}),
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
     });
     announceServer('gateway', options, `${engine.name} at ${server.baseURL}`, `; live view at ${server.url}/`);

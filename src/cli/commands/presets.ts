@@ -1,17 +1,20 @@
 import { z } from 'zod';
-import { builtinPresets, loadPreset, type Preset } from '../../preset.js';
+import { DIALECT_NAMES } from '../../format/dialect.js';
+import { builtinPresets, loadPreset, presetFormatSpec, type Preset } from '../../preset.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { bold, dim } from '../render.js';
 
-const usage = `Usage: threadweaver presets [NAME|FILE] [--json]
+const usage = `Usage: threadweaver presets [NAME|FILE] [--json] [--format NAME|all]
 
 List the shipped presets with their settings, or print one preset (a name or a .json file) in full.
 A preset pins what a checkpoint was trained with; pass it to solve, eval, rollout, sft, gateway
 or prompt as --preset NAME|FILE (explicit flags override its values).
 
 Options:
-  --json    print JSON (the list as an array)`;
+  --json                 print JSON (the list as an array)
+  --format NAME|all      the presets of another trajectory format's checkpoints (multiverse,
+                         parallel-r1, npr), or of all formats (default: threadweaver's)`;
 
 const sampling = (s: { temperature: number; topP: number }) => `T ${s.temperature} · top-p ${s.topP}`;
 
@@ -24,6 +27,7 @@ export function describePreset(p: Preset): string {
   const lines = [
     `${bold(p.name)}  ${dim(p.engine === 'embedded' ? '(in-process)' : '(vLLM / SGLang, --base-url)')}`,
     `  ${p.description}`,
+    `  format       ${presetFormatSpec(p)}`,
     `  model        ${p.engine === 'embedded' ? (p.model ?? 'the bundled tiny-threadweaver') : 'the served checkpoint'}`,
     `  tokenizer    ${p.tokenizer.id ?? "the model's"}${p.tokenizer.addedTokens.length ? `; ${p.tokenizer.addedTokens.length} added special tokens: ${p.tokenizer.addedTokens.join(' ')}` : ''}`,
     `  prompt       ${p.prompt.style}; chat template ${p.chatTemplate === 'model' ? "the tokenizer's" : 'none'}${kwargs.length ? ` (${kwargs.join(', ')})` : ''}; suffix ${JSON.stringify(p.prompt.suffix)}; system message ${p.prompt.style === 'instructed' ? 'the format instructions' : p.prompt.sequentialSystem ? 'in sequential mode only' : 'none'}`,
@@ -39,7 +43,11 @@ const command: Command = {
   summary: 'list the presets (settings a checkpoint was trained with)',
   usage,
   async run(args) {
-    const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } }, z.object({ json: z.boolean().optional() }));
+    const { values, positionals } = parseCommandArgs(
+      args,
+      { json: { type: 'boolean' }, format: { type: 'string' } },
+      z.object({ json: z.boolean().optional(), format: z.enum([...DIALECT_NAMES, 'all']).optional() }),
+    );
     if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
     const [one] = positionals;
     if (one !== undefined) {
@@ -47,8 +55,15 @@ const command: Command = {
       process.stdout.write(values.json ? JSON.stringify(preset, null, 2) + '\n' : describePreset(preset) + '\n');
       return 0;
     }
-    const presets = builtinPresets();
-    process.stdout.write(values.json ? JSON.stringify(presets, null, 2) + '\n' : presets.map(describePreset).join('\n\n') + '\n');
+    const format = values.format ?? 'threadweaver';
+    const presets = format === 'threadweaver' ? builtinPresets() : builtinPresets('all').filter((p) => format === 'all' || presetFormatSpec(p).split(':')[0] === format);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(presets, null, 2) + '\n');
+      return 0;
+    }
+    const others = format === 'threadweaver' ? builtinPresets('all').filter((p) => !presets.some((q) => q.name === p.name)) : [];
+    const more = others.length ? `\n\n${dim(`Other formats: ${others.map((p) => `${p.name} (${presetFormatSpec(p)})`).join(', ')}; threadweaver presets --format all`)}` : '';
+    process.stdout.write(presets.map(describePreset).join('\n\n') + more + '\n');
     return 0;
   },
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { withoutChatTemplate } from '../../engine/plain-template.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
+import { resolveDialect } from '../../format/dialects.js';
 import { buildPrompt } from '../../orchestrator/prompt.js';
 import { presetTokenizer } from '../../preset.js';
 import { parseCommandArgs } from '../args.js';
@@ -57,7 +58,8 @@ const command: Command = {
       ? await loadTokenizer(resolveModelSource(values.model))
       : ((await presetTokenizer(preset, values.tokenizer)) ?? (await loadTokenizer(resolveModelSource(preset.model ?? undefined))));
     const tokenizer = resolved.settings.chatTemplate === 'none' ? withoutChatTemplate(loaded) : loaded;
-    const prompt = buildPrompt(tokenizer, problem, values.mode ?? 'parallel', resolved.settings.prompt);
+    const dialect = resolveDialect(resolved.settings.format).name;
+    const prompt = buildPrompt(tokenizer, problem, values.mode ?? 'parallel', resolved.settings.prompt, undefined, dialect);
     process.stdout.write(values.ids ? JSON.stringify(tokenizer.encode(prompt)) + '\n' : prompt);
     return 0;
   },

@@ -68,7 +68,7 @@ const command: Command = {
     const group = values.group;
     const dataset = await datasetFromFlags(values);
     const run = presetRun(values, 'rollout');
-    const { temperature, topP, maxTokens, prompt } = run.resolved.settings;
+    const { temperature, topP, maxTokens, prompt, format } = run.resolved.settings;
     const engine = await engineFromPreset(values, run);
 
     const result = await withSigint((signal) =>
@@ -81,6 +81,7 @@ const command: Command = {
         temperature,
         topP,
         prompt,
+        format,
         preset: run.resolved.name,
         ...(values.seed !== undefined ? { seedBase: values.seed } : {}),
         ...(values.concurrency ? { concurrency: values.concurrency } : {}),

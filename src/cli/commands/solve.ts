@@ -4,6 +4,7 @@ import type { Engine } from '../../engine/types.js';
 import { EXTRACT_POLICIES, type ExtractPolicy } from '../../math/extract.js';
 import { DEFAULT_MAX_TRANSITIONS } from '../../orchestrator/controller.js';
 import { parallelWidth } from '../../orchestrator/metrics.js';
+import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { solve, type SolveResult } from '../../solve.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
@@ -18,6 +19,8 @@ const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFl
   compare: z.boolean().optional(),
   quiet: z.boolean().optional(),
   extract: z.enum(EXTRACT_POLICIES).optional(),
+  decompose: z.boolean().optional(),
+  extractor: z.enum(DECOMPOSE_POLICIES).optional(),
 });
 type Flags = z.infer<typeof schema>;
 type Mode = 'parallel' | 'sequential';
@@ -38,6 +41,10 @@ Options:
   --quiet                      print only the answer and the metrics line
   --extract boxed|lenient      how the final answer is read (default boxed: the last \\boxed{}
                                after </think>; lenient also reads "The final answer is X", ...)
+  --decompose                  prompt-level forks for models never trained to fork: answer each
+                               input of the prompt (a list, "each of: a; b; c") on its own, at once
+  --extractor rules|model|auto how --decompose finds the inputs: explicit lists only, the model's
+                               JSON schema, or the lists then the model (default auto)
 ${presetFlagUsage}
 ${samplingFlagUsage}
 ${engineFlagUsage}`;
@@ -79,6 +86,7 @@ function jsonOf(problem: string, mode: Mode, preset: string, r: SolveResult) {
     finishReason: r.finishReason,
     formatValid: r.formatValid,
     violations: r.violations,
+    ...(r.decomposition ? { decomposition: r.decomposition } : {}),
     warnings: r.warnings,
     metrics: { ...r.metrics, parallelWidth: parallelWidth(r.metrics) },
   };
@@ -95,6 +103,7 @@ function runMode(problem: string, mode: Mode, engine: Engine, run: PresetRun, va
       ...presetSolveOptions(run),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
       ...(values.extract ? { extract: values.extract as ExtractPolicy } : {}),
+      ...(values.decompose || values.extractor ? { decompose: values.extractor ?? 'auto' } : {}),
       signal,
       on: live
         ? {
@@ -170,6 +179,8 @@ const command: Command = {
         compare: { type: 'boolean' },
         quiet: { type: 'boolean' },
         extract: { type: 'string' },
+        decompose: { type: 'boolean' },
+        extractor: { type: 'string' },
       },
       schema,
     );

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/types.js';
+import type { DecomposePolicy } from '../../decompose/run.js';
+import type { Dialect } from '../../format/dialect.js';
+import { resolveDialect } from '../../format/dialects.js';
 import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve-stream.js';
 import { solve, SolveError, type SolveOptions, type SolveResult } from '../../solve.js';
@@ -24,6 +27,10 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   prompt?: Partial<PromptFormat>;
   /** Sampling and response budget of requests that do not set them (a preset's; default greedy, the context length). */
   defaults?: { temperature?: number; topP?: number; maxTokens?: number };
+  /** The trajectory format the model writes (a name, `NAME:key=value`, or a Dialect; default threadweaver). */
+  format?: string | Dialect;
+  /** Serve `<model>-decompose`: prompt-level forks with this schema extractor (see solve's `decompose`). */
+  decompose?: DecomposePolicy;
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -35,28 +42,35 @@ export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
  * graceful close are the model server's.
  */
 export function startGateway(options: GatewayOptions): Promise<RunningServer> {
-  const { promptStyle, prompt: format, defaults = {}, ...rest } = options;
+  const { promptStyle, prompt: format, defaults = {}, format: trajectoryFormat, decompose, ...rest } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
   const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
-  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults) });
+  const dialect = resolveDialect(trajectoryFormat);
+  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect, decompose) });
 }
 
-function gatewayRoutes(keyed: boolean, prompt: Partial<PromptFormat>, defaults: NonNullable<GatewayOptions['defaults']>): RouteTable {
+function gatewayRoutes(
+  keyed: boolean,
+  prompt: Partial<PromptFormat>,
+  defaults: NonNullable<GatewayOptions['defaults']>,
+  dialect: Dialect,
+  decompose: DecomposePolicy | undefined,
+): RouteTable {
   const modelObjects = (server: Parameters<Handler>[0]) =>
-    gatewayModels(server.modelName).map((m) => ({
+    gatewayModels(server.modelName, decompose).map((m) => ({
       id: m.id,
       object: 'model',
       created: server.startedAt,
       owned_by: 'threadweaver',
       max_model_len: server.engine.contextLength,
-      threadweaver: { mode: m.mode ?? 'parallel (or threadweaver.mode)', engine: server.engine.name },
+      threadweaver: { mode: m.mode ?? 'parallel (or threadweaver.mode)', engine: server.engine.name, ...(m.decompose ? { decompose: m.decompose } : {}) },
     }));
 
   const chat: Handler = async (server, rc) => {
     // The signal stops the read too: a client trickling its body is cut off at shutdown (503).
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema, rc.signal);
-    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt });
-    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults));
+    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt, dialect: dialect.name, ...(decompose ? { decompose } : {}) });
+    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect));
   };
 
   return {
@@ -84,12 +98,21 @@ function gatewayRoutes(keyed: boolean, prompt: Partial<PromptFormat>, defaults: 
   };
 }
 
-function solveOptions(engine: Engine, req: SolveRequest, signal: AbortSignal, prompt: Partial<PromptFormat>, defaults: NonNullable<GatewayOptions['defaults']>): SolveOptions {
+function solveOptions(
+  engine: Engine,
+  req: SolveRequest,
+  signal: AbortSignal,
+  prompt: Partial<PromptFormat>,
+  defaults: NonNullable<GatewayOptions['defaults']>,
+  dialect: Dialect,
+): SolveOptions {
   return {
     engine,
     mode: req.mode,
     signal,
     prompt,
+    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
+    ...(req.decompose ? { decompose: req.decompose } : {}),
     ...defaults,
     ...(req.system !== undefined ? { system: req.system } : {}),
     ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
@@ -134,11 +157,12 @@ async function answer(server: ServerContext, rc: RequestContext, req: SolveReque
       release();
     }
   }
+  const think = resolveDialect(options.format).think;
   return sseResponse(
     (async function* () {
       const release = await server.queue.acquire(rc.client, rc.signal);
       try {
-        const chunks = streamRun(solveStream(req.problem, options), { head: head('chat.completion.chunk'), events: req.events, includeUsage: req.includeUsage, tokenizer: engine.tokenizer });
+        const chunks = streamRun(solveStream(req.problem, options), { head: head('chat.completion.chunk'), events: req.events, includeUsage: req.includeUsage, tokenizer: engine.tokenizer, think });
         let r: SolveResult | undefined;
         try {
           r = yield* chunks;

@@ -1,5 +1,6 @@
 import type { FinishReason, Tokenizer } from '../../engine/types.js';
-import { parseTrajectory } from '../../format/parse.js';
+import { flattenBlocks } from '../../format/dialect.js';
+import { threadweaver } from '../../format/threadweaver.js';
 import { parallelWidth, tokenOffsets, type Metrics } from '../../orchestrator/metrics.js';
 import type { Trajectory, TrajectoryEnd } from '../../orchestrator/trajectory.js';
 import type { SolveResult } from '../../solve.js';
@@ -26,6 +27,8 @@ export interface BlockReport {
 /** The `threadweaver` field of a response (and of a stream's last chunk). */
 export interface RunReport {
   mode: 'parallel' | 'sequential';
+  /** The trajectory format. */
+  format?: string;
   answer: string | null;
   finishReason: TrajectoryEnd;
   formatValid: boolean;
@@ -40,20 +43,22 @@ export interface RunReport {
 export function runReport(r: SolveResult): RunReport {
   const t = r.trajectory;
   const at = (ms: number) => ms - t.startMs;
-  const tree = parseTrajectory(t.text);
+  // Blocks in the controller's numbering (nested ones after the block holding them).
+  const parsed = flattenBlocks((r.format ?? threadweaver).parse(t.text).blocks);
   const blocks: BlockReport[] = [];
   for (const c of t.calls) {
     if (c.role.kind !== 'thread') continue;
     const index = c.role.block;
     let block = blocks[index];
     if (!block) {
-      block = { block: index, outlines: (tree.blocks[index]?.outlines ?? []).map((o) => ({ number: o.number, text: o.text })), threads: [] };
+      block = { block: index, outlines: (parsed[index]?.plan ?? []).map((o) => ({ number: o.label, text: o.text })), threads: [] };
       blocks[index] = block;
     }
     block.threads.push({ thread: c.role.thread, text: c.text, tokens: c.completionIds.length, finishReason: c.finishReason, startMs: at(c.startMs), endMs: at(c.endMs) });
   }
   return {
     mode: t.mode,
+    ...(r.format ? { format: r.format.name } : {}),
     answer: r.answer,
     finishReason: r.finishReason,
     formatValid: r.formatValid,
@@ -87,6 +92,6 @@ export function usage(t: Trajectory, tokenizer: Tokenizer, channels: Channels) {
 
 /** The message of a finished run: the reasoning (vLLM's `reasoning_content`) and the answer text. */
 export function chatMessage(r: SolveResult) {
-  const { reasoning, content } = splitReasoning(r.text);
+  const { reasoning, content } = splitReasoning(r.text, r.format ? r.format.think : undefined);
   return { role: 'assistant' as const, content, reasoning_content: reasoning, refusal: null };
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Engine } from '../../engine/types.js';
+import type { DecomposePolicy } from '../../decompose/run.js';
+import type { DialectName } from '../../format/dialect.js';
 import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
 import { toChatMessage } from '../chat.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -7,9 +9,17 @@ import { chatBodySchema } from '../schemas.js';
 
 export type Mode = 'parallel' | 'sequential';
 
-/** The model ids a gateway answers to: the base id (mode from the request, default parallel) and one per mode. */
-export function gatewayModels(base: string): { id: string; mode?: Mode }[] {
-  return [{ id: base }, { id: `${base}-parallel`, mode: 'parallel' }, { id: `${base}-sequential`, mode: 'sequential' }];
+/**
+ * The model ids a gateway answers to: the base id (mode from the request, default parallel), one
+ * per mode, and with prompt-level forks enabled `-decompose` (the prompt's inputs answered at once).
+ */
+export function gatewayModels(base: string, decompose?: DecomposePolicy): { id: string; mode?: Mode; decompose?: DecomposePolicy }[] {
+  return [
+    { id: base },
+    { id: `${base}-parallel`, mode: 'parallel' },
+    { id: `${base}-sequential`, mode: 'sequential' },
+    ...(decompose ? [{ id: `${base}-decompose`, mode: 'parallel' as const, decompose }] : []),
+  ];
 }
 
 const noop = (what: string, isNoop: (v: unknown) => boolean) =>
@@ -49,6 +59,8 @@ export interface SolveRequest {
   stream: boolean;
   includeUsage: boolean;
   events: boolean;
+  /** Prompt-level forks (the `-decompose` model). */
+  decompose?: DecomposePolicy;
 }
 
 export interface RequestLimits {
@@ -57,6 +69,10 @@ export interface RequestLimits {
   maxTokensLimit: number;
   /** How problems are put to the model (see buildPrompt). */
   prompt?: Partial<PromptFormat>;
+  /** The trajectory format (its instructed prompt differs). */
+  dialect?: DialectName;
+  /** Serve the `-decompose` model with this extractor policy. */
+  decompose?: DecomposePolicy;
 }
 
 /**
@@ -65,7 +81,7 @@ export interface RequestLimits {
  * Bad input is a 400 (an unknown model a 404, as OpenAI answers it).
  */
 export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestLimits): SolveRequest {
-  const models = gatewayModels(limits.modelName);
+  const models = gatewayModels(limits.modelName, limits.decompose);
   const model = body.model ?? limits.modelName;
   const known = models.find((m) => m.id === model);
   if (!known) {
@@ -96,7 +112,7 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
     throw badRequest(`${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`, maxTokensParam);
   }
-  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system));
+  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect));
   if (promptTokens >= engine.contextLength) {
     throw badRequest(
       `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,
@@ -116,5 +132,6 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     events: body.threadweaver?.events ?? true,
+    ...(known.decompose ? { decompose: known.decompose } : {}),
   };
 }

@@ -2,7 +2,7 @@ import type { Tokenizer } from '../../engine/types.js';
 import type { SolveEvent } from '../../solve-stream.js';
 import type { SolveResult } from '../../solve.js';
 import { finishReason, runReport, usage } from './reply.js';
-import { OrderedText, ReasoningSplitter, splitReasoning, type Channels } from './text-stream.js';
+import { OrderedText, ReasoningSplitter, splitReasoning, type Channels, type ThinkTags } from './text-stream.js';
 
 export interface StreamOptions {
   /** `id`, `object`, `created`, `model`, `system_fingerprint` of every chunk. */
@@ -12,6 +12,8 @@ export interface StreamOptions {
   /** A last chunk with `usage` (stream_options.include_usage). */
   includeUsage: boolean;
   tokenizer: Tokenizer;
+  /** The format's reasoning tags (default `<think>`; null: the format has none, all is content). */
+  think?: ThinkTags | null;
 }
 
 /** An event as it travels in a chunk: the controller's, minus what the chunk's own delta carries. */
@@ -44,7 +46,8 @@ export async function* streamRun(events: AsyncIterable<SolveEvent>, o: StreamOpt
     ...(extra.threadweaver ? { threadweaver: extra.threadweaver } : {}),
   });
   const ordered = new OrderedText();
-  const splitter = new ReasoningSplitter();
+  const think = o.think === undefined ? undefined : o.think;
+  const splitter = new ReasoningSplitter(think);
   let streamed: Channels = { reasoning: '', content: '' };
   // The channels' new text as chunks; the event rides on the first one (or alone when there is none).
   const emit = (c: Channels, event?: object): object[] => {
@@ -65,7 +68,7 @@ export async function* streamRun(events: AsyncIterable<SolveEvent>, o: StreamOpt
       const r = e.result;
       if (r.finishReason === 'abort') return r;
       yield* emit(splitter.finish());
-      const whole = splitReasoning(r.text);
+      const whole = splitReasoning(r.text, think);
       if (whole.reasoning !== streamed.reasoning || whole.content !== streamed.content) {
         throw new Error('the streamed text differs from the trajectory (an engine whose deltas do not add up to its text)');
       }

@@ -1,5 +1,9 @@
-const OPEN = '<think>';
-const CLOSE = '</think>';
+/** The reasoning span's tags (a format's own, e.g. Multiverse's `<Think>`; default `<think>`). */
+export interface ThinkTags {
+  open: string;
+  close: string;
+}
+const THINK: ThinkTags = { open: '<think>', close: '</think>' };
 
 /** A response's two channels: the reasoning (`<think>` … `</think>`, tags included) and the content after it. */
 export interface Channels {
@@ -12,11 +16,11 @@ export interface Channels {
  * whitespace), the reasoning runs through the first `</think>` (all of the text if it never
  * closes) and the content is the rest; otherwise it is all content. reasoning + content is the text.
  */
-export function splitReasoning(text: string): Channels {
+export function splitReasoning(text: string, think: ThinkTags | null = THINK): Channels {
   const start = text.length - text.trimStart().length;
-  if (!text.startsWith(OPEN, start)) return { reasoning: '', content: text };
-  const close = text.indexOf(CLOSE, start + OPEN.length);
-  const end = close < 0 ? text.length : close + CLOSE.length;
+  if (!think || !text.startsWith(think.open, start)) return { reasoning: '', content: text };
+  const close = text.indexOf(think.close, start + think.open.length);
+  const end = close < 0 ? text.length : close + think.close.length;
   return { reasoning: text.slice(0, end), content: text.slice(end) };
 }
 
@@ -30,15 +34,19 @@ export class ReasoningSplitter {
   private state: 'undecided' | 'reasoning' | 'content' = 'undecided';
   private sent = 0;
 
+  constructor(private readonly think: ThinkTags | null = THINK) {}
+
   push(piece: string): Channels {
     this.text += piece;
     const out: Channels = { reasoning: '', content: '' };
     if (this.state === 'undecided') {
       const head = this.text.trimStart();
-      if (head.length < OPEN.length && OPEN.startsWith(head)) return out;
-      this.state = head.startsWith(OPEN) ? 'reasoning' : 'content';
+      const open = this.think?.open;
+      if (open && head.length < open.length && open.startsWith(head)) return out;
+      this.state = open && head.startsWith(open) ? 'reasoning' : 'content';
     }
     if (this.state === 'reasoning') {
+      const CLOSE = this.think!.close;
       const close = this.text.indexOf(CLOSE, Math.max(0, this.sent - CLOSE.length + 1));
       if (close < 0) {
         out.reasoning = this.text.slice(this.sent);
