@@ -49,6 +49,8 @@ export interface Provenance {
   /** The engine's context length and the sha256 of its tokenizer's content (absent in older summaries). */
   contextLength?: number | null;
   tokenizer?: string | null;
+  /** The trajectory format (spec text). */
+  format?: string | null;
   temperature: number;
   topP: number;
   seedBase: number;
@@ -101,6 +103,7 @@ export function runProvenance(i: ProvenanceInput): Provenance {
     maxTokens: s.maxTokens,
     contextLength: s.contextLength ?? null,
     tokenizer: s.tokenizer ?? null,
+    format: s.format ?? null,
     temperature: i.temperature,
     topP: i.topP,
     seedBase: i.seedBase,
@@ -125,6 +128,7 @@ export const provenanceSchema = z.looseObject({
   maxTokens: z.number().nullable(),
   contextLength: z.number().nullable().optional(),
   tokenizer: nullableString.optional(),
+  format: nullableString.optional(),
   temperature: z.number(),
   topP: z.number(),
   seedBase: z.number(),

@@ -39,6 +39,8 @@ export interface EvalSolveOptions {
   promptStyle?: PromptStyle;
   /** The whole prompt format (undefined: the solver's default); `promptStyle` is its style. */
   prompt?: Partial<PromptFormat>;
+  /** The trajectory format, as spec text (undefined: the solver's default). */
+  format?: string;
   signal?: AbortSignal;
   /** Which sample this is (for logging; solvers need not read it). */
   dataset: string;
@@ -111,6 +113,8 @@ export interface RunEvalOptions {
   promptStyle?: PromptStyle;
   /** The prompt format (a preset's): handed to `solve` and recorded (suffix, system prompt, template variables). */
   prompt?: Partial<PromptFormat>;
+  /** The trajectory format as spec text (a preset's, or --format): handed to `solve` and recorded. */
+  format?: string;
   /** Resamples and seed of the bootstrap intervals in the summary (default 1000 resamples, seed 0). */
   bootstrap?: BootstrapOptions;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
@@ -218,6 +222,7 @@ function sampleSettings(o: RunEvalOptions): SampleSettings {
     prompt: o.prompt ? promptRest(o.prompt) : null,
     contextLength: e?.contextLength ?? null,
     tokenizer: e?.tokenizerSha256 ?? null,
+    format: o.format ?? null,
   };
 }
 
@@ -321,6 +326,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
       ...(o.promptStyle !== undefined ? { promptStyle: o.promptStyle } : {}),
       ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
+      ...(o.format !== undefined ? { format: o.format } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       dataset: j.dataset,
       problemId: j.problem.id,

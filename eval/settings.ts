@@ -33,10 +33,12 @@ export interface SampleSettings {
   contextLength?: number | null;
   /** sha256 of the tokenizer's content (tokenizerSha256; null: not known). */
   tokenizer?: string | null;
+  /** The trajectory format, as spec text (`threadweaver`, `parallel-r1:paths=2`; null: the caller did not say). */
+  format?: string | null;
 }
 
 /** Settings added after the first rows were written: a stored row without one is not compared on it. */
-export const LATER_SETTINGS = ['prompt', 'contextLength', 'tokenizer'] as const;
+export const LATER_SETTINGS = ['prompt', 'contextLength', 'tokenizer', 'format'] as const;
 
 export const sampleSettingsSchema = z.object({
   model: z.string().nullable(),
@@ -48,4 +50,5 @@ export const sampleSettingsSchema = z.object({
   prompt: z.object({ suffix: z.string(), sequentialSystem: z.boolean(), chatTemplateKwargs: z.record(z.string(), z.unknown()) }).nullable().optional(),
   contextLength: z.number().int().positive().nullable().optional(),
   tokenizer: z.string().nullable().optional(),
+  format: z.string().nullable().optional(),
 });

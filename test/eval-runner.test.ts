@@ -239,24 +239,26 @@ describe('runEval', () => {
     await expect(refused({ datasets: [edited] })).rejects.toThrow(/gold answer "\d+" \(this run: "-1"\)/);
   });
 
-  it('an edited preset that keeps its name cannot resume: prompt suffix, context length and tokenizer are settings', async () => {
+  it('an edited preset that keeps its name cannot resume: prompt suffix, context length, tokenizer and format are settings', async () => {
     const out = path.join(dir, 'edited-preset');
     const preset = resolvePreset(loadPreset('threadweaver-qwen3-8b'), 'eval', {}, { samplesPerProblem: 1 });
     const prompt = preset.settings.prompt;
     const engine = { model: 'served', modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls: ['http://a/v1'], servedModel: 'served' }, contextLength: 40960, tokenizerSha256: 'f00d' };
-    const run = (o: Partial<RunEvalOptions>) => runEval(options(out, { datasets: [arith2], k: 1, preset, prompt, promptStyle: prompt.style, engine, ...o }));
+    const run = (o: Partial<RunEvalOptions>) => runEval(options(out, { datasets: [arith2], k: 1, preset, prompt, promptStyle: prompt.style, format: 'threadweaver', engine, ...o }));
     const log: Array<EvalSolveOptions & { problem: string }> = [];
     await run({ solve: fakeSolve(log) });
     // solve is handed the whole prompt format, as recorded.
     expect(log.every((l) => l.prompt?.suffix === prompt.suffix)).toBe(true);
     const stored = (await openResults(path.join(out, 'results.jsonl'))).rows();
-    expect(stored[0]!.settings).toMatchObject({ prompt: { suffix: prompt.suffix, sequentialSystem: prompt.sequentialSystem }, contextLength: 40960, tokenizer: 'f00d' });
+    expect(stored[0]!.settings).toMatchObject({ prompt: { suffix: prompt.suffix, sequentialSystem: prompt.sequentialSystem }, contextLength: 40960, tokenizer: 'f00d', format: 'threadweaver' });
+    expect(log.every((l) => l.format === 'threadweaver')).toBe(true);
     expect((await run({})).resumed).toBe(stored.length);
 
     const why = async (o: Partial<RunEvalOptions>) => ((await run(o).catch((e: unknown) => e)) as SettingsMismatchError).differences.map((d) => d.setting);
     expect(await why({ prompt: { ...prompt, suffix: ' Answer in a box.' } })).toEqual(['prompt']);
     expect(await why({ engine: { ...engine, contextLength: 8192 } })).toEqual(['context length']);
     expect(await why({ engine: { ...engine, tokenizerSha256: 'beef' } })).toEqual(['tokenizer']);
+    expect(await why({ format: 'npr' })).toEqual(['format']);
 
     // Rows written before these were recorded are compared on the rest, and resume.
     const text = await readFile(path.join(out, 'results.jsonl'), 'utf8');
@@ -264,7 +266,7 @@ describe('runEval', () => {
       .trim()
       .split('\n')
       .map((l) => {
-        const { prompt: _p, contextLength: _c, tokenizer: _t, ...rest } = JSON.parse(l).settings;
+        const { prompt: _p, contextLength: _c, tokenizer: _t, format: _f, ...rest } = JSON.parse(l).settings;
         return JSON.stringify({ ...JSON.parse(l), settings: rest }) + '\n';
       })
       .join('');
@@ -278,7 +280,7 @@ describe('runEval', () => {
     const res = await runEval(options(out, { datasets: [arith2], k: 1, engine, promptStyle: 'trained' }));
     const rows = (await readFile(res.files.results, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(rows).toHaveLength(8);
-    const settings = { model: '/models/a', modelSha256: 'aa', dtype: 'q8', engine: 'embedded', promptStyle: 'trained', maxTokens: null, prompt: null, contextLength: null, tokenizer: null };
+    const settings = { model: '/models/a', modelSha256: 'aa', dtype: 'q8', engine: 'embedded', promptStyle: 'trained', maxTokens: null, prompt: null, contextLength: null, tokenizer: null, format: null };
     for (const r of rows) expect(r.settings).toEqual(settings);
     const summary = JSON.parse(await readFile(res.files.summary, 'utf8'));
     const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8'));

@@ -117,7 +117,7 @@ const command: Command = {
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
         prompt: { ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
-        format,
+        ...(o.format ? { format: o.format } : {}),
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
@@ -137,6 +137,7 @@ const command: Command = {
           ...(maxTokens !== null ? { maxTokens } : {}),
           promptStyle: prompt.style,
           prompt,
+          format,
           bootstrap: { resamples: values.bootstrap },
           out,
           solve: solveFn,
