@@ -21,6 +21,7 @@ import { writeReport } from './report.js';
 import { runJobs } from '../src/job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { deriveSeed } from '../src/random.js';
+import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 import { DEFAULT_PRESET, type ResolvedPreset } from '../src/preset.js';
 
@@ -242,6 +243,8 @@ function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract:
   // The weights' hash identifies an embedded model wherever its folder is.
   const skip: string[] = stored.modelSha256 && settings.modelSha256 ? ['model'] : [];
   if (r.settings !== undefined) skip.push(...LATER_SETTINGS.filter((k) => !(k in stored)));
+  // Greedy decoding reads no random numbers: the seed of a greedy sample is not a setting of it.
+  if (r.temperature < GREEDY_BELOW && o.temperature < GREEDY_BELOW) skip.push('seed');
   return differingSettings(
     { seed: r.seed, temperature: r.temperature, topP: r.topP, preset: r.preset ?? DEFAULT_PRESET, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
     { seed: j.seed, temperature: o.temperature, topP: o.topP, preset, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },

@@ -15,6 +15,7 @@ import type { Dataset, Problem } from '../eval/dataset.js';
 import { runJobs } from '../src/job-pool.js';
 import { progressBar, type ProgressStream } from '../src/progress.js';
 import { deriveSeed } from '../src/random.js';
+import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
 import { resultKey, resultRow, type Mode, type ResultKey } from '../eval/results.js';
 import { openJsonlStore, type JsonlStore } from '../src/jsonl-store.js';
@@ -154,9 +155,12 @@ function checkOptions(o: RolloutOptions): void {
 
 /** Where a stored row's settings differ from this run's (empty when they match). */
 function mismatches(row: RolloutRow, job: Job, run: { temperature: number; topP: number; settings: RolloutSettings }): SettingDifference[] {
+  // Greedy decoding reads no random numbers: the seed of a greedy trajectory is not a setting of it.
+  const greedy = row.temperature < GREEDY_BELOW && run.temperature < GREEDY_BELOW;
   return differingSettings(
     { seed: row.seed, temperature: row.temperature, topP: row.topP, ...row.settings },
     { seed: job.seed, temperature: run.temperature, topP: run.topP, ...run.settings },
+    greedy ? ['seed'] : [],
   );
 }
 

@@ -274,6 +274,20 @@ describe('runEval', () => {
     expect((await run({ prompt: { ...prompt, suffix: ' Answer in a box.' } })).resumed).toBe(stored.length);
   });
 
+  it('a greedy run is not refused for its seeds (greedy decoding reads none); a sampled one is', async () => {
+    const out = path.join(dir, 'greedy-seeds');
+    const first = await runEval(options(out, { datasets: [arith2], k: 1, temperature: 0 }));
+    // Rows stored with other seeds, as an older version derived them.
+    const text = await readFile(first.files.results, 'utf8');
+    await writeFile(first.files.results, text.replace(/"seed":\d+/g, '"seed":7'));
+    const again = await runEval(options(out, { datasets: [arith2], k: 1, temperature: 0 }));
+    expect(again).toMatchObject({ ran: 0, resumed: 8 });
+    const sampled = path.join(dir, 'sampled-seeds');
+    const run = await runEval(options(sampled, { datasets: [arith2], k: 1 }));
+    await writeFile(run.files.results, (await readFile(run.files.results, 'utf8')).replace(/"seed":\d+/g, '"seed":7'));
+    await expect(runEval(options(sampled, { datasets: [arith2], k: 1 }))).rejects.toThrow(/seed 7 \(this run: \d+\)/);
+  });
+
   it('records its settings in every row and its provenance in summary.json', async () => {
     const out = path.join(dir, 'provenance');
     const engine = { model: '/models/a', modelFile: '/models/a/onnx/m.onnx', modelSha256: 'aa', dtype: 'q8' as const, engine: 'embedded' as const };

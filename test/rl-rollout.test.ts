@@ -192,6 +192,14 @@ describe('runRollouts (scripted model)', () => {
     }
   });
 
+  it('a greedy rerun is not refused for the stored seeds (greedy decoding reads none)', async () => {
+    const out = path.join(dir, 'greedy.jsonl');
+    await runRollouts(options(out, { temperature: 0 }));
+    await writeFile(out, (await readFile(out, 'utf8')).replace(/"seed":\d+/g, '"seed":7'));
+    expect(await runRollouts(options(out, { temperature: 0 }))).toMatchObject({ ran: 0, resumed: 12, complete: true });
+    await expect(runRollouts(options(out, { temperature: 1 }))).rejects.toThrow(/temperature 0 \(this run: 1\)/);
+  });
+
   it('resumes after an abort: nothing solved twice, no duplicate row, same rows as an uninterrupted run', async () => {
     const out = path.join(dir, 'resume.jsonl');
     const ac = new AbortController();
