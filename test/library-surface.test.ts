@@ -40,6 +40,17 @@ describe('SolveError keeps the engine error as its cause', () => {
   });
 });
 
+describe('SolveError of a prompt-level fork keeps its cause too', () => {
+  it('the sibling batch fails: the cause is the engine error, and the listeners heard it', async () => {
+    const heard: string[] = [];
+    const engine = new ScriptedEngine(() => `ok${EOS}`, { failOnCall: 0 });
+    const err = await solve('Compute each of: 1+1; 2+2.', { engine, decompose: 'rules', on: { error: (e) => heard.push(e.error.message) } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SolveError);
+    expect(((err as SolveError).cause as Error).message).toBe('scripted failure');
+    expect(heard).toEqual(['scripted failure']);
+  });
+});
+
 describe('solveStream and listeners see the same tagged events', () => {
   const model = rules(
     [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
