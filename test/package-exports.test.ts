@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -8,9 +8,12 @@ import { repoRoot } from './helpers.js';
 // every subpath's values (what `import()` gives) and types (what its .d.ts adds) are exactly the
 // lists in fixtures/public-api.json, so an export is added or removed on purpose; a name exported
 // by two subpaths is the same declaration; every error class is a ThreadweaverError.
+// After a deliberate change: `UPDATE_PUBLIC_API=1 npx vitest run test/package-exports.test.ts`
+// rewrites the lists, and the diff shows what changed.
 
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { exports: Record<string, string | { types: string }> };
-const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/public-api.json'), 'utf8')) as Record<string, { values: string[]; types: string[] }>;
+const listFile = path.join(repoRoot, 'test/fixtures/public-api.json');
+const expected = JSON.parse(readFileSync(listFile, 'utf8')) as Record<string, { values: string[]; types: string[] }>;
 const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
 
 /** Every name a subpath's declarations export, with the declaration it resolves to (`file:offset`). */
@@ -44,8 +47,12 @@ describe('public exports of the built package', () => {
   it.each(subpaths)('%s exports exactly the listed values and types', async (sub) => {
     const mod = (await import(path.posix.join('threadweaver-ts', sub))) as Record<string, unknown>;
     const values = Object.keys(mod).sort();
-    expect(values).toEqual(expected[sub]!.values);
     const types = [...declared.get(sub)!.keys()].filter((n) => !(n in mod)).sort();
+    if (process.env.UPDATE_PUBLIC_API === '1') {
+      expected[sub] = { values, types };
+      writeFileSync(listFile, JSON.stringify(Object.fromEntries(subpaths.map((s) => [s, expected[s]])), null, 2) + '\n');
+    }
+    expect(values).toEqual(expected[sub]!.values);
     expect(types).toEqual(expected[sub]!.types);
   });
 
