@@ -17,7 +17,7 @@ export class Graph {
   nodes: GraphNode[];
   /** Graph fields other than nodes, in order; nodes are re-inserted where the first one stood. */
   private readonly rest: Field[];
-  private readonly nodeSlot: number;
+  private nodeSlot: number;
   private readonly added: Field[] = [];
 
   constructor(fields: readonly Field[]) {
@@ -67,6 +67,16 @@ export class Graph {
     const at = this.rest.findIndex((f) => f.no === no && valueInfoName(f) === name);
     if (at < 0) throw new Error(`graph: no ${kind} named ${name}`);
     this.rest[at] = messageField(no, info);
+  }
+
+  /** Declare a new graph input (a ValueInfoProto's fields) after the existing ones. */
+  addInput(info: readonly Field[]): void {
+    let at = -1;
+    this.rest.forEach((f, k) => {
+      if (f.no === GraphField.input) at = k;
+    });
+    this.rest.splice(at + 1, 0, messageField(GraphField.input, info));
+    if (at + 1 <= this.nodeSlot) this.nodeSlot++;
   }
 
   /** Append an initializer (a TensorProto's fields). */

@@ -32,7 +32,8 @@ export async function isChunkInvariant(decoder: OnnxDecoder, length = 24): Promi
   );
 }
 
-function sameBits(a: Float32Array, b: Float32Array): boolean {
+/** Same values to the bit (NaN payloads and signed zeros included). */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
