@@ -79,6 +79,15 @@ export class Graph {
     if (at + 1 <= this.nodeSlot) this.nodeSlot++;
   }
 
+  /** Drop every recorded intermediate shape (value_info): optional hints a rewrite may have made stale. */
+  dropValueInfos(): void {
+    for (let k = this.rest.length - 1; k >= 0; k--) {
+      if (this.rest[k]!.no !== GraphField.valueInfo) continue;
+      this.rest.splice(k, 1);
+      if (k < this.nodeSlot) this.nodeSlot--;
+    }
+  }
+
   /** Append an initializer (a TensorProto's fields). */
   addInitializer(tensor: readonly Field[]): void {
     this.added.push(messageField(GraphField.initializer, tensor));

@@ -25,7 +25,7 @@ export const NodeField = { input: 1, output: 2, name: 3, opType: 4, attribute: 5
 export const AttrField = { name: 1, f: 2, i: 3, s: 4, t: 5, ints: 8, type: 20 } as const;
 export const AttrType = { float: 1, int: 2, string: 3, tensor: 4, ints: 7 } as const;
 export const TensorField = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
-export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
+export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
 const ValueInfoField = { name: 1, type: 2 } as const;
 const TypeField = { tensorType: 1 } as const;
 const TensorTypeField = { elemType: 1, shape: 2 } as const;
@@ -210,6 +210,11 @@ export function int32Tensor(name: string, dims: readonly number[], values: reado
 /** A UINT8 TensorProto's fields. */
 export function uint8Tensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
   return rawTensor(name, DataType.uint8, dims, Uint8Array.from(values));
+}
+
+/** A BOOL TensorProto's fields. */
+export function boolTensor(name: string, dims: readonly number[], values: readonly boolean[]): Field[] {
+  return rawTensor(name, DataType.bool, dims, Uint8Array.from(values, (v) => (v ? 1 : 0)));
 }
 
 /** A FLOAT TensorProto's fields. */

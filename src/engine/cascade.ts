@@ -1,5 +1,5 @@
 import { sameBits } from './chunk-invariance.js';
-import type { KVCache } from './kv-cache.js';
+import { kvInput, selectRows } from './kv-cache.js';
 import { range, type OnnxDecoder } from './onnx-decoder.js';
 
 /**
@@ -31,13 +31,10 @@ export async function cascadeFault(plain: OnnxDecoder, cascade: OnnxDecoder): Pr
   const alone = await rows([a]);
   const pair = await rows([a, b]);
   const vocab = plain.shape.vocab;
-  const firstRow = (kv: KVCache, i: number) => {
-    const size = kv.heads * kv.headDim;
-    return Float32Array.from({ length: kv.length * size }, (_, k) => kv.data[i]![Math.floor(k / size) * kv.batch * size + (k % size)]!);
-  };
+  const first = selectRows(pair.own, [0]);
   const independent =
     alone.logits.every((l, i) => sameBits(l, pair.logits[i]!.subarray(0, vocab))) &&
-    alone.own.data.every((d, i) => sameBits(d.subarray(0, alone.own.length * alone.own.heads * alone.own.headDim), firstRow(pair.own, i)));
+    alone.own.data.every((_, i) => sameBits(kvInput(alone.own, i).data, kvInput(first, i).data));
   if (!independent) return 'a row gives different results beside another row';
   const reference = await plain.forward({ ids: [[...prefix, ...a]], positions: [range(0, 16)], mask: [ones(16)] }, plain.empty(1));
   const gap = Math.max(...alone.logits[0]!.map((x, i) => Math.abs(x - reference.lastLogits[i]!)));

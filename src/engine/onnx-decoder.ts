@@ -79,8 +79,9 @@ function contractOf(session: OrtSession, layers: number): Contract {
   // The bundled graphs (scripts/onnx/rewrite-append-kv.ts, rewrite-cascade.ts): sequence-major,
   // return new positions only; the sibling graph also reads a prefix stored once for all rows.
   if (session.inputNames.includes('past.0.key')) {
-    const shared = session.inputNames.includes('shared.0.key') ? names('shared.') : [];
-    return { layout: 'sequence-major', past: names('past.'), out: names('new.'), shared };
+    // The cascade graph keeps the rows' own positions heads first ([positions, heads, rows, d]).
+    if (session.inputNames.includes('shared.0.key')) return { layout: 'sequence-head-major', past: names('past.'), out: names('new.'), shared: names('shared.') };
+    return { layout: 'sequence-major', past: names('past.'), out: names('new.'), shared: [] };
   }
   return { layout: 'batch-major', past: names('past_key_values.'), out: names('present.'), shared: [] };
 }
@@ -130,7 +131,7 @@ export class OnnxDecoder {
     if (past.batch !== batch) throw new Error(`forward: cache batch ${past.batch} ≠ input batch ${batch}`);
     if (past.layout !== this.layout) throw new Error(`forward: a ${past.layout} cache for a ${this.layout} graph`);
     if (this.sharesPrefix !== (shared !== undefined)) throw new Error(this.sharesPrefix ? 'forward: this graph needs the shared prefix' : 'forward: this graph takes no shared prefix');
-    if (shared && (shared.batch !== 1 || shared.layout !== 'sequence-major' || shared.length === 0)) throw new Error('forward: the shared prefix must be a non-empty sequence-major cache of one row');
+    if (shared && (shared.batch !== 1 || shared.layout === 'batch-major' || shared.length === 0)) throw new Error('forward: the shared prefix must be a non-empty sequence-major cache of one row');
     const ids = int64Matrix(input.ids);
     const pos = int64Matrix(input.positions);
     const mask = maskMatrix(input.mask);
@@ -161,7 +162,7 @@ export class OnnxDecoder {
       lastLogits.set(all.subarray(from, from + vocab), b * vocab);
     }
     const outputs = this.outNames.map((n) => out[n]!.data as Float32Array);
-    if (this.layout === 'sequence-major') return { lastLogits, present: appendKV(past, outputs, ids.dims[1]!) };
+    if (this.layout !== 'batch-major') return { lastLogits, present: appendKV(past, outputs, ids.dims[1]!) };
     const length = past.length + ids.dims[1]!;
     return { lastLogits, present: { ...past, length, capacity: length, data: outputs } };
   }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { AutoModelForCausalLM, env } from '@huggingface/transformers';
-import { selectRows, type KVCache } from './kv-cache.js';
+import { keepRows, selectRows, type KVCache } from './kv-cache.js';
 import { hubLoadError, missingGraph, resolveModelSource, type ModelSource } from './model-source.js';
 import { cascadeFault } from './cascade.js';
 import { isChunkInvariant } from './chunk-invariance.js';
@@ -309,7 +309,7 @@ export class TransformersEngine implements Engine {
         }
         break;
       }
-      if (keep.length !== live.length) kv = selectRows(kv, keep);
+      if (keep.length !== live.length) kv = keepRows(kv, keep);
       live = next;
       for (const row of live) {
         row.mask.push(1);
