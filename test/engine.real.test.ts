@@ -1,3 +1,6 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { resolveModelSource } from '../src/engine/model-source.js';
@@ -160,5 +163,85 @@ describe('graph files', () => {
     const b = await noCache.complete({ prompt, maxTokens: 900 });
     expect(a.text).toContain('\\boxed{227}');
     expect(b.text).toContain('\\boxed{227}');
+  });
+});
+
+describe('cascade attention for sibling calls', () => {
+  // Headers of one token length, so each row's padding is the same in every batch below.
+  const headers = ['1', '2', '3'].map((n) => `\n<Thread>\n${n}:`);
+  const blockPrefix = async () => {
+    const prompt = buildPrompt(engine.tokenizer, 'Compute 76*83 + 59*97 - 20*94.', 'parallel');
+    const head = await noCache.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
+    return [...engine.tokenizer.encode(prompt), ...head.ids];
+  };
+
+  it('is loaded beside the appending graph, and off on request', async () => {
+    expect(engine.cascadeFile).toBe('onnx/model_cascade_quantized.onnx');
+    expect(noCache.cascadeFile).toBe('onnx/model_cascade_quantized.onnx');
+    expect((await TransformersEngine.load({ cascade: false, prefixCache: false })).cascadeFile).toBe('');
+  });
+
+  it('a row decodes the same tokens alone and in batches of other compositions (seeded, rows leaving as they finish)', async () => {
+    const prefix = await blockPrefix();
+    const suffixes = headers.map((h) => engine.tokenizer.encode(h));
+    expect(new Set(suffixes.map((s) => s.length)).size).toBe(1);
+    const request = { maxTokens: 150, stop: ['</Thread>'], temperature: 1.3 };
+    const all = await noCache.completeSiblings(prefix, suffixes, { ...request, seeds: [11, 22, 33] });
+    const alone = await noCache.completeSiblings(prefix, [suffixes[1]!], { ...request, seeds: [22] });
+    const reordered = await noCache.completeSiblings(prefix, [suffixes[2]!, suffixes[1]!], { ...request, seeds: [33, 22] });
+    expect(alone[0]!.ids).toEqual(all[1]!.ids);
+    expect(reordered[1]!.ids).toEqual(all[1]!.ids);
+    expect(reordered[0]!.ids).toEqual(all[2]!.ids);
+    // The rows left the batch at different steps.
+    expect(new Set(all.map((r) => r.ids.length)).size).toBeGreaterThan(1);
+  });
+
+  it('a folder without the cascade graph decodes siblings on copies of the prefix; a cascade graph that fails its check is refused with a warning', async () => {
+    const bundled = resolveModelSource();
+    if (bundled.kind !== 'local') throw new Error('the bundled model is a local folder');
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'tw-cascade-'));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const folder = (name: string, cascade?: string) => {
+        const dir = path.join(tmp, name);
+        mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+        for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) copyFileSync(path.join(bundled.dir, f), path.join(dir, f));
+        copyFileSync(path.join(bundled.dir, 'onnx/model_append_quantized.onnx'), path.join(dir, 'onnx/model_append_quantized.onnx'));
+        if (cascade) copyFileSync(path.join(bundled.dir, cascade), path.join(dir, 'onnx/model_cascade_quantized.onnx'));
+        return dir;
+      };
+      const without = await TransformersEngine.load({ model: folder('without'), prefixCache: false });
+      expect(without.cascadeFile).toBe('');
+      const plain = await TransformersEngine.load({ cascade: false, prefixCache: false });
+      const prefix = await blockPrefix();
+      const suffixes = headers.map((h) => engine.tokenizer.encode(h));
+      const request = { maxTokens: 100, stop: ['</Thread>'] };
+      expect((await without.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual((await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
+      // The appending graph where the cascade graph should be: no shared-prefix inputs.
+      const broken = await TransformersEngine.load({ model: folder('broken', 'onnx/model_append_quantized.onnx'), prefixCache: false });
+      await new Promise((r) => setImmediate(r));
+      expect(broken.cascadeFile).toBe('');
+      expect(warnings.map((w) => `${(w as Error & { code?: string }).code}: ${w.message}`).join('\n')).toMatch(/THREADWEAVER_CASCADE_OFF: .*no shared-prefix inputs/);
+      expect((await broken.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual((await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
+    } finally {
+      process.off('warning', onWarning);
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('greedy sibling texts are those of sibling rows on copies of the prefix', async () => {
+    const plain = await TransformersEngine.load({ cascade: false, prefixCache: false });
+    for (const problem of ['Compute 37*24 + 18*53 - 29*11.', 'Let f(x) = 3x^2 + 2x + 5. Compute f(4) + f(7).']) {
+      const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
+      const head = await plain.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
+      const prefix = [...engine.tokenizer.encode(prompt), ...head.ids];
+      const suffixes = ['1', '2', '3', '12'].map((n) => engine.tokenizer.encode(`\n<Thread>\n${n}:`));
+      const request = { maxTokens: 200, stop: ['</Thread>'] };
+      const copies = await plain.completeSiblings(prefix, suffixes, request);
+      const cascade = await noCache.completeSiblings(prefix, suffixes, request);
+      expect(cascade.map((r) => r.text), problem).toEqual(copies.map((r) => r.text));
+    }
   });
 });

@@ -79,6 +79,16 @@ export class Graph {
     if (at + 1 <= this.nodeSlot) this.nodeSlot++;
   }
 
+  /** Declare an intermediate tensor a graph output too (for inspecting it), after the existing outputs. */
+  addOutput(info: readonly Field[]): void {
+    let at = -1;
+    this.rest.forEach((f, k) => {
+      if (f.no === GraphField.output) at = k;
+    });
+    this.rest.splice(at + 1, 0, messageField(GraphField.output, info));
+    if (at + 1 <= this.nodeSlot) this.nodeSlot++;
+  }
+
   /** Drop every recorded intermediate shape (value_info): optional hints a rewrite may have made stale. */
   dropValueInfos(): void {
     for (let k = this.rest.length - 1; k >= 0; k--) {

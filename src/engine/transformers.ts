@@ -85,6 +85,8 @@ export class TransformersEngine implements Engine {
   };
   /** The ONNX graph file the session runs (relative to the model folder, or the hub id's). */
   graphFile = '';
+  /** The cascade graph sibling calls run (`onnx/model_cascade*.onnx`), or '' when they decode on copies of the prefix. */
+  cascadeFile = '';
   /** What was loaded: the model folder (or hub id), the weights, and where the graph file is on disk. */
   loaded: { model: string; dtype: 'q8' | 'fp32'; graphPath: string } = { model: '', dtype: 'q8', graphPath: '' };
   /** Whether calls reuse cached prefixes (see `TransformersEngineOptions.prefixCache`). */
@@ -137,7 +139,11 @@ export class TransformersEngine implements Engine {
     }
     const engine = new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, prefixCache);
     engine.graphFile = file;
-    if (options.cascade !== false && decoder.layout === 'sequence-major') engine.cascade = await loadCascade(source, options, shape, decoder, name);
+    if (options.cascade !== false && decoder.layout === 'sequence-major') {
+      const cascade = await loadCascade(source, options, shape, decoder, name);
+      engine.cascade = cascade?.decoder;
+      engine.cascadeFile = cascade?.file ?? '';
+    }
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
     const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
     engine.loaded = { model: source.kind === 'local' ? source.dir : source.id, dtype: options.dtype ?? 'q8', graphPath: path.join(root, file) };
@@ -354,14 +360,14 @@ export class TransformersEngine implements Engine {
  * appending graph, as a decoder: undefined when the folder has none, or (with a process warning)
  * when it fails `cascadeFault`.
  */
-async function loadCascade(source: ModelSource, options: TransformersEngineOptions, shape: DecoderShape, plain: OnnxDecoder, name: string): Promise<OnnxDecoder | undefined> {
+async function loadCascade(source: ModelSource, options: TransformersEngineOptions, shape: DecoderShape, plain: OnnxDecoder, name: string): Promise<{ decoder: OnnxDecoder; file: string } | undefined> {
   const file = `onnx/model_cascade${(options.dtype ?? 'q8') === 'q8' ? '_quantized' : ''}.onnx`;
   if (source.kind !== 'local' || !existsSync(path.join(source.dir, file))) return undefined;
   const { model } = await loadModel(source, options, 'model_cascade');
   const session = (model as unknown as { sessions: Record<string, OrtSession> }).sessions.model;
   const cascade = session ? new OnnxDecoder(session, shape) : undefined;
   const fault = !cascade?.sharesPrefix ? 'it has no shared-prefix inputs (shared.0.key)' : await cascadeFault(plain, cascade);
-  if (fault === undefined) return cascade;
+  if (fault === undefined) return { decoder: cascade!, file };
   process.emitWarning(`${name} (${file}): ${fault}, so sibling batches decode on copies of their prefix instead.`, { code: 'THREADWEAVER_CASCADE_OFF' });
   return undefined;
 }
