@@ -167,6 +167,11 @@ describe('graph files', () => {
 });
 
 describe('cascade attention for sibling calls', () => {
+  // Every sibling call on the cascade graph, whatever its prefix (the default skips short ones).
+  let cascadeAll: TransformersEngine;
+  beforeAll(async () => {
+    cascadeAll = await TransformersEngine.load({ prefixCache: false, cascadeMinPrefix: 1 });
+  });
   // Headers of one token length, so each row's padding is the same in every batch below.
   const headers = ['1', '2', '3'].map((n) => `\n<Thread>\n${n}:`);
   const blockPrefix = async () => {
@@ -175,10 +180,23 @@ describe('cascade attention for sibling calls', () => {
     return [...engine.tokenizer.encode(prompt), ...head.ids];
   };
 
-  it('is loaded beside the appending graph, and off on request', async () => {
+  it('is loaded beside the appending graph, off on request, and run for sibling calls whose prefix is long enough', async () => {
     expect(engine.cascadeFile).toBe('onnx/model_cascade_quantized.onnx');
-    expect(noCache.cascadeFile).toBe('onnx/model_cascade_quantized.onnx');
     expect((await TransformersEngine.load({ cascade: false, prefixCache: false })).cascadeFile).toBe('');
+    const prefix = await blockPrefix();
+    const suffixes = headers.map((h) => engine.tokenizer.encode(h));
+    const request = { maxTokens: 60, stop: ['</Thread>'], temperature: 1.3, seeds: [4, 5, 6] };
+    // Below the default minimum (256 tokens) the rows decode on copies of the prefix: the same bits as without the cascade graph.
+    expect(prefix.length).toBeLessThan(256);
+    const before = noCache.stats.cascadeCalls;
+    const short = await noCache.completeSiblings(prefix, suffixes, request);
+    expect(noCache.stats.cascadeCalls).toBe(before);
+    const copies = await TransformersEngine.load({ cascade: false, prefixCache: false });
+    expect(short.map((r) => r.ids)).toEqual((await copies.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
+    const long = await TransformersEngine.load({ prefixCache: false, cascadeMinPrefix: prefix.length });
+    await long.completeSiblings(prefix, suffixes, request);
+    await long.completeSiblings(prefix.slice(0, -1), suffixes, request);
+    expect(long.stats.cascadeCalls).toBe(1);
   });
 
   it('a row decodes the same tokens alone and in batches of other compositions (seeded, rows leaving as they finish)', async () => {
@@ -186,9 +204,10 @@ describe('cascade attention for sibling calls', () => {
     const suffixes = headers.map((h) => engine.tokenizer.encode(h));
     expect(new Set(suffixes.map((s) => s.length)).size).toBe(1);
     const request = { maxTokens: 150, stop: ['</Thread>'], temperature: 1.3 };
-    const all = await noCache.completeSiblings(prefix, suffixes, { ...request, seeds: [11, 22, 33] });
-    const alone = await noCache.completeSiblings(prefix, [suffixes[1]!], { ...request, seeds: [22] });
-    const reordered = await noCache.completeSiblings(prefix, [suffixes[2]!, suffixes[1]!], { ...request, seeds: [33, 22] });
+    const all = await cascadeAll.completeSiblings(prefix, suffixes, { ...request, seeds: [11, 22, 33] });
+    const alone = await cascadeAll.completeSiblings(prefix, [suffixes[1]!], { ...request, seeds: [22] });
+    const reordered = await cascadeAll.completeSiblings(prefix, [suffixes[2]!, suffixes[1]!], { ...request, seeds: [33, 22] });
+    expect(cascadeAll.stats.cascadeCalls).toBe(3);
     expect(alone[0]!.ids).toEqual(all[1]!.ids);
     expect(reordered[1]!.ids).toEqual(all[1]!.ids);
     expect(reordered[0]!.ids).toEqual(all[2]!.ids);
@@ -212,7 +231,7 @@ describe('cascade attention for sibling calls', () => {
         if (cascade) copyFileSync(path.join(bundled.dir, cascade), path.join(dir, 'onnx/model_cascade_quantized.onnx'));
         return dir;
       };
-      const without = await TransformersEngine.load({ model: folder('without'), prefixCache: false });
+      const without = await TransformersEngine.load({ model: folder('without'), prefixCache: false, cascadeMinPrefix: 1 });
       expect(without.cascadeFile).toBe('');
       const plain = await TransformersEngine.load({ cascade: false, prefixCache: false });
       const prefix = await blockPrefix();
@@ -220,7 +239,7 @@ describe('cascade attention for sibling calls', () => {
       const request = { maxTokens: 100, stop: ['</Thread>'] };
       expect((await without.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual((await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
       // The appending graph where the cascade graph should be: no shared-prefix inputs.
-      const broken = await TransformersEngine.load({ model: folder('broken', 'onnx/model_append_quantized.onnx'), prefixCache: false });
+      const broken = await TransformersEngine.load({ model: folder('broken', 'onnx/model_append_quantized.onnx'), prefixCache: false, cascadeMinPrefix: 1 });
       await new Promise((r) => setImmediate(r));
       expect(broken.cascadeFile).toBe('');
       expect(warnings.map((w) => `${(w as Error & { code?: string }).code}: ${w.message}`).join('\n')).toMatch(/THREADWEAVER_CASCADE_OFF: .*no shared-prefix inputs/);
@@ -240,7 +259,7 @@ describe('cascade attention for sibling calls', () => {
       const suffixes = ['1', '2', '3', '12'].map((n) => engine.tokenizer.encode(`\n<Thread>\n${n}:`));
       const request = { maxTokens: 200, stop: ['</Thread>'] };
       const copies = await plain.completeSiblings(prefix, suffixes, request);
-      const cascade = await noCache.completeSiblings(prefix, suffixes, request);
+      const cascade = await cascadeAll.completeSiblings(prefix, suffixes, request);
       expect(cascade.map((r) => r.text), problem).toEqual(copies.map((r) => r.text));
     }
   });

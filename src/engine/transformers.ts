@@ -42,7 +42,18 @@ export interface TransformersEngineOptions {
    * (docs/performance.md). Off: siblings decode on per-row copies of the prefix.
    */
   cascade?: boolean;
+  /**
+   * Sibling calls with a shorter shared prefix decode on copies of it even with the cascade
+   * graph (default 256 tokens): below that the per-row graph's step is as fast on this model
+   * and CPU, the cascade graph's extra nodes cost more than the prefix's attention
+   * (docs/performance.md). The choice depends on the prefix alone, never on the rows, so a row
+   * decodes the same bits whichever siblings it has.
+   */
+  cascadeMinPrefix?: number;
 }
+
+/** `TransformersEngineOptions.cascadeMinPrefix` by default (measured: docs/performance.md). */
+export const DEFAULT_CASCADE_MIN_PREFIX = 256;
 
 /** Counters for benchmarks and reports. */
 export interface EngineStats {
@@ -50,6 +61,8 @@ export interface EngineStats {
   prefillTokens: number;
   decodeSteps: number;
   cachedPromptTokens: number;
+  /** Sibling calls that ran the cascade graph (the rest decoded on copies of their prefix). */
+  cascadeCalls: number;
   /** Time in forward calls by batch size (rows in the call). */
   forwardMsByBatch: Map<number, { calls: number; ms: number }>;
 }
@@ -81,6 +94,7 @@ export class TransformersEngine implements Engine {
     prefillTokens: 0,
     decodeSteps: 0,
     cachedPromptTokens: 0,
+    cascadeCalls: 0,
     forwardMsByBatch: new Map(),
   };
   /** The ONNX graph file the session runs (relative to the model folder, or the hub id's). */
@@ -95,6 +109,8 @@ export class TransformersEngine implements Engine {
   private readonly vocab: number;
   /** The cascade graph for sibling calls, when loaded (`TransformersEngineOptions.cascade`). */
   private cascade: OnnxDecoder | undefined;
+  /** Shortest shared prefix a sibling call runs the cascade graph for. */
+  private cascadeMinPrefix = DEFAULT_CASCADE_MIN_PREFIX;
 
   private constructor(
     readonly tokenizer: HFTokenizer,
@@ -143,6 +159,7 @@ export class TransformersEngine implements Engine {
       const cascade = await loadCascade(source, options, shape, decoder, name);
       engine.cascade = cascade?.decoder;
       engine.cascadeFile = cascade?.file ?? '';
+      engine.cascadeMinPrefix = Math.max(1, options.cascadeMinPrefix ?? DEFAULT_CASCADE_MIN_PREFIX);
     }
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
     const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
@@ -231,9 +248,10 @@ export class TransformersEngine implements Engine {
 
     // With the cascade graph every row reads the prefix's cache in place (`shared`); each row's
     // cache and mask hold its own positions only, and the prefix is never copied.
-    const cascade = siblingCall && prefix.length > 0 && suffixes.every((s) => s.length > 0) ? this.cascade : undefined;
+    const cascade = siblingCall && prefix.length >= this.cascadeMinPrefix && suffixes.every((s) => s.length > 0) ? this.cascade : undefined;
     const shared = cascade ? kv : undefined;
     const decoder = cascade ?? this.decoder;
+    if (cascade) this.stats.cascadeCalls++;
     const rows: Row[] = suffixes.map((_, i) => ({
       out: i,
       ids: [],
