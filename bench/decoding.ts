@@ -18,8 +18,9 @@ import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { generateArith } from '../eval/arith.js';
 import { extractAnswer } from '../src/math/extract.js';
 import { packageRoot } from '../src/package-root.js';
-import { selectRows } from '../src/engine/kv-cache.js';
-import { TransformersEngine } from '../src/engine/transformers.js';
+import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/transformers.js';
+import { cascadeSection } from './cascade-report.js';
+import { prefill, siblingRows, type Which } from './sibling-rows.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
 import { decomposeSection } from './decompose-report.js';
@@ -124,31 +125,41 @@ function aggregate(rows: Measured[]) {
   };
 }
 
-/** Per-step cost of decoding `batch` rows at a given context, relative to one row. */
-async function stepCost(engine: TransformersEngine, contexts: number[], steps: number, rounds: number) {
-  const decoder = (engine as unknown as { decoder: import('../src/engine/onnx-decoder.js').OnnxDecoder }).decoder;
-  const result: Record<string, Record<string, number>> = {};
+/**
+ * Per-step cost of 1–4 sibling rows sharing a prefix of each context, as the engine runs them
+ * (on copies of the prefix below `cascadeMinPrefix`, the cascade graph from it), relative to one
+ * row of a plain completion at that context.
+ */
+interface StepCost {
+  /** ms per step of one row of a plain completion. */
+  msBatch1: number;
+  /** 1–4 sibling rows, relative to that. */
+  batch1: number;
+  batch2: number;
+  batch3: number;
+  batch4: number;
+  /** How the engine ran the rows (absent in results from before the cascade graph: copies). */
+  graph?: 'copies' | 'cascade';
+}
+
+async function stepCost(engine: TransformersEngine, contexts: number[], steps: number, rounds: number): Promise<Record<string, StepCost>> {
+  const result: Record<string, StepCost> = {};
   for (const ctx of contexts) {
-    const ids = Array.from({ length: ctx }, (_, i) => 20 + (i % 60));
-    const { present } = await decoder.forward({ ids: [ids], positions: [ids.map((_, i) => i)], mask: [ids.map(() => 1)] }, decoder.empty(1));
-    const samples: Record<number, number[]> = { 1: [], 2: [], 3: [], 4: [] };
+    const prefix = await prefill(engine, ctx);
+    const which: Which = engine.cascadeFile && ctx >= DEFAULT_CASCADE_MIN_PREFIX ? 'after' : 'before';
+    const samples: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
       // Interleave batch sizes within a round so machine noise hits them alike.
-      for (const batch of [1, 2, 3, 4]) {
-        let kv = selectRows(present, Array(batch).fill(0));
-        const mask = Array.from({ length: batch }, () => Array<number>(ctx).fill(1));
+      for (const [key, w, batch] of [['plain', 'before', 1], ...[1, 2, 3, 4].map((b) => [`batch${b}`, which, b])] as [string, Which, number][]) {
+        const rows = await siblingRows(engine, w, prefix, batch);
         const t0 = performance.now();
-        for (let s = 0; s < steps; s++) {
-          mask.forEach((m) => m.push(1));
-          const o = await decoder.forward({ ids: mask.map(() => [30]), positions: mask.map(() => [ctx + s]), mask }, kv);
-          kv = o.present;
-        }
-        samples[batch]!.push((performance.now() - t0) / steps);
+        for (let s = 0; s < steps; s++) await rows.step();
+        (samples[key] ??= []).push((performance.now() - t0) / steps);
       }
     }
-    const base = median(samples[1]!);
-    result[String(ctx)] = Object.fromEntries([1, 2, 3, 4].map((b) => [`batch${b}`, median(samples[b]!) / base]));
-    result[String(ctx)]!.msBatch1 = base;
+    const base = median(samples.plain!);
+    const ratio = (b: number) => median(samples[`batch${b}`]!) / base;
+    result[String(ctx)] = { msBatch1: base, batch1: ratio(1), batch2: ratio(2), batch3: ratio(3), batch4: ratio(4), graph: which === 'after' ? 'cascade' : 'copies' };
   }
   return result;
 }
@@ -318,11 +329,13 @@ ${table([
 - Problems without a parallel block: C takes ${result.noBlockSlowdown === null ? 'n/a' : f2(result.noBlockSlowdown) + '×'} B's time.
 - B and C wrote the same text on ${Math.round((result.overall?.sameTextBC ?? 0) * 100)}% of problems.
 
-### Per-step cost of a batch, relative to one row
+### Per-step cost of sibling rows, relative to one row
+
+Rows sharing a prefix of that many tokens (each with a 5-token header), as the engine decodes them: on copies of the prefix below ${DEFAULT_CASCADE_MIN_PREFIX} tokens, through the cascade graph from ${DEFAULT_CASCADE_MIN_PREFIX}; relative to one row of a plain completion at that context.
 
 ${table([
-  ['context', 'batch 1 ms', '2', '3', '4'],
-  ...Object.entries(step).map(([ctx, v]) => [ctx, f2(v.msBatch1!), f2(v.batch2!) + '×', f2(v.batch3!) + '×', f2(v.batch4!) + '×'] as [string, ...string[]]),
+  ['context', 'one row ms', '1 sibling', '2', '3', '4', 'rows read the prefix'],
+  ...Object.entries(step).map(([ctx, v]) => [ctx, f2(v.msBatch1), f2(v.batch1) + '×', f2(v.batch2) + '×', f2(v.batch3) + '×', f2(v.batch4) + '×', v.graph === 'cascade' ? 'once (cascade)' : 'from copies'] as [string, ...string[]]),
 ])}
 
 ### Single stream
@@ -334,7 +347,7 @@ Peak resident memory: ${result.peakRssMiB} MiB.
 What these figures say about the targets, and why batching is not free on this model and machine:
 [docs/performance.md](../docs/performance.md).
 `;
-  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection() + decomposeSection());
+  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection() + cascadeSection() + decomposeSection());
 }
 
 
