@@ -59,12 +59,16 @@ export const DEFAULT_CASCADE_MIN_PREFIX = 256;
 export interface EngineStats {
   forwardCalls: number;
   prefillTokens: number;
+  /** Time in forward calls that ran more than one token per row (prompts, headers, joined text). */
+  prefillMs: number;
   decodeSteps: number;
   cachedPromptTokens: number;
   /** Sibling calls that ran the cascade graph (the rest decoded on copies of their prefix). */
   cascadeCalls: number;
   /** Time in forward calls by batch size (rows in the call). */
   forwardMsByBatch: Map<number, { calls: number; ms: number }>;
+  /** The same for decode steps only (one new token per row). */
+  decodeMsByBatch: Map<number, { calls: number; ms: number }>;
 }
 
 interface Row {
@@ -92,10 +96,12 @@ export class TransformersEngine implements Engine {
   readonly stats: EngineStats = {
     forwardCalls: 0,
     prefillTokens: 0,
+    prefillMs: 0,
     decodeSteps: 0,
     cachedPromptTokens: 0,
     cascadeCalls: 0,
     forwardMsByBatch: new Map(),
+    decodeMsByBatch: new Map(),
   };
   /** The ONNX graph file the session runs (relative to the model folder, or the hub id's). */
   graphFile = '';
@@ -356,10 +362,15 @@ export class TransformersEngine implements Engine {
     const out = await decoder.forward(input, past, shared);
     const ms = performance.now() - t0;
     this.stats.forwardCalls++;
-    const b = this.stats.forwardMsByBatch.get(input.ids.length) ?? { calls: 0, ms: 0 };
-    b.calls++;
-    b.ms += ms;
-    this.stats.forwardMsByBatch.set(input.ids.length, b);
+    const count = (byBatch: Map<number, { calls: number; ms: number }>) => {
+      const b = byBatch.get(input.ids.length) ?? { calls: 0, ms: 0 };
+      b.calls++;
+      b.ms += ms;
+      byBatch.set(input.ids.length, b);
+    };
+    count(this.stats.forwardMsByBatch);
+    if (input.ids[0]!.length > 1) this.stats.prefillMs += ms;
+    else count(this.stats.decodeMsByBatch);
     return out;
   }
 
