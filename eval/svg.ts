@@ -65,12 +65,16 @@ function fmt(v: number): string {
 
 const f1 = (v: number): string => v.toFixed(1);
 
+/** An axis's range and ticks; `format` (a caller's option, passed on as given) labels the ticks. */
+interface Axis {
+  lo: number;
+  hi: number;
+  values: number[];
+  format?: ((v: number) => string) | undefined;
+}
+
 /** The shared frame: background, title, axis labels, grid and tick labels. */
-function frame(
-  f: Frame,
-  x: { lo: number; hi: number; values: number[]; format?: (v: number) => string },
-  y: { lo: number; hi: number; values: number[]; format?: (v: number) => string },
-): { sx: (v: number) => number; sy: (v: number) => number; parts: string[] } {
+function frame(f: Frame, x: Axis, y: Axis): { sx: (v: number) => number; sy: (v: number) => number; parts: string[] } {
   const sx = (v: number): number => M.left + ((v - x.lo) / (x.hi - x.lo)) * PLOT_W;
   const sy = (v: number): number => M.top + PLOT_H - ((v - y.lo) / (y.hi - y.lo)) * PLOT_H;
   const parts = [

@@ -14,32 +14,39 @@ import { findSchema, runParts, type DecomposePolicy, type DecomposeRunOptions, t
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 import { ThreadweaverError } from './errors.js';
 
-export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
+/** solve()'s options; as with the controller's, an undefined option is the default (checked by checkSolveOptions). */
+export interface SolveOptions extends ControllerOptions {
+  /** The embedded engine's model: a local folder or Hugging Face id (default: the bundled model). */
+  model?: string | undefined;
+  /** The embedded engine's ONNX weights (see TransformersEngineOptions). */
+  dtype?: TransformersEngineOptions['dtype'] | undefined;
+  /** The embedded engine's onnxruntime threads (see TransformersEngineOptions). */
+  threads?: number | undefined;
   /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
-  engine?: Engine;
+  engine?: Engine | undefined;
   /** How the problem becomes the prompt (suffix, system message, template variables); a preset's `prompt`. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** Shorthand for `prompt.style` (and over it). */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** How the final answer is found in the text (see extractAnswer). Default 'boxed'. */
-  extract?: ExtractPolicy;
+  extract?: ExtractPolicy | undefined;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
-  system?: string;
+  system?: string | undefined;
   /** Listeners for the controller's typed events (each gets the tagged event, as solveStream yields it). */
-  on?: Partial<ControllerEvents>;
+  on?: Partial<ControllerEvents> | undefined;
   /**
    * The trajectory format the model writes: `threadweaver` (default), `multiverse`,
    * `parallel-r1`, `npr`, with settings (`parallel-r1:paths=4`, `{ name: 'multiverse', depth: 3 }`),
    * or any Dialect. It decides where the controller forks and joins, the strict check, and T/L.
    */
-  format?: string | FormatSpec | Dialect;
+  format?: string | FormatSpec | Dialect | undefined;
   /**
    * Prompt-level forks, for models never trained to fork: find the prompt's independent inputs
    * (`rules`: explicit lists only; `model`: the model's JSON schema; `auto`: the rules, then the
    * model), answer each with its own completion, all at once, and join the answers in order. A
    * prompt without inputs runs as one task (`decomposition.reason` says why).
    */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 export interface SolveResult {
@@ -103,7 +110,7 @@ export function solve(problem: string, options: SolveOptions = {}): Promise<Solv
 export async function runSolve(problem: string, options: SolveOptions, onEvent?: (e: ControllerEvent) => void): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
   checkSolveOptions(options);
-  const engine = options.engine ?? (await embeddedEngine(options));
+  const engine = options.engine ?? (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
   const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
@@ -163,8 +170,9 @@ function decomposeOptions(o: SolveOptions, prompt: Partial<PromptFormat>, onEven
   return { policy: decompose!, prompt, onEvent, ...defined({ system, maxTokens, contextLimit, temperature, topP, seed, signal, extract }) };
 }
 
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** The fields that are set, for options whose types leave a field out rather than undefined. */
+function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 function unknownCharWarnings(engine: Engine, problem: string): string[] {

@@ -107,7 +107,7 @@ describe.skipIf(!hasChromium)('in the browser', () => {
       await finished(page);
       const ids = await page.$$eval('tr[data-problem-id]', (rows) => rows.map((r) => r.getAttribute('data-problem-id')));
       expect(ids).toEqual(['arith-2026-0', 'arith-2026-1', 'arith-2026-2']);
-      expect(await page.$$eval('.charts img', (imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth > 0))).toBe(true);
+      expect(await page.$$eval('.charts img', (imgs) => imgs.every((i) => (i as { naturalWidth: number }).naturalWidth > 0))).toBe(true);
       await page.selectOption('#sort', 'speedup-desc');
       const speedups = await page.$$eval('tr[data-problem-id]', (rows) => rows.map((r) => Number(r.getAttribute('data-speedup'))));
       expect(speedups).toEqual([...speedups].sort((a, b) => b - a));
@@ -122,8 +122,8 @@ describe.skipIf(!hasChromium)('in the browser', () => {
       expect(await page.getAttribute('#problem', 'data-problem-id')).toBe('arith-2026-0');
       const modes = await page.$$eval('.sample[data-mode]', (s) => s.map((x) => x.getAttribute('data-mode')));
       expect(modes).toEqual(['parallel', 'sequential']);
-      const api = await (await fetch(`${viewer.url}/api/problem?dataset=arith&id=arith-2026-0`)).json();
-      const threads = api.samples.find((s: any) => s.row.mode === 'parallel').row.threads;
+      const api = (await (await fetch(`${viewer.url}/api/problem?dataset=arith&id=arith-2026-0`)).json()) as { samples: { row: { mode: string; threads: number } }[] };
+      const threads = api.samples.find((s) => s.row.mode === 'parallel')!.row.threads;
       expect(await page.$$eval('.sample[data-mode="parallel"] .lane', (l) => l.length)).toBe(threads);
       expect(await page.$$eval('.sample[data-mode="parallel"] .timeline rect', (r) => r.length)).toBeGreaterThan(threads);
       await page.screenshot({ path: path.join(dir, 'problem.png'), fullPage: true });

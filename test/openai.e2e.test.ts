@@ -12,7 +12,7 @@ import type { TransformersEngine } from '../src/engine/transformers.js';
 import { extractAnswer } from '../src/math/extract.js';
 import { startServer } from '../src/server/index.js';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { startFaultProxy } from './fault-proxy.js';
 import { hasSharedFile, readJsonl, sharedDir } from './helpers.js';
 
 // End to end over real loopback HTTP: `threadweaver serve`'s server on the bundled model, and

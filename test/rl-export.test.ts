@@ -10,13 +10,14 @@ import exportCommand from '../src/cli/commands/export.js';
 import { UsageError } from '../src/cli/command.js';
 import { loadPrompt } from '../src/orchestrator/prompt.js';
 import { sftLayout } from '../src/trie/index.js';
+import type { Tokenizer } from '../src/engine/types.js';
 import { behaviourOf, scriptedSolve, toyDataset, toyEngine, type ScriptedLog } from './rl-scripted.js';
 
 let dir: string;
 let input: string;
 let rows: RolloutRow[];
 const log: ScriptedLog[] = [];
-const tokenizer = toyEngine.tokenizer;
+const tokenizer: Tokenizer = toyEngine.tokenizer;
 
 const jsonl = async <T>(file: string): Promise<T[]> =>
   (await readFile(file, 'utf8'))

@@ -315,7 +315,7 @@ describe('statistics and limits', () => {
       answer: null,
       gradeReason: '',
       threadsPerBlock,
-      stats: { totalTokens: 100, criticalPathTokens: 100 * (1 - acceleration), sequentialTokens: 0, acceleration, parallelRatio: 0, blocks: [] },
+      stats: { totalTokens: 100, criticalPathTokens: 100 * (1 - acceleration), sequentialTokens: 0, acceleration, parallelRatio: 0, blocks: [], sequentialRuns: [0] },
     });
     const all = [a(true, true, [2, 3], 0.3), a(true, true, [], 0), a(false, true, [2], 0.2), a(true, false, [2], 0.1)];
     const s = datasetStats(all, all.slice(0, 2));

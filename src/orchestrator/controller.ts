@@ -7,28 +7,29 @@ import type { ControllerEvents } from './events.js';
 import { capPlan, runParallelPhase, type ForkContext } from './fork.js';
 import { TrajectoryBuilder, type LimitHit, type Trajectory, type TrajectoryEnd } from './trajectory.js';
 
+/** Callers pass these on from settings of their own: an undefined option is the default. */
 export interface ControllerOptions {
   /** `parallel` forks at the format's trigger (ThreadWeaver: `</Outlines>`); `sequential` never forks. */
-  mode?: 'parallel' | 'sequential';
+  mode?: 'parallel' | 'sequential' | undefined;
   /**
    * Response budget: tokens the model generates, summed over every call, every thread counted
    * (as in the reference). Text the controller inserts (thread headers, `\n</Thread>`,
    * separators, `\n</Parallel>`) is not generated and does not count; it does count toward
    * the context limit. Default: the context length.
    */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /**
    * Max prompt + joined completion tokens, inserted text included (default and upper bound: the
    * engine's context length). A run that reaches it is cut to fit, closing tags included.
    */
-  contextLimit?: number;
+  contextLimit?: number | undefined;
   /** Max state transitions (reference: 32). */
-  maxTransitions?: number;
-  temperature?: number;
-  topP?: number;
+  maxTransitions?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
   /** Base seed (any safe integer); each call and each thread derives its own with `deriveSeed`. */
-  seed?: number;
-  signal?: AbortSignal;
+  seed?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export const DEFAULT_MAX_TRANSITIONS = 32;

@@ -42,7 +42,8 @@ interface ThreadRun {
   generated: number;
   calls: number;
   state: 'active' | 'waiting' | 'done';
-  child?: BlockRun;
+  /** The nested block it waits on (state 'waiting'); cleared when that block joins. */
+  child?: BlockRun | undefined;
   /** Ended with its own close tag (no closer needed). */
   closed: boolean;
   finishReason: FinishReason;

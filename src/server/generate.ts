@@ -16,27 +16,28 @@ export interface GenerationPlan {
   seeds: (number | undefined)[];
 }
 
+/** A request's fields as its body gives them: absent (undefined) and null both ask for the default. */
 export interface PlanInput {
   prompt: string | readonly number[];
   /** The body field the prompt came from, for error messages (`prompt` or `messages`). */
   promptParam: string;
-  maxTokens?: number | null;
+  maxTokens?: number | null | undefined;
   /** The body field max tokens came from (`max_tokens` or `max_completion_tokens`). */
   maxTokensParam: string;
-  stop?: string | readonly string[] | null;
-  n?: number | null;
-  temperature?: number | null;
-  topP?: number | null;
-  seed?: number | null;
+  stop?: string | readonly string[] | null | undefined;
+  n?: number | null | undefined;
+  temperature?: number | null | undefined;
+  topP?: number | null | undefined;
+  seed?: number | null | undefined;
 }
 
 /** The sampling fields both endpoints' bodies share, as plan input. */
 export function samplingInput(body: {
-  stop?: string | string[] | null;
-  n?: number | null;
-  temperature?: number | null;
-  top_p?: number | null;
-  seed?: number | null;
+  stop?: string | string[] | null | undefined;
+  n?: number | null | undefined;
+  temperature?: number | null | undefined;
+  top_p?: number | null | undefined;
+  seed?: number | null | undefined;
 }): Pick<PlanInput, 'stop' | 'n' | 'temperature' | 'topP' | 'seed'> {
   return { stop: body.stop, n: body.n, temperature: body.temperature, topP: body.top_p, seed: body.seed };
 }

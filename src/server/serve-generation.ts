@@ -19,11 +19,11 @@ export interface ServeOptions {
 
 /** The response options both endpoints' bodies share. */
 export function serveOptions(body: {
-  stream?: boolean | null;
-  stream_options?: { include_usage?: boolean | null } | null;
-  return_token_ids?: boolean | null;
-  skip_special_tokens?: boolean | null;
-  spaces_between_special_tokens?: boolean | null;
+  stream?: boolean | null | undefined;
+  stream_options?: { include_usage?: boolean | null | undefined } | null | undefined;
+  return_token_ids?: boolean | null | undefined;
+  skip_special_tokens?: boolean | null | undefined;
+  spaces_between_special_tokens?: boolean | null | undefined;
 }): ServeOptions {
   return {
     stream: body.stream ?? false,
