@@ -45,18 +45,18 @@ export interface Dataset {
 
 export interface DatasetSpec {
   /** A benchmark name (see BENCHMARK_FILES), `arith`, or a path to a JSONL file. */
-  name?: string;
+  name?: string | undefined;
   /** An explicit JSONL file; wins over `name` for locating rows (`name` then only labels the dataset). */
-  file?: string;
+  file?: string | undefined;
   /** Folder holding the benchmark files. Default: $THREADWEAVER_DATA_DIR, else `<repo>/../shared/benchmarks`. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Keep at most this many problems. */
-  limit?: number;
+  limit?: number | undefined;
   /**
    * For `arith`: the generator seed (default ARITH_DEFAULT_SEED).
    * For files with a `limit`: pick a seeded random subset (in file order) instead of the first rows.
    */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 export { BENCHMARK_FILES } from './catalog.js';

@@ -31,17 +31,17 @@ export function fileUrl(endpoint: string, f: HubFile): string {
 
 export interface FetchOptions {
   /** Where to store the converted file (default: defaultCacheDir()). */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Hub or mirror root (default: $HF_ENDPOINT, else https://huggingface.co). */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Bearer token for gated or private repositories (default: $HF_TOKEN). */
-  token?: string;
+  token?: string | undefined;
   /** Per-file timeout (default 120 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Stops the download (the error is the signal's reason); nothing is written. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Told about each file as it downloads. */
-  onFile?: (e: { benchmark: string; url: string; bytes: number }) => void;
+  onFile?: ((e: { benchmark: string; url: string; bytes: number }) => void) | undefined;
 }
 
 export interface FetchResult {

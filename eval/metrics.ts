@@ -96,9 +96,9 @@ export interface SummaryOptions {
   /** k for pass@k and maj@k. Default: the largest number of samples any problem has in that mode. */
   k?: number;
   /** Whether two extracted answers are the same vote. Default: equal after removing whitespace. */
-  sameAnswer?: (a: string, b: string) => boolean;
+  sameAnswer?: ((a: string, b: string) => boolean) | undefined;
   /** Resamples and seed of the bootstrap intervals. */
-  bootstrap?: BootstrapOptions;
+  bootstrap?: BootstrapOptions | undefined;
 }
 
 /**

@@ -77,14 +77,14 @@ export function datasetProvenance(d: Dataset): DatasetProvenance {
 
 export interface ProvenanceInput {
   settings: SampleSettings;
-  engine?: EngineProvenance;
+  engine?: EngineProvenance | undefined;
   temperature: number;
   topP: number;
   seedBase: number;
   extract: ExtractPolicy;
   k: number;
   /** The preset the run resolved (its name is recorded). */
-  preset?: ResolvedPreset;
+  preset?: ResolvedPreset | undefined;
   datasets: readonly Dataset[];
 }
 

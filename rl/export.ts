@@ -94,11 +94,11 @@ export interface ExportOptions {
   out: string;
   format: ExportFormat;
   /** Keep only trajectories graded correct. */
-  onlyCorrect?: boolean;
+  onlyCorrect?: boolean | undefined;
   /** Needed by the trie format: the rollout model's tokenizer. */
-  tokenizer?: ExportTokenizer;
+  tokenizer?: ExportTokenizer | undefined;
   /** Stops the export (its reason is thrown); nothing is written. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ExportResult {

@@ -144,7 +144,7 @@ export function parseRolloutLine(line: string, where: string): RolloutRow {
 
 /** Stream a rollout file's rows (blank lines skipped), each with its line number. */
 export function readRolloutLines(file: string, signal?: AbortSignal): AsyncGenerator<{ row: RolloutRow; line: number }> {
-  return readJsonLines(file, parseRolloutLine, { error: RolloutFileError, ...(signal ? { signal } : {}) });
+  return readJsonLines(file, parseRolloutLine, { error: RolloutFileError, signal });
 }
 
 /** Every row of a rollout file, validated. */

@@ -35,12 +35,12 @@ export interface RolloutSolveOptions {
   seed: number;
   temperature: number;
   topP: number;
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   promptStyle: PromptStyle;
   prompt: PromptFormat;
   /** The trajectory format (see solve's `format`). */
-  format?: string;
-  signal?: AbortSignal;
+  format?: string | undefined;
+  signal?: AbortSignal | undefined;
   /** Which sample this is (for logging; solvers need not read it). */
   problemId: string;
   sample: number;
@@ -70,45 +70,45 @@ export interface RolloutOptions {
   /** Trajectories per problem (≥ 1). */
   group: number;
   /** Default 'parallel'. */
-  mode?: Mode;
+  mode?: Mode | undefined;
   /** Default 1 (rollouts need sampling). */
-  temperature?: number;
+  temperature?: number | undefined;
   /** Default 1. */
-  topP?: number;
+  topP?: number | undefined;
   /** Trajectory seeds are deriveSeed(seedBase, problem index, sample). Default 0. */
-  seedBase?: number;
+  seedBase?: number | undefined;
   /** Trajectories decoded at once. Default 1. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Response budget per trajectory, threads included. Default: the engine's context length. */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /** How the problem is put to the model: 'trained' (default) or 'instructed' (see buildPrompt). */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** The rest of the prompt format (a preset's); `promptStyle` wins over its style. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The preset's name, stored in every row: resuming with another preset is refused. Default tiny. */
-  preset?: string;
+  preset?: string | undefined;
   /** The trajectory format the model writes (see solve's `format`; default threadweaver). */
-  format?: string;
+  format?: string | undefined;
   /** The final rollouts file (JSONL). The pending file sits beside it. */
   out: string;
   /** The engine the default solve runs on (default: the embedded bundled model). Supplies the EOS id. */
-  engine?: Engine;
-  solve?: RolloutSolveFn;
+  engine?: Engine | undefined;
+  solve?: RolloutSolveFn | undefined;
   /** Default gradeAnswer (src/math). */
-  grade?: GradeFn;
-  rewardConfig?: Partial<RewardConfig>;
+  grade?: GradeFn | undefined;
+  rewardConfig?: Partial<RewardConfig> | undefined;
   /** 'mean' (P-GRPO, default) or 'std' (GRPO). */
-  advantage?: AdvantageMode;
+  advantage?: AdvantageMode | undefined;
   /** Store each call's full context ids (large; they can always be rebuilt with contextIdsOf). */
-  keepContextIds?: boolean;
+  keepContextIds?: boolean | undefined;
   /** Stops scheduling; in-flight trajectories are dropped, everything stored stays. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Called once at the start and after every stored trajectory. */
-  onProgress?: (progress: RolloutProgress) => void;
+  onProgress?: ((progress: RolloutProgress) => void) | undefined;
   /** Print a progress line on this stream (default: none). */
-  progress?: ProgressStream | false;
+  progress?: ProgressStream | false | undefined;
   /** Without a TTY, print the progress line every this many trajectories. Default: about 5% of the run. */
-  progressEvery?: number;
+  progressEvery?: number | undefined;
 }
 
 export interface RolloutResult {
@@ -183,7 +183,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const engine = o.engine ?? (o.solve ? undefined : await embeddedEngine());
   const eosId = engine?.tokenizer.eosIds[0] ?? null;
   const solveOne: RolloutSolveFn =
-    o.solve ?? ((problem, { problemId: _id, sample: _sample, ...s }) => solve(problem, { ...s, ...(engine ? { engine } : {}) }));
+    o.solve ?? ((problem, { problemId: _id, sample: _sample, ...s }) => solve(problem, { ...s, engine }));
   const grade: GradeFn = o.grade ?? ((pred, gold) => gradeAnswer(pred, gold));
 
   // The plan: problem by problem, so groups complete (and get final rows) early.
@@ -319,11 +319,11 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       seed: j.seed,
       temperature,
       topP,
-      ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+      maxTokens: o.maxTokens,
       promptStyle: settings.promptStyle,
       prompt: { style: settings.promptStyle, ...settings.prompt },
-      ...(o.format ? { format: o.format } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
+      format: o.format,
+      signal: o.signal,
       problemId: j.problem.id,
       sample: j.sample,
     });
@@ -343,9 +343,9 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const todo = jobs.filter((j) => !known.has(resultKey(j.key)));
   try {
     failure = await runJobs(todo, o.concurrency ?? 1, runJob, {
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal: o.signal,
       describe: (j) => `rollout stopped at ${j.problem.id} sample ${j.sample}`,
-      ...(failure ? { failure } : {}),
+      failure,
     });
   } finally {
     line.finish();

@@ -72,7 +72,7 @@ export function parseJsonLines<S extends z.ZodType>(text: string, file: string, 
 export async function* readJsonLines<R>(
   file: string,
   parse: (line: string, where: string) => R,
-  options: Pick<JsonLineOptions, 'error'> & { signal?: AbortSignal } = {},
+  options: Pick<JsonLineOptions, 'error'> & { signal?: AbortSignal | undefined } = {},
 ): AsyncGenerator<{ row: R; line: number }> {
   const input = createReadStream(file);
   try {

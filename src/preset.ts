@@ -211,14 +211,14 @@ export async function presetEngineOptions(preset: Preset, tokenizer?: string): P
 /** Explicit settings that replace a preset's (from flags or options); undefined: the preset's. */
 export interface PresetOverrides {
   /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`). */
-  format?: string;
-  tokenizer?: string;
-  chatTemplate?: 'model' | 'none';
-  promptStyle?: PromptFormat['style'];
-  contextLength?: number;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
+  format?: string | undefined;
+  tokenizer?: string | undefined;
+  chatTemplate?: 'model' | 'none' | undefined;
+  promptStyle?: PromptFormat['style'] | undefined;
+  contextLength?: number | undefined;
+  maxTokens?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
 }
 
 /** The settings a run used: the preset's, with the overrides applied. */
@@ -255,7 +255,12 @@ export function isPresetFile(nameOrFile: string): boolean {
 }
 
 /** Apply `overrides` to `preset` for `use` (an evaluation passes its samples per problem). */
-export function resolvePreset(preset: Preset, use: PresetUse, overrides: PresetOverrides = {}, options: { file?: string; samplesPerProblem?: number } = {}): ResolvedPreset {
+export function resolvePreset(
+  preset: Preset,
+  use: PresetUse,
+  overrides: PresetOverrides = {},
+  options: { file?: string | undefined; samplesPerProblem?: number | undefined } = {},
+): ResolvedPreset {
   const s = presetSampling(preset, use, options.samplesPerProblem);
   const overridden = (Object.keys(overrides) as (keyof PresetOverrides)[]).filter((k) => overrides[k] !== undefined);
   return {

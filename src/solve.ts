@@ -167,7 +167,7 @@ export async function runSolve(problem: string, options: SolveOptions, onEvent?:
 /** The options of a decomposed run, from solve()'s. */
 function decomposeOptions(o: SolveOptions, prompt: Partial<PromptFormat>, onEvent: (e: ControllerEvent) => void): DecomposeRunOptions {
   const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract } = o;
-  return { policy: decompose!, prompt, onEvent, ...defined({ system, maxTokens, contextLimit, temperature, topP, seed, signal, extract }) };
+  return { policy: decompose!, prompt, onEvent, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract };
 }
 
 /** The fields that are set, for options whose types leave a field out rather than undefined. */

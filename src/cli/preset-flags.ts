@@ -32,7 +32,7 @@ export interface PresetRun {
 }
 
 /** Load `--preset` (default tiny) and apply the explicit flags over it. */
-export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samplesPerProblem?: number } = {}): PresetRun {
+export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samplesPerProblem?: number | undefined } = {}): PresetRun {
   const name = flags.preset ?? DEFAULT_PRESET;
   let preset: Preset;
   try {
@@ -51,16 +51,16 @@ export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samp
     preset,
     use,
     {
-      ...(flags.format ? { format: flags.format } : {}),
-      ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
-      ...(flags.chatTemplate ? { chatTemplate: flags.chatTemplate } : {}),
-      ...(flags.promptStyle ? { promptStyle: flags.promptStyle } : {}),
-      ...(flags.contextLength ? { contextLength: flags.contextLength } : {}),
-      ...(flags.maxTokens ? { maxTokens: flags.maxTokens } : {}),
-      ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
-      ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+      format: flags.format,
+      tokenizer: flags.tokenizer,
+      chatTemplate: flags.chatTemplate,
+      promptStyle: flags.promptStyle,
+      contextLength: flags.contextLength,
+      maxTokens: flags.maxTokens,
+      temperature: flags.temperature,
+      topP: flags.topP,
     },
-    { ...(isPresetFile(name) ? { file: name } : {}), ...(options.samplesPerProblem !== undefined ? { samplesPerProblem: options.samplesPerProblem } : {}) },
+    { file: isPresetFile(name) ? name : undefined, samplesPerProblem: options.samplesPerProblem },
   );
   return { preset, resolved };
 }
@@ -86,7 +86,7 @@ export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Prom
 }
 
 /** The solve options a preset run sets: trajectory format, prompt format, sampling and response budget. */
-export function presetSolveOptions(run: PresetRun): { format: string; prompt: ResolvedPreset['settings']['prompt']; temperature: number; topP: number; maxTokens?: number } {
+export function presetSolveOptions(run: PresetRun): { format: string; prompt: ResolvedPreset['settings']['prompt']; temperature: number; topP: number; maxTokens: number | undefined } {
   const s = run.resolved.settings;
-  return { format: s.format, prompt: s.prompt, temperature: s.temperature, topP: s.topP, ...(s.maxTokens !== null ? { maxTokens: s.maxTokens } : {}) };
+  return { format: s.format, prompt: s.prompt, temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens ?? undefined };
 }

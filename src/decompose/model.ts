@@ -27,7 +27,7 @@ const ANSWER_TOKENS = 1024;
 export async function extractByModel(
   engine: Engine,
   problem: string,
-  o: { prompt?: Partial<PromptFormat>; maxTokens?: number; signal?: AbortSignal; cacheScope?: string } = {},
+  o: { prompt?: Partial<PromptFormat> | undefined; maxTokens?: number | undefined; signal?: AbortSignal | undefined; cacheScope?: string } = {},
 ): Promise<ModelExtraction> {
   const tok = engine.tokenizer;
   const f = promptFormat(o.prompt ?? {});

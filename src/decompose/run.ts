@@ -49,17 +49,17 @@ export interface Decomposition {
 
 export interface DecomposeRunOptions {
   policy: DecomposePolicy;
-  prompt?: Partial<PromptFormat>;
-  system?: string;
-  maxTokens?: number;
-  contextLimit?: number;
-  temperature?: number;
-  topP?: number;
-  seed?: number;
-  signal?: AbortSignal;
-  extract?: ExtractPolicy;
+  prompt?: Partial<PromptFormat> | undefined;
+  system?: string | undefined;
+  maxTokens?: number | undefined;
+  contextLimit?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
+  seed?: number | undefined;
+  signal?: AbortSignal | undefined;
+  extract?: ExtractPolicy | undefined;
   /** Every event of the run, tagged (as the controller's reach solve's listeners). */
-  onEvent?: (e: ControllerEvent) => void;
+  onEvent?: ((e: ControllerEvent) => void) | undefined;
 }
 
 /** The schema by the policy, or null with the reason. */
@@ -67,7 +67,7 @@ export async function findSchema(engine: Engine, problem: string, o: DecomposeRu
   const rules = o.policy === 'model' ? null : extractByRules(problem);
   if (rules) return { policy: o.policy, source: 'rules', schema: rules };
   if (o.policy === 'rules') return { policy: o.policy, source: null, schema: null, reason: 'no explicit list of inputs (numbered, bulleted, or "each of: a; b; c")' };
-  const m = await extractByModel(engine, problem, { ...(o.prompt ? { prompt: o.prompt } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}) });
+  const m = await extractByModel(engine, problem, { prompt: o.prompt, signal: o.signal, maxTokens: o.maxTokens });
   const extraction = { text: m.text, tokens: m.tokens, ms: m.endMs - m.startMs };
   return m.schema ? { policy: o.policy, source: 'model', schema: m.schema, extraction } : { policy: o.policy, source: null, schema: null, reason: m.reason!, extraction };
 }

@@ -85,9 +85,9 @@ export function resolveDialect(format?: string | FormatSpec | Dialect): Dialect 
   const spec = typeof format === 'string' ? parseFormatSpec(format) : checkFormatSpec(format);
   const base =
     spec.name === 'multiverse'
-      ? multiverse(spec.depth !== undefined ? { maxDepth: spec.depth } : {})
+      ? multiverse({ maxDepth: spec.depth })
       : spec.name === 'parallel-r1'
-        ? parallelR1(spec.paths !== undefined ? { paths: spec.paths } : {})
+        ? parallelR1({ paths: spec.paths })
         : spec.name === 'npr'
           ? npr()
           : threadweaver;

@@ -42,7 +42,7 @@ export const MULTIVERSE_MAX_DEPTH = 6;
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 
-export function multiverse(options: { maxDepth?: number; maxThreads?: number } = {}): Dialect {
+export function multiverse(options: { maxDepth?: number | undefined; maxThreads?: number | undefined } = {}): Dialect {
   const maxDepth = options.maxDepth ?? MULTIVERSE_MAX_DEPTH;
   return {
     name: 'multiverse',

@@ -27,7 +27,7 @@ export const PARALLEL_R1_PATHS = 2;
 
 export interface ParallelR1Options {
   /** Paths started at every `<Parallel>` (default 2). */
-  paths?: number;
+  paths?: number | undefined;
   /** Blocks per run (default: no limit besides the transition cap). */
   maxBlocks?: number | null;
   /** Tokens one path may generate before it is closed (the loop's `max_path_response_length`; default none). */

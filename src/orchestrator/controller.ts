@@ -86,7 +86,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       maxTransitions,
       sampling,
       seedOf,
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: options.signal,
       state,
       limit: (hit) => {
         state.limits.push(hit);

@@ -17,7 +17,7 @@ export interface ForkContext {
   sampling: { temperature: number; topP: number; cacheScope: string };
   /** The seed of derivation `k`, or undefined when the run is unseeded. */
   seedOf: ((k: number) => number) | undefined;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Mutable run state: transitions so far, the next block number, rails hit. */
   state: { transitions: number; blocks: number; limits: LimitHit[] };
   /** Record a rail hit (kept in the trajectory, told as a `limit` event). */

@@ -42,7 +42,7 @@ export function parallelStats(
   text: string,
   ids: readonly number[],
   tokenizer: Tokenizer,
-  options: { eos?: boolean; tree?: TrajectoryTree; dialect?: Dialect } = {},
+  options: { eos?: boolean; tree?: TrajectoryTree; dialect?: Dialect | undefined } = {},
 ): ParallelStats {
   const fork = options.tree ? threadweaverForkTree(options.tree) : (options.dialect ?? threadweaver).parse(text);
   const offsets = tokenOffsets(text, ids, tokenizer);
@@ -195,7 +195,7 @@ export function parallelWidth(m: Pick<ParallelStats, 'totalTokens' | 'criticalPa
 
 /** The metrics of a trajectory, its blocks read by its format (default ThreadWeaver). */
 export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer, dialect?: Dialect): Metrics {
-  const stats = parallelStats(t.text, t.ids, tokenizer, { eos: t.eos, ...(dialect ? { dialect } : {}) });
+  const stats = parallelStats(t.text, t.ids, tokenizer, { eos: t.eos, dialect });
   const phaseMs = { sequential: 0, parallel: 0 };
   for (const p of t.phases) phaseMs[p.kind] += p.endMs - p.startMs;
   const threadTimings: ThreadTiming[] = [];

@@ -10,8 +10,9 @@ export interface GenerationPlan {
   maxTokens: number;
   stop: string[];
   n: number;
-  temperature?: number;
-  topP?: number;
+  /** Undefined: the engine's default. */
+  temperature?: number | undefined;
+  topP?: number | undefined;
   /** Per choice; distinct whenever a seed was given. */
   seeds: (number | undefined)[];
 }
@@ -77,8 +78,8 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     maxTokens: Math.min(input.maxTokens ?? maxTokensLimit, maxTokensLimit, room),
     stop: input.stop == null ? [] : typeof input.stop === 'string' ? [input.stop] : [...input.stop],
     n,
-    ...(input.temperature != null ? { temperature: input.temperature } : {}),
-    ...(input.topP != null ? { topP: input.topP } : {}),
+    temperature: input.temperature ?? undefined,
+    topP: input.topP ?? undefined,
     // Choice 0 samples with the request's seed (n = 1 is a plain seeded completion), choice i > 0
     // with deriveSeed(seed, i): reproducible per request, different across choices, always valid.
     seeds: Array.from({ length: n }, (_, i) => (seed === undefined ? undefined : i === 0 ? seed : deriveSeed(seed, i))),

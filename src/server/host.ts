@@ -5,16 +5,16 @@ import { sendError, sendResponse, type HttpResponse } from './response.js';
 
 export interface HostOptions {
   /** Interface to bind (default 127.0.0.1: local clients only). */
-  host?: string;
+  host?: string | undefined;
   /** 0 picks a free port (default 0). */
-  port?: number;
+  port?: number | undefined;
   /**
    * After close(): how long requests in flight may take to finish (default 5000 ms). Then they
    * are aborted and answered with 503, and connections still open shortly after are destroyed.
    */
-  shutdownGraceMs?: number;
+  shutdownGraceMs?: number | undefined;
   /** Called with one line per finished request (method, path, status, time; the stack of a 500). */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** What a handler gets besides the request. */

@@ -14,19 +14,19 @@ import { FairQueue } from './queue.js';
 export interface ServerOptions extends HostOptions {
   engine: Engine;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The model id clients see and send (default: the engine's name). */
-  modelName?: string;
+  modelName?: string | undefined;
   /** Largest request body (default 1 MiB); larger ones get 413. */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Largest `max_tokens` accepted (default: the engine's context length); larger gets 400. */
-  maxTokensLimit?: number;
+  maxTokensLimit?: number | undefined;
   /** Generations run at once (default 4); the rest wait in the fair queue. */
-  maxConcurrent?: number;
+  maxConcurrent?: number | undefined;
   /** Generations that may wait (default 256); beyond that, 503. */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
   /** Routes answered instead of the model API (the gateway's); see RouteTable. */
-  routes?: RouteTable;
+  routes?: RouteTable | undefined;
 }
 
 export interface RunningServer extends Host {
@@ -128,7 +128,7 @@ export function apiHandler(options: ServerOptions): RequestHandler {
     }
     // Every POST route takes a JSON body: refuse what its headers allow before any byte is read.
     if (req.method === 'POST') admitJsonBody(req, writeContinue, context.maxBodyBytes);
-    return handler(context, { req, signal, client: req.socket.remoteAddress ?? 'unknown', ...(found.param !== undefined ? { param: found.param } : {}) });
+    return handler(context, { req, signal, client: req.socket.remoteAddress ?? 'unknown', param: found.param });
   };
 }
 

@@ -45,17 +45,17 @@ export interface SftFiles {
 
 export interface SftWriteOptions {
   /** Appended to the problem after a space in the user turn (e.g. "Put the final answer in \\boxed{}."). */
-  instruction?: string;
+  instruction?: string | undefined;
   /**
    * The prompt format the rows train (a preset's): its suffix ends the user turn (unless
    * `instruction` is given), its template variables shape the trie rows' prompt.
    */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
 }
 
-/** The write options of a stage's options (only the fields given). */
+/** The write options of a stage's options. */
 export function writeOptions(o: SftWriteOptions): SftWriteOptions {
-  return { ...(o.instruction ? { instruction: o.instruction } : {}), ...(o.prompt ? { prompt: o.prompt } : {}) };
+  return { instruction: o.instruction, prompt: o.prompt };
 }
 
 export function userContent(problem: string, options: SftWriteOptions = {}): string {

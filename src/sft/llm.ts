@@ -41,21 +41,21 @@ export interface OpenAIChatOptions {
   baseURL: string;
   model: string;
   /** Default: `$OPENAI_API_KEY`, else a placeholder (local servers rarely check it). */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Requests in flight at once. Default 8. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Retries on connection errors, 408/409/429 and 5xx, with backoff (the client's own). Default 3. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** Per-request timeout. Default 10 minutes. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** The answer cache folder; none when undefined. */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** Sent only when set (some reasoning models accept only their default). */
-  temperature?: number;
-  maxTokens?: number;
+  temperature?: number | undefined;
+  maxTokens?: number | undefined;
   /** Ask for `response_format: json_object` (the prompts ask for JSON either way). */
-  jsonMode?: boolean;
-  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high';
+  jsonMode?: boolean | undefined;
+  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high' | undefined;
 }
 
 export class OpenAIChatModel implements ChatModel {
@@ -114,7 +114,7 @@ export class OpenAIChatModel implements ChatModel {
     }
     const completion = await this.limit(() => {
       this.counters.sent++;
-      return this.client.chat.completions.create(request as OpenAI.ChatCompletionCreateParamsNonStreaming, signal ? { signal } : {});
+      return this.client.chat.completions.create(request as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal });
     });
     const choice = completion.choices?.[0];
     const content = choice?.message?.content ?? '';

@@ -37,25 +37,25 @@ export interface Stage1Options {
   /** Counts tokens for the statistics and lays out the trie rows. */
   tokenizer: Tokenizer;
   /** Splice threshold: characters outside the longest thread. Default 200. */
-  minParallelChars?: number;
+  minParallelChars?: number | undefined;
   /** Requests per answer that must be well formed (steps 1 and 4). Default 3. */
-  attempts?: number;
+  attempts?: number | undefined;
   /** Items in progress at once (the LLM has its own limit). Default 8. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Appended to the problem in the user turn of the written rows. */
-  instruction?: string;
+  instruction?: string | undefined;
   /** The prompt format the rows train (a preset's: suffix, template variables); see SftWriteOptions. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /**
    * The LLM's context length in tokens; default: what the endpoint reports (`ChatModel.contextLength`).
    * When known, the run refuses to start if the longest request would not fit (ContextTooSmallError).
    */
-  llmContextLength?: number;
+  llmContextLength?: number | undefined;
   /** Room kept for an answer in that check (the LLM's answer limit, if set). Default 1024. */
-  llmAnswerTokens?: number;
+  llmAnswerTokens?: number | undefined;
   /** Where the progress bar, and a line per failed or rejected item, go; default process.stderr, false for none. */
-  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
-  signal?: AbortSignal;
+  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export type ItemStatus = 'kept' | 'rejected' | 'failed';

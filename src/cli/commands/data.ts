@@ -110,9 +110,9 @@ const command: Command = {
       for (const n of names) {
         try {
           const r = await fetchBenchmark(n, {
-            ...(values.dataDir ? { dataDir: values.dataDir } : {}),
+            dataDir: values.dataDir,
             endpoint,
-            ...(values.timeout ? { timeoutMs: values.timeout } : {}),
+            timeoutMs: values.timeout,
             signal,
             onFile: (e) => process.stderr.write(`${e.benchmark}: ${e.url} (${(e.bytes / 1024).toFixed(0)} KiB)\n`),
           });

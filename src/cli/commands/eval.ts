@@ -97,7 +97,7 @@ const command: Command = {
     if (specs.length === 0) throw new UsageError('give --dataset NAME or --data FILE');
     const datasets: Dataset[] = [];
     for (const spec of specs) {
-      datasets.push(await loadDataset({ ...spec, ...(values.dataDir ? { dataDir: values.dataDir } : {}), ...(values.limit ? { limit: values.limit } : {}) }));
+      datasets.push(await loadDataset({ ...spec, dataDir: values.dataDir, limit: values.limit }));
     }
     const run = presetRun(values, 'eval', { samplesPerProblem: values.k });
     const { temperature, topP, maxTokens, prompt, format } = run.resolved.settings;
@@ -114,10 +114,10 @@ const command: Command = {
         temperature: o.temperature,
         topP: o.topP,
         extract: o.extract,
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
+        signal: o.signal,
+        maxTokens: o.maxTokens,
         prompt: { ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
-        ...(o.format ? { format: o.format } : {}),
+        format: o.format,
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
@@ -133,8 +133,8 @@ const command: Command = {
           seedBase: values.seed ?? 0,
           preset: run.resolved,
           extract: values.extract,
-          ...(described ? { engine: described } : {}),
-          ...(maxTokens !== null ? { maxTokens } : {}),
+          engine: described,
+          maxTokens: maxTokens ?? undefined,
           promptStyle: prompt.style,
           prompt,
           format,

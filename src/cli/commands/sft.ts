@@ -153,19 +153,19 @@ async function stage1(args: string[]): Promise<number> {
   const traces = (await readTraces(v.input)).slice(0, v.limit);
   const { preset, resolved } = presetRun(v, 'sft');
   const tokenizer = (await presetTokenizer(preset, v.tokenizer)) ?? (await loadTokenizer(resolveModelSource(v.tokenizer)));
-  const apiKey = process.env[v.llmApiKeyEnv];
   const model = new OpenAIChatModel({
     baseURL: v.llmBaseUrl,
     model: v.llmModel,
-    ...(apiKey ? { apiKey } : {}),
+    // An empty variable is no key.
+    apiKey: process.env[v.llmApiKeyEnv] || undefined,
     concurrency: v.llmConcurrency,
     maxRetries: v.llmRetries,
     timeoutMs: v.llmTimeout * 1000,
     cacheDir: v.cache ?? path.join(v.out, 'llm-cache'),
-    ...(v.llmTemperature !== undefined ? { temperature: v.llmTemperature } : {}),
-    ...(v.llmMaxTokens !== undefined ? { maxTokens: v.llmMaxTokens } : {}),
-    ...(v.llmReasoningEffort ? { reasoningEffort: v.llmReasoningEffort } : {}),
-    ...(v.llmJson ? { jsonMode: true } : {}),
+    temperature: v.llmTemperature,
+    maxTokens: v.llmMaxTokens,
+    reasoningEffort: v.llmReasoningEffort,
+    jsonMode: v.llmJson,
   });
   const result = await withSigint((signal) =>
     runStage1({
@@ -177,8 +177,8 @@ async function stage1(args: string[]): Promise<number> {
       attempts: v.attempts,
       concurrency: v.llmConcurrency,
       prompt: promptOf(resolved.settings.prompt, v.instruction),
-      ...(v.llmContextLength !== undefined ? { llmContextLength: v.llmContextLength } : {}),
-      ...(v.llmMaxTokens !== undefined ? { llmAnswerTokens: v.llmMaxTokens } : {}),
+      llmContextLength: v.llmContextLength,
+      llmAnswerTokens: v.llmMaxTokens,
       signal,
     }),
   ).catch((err: unknown) => {
@@ -209,8 +209,8 @@ async function stage2(args: string[]): Promise<number> {
       concurrency: v.concurrency,
       temperature,
       topP,
-      ...(v.seed !== undefined ? { seed: v.seed } : {}),
-      ...(maxTokens !== null ? { maxTokens } : {}),
+      seed: v.seed,
+      maxTokens: maxTokens ?? undefined,
       prompt: promptOf(run.resolved.settings.prompt, v.instruction),
       preset: run.resolved,
       signal,

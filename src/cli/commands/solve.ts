@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { speedupBetween } from '../../../eval/metrics.js';
 import type { Engine } from '../../engine/types.js';
-import { EXTRACT_POLICIES, type ExtractPolicy } from '../../math/extract.js';
+import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { DEFAULT_MAX_TRANSITIONS } from '../../orchestrator/controller.js';
 import { parallelWidth } from '../../orchestrator/metrics.js';
 import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
@@ -101,8 +101,8 @@ function runMode(problem: string, mode: Mode, engine: Engine, run: PresetRun, va
       engine,
       mode,
       ...presetSolveOptions(run),
-      ...(values.seed !== undefined ? { seed: values.seed } : {}),
-      ...(values.extract ? { extract: values.extract as ExtractPolicy } : {}),
+      seed: values.seed,
+      extract: values.extract,
       ...(values.decompose || values.extractor ? { decompose: values.extractor ?? 'auto' } : {}),
       signal,
       on: live

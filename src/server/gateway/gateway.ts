@@ -20,17 +20,17 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   /** The engine every run decodes on (embedded, a server, or several routed). */
   engine: Engine;
   /** The base model id (default `threadweaver`); `-parallel` and `-sequential` ids choose the mode. */
-  modelName?: string;
+  modelName?: string | undefined;
   /** How problems are put to the model (see buildPrompt); 'instructed' for models never trained on the format. */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** The rest of the prompt format (a preset's); `promptStyle` wins over its style. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** Sampling and response budget of requests that do not set them (a preset's; default greedy, the context length). */
-  defaults?: { temperature?: number; topP?: number; maxTokens?: number };
+  defaults?: { temperature?: number; topP?: number; maxTokens?: number } | undefined;
   /** The trajectory format the model writes (a name, `NAME:key=value`, or a Dialect; default threadweaver). */
-  format?: string | Dialect;
+  format?: string | Dialect | undefined;
   /** Serve `<model>-decompose`: prompt-level forks with this schema extractor (see solve's `decompose`). */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -69,7 +69,7 @@ function gatewayRoutes(
   const chat: Handler = async (server, rc) => {
     // The signal stops the read too: a client trickling its body is cut off at shutdown (503).
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema, rc.signal);
-    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt, dialect: dialect.name, ...(decompose ? { decompose } : {}) });
+    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt, dialect: dialect.name, decompose });
     return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect));
   };
 
@@ -111,14 +111,14 @@ function solveOptions(
     mode: req.mode,
     signal,
     prompt,
-    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
-    ...(req.decompose ? { decompose: req.decompose } : {}),
-    ...defaults,
-    ...(req.system !== undefined ? { system: req.system } : {}),
-    ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
-    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-    ...(req.topP !== undefined ? { topP: req.topP } : {}),
-    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    format: dialect,
+    decompose: req.decompose,
+    system: req.system,
+    // The request's sampling wins over the gateway's defaults.
+    maxTokens: req.maxTokens ?? defaults.maxTokens,
+    temperature: req.temperature ?? defaults.temperature,
+    topP: req.topP ?? defaults.topP,
+    seed: req.seed,
   };
 }
 

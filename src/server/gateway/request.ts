@@ -51,16 +51,16 @@ export interface SolveRequest {
   /** The last user message. */
   problem: string;
   /** The system (and developer) messages, joined; undefined when none. */
-  system?: string;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  seed?: number;
+  system?: string | undefined;
+  maxTokens?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
+  seed?: number | undefined;
   stream: boolean;
   includeUsage: boolean;
   events: boolean;
   /** Prompt-level forks (the `-decompose` model). */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 export interface RequestLimits {
@@ -68,11 +68,11 @@ export interface RequestLimits {
   modelName: string;
   maxTokensLimit: number;
   /** How problems are put to the model (see buildPrompt). */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The trajectory format (its instructed prompt differs). */
-  dialect?: DialectName;
+  dialect?: DialectName | undefined;
   /** Serve the `-decompose` model with this extractor policy. */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 /**
@@ -124,14 +124,14 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
     model,
     mode,
     problem,
-    ...(system !== undefined ? { system } : {}),
-    ...(maxTokens !== undefined ? { maxTokens } : {}),
-    ...(body.temperature != null ? { temperature: body.temperature } : {}),
-    ...(body.top_p != null ? { topP: body.top_p } : {}),
-    ...(body.seed != null ? { seed: body.seed } : {}),
+    system,
+    maxTokens,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    seed: body.seed ?? undefined,
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     events: body.threadweaver?.events ?? true,
-    ...(known.decompose ? { decompose: known.decompose } : {}),
+    decompose: known.decompose,
   };
 }

@@ -63,7 +63,7 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
   };
 
   // A read-only viewer has nothing in flight worth waiting for at shutdown.
-  return startHost(handle, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, shutdownGraceMs: 0, ...(options.log ? { log: options.log } : {}) });
+  return startHost(handle, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, shutdownGraceMs: 0, log: options.log });
 }
 
 async function filesSignature(run: LoadedRun): Promise<string> {
