@@ -133,7 +133,7 @@ export function parseProblems(text: string, file: string): Problem[] {
   const seen = new Map<string, number>();
   const options = { error: DatasetError, describe: (json: unknown, issue: RowIssue) => describeIssue(json, issue.path[0]) };
   for (const { row, line } of parseJsonLines(text, file, rowSchema, options)) {
-    const problem = row as Problem;
+    const problem = row;
     const first = seen.get(problem.id);
     if (first !== undefined) throw new DatasetError(`${file}:${line}: duplicate id "${problem.id}" (first on line ${first})`);
     seen.set(problem.id, line);

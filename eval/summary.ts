@@ -127,7 +127,7 @@ export async function readSummary(run: string): Promise<RunSummary> {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`);
+    throw new Error(code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`, { cause: err });
   }
   const parsed = runSummarySchema.safeParse(json);
   if (!parsed.success) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { OpenAIEngineOptions } from './engine/openai.js';
 import { resolveModelSource } from './engine/model-source.js';
-import { HFTokenizer, loadTokenizer } from './engine/tokenizer.js';
+import { type HFTokenizer, loadTokenizer } from './engine/tokenizer.js';
 import { packageRoot } from './package-root.js';
 import type { PromptFormat } from './orchestrator/prompt.js';
 import { checkFormatSpec, DEFAULT_FORMAT, formatSpecSchema, formatSpecText, parseFormatSpec } from './format/dialects.js';
@@ -136,7 +136,7 @@ function readPresetFile(file: string): Preset {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`preset ${file}: ${code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`);
+    throw new Error(`preset ${file}: ${code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`, { cause: err });
   }
   return parsePreset(json, file);
 }

@@ -62,7 +62,7 @@ describe('threadweaver solve', () => {
     expect(budget.code).toBe(1);
     expect(budget.stderr).toMatch(/no answer: the response budget of 20 tokens ran out before a final answer/);
     expect(budget.stdout).toMatch(/Answer: \(none\)/);
-    expect(budget.stdout).toMatch(/Format: 1 violation of the trajectory format\n  - think-unclosed at offset 0: <think> is never closed/);
+    expect(budget.stdout).toMatch(/Format: 1 violation of the trajectory format\n {2}- think-unclosed at offset 0: <think> is never closed/);
     const json = await threadweaver('solve', '--json', '--max-tokens', '20', 'Compute 37*24.');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout).finishReason).toBe('budget');

@@ -270,7 +270,12 @@ describe('controller: budget', () => {
       const got = lengths.map(() => 0);
       let spent = 0;
       for (let step = 0; spent < total && got.some((g, i) => g < lengths[i]!); step++) {
-        for (let i = 0; i < lengths.length && spent < total; i++) if (got[i]! < lengths[i]!) (got[i]!++, spent++);
+        for (let i = 0; i < lengths.length && spent < total; i++) {
+          if (got[i]! < lengths[i]!) {
+            got[i]!++;
+            spent++;
+          }
+        }
       }
       expect(shareBudget(lengths, total)).toEqual(got);
     }

@@ -32,7 +32,7 @@ export interface StubChoice {
 export interface StubServer {
   url: string;
   requests: StubRequest[];
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export function completionBody(choice: StubChoice, promptTokens = 1): unknown {
@@ -55,7 +55,7 @@ export async function startStubServer(
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
+    const answer = async (): Promise<void> => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const entry: StubRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} };
       requests.push(entry);
@@ -77,6 +77,13 @@ export async function startStubServer(
         return send(reply.status ?? 200, reply.json, reply.headers);
       }
       send(404, { error: { message: `no route ${req.method} ${entry.path}` } });
+    };
+    // A handler that throws answers 500 with its message (a test sees it, not a hung request).
+    req.on('end', () => {
+      answer().catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err) } }));
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

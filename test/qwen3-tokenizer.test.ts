@@ -101,7 +101,7 @@ describe('T and L on Qwen3 ids', () => {
     for (const tag of ['<Parallel>', '</Parallel>', '<Thread>', '</Thread>']) {
       const id = tok.singleTokenId(tag)!;
       ids.forEach((x, i) => {
-        if (x === id) expect(text.startsWith(tag, offsets[i]!)).toBe(true);
+        if (x === id) expect(text.startsWith(tag, offsets[i])).toBe(true);
       });
     }
   });

@@ -85,7 +85,7 @@ describe('RoutedEngine', () => {
     const y = router.session('problem y');
     expect((await ask(y)).text).not.toBe(first);
     expect((await ask(router.session('problem x'))).text).toBe(first); // same key, same binding
-    expect(bindSession(router, 'problem y').complete).toBeTypeOf('function');
+    expect(typeof bindSession(router, 'problem y').complete).toBe('function');
     // A problem's threads go to its server.
     const threads = await x.completeSiblings([5], [[6], [7], [8]], { maxTokens: 3 });
     expect(threads.map((t) => t.text)).toEqual([first, first, first]);

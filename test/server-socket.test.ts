@@ -5,7 +5,7 @@ import { isJsonContentType } from '../src/server/body.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { requestPath } from '../src/server/server.js';
 import { embeddedEngine } from '../src/solve.js';
-import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, shutdownReply, sseEvents, trickle, until } from './server-http.js';
+import { getJson, type parseRawResponse, postJson, RawConnection, rawRequest, shutdownReply, sseEvents, trickle, until } from './server-http.js';
 
 // HTTP at the socket level against the real model on 127.0.0.1: media types, `Expect:
 // 100-continue`, half-closed clients, the request log, odd paths and a shutdown that a trickling

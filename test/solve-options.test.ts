@@ -7,7 +7,7 @@ const model = rules([/assistant\n$/, `<think>\nok\n</think>\n\\boxed{1}${EOS}`])
 /** The TypeError solve() throws for these options, after checking the engine was never called. */
 async function refusal(options: Record<string, unknown>): Promise<string> {
   const engine = new ScriptedEngine(model);
-  const err = await solve('Q', { engine, ...options } as never).catch((e: unknown) => e);
+  const err = await solve('Q', { engine, ...options }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(TypeError);
   expect(engine.requests).toHaveLength(0);
   return (err as Error).message;

@@ -57,6 +57,6 @@ export async function extractByModel(
   }
   const a = parsed.data;
   if ('serial' in a && a.serial === true) return { ...done, schema: null, reason: 'the model found no independent inputs (serial)' };
-  const s = a as Exclude<typeof a, { serial: true }>;
+  const s = a;
   return { ...done, schema: { template: s.template, context: s.context, data: s.data ?? [], ...(s.n !== undefined ? { n: s.n } : {}) } };
 }

@@ -115,12 +115,12 @@ function makeOutlines(
     if (t.tag !== TAG.outlineOpen) continue;
     const next = inner[k + 1];
     const hasClose = next?.tag === TAG.outlineClose;
-    const stop = hasClose ? next!.start : (next?.start ?? bodyEnd);
+    const stop = hasClose ? next.start : (next?.start ?? bodyEnd);
     const body = text.slice(t.end, stop);
     const m = NUMBER_PREFIX.exec(body);
     outlines.push({
       start: t.start,
-      end: hasClose ? next!.end : stop,
+      end: hasClose ? next.end : stop,
       number: m ? m[1]! : null,
       text: (m ? body.slice(m[0].length) : body).trim(),
       body,

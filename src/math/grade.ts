@@ -163,7 +163,7 @@ type Oriented = { terms: string[]; ops: ('<' | '\\le' | '=' | '\\ne')[] };
 function orient(r: Relation): Oriented {
   const flip = r.ops.some((op) => op === '>' || op === '\\ge');
   const map = (op: RelationOp) =>
-    op === '>' ? '<' : op === '\\ge' ? '\\le' : op === '\\approx' ? '=' : (op as '<' | '\\le' | '=' | '\\ne');
+    op === '>' ? '<' : op === '\\ge' ? '\\le' : op === '\\approx' ? '=' : (op);
   return flip ? { terms: [...r.terms].reverse(), ops: [...r.ops].reverse().map(map) } : { terms: r.terms, ops: r.ops.map(map) };
 }
 

@@ -46,9 +46,9 @@ const GREEK = new Set(
   'alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega'.split(' '),
 );
 
-/** Thrown (not an Error: no stack trace to build) when the reader meets notation it does not cover. */
-class Unsupported {}
-const UNSUPPORTED = new Unsupported();
+/** Thrown when the reader meets notation it does not cover: one instance, so no throw builds a stack trace. */
+class Unsupported extends Error {}
+const UNSUPPORTED = new Unsupported('notation the reader does not cover');
 
 /** Parse LaTeX into an expression tree, or null when it uses notation this reader does not cover. */
 export function parseLatex(latex: string): Expr | null {

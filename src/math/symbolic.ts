@@ -54,7 +54,7 @@ let shared: Engine | undefined;
 /** The process-wide engine, built on first use (construction costs tens of milliseconds). */
 function engine(): Engine {
   if (shared) return shared;
-  const ce: Engine = new ComputeEngine();
+  const ce = new (ComputeEngine as new () => Engine)();
   // The 0.27 LaTeX dictionary has `Choose` but no `\binom`.
   const binom: ExpressionEntry = {
     latexTrigger: '\\binom',

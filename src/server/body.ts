@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ApiError, badRequest, validationError } from './errors.js';
 
 function tooLarge(maxBytes: number): ApiError {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ThreadweaverError } from '../errors.js';
 
 /** OpenAI's error `type` values, as its API and client library use them. */

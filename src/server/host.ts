@@ -22,7 +22,7 @@ export interface RequestControls {
   /** Aborted when the client goes away or the shutdown's grace period ends; its reason is the error to answer. */
   signal: AbortSignal;
   /** Send `100 Continue` to a client that waits for it before sending its body (see admitJsonBody). */
-  writeContinue(): void;
+  writeContinue: () => void;
 }
 
 /** Answers one request with a response value (sendResponse writes it); a rejection is answered in OpenAI's error shape. */

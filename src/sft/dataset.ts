@@ -107,7 +107,7 @@ const rowSchema = z.object({
 
 /** Read `sft.jsonl` rows back; a bad line is an error naming `file:line` and the field. */
 export function parseSftRows(text: string, file: string): SftRow[] {
-  return parseJsonLines(text, file, rowSchema).map((r) => r.row as SftRow);
+  return parseJsonLines(text, file, rowSchema).map((r) => r.row);
 }
 
 export async function readSftDataset(file: string): Promise<SftRow[]> {

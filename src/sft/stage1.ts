@@ -204,7 +204,7 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
   await mkdir(o.out, { recursive: true });
   const root = path.join(o.out, 'items');
   const bar = progressBar('stage 1', o.traces.length, o.progress ?? process.stderr);
-  const outcomes: (ItemOutcome | undefined)[] = new Array(o.traces.length);
+  const outcomes = new Array<ItemOutcome | undefined>(o.traces.length);
   const limit = createLimiter(o.concurrency ?? 8);
   const tally = { done: 0, kept: 0, rejected: 0, failed: 0 };
   const report = () =>
@@ -221,7 +221,7 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
             if (o.signal?.aborted) return;
             throw err;
           }
-          const { status, reason } = outcomes[i]!.summary;
+          const { status, reason } = outcomes[i].summary;
           tally.done++;
           tally[status]++;
           if (status !== 'kept') bar.say(`stage 1: ${trace.id} ${status}: ${reason}`);

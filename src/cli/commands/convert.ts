@@ -63,7 +63,7 @@ const command: Command = {
     for (const k of ['from', 'to', 'input', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
     const [from, to] = (['from', 'to'] as const).map((k) => {
       try {
-        return resolveDialect(values[k]!);
+        return resolveDialect(values[k]);
       } catch (err) {
         throw new UsageError(`--${k}: ${(err as Error).message}`);
       }
@@ -89,7 +89,7 @@ const command: Command = {
         }
       }
     } catch (err) {
-      throw new Error(`cannot read ${values.input}: ${(err as Error).message}`);
+      throw new Error(`cannot read ${values.input}: ${(err as Error).message}`, { cause: err });
     }
     await mkdir(path.dirname(path.resolve(values.out!)), { recursive: true });
     await writeFile(values.out!, converted.map((l) => l + '\n').join(''));
