@@ -48,7 +48,10 @@ export default tseslint.config(
       // Throw and reject with errors (a stack, a message). Values of type any/unknown pass: an abort
       // signal's reason and an error caught elsewhere are passed on as they are.
       '@typescript-eslint/only-throw-error': 'error',
-      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
+      '@typescript-eslint/prefer-promise-reject-errors': [
+        'error',
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
       // `any` that leaks out of JSON.parse or a library unchecked.
       '@typescript-eslint/no-unsafe-argument': 'error',
       '@typescript-eslint/no-unsafe-assignment': 'error',

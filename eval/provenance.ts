@@ -122,7 +122,9 @@ export const provenanceSchema = z.looseObject({
   modelFile: nullableString,
   modelSha256: nullableString,
   dtype: nullableString,
-  engine: z.union([z.literal('embedded'), z.object({ baseUrls: z.array(z.string()), servedModel: z.string() })]).nullable(),
+  engine: z
+    .union([z.literal('embedded'), z.object({ baseUrls: z.array(z.string()), servedModel: z.string() })])
+    .nullable(),
   promptStyle: nullableString,
   prompt: z.looseObject({}).nullable().optional(),
   maxTokens: z.number().nullable(),

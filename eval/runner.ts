@@ -14,7 +14,12 @@ import type { Dataset, Problem } from './dataset.js';
 import { runProvenance } from './provenance.js';
 import type { BootstrapOptions } from './uncertainty.js';
 import { LATER_SETTINGS, sampleSettingsSchema, type SampleSettings } from './settings.js';
-import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
+import {
+  describeDifferences,
+  differingSettings,
+  SettingsMismatchError,
+  type SettingDifference,
+} from '../src/setting-differences.js';
 import { formatProgress, type EvalProgress } from './progress.js';
 import { progressLine, type ProgressStream } from '../src/progress.js';
 import { writeReport } from './report.js';
@@ -232,12 +237,21 @@ function sampleSettings(o: RunEvalOptions): SampleSettings {
  * without one were made with the default preset), extraction, the settings record (rows written
  * before it was recorded compare on the rest only), and the gold answer (a changed dataset file).
  */
-function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract: ExtractPolicy; preset: string; settings: SampleSettings }, file: string): SettingDifference[] {
+function rowDifferences(
+  r: ResultRow,
+  j: Job,
+  o: RunEvalOptions,
+  run: { extract: ExtractPolicy; preset: string; settings: SampleSettings },
+  file: string,
+): SettingDifference[] {
   const { extract, preset, settings } = run;
   let stored: Partial<SampleSettings> = {};
   if (r.settings !== undefined) {
     const parsed = sampleSettingsSchema.safeParse(r.settings);
-    if (!parsed.success) throw new Error(`${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`);
+    if (!parsed.success)
+      throw new Error(
+        `${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`,
+      );
     stored = parsed.data;
   }
   // The weights' hash identifies an embedded model wherever its folder is.
@@ -246,8 +260,24 @@ function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract:
   // Greedy decoding reads no random numbers: the seed of a greedy sample is not a setting of it.
   if (r.temperature < GREEDY_BELOW && o.temperature < GREEDY_BELOW) skip.push('seed');
   return differingSettings(
-    { seed: r.seed, temperature: r.temperature, topP: r.topP, preset: r.preset ?? DEFAULT_PRESET, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
-    { seed: j.seed, temperature: o.temperature, topP: o.topP, preset, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },
+    {
+      seed: r.seed,
+      temperature: r.temperature,
+      topP: r.topP,
+      preset: r.preset ?? DEFAULT_PRESET,
+      extract: r.extract ?? 'boxed',
+      ...stored,
+      gold: r.gold,
+    },
+    {
+      seed: j.seed,
+      temperature: o.temperature,
+      topP: o.topP,
+      preset,
+      extract,
+      ...(r.settings !== undefined ? settings : {}),
+      gold: j.problem.answer,
+    },
     skip,
   );
 }
@@ -279,7 +309,9 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       const j = planned.get(resultKey(r));
       if (!j) continue;
       const diffs = rowDifferences(r, j, o, { extract, preset, settings }, resultsPath);
-      for (const d of diffs) if (!differences.has(d.setting)) differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
+      for (const d of diffs)
+        if (!differences.has(d.setting))
+          differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
       if (diffs.length) mismatched++;
       counts.add(r);
       resumed++;
@@ -387,7 +419,15 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   });
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract, ...(o.preset ? { preset: o.preset } : {}) },
+    {
+      k: o.k,
+      modes: o.modes,
+      temperature: o.temperature,
+      topP: o.topP,
+      seedBase: o.seedBase,
+      extract,
+      ...(o.preset ? { preset: o.preset } : {}),
+    },
     o.datasets.map((d) => d.name),
     { sameAnswer: o.sameAnswer, bootstrap: o.bootstrap, provenance },
   );

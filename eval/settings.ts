@@ -48,7 +48,14 @@ export const sampleSettingsSchema = z.object({
   promptStyle: z.string().nullable(),
   maxTokens: z.number().int().positive().nullable(),
   // Absent in rows written before the setting was recorded; JSON never holds an undefined.
-  prompt: z.object({ suffix: z.string(), sequentialSystem: z.boolean(), chatTemplateKwargs: z.record(z.string(), z.unknown()) }).nullable().exactOptional(),
+  prompt: z
+    .object({
+      suffix: z.string(),
+      sequentialSystem: z.boolean(),
+      chatTemplateKwargs: z.record(z.string(), z.unknown()),
+    })
+    .nullable()
+    .exactOptional(),
   contextLength: z.number().int().positive().nullable().exactOptional(),
   tokenizer: z.string().nullable().exactOptional(),
   format: z.string().nullable().exactOptional(),

@@ -58,7 +58,14 @@ export function summarizeRun(
     const mine = rows.filter((r) => r.dataset === name);
     if (mine.length) datasets[name] = summarizeDataset(mine, { ...summaryOptions, k: config.k });
   }
-  return { version: 1, createdAt: new Date().toISOString(), ...(provenance ? { provenance } : {}), uncertainty, config, datasets };
+  return {
+    version: 1,
+    createdAt: new Date().toISOString(),
+    ...(provenance ? { provenance } : {}),
+    uncertainty,
+    config,
+    datasets,
+  };
 }
 
 const num = z.number();
@@ -90,7 +97,12 @@ const speedupSchema = z.looseObject({
   decodeWallClock: num.nullable().exactOptional(),
   parallelOwnTotalOverCriticalPath: num.nullable(),
   ci95: z
-    .looseObject({ tokenLatencyRatioOfMeans: interval, tokenLatencyMeanOfRatios: interval, wallClock: interval, decodeWallClock: interval })
+    .looseObject({
+      tokenLatencyRatioOfMeans: interval,
+      tokenLatencyMeanOfRatios: interval,
+      wallClock: interval,
+      decodeWallClock: interval,
+    })
     .exactOptional(),
 });
 const groupSchema = z.looseObject({
@@ -127,7 +139,10 @@ export async function readSummary(run: string): Promise<RunSummary> {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`, { cause: err });
+    throw new Error(
+      code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`,
+      { cause: err },
+    );
   }
   const parsed = runSummarySchema.safeParse(json);
   if (!parsed.success) {

@@ -87,13 +87,21 @@ function frame(f: Frame, x: Axis, y: Axis): { sx: (v: number) => number; sy: (v:
   const yf = y.format ?? fmt;
   for (const v of y.values) {
     const py = f1(sy(v));
-    parts.push(`<line x1="${M.left}" y1="${py}" x2="${M.left + PLOT_W}" y2="${py}" stroke="#e5e7eb" stroke-width="1"/>`);
-    parts.push(`<text x="${M.left - 8}" y="${py}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="#4b5563">${escapeXml(yf(v))}</text>`);
+    parts.push(
+      `<line x1="${M.left}" y1="${py}" x2="${M.left + PLOT_W}" y2="${py}" stroke="#e5e7eb" stroke-width="1"/>`,
+    );
+    parts.push(
+      `<text x="${M.left - 8}" y="${py}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="#4b5563">${escapeXml(yf(v))}</text>`,
+    );
   }
   for (const v of x.values) {
     const px = f1(sx(v));
-    parts.push(`<line x1="${px}" y1="${M.top + PLOT_H}" x2="${px}" y2="${M.top + PLOT_H + 5}" stroke="#6b7280" stroke-width="1"/>`);
-    parts.push(`<text x="${px}" y="${M.top + PLOT_H + 19}" text-anchor="middle" font-size="11" fill="#4b5563">${escapeXml(xf(v))}</text>`);
+    parts.push(
+      `<line x1="${px}" y1="${M.top + PLOT_H}" x2="${px}" y2="${M.top + PLOT_H + 5}" stroke="#6b7280" stroke-width="1"/>`,
+    );
+    parts.push(
+      `<text x="${px}" y="${M.top + PLOT_H + 19}" text-anchor="middle" font-size="11" fill="#4b5563">${escapeXml(xf(v))}</text>`,
+    );
   }
   parts.push(
     `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${M.top + PLOT_H}" stroke="#6b7280" stroke-width="1"/>`,
@@ -113,7 +121,9 @@ function document(parts: string[]): string {
 
 function emptyChart(f: Frame): string {
   const { parts } = frame(f, ticks(0, 1), ticks(0, 1));
-  parts.push(`<text x="${M.left + PLOT_W / 2}" y="${M.top + PLOT_H / 2}" text-anchor="middle" font-size="14" fill="#9ca3af">no data</text>`);
+  parts.push(
+    `<text x="${M.left + PLOT_W / 2}" y="${M.top + PLOT_H / 2}" text-anchor="middle" font-size="14" fill="#9ca3af">no data</text>`,
+  );
   return document(parts);
 }
 
@@ -127,7 +137,9 @@ function markerLine(m: Marker, sx: (v: number) => number, row: number, fallback:
 }
 
 /** Histogram of `values` on round bin edges, with optional vertical markers (e.g. "no speedup", "mean"). */
-export function histogramSvg(opts: Frame & { values: readonly number[]; bins?: number; markers?: readonly Marker[] }): string {
+export function histogramSvg(
+  opts: Frame & { values: readonly number[]; bins?: number; markers?: readonly Marker[] },
+): string {
   const values = opts.values.filter(Number.isFinite);
   if (!values.length) return emptyChart(opts);
   const markers = opts.markers ?? [];

@@ -22,7 +22,8 @@ function splitmix64(state: bigint): [next: bigint, out: bigint] {
  * error rather than a silent truncation, so two different seeds never name the same stream.
  */
 function seedBits(seed: number): bigint {
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer between -(2^53 - 1) and 2^53 - 1, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new RangeError(`seed must be an integer between -(2^53 - 1) and 2^53 - 1, got ${seed}`);
   return BigInt.asUintN(64, BigInt(seed));
 }
 

@@ -6,11 +6,22 @@ import { resolveDialect, type FormatSpec } from './format/dialects.js';
 import type { Violation } from './format/validate.js';
 import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
-import { deliverEvent, onControllerEvents, type ControllerEvent, type ControllerEvents } from './orchestrator/events.js';
+import {
+  deliverEvent,
+  onControllerEvents,
+  type ControllerEvent,
+  type ControllerEvents,
+} from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import { checkSolveOptions } from './solve-options.js';
-import { findSchema, runParts, type DecomposePolicy, type DecomposeRunOptions, type Decomposition } from './decompose/run.js';
+import {
+  findSchema,
+  runParts,
+  type DecomposePolicy,
+  type DecomposeRunOptions,
+  type Decomposition,
+} from './decompose/run.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 import { ThreadweaverError } from './errors.js';
 
@@ -107,10 +118,16 @@ export function solve(problem: string, options: SolveOptions = {}): Promise<Solv
 }
 
 /** solve(), with every controller event also handed to `onEvent` as it happens (solveStream's source). */
-export async function runSolve(problem: string, options: SolveOptions, onEvent?: (e: ControllerEvent) => void): Promise<SolveResult> {
+export async function runSolve(
+  problem: string,
+  options: SolveOptions,
+  onEvent?: (e: ControllerEvent) => void,
+): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
   checkSolveOptions(options);
-  const engine = options.engine ?? (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
+  const engine =
+    options.engine ??
+    (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
   const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
@@ -130,15 +147,29 @@ export async function runSolve(problem: string, options: SolveOptions, onEvent?:
     const found = await findSchema(engine, problem, o);
     if (found.schema) {
       const run = await runParts(engine, problem, found.schema, found, o);
-      if (run.trajectory.finishReason === 'error') throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory, { cause: failure });
-      return { answer: run.answer, text: run.trajectory.text, trajectory: run.trajectory, metrics: run.metrics, finishReason: run.trajectory.finishReason, violations: [], formatValid: true, warnings, decomposition: { ...found, parts: run.parts } };
+      if (run.trajectory.finishReason === 'error')
+        throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory, { cause: failure });
+      return {
+        answer: run.answer,
+        text: run.trajectory.text,
+        trajectory: run.trajectory,
+        metrics: run.metrics,
+        finishReason: run.trajectory.finishReason,
+        violations: [],
+        formatValid: true,
+        warnings,
+        decomposition: { ...found, parts: run.parts },
+      };
     }
     decomposition = { ...found, parts: [] };
     warnings.push(`not decomposed, run as one task: ${found.reason}`);
   }
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
-  if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
+  if (promptTokens >= contextLimit)
+    warnings.push(
+      `the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`,
+    );
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt), dialect);
@@ -165,14 +196,32 @@ export async function runSolve(problem: string, options: SolveOptions, onEvent?:
 }
 
 /** The options of a decomposed run, from solve()'s. */
-function decomposeOptions(o: SolveOptions, prompt: Partial<PromptFormat>, onEvent: (e: ControllerEvent) => void): DecomposeRunOptions {
+function decomposeOptions(
+  o: SolveOptions,
+  prompt: Partial<PromptFormat>,
+  onEvent: (e: ControllerEvent) => void,
+): DecomposeRunOptions {
   const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract } = o;
-  return { policy: decompose!, prompt, onEvent, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract };
+  return {
+    policy: decompose!,
+    prompt,
+    onEvent,
+    system,
+    maxTokens,
+    contextLimit,
+    temperature,
+    topP,
+    seed,
+    signal,
+    extract,
+  };
 }
 
 /** The fields that are set, for options whose types leave a field out rather than undefined. */
 function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 function unknownCharWarnings(engine: Engine, problem: string): string[] {
@@ -180,5 +229,7 @@ function unknownCharWarnings(engine: Engine, problem: string): string[] {
   if (unk === undefined) return [];
   const ids = engine.tokenizer.encode(problem);
   const count = ids.filter((id) => id === unk).length;
-  return count > 0 ? [`${count} character(s) of the problem are unknown to the ${engine.name} tokenizer and were read as <unk>`] : [];
+  return count > 0
+    ? [`${count} character(s) of the problem are unknown to the ${engine.name} tokenizer and were read as <unk>`]
+    : [];
 }

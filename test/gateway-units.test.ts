@@ -3,7 +3,8 @@ import { OrderedText, ReasoningSplitter, splitReasoning } from '../src/server/ga
 import { solveStream, type SolveEvent } from '../src/solve-stream.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
 
-const OUTLINES = '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
+const OUTLINES =
+  '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
 const script = rules(
   [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
   [/<Thread>\n2:$/, ' b = 22.\n</Thread>'],
@@ -12,7 +13,16 @@ const script = rules(
 );
 
 describe('splitReasoning and ReasoningSplitter', () => {
-  const cases = ['<think>\nx\n</think>\nAnswer 1.', '  <think>a</think>b</think>c', '<think>never closed', 'no reasoning at all', '<thin', '', ' \n', '<think></think>'];
+  const cases = [
+    '<think>\nx\n</think>\nAnswer 1.',
+    '  <think>a</think>b</think>c',
+    '<think>never closed',
+    'no reasoning at all',
+    '<thin',
+    '',
+    ' \n',
+    '<think></think>',
+  ];
   it.each(cases)('pieces of %j join to the whole split', (text) => {
     const whole = splitReasoning(text);
     expect(whole.reasoning + whole.content).toBe(text);
@@ -62,10 +72,29 @@ describe('solveStream', () => {
     expect(last.type).toBe('result');
     const result = last.type === 'result' ? last.result : undefined;
     expect(result?.answer).toBe('23');
-    expect(events.filter((e) => e.type === 'text').map((e) => (e.type === 'text' ? e.text : '')).join('')).toBe(result?.text);
+    expect(
+      events
+        .filter((e) => e.type === 'text')
+        .map((e) => (e.type === 'text' ? e.text : ''))
+        .join(''),
+    ).toBe(result?.text);
     const order = events.map((e) => e.type).filter((t) => !['delta', 'thread:delta', 'text'].includes(t));
-    expect(order).toEqual(['phase', 'outlines', 'phase', 'thread:start', 'thread:start', 'thread:end', 'thread:end', 'join', 'phase', 'done', 'result']);
-    const deltas = events.filter((e) => e.type === 'thread:delta' && e.thread === '2').map((e) => (e.type === 'thread:delta' ? e.text : ''));
+    expect(order).toEqual([
+      'phase',
+      'outlines',
+      'phase',
+      'thread:start',
+      'thread:start',
+      'thread:end',
+      'thread:end',
+      'join',
+      'phase',
+      'done',
+      'result',
+    ]);
+    const deltas = events
+      .filter((e) => e.type === 'thread:delta' && e.thread === '2')
+      .map((e) => (e.type === 'thread:delta' ? e.text : ''));
     expect(deltas.join('')).toBe(' b = 22.\n</Thread>');
   });
 

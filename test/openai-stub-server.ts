@@ -57,7 +57,12 @@ export async function startStubServer(
     req.on('data', (c: Buffer) => chunks.push(c));
     const answer = async (): Promise<void> => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const entry: StubRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} };
+      const entry: StubRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {},
+      };
       requests.push(entry);
       const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -67,7 +72,10 @@ export async function startStubServer(
         return send(401, { error: { message: 'Invalid API key', type: 'invalid_request_error' } });
       }
       if (req.method === 'GET' && entry.path === '/v1/models') {
-        return send(200, { object: 'list', data: options.models ?? [{ id: 'stub-model', object: 'model', max_model_len: 1024 }] });
+        return send(200, {
+          object: 'list',
+          data: options.models ?? [{ id: 'stub-model', object: 'model', max_model_len: 1024 }],
+        });
       }
       if (req.method === 'POST' && entry.path === '/v1/completions') {
         const out = await onCompletion(entry, completions++);

@@ -22,7 +22,12 @@ export class TagTokenizer implements Tokenizer {
 
   constructor(tags: readonly string[]) {
     this.specials = [...CHAT, ...tags];
-    this.split = new RegExp(`(${[...this.specials].sort((a, b) => b.length - a.length).map((s) => s.replace(/[|/<>]/g, (c) => '\\' + c)).join('|')})`);
+    this.split = new RegExp(
+      `(${[...this.specials]
+        .sort((a, b) => b.length - a.length)
+        .map((s) => s.replace(/[|/<>]/g, (c) => '\\' + c))
+        .join('|')})`,
+    );
   }
   encode(text: string): number[] {
     const ids: number[] = [];

@@ -85,7 +85,9 @@ describe('bundled model: cancellation and odd input', () => {
   it('non-ASCII text gives a defined result with a warning', async () => {
     const r = await solve('Berechne 12*3 — schnell, s’il vous plaît: 中文', { engine, maxTokens: 300 });
     // Five characters are outside the character vocabulary: —, ’, î, 中, 文.
-    expect(r.warnings[0]).toMatch(/^5 character\(s\) of the problem are unknown to the .* tokenizer and were read as <unk>$/);
+    expect(r.warnings[0]).toMatch(
+      /^5 character\(s\) of the problem are unknown to the .* tokenizer and were read as <unk>$/,
+    );
     const unk = engine.tokenizer.singleTokenId('<unk>');
     expect(r.trajectory.promptIds.filter((id) => id === unk)).toHaveLength(5);
     expect(r.metrics.totalTokens).toBeGreaterThan(0);

@@ -53,7 +53,10 @@ export function serverApiKey(values: { apiKey?: string | undefined }): string | 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** The server options the flags set (the engine is the command's). */
-export function serverOptionsFromFlags(values: z.infer<typeof serverFlagSchema>, defaultPort: number): Omit<ServerOptions, 'engine'> {
+export function serverOptionsFromFlags(
+  values: z.infer<typeof serverFlagSchema>,
+  defaultPort: number,
+): Omit<ServerOptions, 'engine'> {
   const apiKey = serverApiKey(values);
   return {
     host: values.host ?? '127.0.0.1',
@@ -70,7 +73,12 @@ export function serverOptionsFromFlags(values: z.infer<typeof serverFlagSchema>,
 }
 
 /** Say where the server listens; warn when it is reachable from elsewhere without a key. */
-export function announceServer(command: string, options: Pick<ServerOptions, 'host' | 'apiKey'>, line: string, after = ''): void {
+export function announceServer(
+  command: string,
+  options: Pick<ServerOptions, 'host' | 'apiKey'>,
+  line: string,
+  after = '',
+): void {
   const host = options.host ?? '127.0.0.1';
   if (!options.apiKey && !LOOPBACK.has(host)) {
     process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);

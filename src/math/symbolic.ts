@@ -155,7 +155,10 @@ export function symbolicProportional(
     if (!A || !B) return { equal: false, reason: 'unparseable relation' };
     const vars = unknowns(A, B);
     if (vars.length > MAX_VARIABLES) return { equal: false, reason: `refused: more than ${MAX_VARIABLES} variables` };
-    return verdict('relation', proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline));
+    return verdict(
+      'relation',
+      proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline),
+    );
   });
 }
 

@@ -70,7 +70,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const contextLimit = Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength);
     const maxTransitions = options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS;
     const promptIds = tok.encode(prompt);
-    const b = new TrajectoryBuilder(promptIds, (p) => this.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }));
+    const b = new TrajectoryBuilder(promptIds, (p) =>
+      this.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }),
+    );
     // One cache scope per run: prefixes are reused within this trajectory only.
     const cacheScope = `run-${++runCounter}`;
     const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope };
@@ -147,7 +149,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
           else if (r.ids.length === 0) end = 'done';
           else if (r.matchedStop === d.forkTrigger) {
             if (d.limits.maxBlocks !== null && state.blocks >= d.limits.maxBlocks) {
-              fork.limit({ kind: 'blocks', message: `block limit ${d.limits.maxBlocks} reached: the model writes on sequentially` });
+              fork.limit({
+                kind: 'blocks',
+                message: `block limit ${d.limits.maxBlocks} reached: the model writes on sequentially`,
+              });
             } else {
               // The plan is the last one written since the previous block.
               pending = capPlan(fork, d.plan(b.text.slice(segmentStart)));

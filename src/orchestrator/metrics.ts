@@ -148,10 +148,15 @@ function blockStats(node: Node): BlockStats {
 export function tokenOffsets(text: string, ids: readonly number[], tokenizer: Tokenizer): number[] {
   const offsets: number[] = [];
   let at = 0;
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     let end = i + 1;
     let piece = tokenizer.decode(ids.slice(i, end));
-    while (piece.includes(REPLACEMENT) && !text.startsWith(piece, at) && end < ids.length && end - i < MAX_SPLIT_TOKENS) {
+    while (
+      piece.includes(REPLACEMENT) &&
+      !text.startsWith(piece, at) &&
+      end < ids.length &&
+      end - i < MAX_SPLIT_TOKENS
+    ) {
       piece = tokenizer.decode(ids.slice(i, ++end));
     }
     for (; i < end; i++) offsets.push(at);
@@ -201,7 +206,12 @@ export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer, dialect?:
   const threadTimings: ThreadTiming[] = [];
   for (const c of t.calls) {
     if (c.role.kind === 'thread') {
-      threadTimings.push({ block: c.role.block, thread: c.role.thread, tokens: c.completionIds.length, ms: c.endMs - c.startMs });
+      threadTimings.push({
+        block: c.role.block,
+        thread: c.role.thread,
+        tokens: c.completionIds.length,
+        ms: c.endMs - c.startMs,
+      });
     }
   }
   const threadsPerBlock = stats.blocks.map((b) => b.threadTokens.length);

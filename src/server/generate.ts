@@ -51,12 +51,16 @@ export function samplingInput(body: {
  */
 export function planGeneration(engine: Engine, maxTokensLimit: number, input: PlanInput): GenerationPlan {
   const promptIds = typeof input.prompt === 'string' ? engine.tokenizer.encode(input.prompt) : [...input.prompt];
-  if (promptIds.length === 0) throw badRequest(`${input.promptParam}: the prompt is empty (it has no tokens)`, input.promptParam);
+  if (promptIds.length === 0)
+    throw badRequest(`${input.promptParam}: the prompt is empty (it has no tokens)`, input.promptParam);
   const vocab = vocabularySize(engine.tokenizer);
   if (vocab !== undefined) {
     const bad = promptIds.findIndex((id) => id >= vocab);
     if (bad >= 0) {
-      throw badRequest(`${input.promptParam}: token id ${promptIds[bad]} (position ${bad}) is outside the vocabulary of ${vocab} tokens`, input.promptParam);
+      throw badRequest(
+        `${input.promptParam}: token id ${promptIds[bad]} (position ${bad}) is outside the vocabulary of ${vocab} tokens`,
+        input.promptParam,
+      );
     }
   }
   const room = engine.contextLength - promptIds.length;
@@ -69,7 +73,10 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     );
   }
   if (input.maxTokens != null && input.maxTokens > maxTokensLimit) {
-    throw badRequest(`${input.maxTokensParam}: ${input.maxTokens} is above this server's limit of ${maxTokensLimit}`, input.maxTokensParam);
+    throw badRequest(
+      `${input.maxTokensParam}: ${input.maxTokens} is above this server's limit of ${maxTokensLimit}`,
+      input.maxTokensParam,
+    );
   }
   const n = input.n ?? 1;
   const seed = input.seed ?? undefined;

@@ -92,7 +92,8 @@ function findRoute(pathname: string, table: RouteTable): { route: Route; param?:
   }
 }
 
-const noRoute = (req: IncomingMessage, pathname: string) => new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
+const noRoute = (req: IncomingMessage, pathname: string) =>
+  new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
 
 /**
  * The request handler of an OpenAI-compatible API over `options.engine`: the route table (the
@@ -102,7 +103,8 @@ const noRoute = (req: IncomingMessage, pathname: string) => new ApiError(404, `n
 export function apiHandler(options: ServerOptions): RequestHandler {
   const { engine } = options;
   const maxTokensLimit = options.maxTokensLimit ?? engine.contextLength;
-  if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1)) throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
+  if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1))
+    throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
   const context: ServerContext = {
     engine,
     modelName: options.modelName ?? engine.name,
@@ -124,7 +126,14 @@ export function apiHandler(options: ServerOptions): RequestHandler {
     const handler = found.route.methods[req.method ?? ''];
     if (!handler) {
       const allow = methods.join(', ');
-      throw new ApiError(405, `${pathname} does not accept ${req.method}; use ${allow}`, 'invalid_request_error', null, 'method_not_allowed', { Allow: allow });
+      throw new ApiError(
+        405,
+        `${pathname} does not accept ${req.method}; use ${allow}`,
+        'invalid_request_error',
+        null,
+        'method_not_allowed',
+        { Allow: allow },
+      );
     }
     // Every POST route takes a JSON body: refuse what its headers allow before any byte is read.
     if (req.method === 'POST') admitJsonBody(req, writeContinue, context.maxBodyBytes);

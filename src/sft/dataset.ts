@@ -75,7 +75,11 @@ export function sftRow(example: SftExample, options: SftWriteOptions = {}): SftR
 /** The trie layout of one row: the chat-templated prompt, and the trajectory ended by the end-of-turn token. */
 export function trieRow(row: SftRow, tokenizer: Tokenizer, format: Partial<PromptFormat> = {}): TrieRow {
   // The user turn already ends with the suffix.
-  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', { ...format, style: 'trained', suffix: '' });
+  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', {
+    ...format,
+    style: 'trained',
+    suffix: '',
+  });
   const eos = tokenizer.eosIds[0];
   const completion = row.messages[1].content + (eos === undefined ? '' : tokenizer.decode([eos]));
   const { ids, parent, position, branch, loss } = sftLayout({ prompt, completion }, tokenizer);
@@ -83,7 +87,12 @@ export function trieRow(row: SftRow, tokenizer: Tokenizer, format: Partial<Promp
 }
 
 /** Write `sft.jsonl` (and `sft-trie.jsonl` when possible) into `dir`, each file atomically. */
-export async function writeSftDataset(dir: string, examples: readonly SftExample[], tokenizer: Tokenizer, options: SftWriteOptions = {}): Promise<SftFiles> {
+export async function writeSftDataset(
+  dir: string,
+  examples: readonly SftExample[],
+  tokenizer: Tokenizer,
+  options: SftWriteOptions = {},
+): Promise<SftFiles> {
   const rows = examples.map((e) => sftRow(e, options));
   const sft = path.join(dir, SFT_FILE);
   await writeFileAtomic(sft, jsonlText(rows));
@@ -102,7 +111,10 @@ export async function writeSftDataset(dir: string, examples: readonly SftExample
 
 const rowSchema = z.object({
   id: z.string(),
-  messages: z.tuple([z.object({ role: z.literal('user'), content: z.string() }), z.object({ role: z.literal('assistant'), content: z.string() })]),
+  messages: z.tuple([
+    z.object({ role: z.literal('user'), content: z.string() }),
+    z.object({ role: z.literal('assistant'), content: z.string() }),
+  ]),
 });
 
 /** Read `sft.jsonl` rows back; a bad line is an error naming `file:line` and the field. */

@@ -95,7 +95,11 @@ export class OpenAIChatModel implements ChatModel {
   }
 
   chat(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<ChatAnswer> {
-    const request = { model: this.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...this.params };
+    const request = {
+      model: this.model,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      ...this.params,
+    };
     const key = requestKey(request);
     // Identical requests in flight share one answer.
     let pending = this.inFlight.get(key);
@@ -106,7 +110,11 @@ export class OpenAIChatModel implements ChatModel {
     return pending;
   }
 
-  private async answer(key: string, request: { model: string; messages: ChatMessage[] }, signal?: AbortSignal): Promise<ChatAnswer> {
+  private async answer(
+    key: string,
+    request: { model: string; messages: ChatMessage[] },
+    signal?: AbortSignal,
+  ): Promise<ChatAnswer> {
     const hit = await this.cache?.get(key);
     if (hit) {
       this.counters.cacheHits++;
@@ -118,13 +126,21 @@ export class OpenAIChatModel implements ChatModel {
     });
     const choice = completion.choices?.[0];
     const content = choice?.message?.content ?? '';
-    const usage = completion.usage ? { promptTokens: completion.usage.prompt_tokens, completionTokens: completion.usage.completion_tokens } : undefined;
+    const usage = completion.usage
+      ? { promptTokens: completion.usage.prompt_tokens, completionTokens: completion.usage.completion_tokens }
+      : undefined;
     if (usage) {
       this.counters.promptTokens += usage.promptTokens;
       this.counters.completionTokens += usage.completionTokens;
     }
     // Every answer is kept, even a cut-off one: the guards handle it, and a rerun replays it.
     await this.cache?.put({ key, request, content, ...(usage ? { usage } : {}) });
-    return { content, key, cached: false, ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}), ...(usage ? { usage } : {}) };
+    return {
+      content,
+      key,
+      cached: false,
+      ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+      ...(usage ? { usage } : {}),
+    };
   }
 }

@@ -121,7 +121,17 @@ const bump = <K extends string>(counts: Partial<Record<K, number>>, key: K, by =
 
 async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<ItemOutcome> {
   const files = await ItemFiles.open(root, trace.id);
-  const summary: ItemSummary = { id: trace.id, status: 'failed', blocks: 0, threadsPerBlock: [], skippedBlocks: [], droppedLines: [], rewrites: {}, rewritesRetried: 0, outlineFailures: 0 };
+  const summary: ItemSummary = {
+    id: trace.id,
+    status: 'failed',
+    blocks: 0,
+    threadsPerBlock: [],
+    skippedBlocks: [],
+    droppedLines: [],
+    rewrites: {},
+    rewritesRetried: 0,
+    outlineFailures: 0,
+  };
   const fail = async (reason: string): Promise<ItemOutcome> => {
     summary.reason = reason;
     await files.trace('failed', { reason });
@@ -142,10 +152,16 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
     await files.write('1-steps.json', plan.value);
 
     // 2. splice
-    const spliced = splice(lines, blockCandidates(plan.value), { minParallelChars: o.minParallelChars ?? DEFAULT_MIN_PARALLEL_CHARS });
+    const spliced = splice(lines, blockCandidates(plan.value), {
+      minParallelChars: o.minParallelChars ?? DEFAULT_MIN_PARALLEL_CHARS,
+    });
     summary.skippedBlocks = spliced.skipped;
     summary.droppedLines = spliced.droppedLines;
-    await files.trace('splice', { accepted: spliced.accepted, skipped: spliced.skipped, droppedLines: spliced.droppedLines });
+    await files.trace('splice', {
+      accepted: spliced.accepted,
+      skipped: spliced.skipped,
+      droppedLines: spliced.droppedLines,
+    });
     await files.write('2-splice.json', spliced);
     await files.write('2-spliced.txt', renderBody(spliced.draft, { pendingOutlines: true }) + '\n');
 
@@ -154,9 +170,19 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
     for (const r of deps.rewrites) {
       bump(summary.rewrites, r.action);
       if (r.retried) summary.rewritesRetried++;
-      await files.trace('dependencies', { block: r.block, thread: r.thread, action: r.action, retried: r.retried, unmatched: r.unmatched, exchanges: r.exchanges });
+      await files.trace('dependencies', {
+        block: r.block,
+        thread: r.thread,
+        action: r.action,
+        retried: r.retried,
+        unmatched: r.unmatched,
+        exchanges: r.exchanges,
+      });
     }
-    await files.write('3-dependencies.json', deps.rewrites.map(({ exchanges: _, ...r }) => r));
+    await files.write(
+      '3-dependencies.json',
+      deps.rewrites.map(({ exchanges: _, ...r }) => r),
+    );
 
     // 4. outlines
     const outlined = await writeOutlines(o.model, trace.problem, deps.draft, o.attempts ?? 3, o.signal);
@@ -164,7 +190,10 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
       if (!r.ok) summary.outlineFailures++;
       await files.trace('outlines', { block: r.block, ok: r.ok, error: r.error, exchanges: r.exchanges });
     }
-    await files.write('4-outlines.json', outlined.results.map(({ exchanges: _, ...r }) => r));
+    await files.write(
+      '4-outlines.json',
+      outlined.results.map(({ exchanges: _, ...r }) => r),
+    );
     const trajectory = renderTrajectory(outlined.draft, trace.response);
     await files.write('trajectory.txt', trajectory);
 
@@ -186,9 +215,19 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
       summary.status = 'rejected';
       summary.reason = `answer: ${assessment.gradeReason}`;
     } else summary.status = 'kept';
-    await files.trace('filter', { status: summary.status, reason: summary.reason, violations: assessment.violations, answer: assessment.answer, gradeReason: assessment.gradeReason });
+    await files.trace('filter', {
+      status: summary.status,
+      reason: summary.reason,
+      violations: assessment.violations,
+      answer: assessment.answer,
+      gradeReason: assessment.gradeReason,
+    });
     await files.write('5-result.json', { ...summary, stats: assessment.stats });
-    return { summary, assessment, ...(passesFilter(assessment) ? { example: { id: trace.id, problem: trace.problem, trajectory } } : {}) };
+    return {
+      summary,
+      assessment,
+      ...(passesFilter(assessment) ? { example: { id: trace.id, problem: trace.problem, trajectory } } : {}),
+    };
   } catch (err) {
     if (o.signal?.aborted) throw err;
     return fail(`error: ${err instanceof Error ? err.message : String(err)}`);
@@ -208,7 +247,12 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
   const limit = createLimiter(o.concurrency ?? 8);
   const tally = { done: 0, kept: 0, rejected: 0, failed: 0 };
   const report = () =>
-    bar.update(tally.done, [`kept ${tally.kept}`, `rejected ${tally.rejected}`, `failed ${tally.failed}`, `llm sent ${o.model.counters.sent}, cached ${o.model.counters.cacheHits}`]);
+    bar.update(tally.done, [
+      `kept ${tally.kept}`,
+      `rejected ${tally.rejected}`,
+      `failed ${tally.failed}`,
+      `llm sent ${o.model.counters.sent}, cached ${o.model.counters.cacheHits}`,
+    ]);
   report();
   try {
     await Promise.all(
@@ -249,7 +293,10 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
     failed: 0,
     failures: {},
     rejected: {},
-    ...datasetStats(assessed, kept.map((x) => x.assessment!)),
+    ...datasetStats(
+      assessed,
+      kept.map((x) => x.assessment!),
+    ),
     acceptedBlocks: 0,
     skippedBlocks: {},
     droppedLines: 0,
@@ -274,7 +321,12 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
     stats.outlineFailures += s.outlineFailures;
   }
   const written = await writeStats(o.out, stats, stage1Report(stats));
-  return { stats, items: done.map((x) => x.summary), files: { ...sftFiles, items: itemsFile, ...written }, aborted: o.signal?.aborted === true };
+  return {
+    stats,
+    items: done.map((x) => x.summary),
+    files: { ...sftFiles, items: itemsFile, ...written },
+    aborted: o.signal?.aborted === true,
+  };
 }
 
 function stage1Report(s: Stage1Stats): string {

@@ -120,7 +120,10 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   const seen = new Set<string>();
   let duplicates = 0;
   for (const row of rows) {
-    if (row.text === undefined) throw new Error(`${rolloutsDir}/${RESULTS_FILE}: ${row.problemId} sample ${row.sample} was stored without its text`);
+    if (row.text === undefined)
+      throw new Error(
+        `${rolloutsDir}/${RESULTS_FILE}: ${row.problemId} sample ${row.sample} was stored without its text`,
+      );
     const a = assessTrajectory(row.text, row.gold, o.engine.tokenizer);
     all.push(a);
     if (!passesFilter(a)) continue;
@@ -131,7 +134,11 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     }
     seen.add(key);
     kept.push(a);
-    examples.push({ id: `${row.problemId}#${row.sample}`, problem: problems.get(row.problemId)!.problem, trajectory: row.text });
+    examples.push({
+      id: `${row.problemId}#${row.sample}`,
+      problem: problems.get(row.problemId)!.problem,
+      trajectory: row.text,
+    });
   }
 
   const files = await writeSftDataset(o.out, examples, o.engine.tokenizer, writeOptions(o));
@@ -163,7 +170,13 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     },
   ]);
   const written = await writeStats(o.out, stats, report);
-  return { stats, ran: run.ran, resumed: run.resumed, files: { ...files, rollouts: rolloutsDir, ...written }, aborted: run.aborted };
+  return {
+    stats,
+    ran: run.ran,
+    resumed: run.resumed,
+    files: { ...files, rollouts: rolloutsDir, ...written },
+    aborted: run.aborted,
+  };
 }
 
 /** This run's stored rollouts, in problem and sample order (other rows of the file are left out). */

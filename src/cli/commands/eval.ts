@@ -13,21 +13,30 @@ import { solve } from '../../solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema } from '../engine-flags.js';
+import {
+  engineFlagOptions,
+  engineFlagSchema,
+  engineFlagUsage,
+  samplingFlagOptions,
+  samplingFlagSchema,
+} from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFlagSchema.shape).extend({
-  dataset: z.array(z.string().min(1)).optional(),
-  data: z.array(z.string().min(1)).optional(),
-  dataDir: z.string().optional(),
-  limit: intFlag().min(1).optional(),
-  k: intFlag().min(1).default(1),
-  mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
-  out: z.string().min(1).optional(),
-  concurrency: intFlag().min(1).default(1),
-  extract: z.enum(EXTRACT_POLICIES).default('boxed'),
-  bootstrap: intFlag().min(1).max(1_000_000).default(DEFAULT_RESAMPLES),
-});
+const schema = engineFlagSchema
+  .extend(samplingFlagSchema.shape)
+  .extend(presetFlagSchema.shape)
+  .extend({
+    dataset: z.array(z.string().min(1)).optional(),
+    data: z.array(z.string().min(1)).optional(),
+    dataDir: z.string().optional(),
+    limit: intFlag().min(1).optional(),
+    k: intFlag().min(1).default(1),
+    mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
+    out: z.string().min(1).optional(),
+    concurrency: intFlag().min(1).default(1),
+    extract: z.enum(EXTRACT_POLICIES).default('boxed'),
+    bootstrap: intFlag().min(1).max(1_000_000).default(DEFAULT_RESAMPLES),
+  });
 
 const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
        threadweaver eval compare RUN_A RUN_B
@@ -101,7 +110,8 @@ const command: Command = {
     }
     const run = presetRun(values, 'eval', { samplesPerProblem: values.k });
     const { temperature, topP, maxTokens, prompt, format } = run.resolved.settings;
-    if (values.k > 1 && temperature === 0) process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
+    if (values.k > 1 && temperature === 0)
+      process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
     const engine: Engine = await engineFromPreset(values, run);
     const described = await describeEngine(engine);
@@ -146,8 +156,12 @@ const command: Command = {
         }),
       () => process.stderr.write('\ninterrupted: finished samples are kept; rerun to resume\n'),
     );
-    process.stderr.write(`\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`);
-    process.stdout.write(`\n${summaryTable(result.summary)}\n\n${uncertaintyNote(result.summary)}\n\n${result.files.report}\n${result.files.summary}\n`);
+    process.stderr.write(
+      `\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`,
+    );
+    process.stdout.write(
+      `\n${summaryTable(result.summary)}\n\n${uncertaintyNote(result.summary)}\n\n${result.files.report}\n${result.files.summary}\n`,
+    );
     return result.aborted ? 130 : 0;
   },
 };

@@ -11,7 +11,14 @@ import type { DatasetStats } from '../../sft/stats.js';
 import { readTraces } from '../../sft/traces.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import {
+  engineFlagOptions,
+  engineFlagSchema,
+  engineFlagUsage,
+  samplingFlagOptions,
+  samplingFlagSchema,
+  samplingFlagUsage,
+} from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 import { presetTokenizer } from '../../preset.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFromFlags } from '../dataset-flags.js';
@@ -126,7 +133,10 @@ const stage2Schema = engineFlagSchema
     concurrency: positive().default(1),
     instruction: z.string().optional(),
   })
-  .refine((v) => (v.dataset === undefined) !== (v.data === undefined), { message: 'give exactly one of --dataset and --data', path: ['dataset'] });
+  .refine((v) => (v.dataset === undefined) !== (v.data === undefined), {
+    message: 'give exactly one of --dataset and --data',
+    path: ['dataset'],
+  });
 
 const stage2Flags = {
   ...engineFlagOptions,
@@ -140,7 +150,8 @@ const stage2Flags = {
 } as const;
 
 /** The preset's prompt format; `--instruction` replaces its suffix (after a space, as in the written rows). */
-const promptOf = (prompt: PromptFormat, instruction: string | undefined): PromptFormat => (instruction ? { ...prompt, suffix: ` ${instruction}` } : prompt);
+const promptOf = (prompt: PromptFormat, instruction: string | undefined): PromptFormat =>
+  instruction ? { ...prompt, suffix: ` ${instruction}` } : prompt;
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const summaryLine = (s: DatasetStats, out: string) =>
@@ -152,7 +163,8 @@ async function stage1(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const traces = (await readTraces(v.input)).slice(0, v.limit);
   const { preset, resolved } = presetRun(v, 'sft');
-  const tokenizer = (await presetTokenizer(preset, v.tokenizer)) ?? (await loadTokenizer(resolveModelSource(v.tokenizer)));
+  const tokenizer =
+    (await presetTokenizer(preset, v.tokenizer)) ?? (await loadTokenizer(resolveModelSource(v.tokenizer)));
   const model = new OpenAIChatModel({
     baseURL: v.llmBaseUrl,
     model: v.llmModel,
@@ -197,7 +209,8 @@ async function stage2(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const run = presetRun(v, 'sft');
   const { temperature, topP, maxTokens } = run.resolved.settings;
-  if (v.samples > 1 && !temperature) console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
+  if (v.samples > 1 && !temperature)
+    console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
   const dataset = await datasetFromFlags(v);
   const engine = await engineFromPreset(v, run);
   const result = await withSigint((signal) =>
@@ -216,7 +229,9 @@ async function stage2(args: string[]): Promise<number> {
       signal,
     }),
   );
-  console.log(`stage 2: ${dataset.name}, ${dataset.problems.length} problems × ${v.samples}; ${summaryLine(result.stats, v.out)}`);
+  console.log(
+    `stage 2: ${dataset.name}, ${dataset.problems.length} problems × ${v.samples}; ${summaryLine(result.stats, v.out)}`,
+  );
   return result.aborted ? 130 : 0;
 }
 
