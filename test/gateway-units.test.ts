@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { OrderedText, ReasoningSplitter, splitReasoning } from '../src/server/gateway/text-stream.js';
+import { startGateway } from '../src/server/gateway/gateway.js';
 import { solveStream, type SolveEvent } from '../src/solve-stream.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
+import { postJson } from './server-http.js';
 
 const OUTLINES =
   '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
@@ -119,5 +121,20 @@ describe('solveStream', () => {
       })(),
     ).rejects.toThrow(/scripted failure/);
     expect(seen).toContain('error');
+  });
+});
+
+describe('startGateway', () => {
+  it('runs every request in its format, settings included (threadweaver:threads=1 keeps one thread)', async () => {
+    const gw = await startGateway({ engine: new ScriptedEngine(script), port: 0, format: 'threadweaver:threads=1' });
+    try {
+      const r = await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Q' }] });
+      expect(r.status).toBe(200);
+      const report = r.body.threadweaver;
+      expect(report.blocks.map((b: { threads: unknown[] }) => b.threads.length)).toEqual([1]);
+      expect(report.warnings).toEqual([expect.stringMatching(/^limit: /)]);
+    } finally {
+      await gw.close();
+    }
   });
 });
