@@ -99,7 +99,15 @@ const engines = new Map<string, Promise<TransformersEngine>>();
 
 /** The embedded engine for these options, loaded once per model and dtype. */
 export function embeddedEngine(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
-  const key = `${options.model ?? ''}|${options.dtype ?? 'q8'}|${options.threads ?? ''}`;
+  // Every option that changes the loaded engine is part of the key (a cached engine with the prefix
+  // cache on must not answer a caller who turned it off).
+  const key = JSON.stringify([
+    options.model ?? null,
+    options.dtype ?? 'q8',
+    options.threads ?? null,
+    options.prefixCache ?? true,
+    options.graph ?? 'auto',
+  ]);
   let engine = engines.get(key);
   if (!engine) {
     engine = TransformersEngine.load(options);

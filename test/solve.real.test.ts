@@ -113,3 +113,14 @@ describe('bundled model: seeded runs are reproducible', () => {
     expect(again.text).toBe(first.text);
   });
 });
+
+describe('embeddedEngine(): one engine per distinct set of load options', () => {
+  it('an engine loaded with the prefix cache on is not handed to a caller who turned it off', async () => {
+    const cached = await embeddedEngine();
+    const uncached = await embeddedEngine({ prefixCache: false });
+    expect(cached.prefixCaching).toBe(true);
+    expect(uncached.prefixCaching).toBe(false);
+    expect(await embeddedEngine({ prefixCache: false })).toBe(uncached);
+    expect(await embeddedEngine({})).toBe(cached);
+  });
+});

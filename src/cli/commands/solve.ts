@@ -53,7 +53,8 @@ model ended without a final answer); 2 for bad options; 130 when interrupted.
 Options:
   --mode parallel|sequential   fork at </Outlines> (default) or never fork
   --compare                    run both modes and print the speedup against the sequential run:
-                               tokens (sequential T ÷ parallel L) and wall clock
+                               tokens (sequential T ÷ parallel L) and wall clock (after one
+                               untimed warm-up call, so neither mode pays the first call's costs)
   --json                       print one JSON object (answer, text, metrics, ...); with --compare
                                { parallel, sequential, speedup: { tokens, wallClock } }
   --quiet                      print only the answer and the metrics line
@@ -111,6 +112,17 @@ function jsonOf(problem: string, mode: Mode, preset: string, r: SolveResult) {
     warnings: r.warnings,
     metrics: { ...r.metrics, parallelWidth: parallelWidth(r.metrics) },
   };
+}
+
+/**
+ * One untimed call before the compared runs: the first call in a process pays for allocations and
+ * connections, which would otherwise be charged to whichever mode runs first. Its text shares no
+ * prefix with the problem's prompt, so it leaves nothing in a cache that would favour either mode.
+ */
+async function warmUp(engine: Engine): Promise<void> {
+  const cacheScope = 'compare-warm-up';
+  await engine.complete({ prompt: 'Compute 2*3.', maxTokens: 8, temperature: 0, cacheScope });
+  engine.releaseCache?.(cacheScope);
 }
 
 /** Run one mode, streaming the text and each joined block when `live`. */
@@ -232,6 +244,7 @@ const command: Command = {
     const live = !values.json && !values.quiet;
     const modes: Mode[] = values.compare ? ['parallel', 'sequential'] : [values.mode ?? 'parallel'];
     const results = new Map<Mode, SolveResult>();
+    if (values.compare) await warmUp(engine);
     for (const mode of modes) {
       if (values.compare && !values.json) process.stdout.write(bold(`── ${mode} ──`) + '\n');
       const r = await runMode(problem, mode, engine, run, values, live);
