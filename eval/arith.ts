@@ -89,7 +89,10 @@ export function productsTask(pairs: ReadonlyArray<readonly [number, number]>, op
     const m = mulSteps(a, b);
     return { goal: `Compute ${a}*${b}.`, lines: m.lines, value: m.value };
   });
-  const comb = combineSteps(subs.map((s) => s.value), ops);
+  const comb = combineSteps(
+    subs.map((s) => s.value),
+    ops,
+  );
   return {
     family: 'products',
     problem: `Compute ${expr}.`,
@@ -135,7 +138,10 @@ export function polyTask(coef: PolyCoef, xs: readonly number[]): ArithTask {
     const e = polyEvalSteps(coef, x);
     return { goal: `Compute f(${x}).`, lines: e.lines, value: e.value };
   });
-  const comb = combineSteps(subs.map((s) => s.value), xs.slice(1).map(() => '+' as const));
+  const comb = combineSteps(
+    subs.map((s) => s.value),
+    xs.slice(1).map(() => '+' as const),
+  );
   return {
     family: 'poly',
     problem: `Let f(x) = ${polyText(coef)}. Compute ${xs.map((x) => `f(${x})`).join(' + ')}.`,
@@ -164,7 +170,10 @@ function sampleProducts(rng: Rng): ArithTask {
 function samplePoly(rng: Rng): ArithTask {
   const coef = [rng.int(2, 9), rng.int(2, 9), rng.int(0, 20)] as const;
   const k = rng.choice([2, 2, 3]);
-  const xs = rng.sample(Array.from({ length: 11 }, (_, i) => i + 2), k);
+  const xs = rng.sample(
+    Array.from({ length: 11 }, (_, i) => i + 2),
+    k,
+  );
   return polyTask(coef, xs);
 }
 
@@ -230,7 +239,10 @@ export function renderArith(task: ArithTask, mode: ArithRendering): string {
     out.push(TAG.outlinesClose);
     out.push(
       subs
-        .map((s, i) => `${TAG.threadOpen}\n${i + 1}: ${s.lines.join('; ')}. So the result is ${s.value}.\n${TAG.threadClose}`)
+        .map(
+          (s, i) =>
+            `${TAG.threadOpen}\n${i + 1}: ${s.lines.join('; ')}. So the result is ${s.value}.\n${TAG.threadClose}`,
+        )
         .join(''),
     );
     out.push(TAG.parallelClose);

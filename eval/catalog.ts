@@ -72,7 +72,8 @@ function keep(row: SourceRow, ...names: string[]): Record<string, unknown> {
 function jsonSafe(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v && typeof v === 'object' && !(v instanceof Uint8Array)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
+  if (v && typeof v === 'object' && !(v instanceof Uint8Array))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
   return v;
 }
 
@@ -83,11 +84,24 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: 'aime24',
     file: 'aime24.jsonl',
     title: 'AIME 2024 I and II',
-    source: [{ repo: 'Maxwell-Jia/AIME_2024', revision: 'main', path: 'aime_2024_problems.parquet', format: 'parquet', rows: 30 }],
+    source: [
+      {
+        repo: 'Maxwell-Jia/AIME_2024',
+        revision: 'main',
+        path: 'aime_2024_problems.parquet',
+        format: 'parquet',
+        rows: 30,
+      },
+    ],
     licence: 'MIT (dataset card); problems © MAA',
     rows: 30,
     mapping: 'id ← ID (e.g. 2024-I-1), problem ← Problem, answer ← Answer; solution kept',
-    convert: (r) => ({ id: text(r, 'ID', 'id'), problem: text(r, 'Problem', 'problem'), answer: text(r, 'Answer', 'answer'), ...keep(r, 'Solution') }),
+    convert: (r) => ({
+      id: text(r, 'ID', 'id'),
+      problem: text(r, 'Problem', 'problem'),
+      answer: text(r, 'Answer', 'answer'),
+      ...keep(r, 'Solution'),
+    }),
   },
   {
     name: 'aime25',
@@ -100,16 +114,29 @@ export const BENCHMARKS: readonly Benchmark[] = [
     licence: 'see the dataset card; problems © MAA',
     rows: 30,
     mapping: 'id ← 2025-I-n / 2025-II-n by row order in each file, problem ← question, answer ← answer',
-    convert: (r, i, f) => ({ id: `2025-${f === 0 ? 'I' : 'II'}-${i + 1}`, problem: text(r, 'question', 'problem'), answer: text(r, 'answer') }),
+    convert: (r, i, f) => ({
+      id: `2025-${f === 0 ? 'I' : 'II'}-${i + 1}`,
+      problem: text(r, 'question', 'problem'),
+      answer: text(r, 'answer'),
+    }),
   },
   {
     name: 'amc23',
     file: 'amc23.jsonl',
     title: 'AMC 12 2023 (A and B)',
-    source: [{ repo: 'math-ai/amc23', revision: PARQUET_EXPORT, path: 'default/test/0000.parquet', format: 'parquet', rows: 40 }],
+    source: [
+      {
+        repo: 'math-ai/amc23',
+        revision: PARQUET_EXPORT,
+        path: 'default/test/0000.parquet',
+        format: 'parquet',
+        rows: 40,
+      },
+    ],
     licence: 'Apache-2.0 (dataset card); problems © MAA',
     rows: 40,
-    mapping: 'id ← 2023-12A-n / 2023-12B-n from url (else amc23-<id>), problem ← question, answer ← answer (27.0 → 27); url kept',
+    mapping:
+      'id ← 2023-12A-n / 2023-12B-n from url (else amc23-<id>), problem ← question, answer ← answer (27.0 → 27); url kept',
     convert: (r, i) => {
       const url = typeof r.url === 'string' ? r.url : '';
       const m = /AMC_12([AB])_Problems\/Problem_(\d+)/.exec(url);
@@ -125,13 +152,26 @@ export const BENCHMARKS: readonly Benchmark[] = [
     licence: 'see the dataset card; MATH: MIT',
     rows: 500,
     mapping: 'id ← unique_id, problem ← problem, answer ← answer; subject, level, solution kept',
-    convert: (r) => ({ id: text(r, 'unique_id'), problem: text(r, 'problem'), answer: text(r, 'answer'), ...keep(r, 'subject', 'level', 'solution') }),
+    convert: (r) => ({
+      id: text(r, 'unique_id'),
+      problem: text(r, 'problem'),
+      answer: text(r, 'answer'),
+      ...keep(r, 'subject', 'level', 'solution'),
+    }),
   },
   {
     name: 'minerva',
     file: 'minerva_math.jsonl',
     title: 'Minerva Math (MIT OCW problems), benchmark name minerva_math',
-    source: [{ repo: 'math-ai/minervamath', revision: PARQUET_EXPORT, path: 'default/test/0000.parquet', format: 'parquet', rows: 272 }],
+    source: [
+      {
+        repo: 'math-ai/minervamath',
+        revision: PARQUET_EXPORT,
+        path: 'default/test/0000.parquet',
+        format: 'parquet',
+        rows: 272,
+      },
+    ],
     licence: 'see the dataset card; problems from MIT OpenCourseWare',
     rows: 272,
     mapping: 'id ← minerva-<row>, problem ← question, answer ← answer (or the last \\boxed{} of solution)',
@@ -151,24 +191,47 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: 'olympiadbench',
     file: 'olympiadbench.jsonl',
     title: 'OlympiadBench, open-ended text-only maths in English (OE_TO_maths_en_COMP)',
-    source: [{ repo: 'Hothan/OlympiadBench', revision: PARQUET_EXPORT, path: 'OE_TO_maths_en_COMP/train/0000.parquet', format: 'parquet', rows: 674 }],
+    source: [
+      {
+        repo: 'Hothan/OlympiadBench',
+        revision: PARQUET_EXPORT,
+        path: 'OE_TO_maths_en_COMP/train/0000.parquet',
+        format: 'parquet',
+        rows: 674,
+      },
+    ],
     licence: 'Apache-2.0 (OlympiadBench)',
     rows: 674,
-    mapping: 'id ← olympiadbench-<id>, problem ← question (after context, if any), answer ← final_answer joined by ", " with unescaped $ removed; subfield, answer_type, unit kept',
+    mapping:
+      'id ← olympiadbench-<id>, problem ← question (after context, if any), answer ← final_answer joined by ", " with unescaped $ removed; subfield, answer_type, unit kept',
     convert: (r, i) => {
       const finals = Array.isArray(r.final_answer) ? r.final_answer.map(String) : [text(r, 'final_answer')];
       if (!finals.length) throw new Error('final_answer is empty');
       const answer = finals.map((a) => a.replace(/(?<!\\)\$/g, '').trim()).join(', ');
       const context = typeof r.context === 'string' && r.context.trim() ? `${r.context.trim()}\n\n` : '';
       const id = r.id === undefined || r.id === null ? String(i) : text(r, 'id');
-      return { id: `olympiadbench-${id}`, problem: context + text(r, 'question'), answer, final_answer: finals, ...keep(r, 'subfield', 'answer_type', 'unit', 'is_multiple_answer') };
+      return {
+        id: `olympiadbench-${id}`,
+        problem: context + text(r, 'question'),
+        answer,
+        final_answer: finals,
+        ...keep(r, 'subfield', 'answer_type', 'unit', 'is_multiple_answer'),
+      };
     },
   },
   {
     name: 'gsm8k',
     file: 'gsm8k.jsonl',
     title: 'GSM8K test split',
-    source: [{ repo: 'openai/gsm8k', revision: 'main', path: 'main/test-00000-of-00001.parquet', format: 'parquet', rows: 1319 }],
+    source: [
+      {
+        repo: 'openai/gsm8k',
+        revision: 'main',
+        path: 'main/test-00000-of-00001.parquet',
+        format: 'parquet',
+        rows: 1319,
+      },
+    ],
     licence: 'MIT',
     rows: 1319,
     mapping: 'id ← gsm8k-<row>, problem ← question, answer ← the text after ####, solution ← the text before it',
@@ -176,22 +239,30 @@ export const BENCHMARKS: readonly Benchmark[] = [
       const full = text(r, 'answer');
       const cut = full.lastIndexOf('####');
       if (cut < 0) throw new Error('answer has no "####" line');
-      return { id: `gsm8k-${i}`, problem: text(r, 'question'), answer: full.slice(cut + 4).trim(), solution: full.slice(0, cut).trim() };
+      return {
+        id: `gsm8k-${i}`,
+        problem: text(r, 'question'),
+        answer: full.slice(cut + 4).trim(),
+        solution: full.slice(0, cut).trim(),
+      };
     },
   },
   {
     name: 'arith500',
     file: 'arith500.jsonl',
-    title: 'arith500: 500 problems of the bundled model\'s task generator',
+    title: "arith500: 500 problems of the bundled model's task generator",
     source: null,
-    origin: 'made for the bundled model (its recipe\'s tasks.py, fixed seed); not published: use `--dataset arith` (the same generator in TypeScript, another stream of problems) or a copy of arith500.jsonl with --data-dir',
+    origin:
+      "made for the bundled model (its recipe's tasks.py, fixed seed); not published: use `--dataset arith` (the same generator in TypeScript, another stream of problems) or a copy of arith500.jsonl with --data-dir",
     licence: 'MIT (this project)',
     rows: 500,
   },
 ];
 
 /** Benchmark names and their file names in the data folder. */
-export const BENCHMARK_FILES: Readonly<Record<string, string>> = Object.fromEntries(BENCHMARKS.map((b) => [b.name, b.file]));
+export const BENCHMARK_FILES: Readonly<Record<string, string>> = Object.fromEntries(
+  BENCHMARKS.map((b) => [b.name, b.file]),
+);
 
 /** A benchmark by name; `minerva_math` (its file's name) is accepted for `minerva`. */
 export function benchmark(name: string): Benchmark | undefined {

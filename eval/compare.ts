@@ -84,13 +84,20 @@ export function compareWarnings(a: RunSummary, b: RunSummary, labels: [string, s
       const y = db[name];
       if (!x || !y) continue;
       if (x.problemIdsSha256 !== y.problemIdsSha256) {
-        out.push(`the runs cover different problems of ${name}: ${x.problems} in ${la}, ${y.problems} in ${lb}${x.problems === y.problems ? ' (same count, other problems or order)' : ''}`);
+        out.push(
+          `the runs cover different problems of ${name}: ${x.problems} in ${la}, ${y.problems} in ${lb}${x.problems === y.problems ? ' (same count, other problems or order)' : ''}`,
+        );
       }
-      if (x.sha256 !== y.sha256) out.push(`${name} was read from different data: ${x.path ?? 'generated'} (sha256 ${short(x.sha256)}) in ${la}, ${y.path ?? 'generated'} (sha256 ${short(y.sha256)}) in ${lb}`);
+      if (x.sha256 !== y.sha256)
+        out.push(
+          `${name} was read from different data: ${x.path ?? 'generated'} (sha256 ${short(x.sha256)}) in ${la}, ${y.path ?? 'generated'} (sha256 ${short(y.sha256)}) in ${lb}`,
+        );
     }
   } else {
     const missing = [pa ? undefined : la, pb ? undefined : lb].filter(Boolean);
-    out.push(`${missing.join(' and ')} ${missing.length > 1 ? 'have' : 'has'} no provenance (written by an earlier version): only k, sampling and extraction can be compared, and the problems cannot`);
+    out.push(
+      `${missing.join(' and ')} ${missing.length > 1 ? 'have' : 'has'} no provenance (written by an earlier version): only k, sampling and extraction can be compared, and the problems cannot`,
+    );
     const { modes: _ma, ...ca } = a.config;
     const { modes: _mb, ...cb } = b.config;
     const diffs = differingSettings({ extract: 'boxed', ...ca }, { extract: 'boxed', ...cb });
@@ -153,7 +160,10 @@ export function compareRuns(a: RunSummary, b: RunSummary, labels: [string, strin
   ];
   const warnings = compareWarnings(a, b, labels).map((w) => `> **Warning:** ${w}.`);
   if (warnings.length) head.splice(2, 0, ...warnings, '');
-  if (!rows.length) return [...head.slice(0, 2 + (warnings.length ? warnings.length + 1 : 0)), 'Neither run has results.', ''].join('\n');
+  if (!rows.length)
+    return [...head.slice(0, 2 + (warnings.length ? warnings.length + 1 : 0)), 'Neither run has results.', ''].join(
+      '\n',
+    );
   return [...head, ...rows, ''].join('\n');
 }
 

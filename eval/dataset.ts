@@ -45,18 +45,18 @@ export interface Dataset {
 
 export interface DatasetSpec {
   /** A benchmark name (see BENCHMARK_FILES), `arith`, or a path to a JSONL file. */
-  name?: string;
+  name?: string | undefined;
   /** An explicit JSONL file; wins over `name` for locating rows (`name` then only labels the dataset). */
-  file?: string;
+  file?: string | undefined;
   /** Folder holding the benchmark files. Default: $THREADWEAVER_DATA_DIR, else `<repo>/../shared/benchmarks`. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Keep at most this many problems. */
-  limit?: number;
+  limit?: number | undefined;
   /**
    * For `arith`: the generator seed (default ARITH_DEFAULT_SEED).
    * For files with a `limit`: pick a seeded random subset (in file order) instead of the first rows.
    */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 export { BENCHMARK_FILES } from './catalog.js';
@@ -91,7 +91,8 @@ function kindOf(value: unknown): string {
 
 /** A row error in plain words: which field, what it should be, what it was. */
 function describeIssue(row: unknown, key: PropertyKey | undefined): string {
-  if (typeof row !== 'object' || row === null || Array.isArray(row)) return `row must be a JSON object, got ${kindOf(row)}`;
+  if (typeof row !== 'object' || row === null || Array.isArray(row))
+    return `row must be a JSON object, got ${kindOf(row)}`;
   const field = String(key);
   const value = (row as Record<string, unknown>)[field];
   if (value === undefined) return `field "${field}" is missing`;
@@ -123,7 +124,13 @@ export function defaultCacheDir(): string {
   if (xdg) return path.join(xdg, 'threadweaver', 'datasets');
   const home = os.homedir();
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'threadweaver', 'datasets');
-  if (process.platform === 'win32') return path.join(process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'threadweaver', 'Cache', 'datasets');
+  if (process.platform === 'win32')
+    return path.join(
+      process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'),
+      'threadweaver',
+      'Cache',
+      'datasets',
+    );
   return path.join(home, '.cache', 'threadweaver', 'datasets');
 }
 
@@ -131,11 +138,15 @@ export function defaultCacheDir(): string {
 export function parseProblems(text: string, file: string): Problem[] {
   const problems: Problem[] = [];
   const seen = new Map<string, number>();
-  const options = { error: DatasetError, describe: (json: unknown, issue: RowIssue) => describeIssue(json, issue.path[0]) };
+  const options = {
+    error: DatasetError,
+    describe: (json: unknown, issue: RowIssue) => describeIssue(json, issue.path[0]),
+  };
   for (const { row, line } of parseJsonLines(text, file, rowSchema, options)) {
-    const problem = row as Problem;
+    const problem = row;
     const first = seen.get(problem.id);
-    if (first !== undefined) throw new DatasetError(`${file}:${line}: duplicate id "${problem.id}" (first on line ${first})`);
+    if (first !== undefined)
+      throw new DatasetError(`${file}:${line}: duplicate id "${problem.id}" (first on line ${first})`);
     seen.set(problem.id, line);
     problems.push(problem);
   }
@@ -171,7 +182,12 @@ function arithProblems(count: number, seed: number): Problem[] {
 function applyLimit(problems: Problem[], limit: number | undefined, seed: number | undefined): Problem[] {
   if (limit === undefined || limit >= problems.length) return problems;
   if (seed === undefined) return problems.slice(0, limit);
-  const picked = createRng(seed).sample(problems.map((_, i) => i), limit).sort((a, b) => a - b);
+  const picked = createRng(seed)
+    .sample(
+      problems.map((_, i) => i),
+      limit,
+    )
+    .sort((a, b) => a - b);
   return picked.map((i) => problems[i]!);
 }
 
@@ -193,8 +209,12 @@ function resolveFile(name: string, dataDir: string | undefined): string {
     const folders = dataFolders();
     const found = folders.map((d) => path.join(d, b.file)).find((f) => existsSync(f));
     if (found) return found;
-    const how = b.source ? `run \`threadweaver data fetch ${b.name}\` (it stores ${b.file} in ${defaultCacheDir()})` : `it has no public download (${b.origin})`;
-    throw new DatasetError(`dataset "${name}" is not in ${folders.join(' or ')}: ${how}, or pass dataDir (--data-dir) or set THREADWEAVER_DATA_DIR`);
+    const how = b.source
+      ? `run \`threadweaver data fetch ${b.name}\` (it stores ${b.file} in ${defaultCacheDir()})`
+      : `it has no public download (${b.origin})`;
+    throw new DatasetError(
+      `dataset "${name}" is not in ${folders.join(' or ')}: ${how}, or pass dataDir (--data-dir) or set THREADWEAVER_DATA_DIR`,
+    );
   }
   if (name.endsWith('.jsonl') || name.includes('/') || name.includes(path.sep)) return name;
   throw new DatasetError(

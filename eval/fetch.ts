@@ -31,17 +31,17 @@ export function fileUrl(endpoint: string, f: HubFile): string {
 
 export interface FetchOptions {
   /** Where to store the converted file (default: defaultCacheDir()). */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Hub or mirror root (default: $HF_ENDPOINT, else https://huggingface.co). */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Bearer token for gated or private repositories (default: $HF_TOKEN). */
-  token?: string;
+  token?: string | undefined;
   /** Per-file timeout (default 120 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Stops the download (the error is the signal's reason); nothing is written. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Told about each file as it downloads. */
-  onFile?: (e: { benchmark: string; url: string; bytes: number }) => void;
+  onFile?: ((e: { benchmark: string; url: string; bytes: number }) => void) | undefined;
 }
 
 export interface FetchResult {
@@ -64,7 +64,9 @@ async function download(url: string, o: FetchOptions): Promise<Uint8Array> {
   try {
     res = await fetch(url, {
       headers: { 'user-agent': 'threadweaver-ts', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      signal: o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs ?? 120_000)]) : AbortSignal.timeout(o.timeoutMs ?? 120_000),
+      signal: o.signal
+        ? AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs ?? 120_000)])
+        : AbortSignal.timeout(o.timeoutMs ?? 120_000),
       redirect: 'follow',
     });
   } catch (err) {
@@ -109,8 +111,12 @@ export async function readSourceRows(bytes: Uint8Array, f: HubFile, where: strin
 /** Download, convert, check and store one benchmark. */
 export async function fetchBenchmark(name: string, o: FetchOptions = {}): Promise<FetchResult> {
   const b = benchmark(name);
-  if (!b) throw new DatasetError(`unknown dataset "${name}": use one of ${BENCHMARKS.map((x) => x.name).join(', ')} (or all)`);
-  if (!b.source || !b.convert) throw new DatasetError(`${b.name} has no public download: ${b.origin ?? 'not published'}`);
+  if (!b)
+    throw new DatasetError(
+      `unknown dataset "${name}": use one of ${BENCHMARKS.map((x) => x.name).join(', ')} (or all)`,
+    );
+  if (!b.source || !b.convert)
+    throw new DatasetError(`${b.name} has no public download: ${b.origin ?? 'not published'}`);
   const endpoint = hubEndpoint(o.endpoint);
   const rows: ConvertedRow[] = [];
   const sources: FetchResult['sources'] = [];
@@ -121,7 +127,9 @@ export async function fetchBenchmark(name: string, o: FetchOptions = {}): Promis
     o.onFile?.({ benchmark: b.name, url, bytes: bytes.byteLength });
     const source = await readSourceRows(bytes, f, url);
     if (source.length !== f.rows) {
-      throw new FetchError(`${url}: expected ${f.rows} rows, got ${source.length}: the upstream file changed; nothing was written`);
+      throw new FetchError(
+        `${url}: expected ${f.rows} rows, got ${source.length}: the upstream file changed; nothing was written`,
+      );
     }
     source.forEach((row, i) => {
       try {
@@ -131,7 +139,8 @@ export async function fetchBenchmark(name: string, o: FetchOptions = {}): Promis
       }
     });
   }
-  if (rows.length !== b.rows) throw new FetchError(`${b.name}: expected ${b.rows} rows, got ${rows.length}; nothing was written`);
+  if (rows.length !== b.rows)
+    throw new FetchError(`${b.name}: expected ${b.rows} rows, got ${rows.length}; nothing was written`);
   const jsonl = jsonlText(rows);
   const dir = o.dataDir ?? defaultCacheDir();
   const file = path.join(dir, b.file);

@@ -15,8 +15,27 @@ export {
   type DatasetSource,
 } from './dataset.js';
 export { BENCHMARKS, benchmark, type Benchmark, type HubFile } from './catalog.js';
-export { fetchBenchmark, fetchable, hubEndpoint, fileUrl, DEFAULT_ENDPOINT, FetchError, type FetchOptions, type FetchResult } from './fetch.js';
-export { generateArith, sampleArith, parseArithProblem, renderArith, type ArithTask, type ArithFamily, type ArithOp, type ArithSubGoal, type ArithRendering } from './arith.js';
+export {
+  fetchBenchmark,
+  fetchable,
+  hubEndpoint,
+  fileUrl,
+  DEFAULT_ENDPOINT,
+  FetchError,
+  type FetchOptions,
+  type FetchResult,
+} from './fetch.js';
+export {
+  generateArith,
+  sampleArith,
+  parseArithProblem,
+  renderArith,
+  type ArithTask,
+  type ArithFamily,
+  type ArithOp,
+  type ArithSubGoal,
+  type ArithRendering,
+} from './arith.js';
 export {
   openResults,
   parseResultLine,
@@ -50,8 +69,25 @@ export {
   type ProblemSpeedup,
   type SpeedupSides,
 } from './metrics.js';
-export { SUMMARY_FILE, summarizeRun, readSummary, runSummarySchema, type RunConfig, type RunSummary } from './summary.js';
-export { REPORT_FILE, CHARTS_DIR, writeReport, renderReport, summaryTable, uncertaintyNote, datasetCharts, accuracyByLatency, type Chart } from './report.js';
+export {
+  SUMMARY_FILE,
+  summarizeRun,
+  readSummary,
+  runSummarySchema,
+  type RunConfig,
+  type RunSummary,
+} from './summary.js';
+export {
+  REPORT_FILE,
+  CHARTS_DIR,
+  writeReport,
+  renderReport,
+  summaryTable,
+  uncertaintyNote,
+  datasetCharts,
+  accuracyByLatency,
+  type Chart,
+} from './report.js';
 export { compareRuns, compareRunFolders, compareWarnings } from './compare.js';
 export { formatProgress, type EvalProgress } from './progress.js';
 export {
@@ -65,8 +101,21 @@ export {
   type EvalSolveMetrics,
 } from './runner.js';
 export { sampleSettingsSchema, type SampleSettings } from './settings.js';
-export { differingSettings, describeDifferences, settingLabel, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
-export { runProvenance, datasetProvenance, provenanceSchema, type Provenance, type DatasetProvenance, type ProvenanceInput } from './provenance.js';
+export {
+  differingSettings,
+  describeDifferences,
+  settingLabel,
+  SettingsMismatchError,
+  type SettingDifference,
+} from '../src/setting-differences.js';
+export {
+  runProvenance,
+  datasetProvenance,
+  provenanceSchema,
+  type Provenance,
+  type DatasetProvenance,
+  type ProvenanceInput,
+} from './provenance.js';
 export {
   bootstrap,
   percentileInterval,

@@ -96,9 +96,9 @@ export interface SummaryOptions {
   /** k for pass@k and maj@k. Default: the largest number of samples any problem has in that mode. */
   k?: number;
   /** Whether two extracted answers are the same vote. Default: equal after removing whitespace. */
-  sameAnswer?: (a: string, b: string) => boolean;
+  sameAnswer?: ((a: string, b: string) => boolean) | undefined;
   /** Resamples and seed of the bootstrap intervals. */
-  bootstrap?: BootstrapOptions;
+  bootstrap?: BootstrapOptions | undefined;
 }
 
 /**
@@ -106,8 +106,10 @@ export interface SummaryOptions {
  * of ratios so that large n does not overflow.
  */
 export function passAtK(n: number, c: number, k: number): number {
-  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k))) throw new RangeError('pass@k needs integers');
-  if (k < 1 || k > n || c < 0 || c > n) throw new RangeError(`pass@k needs 1 <= k <= n and 0 <= c <= n (n=${n}, c=${c}, k=${k})`);
+  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)))
+    throw new RangeError('pass@k needs integers');
+  if (k < 1 || k > n || c < 0 || c > n)
+    throw new RangeError(`pass@k needs 1 <= k <= n and 0 <= c <= n (n=${n}, c=${c}, k=${k})`);
   if (n - c < k) return 1;
   let miss = 1;
   for (let i = n - c + 1; i <= n; i++) miss *= 1 - k / i;
@@ -211,7 +213,12 @@ function pairedProblems(rows: readonly SampleRow[]): PairedProblem[] {
     if (!s) continue;
     out.push({
       seq: { n: s.length, tokens: sum(s, (r) => r.totalTokens), wall: sum(s, (r) => r.wallMs), decode: decode(s) },
-      par: { n: p.length, critical: sum(p, (r) => r.criticalPathTokens), wall: sum(p, (r) => r.wallMs), decode: decode(p) },
+      par: {
+        n: p.length,
+        critical: sum(p, (r) => r.criticalPathTokens),
+        wall: sum(p, (r) => r.wallMs),
+        decode: decode(p),
+      },
     });
   }
   return out;
@@ -219,20 +226,39 @@ function pairedProblems(rows: readonly SampleRow[]): PairedProblem[] {
 
 /** The between-mode speedups of a set of paired problems (ratios of pooled means). */
 function pairedSpeedups(ps: readonly PairedProblem[]) {
-  let sn = 0, st = 0, sw = 0, sd = 0, pn = 0, pl = 0, pw = 0, pd = 0;
+  let sn = 0,
+    st = 0,
+    sw = 0,
+    sd = 0,
+    pn = 0,
+    pl = 0,
+    pw = 0,
+    pd = 0;
   let decodeKnown = true;
   for (const p of ps) {
-    sn += p.seq.n; st += p.seq.tokens; sw += p.seq.wall;
-    pn += p.par.n; pl += p.par.critical; pw += p.par.wall;
+    sn += p.seq.n;
+    st += p.seq.tokens;
+    sw += p.seq.wall;
+    pn += p.par.n;
+    pl += p.par.critical;
+    pw += p.par.wall;
     if (p.seq.decode === null || p.par.decode === null) decodeKnown = false;
-    else { sd += p.seq.decode; pd += p.par.decode; }
+    else {
+      sd += p.seq.decode;
+      pd += p.par.decode;
+    }
   }
   if (!sn || !pn) return null;
   return {
     tokens: ratio(st / sn, pl / pn),
     wallClock: ratio(sw / sn, pw / pn),
     decodeWallClock: decodeKnown ? ratio(sd / sn, pd / pn) : null,
-    meanOfRatios: mean(ps.flatMap((p) => { const r = ratio(p.seq.tokens / p.seq.n, p.par.critical / p.par.n); return r === null ? [] : [r]; })),
+    meanOfRatios: mean(
+      ps.flatMap((p) => {
+        const r = ratio(p.seq.tokens / p.seq.n, p.par.critical / p.par.n);
+        return r === null ? [] : [r];
+      }),
+    ),
   };
 }
 
@@ -280,7 +306,10 @@ export function speedupBetween(s: SpeedupSides): { tokens: number | null; wallCl
   };
 }
 
-export function summarizeSpeedup(rows: readonly SampleRow[], options: Pick<SummaryOptions, 'bootstrap'> = {}): SpeedupSummary {
+export function summarizeSpeedup(
+  rows: readonly SampleRow[],
+  options: Pick<SummaryOptions, 'bootstrap'> = {},
+): SpeedupSummary {
   const seq = rows.filter((r) => r.mode === 'sequential');
   const par = rows.filter((r) => r.mode === 'parallel');
   const parT = mean(par.map((r) => r.totalTokens));
@@ -321,12 +350,19 @@ function decodeWallClock(seq: readonly SampleRow[], par: readonly SampleRow[]): 
   return ratio(mean(seq.map((r, i) => r.wallMs - s[i]!)), mean(par.map((r, i) => r.wallMs - p[i]!)));
 }
 
-function speedupIntervals(ps: readonly PairedProblem[], bootstrap: BootstrapOptions | undefined): NonNullable<SpeedupSummary['ci95']> {
+function speedupIntervals(
+  ps: readonly PairedProblem[],
+  bootstrap: BootstrapOptions | undefined,
+): NonNullable<SpeedupSummary['ci95']> {
   const of = (pick: (s: NonNullable<ReturnType<typeof pairedSpeedups>>) => number | null) =>
-    intervalOver(ps, (sample) => {
-      const s = pairedSpeedups(sample);
-      return s ? pick(s) : null;
-    }, bootstrap);
+    intervalOver(
+      ps,
+      (sample) => {
+        const s = pairedSpeedups(sample);
+        return s ? pick(s) : null;
+      },
+      bootstrap,
+    );
   return {
     tokenLatencyRatioOfMeans: of((s) => s.tokens),
     tokenLatencyMeanOfRatios: of((s) => s.meanOfRatios),
@@ -338,8 +374,14 @@ function speedupIntervals(ps: readonly PairedProblem[], bootstrap: BootstrapOpti
 /** Both modes and the speedups between them for one set of rows. */
 export function summarizeGroup(rows: readonly SampleRow[], options: SummaryOptions = {}): GroupSummary {
   return {
-    parallel: summarizeMode(rows.filter((r) => r.mode === 'parallel'), options),
-    sequential: summarizeMode(rows.filter((r) => r.mode === 'sequential'), options),
+    parallel: summarizeMode(
+      rows.filter((r) => r.mode === 'parallel'),
+      options,
+    ),
+    sequential: summarizeMode(
+      rows.filter((r) => r.mode === 'sequential'),
+      options,
+    ),
     speedup: summarizeSpeedup(rows, options),
   };
 }
@@ -350,7 +392,13 @@ export function summarizeDataset(rows: readonly SampleRow[], options: SummaryOpt
   const families = [...new Set(rows.flatMap((r) => (r.family === undefined ? [] : [r.family])))].sort();
   if (families.length) {
     summary.families = Object.fromEntries(
-      families.map((f) => [f, summarizeGroup(rows.filter((r) => r.family === f), options)]),
+      families.map((f) => [
+        f,
+        summarizeGroup(
+          rows.filter((r) => r.family === f),
+          options,
+        ),
+      ]),
     );
   }
   return summary;

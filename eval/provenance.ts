@@ -77,14 +77,14 @@ export function datasetProvenance(d: Dataset): DatasetProvenance {
 
 export interface ProvenanceInput {
   settings: SampleSettings;
-  engine?: EngineProvenance;
+  engine?: EngineProvenance | undefined;
   temperature: number;
   topP: number;
   seedBase: number;
   extract: ExtractPolicy;
   k: number;
   /** The preset the run resolved (its name is recorded). */
-  preset?: ResolvedPreset;
+  preset?: ResolvedPreset | undefined;
   datasets: readonly Dataset[];
 }
 
@@ -122,7 +122,9 @@ export const provenanceSchema = z.looseObject({
   modelFile: nullableString,
   modelSha256: nullableString,
   dtype: nullableString,
-  engine: z.union([z.literal('embedded'), z.object({ baseUrls: z.array(z.string()), servedModel: z.string() })]).nullable(),
+  engine: z
+    .union([z.literal('embedded'), z.object({ baseUrls: z.array(z.string()), servedModel: z.string() })])
+    .nullable(),
   promptStyle: nullableString,
   prompt: z.looseObject({}).nullable().optional(),
   maxTokens: z.number().nullable(),

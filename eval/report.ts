@@ -150,21 +150,44 @@ const x2 = (v: number): string => v.toFixed(2);
 export function summaryTable(summary: RunSummary): string {
   const rows: string[][] = [];
   for (const [name, g] of Object.entries(summary.datasets)) {
-    for (const [mode, s] of [['parallel', g.parallel], ['sequential', g.sequential]] as Array<[string, ModeSummary | null]>) {
+    for (const [mode, s] of [
+      ['parallel', g.parallel],
+      ['sequential', g.sequential],
+    ] as Array<[string, ModeSummary | null]>) {
       if (!s) continue;
       const n = `${s.problems}×${s.k}`;
-      rows.push([name, mode, n, 'accuracy (avg@k)', pct(s.accuracy), s.accuracyStderr === undefined ? '–' : `± ${pp(s.accuracyStderr)}`, interval(s.accuracyCI95, pp)]);
+      rows.push([
+        name,
+        mode,
+        n,
+        'accuracy (avg@k)',
+        pct(s.accuracy),
+        s.accuracyStderr === undefined ? '–' : `± ${pp(s.accuracyStderr)}`,
+        interval(s.accuracyCI95, pp),
+      ]);
       if (s.k > 1) {
         rows.push([name, mode, n, `pass@${s.k}`, pct(s.passAtK), '', '']);
         rows.push([name, mode, n, `maj@${s.k}`, pct(s.majAtK), '', '']);
       }
-      if (mode === 'parallel') rows.push([name, mode, n, 'parallel width T/L (not a speedup)', times(g.speedup.parallelOwnTotalOverCriticalPath), '', '']);
+      if (mode === 'parallel')
+        rows.push([
+          name,
+          mode,
+          n,
+          'parallel width T/L (not a speedup)',
+          times(g.speedup.parallelOwnTotalOverCriticalPath),
+          '',
+          '',
+        ]);
     }
     const sp = g.speedup;
     if (sp.tokenLatencyRatioOfMeans === null) continue;
     const paired = String(Math.min(g.parallel?.problems ?? 0, g.sequential?.problems ?? 0));
-    const add = (metric: string, v: number | null | undefined, iv: readonly [number, number] | null | undefined): void =>
-      void rows.push([name, 'speedup', paired, metric, times(v), '', interval(iv, x2)]);
+    const add = (
+      metric: string,
+      v: number | null | undefined,
+      iv: readonly [number, number] | null | undefined,
+    ): void => void rows.push([name, 'speedup', paired, metric, times(v), '', interval(iv, x2)]);
     add('tokens: seq T ÷ par L, ratio of means', sp.tokenLatencyRatioOfMeans, sp.ci95?.tokenLatencyRatioOfMeans);
     add('tokens: mean of per-problem ratios', sp.tokenLatencyMeanOfRatios, sp.ci95?.tokenLatencyMeanOfRatios);
     add('wall clock', sp.wallClock, sp.ci95?.wallClock);
@@ -190,9 +213,19 @@ function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
   const rows: string[][] = [];
   const notes: string[] = [];
   for (const [name, g] of groups) {
-    for (const [mode, s] of [['sequential', g.sequential], ['parallel', g.parallel]] as Array<[string, ModeSummary | null]>) {
+    for (const [mode, s] of [
+      ['sequential', g.sequential],
+      ['parallel', g.parallel],
+    ] as Array<[string, ModeSummary | null]>) {
       if (!s) continue;
-      rows.push([name, mode, tokens(s.meanPromptTokens), s.prefillMs ? `${s.prefillMs.mean.toFixed(1)} ms` : '–', seconds(s.decodeWallMs?.mean), seconds(s.wallMs.mean)]);
+      rows.push([
+        name,
+        mode,
+        tokens(s.meanPromptTokens),
+        s.prefillMs ? `${s.prefillMs.mean.toFixed(1)} ms` : '–',
+        seconds(s.decodeWallMs?.mean),
+        seconds(s.wallMs.mean),
+      ]);
     }
     const seqPrompt = g.sequential?.meanPromptTokens;
     const parPrompt = g.parallel?.meanPromptTokens;
@@ -208,7 +241,7 @@ function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
   return [
     '## Wall clock',
     '',
-    'Per sample, means. Decode-only wall time is the wall time after the prompt\'s prefill (the first forward pass over the prompt), so equal outputs cost equal decode time whatever the prompt length.',
+    "Per sample, means. Decode-only wall time is the wall time after the prompt's prefill (the first forward pass over the prompt), so equal outputs cost equal decode time whatever the prompt length.",
     '',
     table(['dataset', 'mode', 'prompt tokens', 'prefill', 'decode-only wall', 'total wall'], rows, 2),
     '',
@@ -219,7 +252,10 @@ function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
 function modeTable(groups: Array<[string, GroupSummary]>): string {
   const rows: string[][] = [];
   for (const [name, g] of groups) {
-    for (const [mode, s] of [['sequential', g.sequential], ['parallel', g.parallel]] as Array<[string, ModeSummary | null]>) {
+    for (const [mode, s] of [
+      ['sequential', g.sequential],
+      ['parallel', g.parallel],
+    ] as Array<[string, ModeSummary | null]>) {
       if (!s) continue;
       rows.push([
         name,
@@ -240,7 +276,22 @@ function modeTable(groups: Array<[string, GroupSummary]>): string {
     }
   }
   return table(
-    ['dataset', 'mode', 'problems × k', 'samples', 'avg@k', 'pass@k', 'maj@k', 'format ok', 'activation', 'mean T', 'mean L', 'mean η', 'own T/L', 'wall total'],
+    [
+      'dataset',
+      'mode',
+      'problems × k',
+      'samples',
+      'avg@k',
+      'pass@k',
+      'maj@k',
+      'format ok',
+      'activation',
+      'mean T',
+      'mean L',
+      'mean η',
+      'own T/L',
+      'wall total',
+    ],
     rows,
     2,
   );
@@ -311,7 +362,10 @@ export async function writeReport(
   rows: ReadonlyArray<SampleRow & { dataset: string }>,
 ): Promise<{ report: string; charts: string[] }> {
   const charts = Object.keys(summary.datasets).flatMap((name) =>
-    datasetCharts(name, rows.filter((r) => r.dataset === name)),
+    datasetCharts(
+      name,
+      rows.filter((r) => r.dataset === name),
+    ),
   );
   const written: string[] = [];
   for (const ch of charts) {

@@ -100,7 +100,14 @@ export interface GradedSample {
   /** How `answer` was extracted; recorded in the row when given. */
   extract?: ExtractPolicy;
   formatValid: boolean;
-  metrics: { parallelBlocks: number; threads: number; totalTokens: number; criticalPathTokens: number; acceleration: number; wallMs: number };
+  metrics: {
+    parallelBlocks: number;
+    threads: number;
+    totalTokens: number;
+    criticalPathTokens: number;
+    acceleration: number;
+    wallMs: number;
+  };
   verdict: { equal: boolean; reason: string };
 }
 

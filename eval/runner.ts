@@ -14,7 +14,12 @@ import type { Dataset, Problem } from './dataset.js';
 import { runProvenance } from './provenance.js';
 import type { BootstrapOptions } from './uncertainty.js';
 import { LATER_SETTINGS, sampleSettingsSchema, type SampleSettings } from './settings.js';
-import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
+import {
+  describeDifferences,
+  differingSettings,
+  SettingsMismatchError,
+  type SettingDifference,
+} from '../src/setting-differences.js';
 import { formatProgress, type EvalProgress } from './progress.js';
 import { progressLine, type ProgressStream } from '../src/progress.js';
 import { writeReport } from './report.js';
@@ -35,14 +40,14 @@ export interface EvalSolveOptions {
   /** How the solver must extract the final answer from its text. */
   extract: ExtractPolicy;
   /** The response budget (undefined: the engine's context length). */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /** How the problem is put to the model (undefined: the solver's default). */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** The whole prompt format (undefined: the solver's default); `promptStyle` is its style. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The trajectory format, as spec text (undefined: the solver's default). */
-  format?: string;
-  signal?: AbortSignal;
+  format?: string | undefined;
+  signal?: AbortSignal | undefined;
   /** Which sample this is (for logging; solvers need not read it). */
   dataset: string;
   problemId: string;
@@ -92,7 +97,7 @@ export interface RunEvalOptions {
    * rerun with another preset is refused; the whole record goes into summary.json. Default: none
    * recorded (rows count as the default preset).
    */
-  preset?: ResolvedPreset;
+  preset?: ResolvedPreset | undefined;
   /** The run folder: results.jsonl, summary.json, report.md, charts/. Created if missing. */
   out: string;
   solve: EvalSolveFn;
@@ -100,36 +105,36 @@ export interface RunEvalOptions {
    * The answer extraction policy, handed to `solve` and recorded in every row and in summary.json;
    * a rerun with another policy is refused. Default 'boxed'.
    */
-  extract?: ExtractPolicy;
+  extract?: ExtractPolicy | undefined;
   /** The answer grader (`gradeAnswer` of src/math). */
   grade: GradeFn;
   /**
    * The engine behind `solve` (describeEngine): its model, the weights' sha256 and servers are
    * recorded in every row's settings and in summary.json's provenance.
    */
-  engine?: EngineProvenance;
+  engine?: EngineProvenance | undefined;
   /** Handed to `solve` and recorded as a setting. */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /** Handed to `solve` and recorded as a setting. */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** The prompt format (a preset's): handed to `solve` and recorded (suffix, system prompt, template variables). */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The trajectory format as spec text (a preset's, or --format): handed to `solve` and recorded. */
-  format?: string;
+  format?: string | undefined;
   /** Resamples and seed of the bootstrap intervals in the summary (default 1000 resamples, seed 0). */
-  bootstrap?: BootstrapOptions;
+  bootstrap?: BootstrapOptions | undefined;
   /** Whether two extracted answers count as one vote for maj@k. Default: equal after removing whitespace. */
-  sameAnswer?: (a: string, b: string) => boolean;
+  sameAnswer?: ((a: string, b: string) => boolean) | undefined;
   /** Called after every finished sample (and once at the start). */
-  onProgress?: (progress: EvalProgress) => void;
+  onProgress?: ((progress: EvalProgress) => void) | undefined;
   /** Where the progress line goes; default process.stderr, false for none. */
-  progress?: ProgressStream | false;
+  progress?: ProgressStream | false | undefined;
   /** Without a TTY, print the progress line every this many samples. Default: about 5% of the run. */
-  progressEvery?: number;
+  progressEvery?: number | undefined;
   /** Keep each trajectory's text (and its problem's text) in results.jsonl. Default true. */
-  keepText?: boolean;
+  keepText?: boolean | undefined;
   /** Stops scheduling; in-flight solves get the signal. What finished is kept and summarized. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunEvalResult {
@@ -232,12 +237,21 @@ function sampleSettings(o: RunEvalOptions): SampleSettings {
  * without one were made with the default preset), extraction, the settings record (rows written
  * before it was recorded compare on the rest only), and the gold answer (a changed dataset file).
  */
-function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract: ExtractPolicy; preset: string; settings: SampleSettings }, file: string): SettingDifference[] {
+function rowDifferences(
+  r: ResultRow,
+  j: Job,
+  o: RunEvalOptions,
+  run: { extract: ExtractPolicy; preset: string; settings: SampleSettings },
+  file: string,
+): SettingDifference[] {
   const { extract, preset, settings } = run;
   let stored: Partial<SampleSettings> = {};
   if (r.settings !== undefined) {
     const parsed = sampleSettingsSchema.safeParse(r.settings);
-    if (!parsed.success) throw new Error(`${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`);
+    if (!parsed.success)
+      throw new Error(
+        `${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`,
+      );
     stored = parsed.data;
   }
   // The weights' hash identifies an embedded model wherever its folder is.
@@ -246,8 +260,24 @@ function rowDifferences(r: ResultRow, j: Job, o: RunEvalOptions, run: { extract:
   // Greedy decoding reads no random numbers: the seed of a greedy sample is not a setting of it.
   if (r.temperature < GREEDY_BELOW && o.temperature < GREEDY_BELOW) skip.push('seed');
   return differingSettings(
-    { seed: r.seed, temperature: r.temperature, topP: r.topP, preset: r.preset ?? DEFAULT_PRESET, extract: r.extract ?? 'boxed', ...stored, gold: r.gold },
-    { seed: j.seed, temperature: o.temperature, topP: o.topP, preset, extract, ...(r.settings !== undefined ? settings : {}), gold: j.problem.answer },
+    {
+      seed: r.seed,
+      temperature: r.temperature,
+      topP: r.topP,
+      preset: r.preset ?? DEFAULT_PRESET,
+      extract: r.extract ?? 'boxed',
+      ...stored,
+      gold: r.gold,
+    },
+    {
+      seed: j.seed,
+      temperature: o.temperature,
+      topP: o.topP,
+      preset,
+      extract,
+      ...(r.settings !== undefined ? settings : {}),
+      gold: j.problem.answer,
+    },
     skip,
   );
 }
@@ -279,7 +309,9 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       const j = planned.get(resultKey(r));
       if (!j) continue;
       const diffs = rowDifferences(r, j, o, { extract, preset, settings }, resultsPath);
-      for (const d of diffs) if (!differences.has(d.setting)) differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
+      for (const d of diffs)
+        if (!differences.has(d.setting))
+          differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
       if (diffs.length) mismatched++;
       counts.add(r);
       resumed++;
@@ -326,11 +358,11 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       temperature: o.temperature,
       topP: o.topP,
       extract,
-      ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
-      ...(o.promptStyle !== undefined ? { promptStyle: o.promptStyle } : {}),
-      ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
-      ...(o.format !== undefined ? { format: o.format } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
+      maxTokens: o.maxTokens,
+      promptStyle: o.promptStyle,
+      prompt: o.prompt,
+      format: o.format,
+      signal: o.signal,
       dataset: j.dataset,
       problemId: j.problem.id,
       sample: j.sample,
@@ -364,7 +396,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   let failure: Error | undefined;
   try {
     failure = await runJobs(todo, o.concurrency, runJob, {
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal: o.signal,
       describe: (j) => `eval stopped at ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})`,
     });
   } finally {
@@ -376,20 +408,28 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
   const provenance = runProvenance({
     settings,
-    ...(o.engine ? { engine: o.engine } : {}),
+    engine: o.engine,
     temperature: o.temperature,
     topP: o.topP,
     seedBase: o.seedBase,
     extract,
     k: o.k,
-    ...(o.preset ? { preset: o.preset } : {}),
+    preset: o.preset,
     datasets: o.datasets,
   });
   const summary = summarizeRun(
     rows,
-    { k: o.k, modes: o.modes, temperature: o.temperature, topP: o.topP, seedBase: o.seedBase, extract, ...(o.preset ? { preset: o.preset } : {}) },
+    {
+      k: o.k,
+      modes: o.modes,
+      temperature: o.temperature,
+      topP: o.topP,
+      seedBase: o.seedBase,
+      extract,
+      ...(o.preset ? { preset: o.preset } : {}),
+    },
     o.datasets.map((d) => d.name),
-    { ...(o.sameAnswer ? { sameAnswer: o.sameAnswer } : {}), ...(o.bootstrap ? { bootstrap: o.bootstrap } : {}), provenance },
+    { sameAnswer: o.sameAnswer, bootstrap: o.bootstrap, provenance },
   );
   const summaryPath = path.join(o.out, SUMMARY_FILE);
   await writeFileAtomic(summaryPath, jsonText(summary));

@@ -47,8 +47,16 @@ export const sampleSettingsSchema = z.object({
   engine: z.enum(['embedded', 'remote']).nullable(),
   promptStyle: z.string().nullable(),
   maxTokens: z.number().int().positive().nullable(),
-  prompt: z.object({ suffix: z.string(), sequentialSystem: z.boolean(), chatTemplateKwargs: z.record(z.string(), z.unknown()) }).nullable().optional(),
-  contextLength: z.number().int().positive().nullable().optional(),
-  tokenizer: z.string().nullable().optional(),
-  format: z.string().nullable().optional(),
+  // Absent in rows written before the setting was recorded; JSON never holds an undefined.
+  prompt: z
+    .object({
+      suffix: z.string(),
+      sequentialSystem: z.boolean(),
+      chatTemplateKwargs: z.record(z.string(), z.unknown()),
+    })
+    .nullable()
+    .exactOptional(),
+  contextLength: z.number().int().positive().nullable().exactOptional(),
+  tokenizer: z.string().nullable().exactOptional(),
+  format: z.string().nullable().exactOptional(),
 });

@@ -58,10 +58,18 @@ export function summarizeRun(
     const mine = rows.filter((r) => r.dataset === name);
     if (mine.length) datasets[name] = summarizeDataset(mine, { ...summaryOptions, k: config.k });
   }
-  return { version: 1, createdAt: new Date().toISOString(), ...(provenance ? { provenance } : {}), uncertainty, config, datasets };
+  return {
+    version: 1,
+    createdAt: new Date().toISOString(),
+    ...(provenance ? { provenance } : {}),
+    uncertainty,
+    config,
+    datasets,
+  };
 }
 
 const num = z.number();
+const interval = z.tuple([num, num]).nullable();
 const modeSchema = z.looseObject({
   accuracy: num,
   passAtK: num,
@@ -72,11 +80,11 @@ const modeSchema = z.looseObject({
   meanCriticalPathTokens: num,
   meanAcceleration: num,
   wallMs: z.object({ sum: num, mean: num }),
-  accuracyStderr: num.optional(),
-  accuracyCI95: z.tuple([num, num]).optional(),
-  meanPromptTokens: num.nullable().optional(),
-  prefillMs: z.object({ mean: num }).nullable().optional(),
-  decodeWallMs: z.object({ mean: num }).nullable().optional(),
+  accuracyStderr: num.exactOptional(),
+  accuracyCI95: z.tuple([num, num]).exactOptional(),
+  meanPromptTokens: num.nullable().exactOptional(),
+  prefillMs: z.object({ mean: num }).nullable().exactOptional(),
+  decodeWallMs: z.object({ mean: num }).nullable().exactOptional(),
   samples: num,
   problems: num,
   k: num,
@@ -86,9 +94,16 @@ const speedupSchema = z.looseObject({
   tokenLatencyMeanOfRatios: num.nullable(),
   maxCorrect: num.nullable(),
   wallClock: num.nullable(),
-  decodeWallClock: num.nullable().optional(),
+  decodeWallClock: num.nullable().exactOptional(),
   parallelOwnTotalOverCriticalPath: num.nullable(),
-  ci95: z.record(z.string(), z.tuple([num, num]).nullable()).optional(),
+  ci95: z
+    .looseObject({
+      tokenLatencyRatioOfMeans: interval,
+      tokenLatencyMeanOfRatios: interval,
+      wallClock: interval,
+      decodeWallClock: interval,
+    })
+    .exactOptional(),
 });
 const groupSchema = z.looseObject({
   parallel: modeSchema.nullable(),
@@ -98,17 +113,17 @@ const groupSchema = z.looseObject({
 export const runSummarySchema = z.looseObject({
   version: z.literal(1),
   createdAt: z.string(),
-  provenance: provenanceSchema.optional(),
-  uncertainty: z.looseObject({ method: z.string(), resamples: num, seed: num, confidence: num }).optional(),
+  provenance: provenanceSchema.exactOptional(),
+  uncertainty: z.looseObject({ method: z.string(), resamples: num, seed: num, confidence: num }).exactOptional(),
   config: z.looseObject({
     k: num,
     modes: z.array(z.enum(['parallel', 'sequential'])),
     temperature: num,
     topP: num,
     seedBase: num,
-    extract: extractPolicySchema.optional(),
+    extract: extractPolicySchema.exactOptional(),
   }),
-  datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).optional() })),
+  datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).exactOptional() })),
 });
 
 /** Read and validate a summary: `run` is a run folder holding summary.json, or the file itself. */
@@ -124,7 +139,10 @@ export async function readSummary(run: string): Promise<RunSummary> {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`);
+    throw new Error(
+      code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`,
+      { cause: err },
+    );
   }
   const parsed = runSummarySchema.safeParse(json);
   if (!parsed.success) {

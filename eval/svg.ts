@@ -65,12 +65,16 @@ function fmt(v: number): string {
 
 const f1 = (v: number): string => v.toFixed(1);
 
+/** An axis's range and ticks; `format` (a caller's option, passed on as given) labels the ticks. */
+interface Axis {
+  lo: number;
+  hi: number;
+  values: number[];
+  format?: ((v: number) => string) | undefined;
+}
+
 /** The shared frame: background, title, axis labels, grid and tick labels. */
-function frame(
-  f: Frame,
-  x: { lo: number; hi: number; values: number[]; format?: (v: number) => string },
-  y: { lo: number; hi: number; values: number[]; format?: (v: number) => string },
-): { sx: (v: number) => number; sy: (v: number) => number; parts: string[] } {
+function frame(f: Frame, x: Axis, y: Axis): { sx: (v: number) => number; sy: (v: number) => number; parts: string[] } {
   const sx = (v: number): number => M.left + ((v - x.lo) / (x.hi - x.lo)) * PLOT_W;
   const sy = (v: number): number => M.top + PLOT_H - ((v - y.lo) / (y.hi - y.lo)) * PLOT_H;
   const parts = [
@@ -83,13 +87,21 @@ function frame(
   const yf = y.format ?? fmt;
   for (const v of y.values) {
     const py = f1(sy(v));
-    parts.push(`<line x1="${M.left}" y1="${py}" x2="${M.left + PLOT_W}" y2="${py}" stroke="#e5e7eb" stroke-width="1"/>`);
-    parts.push(`<text x="${M.left - 8}" y="${py}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="#4b5563">${escapeXml(yf(v))}</text>`);
+    parts.push(
+      `<line x1="${M.left}" y1="${py}" x2="${M.left + PLOT_W}" y2="${py}" stroke="#e5e7eb" stroke-width="1"/>`,
+    );
+    parts.push(
+      `<text x="${M.left - 8}" y="${py}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="#4b5563">${escapeXml(yf(v))}</text>`,
+    );
   }
   for (const v of x.values) {
     const px = f1(sx(v));
-    parts.push(`<line x1="${px}" y1="${M.top + PLOT_H}" x2="${px}" y2="${M.top + PLOT_H + 5}" stroke="#6b7280" stroke-width="1"/>`);
-    parts.push(`<text x="${px}" y="${M.top + PLOT_H + 19}" text-anchor="middle" font-size="11" fill="#4b5563">${escapeXml(xf(v))}</text>`);
+    parts.push(
+      `<line x1="${px}" y1="${M.top + PLOT_H}" x2="${px}" y2="${M.top + PLOT_H + 5}" stroke="#6b7280" stroke-width="1"/>`,
+    );
+    parts.push(
+      `<text x="${px}" y="${M.top + PLOT_H + 19}" text-anchor="middle" font-size="11" fill="#4b5563">${escapeXml(xf(v))}</text>`,
+    );
   }
   parts.push(
     `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${M.top + PLOT_H}" stroke="#6b7280" stroke-width="1"/>`,
@@ -109,7 +121,9 @@ function document(parts: string[]): string {
 
 function emptyChart(f: Frame): string {
   const { parts } = frame(f, ticks(0, 1), ticks(0, 1));
-  parts.push(`<text x="${M.left + PLOT_W / 2}" y="${M.top + PLOT_H / 2}" text-anchor="middle" font-size="14" fill="#9ca3af">no data</text>`);
+  parts.push(
+    `<text x="${M.left + PLOT_W / 2}" y="${M.top + PLOT_H / 2}" text-anchor="middle" font-size="14" fill="#9ca3af">no data</text>`,
+  );
   return document(parts);
 }
 
@@ -123,7 +137,9 @@ function markerLine(m: Marker, sx: (v: number) => number, row: number, fallback:
 }
 
 /** Histogram of `values` on round bin edges, with optional vertical markers (e.g. "no speedup", "mean"). */
-export function histogramSvg(opts: Frame & { values: readonly number[]; bins?: number; markers?: readonly Marker[] }): string {
+export function histogramSvg(
+  opts: Frame & { values: readonly number[]; bins?: number; markers?: readonly Marker[] },
+): string {
   const values = opts.values.filter(Number.isFinite);
   if (!values.length) return emptyChart(opts);
   const markers = opts.markers ?? [];

@@ -54,9 +54,14 @@ export function standardError(values: readonly number[]): number {
  * `statistic` over `resamples` resamples (with replacement) of `items`, in resample order. Each
  * resample has as many items as `items`; null statistics (e.g. a ratio over zero) are dropped.
  */
-export function bootstrap<T>(items: readonly T[], statistic: (sample: readonly T[]) => number | null, options: BootstrapOptions = {}): number[] {
+export function bootstrap<T>(
+  items: readonly T[],
+  statistic: (sample: readonly T[]) => number | null,
+  options: BootstrapOptions = {},
+): number[] {
   const resamples = options.resamples ?? DEFAULT_RESAMPLES;
-  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`bootstrap: resamples must be a whole number ≥ 1, got ${resamples}`);
+  if (!Number.isInteger(resamples) || resamples < 1)
+    throw new RangeError(`bootstrap: resamples must be a whole number ≥ 1, got ${resamples}`);
   if (items.length === 0) return [];
   const rng = createRng(options.seed ?? 0);
   const out: number[] = [];
@@ -94,15 +99,25 @@ export interface AccuracyUncertainty {
 }
 
 /** The standard error and bootstrap interval of avg@k over problems. */
-export function accuracyUncertainty(problems: readonly ProblemScore[], options: BootstrapOptions = {}): AccuracyUncertainty | null {
+export function accuracyUncertainty(
+  problems: readonly ProblemScore[],
+  options: BootstrapOptions = {},
+): AccuracyUncertainty | null {
   const point = pooledAccuracy(problems);
   if (point === null) return null;
   const dist = bootstrap(problems, pooledAccuracy, options);
-  return { stderr: standardError(problems.map((p) => p.correct / p.samples)), ci95: dist.length ? percentileInterval(dist) : [point, point] };
+  return {
+    stderr: standardError(problems.map((p) => p.correct / p.samples)),
+    ci95: dist.length ? percentileInterval(dist) : [point, point],
+  };
 }
 
 /** 95% bootstrap interval of a statistic over problems (null when it is never defined). */
-export function intervalOver<T>(items: readonly T[], statistic: (sample: readonly T[]) => number | null, options: BootstrapOptions = {}): Interval | null {
+export function intervalOver<T>(
+  items: readonly T[],
+  statistic: (sample: readonly T[]) => number | null,
+  options: BootstrapOptions = {},
+): Interval | null {
   const dist = bootstrap(items, statistic, options);
   return dist.length ? percentileInterval(dist) : null;
 }

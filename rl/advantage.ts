@@ -22,10 +22,7 @@ export interface AdvantageOptions {
  * against: as in the reference trainer its mean counts as 0 (and its std as 1, here without the
  * epsilon), so its advantage is its reward. The std is the sample (n − 1) std.
  */
-export function computeAdvantages(
-  trajectories: readonly ScoredTrajectory[],
-  options: AdvantageOptions = {},
-): number[] {
+export function computeAdvantages(trajectories: readonly ScoredTrajectory[], options: AdvantageOptions = {}): number[] {
   const normalize = options.normalize ?? 'mean';
   const epsilon = options.epsilon ?? 1e-6;
   const groups = new Map<string | number, number[]>();

@@ -33,7 +33,10 @@ export interface ExpandOptions {
 }
 
 /** The context ids of one call of `source`. */
-export function contextIdsOf(source: Pick<CallSource, 'promptIds' | 'ids'>, call: Pick<Call, 'prefixLength' | 'suffixIds'>): number[] {
+export function contextIdsOf(
+  source: Pick<CallSource, 'promptIds' | 'ids'>,
+  call: Pick<Call, 'prefixLength' | 'suffixIds'>,
+): number[] {
   return callContextIds(source, call);
 }
 

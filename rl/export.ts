@@ -48,7 +48,12 @@ export type ExportTokenizer = Pick<Tokenizer, 'encode' | 'decode'>;
 
 /** The trajectory as a chat: the prompt's messages (any system message included) and the answer. */
 export function sftExportRow(row: RolloutRow): SftExportRow {
-  return { messages: [...promptMessages(row.problem, row.mode, { ...row.settings.prompt, style: row.settings.promptStyle }), { role: 'assistant', content: row.text }] };
+  return {
+    messages: [
+      ...promptMessages(row.problem, row.mode, { ...row.settings.prompt, style: row.settings.promptStyle }),
+      { role: 'assistant', content: row.text },
+    ],
+  };
 }
 
 /** The completion as the trie layout wants it: the text, closed by the EOS text when the model ended with EOS. */
@@ -60,7 +65,9 @@ export function sftCompletion(row: RolloutRow, tokenizer: Pick<Tokenizer, 'decod
 export function trieExportRow(row: RolloutRow, tokenizer: ExportTokenizer): TrieExportRow {
   const promptIds = tokenizer.encode(row.prompt);
   if (promptIds.length !== row.promptIds.length || promptIds.some((id, i) => id !== row.promptIds[i])) {
-    throw new Error('this tokenizer encodes the prompt differently from the rollout (pass the rollout model as --model)');
+    throw new Error(
+      'this tokenizer encodes the prompt differently from the rollout (pass the rollout model as --model)',
+    );
   }
   return sftLayout({ prompt: row.prompt, completion: sftCompletion(row, tokenizer) }, tokenizer);
 }
@@ -69,7 +76,9 @@ export function trieExportRow(row: RolloutRow, tokenizer: ExportTokenizer): Trie
 export function rlExportRows(row: RolloutRow): RlExportRow[] {
   const advantage = row.advantage;
   if (advantage === undefined) {
-    throw new Error('the row has no advantage (its group was not complete): export the final rollouts file, not the pending one');
+    throw new Error(
+      'the row has no advantage (its group was not complete): export the final rollouts file, not the pending one',
+    );
   }
   const trajectory = rolloutUid(row);
   return expandCalls(row, { eosId: row.eosId }).map((call, i) => ({
@@ -94,11 +103,11 @@ export interface ExportOptions {
   out: string;
   format: ExportFormat;
   /** Keep only trajectories graded correct. */
-  onlyCorrect?: boolean;
+  onlyCorrect?: boolean | undefined;
   /** Needed by the trie format: the rollout model's tokenizer. */
-  tokenizer?: ExportTokenizer;
+  tokenizer?: ExportTokenizer | undefined;
   /** Stops the export (its reason is thrown); nothing is written. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ExportResult {

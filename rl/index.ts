@@ -1,7 +1,21 @@
 /** RL: rewards, group advantages, rollouts, and training exports of rollout rows. */
-export { computeReward, rewardConfig, RewardConfigSchema, type RewardConfig, type RewardInput, type Reward } from './reward.js';
+export {
+  computeReward,
+  rewardConfig,
+  RewardConfigSchema,
+  type RewardConfig,
+  type RewardInput,
+  type Reward,
+} from './reward.js';
 export { computeAdvantages, broadcastAdvantage, type ScoredTrajectory, type AdvantageOptions } from './advantage.js';
-export { expandCalls, contextIdsOf, callTrie, type CallSource, type ExpandedCall, type ExpandOptions } from './calls.js';
+export {
+  expandCalls,
+  contextIdsOf,
+  callTrie,
+  type CallSource,
+  type ExpandedCall,
+  type ExpandOptions,
+} from './calls.js';
 export {
   RolloutRowSchema,
   parseRolloutLine,

@@ -51,7 +51,11 @@ export function rewardConfig(config: Partial<RewardConfig> = {}): RewardConfig {
 export function computeReward(input: RewardInput, config: Partial<RewardConfig> | RewardConfig = {}): Reward {
   const c = rewardConfig(config);
   const { totalTokens: t, criticalPathTokens: l, promptTokens: p } = input;
-  for (const [name, v] of [['totalTokens', t], ['criticalPathTokens', l], ['promptTokens', p]] as const) {
+  for (const [name, v] of [
+    ['totalTokens', t],
+    ['criticalPathTokens', l],
+    ['promptTokens', p],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`reward: ${name} must be a whole number ≥ 0, got ${v}`);
   }
   if (l > t) throw new RangeError(`reward: criticalPathTokens (${l}) exceeds totalTokens (${t})`);

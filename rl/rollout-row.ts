@@ -123,8 +123,16 @@ export const RolloutRowSchema = resultRowSchema.extend({
     maxTokens: z.number().int().positive().nullable(),
     promptStyle: z.enum(['trained', 'instructed']),
     prompt: z
-      .object({ suffix: z.string(), sequentialSystem: z.boolean(), chatTemplateKwargs: z.record(z.string(), z.unknown()) })
-      .default({ suffix: DEFAULT_PROMPT_FORMAT.suffix, sequentialSystem: DEFAULT_PROMPT_FORMAT.sequentialSystem, chatTemplateKwargs: {} }),
+      .object({
+        suffix: z.string(),
+        sequentialSystem: z.boolean(),
+        chatTemplateKwargs: z.record(z.string(), z.unknown()),
+      })
+      .default({
+        suffix: DEFAULT_PROMPT_FORMAT.suffix,
+        sequentialSystem: DEFAULT_PROMPT_FORMAT.sequentialSystem,
+        chatTemplateKwargs: {},
+      }),
     preset: z.string().default(DEFAULT_PRESET),
     reward: RewardConfigSchema,
     advantage: z.enum(['mean', 'std']),
@@ -143,8 +151,11 @@ export function parseRolloutLine(line: string, where: string): RolloutRow {
 }
 
 /** Stream a rollout file's rows (blank lines skipped), each with its line number. */
-export function readRolloutLines(file: string, signal?: AbortSignal): AsyncGenerator<{ row: RolloutRow; line: number }> {
-  return readJsonLines(file, parseRolloutLine, { error: RolloutFileError, ...(signal ? { signal } : {}) });
+export function readRolloutLines(
+  file: string,
+  signal?: AbortSignal,
+): AsyncGenerator<{ row: RolloutRow; line: number }> {
+  return readJsonLines(file, parseRolloutLine, { error: RolloutFileError, signal });
 }
 
 /** Every row of a rollout file, validated. */

@@ -16,7 +16,12 @@ import { runJobs } from '../src/job-pool.js';
 import { progressBar, type ProgressStream } from '../src/progress.js';
 import { deriveSeed } from '../src/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
-import { describeDifferences, differingSettings, SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
+import {
+  describeDifferences,
+  differingSettings,
+  SettingsMismatchError,
+  type SettingDifference,
+} from '../src/setting-differences.js';
 import { resultKey, resultRow, type Mode, type ResultKey } from '../eval/results.js';
 import { openJsonlStore, type JsonlStore } from '../src/jsonl-store.js';
 import type { Engine } from '../src/engine/types.js';
@@ -27,7 +32,13 @@ import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
 import { computeAdvantages } from './advantage.js';
 import { contextIdsOf } from './calls.js';
 import { computeReward, rewardConfig, type RewardConfig } from './reward.js';
-import { parseRolloutLine, RolloutFileError, type AdvantageMode, type RolloutRow, type RolloutSettings } from './rollout-row.js';
+import {
+  parseRolloutLine,
+  RolloutFileError,
+  type AdvantageMode,
+  type RolloutRow,
+  type RolloutSettings,
+} from './rollout-row.js';
 import { rolloutWarnings, summarizeRollouts, type RolloutSummary } from './summary.js';
 
 export interface RolloutSolveOptions {
@@ -35,12 +46,12 @@ export interface RolloutSolveOptions {
   seed: number;
   temperature: number;
   topP: number;
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   promptStyle: PromptStyle;
   prompt: PromptFormat;
   /** The trajectory format (see solve's `format`). */
-  format?: string;
-  signal?: AbortSignal;
+  format?: string | undefined;
+  signal?: AbortSignal | undefined;
   /** Which sample this is (for logging; solvers need not read it). */
   problemId: string;
   sample: number;
@@ -70,45 +81,45 @@ export interface RolloutOptions {
   /** Trajectories per problem (≥ 1). */
   group: number;
   /** Default 'parallel'. */
-  mode?: Mode;
+  mode?: Mode | undefined;
   /** Default 1 (rollouts need sampling). */
-  temperature?: number;
+  temperature?: number | undefined;
   /** Default 1. */
-  topP?: number;
+  topP?: number | undefined;
   /** Trajectory seeds are deriveSeed(seedBase, problem index, sample). Default 0. */
-  seedBase?: number;
+  seedBase?: number | undefined;
   /** Trajectories decoded at once. Default 1. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Response budget per trajectory, threads included. Default: the engine's context length. */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /** How the problem is put to the model: 'trained' (default) or 'instructed' (see buildPrompt). */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** The rest of the prompt format (a preset's); `promptStyle` wins over its style. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The preset's name, stored in every row: resuming with another preset is refused. Default tiny. */
-  preset?: string;
+  preset?: string | undefined;
   /** The trajectory format the model writes (see solve's `format`; default threadweaver). */
-  format?: string;
+  format?: string | undefined;
   /** The final rollouts file (JSONL). The pending file sits beside it. */
   out: string;
   /** The engine the default solve runs on (default: the embedded bundled model). Supplies the EOS id. */
-  engine?: Engine;
-  solve?: RolloutSolveFn;
+  engine?: Engine | undefined;
+  solve?: RolloutSolveFn | undefined;
   /** Default gradeAnswer (src/math). */
-  grade?: GradeFn;
-  rewardConfig?: Partial<RewardConfig>;
+  grade?: GradeFn | undefined;
+  rewardConfig?: Partial<RewardConfig> | undefined;
   /** 'mean' (P-GRPO, default) or 'std' (GRPO). */
-  advantage?: AdvantageMode;
+  advantage?: AdvantageMode | undefined;
   /** Store each call's full context ids (large; they can always be rebuilt with contextIdsOf). */
-  keepContextIds?: boolean;
+  keepContextIds?: boolean | undefined;
   /** Stops scheduling; in-flight trajectories are dropped, everything stored stays. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Called once at the start and after every stored trajectory. */
-  onProgress?: (progress: RolloutProgress) => void;
+  onProgress?: ((progress: RolloutProgress) => void) | undefined;
   /** Print a progress line on this stream (default: none). */
-  progress?: ProgressStream | false;
+  progress?: ProgressStream | false | undefined;
   /** Without a TTY, print the progress line every this many trajectories. Default: about 5% of the run. */
-  progressEvery?: number;
+  progressEvery?: number | undefined;
 }
 
 export interface RolloutResult {
@@ -141,20 +152,25 @@ interface Job {
   key: ResultKey;
 }
 
-
 function checkOptions(o: RolloutOptions): void {
   const posInt = (v: number | undefined, name: string): void => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`runRollouts: ${name} must be a whole number ≥ 1, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw new RangeError(`runRollouts: ${name} must be a whole number ≥ 1, got ${v}`);
   };
   posInt(o.group, 'group');
   posInt(o.concurrency, 'concurrency');
   posInt(o.maxTokens, 'maxTokens');
   if (o.dataset.problems.length === 0) throw new RangeError(`runRollouts: dataset ${o.dataset.name} has no problems`);
-  if (path.resolve(o.out) === path.resolve(pendingFile(o.out))) throw new RangeError(`runRollouts: out must not be a pending file`);
+  if (path.resolve(o.out) === path.resolve(pendingFile(o.out)))
+    throw new RangeError(`runRollouts: out must not be a pending file`);
 }
 
 /** Where a stored row's settings differ from this run's (empty when they match). */
-function mismatches(row: RolloutRow, job: Job, run: { temperature: number; topP: number; settings: RolloutSettings }): SettingDifference[] {
+function mismatches(
+  row: RolloutRow,
+  job: Job,
+  run: { temperature: number; topP: number; settings: RolloutSettings },
+): SettingDifference[] {
   // Greedy decoding reads no random numbers: the seed of a greedy trajectory is not a setting of it.
   const greedy = row.temperature < GREEDY_BELOW && run.temperature < GREEDY_BELOW;
   return differingSettings(
@@ -183,7 +199,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const engine = o.engine ?? (o.solve ? undefined : await embeddedEngine());
   const eosId = engine?.tokenizer.eosIds[0] ?? null;
   const solveOne: RolloutSolveFn =
-    o.solve ?? ((problem, { problemId: _id, sample: _sample, ...s }) => solve(problem, { ...s, ...(engine ? { engine } : {}) }));
+    o.solve ?? ((problem, { problemId: _id, sample: _sample, ...s }) => solve(problem, { ...s, engine }));
   const grade: GradeFn = o.grade ?? ((pred, gold) => gradeAnswer(pred, gold));
 
   // The plan: problem by problem, so groups complete (and get final rows) early.
@@ -201,7 +217,8 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
 
   await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   const pendingPath = pendingFile(o.out);
-  const openRollouts = (file: string) => openJsonlStore<RolloutRow, ResultKey>(file, { parse: parseRolloutLine, key: resultKey, error: RolloutFileError });
+  const openRollouts = (file: string) =>
+    openJsonlStore<RolloutRow, ResultKey>(file, { parse: parseRolloutLine, key: resultKey, error: RolloutFileError });
   const final = await openRollouts(o.out);
   let pending: JsonlStore<RolloutRow, ResultKey>;
   try {
@@ -218,7 +235,10 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const known = new Map<string, RolloutRow>();
   const finalRows = new Map<string, RolloutRow>();
   try {
-    for (const [store, isFinal] of [[final, true], [pending, false]] as const) {
+    for (const [store, isFinal] of [
+      [final, true],
+      [pending, false],
+    ] as const) {
       const file = store.path;
       for (const row of store.rows()) {
         const key = resultKey(row);
@@ -260,7 +280,10 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   let groupsDone = o.dataset.problems.filter((p) => isFinalGroup(p.id)).length;
 
   const started = Date.now();
-  const line = progressBar('rollouts', jobs.length, o.progress ?? false, { every: o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)), resumed });
+  const line = progressBar('rollouts', jobs.length, o.progress ?? false, {
+    every: o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)),
+    resumed,
+  });
   const percent = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
   const report = (last?: RolloutProgress['last']): void => {
     const p: RolloutProgress = {
@@ -274,7 +297,11 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       elapsedMs: Date.now() - started,
       ...(last ? { last } : {}),
     };
-    const notes = [`acc ${percent(p.accuracy)}`, `reward ${p.meanReward === null ? '–' : p.meanReward.toFixed(3)}`, `groups ${groupsDone}/${groupsTotal}`];
+    const notes = [
+      `acc ${percent(p.accuracy)}`,
+      `reward ${p.meanReward === null ? '–' : p.meanReward.toFixed(3)}`,
+      `groups ${groupsDone}/${groupsTotal}`,
+    ];
     if (critical > 0) notes.push(`width T/L ${(tokens / critical).toFixed(2)}×`);
     line.update(done, notes);
     o.onProgress?.(p);
@@ -292,7 +319,9 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       if (stored) {
         // Only possible if the pending file was edited: the group's rows would disagree.
         if (stored.advantage === undefined || Math.abs(stored.advantage - advantages[i]!) > 1e-9) {
-          throw new Error(`${o.out}: ${row.problemId} sample ${row.sample} has advantage ${stored.advantage}, its group now gives ${advantages[i]}`);
+          throw new Error(
+            `${o.out}: ${row.problemId} sample ${row.sample} has advantage ${stored.advantage}, its group now gives ${advantages[i]}`,
+          );
         }
         continue;
       }
@@ -319,17 +348,25 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       seed: j.seed,
       temperature,
       topP,
-      ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+      maxTokens: o.maxTokens,
       promptStyle: settings.promptStyle,
       prompt: { style: settings.promptStyle, ...settings.prompt },
-      ...(o.format ? { format: o.format } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
+      format: o.format,
+      signal: o.signal,
       problemId: j.problem.id,
       sample: j.sample,
     });
     if (o.signal?.aborted) return; // a trajectory cut short by the abort is not a rollout
     const verdict = await grade(result.answer, j.problem.answer);
-    const row = rolloutRow(j, result, verdict, { mode, temperature, topP, settings, eosId, keepContextIds: o.keepContextIds === true, dataset: o.dataset.name });
+    const row = rolloutRow(j, result, verdict, {
+      mode,
+      temperature,
+      topP,
+      settings,
+      eosId,
+      keepContextIds: o.keepContextIds === true,
+      dataset: o.dataset.name,
+    });
     await pending.append(row);
     known.set(resultKey(row), row);
     count(row);
@@ -343,9 +380,9 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const todo = jobs.filter((j) => !known.has(resultKey(j.key)));
   try {
     failure = await runJobs(todo, o.concurrency ?? 1, runJob, {
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal: o.signal,
       describe: (j) => `rollout stopped at ${j.problem.id} sample ${j.sample}`,
-      ...(failure ? { failure } : {}),
+      failure,
     });
   } finally {
     line.finish();

@@ -22,7 +22,10 @@ export interface RolloutSummary {
   comparableGroups: number;
 }
 
-type SummaryInput = Pick<RolloutRow, 'dataset' | 'problemId' | 'mode' | 'reward' | 'correct' | 'acceleration' | 'parallelBlocks' | 'formatValid' | 'text'>;
+type SummaryInput = Pick<
+  RolloutRow,
+  'dataset' | 'problemId' | 'mode' | 'reward' | 'correct' | 'acceleration' | 'parallelBlocks' | 'formatValid' | 'text'
+>;
 
 const groupKey = (r: SummaryInput): string => JSON.stringify([r.dataset, r.problemId, r.mode]);
 
@@ -65,7 +68,9 @@ export function rolloutWarnings(s: RolloutSummary, run: { temperature: number })
   }
   const mixed = s.flatGroups - s.identicalGroups;
   if (mixed > 0) {
-    out.push(`In ${mixed} of them the texts differ but got the same reward (all wrong, or all right at the same speed): pick problems nearer the model's ability, or a larger --group.`);
+    out.push(
+      `In ${mixed} of them the texts differ but got the same reward (all wrong, or all right at the same speed): pick problems nearer the model's ability, or a larger --group.`,
+    );
   }
   return out;
 }

@@ -8,10 +8,25 @@ export type * from './engine/types.js';
 export { TransformersEngine, type TransformersEngineOptions, type EngineStats } from './engine/transformers.js';
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
 export { OpenAIEngine, type OpenAIEngineOptions, type OpenAIEngineStats } from './engine/openai.js';
-export { RoutedEngine, type RoutedEngineOptions, type ProbePolicy, type RouterCounters, type ServerCounters } from './engine/router.js';
+export {
+  RoutedEngine,
+  type RoutedEngineOptions,
+  type ProbePolicy,
+  type RouterCounters,
+  type ServerCounters,
+} from './engine/router.js';
 export { RetriesExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/retry.js';
 export { completeAsConcurrentCalls } from './engine/siblings.js';
-export { startServer, startGateway, startViewer, type ServerOptions, type GatewayOptions, type ViewerOptions, type RunningServer, type RunningViewer } from './server/index.js';
+export {
+  startServer,
+  startGateway,
+  startViewer,
+  type ServerOptions,
+  type GatewayOptions,
+  type ViewerOptions,
+  type RunningServer,
+  type RunningViewer,
+} from './server/index.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
 export {
   CONTROLLER_EVENTS,
@@ -22,9 +37,30 @@ export {
   type ControllerEventOf,
   type ControllerEventPayloads,
 } from './orchestrator/events.js';
-export { trajectoryMetrics, parallelStats, type Metrics, type ParallelStats, type BlockStats } from './orchestrator/metrics.js';
-export { callContextIds, type Trajectory, type Call, type CallRole, type Piece, type TrajectoryEnd, type LimitHit } from './orchestrator/trajectory.js';
-export { buildPrompt, promptMessages, promptFormat, DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
+export {
+  trajectoryMetrics,
+  parallelStats,
+  type Metrics,
+  type ParallelStats,
+  type BlockStats,
+} from './orchestrator/metrics.js';
+export {
+  callContextIds,
+  type Trajectory,
+  type Call,
+  type CallRole,
+  type Piece,
+  type TrajectoryEnd,
+  type LimitHit,
+} from './orchestrator/trajectory.js';
+export {
+  buildPrompt,
+  promptMessages,
+  promptFormat,
+  DEFAULT_PROMPT_FORMAT,
+  type PromptFormat,
+  type PromptStyle,
+} from './orchestrator/prompt.js';
 export {
   loadPreset,
   builtinPresets,

@@ -7,7 +7,7 @@ export async function runJobs<J>(
   jobs: readonly J[],
   concurrency: number,
   run: (job: J) => Promise<void>,
-  options: { signal?: AbortSignal; describe: (job: J) => string; failure?: Error },
+  options: { signal?: AbortSignal | undefined; describe: (job: J) => string; failure?: Error | undefined },
 ): Promise<Error | undefined> {
   let failure = options.failure;
   let next = 0;

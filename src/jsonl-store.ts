@@ -31,7 +31,10 @@ export interface JsonlStoreOptions<R, K> {
  * Open (or create) a store. Complete lines are parsed; a torn last line (no newline: the process
  * died mid-write) is cut off the file. Duplicate keys in the file keep the first row.
  */
-export async function openJsonlStore<R extends K, K>(path: string, o: JsonlStoreOptions<R, K>): Promise<JsonlStore<R, K>> {
+export async function openJsonlStore<R extends K, K>(
+  path: string,
+  o: JsonlStoreOptions<R, K>,
+): Promise<JsonlStore<R, K>> {
   let text = '';
   try {
     text = await readFile(path, 'utf8');
@@ -71,13 +74,15 @@ export async function openJsonlStore<R extends K, K>(path: string, o: JsonlStore
       if (keys.has(key)) return Promise.reject(new Fail(`${path}: duplicate row ${key}`));
       keys.add(key); // reserved now, so a concurrent append of the same key fails
       const line = JSON.stringify(row) + '\n';
-      const done = tail.then(() => write(line)).then(
-        () => void rows.push(row),
-        (err: unknown) => {
-          keys.delete(key);
-          throw err;
-        },
-      );
+      const done = tail
+        .then(() => write(line))
+        .then(
+          () => void rows.push(row),
+          (err: unknown) => {
+            keys.delete(key);
+            throw err;
+          },
+        );
       tail = done.catch(() => undefined);
       return done;
     },

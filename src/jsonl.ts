@@ -19,7 +19,8 @@ export interface JsonLineOptions {
 export function describeIssue(json: unknown, issue: RowIssue): string {
   if (issue.path.length === 0) return `row: ${issue.message}`;
   let value: unknown = json;
-  for (const key of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  for (const key of issue.path)
+    value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
   return `field "${issue.path.map(String).join('.')}": ${value === undefined ? 'is missing' : issue.message}`;
 }
 
@@ -27,7 +28,12 @@ export function describeIssue(json: unknown, issue: RowIssue): string {
  * Parse one line of a JSONL file against a schema. Every error starts with `where`
  * (`file:line`) and names the field, so a bad row in a large file is found at once.
  */
-export function parseJsonLine<S extends z.ZodType>(line: string, where: string, schema: S, options: JsonLineOptions = {}): z.output<S> {
+export function parseJsonLine<S extends z.ZodType>(
+  line: string,
+  where: string,
+  schema: S,
+  options: JsonLineOptions = {},
+): z.output<S> {
   const Fail = options.error ?? Error;
   let json: unknown;
   try {
@@ -60,8 +66,16 @@ export function* jsonLines(text: string): Generator<JsonLine> {
 }
 
 /** Every non-blank line of JSONL text parsed against `schema`, with its line number; errors name `file:line`. */
-export function parseJsonLines<S extends z.ZodType>(text: string, file: string, schema: S, options: JsonLineOptions = {}): { row: z.output<S>; line: number }[] {
-  return [...jsonLines(text)].map((l) => ({ row: parseJsonLine(l.text, `${file}:${l.line}`, schema, options), line: l.line }));
+export function parseJsonLines<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  options: JsonLineOptions = {},
+): { row: z.output<S>; line: number }[] {
+  return [...jsonLines(text)].map((l) => ({
+    row: parseJsonLine(l.text, `${file}:${l.line}`, schema, options),
+    line: l.line,
+  }));
 }
 
 /**
@@ -72,7 +86,7 @@ export function parseJsonLines<S extends z.ZodType>(text: string, file: string, 
 export async function* readJsonLines<R>(
   file: string,
   parse: (line: string, where: string) => R,
-  options: Pick<JsonLineOptions, 'error'> & { signal?: AbortSignal } = {},
+  options: Pick<JsonLineOptions, 'error'> & { signal?: AbortSignal | undefined } = {},
 ): AsyncGenerator<{ row: R; line: number }> {
   const input = createReadStream(file);
   try {

@@ -10,10 +10,16 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { OpenAIEngineOptions } from './engine/openai.js';
 import { resolveModelSource } from './engine/model-source.js';
-import { HFTokenizer, loadTokenizer } from './engine/tokenizer.js';
+import { type HFTokenizer, loadTokenizer } from './engine/tokenizer.js';
 import { packageRoot } from './package-root.js';
 import type { PromptFormat } from './orchestrator/prompt.js';
-import { checkFormatSpec, DEFAULT_FORMAT, formatSpecSchema, formatSpecText, parseFormatSpec } from './format/dialects.js';
+import {
+  checkFormatSpec,
+  DEFAULT_FORMAT,
+  formatSpecSchema,
+  formatSpecText,
+  parseFormatSpec,
+} from './format/dialects.js';
 
 /** What a run samples for: one problem, an evaluation, RL rollouts, SFT self-training. */
 export type PresetUse = 'solve' | 'eval' | 'rollout' | 'sft';
@@ -93,7 +99,11 @@ export function presetsDir(): string {
 /** The format a preset pins, as spec text (`threadweaver` when it names none). */
 export function presetFormatSpec(preset: Preset): string {
   const f = preset.format;
-  return f === undefined ? DEFAULT_FORMAT : typeof f === 'string' ? formatSpecText(parseFormatSpec(f)) : formatSpecText(checkFormatSpec(f));
+  return f === undefined
+    ? DEFAULT_FORMAT
+    : typeof f === 'string'
+      ? formatSpecText(parseFormatSpec(f))
+      : formatSpecText(checkFormatSpec(f));
 }
 
 /**
@@ -104,7 +114,9 @@ function presetFiles(which: 'threadweaver' | 'all'): string[] {
   const dir = presetsDir();
   const top = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .sort((a, b) => Number(b === `${DEFAULT_PRESET}.json`) - Number(a === `${DEFAULT_PRESET}.json`) || a.localeCompare(b))
+    .sort(
+      (a, b) => Number(b === `${DEFAULT_PRESET}.json`) - Number(a === `${DEFAULT_PRESET}.json`) || a.localeCompare(b),
+    )
     .map((f) => path.join(dir, f));
   if (which === 'threadweaver') return top;
   const nested = readdirSync(dir, { withFileTypes: true })
@@ -136,7 +148,7 @@ function readPresetFile(file: string): Preset {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`preset ${file}: ${code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`);
+    throw new Error(`preset ${file}: ${code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`, { cause: err });
   }
   return parsePreset(json, file);
 }
@@ -154,7 +166,11 @@ export function loadPreset(nameOrFile: string = DEFAULT_PRESET): Preset {
   if (isPresetFile(nameOrFile)) return readPresetFile(path.resolve(nameOrFile));
   const file = presetFiles('all').find((f) => path.basename(f) === `${nameOrFile}.json`);
   if (!file || !existsSync(file)) {
-    throw new Error(`preset '${nameOrFile}' not found; the shipped presets are ${builtinPresets('all').map((p) => p.name).join(', ')} (or pass a preset .json file)`);
+    throw new Error(
+      `preset '${nameOrFile}' not found; the shipped presets are ${builtinPresets('all')
+        .map((p) => p.name)
+        .join(', ')} (or pass a preset .json file)`,
+    );
   }
   return readPresetFile(file);
 }
@@ -185,7 +201,8 @@ export async function presetTokenizer(preset: Preset, spec?: string): Promise<HF
     tokenizer = await loadTokenizer(resolveModelSource(source));
   } catch (err) {
     if (spec !== undefined) throw err;
-    const why = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+    const why =
+      (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
     throw new Error(
       `preset ${preset.name}: could not load its tokenizer '${source}' (${why}); offline, pass --tokenizer DIR, ` +
         `a folder with tokenizer.json and tokenizer_config.json (the checkpoint's own)`,
@@ -211,14 +228,14 @@ export async function presetEngineOptions(preset: Preset, tokenizer?: string): P
 /** Explicit settings that replace a preset's (from flags or options); undefined: the preset's. */
 export interface PresetOverrides {
   /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`). */
-  format?: string;
-  tokenizer?: string;
-  chatTemplate?: 'model' | 'none';
-  promptStyle?: PromptFormat['style'];
-  contextLength?: number;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
+  format?: string | undefined;
+  tokenizer?: string | undefined;
+  chatTemplate?: 'model' | 'none' | undefined;
+  promptStyle?: PromptFormat['style'] | undefined;
+  contextLength?: number | undefined;
+  maxTokens?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
 }
 
 /** The settings a run used: the preset's, with the overrides applied. */
@@ -255,7 +272,12 @@ export function isPresetFile(nameOrFile: string): boolean {
 }
 
 /** Apply `overrides` to `preset` for `use` (an evaluation passes its samples per problem). */
-export function resolvePreset(preset: Preset, use: PresetUse, overrides: PresetOverrides = {}, options: { file?: string; samplesPerProblem?: number } = {}): ResolvedPreset {
+export function resolvePreset(
+  preset: Preset,
+  use: PresetUse,
+  overrides: PresetOverrides = {},
+  options: { file?: string | undefined; samplesPerProblem?: number | undefined } = {},
+): ResolvedPreset {
   const s = presetSampling(preset, use, options.samplesPerProblem);
   const overridden = (Object.keys(overrides) as (keyof PresetOverrides)[]).filter((k) => overrides[k] !== undefined);
   return {
@@ -264,7 +286,8 @@ export function resolvePreset(preset: Preset, use: PresetUse, overrides: PresetO
     use,
     overridden,
     settings: {
-      format: overrides.format !== undefined ? formatSpecText(parseFormatSpec(overrides.format)) : presetFormatSpec(preset),
+      format:
+        overrides.format !== undefined ? formatSpecText(parseFormatSpec(overrides.format)) : presetFormatSpec(preset),
       engine: preset.engine,
       tokenizer: overrides.tokenizer ?? preset.tokenizer.id,
       addedTokens: [...preset.tokenizer.addedTokens],

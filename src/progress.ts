@@ -8,7 +8,9 @@ export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 60
+    ? `${m}m${String(s % 60).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** `[######------] 12/24` for `done` of `total`. */
@@ -29,7 +31,9 @@ export function etaMs(ran: number, remaining: number, elapsedMs: number): number
 
 /** `elapsed 1m02s, ETA 3m10s` (the ETA left out when unknown or nothing is left). */
 export function formatTiming(elapsedMs: number, eta: number | null): string {
-  return eta === null || eta === 0 ? formatDuration(elapsedMs) : `${formatDuration(elapsedMs)}, ETA ${formatDuration(eta)}`;
+  return eta === null || eta === 0
+    ? formatDuration(elapsedMs)
+    : `${formatDuration(elapsedMs)}, ETA ${formatDuration(eta)}`;
 }
 
 export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean };
@@ -75,8 +79,20 @@ export function progressLine(stream: ProgressStream | false, every: number): Pro
 }
 
 /** `label [####----] 3/12 | note | note | 6s, ETA 18s`; the ETA is at the pace of the items done after the first `resumed`. */
-export function formatProgressBar(label: string, done: number, total: number, notes: readonly string[], elapsedMs: number, width = 24, resumed = 0): string {
-  return [`${label} ${formatBar(done, total, width)}`, ...notes, formatTiming(elapsedMs, etaMs(done - resumed, total - done, elapsedMs))].join(' | ');
+export function formatProgressBar(
+  label: string,
+  done: number,
+  total: number,
+  notes: readonly string[],
+  elapsedMs: number,
+  width = 24,
+  resumed = 0,
+): string {
+  return [
+    `${label} ${formatBar(done, total, width)}`,
+    ...notes,
+    formatTiming(elapsedMs, etaMs(done - resumed, total - done, elapsedMs)),
+  ].join(' | ');
 }
 
 export interface ProgressBar {
@@ -97,7 +113,12 @@ export function progressBar(
   const started = Date.now();
   const line = progressLine(stream, options.every ?? Math.max(1, Math.ceil(total / 20)));
   return {
-    update: (done, notes) => line.update(formatProgressBar(label, done, total, notes, Date.now() - started, 24, options.resumed ?? 0), done, total),
+    update: (done, notes) =>
+      line.update(
+        formatProgressBar(label, done, total, notes, Date.now() - started, 24, options.resumed ?? 0),
+        done,
+        total,
+      ),
     say: (text) => line.say(text),
     finish: () => line.finish(),
   };

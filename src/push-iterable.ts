@@ -4,7 +4,9 @@
  * throws what it rejects with. Leaving the loop early (break, return, a throw) aborts `produce`'s
  * signal and waits for it to settle, so nothing runs on after its consumer is gone.
  */
-export async function* pushIterable<T>(produce: (push: (value: T) => void, signal: AbortSignal) => Promise<void>): AsyncGenerator<T, void, undefined> {
+export async function* pushIterable<T>(
+  produce: (push: (value: T) => void, signal: AbortSignal) => Promise<void>,
+): AsyncGenerator<T, void, undefined> {
   const stop = new AbortController();
   const queue: T[] = [];
   let wake: (() => void) | undefined;

@@ -22,20 +22,21 @@ function splitmix64(state: bigint): [next: bigint, out: bigint] {
  * error rather than a silent truncation, so two different seeds never name the same stream.
  */
 function seedBits(seed: number): bigint {
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer between -(2^53 - 1) and 2^53 - 1, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new RangeError(`seed must be an integer between -(2^53 - 1) and 2^53 - 1, got ${seed}`);
   return BigInt.asUintN(64, BigInt(seed));
 }
 
-/** A source of uniform numbers with the few helpers the generators need. */
+/** A source of uniform numbers with the few helpers the generators need (functions that may be passed on alone). */
 export interface Rng {
   /** Uniform in [0, 1). */
-  next(): number;
+  next: () => number;
   /** Uniform integer in [lo, hi], both ends included (Python's `randint`). */
-  int(lo: number, hi: number): number;
+  int: (lo: number, hi: number) => number;
   /** One element, uniformly. */
-  choice<T>(items: readonly T[]): T;
+  choice: <T>(items: readonly T[]) => T;
   /** `k` distinct elements in selection order (Python's `random.sample`). */
-  sample<T>(items: readonly T[], k: number): T[];
+  sample: <T>(items: readonly T[], k: number) => T[];
 }
 
 /**

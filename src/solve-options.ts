@@ -21,15 +21,27 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
 
 const wholeAtLeast = (min: number) => {
   const message = `must be a whole number ≥ ${min}`;
-  return z.number({ error: (iss) => message + got(iss) }).int({ error: (iss) => message + got(iss) }).min(min, { error: (iss) => message + got(iss) });
+  return z
+    .number({ error: (iss) => message + got(iss) })
+    .int({ error: (iss) => message + got(iss) })
+    .min(min, { error: (iss) => message + got(iss) });
 };
 
-const finite = (what: string) => z.number({ error: (iss) => `must be ${what}${got(iss)}` }).refine(Number.isFinite, { error: (iss) => `must be ${what}${got(iss)}` });
+const finite = (what: string) =>
+  z
+    .number({ error: (iss) => `must be ${what}${got(iss)}` })
+    .refine(Number.isFinite, { error: (iss) => `must be ${what}${got(iss)}` });
 
-const listener = z.custom<(...args: never[]) => void>((v) => typeof v === 'function', { error: (iss) => `must be a function${got(iss)}` });
+const listener = z.custom<(...args: never[]) => void>((v) => typeof v === 'function', {
+  error: (iss) => `must be a function${got(iss)}`,
+});
 
 const engineSchema = z.custom<object>(
-  (v) => typeof v === 'object' && v !== null && ['complete', 'completeSiblings'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function') && 'tokenizer' in v,
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    ['complete', 'completeSiblings'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function') &&
+    'tokenizer' in v,
   { error: (iss) => `must be an Engine (an object with tokenizer, complete() and completeSiblings())${got(iss)}` },
 );
 
@@ -39,12 +51,21 @@ export const solveOptionsSchema = z.object({
   maxTokens: wholeAtLeast(1).optional(),
   contextLimit: wholeAtLeast(1).optional(),
   maxTransitions: wholeAtLeast(1).optional(),
-  temperature: finite('a number ≥ 0 (0 is greedy)').refine((t) => t >= 0, { error: (iss) => `must be a number ≥ 0 (0 is greedy)${got(iss)}` }).optional(),
-  topP: finite('a number in (0, 1]').refine((p) => p > 0 && p <= 1, { error: (iss) => `must be a number in (0, 1]${got(iss)}` }).optional(),
-  seed: wholeAtLeast(0).refine(Number.isSafeInteger, { error: (iss) => `must be a whole number ≥ 0 up to 2^53 − 1${got(iss)}` }).optional(),
+  temperature: finite('a number ≥ 0 (0 is greedy)')
+    .refine((t) => t >= 0, { error: (iss) => `must be a number ≥ 0 (0 is greedy)${got(iss)}` })
+    .optional(),
+  topP: finite('a number in (0, 1]')
+    .refine((p) => p > 0 && p <= 1, { error: (iss) => `must be a number in (0, 1]${got(iss)}` })
+    .optional(),
+  seed: wholeAtLeast(0)
+    .refine(Number.isSafeInteger, { error: (iss) => `must be a whole number ≥ 0 up to 2^53 − 1${got(iss)}` })
+    .optional(),
   signal: z.instanceof(AbortSignal, { error: (iss) => `must be an AbortSignal${got(iss)}` }).optional(),
   engine: engineSchema.optional(),
-  model: z.string({ error: (iss) => `must be a model folder or Hugging Face id${got(iss)}` }).min(1, { error: 'must not be empty' }).optional(),
+  model: z
+    .string({ error: (iss) => `must be a model folder or Hugging Face id${got(iss)}` })
+    .min(1, { error: 'must not be empty' })
+    .optional(),
   dtype: oneOf(['q8', 'fp32']).optional(),
   threads: wholeAtLeast(1).optional(),
   promptStyle: oneOf(['trained', 'instructed']).optional(),
@@ -54,9 +75,16 @@ export const solveOptionsSchema = z.object({
         style: oneOf(['trained', 'instructed']).optional(),
         suffix: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
         sequentialSystem: z.boolean({ error: (iss) => `must be true or false${got(iss)}` }).optional(),
-        chatTemplateKwargs: z.record(z.string(), z.unknown(), { error: (iss) => `must be an object of template variables${got(iss)}` }).optional(),
+        chatTemplateKwargs: z
+          .record(z.string(), z.unknown(), { error: (iss) => `must be an object of template variables${got(iss)}` })
+          .optional(),
       },
-      { error: (iss) => (iss.code === 'unrecognized_keys' ? `has no field ${iss.keys.map((k) => `'${k}'`).join(', ')}` : `must be a prompt format object${got(iss)}`) },
+      {
+        error: (iss) =>
+          iss.code === 'unrecognized_keys'
+            ? `has no field ${iss.keys.map((k) => `'${k}'`).join(', ')}`
+            : `must be a prompt format object${got(iss)}`,
+      },
     )
     .optional(),
   extract: oneOf(EXTRACT_POLICIES).optional(),
@@ -76,7 +104,10 @@ export const solveOptionsSchema = z.object({
     .superRefine((v, ctx) => {
       if (v === undefined) return;
       if (typeof v !== 'string' && (typeof v !== 'object' || v === null)) {
-        ctx.addIssue({ code: 'custom', message: `must be a format name, a format spec or a Dialect${got({ input: v })}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a format name, a format spec or a Dialect${got({ input: v })}`,
+        });
         return;
       }
       try {
@@ -100,16 +131,22 @@ export function checkSolveOptions(options: unknown): void {
   for (const key of Object.keys(options)) {
     if (OPTION_NAMES.includes(key)) continue;
     const near = closest(key, OPTION_NAMES);
-    problems.push(`unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the options are ${OPTION_NAMES.join(', ')}`);
+    problems.push(
+      `unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the options are ${OPTION_NAMES.join(', ')}`,
+    );
   }
   const parsed = solveOptionsSchema.safeParse(options);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`option '${issue.path.map(String).join('.')}' ${issue.message}`);
+    for (const issue of parsed.error.issues)
+      problems.push(`option '${issue.path.map(String).join('.')}' ${issue.message}`);
   }
   const o = options as Record<string, unknown>;
   if (o.engine !== undefined) {
     const stray = EMBEDDED_ONLY.filter((k) => o[k] !== undefined);
-    if (stray.length) problems.push(`${stray.map((k) => `'${k}'`).join(', ')} choose the embedded engine and cannot be combined with 'engine'`);
+    if (stray.length)
+      problems.push(
+        `${stray.map((k) => `'${k}'`).join(', ')} choose the embedded engine and cannot be combined with 'engine'`,
+      );
   }
   if (problems.length) throw new TypeError(`solve: ${problems.join('; ')}`);
 }
@@ -128,7 +165,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = row;
   }
   return prev[b.length]!;

@@ -16,7 +16,10 @@ export type SolveEvent = ControllerEvent | { type: 'result'; result: SolveResult
  * stop. An engine failure is thrown from the loop (a SolveError, as solve() throws it). Listeners
  * in `options.on` are still called.
  */
-export async function* solveStream(problem: string, options: SolveOptions = {}): AsyncGenerator<SolveEvent, SolveResult, undefined> {
+export async function* solveStream(
+  problem: string,
+  options: SolveOptions = {},
+): AsyncGenerator<SolveEvent, SolveResult, undefined> {
   let result: SolveResult | undefined;
   yield* pushIterable<ControllerEvent>(async (push, stop) => {
     const signal = options.signal ? AbortSignal.any([options.signal, stop]) : stop;

@@ -6,40 +6,58 @@ import { resolveDialect, type FormatSpec } from './format/dialects.js';
 import type { Violation } from './format/validate.js';
 import { extractAnswer, type ExtractPolicy } from './math/extract.js';
 import { Controller, type ControllerOptions } from './orchestrator/controller.js';
-import { deliverEvent, onControllerEvents, type ControllerEvent, type ControllerEvents } from './orchestrator/events.js';
+import {
+  deliverEvent,
+  onControllerEvents,
+  type ControllerEvent,
+  type ControllerEvents,
+} from './orchestrator/events.js';
 import { trajectoryMetrics, type Metrics } from './orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat, type PromptStyle } from './orchestrator/prompt.js';
 import { checkSolveOptions } from './solve-options.js';
-import { findSchema, runParts, type DecomposePolicy, type DecomposeRunOptions, type Decomposition } from './decompose/run.js';
+import {
+  findSchema,
+  runParts,
+  type DecomposePolicy,
+  type DecomposeRunOptions,
+  type Decomposition,
+} from './decompose/run.js';
 import type { Trajectory, TrajectoryEnd } from './orchestrator/trajectory.js';
 import { ThreadweaverError } from './errors.js';
 
-export interface SolveOptions extends ControllerOptions, Pick<TransformersEngineOptions, 'model' | 'dtype' | 'threads'> {
+/** solve()'s options; as with the controller's, an undefined option is the default (checked by checkSolveOptions). */
+export interface SolveOptions extends ControllerOptions {
+  /** The embedded engine's model: a local folder or Hugging Face id (default: the bundled model). */
+  model?: string | undefined;
+  /** The embedded engine's ONNX weights (see TransformersEngineOptions). */
+  dtype?: TransformersEngineOptions['dtype'] | undefined;
+  /** The embedded engine's onnxruntime threads (see TransformersEngineOptions). */
+  threads?: number | undefined;
   /** Any Engine; default: the embedded engine on `model` (default: the bundled model). */
-  engine?: Engine;
+  engine?: Engine | undefined;
   /** How the problem becomes the prompt (suffix, system message, template variables); a preset's `prompt`. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** Shorthand for `prompt.style` (and over it). */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** How the final answer is found in the text (see extractAnswer). Default 'boxed'. */
-  extract?: ExtractPolicy;
+  extract?: ExtractPolicy | undefined;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
-  system?: string;
+  system?: string | undefined;
   /** Listeners for the controller's typed events (each gets the tagged event, as solveStream yields it). */
-  on?: Partial<ControllerEvents>;
+  on?: Partial<ControllerEvents> | undefined;
   /**
    * The trajectory format the model writes: `threadweaver` (default), `multiverse`,
    * `parallel-r1`, `npr`, with settings (`parallel-r1:paths=4`, `{ name: 'multiverse', depth: 3 }`),
    * or any Dialect. It decides where the controller forks and joins, the strict check, and T/L.
    */
-  format?: string | FormatSpec | Dialect;
+  format?: string | FormatSpec | Dialect | undefined;
   /**
    * Prompt-level forks, for models never trained to fork: find the prompt's independent inputs
    * (`rules`: explicit lists only; `model`: the model's JSON schema; `auto`: the rules, then the
    * model), answer each with its own completion, all at once, and join the answers in order. A
    * prompt without inputs runs as one task (`decomposition.reason` says why).
    */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 export interface SolveResult {
@@ -81,7 +99,15 @@ const engines = new Map<string, Promise<TransformersEngine>>();
 
 /** The embedded engine for these options, loaded once per model and dtype. */
 export function embeddedEngine(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
-  const key = `${options.model ?? ''}|${options.dtype ?? 'q8'}|${options.threads ?? ''}`;
+  // Every option that changes the loaded engine is part of the key (a cached engine with the prefix
+  // cache on must not answer a caller who turned it off).
+  const key = JSON.stringify([
+    options.model ?? null,
+    options.dtype ?? 'q8',
+    options.threads ?? null,
+    options.prefixCache ?? true,
+    options.graph ?? 'auto',
+  ]);
   let engine = engines.get(key);
   if (!engine) {
     engine = TransformersEngine.load(options);
@@ -100,10 +126,16 @@ export function solve(problem: string, options: SolveOptions = {}): Promise<Solv
 }
 
 /** solve(), with every controller event also handed to `onEvent` as it happens (solveStream's source). */
-export async function runSolve(problem: string, options: SolveOptions, onEvent?: (e: ControllerEvent) => void): Promise<SolveResult> {
+export async function runSolve(
+  problem: string,
+  options: SolveOptions,
+  onEvent?: (e: ControllerEvent) => void,
+): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
   checkSolveOptions(options);
-  const engine = options.engine ?? (await embeddedEngine(options));
+  const engine =
+    options.engine ??
+    (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
   const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
@@ -123,15 +155,29 @@ export async function runSolve(problem: string, options: SolveOptions, onEvent?:
     const found = await findSchema(engine, problem, o);
     if (found.schema) {
       const run = await runParts(engine, problem, found.schema, found, o);
-      if (run.trajectory.finishReason === 'error') throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory, { cause: failure });
-      return { answer: run.answer, text: run.trajectory.text, trajectory: run.trajectory, metrics: run.metrics, finishReason: run.trajectory.finishReason, violations: [], formatValid: true, warnings, decomposition: { ...found, parts: run.parts } };
+      if (run.trajectory.finishReason === 'error')
+        throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory, { cause: failure });
+      return {
+        answer: run.answer,
+        text: run.trajectory.text,
+        trajectory: run.trajectory,
+        metrics: run.metrics,
+        finishReason: run.trajectory.finishReason,
+        violations: [],
+        formatValid: true,
+        warnings,
+        decomposition: { ...found, parts: run.parts },
+      };
     }
     decomposition = { ...found, parts: [] };
     warnings.push(`not decomposed, run as one task: ${found.reason}`);
   }
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
-  if (promptTokens >= contextLimit) warnings.push(`the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`);
+  if (promptTokens >= contextLimit)
+    warnings.push(
+      `the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`,
+    );
 
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt), dialect);
@@ -158,13 +204,32 @@ export async function runSolve(problem: string, options: SolveOptions, onEvent?:
 }
 
 /** The options of a decomposed run, from solve()'s. */
-function decomposeOptions(o: SolveOptions, prompt: Partial<PromptFormat>, onEvent: (e: ControllerEvent) => void): DecomposeRunOptions {
+function decomposeOptions(
+  o: SolveOptions,
+  prompt: Partial<PromptFormat>,
+  onEvent: (e: ControllerEvent) => void,
+): DecomposeRunOptions {
   const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract } = o;
-  return { policy: decompose!, prompt, onEvent, ...defined({ system, maxTokens, contextLimit, temperature, topP, seed, signal, extract }) };
+  return {
+    policy: decompose!,
+    prompt,
+    onEvent,
+    system,
+    maxTokens,
+    contextLimit,
+    temperature,
+    topP,
+    seed,
+    signal,
+    extract,
+  };
 }
 
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** The fields that are set, for options whose types leave a field out rather than undefined. */
+function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 function unknownCharWarnings(engine: Engine, problem: string): string[] {
@@ -172,5 +237,7 @@ function unknownCharWarnings(engine: Engine, problem: string): string[] {
   if (unk === undefined) return [];
   const ids = engine.tokenizer.encode(problem);
   const count = ids.filter((id) => id === unk).length;
-  return count > 0 ? [`${count} character(s) of the problem are unknown to the ${engine.name} tokenizer and were read as <unk>`] : [];
+  return count > 0
+    ? [`${count} character(s) of the problem are unknown to the ${engine.name} tokenizer and were read as <unk>`]
+    : [];
 }

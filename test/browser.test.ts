@@ -41,7 +41,8 @@ describe.skipIf(!hasChromium)('in the browser', () => {
     await page.goto(url);
     return page;
   }
-  const finished = (page: Page) => page.waitForSelector('#status[data-state="done"], #status[data-state="error"]', { timeout: 120_000 });
+  const finished = (page: Page) =>
+    page.waitForSelector('#status[data-state="done"], #status[data-state="error"]', { timeout: 120_000 });
 
   it('a problem typed in the live view gives one lane per thread, with the texts the API returns', async () => {
     const page = await open(`${gw.url}/`);
@@ -50,10 +51,13 @@ describe.skipIf(!hasChromium)('in the browser', () => {
     await page.click('#run');
     await finished(page);
     expect(await page.getAttribute('#status', 'data-state')).toBe('done');
-    const api = (await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] })).body.threadweaver;
+    const api = (await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] }))
+      .body.threadweaver;
     const expected = api.blocks.flatMap((b: any) => b.threads.map((t: any) => [`${b.block}.${t.thread}`, t.text]));
     expect(expected).toHaveLength(3);
-    const lanes = await page.$$eval('.lane', (ls) => ls.map((l) => [l.getAttribute('data-thread'), l.querySelector('.lane-text')!.textContent]));
+    const lanes = await page.$$eval('.lane', (ls) =>
+      ls.map((l) => [l.getAttribute('data-thread'), l.querySelector('.lane-text')!.textContent]),
+    );
     expect(lanes).toEqual(expected);
     expect(await page.textContent('#answer')).toContain('1523');
     expect(await page.textContent('[data-metric="T"] .v')).toBe(String(api.metrics.totalTokens));
@@ -70,9 +74,17 @@ describe.skipIf(!hasChromium)('in the browser', () => {
     const page = await open(`${gw.url}/?compare=1&problem=${encodeURIComponent(problem)}`);
     await finished(page);
     expect(await page.inputValue('#problem')).toBe(problem);
-    const par = (await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] })).body.threadweaver.metrics;
-    const seq = (await postJson(`${gw.baseURL}/chat/completions`, { model: 'threadweaver-sequential', messages: [{ role: 'user', content: problem }] })).body.threadweaver.metrics;
-    expect(await page.textContent('[data-metric="speedup"] .v')).toBe(`${(seq.totalTokens / par.criticalPathTokens).toFixed(2)}×`);
+    const par = (await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] }))
+      .body.threadweaver.metrics;
+    const seq = (
+      await postJson(`${gw.baseURL}/chat/completions`, {
+        model: 'threadweaver-sequential',
+        messages: [{ role: 'user', content: problem }],
+      })
+    ).body.threadweaver.metrics;
+    expect(await page.textContent('[data-metric="speedup"] .v')).toBe(
+      `${(seq.totalTokens / par.criticalPathTokens).toFixed(2)}×`,
+    );
     expect(await page.isVisible('#baseline-panel')).toBe(true);
     expect(await page.textContent('#baseline')).not.toContain('<Parallel>');
     await page.screenshot({ path: path.join(dir, 'compare.png'), fullPage: true });
@@ -105,11 +117,17 @@ describe.skipIf(!hasChromium)('in the browser', () => {
     try {
       const page = await open(`${viewer.url}/`);
       await finished(page);
-      const ids = await page.$$eval('tr[data-problem-id]', (rows) => rows.map((r) => r.getAttribute('data-problem-id')));
+      const ids = await page.$$eval('tr[data-problem-id]', (rows) =>
+        rows.map((r) => r.getAttribute('data-problem-id')),
+      );
       expect(ids).toEqual(['arith-2026-0', 'arith-2026-1', 'arith-2026-2']);
-      expect(await page.$$eval('.charts img', (imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth > 0))).toBe(true);
+      expect(
+        await page.$$eval('.charts img', (imgs) => imgs.every((i) => (i as { naturalWidth: number }).naturalWidth > 0)),
+      ).toBe(true);
       await page.selectOption('#sort', 'speedup-desc');
-      const speedups = await page.$$eval('tr[data-problem-id]', (rows) => rows.map((r) => Number(r.getAttribute('data-speedup'))));
+      const speedups = await page.$$eval('tr[data-problem-id]', (rows) =>
+        rows.map((r) => Number(r.getAttribute('data-speedup'))),
+      );
       expect(speedups).toEqual([...speedups].sort((a, b) => b - a));
       await page.selectOption('#outcome', 'incorrect');
       const incorrect = await page.$$eval('tr[data-problem-id]', (rows) => rows.length);
@@ -122,10 +140,14 @@ describe.skipIf(!hasChromium)('in the browser', () => {
       expect(await page.getAttribute('#problem', 'data-problem-id')).toBe('arith-2026-0');
       const modes = await page.$$eval('.sample[data-mode]', (s) => s.map((x) => x.getAttribute('data-mode')));
       expect(modes).toEqual(['parallel', 'sequential']);
-      const api = await (await fetch(`${viewer.url}/api/problem?dataset=arith&id=arith-2026-0`)).json();
-      const threads = api.samples.find((s: any) => s.row.mode === 'parallel').row.threads;
+      const api = (await (await fetch(`${viewer.url}/api/problem?dataset=arith&id=arith-2026-0`)).json()) as {
+        samples: { row: { mode: string; threads: number } }[];
+      };
+      const threads = api.samples.find((s) => s.row.mode === 'parallel')!.row.threads;
       expect(await page.$$eval('.sample[data-mode="parallel"] .lane', (l) => l.length)).toBe(threads);
-      expect(await page.$$eval('.sample[data-mode="parallel"] .timeline rect', (r) => r.length)).toBeGreaterThan(threads);
+      expect(await page.$$eval('.sample[data-mode="parallel"] .timeline rect', (r) => r.length)).toBeGreaterThan(
+        threads,
+      );
       await page.screenshot({ path: path.join(dir, 'problem.png'), fullPage: true });
       await page.close();
     } finally {

@@ -60,13 +60,36 @@ describe('CLI hygiene', () => {
     expect(formatTiming(65_000, 190_000)).toBe('1m05s, ETA 3m10s');
     expect(formatTiming(65_000, 0)).toBe('1m05s');
     // 30 resumed + 10 run in 20 s, 60 left: 2 s each → 2 min.
-    const line = formatProgress({ done: 40, total: 100, resumed: 30, accuracy: { parallel: 0.5, sequential: null }, speedup: null, elapsedMs: 20_000 }, 10);
+    const line = formatProgress(
+      {
+        done: 40,
+        total: 100,
+        resumed: 30,
+        accuracy: { parallel: 0.5, sequential: null },
+        speedup: null,
+        elapsedMs: 20_000,
+      },
+      10,
+    );
     expect(line).toBe('[####------] 40/100 40% | acc par 50.0% | 20s, ETA 2m00s');
-    expect(formatProgressBar('stage 1', 3, 12, ['kept 2'], 6000, 12)).toBe('stage 1 [###---------] 3/12 | kept 2 | 6s, ETA 18s');
+    expect(formatProgressBar('stage 1', 3, 12, ['kept 2'], 6000, 12)).toBe(
+      'stage 1 [###---------] 3/12 | kept 2 | 6s, ETA 18s',
+    );
   });
 
   it('a one-mode progress line reports the parallel width, not a speedup', () => {
-    const line = formatProgress({ done: 1, total: 4, resumed: 0, accuracy: { parallel: 1, sequential: null }, speedup: null, parallelWidth: 1.41, elapsedMs: 1000 }, 4);
+    const line = formatProgress(
+      {
+        done: 1,
+        total: 4,
+        resumed: 0,
+        accuracy: { parallel: 1, sequential: null },
+        speedup: null,
+        parallelWidth: 1.41,
+        elapsedMs: 1000,
+      },
+      4,
+    );
     expect(line).toBe('[#---] 1/4 25% | acc par 100.0% | width T/L 1.41× | 1s, ETA 3s');
   });
 });

@@ -23,7 +23,21 @@ describe('SIGINT, then the same command again', () => {
   it('eval: finished samples and a summary of them are kept; the rerun runs only the rest', async () => {
     const out = path.join(dir, 'eval');
     const results = path.join(out, 'results.jsonl');
-    const args = ['eval', '--dataset', 'arith', '--limit', '4', '--k', '1', '--mode', 'both', '--concurrency', '1', '--out', out];
+    const args = [
+      'eval',
+      '--dataset',
+      'arith',
+      '--limit',
+      '4',
+      '--k',
+      '1',
+      '--mode',
+      'both',
+      '--concurrency',
+      '1',
+      '--out',
+      out,
+    ];
     const first = await runCli(args, { interruptWhen: () => completeLines(results) >= 2 });
     expect(first.interrupted).toBe(true);
     expect(first.code, first.stderr).toBe(130);
@@ -33,7 +47,10 @@ describe('SIGINT, then the same command again', () => {
     expect(kept.length).toBeLessThan(8);
     // The summary covers exactly what finished.
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
-    const counted = Object.values(summary.datasets.arith).reduce((s: number, m) => s + ((m as { samples?: number } | null)?.samples ?? 0), 0);
+    const counted = Object.values(summary.datasets.arith).reduce(
+      (s: number, m) => s + ((m as { samples?: number } | null)?.samples ?? 0),
+      0,
+    );
     expect(counted).toBe(kept.length);
 
     const second = await runCli(args);
@@ -52,7 +69,9 @@ describe('SIGINT, then the same command again', () => {
     const first = await runCli(args, { interruptWhen: () => completeLines(pending) >= 2 });
     expect(first.interrupted).toBe(true);
     expect(first.code, first.stderr).toBe(130);
-    expect(first.stderr).toMatch(/rollout: interrupted; trajectories of unfinished groups are in \S+rollouts\.pending\.jsonl\. Rerun the same command to resume\./);
+    expect(first.stderr).toMatch(
+      /rollout: interrupted; trajectories of unfinished groups are in \S+rollouts\.pending\.jsonl\. Rerun the same command to resume\./,
+    );
     const stored = jsonlRows(pending).length + jsonlRows(out).length;
     expect(stored).toBeGreaterThanOrEqual(2);
 

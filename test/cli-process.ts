@@ -22,10 +22,17 @@ export interface CliRun {
  */
 export function runCli(
   args: string[],
-  o: { interruptWhen?: (out: { stdout: string; stderr: string }) => boolean; env?: Record<string, string>; timeoutMs?: number } = {},
+  o: {
+    interruptWhen?: (out: { stdout: string; stderr: string }) => boolean;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...o.env },
+    });
     const run: CliRun = { code: null, signal: null, stdout: '', stderr: '', interrupted: false };
     const check = () => {
       if (!o.interruptWhen || run.interrupted || child.exitCode !== null) return;

@@ -26,7 +26,9 @@ describe('threadweaver solve', () => {
     const problem = 'Compute 37*24 + 18*53 - 29*11.';
     const text = await threadweaver('solve', '--compare', problem);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/── parallel ──[\s\S]*parallel block 1: 3 threads[\s\S]*Answer: 1523\n[\s\S]*── sequential ──[\s\S]*Answer: 1523\n/);
+    expect(text.stdout).toMatch(
+      /── parallel ──[\s\S]*parallel block 1: 3 threads[\s\S]*Answer: 1523\n[\s\S]*── sequential ──[\s\S]*Answer: 1523\n/,
+    );
     const tokens = /tokens +([\d.]+)× +\(sequential T (\d+) ÷ parallel L (\d+)\)/.exec(text.stdout);
     expect(tokens, text.stdout).not.toBeNull();
     expect(Number(tokens![1])).toBeCloseTo(Number(tokens![2]) / Number(tokens![3]), 2);
@@ -43,7 +45,10 @@ describe('threadweaver solve', () => {
     expect(out.sequential.mode).toBe('sequential');
     expect(out.parallel.answer).toBe('1523');
     expect(out.sequential.metrics.parallelBlocks).toBe(0);
-    expect(out.speedup.tokens).toBeCloseTo(out.sequential.metrics.totalTokens / out.parallel.metrics.criticalPathTokens, 10);
+    expect(out.speedup.tokens).toBeCloseTo(
+      out.sequential.metrics.totalTokens / out.parallel.metrics.criticalPathTokens,
+      10,
+    );
     expect(out.speedup.wallClock).toBeCloseTo(out.sequential.metrics.wallMs / out.parallel.metrics.wallMs, 10);
     expect(out.parallel.metrics.prefillMs).toBeGreaterThan(0);
     expect(out.sequential.metrics.promptTokens).toBeGreaterThan(out.parallel.metrics.promptTokens);
@@ -57,12 +62,16 @@ describe('threadweaver solve', () => {
     const long = `Compute ${Array.from({ length: 300 }, () => '12*34').join(' + ')}.`; // 2,425 tokens with the chat template
     const ctx = await threadweaver('solve', long);
     expect(ctx.code).toBe(1);
-    expect(ctx.stderr).toMatch(/threadweaver solve: no answer: the prompt is 2,425 tokens and the model's context is 1,024/);
+    expect(ctx.stderr).toMatch(
+      /threadweaver solve: no answer: the prompt is 2,425 tokens and the model's context is 1,024/,
+    );
     const budget = await threadweaver('solve', '--max-tokens', '20', 'Compute 37*24 + 18*53 - 29*11.');
     expect(budget.code).toBe(1);
     expect(budget.stderr).toMatch(/no answer: the response budget of 20 tokens ran out before a final answer/);
     expect(budget.stdout).toMatch(/Answer: \(none\)/);
-    expect(budget.stdout).toMatch(/Format: 1 violation of the trajectory format\n  - think-unclosed at offset 0: <think> is never closed/);
+    expect(budget.stdout).toMatch(
+      /Format: 1 violation of the trajectory format\n {2}- think-unclosed at offset 0: <think> is never closed/,
+    );
     const json = await threadweaver('solve', '--json', '--max-tokens', '20', 'Compute 37*24.');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout).finishReason).toBe('budget');
@@ -79,13 +88,27 @@ describe('threadweaver solve', () => {
       const out = JSON.parse(short.stdout);
       expect([out.parallel.preset, out.sequential.preset]).toEqual(['tiny-short', 'tiny-short']);
       expect([out.parallel.finishReason, out.sequential.finishReason]).toEqual(['budget', 'budget']);
-      expect(short.stderr).toMatch(/no answer \(parallel\): the response budget of 20 tokens ran out before a final answer/);
+      expect(short.stderr).toMatch(
+        /no answer \(parallel\): the response budget of 20 tokens ran out before a final answer/,
+      );
       expect(short.stderr).toMatch(/no answer \(sequential\): the response budget of 20 tokens ran out/);
-      const raised = await threadweaver('solve', '--compare', '--json', '--preset', file, '--max-tokens', '600', problem);
+      const raised = await threadweaver(
+        'solve',
+        '--compare',
+        '--json',
+        '--preset',
+        file,
+        '--max-tokens',
+        '600',
+        problem,
+      );
       expect(raised.code, raised.stderr).toBe(0);
       const both = JSON.parse(raised.stdout);
       expect([both.parallel.answer, both.sequential.answer]).toEqual(['1523', '1523']);
-      expect(both.speedup.tokens).toBeCloseTo(both.sequential.metrics.totalTokens / both.parallel.metrics.criticalPathTokens, 10);
+      expect(both.speedup.tokens).toBeCloseTo(
+        both.sequential.metrics.totalTokens / both.parallel.metrics.criticalPathTokens,
+        10,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -127,34 +150,58 @@ describe('threadweaver solve', () => {
   it('--dtype fp32: the bundled model ships no fp32 graph, and the error and the help say how to use an fp32 folder', async () => {
     const r = await threadweaver('solve', '--dtype', 'fp32', 'Compute 2*3.');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_append_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/);
+    expect(r.stderr).toMatch(
+      /--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_append_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/,
+    );
     expect(r.stderr).toMatch(/--model DIR\) at a folder with config.json, tokenizer.json and onnx\/model.onnx/);
     const help = await threadweaver('solve', '--help');
-    expect(help.stdout + help.stderr).toMatch(/--dtype q8\|fp32 .*The bundled model ships q8 only:\n\s+fp32 needs --model DIR, a folder with onnx\/model.onnx/);
+    expect(help.stdout + help.stderr).toMatch(
+      /--dtype q8\|fp32 .*The bundled model ships q8 only:\n\s+fp32 needs --model DIR, a folder with onnx\/model.onnx/,
+    );
     // The library says the same.
     await expect(solve('Compute 2*3.', { dtype: 'fp32' })).rejects.toThrow(/bundled model ships only q8 graphs/);
   });
 
-  it.skipIf(!hasSharedFile('models/tiny-threadweaver/onnx/model.onnx', 'the fp32 --model test'))('--model DIR --dtype fp32 runs a folder that has the fp32 graph; the wrong dtype for a folder is named', async () => {
-    const source = path.join(sharedDir, 'models/tiny-threadweaver');
-    const dir = await mkdtemp(path.join(tmpdir(), 'tw-fp32-'));
-    try {
-      const folder = path.join(dir, 'tiny-fp32');
-      await mkdir(path.join(folder, 'onnx'), { recursive: true });
-      for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'onnx/model.onnx']) {
-        await symlink(path.join(source, f), path.join(folder, f));
+  it.skipIf(!hasSharedFile('models/tiny-threadweaver/onnx/model.onnx', 'the fp32 --model test'))(
+    '--model DIR --dtype fp32 runs a folder that has the fp32 graph; the wrong dtype for a folder is named',
+    async () => {
+      const source = path.join(sharedDir, 'models/tiny-threadweaver');
+      const dir = await mkdtemp(path.join(tmpdir(), 'tw-fp32-'));
+      try {
+        const folder = path.join(dir, 'tiny-fp32');
+        await mkdir(path.join(folder, 'onnx'), { recursive: true });
+        for (const f of [
+          'config.json',
+          'generation_config.json',
+          'tokenizer.json',
+          'tokenizer_config.json',
+          'special_tokens_map.json',
+          'onnx/model.onnx',
+        ]) {
+          await symlink(path.join(source, f), path.join(folder, f));
+        }
+        const r = await threadweaver(
+          'solve',
+          '--json',
+          '--model',
+          folder,
+          '--dtype',
+          'fp32',
+          'Compute 37*24 + 18*53 - 29*11.',
+        );
+        // An fp32 export is not chunk-invariant, so the one thing said is that prefix caching is off.
+        expect(r.stderr).toMatch(/THREADWEAVER_PREFIX_CACHE_OFF.*prefix caching is off/);
+        expect(r.stderr.split('\n').filter((l) => l && !/PREFIX_CACHE_OFF|--trace-warnings/.test(l))).toEqual([]);
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.stdout).answer).toBe('1523');
+        const q8 = await threadweaver('solve', '--model', folder, 'Compute 2*3.');
+        expect(q8.code).toBe(2);
+        expect(q8.stderr).toMatch(
+          /has no q8 graph \(onnx\/model_quantized.onnx\); it has onnx\/model.onnx: use dtype fp32/,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      const r = await threadweaver('solve', '--json', '--model', folder, '--dtype', 'fp32', 'Compute 37*24 + 18*53 - 29*11.');
-      // An fp32 export is not chunk-invariant, so the one thing said is that prefix caching is off.
-      expect(r.stderr).toMatch(/THREADWEAVER_PREFIX_CACHE_OFF.*prefix caching is off/);
-      expect(r.stderr.split('\n').filter((l) => l && !/PREFIX_CACHE_OFF|--trace-warnings/.test(l))).toEqual([]);
-      expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout).answer).toBe('1523');
-      const q8 = await threadweaver('solve', '--model', folder, 'Compute 2*3.');
-      expect(q8.code).toBe(2);
-      expect(q8.stderr).toMatch(/has no q8 graph \(onnx\/model_quantized.onnx\); it has onnx\/model.onnx: use dtype fp32/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

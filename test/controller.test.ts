@@ -9,7 +9,8 @@ import { solve, SolveError } from '../src/solve.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
 
 const PROMPT = '<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n';
-const OUTLINES = '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
+const OUTLINES =
+  '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
 
 /** A well-behaved model: two outlines, two threads, then the combination. */
 const wellBehaved = rules(
@@ -19,11 +20,16 @@ const wellBehaved = rules(
   [/assistant\n$/, OUTLINES],
 );
 
-async function run(script: Parameters<typeof rules>[0] extends never ? never : ReturnType<typeof rules>, options: ConstructorParameters<typeof ScriptedEngine>[1] = {}, runOptions: Parameters<Controller['run']>[2] = {}) {
+async function run(
+  script: Parameters<typeof rules>[0] extends never ? never : ReturnType<typeof rules>,
+  options: ConstructorParameters<typeof ScriptedEngine>[1] = {},
+  runOptions: Parameters<Controller['run']>[2] = {},
+) {
   const engine = new ScriptedEngine(script, options);
   const controller = new Controller(engine);
   const events: string[] = [];
-  for (const e of ['phase', 'outlines', 'thread:start', 'thread:end', 'join', 'done', 'error'] as const) controller.on(e, () => events.push(e));
+  for (const e of ['phase', 'outlines', 'thread:start', 'thread:end', 'join', 'done', 'error'] as const)
+    controller.on(e, () => events.push(e));
   const t = await controller.run('Q', PROMPT, runOptions);
   return { t, engine, events };
 }
@@ -44,9 +50,24 @@ describe('controller: the reference semantics', () => {
     expect(engine.requests[1]!.context).toBe(PROMPT + OUTLINES + '\n<Thread>\n1:');
     expect(engine.requests[2]!.context).toBe(PROMPT + OUTLINES + '\n<Thread>\n2:');
     // The model writes </Parallel>: the controller only inserted headers and '\n'.
-    expect(t.pieces.filter((p) => p.source === 'inserted').map((p) => p.text)).toEqual(['\n<Thread>\n1:', '<Thread>\n2:', '\n']);
+    expect(t.pieces.filter((p) => p.source === 'inserted').map((p) => p.text)).toEqual([
+      '\n<Thread>\n1:',
+      '<Thread>\n2:',
+      '\n',
+    ]);
     expect(callContextIds(t, t.calls[2]!)).toEqual(engine.tokenizer.encode(engine.requests[2]!.context));
-    expect(events).toEqual(['phase', 'outlines', 'phase', 'thread:start', 'thread:start', 'thread:end', 'thread:end', 'join', 'phase', 'done']);
+    expect(events).toEqual([
+      'phase',
+      'outlines',
+      'phase',
+      'thread:start',
+      'thread:start',
+      'thread:end',
+      'thread:end',
+      'join',
+      'phase',
+      'done',
+    ]);
   });
 
   it('counts T and L with wrappers on the critical path', async () => {
@@ -67,7 +88,11 @@ describe('controller: the reference semantics', () => {
   });
 
   it('sequential mode never forks', async () => {
-    const { t, engine } = await run(rules([/assistant\n$/, `${OUTLINES}\nno threads here</think>${EOS}`]), {}, { mode: 'sequential' });
+    const { t, engine } = await run(
+      rules([/assistant\n$/, `${OUTLINES}\nno threads here</think>${EOS}`]),
+      {},
+      { mode: 'sequential' },
+    );
     expect(engine.requests).toHaveLength(1);
     expect(engine.requests[0]!.stop).toEqual([]);
     expect(t.calls.every((c) => c.role.kind === 'sequential')).toBe(true);
@@ -79,14 +104,19 @@ describe('controller: bad model output', () => {
     const { t } = await run(rules([/assistant\n$/, `<think>\n<Parallel>\n<Outlines>\n<Outline>1: a</Outline>${EOS}`]));
     expect(t.finishReason).toBe('done');
     expect(t.calls).toHaveLength(1);
-    expect(validateTrajectory(t.text).map((v) => v.code)).toEqual(expect.arrayContaining(['parallel-unclosed', 'outlines-unclosed']));
+    expect(validateTrajectory(t.text).map((v) => v.code)).toEqual(
+      expect.arrayContaining(['parallel-unclosed', 'outlines-unclosed']),
+    );
   });
 
   it('outlines without numbers: no fork, keeps decoding sequentially', async () => {
     const { t, engine } = await run(
       rules(
         [/<\/Outlines>$/, `\nI will just go on.\n</think>\n\\boxed{1}${EOS}`],
-        [/assistant\n$/, '<think>\n<Parallel>\n<Outlines>\n<Outline>first: a</Outline>\n<Outline>: b</Outline>\n</Outlines>'],
+        [
+          /assistant\n$/,
+          '<think>\n<Parallel>\n<Outlines>\n<Outline>first: a</Outline>\n<Outline>: b</Outline>\n</Outlines>',
+        ],
       ),
     );
     expect(t.calls.map((c) => c.role.kind)).toEqual(['sequential', 'sequential']);
@@ -99,16 +129,26 @@ describe('controller: bad model output', () => {
       rules(
         [/<Thread>\n(1|2\.1):$/, ' x\n</Thread>'],
         [/<\/Thread>\n$/, `</Parallel>\n</think>${EOS}`],
-        [/assistant\n$/, '<think>\n<Parallel>\n<Outlines>\n<Outline>1: a</Outline>\n<Outline> 1 : again</Outline>\n<Outline>2.1: b</Outline>\n</Outlines>'],
+        [
+          /assistant\n$/,
+          '<think>\n<Parallel>\n<Outlines>\n<Outline>1: a</Outline>\n<Outline> 1 : again</Outline>\n<Outline>2.1: b</Outline>\n</Outlines>',
+        ],
       ),
     );
-    expect(t.calls.filter((c) => c.role.kind === 'thread').map((c) => (c.role as { thread: string }).thread)).toEqual(['1', '2.1']);
+    expect(t.calls.filter((c) => c.role.kind === 'thread').map((c) => (c.role as { thread: string }).thread)).toEqual([
+      '1',
+      '2.1',
+    ]);
     expect(t.text).toContain('</Outlines>\n<Thread>\n1: x\n</Thread><Thread>\n2.1: x\n</Thread>\n</Parallel>');
   });
 
   it('a thread that never stops is cut by the budget; tags are closed; the run ends', async () => {
     const { t } = await run(
-      rules([/<Thread>\n1:$/, ' short\n</Thread>'], [/<Thread>\n2:$/, ' forever'.repeat(10_000)], [/assistant\n$/, OUTLINES]),
+      rules(
+        [/<Thread>\n1:$/, ' short\n</Thread>'],
+        [/<Thread>\n2:$/, ' forever'.repeat(10_000)],
+        [/assistant\n$/, OUTLINES],
+      ),
       {},
       { maxTokens: 400 },
     );
@@ -116,11 +156,15 @@ describe('controller: bad model output', () => {
     const generated = t.calls.reduce((s, c) => s + c.completionIds.length, 0);
     expect(generated).toBeLessThanOrEqual(400);
     expect(t.text.endsWith('\n</Thread>\n</Parallel>')).toBe(true);
-    expect(validateTrajectory(t.text).filter((v) => v.code.startsWith('thread') || v.code.startsWith('parallel'))).toEqual([]);
+    expect(
+      validateTrajectory(t.text).filter((v) => v.code.startsWith('thread') || v.code.startsWith('parallel')),
+    ).toEqual([]);
   });
 
   it('EOS inside a thread closes the thread and the block and ends the run', async () => {
-    const { t } = await run(rules([/<Thread>\n1:$/, ` oops${EOS}`], [/<Thread>\n2:$/, ' fine\n</Thread>'], [/assistant\n$/, OUTLINES]));
+    const { t } = await run(
+      rules([/<Thread>\n1:$/, ` oops${EOS}`], [/<Thread>\n2:$/, ' fine\n</Thread>'], [/assistant\n$/, OUTLINES]),
+    );
     expect(t.finishReason).toBe('thread-eos');
     expect(t.text.endsWith('<Thread>\n1: oops\n</Thread><Thread>\n2: fine\n</Thread>\n</Parallel>')).toBe(true);
     expect(t.calls.filter((c) => c.role.kind === 'sequential')).toHaveLength(1);
@@ -146,7 +190,9 @@ describe('controller: bad model output', () => {
   it('outline soup forever: the transition cap ends it', async () => {
     // Every sequential call writes another outlines section and each thread closes properly:
     // without the cap this would fork forever.
-    const { t } = await run((ctx) => (ctx.endsWith(':') ? ' again\n</Thread>' : '<Outlines><Outline>1: again</Outline></Outlines>'));
+    const { t } = await run((ctx) =>
+      ctx.endsWith(':') ? ' again\n</Thread>' : '<Outlines><Outline>1: again</Outline></Outlines>',
+    );
     expect(t.finishReason).toBe('transitions');
     expect(t.calls.length).toBe(32); // 16 plans and 16 one-thread forks
   });
@@ -182,7 +228,13 @@ describe('controller: where a plan starts', () => {
       ),
     );
     // Block 0's outlines are not read again: one block, then sequential to the end.
-    expect(t.calls.map((c) => (c.role.kind === 'thread' ? `t${c.role.thread}` : 's'))).toEqual(['s', 't1', 't2', 's', 's']);
+    expect(t.calls.map((c) => (c.role.kind === 'thread' ? `t${c.role.thread}` : 's'))).toEqual([
+      's',
+      't1',
+      't2',
+      's',
+      's',
+    ]);
     expect(t.finishReason).toBe('done');
     expect(t.text.endsWith('Stray </Outlines>\nSo 23.\n</think>\n\\boxed{23}')).toBe(true);
   });
@@ -199,7 +251,8 @@ describe('controller: where a plan starts', () => {
   });
 
   it('a second block forks on its own plan, not the first one', async () => {
-    const second = '\n<Parallel>\n<Outlines>\n<Outline>1: c</Outline>\n<Outline>2: d</Outline>\n<Outline>3: e</Outline>\n</Outlines>';
+    const second =
+      '\n<Parallel>\n<Outlines>\n<Outline>1: c</Outline>\n<Outline>2: d</Outline>\n<Outline>3: e</Outline>\n</Outlines>';
     const { t } = await run(
       rules(
         [/<Thread>\n\d:$/, ' x\n</Thread>'],
@@ -208,15 +261,24 @@ describe('controller: where a plan starts', () => {
         [/assistant\n$/, OUTLINES],
       ),
     );
-    expect(t.calls.filter((c) => c.role.kind === 'thread').map((c) => `${(c.role as { block: number }).block}:${(c.role as { thread: string }).thread}`)).toEqual(['0:1', '0:2', '1:1', '1:2', '1:3']);
+    expect(
+      t.calls
+        .filter((c) => c.role.kind === 'thread')
+        .map((c) => `${(c.role as { block: number }).block}:${(c.role as { thread: string }).thread}`),
+    ).toEqual(['0:1', '0:2', '1:1', '1:2', '1:3']);
     expect(validateTrajectory(t.text)).toEqual([]);
   });
 });
 
 describe('controller: budget', () => {
   /** Thread 1 is short; thread 2 never stops. */
-  const unequal = rules([/<Thread>\n1:$/, ' short one.\n</Thread>'], [/<Thread>\n2:$/, ' long'.repeat(10_000)], [/assistant\n$/, OUTLINES]);
-  const generated = (t: Awaited<ReturnType<typeof run>>['t']) => t.calls.reduce((s, c) => s + c.completionIds.length, 0);
+  const unequal = rules(
+    [/<Thread>\n1:$/, ' short one.\n</Thread>'],
+    [/<Thread>\n2:$/, ' long'.repeat(10_000)],
+    [/assistant\n$/, OUTLINES],
+  );
+  const generated = (t: Awaited<ReturnType<typeof run>>['t']) =>
+    t.calls.reduce((s, c) => s + c.completionIds.length, 0);
 
   it('a thread may use all the budget its siblings leave: none is left unused, the end is labelled budget', async () => {
     const head = new ScriptedEngine(unequal).tokenizer.count(OUTLINES);
@@ -251,7 +313,8 @@ describe('controller: budget', () => {
       contextLength: inner.contextLength,
       complete: (r) => inner.complete(r),
       // Runs every sibling to its own cap.
-      completeSiblings: (prefix, suffixes, r) => Promise.all(suffixes.map((s) => inner.complete({ ...r, prompt: [...prefix, ...s], onDelta: () => {} }))),
+      completeSiblings: (prefix, suffixes, r) =>
+        Promise.all(suffixes.map((s) => inner.complete({ ...r, prompt: [...prefix, ...s], onDelta: () => {} }))),
     };
     const t = await new Controller(greedy).run('Q', PROMPT, { maxTokens: 250 });
     expect(generated(t)).toBe(250);
@@ -266,11 +329,20 @@ describe('controller: budget', () => {
     expect(shareBudget([3, 4], 100)).toEqual([3, 4]);
     expect(shareBudget([5, 5, 5], 0)).toEqual([0, 0, 0]);
     // What a batch engine keeps when it stops at the budget: simulated step by step.
-    for (const [lengths, total] of [[[7, 1, 30, 12], 33], [[0, 9, 9], 10], [[40, 2, 40, 2], 81]] as const) {
+    for (const [lengths, total] of [
+      [[7, 1, 30, 12], 33],
+      [[0, 9, 9], 10],
+      [[40, 2, 40, 2], 81],
+    ] as const) {
       const got = lengths.map(() => 0);
       let spent = 0;
       for (let step = 0; spent < total && got.some((g, i) => g < lengths[i]!); step++) {
-        for (let i = 0; i < lengths.length && spent < total; i++) if (got[i]! < lengths[i]!) (got[i]!++, spent++);
+        for (let i = 0; i < lengths.length && spent < total; i++) {
+          if (got[i]! < lengths[i]!) {
+            got[i]!++;
+            spent++;
+          }
+        }
       }
       expect(shareBudget(lengths, total)).toEqual(got);
     }
@@ -300,7 +372,9 @@ describe('controller: context limit', () => {
       if (t.calls.some((c) => c.role.kind === 'thread')) {
         expect(t.promptIds.length + t.ids.length, `limit ${limit}`).toBe(limit);
         expect(t.text.endsWith('\n</Thread>\n</Parallel>')).toBe(true);
-        expect(validateTrajectory(t.text).filter((v) => v.code.startsWith('thread') || v.code.startsWith('parallel'))).toEqual([]);
+        expect(
+          validateTrajectory(t.text).filter((v) => v.code.startsWith('thread') || v.code.startsWith('parallel')),
+        ).toEqual([]);
       }
       expect(t.finishReason).toBe('context');
     }
@@ -311,11 +385,15 @@ describe('controller: context limit', () => {
     const r = await solve('A problem far longer than twenty tokens.', { engine });
     expect(r.finishReason).toBe('context');
     expect(engine.requests).toHaveLength(0);
-    expect(r.warnings).toContainEqual(expect.stringMatching(/^the prompt \(\d+ tokens\) leaves no room in the context limit of 20 tokens/));
+    expect(r.warnings).toContainEqual(
+      expect.stringMatching(/^the prompt \(\d+ tokens\) leaves no room in the context limit of 20 tokens/),
+    );
   });
 
   it('no room for the block tags: no fork, the run ends at the limit', async () => {
-    const { t } = await run(endless, { contextLength: new ScriptedEngine(endless).tokenizer.count(PROMPT + OUTLINES) + 5 });
+    const { t } = await run(endless, {
+      contextLength: new ScriptedEngine(endless).tokenizer.count(PROMPT + OUTLINES) + 5,
+    });
     expect(t.calls.map((c) => c.role.kind)).toEqual(['sequential']);
     expect(t.finishReason).toBe('context');
   });
@@ -335,7 +413,9 @@ describe('controller: context limit', () => {
 describe('controller: cancellation', () => {
   it('abort mid-thread returns promptly with finishReason abort', async () => {
     const ac = new AbortController();
-    const engine = new ScriptedEngine(rules([/<Thread>\n\d:$/, ' slow'.repeat(10_000)], [/assistant\n$/, OUTLINES]), { tokenDelayMs: 2 });
+    const engine = new ScriptedEngine(rules([/<Thread>\n\d:$/, ' slow'.repeat(10_000)], [/assistant\n$/, OUTLINES]), {
+      tokenDelayMs: 2,
+    });
     const controller = new Controller(engine);
     controller.on('thread:start', () => setTimeout(() => ac.abort(), 50));
     const t = await controller.run('Q', PROMPT, { signal: ac.signal });

@@ -20,17 +20,29 @@ describe('rule-based schema extraction (explicit enumerations only)', () => {
   });
 
   it('numbered and bulleted lists keep the instruction and what follows', () => {
-    expect(extractByRules('Translate into French:\n1. Good morning\n2) See you soon\n(3) Thank you\nKeep it informal.')).toEqual({
+    expect(
+      extractByRules('Translate into French:\n1. Good morning\n2) See you soon\n(3) Thank you\nKeep it informal.'),
+    ).toEqual({
       template: 'Translate into French:\n{data}\nKeep it informal.',
       context: '',
       data: ['Good morning', 'See you soon', 'Thank you'],
     });
-    expect(extractByRules('Summarise each paper:\n- Attention is all you need\n* ResNet\n• BERT')!.data).toEqual(['Attention is all you need', 'ResNet', 'BERT']);
+    expect(extractByRules('Summarise each paper:\n- Attention is all you need\n* ResNet\n• BERT')!.data).toEqual([
+      'Attention is all you need',
+      'ResNet',
+      'BERT',
+    ]);
     expect(extractByRules('For each of: Paris, Rome and Madrid.')!.data).toEqual(['Paris', 'Rome', 'Madrid']);
   });
 
   it('finds nothing where the prompt holds no explicit list', () => {
-    for (const p of ['Compute 37*24 + 18*53.', 'Compute each of: 37*24.', 'Steps:\n2. b\n3. c', 'Prove that 2 + 2 = 4.', '- only one bullet']) {
+    for (const p of [
+      'Compute 37*24 + 18*53.',
+      'Compute each of: 37*24.',
+      'Steps:\n2. b\n3. c',
+      'Prove that 2 + 2 = 4.',
+      '- only one bullet',
+    ]) {
       expect(extractByRules(p), p).toBeNull();
     }
   });
@@ -46,7 +58,10 @@ describe('prompt-level forks on the bundled model', () => {
       tokenizer: inner.tokenizer,
       contextLength: inner.contextLength,
       complete: (r) => (counted.complete++, inner.complete(r)),
-      completeSiblings: (prefix, suffixes, r) => (counted.siblings.push(suffixes.length), inner.completeSiblings(prefix, suffixes, r)),
+      completeSiblings: (prefix, suffixes, r) => (
+        counted.siblings.push(suffixes.length),
+        inner.completeSiblings(prefix, suffixes, r)
+      ),
       releaseCache: (s) => inner.releaseCache?.(s),
     };
   });
@@ -72,7 +87,10 @@ describe('prompt-level forks on the bundled model', () => {
     expect(r.metrics.criticalPathTokens).toBe(Math.max(...tokens));
     // The batch keeps the tokens each part gets alone (greedy).
     for (const part of r.decomposition!.parts) {
-      const alone = await engine.complete({ prompt: buildPrompt(engine.tokenizer, part.prompt, 'sequential'), maxTokens: 400 });
+      const alone = await engine.complete({
+        prompt: buildPrompt(engine.tokenizer, part.prompt, 'sequential'),
+        maxTokens: 400,
+      });
       expect(alone.text).toBe(part.text);
     }
   });
@@ -84,7 +102,7 @@ describe('prompt-level forks on the bundled model', () => {
       if (e.type === 'text') streamed += e.text;
       if (e.type === 'result') result = e.result;
     }
-    expect(streamed).toBe(result!.text);
+    expect(streamed).toBe(result?.text);
   });
 
   it('the response budget is shared by the parts in lockstep; the end is labelled budget', async () => {
@@ -95,7 +113,11 @@ describe('prompt-level forks on the bundled model', () => {
 
   it('a prompt without a list runs as one task, with the reason', async () => {
     const r = await solve('Compute 37*24 + 18*53.', { engine, decompose: 'rules' });
-    expect(r.decomposition).toMatchObject({ source: null, schema: null, reason: expect.stringMatching(/no explicit list/) });
+    expect(r.decomposition).toMatchObject({
+      source: null,
+      schema: null,
+      reason: expect.stringMatching(/no explicit list/),
+    });
     expect(r.warnings).toContainEqual(expect.stringMatching(/^not decomposed, run as one task/));
     expect(r.answer).toBe('1842');
   });
@@ -116,9 +138,13 @@ describe('model-based schema extraction against an OpenAI-compatible server', ()
   const engine = () => OpenAIEngine.connect({ baseUrl: stub.url, promptFormat: 'text', maxRetries: 0 });
 
   it('a valid JSON schema: one request per input, concurrently, joined in order; T and L count the extraction', async () => {
-    schemaAnswer = 'Here it is:\n```json\n{"serial": false, "template": "Summarise in one word: {data}", "context": "", "data": ["apple", "banana", "cherry"]}\n```';
+    schemaAnswer =
+      'Here it is:\n```json\n{"serial": false, "template": "Summarise in one word: {data}", "context": "", "data": ["apple", "banana", "cherry"]}\n```';
     const before = stub.requests.length;
-    const r = await solve('Give a one-word summary of apple, of banana and of cherry.', { engine: await engine(), decompose: 'model' });
+    const r = await solve('Give a one-word summary of apple, of banana and of cherry.', {
+      engine: await engine(),
+      decompose: 'model',
+    });
     expect(r.decomposition).toMatchObject({ source: 'model', schema: { data: ['apple', 'banana', 'cherry'] } });
     expect(r.answer).toBe('apple, banana, cherry');
     expect(stub.requests.slice(before).filter((q) => q.path === '/v1/completions')).toHaveLength(4);
@@ -162,7 +188,9 @@ describe('the gateway serves prompt-level forks as a model id', () => {
     expect(plain.body.threadweaver.metrics.threads).toBe(3);
     const s = await postStream(`${gw.baseURL}/chat/completions`, body);
     let streamed = '';
-    for (const e of s.events) if (e !== '[DONE]') for (const c of e.choices) streamed += (c.delta.reasoning_content ?? '') + (c.delta.content ?? '');
+    for (const e of s.events)
+      if (e !== '[DONE]')
+        for (const c of e.choices) streamed += (c.delta.reasoning_content ?? '') + (c.delta.content ?? '');
     expect(streamed).toBe(plain.body.choices[0].message.reasoning_content + content);
   });
 });

@@ -15,18 +15,31 @@ import { ScriptedEngine } from './scripted-engine.js';
 
 const PROBLEM = 'Compute 23*47 + 18*36 - 12*11.';
 
-async function replay(trajectory: string, facts: ReplayFacts, format: string, options: { maxTokens?: number; contextLength?: number } = {}) {
-  const engine = new ReplayEngine(trajectory, facts, options.contextLength ? { contextLength: options.contextLength } : {});
+async function replay(
+  trajectory: string,
+  facts: ReplayFacts,
+  format: string,
+  options: { maxTokens?: number; contextLength?: number } = {},
+) {
+  const engine = new ReplayEngine(
+    trajectory,
+    facts,
+    options.contextLength ? { contextLength: options.contextLength } : {},
+  );
   const dialect = resolveDialect(format);
   const controller = new Controller(engine, dialect);
   const events: string[] = [];
-  for (const e of ['outlines', 'thread:start', 'join', 'limit'] as const) controller.on(e, (x: { block?: number }) => events.push(`${e}:${x.block ?? ''}`));
+  for (const e of ['outlines', 'thread:start', 'join', 'limit'] as const)
+    controller.on(e, (x: { block?: number }) => events.push(`${e}:${x.block ?? ''}`));
   const prompt = engine.tokenizer.applyChatTemplate([{ role: 'user', content: PROBLEM }]);
   const t = await controller.run(PROBLEM, prompt, options.maxTokens ? { maxTokens: options.maxTokens } : {});
   return { t, engine, dialect, events, count: (s: string) => engine.tokenizer.count(s) };
 }
 
-const threadCalls = (t: Trajectory) => t.calls.filter((c) => c.role.kind === 'thread').map((c) => (c.role.kind === 'thread' ? `${c.role.block}:${c.role.thread}` : ''));
+const threadCalls = (t: Trajectory) =>
+  t.calls
+    .filter((c) => c.role.kind === 'thread')
+    .map((c) => (c.role.kind === 'thread' ? `${c.role.block}:${c.role.thread}` : ''));
 const generated = (t: Trajectory) => t.calls.reduce((s, c) => s + c.completionIds.length, 0);
 
 /** Every call's context, rebuilt from the record, is what the engine was asked. */
@@ -36,18 +49,31 @@ function recordMatches(t: Trajectory, engine: ReplayEngine) {
 
 describe('ThreadWeaver replay (models/tiny-threadweaver/MODEL.md, byte-exact)', () => {
   const facts: ReplayFacts = {
-    tags: ['<think>', '</think>', '<Parallel>', '</Parallel>', '<Outlines>', '</Outlines>', '<Outline>', '</Outline>', '<Thread>', '</Thread>'],
+    tags: [
+      '<think>',
+      '</think>',
+      '<Parallel>',
+      '</Parallel>',
+      '<Outlines>',
+      '</Outlines>',
+      '<Outline>',
+      '</Outline>',
+      '<Thread>',
+      '</Thread>',
+    ],
     forkAt: ['</Outlines>'],
     header: /^\n?<Thread>\n\d+(?:\.\d+)*:/,
     blockOpen: '<Parallel>',
     blockClose: '</Parallel>',
   };
   const head = '<think>\nThe expression has 3 independent products; compute each, then combine.\n<Parallel>';
-  const plan = '\n<Outlines>\n<Outline>1: Compute 81*51.</Outline>\n<Outline>2: Compute 87*38.</Outline>\n<Outline>3: Compute 26*16.</Outline>\n</Outlines>\n<Thread>';
+  const plan =
+    '\n<Outlines>\n<Outline>1: Compute 81*51.</Outline>\n<Outline>2: Compute 87*38.</Outline>\n<Outline>3: Compute 26*16.</Outline>\n</Outlines>\n<Thread>';
   const t1 = '\n1: 81*51 = 81*50 + 81*1 = 4050 + 81 = 4131. So the result is 4131.\n';
   const t2 = '\n2: 87*38 = 87*30 + 87*8 = 2610 + 696 = 3306. So the result is 3306.\n';
   const t3 = '\n3: 26*16 = 26*10 + 26*6 = 260 + 156 = 416. So the result is 416.\n';
-  const tail = '</Parallel>\nCombine the results 4131, 3306, 416: 4131 + 3306 = 7437; 7437 + 416 = 7853.\n</think>\nThe answer is \\boxed{7853}.';
+  const tail =
+    '</Parallel>\nCombine the results 4131, 3306, 416: 4131 + 3306 = 7437; 7437 + 416 = 7853.\n</think>\nThe answer is \\boxed{7853}.';
   const J = head + plan + t1 + '</Thread><Thread>' + t2 + '</Thread><Thread>' + t3 + '</Thread>\n' + tail;
 
   it('reproduces the trajectory, forks at </Outlines>, counts T and L as the reference', async () => {
@@ -67,19 +93,35 @@ describe('ThreadWeaver replay (models/tiny-threadweaver/MODEL.md, byte-exact)', 
 
 describe('Multiverse replay: nested blocks, a stack and a depth limit', () => {
   const facts: ReplayFacts = {
-    tags: ['<Think>', '</Think>', '<Parallel>', '</Parallel>', '<Goal>', '</Goal>', '<Outline>', '</Outline>', '<Path>', '</Path>', '<Conclusion>', '</Conclusion>'],
+    tags: [
+      '<Think>',
+      '</Think>',
+      '<Parallel>',
+      '</Parallel>',
+      '<Goal>',
+      '</Goal>',
+      '<Outline>',
+      '</Outline>',
+      '<Path>',
+      '</Path>',
+      '<Conclusion>',
+      '</Conclusion>',
+    ],
     // Multiverse-Engine: split at </Goal>; each path's prompt is "\n<Path>\n{n}:".
     forkAt: ['</Goal>'],
     header: /^\n<Path>\n\d+(?:\.\d+)*:/,
     blockOpen: '<Parallel>',
     blockClose: '</Parallel>',
   };
-  const head = "<Think>\nThree products; the last two are subtracted, so compute them together.\nLet's think in parallel.\n<Parallel>";
-  const goal = '\n<Goal>\n<Outline>\n1: Compute 23*47.\n</Outline>\n<Outline>\n2: Compute 18*36 - 12*11.\n</Outline>\n</Goal>\n<Path>';
+  const head =
+    "<Think>\nThree products; the last two are subtracted, so compute them together.\nLet's think in parallel.\n<Parallel>";
+  const goal =
+    '\n<Goal>\n<Outline>\n1: Compute 23*47.\n</Outline>\n<Outline>\n2: Compute 18*36 - 12*11.\n</Outline>\n</Goal>\n<Path>';
   const p1 = '\n1: 23*47 = 23*40 + 23*7 = 920 + 161 = 1081.\n';
   const sep = '</Path>\n<Path>';
   const p2head = "\n2: Two products again, each on its own.\nLet's think in parallel.\n<Parallel>";
-  const ngoal = '\n<Goal>\n<Outline>\n1: Compute 18*36.\n</Outline>\n<Outline>\n2: Compute 12*11.\n</Outline>\n</Goal>\n<Path>';
+  const ngoal =
+    '\n<Goal>\n<Outline>\n1: Compute 18*36.\n</Outline>\n<Outline>\n2: Compute 12*11.\n</Outline>\n</Goal>\n<Path>';
   const n1 = '\n1: 18*36 = 18*30 + 18*6 = 540 + 108 = 648.\n';
   const n2 = '\n2: 12*11 = 132.\n';
   const nend = '</Path>\n<Conclusion>\n18*36 = 648 and 12*11 = 132.\n</Conclusion>\n';
@@ -94,7 +136,16 @@ describe('Multiverse replay: nested blocks, a stack and a depth limit', () => {
     expect(t.finishReason).toBe('done');
     // Block 0 at </Goal>; path 2 forks block 1 at its own </Goal>, then goes on after the join.
     expect(threadCalls(t)).toEqual(['0:1', '0:2', '1:1', '1:2', '0:2']);
-    expect(events).toEqual(['outlines:0', 'thread:start:0', 'thread:start:0', 'outlines:1', 'thread:start:1', 'thread:start:1', 'join:1', 'join:0']);
+    expect(events).toEqual([
+      'outlines:0',
+      'thread:start:0',
+      'thread:start:0',
+      'outlines:1',
+      'thread:start:1',
+      'thread:start:1',
+      'join:1',
+      'join:0',
+    ]);
     expect(engine.requests[0]!.stop).toEqual(['</Goal>']);
     expect(engine.requests[1]!.stop).toEqual(['</Path>', '</Goal>']);
     expect(engine.requests[1]!.context.endsWith('</Goal>\n<Path>\n1:')).toBe(true);
@@ -103,7 +154,14 @@ describe('Multiverse replay: nested blocks, a stack and a depth limit', () => {
     // What the controller inserted: the headers (the newline after each </Path> included) and
     // "\n<Conclusion>\n" after each block's last path; the nested block's inside path 2.
     const inserted = t.pieces.filter((p) => p.source === 'inserted').map((p) => p.text);
-    expect(inserted).toEqual(['\n<Path>\n1:', '\n<Path>\n2:', '\n<Path>\n1:', '\n<Path>\n2:', '\n<Conclusion>\n', '\n<Conclusion>\n']);
+    expect(inserted).toEqual([
+      '\n<Path>\n1:',
+      '\n<Path>\n2:',
+      '\n<Path>\n1:',
+      '\n<Path>\n2:',
+      '\n<Conclusion>\n',
+      '\n<Conclusion>\n',
+    ]);
 
     const m = trajectoryMetrics(t, engine.tokenizer, dialect);
     const seq = count(head) + count(tail) + 1;
@@ -111,7 +169,9 @@ describe('Multiverse replay: nested blocks, a stack and a depth limit', () => {
     const own2 = count(p2head) + count(p2tail);
     const nestedOverhead = count(ngoal) + count(sep) + count(nend);
     expect(m.totalTokens).toBe(seq + overhead + count(p1) + own2 + nestedOverhead + count(n1) + count(n2));
-    expect(m.criticalPathTokens).toBe(seq + overhead + Math.max(count(p1), own2 + nestedOverhead + Math.max(count(n1), count(n2))));
+    expect(m.criticalPathTokens).toBe(
+      seq + overhead + Math.max(count(p1), own2 + nestedOverhead + Math.max(count(n1), count(n2))),
+    );
     expect(m.parallelBlocks).toBe(2);
     expect(m.blocks[1]).toMatchObject({ depth: 2, threadTokens: [count(n1), count(n2)] });
     expect(dialect.validate(J)).toEqual([]);
@@ -139,7 +199,9 @@ describe('Multiverse replay: nested blocks, a stack and a depth limit', () => {
     expect(t.text.endsWith('\n</Path>\n</Parallel>')).toBe(true);
     // Path 2 is not in the trajectory: the model ended it with EOS at once; Multiverse closes it and goes on.
     expect(t.calls.find((c) => c.role.kind === 'thread' && c.role.thread === '2')?.finishReason).toBe('eos');
-    const codes = resolveDialect('multiverse').validate(t.text).map((v) => v.code);
+    const codes = resolveDialect('multiverse')
+      .validate(t.text)
+      .map((v) => v.code);
     expect(codes).not.toContain('tag-unclosed');
   });
 
@@ -179,7 +241,11 @@ describe('Parallel-R1 replay: a fixed number of paths', () => {
     expect(threadCalls(t)).toEqual(['0:1', '0:2']);
     expect(engine.requests[1]!.context).toBe(engine.requests[2]!.context);
     expect(engine.requests[1]!.context.endsWith('<Parallel><Path>')).toBe(true);
-    expect(t.pieces.filter((p) => p.source === 'inserted').map((p) => p.text)).toEqual(['<Path>', '<Path>', '</Parallel>\n<Summary>']);
+    expect(t.pieces.filter((p) => p.source === 'inserted').map((p) => p.text)).toEqual([
+      '<Path>',
+      '<Path>',
+      '</Parallel>\n<Summary>',
+    ]);
     recordMatches(t, engine);
     const m = trajectoryMetrics(t, engine.tokenizer, dialect);
     const seq = count(head) + count(after.slice('</Parallel>'.length)) + count('</Parallel>') + 1;
@@ -204,7 +270,10 @@ describe('Parallel-R1 replay: a fixed number of paths', () => {
     expect(generated(cut.t)).toBeLessThanOrEqual(400);
     expect(cut.t.text.endsWith('</Path></Parallel>')).toBe(true);
 
-    const twice = J.replace('\\boxed{1729}.', `Check again.\n<Parallel><Path>${a}</Path><Path>${b}</Path></Parallel>\n<Summary>Same.</Summary>\n\\boxed{1729}.`);
+    const twice = J.replace(
+      '\\boxed{1729}.',
+      `Check again.\n<Parallel><Path>${a}</Path><Path>${b}</Path></Parallel>\n<Summary>Same.</Summary>\n\\boxed{1729}.`,
+    );
     const { t } = await replay(twice, facts, 'parallel-r1:blocks=1');
     expect(t.text).toBe(twice);
     expect(threadCalls(t)).toEqual(['0:1', '0:2']);
@@ -245,7 +314,10 @@ describe('NPR replay: several rounds', () => {
   });
 
   it('a plan with a step the model never writes: EOS in a step ends the run, the step closed', async () => {
-    const three = J.replace('<plan>2: Compute 18*36.</plan>\n', '<plan>2: Compute 18*36.</plan>\n<plan>3: Check.</plan>\n');
+    const three = J.replace(
+      '<plan>2: Compute 18*36.</plan>\n',
+      '<plan>2: Compute 18*36.</plan>\n<plan>3: Check.</plan>\n',
+    );
     const { t, dialect } = await replay(three, facts, 'npr');
     expect(t.finishReason).toBe('thread-eos');
     expect(t.text.endsWith('\n<step>\n3:\n</step>')).toBe(true);
@@ -262,7 +334,8 @@ describe('NPR replay: several rounds', () => {
 });
 
 describe('a runaway nesting model is bounded', () => {
-  const forever = "Let's think in parallel.\n<Parallel>\n<Goal>\n<Outline>\n1: again\n</Outline>\n<Outline>\n2: again\n</Outline>\n</Goal>";
+  const forever =
+    "Let's think in parallel.\n<Parallel>\n<Goal>\n<Outline>\n1: again\n</Outline>\n<Outline>\n2: again\n</Outline>\n</Goal>";
 
   it('every path forks again: the depth limit holds, the transition cap ends it, labelled', async () => {
     const engine = new ScriptedEngine(() => forever);
@@ -279,7 +352,11 @@ describe('a runaway nesting model is bounded', () => {
 
   it('abort inside a nested block returns promptly, labelled abort', async () => {
     const ac = new AbortController();
-    const engine = new ScriptedEngine((ctx) => (ctx.endsWith('</Goal>\n<Path>\n1:') && ctx.split('<Parallel>').length > 2 ? ' slow'.repeat(10_000) : forever), { tokenDelayMs: 1 });
+    const engine = new ScriptedEngine(
+      (ctx) =>
+        ctx.endsWith('</Goal>\n<Path>\n1:') && ctx.split('<Parallel>').length > 2 ? ' slow'.repeat(10_000) : forever,
+      { tokenDelayMs: 1 },
+    );
     const controller = new Controller(engine, resolveDialect('multiverse'));
     controller.on('thread:start', (e) => e.parent && setTimeout(() => ac.abort(), 30));
     const t0 = Date.now();
@@ -296,13 +373,18 @@ describe('solve() with a format', () => {
       forkAt: ['</guideline>'],
       header: /^\n<step>\n\d+:/,
     };
-    const J = '<guideline>\n<plan>1: a.</plan>\n<plan>2: b.</plan>\n</guideline>\n<step>\n1: x.\n</step>\n<step>\n2: y.\n</step>\n<takeaway>x and y.</takeaway>\n\\boxed{7}';
+    const J =
+      '<guideline>\n<plan>1: a.</plan>\n<plan>2: b.</plan>\n</guideline>\n<step>\n1: x.\n</step>\n<step>\n2: y.\n</step>\n<takeaway>x and y.</takeaway>\n\\boxed{7}';
     const r = await solve(PROBLEM, { engine: new ReplayEngine(J, facts), format: 'npr' });
     expect(r.text).toBe(J);
     expect(r.answer).toBe('7');
     expect(r.formatValid).toBe(true);
     expect(r.metrics.parallelBlocks).toBe(1);
-    await expect(solve(PROBLEM, { engine: new ReplayEngine(J, facts), format: 'nope' })).rejects.toThrow(/option 'format' is not a format: .*threadweaver, multiverse, parallel-r1, npr/);
-    await expect(solve(PROBLEM, { engine: new ReplayEngine(J, facts), format: 'npr:paths=3' })).rejects.toThrow(/'paths' applies to parallel-r1 only/);
+    await expect(solve(PROBLEM, { engine: new ReplayEngine(J, facts), format: 'nope' })).rejects.toThrow(
+      /option 'format' is not a format: .*threadweaver, multiverse, parallel-r1, npr/,
+    );
+    await expect(solve(PROBLEM, { engine: new ReplayEngine(J, facts), format: 'npr:paths=3' })).rejects.toThrow(
+      /'paths' applies to parallel-r1 only/,
+    );
   });
 });

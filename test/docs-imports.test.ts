@@ -8,15 +8,32 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers.js';
 
-const docs = ['README.md', 'eval/README.md', ...readdirSync(path.join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { exports: Record<string, { default: string } | string> };
+const docs = [
+  'README.md',
+  'eval/README.md',
+  ...readdirSync(path.join(repoRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+  exports: Record<string, { default: string } | string>;
+};
 
 /** `import { a, b as c } from 'x'` statements of a markdown file's ts/js code blocks. */
 function imports(markdown: string): Array<{ names: string[]; from: string }> {
   const blocks = [...markdown.matchAll(/```(?:ts|typescript|js|javascript)\n([\s\S]*?)```/g)].map((m) => m[1]!);
   return blocks.flatMap((code) =>
     [...code.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'([^']+)'/g)].map((m) => ({
-      names: m[1]!.split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!).filter(Boolean),
+      names: m[1]!
+        .split(',')
+        .map(
+          (n) =>
+            n
+              .trim()
+              .replace(/^type\s+/, '')
+              .split(/\s+as\s+/)[0]!,
+        )
+        .filter(Boolean),
       from: m[2]!,
     })),
   );
@@ -33,7 +50,9 @@ describe('doc examples', () => {
       const target = typeof entry === 'string' ? entry : entry!.default;
       const mod = (await import(pathToFileURL(path.join(repoRoot, target)).href)) as Record<string, unknown>;
       // Type-only names leave no trace at run time; every value named must be there.
-      for (const name of names.filter((n) => /^[a-z]|^[A-Z][a-z]/.test(n) && !/^(Solve|Grade|Run|Engine)[A-Z]?\w*(Options|Result)$/.test(n))) {
+      for (const name of names.filter(
+        (n) => /^[a-z]|^[A-Z][a-z]/.test(n) && !/^(Solve|Grade|Run|Engine)[A-Z]?\w*(Options|Result)$/.test(n),
+      )) {
         expect(mod[name], `${doc}: ${name} is not exported by ${from}`).toBeDefined();
       }
     }

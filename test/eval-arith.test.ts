@@ -5,7 +5,9 @@ import { hasSharedFile, sharedDir } from './helpers.js';
 import { generateArith, parseArithProblem, renderArith, productsTask } from '../eval/arith.js';
 import { loadDataset } from '../eval/dataset.js';
 
-const hasRecipeData = hasSharedFile('benchmarks/arith500.jsonl', "eval-arith's checks against the recipe's data") && hasSharedFile('models/tiny-threadweaver/trie-vectors.jsonl', "eval-arith's checks against the recipe's data");
+const hasRecipeData =
+  hasSharedFile('benchmarks/arith500.jsonl', "eval-arith's checks against the recipe's data") &&
+  hasSharedFile('models/tiny-threadweaver/trie-vectors.jsonl', "eval-arith's checks against the recipe's data");
 
 describe('arith generator', () => {
   it('is deterministic per seed and answers are right', () => {
@@ -18,7 +20,10 @@ describe('arith generator', () => {
         ? (() => {
             const m = t.problem.match(/f\(x\) = (\d+)x\^2 \+ (\d+)x(?: \+ (\d+))?\. Compute (.*)\.$/)!;
             const [a2, b1, c0] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-            return [...m[4]!.matchAll(/f\((\d+)\)/g)].reduce((s, x) => s + a2 * Number(x[1]) ** 2 + b1 * Number(x[1]) + c0, 0);
+            return [...m[4]!.matchAll(/f\((\d+)\)/g)].reduce(
+              (s, x) => s + a2 * Number(x[1]) ** 2 + b1 * Number(x[1]) + c0,
+              0,
+            );
           })()
         : Function(`return ${t.problem.slice('Compute '.length, -1)}`)();
       expect(t.answer).toBe(expr);
@@ -44,7 +49,13 @@ describe('arith generator', () => {
   });
 
   it('renders the sequential and parallel forms of a products task', () => {
-    const t = productsTask([[37, 24], [18, 53]], ['+']);
+    const t = productsTask(
+      [
+        [37, 24],
+        [18, 53],
+      ],
+      ['+'],
+    );
     expect(renderArith(t, 'sequential')).toBe(
       [
         'The expression has 2 independent products; compute each, then combine.',
@@ -55,7 +66,9 @@ describe('arith generator', () => {
         'The answer is \\boxed{1842}.',
       ].join('\n'),
     );
-    expect(renderArith(t, 'parallel')).toContain('<Outline>2: Compute 18*53.</Outline>\n</Outlines>\n<Thread>\n1: 37*24');
+    expect(renderArith(t, 'parallel')).toContain(
+      '<Outline>2: Compute 18*53.</Outline>\n</Outlines>\n<Thread>\n1: 37*24',
+    );
   });
 
   it('loads as the arith dataset with a fixed default list', async () => {

@@ -94,8 +94,16 @@ describe('bad dataset files', () => {
 
   const cases: Array<[string, string, RegExp]> = [
     ['missing field', `${good}\n{"id": 2, "answer": "3"}\n`, /:2: field "problem" is missing/],
-    ['wrong type', `${good}\n${good.replace('"id": 1', '"id": 9')}\n{"id": 3, "problem": "p", "answer": [1]}\n`, /:3: field "answer" must be a string or a number, got an array/],
-    ['empty problem', `{"id": 1, "problem": "  ", "answer": "1"}\n`, /:1: field "problem" must be a non-empty string, got an empty string/],
+    [
+      'wrong type',
+      `${good}\n${good.replace('"id": 1', '"id": 9')}\n{"id": 3, "problem": "p", "answer": [1]}\n`,
+      /:3: field "answer" must be a string or a number, got an array/,
+    ],
+    [
+      'empty problem',
+      `{"id": 1, "problem": "  ", "answer": "1"}\n`,
+      /:1: field "problem" must be a non-empty string, got an empty string/,
+    ],
     ['invalid JSON line', `${good}\n{"id": 2, "problem": "p", "answer": \n`, /:2: invalid JSON/],
     ['not an object', `${good}\n[1, 2]\n`, /:2: row must be a JSON object, got an array/],
     ['duplicate id', `${good}\n${good}\n`, /:2: duplicate id "1" \(first on line 1\)/],
@@ -115,7 +123,9 @@ describe('bad dataset files', () => {
     const missing = path.join(dir, 'nope.jsonl');
     await expect(loadDataset({ file: missing })).rejects.toThrow(`${missing}: no such dataset file`);
     await expect(loadDataset({ name: 'aime99' })).rejects.toThrow(/unknown dataset "aime99"/);
-    await expect(loadDataset({ name: 'aime24', dataDir: dir })).rejects.toThrow(`${path.join(dir, 'aime24.jsonl')}: no such dataset file`);
+    await expect(loadDataset({ name: 'aime24', dataDir: dir })).rejects.toThrow(
+      `${path.join(dir, 'aime24.jsonl')}: no such dataset file`,
+    );
     await expect(loadDataset({ name: 'arith', limit: 0 })).rejects.toThrow(/limit must be a positive whole number/);
     await expect(loadDataset({})).rejects.toThrow(/needs a name or a file/);
     expect(BENCHMARK_FILES.minerva).toBe('minerva_math.jsonl');

@@ -10,7 +10,15 @@ import {
   type SampleRow,
 } from '../eval/metrics.js';
 import { summarizeRun } from '../eval/summary.js';
-import { accuracyUncertainty, bootstrap, percentileInterval, pooledAccuracy, quantile, standardError, type ProblemScore } from '../eval/uncertainty.js';
+import {
+  accuracyUncertainty,
+  bootstrap,
+  percentileInterval,
+  pooledAccuracy,
+  quantile,
+  standardError,
+  type ProblemScore,
+} from '../eval/uncertainty.js';
 
 /** C(n, k) exactly. */
 function binom(n: number, k: number): bigint {
@@ -58,7 +66,11 @@ describe('majority vote', () => {
     expect(majorityCorrect([s(null, false), s(null, false), s('5', true)])).toBe(true);
     expect(majorityCorrect([s(null, false)])).toBe(false);
     expect(majorityCorrect([s('1 / 2', true), s('1/2', true), s('3', false)])).toBe(true);
-    const value = (x: string) => x.split('/').map(Number).reduce((p, q) => p / q);
+    const value = (x: string) =>
+      x
+        .split('/')
+        .map(Number)
+        .reduce((p, q) => p / q);
     const same = (a: string, b: string) => value(a) === value(b);
     expect(majorityCorrect([s('3', false), s('1/2', true), s('0.5', true)], same)).toBe(true);
     expect(majorityCorrect([s('3', false), s('1/2', true), s('0.5', true)])).toBe(false);
@@ -84,12 +96,33 @@ function r(problemId: string, sample: number, mode: SampleRow['mode'], f: Partia
 
 // Two problems, k = 2, both modes.
 const rows: SampleRow[] = [
-  r('A', 0, 'parallel', { correct: true, answer: '5', parallelBlocks: 1, totalTokens: 100, criticalPathTokens: 60, acceleration: 0.4, wallMs: 10 }),
+  r('A', 0, 'parallel', {
+    correct: true,
+    answer: '5',
+    parallelBlocks: 1,
+    totalTokens: 100,
+    criticalPathTokens: 60,
+    acceleration: 0.4,
+    wallMs: 10,
+  }),
   r('A', 1, 'parallel', { answer: '6', formatValid: false, totalTokens: 80, criticalPathTokens: 80, wallMs: 20 }),
   r('A', 0, 'sequential', { correct: true, answer: '5', totalTokens: 120, criticalPathTokens: 120, wallMs: 30 }),
   r('A', 1, 'sequential', { correct: true, answer: '5', totalTokens: 100, criticalPathTokens: 100, wallMs: 30 }),
-  r('B', 0, 'parallel', { parallelBlocks: 2, totalTokens: 200, criticalPathTokens: 100, acceleration: 0.5, wallMs: 40 }),
-  r('B', 1, 'parallel', { answer: '7', parallelBlocks: 1, totalTokens: 200, criticalPathTokens: 140, acceleration: 0.3, wallMs: 50 }),
+  r('B', 0, 'parallel', {
+    parallelBlocks: 2,
+    totalTokens: 200,
+    criticalPathTokens: 100,
+    acceleration: 0.5,
+    wallMs: 40,
+  }),
+  r('B', 1, 'parallel', {
+    answer: '7',
+    parallelBlocks: 1,
+    totalTokens: 200,
+    criticalPathTokens: 140,
+    acceleration: 0.3,
+    wallMs: 50,
+  }),
   r('B', 0, 'sequential', { correct: true, answer: '9', totalTokens: 300, criticalPathTokens: 300, wallMs: 60 }),
   r('B', 1, 'sequential', { answer: '8', totalTokens: 260, criticalPathTokens: 260, wallMs: 80 }),
 ];
@@ -138,7 +171,10 @@ describe('summaries on hand-built rows', () => {
     expect(one.parallel!.passAtK).toBeCloseTo(0.25);
     expect(one.sequential!.passAtK).toBeCloseTo(0.75);
     // A problem with fewer samples than k is scored with k capped at its sample count.
-    const partial = summarizeGroup(rows.filter((x) => !(x.problemId === 'B' && x.sample === 1)), { k: 2 });
+    const partial = summarizeGroup(
+      rows.filter((x) => !(x.problemId === 'B' && x.sample === 1)),
+      { k: 2 },
+    );
     expect(partial.sequential!.passAtK).toBe(1);
   });
 
@@ -168,8 +204,15 @@ describe('summaries on hand-built rows', () => {
   });
 
   it('summarizeRun keeps dataset order and skips datasets without rows', () => {
-    const tagged = [...rows.map((x) => ({ ...x, dataset: 'two' })), ...rows.slice(0, 2).map((x) => ({ ...x, dataset: 'one' }))];
-    const s = summarizeRun(tagged, { k: 2, modes: ['parallel', 'sequential'], temperature: 0.6, topP: 0.95, seedBase: 1 }, ['one', 'empty', 'two']);
+    const tagged = [
+      ...rows.map((x) => ({ ...x, dataset: 'two' })),
+      ...rows.slice(0, 2).map((x) => ({ ...x, dataset: 'one' })),
+    ];
+    const s = summarizeRun(
+      tagged,
+      { k: 2, modes: ['parallel', 'sequential'], temperature: 0.6, topP: 0.95, seedBase: 1 },
+      ['one', 'empty', 'two'],
+    );
     expect(Object.keys(s.datasets)).toEqual(['one', 'two']);
     expect(s.datasets.one!.sequential).toBeNull();
     expect(s.datasets.two!.parallel!.k).toBe(2);
@@ -178,7 +221,8 @@ describe('summaries on hand-built rows', () => {
 });
 
 describe('uncertainty: standard errors and bootstrap intervals with known answers', () => {
-  const binary = (n: number, correct: number): ProblemScore[] => Array.from({ length: n }, (_, i) => ({ samples: 1, correct: i < correct ? 1 : 0 }));
+  const binary = (n: number, correct: number): ProblemScore[] =>
+    Array.from({ length: n }, (_, i) => ({ samples: 1, correct: i < correct ? 1 : 0 }));
 
   it('the standard error is the sample sd over √n (closed form for 0/1 scores: √(p(1−p)/(n−1)))', () => {
     expect(standardError([1, 0])).toBeCloseTo(0.5, 12);
@@ -227,7 +271,9 @@ describe('uncertainty: standard errors and bootstrap intervals with known answer
     const a = accuracyUncertainty(items, { resamples: 500, seed: 1 })!.ci95;
     expect(accuracyUncertainty(items, { resamples: 500, seed: 1 })!.ci95).toEqual(a);
     // Intervals over 50 items move in steps of 0.02, so two seeds can land on the same one; five do not.
-    const bySeed = [2, 3, 4, 5, 6].map((seed) => JSON.stringify(accuracyUncertainty(items, { resamples: 500, seed })!.ci95));
+    const bySeed = [2, 3, 4, 5, 6].map((seed) =>
+      JSON.stringify(accuracyUncertainty(items, { resamples: 500, seed })!.ci95),
+    );
     expect(new Set([JSON.stringify(a), ...bySeed]).size).toBeGreaterThan(1);
   });
 
@@ -235,8 +281,24 @@ describe('uncertainty: standard errors and bootstrap intervals with known answer
     const paired: SampleRow[] = [];
     for (let i = 0; i < 20; i++) {
       const L = 50 + 10 * i;
-      paired.push(r(`p${i}`, 0, 'parallel', { correct: true,  totalTokens: 3 * L, criticalPathTokens: L, wallMs: L, prefillMs: 5 }));
-      paired.push(r(`p${i}`, 0, 'sequential', { correct: true,  totalTokens: 2 * L, criticalPathTokens: 2 * L, wallMs: 2 * L, prefillMs: 5 }));
+      paired.push(
+        r(`p${i}`, 0, 'parallel', {
+          correct: true,
+          totalTokens: 3 * L,
+          criticalPathTokens: L,
+          wallMs: L,
+          prefillMs: 5,
+        }),
+      );
+      paired.push(
+        r(`p${i}`, 0, 'sequential', {
+          correct: true,
+          totalTokens: 2 * L,
+          criticalPathTokens: 2 * L,
+          wallMs: 2 * L,
+          prefillMs: 5,
+        }),
+      );
     }
     const s = summarizeSpeedup(paired);
     expect(s.tokenLatencyRatioOfMeans).toBeCloseTo(2, 12);
@@ -249,7 +311,9 @@ describe('uncertainty: standard errors and bootstrap intervals with known answer
     const Ls = Array.from({ length: 20 }, (_, i) => 50 + 10 * i);
     expect(s.decodeWallClock).toBeCloseTo(mean(Ls.map((L) => 2 * L - 5)) / mean(Ls.map((L) => L - 5)), 12);
     // A varying ratio: the interval brackets the estimate.
-    const noisy = paired.map((x, i) => (x.mode === 'sequential' && i % 4 === 1 ? { ...x, totalTokens: x.totalTokens * 1.5 } : x));
+    const noisy = paired.map((x, i) =>
+      x.mode === 'sequential' && i % 4 === 1 ? { ...x, totalTokens: x.totalTokens * 1.5 } : x,
+    );
     const n = summarizeSpeedup(noisy);
     const [lo, hi] = n.ci95!.tokenLatencyRatioOfMeans!;
     expect(lo).toBeLessThan(n.tokenLatencyRatioOfMeans!);
@@ -260,8 +324,8 @@ describe('uncertainty: standard errors and bootstrap intervals with known answer
 
   it('mode summaries carry accuracy stderr and interval, prompt tokens, prefill and decode-only wall time', () => {
     const rows = [
-      r('a', 0, 'parallel', { correct: true,  wallMs: 100, promptTokens: 40, prefillMs: 10 }),
-      r('b', 0, 'parallel', { correct: false,  wallMs: 200, promptTokens: 60, prefillMs: 20 }),
+      r('a', 0, 'parallel', { correct: true, wallMs: 100, promptTokens: 40, prefillMs: 10 }),
+      r('b', 0, 'parallel', { correct: false, wallMs: 200, promptTokens: 60, prefillMs: 20 }),
     ];
     const m = summarizeMode(rows)!;
     expect(m.accuracyStderr).toBeCloseTo(0.5, 12);
@@ -269,7 +333,7 @@ describe('uncertainty: standard errors and bootstrap intervals with known answer
     expect(m.meanPromptTokens).toBe(50);
     expect(m.prefillMs).toEqual({ mean: 15 });
     expect(m.decodeWallMs).toEqual({ mean: 135 });
-    const without = summarizeMode([r('a', 0, 'parallel', { correct: true,  wallMs: 100 })])!;
+    const without = summarizeMode([r('a', 0, 'parallel', { correct: true, wallMs: 100 })])!;
     expect(without.meanPromptTokens).toBeNull();
     expect(without.prefillMs).toBeNull();
   });

@@ -9,11 +9,38 @@ import { readSummary, summarizeRun, type RunSummary } from '../eval/summary.js';
 import { histogramSvg, lineChartSvg, niceStep } from '../eval/svg.js';
 import { assertWellFormed } from './eval-xml.js';
 
-function row(problemId: string, sample: number, mode: SampleRow['mode'], correct: boolean, T: number, L: number, wallMs = T): SampleRow & { dataset: string } {
-  return { dataset: 'x', problemId, sample, mode, correct, answer: correct ? '1' : '2', formatValid: true, parallelBlocks: L < T ? 1 : 0, totalTokens: T, criticalPathTokens: L, acceleration: 1 - L / T, wallMs };
+function row(
+  problemId: string,
+  sample: number,
+  mode: SampleRow['mode'],
+  correct: boolean,
+  T: number,
+  L: number,
+  wallMs = T,
+): SampleRow & { dataset: string } {
+  return {
+    dataset: 'x',
+    problemId,
+    sample,
+    mode,
+    correct,
+    answer: correct ? '1' : '2',
+    formatValid: true,
+    parallelBlocks: L < T ? 1 : 0,
+    totalTokens: T,
+    criticalPathTokens: L,
+    acceleration: 1 - L / T,
+    wallMs,
+  };
 }
 
-const config = { k: 1, modes: ['parallel', 'sequential'] as ('parallel' | 'sequential')[], temperature: 0.6, topP: 0.95, seedBase: 0 };
+const config = {
+  k: 1,
+  modes: ['parallel', 'sequential'] as ('parallel' | 'sequential')[],
+  temperature: 0.6,
+  topP: 0.95,
+  seedBase: 0,
+};
 
 function runOf(datasets: Record<string, Array<SampleRow & { dataset: string }>>): RunSummary {
   const rows = Object.entries(datasets).flatMap(([name, rs]) => rs.map((r) => ({ ...r, dataset: name })));
@@ -41,7 +68,13 @@ describe('SVG charts', () => {
 
   it('a histogram counts every value once and escapes its labels', () => {
     const values = [0.9, 1, 1, 1.02, 1.3, 2.5, 2.5, 3];
-    const svg = histogramSvg({ title: 'T < 1 & "quoted"', xLabel: 'x', yLabel: 'n', values, markers: [{ x: 1, label: 'no speedup' }] });
+    const svg = histogramSvg({
+      title: 'T < 1 & "quoted"',
+      xLabel: 'x',
+      yLabel: 'n',
+      values,
+      markers: [{ x: 1, label: 'no speedup' }],
+    });
     assertWellFormed(svg);
     expect(svg).toContain('T &lt; 1 &amp; &quot;quoted&quot;');
     const counts = [...svg.matchAll(/<title>[^<]*: (\d+)<\/title><\/rect>/g)].map((m) => Number(m[1]));
@@ -71,7 +104,13 @@ describe('SVG charts', () => {
       xLabel: 'x',
       yLabel: 'y',
       series: [
-        { name: 'parallel', points: [{ x: 3, y: 0.5 }, { x: 1, y: 0.9 }] },
+        {
+          name: 'parallel',
+          points: [
+            { x: 3, y: 0.5 },
+            { x: 1, y: 0.9 },
+          ],
+        },
         { name: 'sequential', points: [{ x: 2, y: 0.7 }] },
       ],
       yRange: [0, 1],
@@ -108,7 +147,12 @@ describe('report.md', () => {
   it('has the paper-shaped table with an average column and definitions', () => {
     const md = renderReport(runOf({ a, b }));
     const lines = md.split('\n');
-    const table = (label: string) => lines.find((l) => l.startsWith(`| ${label} |`))!.split('|').slice(2, -1).map((c) => c.trim());
+    const table = (label: string) =>
+      lines
+        .find((l) => l.startsWith(`| ${label} |`))!
+        .split('|')
+        .slice(2, -1)
+        .map((c) => c.trim());
     expect(lines).toContain('|  | a | b | Avg |');
     expect(table('Accuracy, sequential')).toEqual(['100.0%', '100.0%', '100.0%']);
     expect(table('Accuracy, parallel')).toEqual(['100.0%', '0.0%', '50.0%']);
@@ -130,7 +174,12 @@ describe('report.md', () => {
 });
 
 describe('report.md: uncertainty and wall clock', () => {
-  const withPrompts = (rs: Array<SampleRow & { dataset: string }>) => rs.map((r) => ({ ...r, promptTokens: r.mode === 'sequential' ? 105 : 49, prefillMs: r.mode === 'sequential' ? 8 : 4 }));
+  const withPrompts = (rs: Array<SampleRow & { dataset: string }>) =>
+    rs.map((r) => ({
+      ...r,
+      promptTokens: r.mode === 'sequential' ? 105 : 49,
+      prefillMs: r.mode === 'sequential' ? 8 : 4,
+    }));
   const rows = withPrompts([
     row('p', 0, 'parallel', true, 200, 100),
     row('p', 0, 'sequential', true, 150, 150),
@@ -143,23 +192,33 @@ describe('report.md: uncertainty and wall clock', () => {
     const md = renderReport(run);
     expect(md).toContain('## Uncertainty');
     const line = (prefix: string) => md.split('\n').find((l) => l.startsWith(prefix));
-    expect(line('| a | parallel | 2×1 | accuracy (avg@k) |')).toBe('| a | parallel | 2×1 | accuracy (avg@k) | 50.0% | ± 50.0 | [0.0, 100.0] |');
-    expect(line('| a | sequential | 2×1 | accuracy (avg@k) |')).toBe('| a | sequential | 2×1 | accuracy (avg@k) | 100.0% | ± 0.0 | [100.0, 100.0] |');
+    expect(line('| a | parallel | 2×1 | accuracy (avg@k) |')).toBe(
+      '| a | parallel | 2×1 | accuracy (avg@k) | 50.0% | ± 50.0 | [0.0, 100.0] |',
+    );
+    expect(line('| a | sequential | 2×1 | accuracy (avg@k) |')).toBe(
+      '| a | sequential | 2×1 | accuracy (avg@k) | 100.0% | ± 0.0 | [100.0, 100.0] |',
+    );
     // Per problem: 150/100 = 1.5 and 240/120 = 2; pooled (150+240)/(100+120).
-    expect(line('| a | speedup | 2 | tokens: seq T ÷ par L, ratio of means |')).toBe(`| a | speedup | 2 | tokens: seq T ÷ par L, ratio of means | ${(390 / 220).toFixed(2)}× |  | [1.50, 2.00] |`);
-    expect(line('| a | speedup | 2 | tokens: mean of per-problem ratios |')).toBe('| a | speedup | 2 | tokens: mean of per-problem ratios | 1.75× |  | [1.50, 2.00] |');
+    expect(line('| a | speedup | 2 | tokens: seq T ÷ par L, ratio of means |')).toBe(
+      `| a | speedup | 2 | tokens: seq T ÷ par L, ratio of means | ${(390 / 220).toFixed(2)}× |  | [1.50, 2.00] |`,
+    );
+    expect(line('| a | speedup | 2 | tokens: mean of per-problem ratios |')).toBe(
+      '| a | speedup | 2 | tokens: mean of per-problem ratios | 1.75× |  | [1.50, 2.00] |',
+    );
     expect(md).toMatch(/percentile bootstrap intervals over problems \(1000 resamples, seed 0\)/);
     expect(summaryTable(run)).toBe(md.slice(md.indexOf('| dataset | mode | n |'), md.indexOf('\n\nAccuracy is in %')));
   });
 
-  it('says when the modes\' prompts differ and shows decode-only wall time beside total', () => {
+  it("says when the modes' prompts differ and shows decode-only wall time beside total", () => {
     const md = renderReport(runOf({ a: rows }));
     expect(md).toContain('## Wall clock');
     expect(md).toContain("**a: the modes' prompts differ in length**: 105 tokens sequential, 49 parallel on average");
     const line = (prefix: string) => md.split('\n').find((l) => l.startsWith(prefix));
     // Sequential wall 150 and 240 ms, 8 ms prefill each: decode-only 187 ms, total 195 ms.
     expect(line('| a | sequential | 105 |')).toBe('| a | sequential | 105 | 8.0 ms | 0.19 s | 0.20 s |');
-    expect(line('| Wall-clock speedup, decode only |')).toBe(`| Wall-clock speedup, decode only | ${((195 - 8) / (250 - 4)).toFixed(2)}× |`);
+    expect(line('| Wall-clock speedup, decode only |')).toBe(
+      `| Wall-clock speedup, decode only | ${((195 - 8) / (250 - 4)).toFixed(2)}× |`,
+    );
     const same = renderReport(runOf({ a: rows.map((r) => ({ ...r, promptTokens: 60 })) }));
     expect(same).not.toContain('prompts differ');
   });
@@ -183,26 +242,51 @@ describe('compare', () => {
   it('tabulates deltas per dataset, mode and metric', () => {
     const md = compareRuns(runA, runB);
     const find = (prefix: string) => md.split('\n').find((l) => l.startsWith(prefix));
-    expect(find('| a | parallel | accuracy (avg@k) |')).toBe('| a | parallel | accuracy (avg@k) | 0.0% | 100.0% | +100.0 pp |');
-    expect(find('| a | parallel | mean critical-path tokens |')).toBe('| a | parallel | mean critical-path tokens | 100 | 80 | −20 (−20.0%) |');
-    expect(find('| a | sequential | mean total tokens |')).toBe('| a | sequential | mean total tokens | 150 | 150 | ±0 (±0.0%) |');
-    expect(find('| a | speedup | speedup of mean latencies |')).toBe('| a | speedup | speedup of mean latencies | 1.50× | 1.88× | +0.38× |');
-    expect(find('| extra | parallel | accuracy (avg@k) |')).toBe('| extra | parallel | accuracy (avg@k) | – | 100.0% | – |');
+    expect(find('| a | parallel | accuracy (avg@k) |')).toBe(
+      '| a | parallel | accuracy (avg@k) | 0.0% | 100.0% | +100.0 pp |',
+    );
+    expect(find('| a | parallel | mean critical-path tokens |')).toBe(
+      '| a | parallel | mean critical-path tokens | 100 | 80 | −20 (−20.0%) |',
+    );
+    expect(find('| a | sequential | mean total tokens |')).toBe(
+      '| a | sequential | mean total tokens | 150 | 150 | ±0 (±0.0%) |',
+    );
+    expect(find('| a | speedup | speedup of mean latencies |')).toBe(
+      '| a | speedup | speedup of mean latencies | 1.50× | 1.88× | +0.38× |',
+    );
+    expect(find('| extra | parallel | accuracy (avg@k) |')).toBe(
+      '| extra | parallel | accuracy (avg@k) | – | 100.0% | – |',
+    );
     expect(find('| extra | sequential')).toBeUndefined();
     expect(md).toContain('Δ = B − A');
   });
 
   it('warns when the runs cover different problems or were made with different settings', () => {
     const prov = (over: Record<string, unknown>, problems: number, ids: string) => ({
-      version: '0.1.0', node: 'v20', model: 'm', modelFile: null, modelSha256: 'aa', dtype: 'q8', engine: 'embedded' as const, promptStyle: 'trained',
-      maxTokens: null, temperature: 0.6, topP: 0.95, seedBase: 0, extract: 'boxed' as const, k: 1, preset: null,
+      version: '0.1.0',
+      node: 'v20',
+      model: 'm',
+      modelFile: null,
+      modelSha256: 'aa',
+      dtype: 'q8',
+      engine: 'embedded' as const,
+      promptStyle: 'trained',
+      maxTokens: null,
+      temperature: 0.6,
+      topP: 0.95,
+      seedBase: 0,
+      extract: 'boxed' as const,
+      k: 1,
+      preset: null,
       datasets: { a: { path: '/d/a.jsonl', sha256: 'f1', rows: 50, problems, problemIdsSha256: ids } },
       ...over,
     });
     const a = { ...runA, provenance: prov({}, 30, 'x') };
     const b = { ...runB, provenance: prov({ temperature: 0, modelSha256: 'bb' }, 40, 'y') };
     const warnings = compareWarnings(a, b);
-    expect(warnings).toContain('the runs differ in settings (A\'s value first): model sha256 "aa" (B: "bb"), temperature 0.6 (B: 0)');
+    expect(warnings).toContain(
+      'the runs differ in settings (A\'s value first): model sha256 "aa" (B: "bb"), temperature 0.6 (B: 0)',
+    );
     expect(warnings).toContain('the runs cover different problems of a: 30 in A, 40 in B');
     expect(warnings).toContain('only B has extra');
     expect(compareRuns(a, b)).toContain('> **Warning:** the runs cover different problems of a: 30 in A, 40 in B.');
@@ -211,7 +295,7 @@ describe('compare', () => {
     // Summaries without provenance: say so, compare what the config holds.
     expect(compareWarnings(runA, { ...runA, config: { ...runA.config, temperature: 0 } })).toEqual([
       'A and B have no provenance (written by an earlier version): only k, sampling and extraction can be compared, and the problems cannot',
-      'the runs differ in settings (A\'s value first): temperature 0.6 (B: 0)',
+      "the runs differ in settings (A's value first): temperature 0.6 (B: 0)",
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,7 +8,12 @@ import { openResults, ResultsError, type ResultRow } from '../eval/results.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
 
-function row(problemId: string, sample: number, mode: ResultRow['mode'] = 'parallel', extra: Partial<ResultRow> = {}): ResultRow {
+function row(
+  problemId: string,
+  sample: number,
+  mode: ResultRow['mode'] = 'parallel',
+  extra: Partial<ResultRow> = {},
+): ResultRow {
   return {
     dataset: 'd',
     problemId,
@@ -76,10 +81,18 @@ describe('results store', () => {
     const bad = path.join(dir, 'bad.jsonl');
     await writeFile(bad, JSON.stringify(row('p1', 0)) + '\n{nope\n');
     await expect(openResults(bad)).rejects.toThrow(`${bad}:2: invalid JSON`);
-    await writeFile(bad, JSON.stringify(row('p1', 0)) + '\n' + JSON.stringify({ ...row('p2', 0), correct: 'yes' }) + '\n');
+    await writeFile(
+      bad,
+      JSON.stringify(row('p1', 0)) + '\n' + JSON.stringify({ ...row('p2', 0), correct: 'yes' }) + '\n',
+    );
     await expect(openResults(bad)).rejects.toThrow(`${bad}:2: field "correct"`);
     const dup = path.join(dir, 'dup.jsonl');
-    await writeFile(dup, [row('p1', 0, 'parallel', { answer: 'first' }), row('p1', 0, 'parallel', { answer: 'second' })].map((r) => JSON.stringify(r) + '\n').join(''));
+    await writeFile(
+      dup,
+      [row('p1', 0, 'parallel', { answer: 'first' }), row('p1', 0, 'parallel', { answer: 'second' })]
+        .map((r) => JSON.stringify(r) + '\n')
+        .join(''),
+    );
     const s = await openResults(dup);
     expect(s.rows().map((r) => r.answer)).toEqual(['first']);
   });
@@ -118,7 +131,11 @@ process.stdout.write('done');
 
   function run(file: string, killAfter?: number): Promise<{ out: string; signal: NodeJS.Signals | null }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', path.join(repo, 'test/rl-ts-loader.mjs'), script, file, String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        ['--import', path.join(repo, 'test/rl-ts-loader.mjs'), script, file, String(N)],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();

@@ -98,7 +98,11 @@ describe('runEval', () => {
     const store = await openResults(res.files.results);
     const rows = store.rows();
     expect(rows).toHaveLength(total);
-    expect(rows[0]).toMatchObject({ dataset: 'arith', family: expect.any(String), text: expect.stringContaining('</think>') });
+    expect(rows[0]).toMatchObject({
+      dataset: 'arith',
+      family: expect.any(String),
+      text: expect.stringContaining('</think>'),
+    });
     // The summary on disk counts the rows: per dataset and mode, samples, accuracy and mean tokens.
     const onDisk = JSON.parse(await readFile(res.files.summary, 'utf8'));
     expect(Object.keys(onDisk.datasets)).toEqual(['arith', 'arith-b']);
@@ -114,12 +118,22 @@ describe('runEval', () => {
     const par = onDisk.datasets.arith.parallel;
     expect(par.accuracy).toBeGreaterThan(0);
     expect(par.accuracy).toBeLessThan(1);
-    expect(Object.keys(onDisk.datasets.arith.families).sort()).toEqual([...new Set(rows.filter((r) => r.dataset === 'arith').map((r) => r.family as string))].sort());
+    expect(Object.keys(onDisk.datasets.arith.families).sort()).toEqual(
+      [...new Set(rows.filter((r) => r.dataset === 'arith').map((r) => r.family as string))].sort(),
+    );
     // Reference trajectories: the parallel critical path is shorter than the parallel total.
     expect(onDisk.datasets.arith.speedup.parallelOwnTotalOverCriticalPath).toBeGreaterThan(1);
 
     const report = await readFile(res.files.report, 'utf8');
-    for (const label of ['Accuracy, sequential', 'Latency (tokens), parallel', 'Average speedup', 'Maximum speedup (correct only)', 'Wall-clock speedup', '## Definitions', 'own T/L']) {
+    for (const label of [
+      'Accuracy, sequential',
+      'Latency (tokens), parallel',
+      'Average speedup',
+      'Maximum speedup (correct only)',
+      'Wall-clock speedup',
+      '## Definitions',
+      'own T/L',
+    ]) {
       expect(report).toContain(label);
     }
     expect(res.files.charts.length).toBe(4);
@@ -129,7 +143,10 @@ describe('runEval', () => {
       assertWellFormed(svg);
       expect(svg).toContain('<title>');
     }
-    const hist = await readFile(res.files.charts.find((c) => c.endsWith('arith-speedup.svg'))!, 'utf8');
+    const hist = await readFile(
+      res.files.charts.find((c) => c.endsWith('arith-speedup.svg'))!,
+      'utf8',
+    );
     expect(hist).toMatch(/<rect [^>]*fill="#2563eb"/);
     expect(hist).toContain('no speedup (1×)');
   });
@@ -141,8 +158,14 @@ describe('runEval', () => {
     const rows = (await openResults(first.files.results)).rows();
     expect(rows.every((r) => r.preset === 'threadweaver-qwen3-8b')).toBe(true);
     const onDisk = JSON.parse(await readFile(first.files.summary, 'utf8'));
-    expect(onDisk.config.preset).toMatchObject({ name: 'threadweaver-qwen3-8b', use: 'eval', settings: { temperature: 0.6, topP: 0.95, contextLength: 40960 } });
-    expect(onDisk.config.preset.settings.prompt.suffix).toBe(" Let's think step by step and output the final answer within \\boxed{}.");
+    expect(onDisk.config.preset).toMatchObject({
+      name: 'threadweaver-qwen3-8b',
+      use: 'eval',
+      settings: { temperature: 0.6, topP: 0.95, contextLength: 40960 },
+    });
+    expect(onDisk.config.preset.settings.prompt.suffix).toBe(
+      " Let's think step by step and output the final answer within \\boxed{}.",
+    );
     expect(onDisk.provenance.preset).toBe('threadweaver-qwen3-8b');
     // Same preset: resumes; another (or none, which is tiny): refused, naming both.
     expect((await runEval(options(out, { datasets: [arith2], preset }))).resumed).toBe(rows.length);
@@ -151,9 +174,13 @@ describe('runEval', () => {
     expect(refused).toBeInstanceOf(SettingsMismatchError);
     expect((refused as SettingsMismatchError).differences.map((d) => d.setting)).toEqual(['preset']);
     expect((refused as Error).message).toContain('preset "threadweaver-qwen3-8b" (this run: "tiny")');
-    await expect(runEval(options(out, { datasets: [arith2] }))).rejects.toThrow('preset "threadweaver-qwen3-8b" (this run: "tiny")');
+    await expect(runEval(options(out, { datasets: [arith2] }))).rejects.toThrow(
+      'preset "threadweaver-qwen3-8b" (this run: "tiny")',
+    );
     // With the seed too, one refusal names both settings.
-    await expect(runEval(options(out, { datasets: [arith2], preset: tiny, seedBase: 1 }))).rejects.toThrow(/seed \d+ \(this run: \d+\), preset "threadweaver-qwen3-8b" \(this run: "tiny"\)/);
+    await expect(runEval(options(out, { datasets: [arith2], preset: tiny, seedBase: 1 }))).rejects.toThrow(
+      /seed \d+ \(this run: \d+\), preset "threadweaver-qwen3-8b" \(this run: "tiny"\)/,
+    );
   });
 
   it('keeps to the concurrency limit and uses it', async () => {
@@ -219,17 +246,40 @@ describe('runEval', () => {
 
   it('refuses to resume with other settings, naming every one that differs; the same settings resume', async () => {
     const out = path.join(dir, 'mismatch');
-    const engine = { model: '/models/a', modelFile: '/models/a/onnx/m.onnx', modelSha256: 'aa', dtype: 'q8' as const, engine: 'embedded' as const };
+    const engine = {
+      model: '/models/a',
+      modelFile: '/models/a/onnx/m.onnx',
+      modelSha256: 'aa',
+      dtype: 'q8' as const,
+      engine: 'embedded' as const,
+    };
     await runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300 }));
-    const refused = (o: Partial<RunEvalOptions>) => runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300, ...o }));
-    await expect(refused({ seedBase: 1 })).rejects.toThrow(/8 stored samples were made with other settings: seed \d+ \(this run: \d+\) .*Use another --out folder/);
+    const refused = (o: Partial<RunEvalOptions>) =>
+      runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300, ...o }));
+    await expect(refused({ seedBase: 1 })).rejects.toThrow(
+      /8 stored samples were made with other settings: seed \d+ \(this run: \d+\) .*Use another --out folder/,
+    );
     await expect(refused({ temperature: 0 })).rejects.toThrow('temperature 0.6 (this run: 0)');
     await expect(refused({ extract: 'lenient' })).rejects.toThrow('extract "boxed" (this run: "lenient")');
-    const many = await refused({ temperature: 0.7, topP: 0.9, maxTokens: 200, engine: { ...engine, modelSha256: 'bb' }, promptStyle: 'instructed' }).catch((e: unknown) => e);
+    const many = await refused({
+      temperature: 0.7,
+      topP: 0.9,
+      maxTokens: 200,
+      engine: { ...engine, modelSha256: 'bb' },
+      promptStyle: 'instructed',
+    }).catch((e: unknown) => e);
     expect(many).toBeInstanceOf(SettingsMismatchError);
     const err = many as SettingsMismatchError;
-    expect(err.differences.map((d) => d.setting)).toEqual(['temperature', 'top-p', 'model sha256', 'prompt style', 'max tokens']);
-    expect(err.message).toContain('model sha256 "aa" (this run: "bb"), prompt style null (this run: "instructed"), max tokens 300 (this run: 200)');
+    expect(err.differences.map((d) => d.setting)).toEqual([
+      'temperature',
+      'top-p',
+      'model sha256',
+      'prompt style',
+      'max tokens',
+    ]);
+    expect(err.message).toContain(
+      'model sha256 "aa" (this run: "bb"), prompt style null (this run: "instructed"), max tokens 300 (this run: 200)',
+    );
     // The same weights in another folder are the same model; the same settings resume.
     const moved = await refused({ engine: { ...engine, model: '/elsewhere/a' } });
     expect(moved.ran).toBe(0);
@@ -243,18 +293,44 @@ describe('runEval', () => {
     const out = path.join(dir, 'edited-preset');
     const preset = resolvePreset(loadPreset('threadweaver-qwen3-8b'), 'eval', {}, { samplesPerProblem: 1 });
     const prompt = preset.settings.prompt;
-    const engine = { model: 'served', modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls: ['http://a/v1'], servedModel: 'served' }, contextLength: 40960, tokenizerSha256: 'f00d' };
-    const run = (o: Partial<RunEvalOptions>) => runEval(options(out, { datasets: [arith2], k: 1, preset, prompt, promptStyle: prompt.style, format: 'threadweaver', engine, ...o }));
+    const engine = {
+      model: 'served',
+      modelFile: null,
+      modelSha256: null,
+      dtype: null,
+      engine: { baseUrls: ['http://a/v1'], servedModel: 'served' },
+      contextLength: 40960,
+      tokenizerSha256: 'f00d',
+    };
+    const run = (o: Partial<RunEvalOptions>) =>
+      runEval(
+        options(out, {
+          datasets: [arith2],
+          k: 1,
+          preset,
+          prompt,
+          promptStyle: prompt.style,
+          format: 'threadweaver',
+          engine,
+          ...o,
+        }),
+      );
     const log: Array<EvalSolveOptions & { problem: string }> = [];
     await run({ solve: fakeSolve(log) });
     // solve is handed the whole prompt format, as recorded.
     expect(log.every((l) => l.prompt?.suffix === prompt.suffix)).toBe(true);
     const stored = (await openResults(path.join(out, 'results.jsonl'))).rows();
-    expect(stored[0]!.settings).toMatchObject({ prompt: { suffix: prompt.suffix, sequentialSystem: prompt.sequentialSystem }, contextLength: 40960, tokenizer: 'f00d', format: 'threadweaver' });
+    expect(stored[0]!.settings).toMatchObject({
+      prompt: { suffix: prompt.suffix, sequentialSystem: prompt.sequentialSystem },
+      contextLength: 40960,
+      tokenizer: 'f00d',
+      format: 'threadweaver',
+    });
     expect(log.every((l) => l.format === 'threadweaver')).toBe(true);
     expect((await run({})).resumed).toBe(stored.length);
 
-    const why = async (o: Partial<RunEvalOptions>) => ((await run(o).catch((e: unknown) => e)) as SettingsMismatchError).differences.map((d) => d.setting);
+    const why = async (o: Partial<RunEvalOptions>) =>
+      ((await run(o).catch((e: unknown) => e)) as SettingsMismatchError).differences.map((d) => d.setting);
     expect(await why({ prompt: { ...prompt, suffix: ' Answer in a box.' } })).toEqual(['prompt']);
     expect(await why({ engine: { ...engine, contextLength: 8192 } })).toEqual(['context length']);
     expect(await why({ engine: { ...engine, tokenizerSha256: 'beef' } })).toEqual(['tokenizer']);
@@ -290,11 +366,31 @@ describe('runEval', () => {
 
   it('records its settings in every row and its provenance in summary.json', async () => {
     const out = path.join(dir, 'provenance');
-    const engine = { model: '/models/a', modelFile: '/models/a/onnx/m.onnx', modelSha256: 'aa', dtype: 'q8' as const, engine: 'embedded' as const };
+    const engine = {
+      model: '/models/a',
+      modelFile: '/models/a/onnx/m.onnx',
+      modelSha256: 'aa',
+      dtype: 'q8' as const,
+      engine: 'embedded' as const,
+    };
     const res = await runEval(options(out, { datasets: [arith2], k: 1, engine, promptStyle: 'trained' }));
-    const rows = (await readFile(res.files.results, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rows = (await readFile(res.files.results, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(8);
-    const settings = { model: '/models/a', modelSha256: 'aa', dtype: 'q8', engine: 'embedded', promptStyle: 'trained', maxTokens: null, prompt: null, contextLength: null, tokenizer: null, format: null };
+    const settings = {
+      model: '/models/a',
+      modelSha256: 'aa',
+      dtype: 'q8',
+      engine: 'embedded',
+      promptStyle: 'trained',
+      maxTokens: null,
+      prompt: null,
+      contextLength: null,
+      tokenizer: null,
+      format: null,
+    };
     for (const r of rows) expect(r.settings).toEqual(settings);
     const summary = JSON.parse(await readFile(res.files.summary, 'utf8'));
     const { version } = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8'));
@@ -315,7 +411,8 @@ describe('runEval', () => {
       preset: null,
     });
     // A generated set: no file, the generator's seed and the sha256 of its rows; a hand-built one: what is known.
-    const arith8 = (await runEval(options(path.join(dir, 'provenance-arith'), { datasets: [arith], k: 1 }))).summary.provenance!.datasets.arith!;
+    const arith8 = (await runEval(options(path.join(dir, 'provenance-arith'), { datasets: [arith], k: 1 }))).summary
+      .provenance!.datasets.arith!;
     expect(arith8).toMatchObject({ path: null, rows: 8, problems: 8, seed: ARITH_DEFAULT_SEED });
     expect(arith8.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(summary.provenance.datasets['arith-b']).toMatchObject({ path: null, sha256: null, rows: null, problems: 4 });
@@ -344,9 +441,9 @@ describe('runEval', () => {
     expect(old).not.toContain('"extract"');
     await writeFile(file, old);
     expect((await runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1 }))).ran).toBe(0);
-    await expect(runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1, extract: 'lenient' }))).rejects.toThrow(
-      'extract "boxed" (this run: "lenient")',
-    );
+    await expect(
+      runEval(options(path.join(dir, 'extract-default'), { datasets: [arith2], k: 1, extract: 'lenient' })),
+    ).rejects.toThrow('extract "boxed" (this run: "lenient")');
   });
 
   it('stops on a solve error, keeps what finished and names the sample', async () => {
@@ -397,7 +494,9 @@ describe('progress line', () => {
     const lines = s.text().trim().split('\n');
     // 16 samples: the start (0/16), every 4, and the end.
     expect(lines.map((l) => l.match(/\] (\d+)\/16/)![1])).toEqual(['0', '4', '8', '12', '16']);
-    expect(lines.at(-1)).toMatch(/^\[#{24}\] 16\/16 100% \| acc par \d+\.\d% seq \d+\.\d% \| speedup \d\.\d\d× \| \d+s$/);
+    expect(lines.at(-1)).toMatch(
+      /^\[#{24}\] 16\/16 100% \| acc par \d+\.\d% seq \d+\.\d% \| speedup \d\.\d\d× \| \d+s$/,
+    );
   });
 
   it('redraws in place on a TTY', async () => {
@@ -409,7 +508,17 @@ describe('progress line', () => {
   });
 
   it('formats partial figures', () => {
-    const line = formatProgress({ done: 3, total: 12, resumed: 0, accuracy: { parallel: 0.5, sequential: null }, speedup: null, elapsedMs: 125_000 }, 12);
+    const line = formatProgress(
+      {
+        done: 3,
+        total: 12,
+        resumed: 0,
+        accuracy: { parallel: 0.5, sequential: null },
+        speedup: null,
+        elapsedMs: 125_000,
+      },
+      12,
+    );
     expect(line).toBe('[###---------] 3/12 25% | acc par 50.0% | 2m05s, ETA 6m15s');
   });
 });

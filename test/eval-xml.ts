@@ -7,7 +7,7 @@ export function assertWellFormed(xml: string): void {
     const text = xml.slice(last, m.index);
     if (/[<>]/.test(text)) throw new Error(`stray markup near: ${text.slice(0, 60)}`);
     if (/&(?!(?:lt|gt|amp|quot|apos|#\d+);)/.test(text)) throw new Error(`bare & in: ${text.slice(0, 60)}`);
-    last = m.index! + m[0].length;
+    last = m.index + m[0].length;
     const [, close, name, , selfClose] = m;
     if (close) {
       const open = stack.pop();

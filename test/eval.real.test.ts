@@ -10,7 +10,10 @@ const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tw-eval-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(args: string[], killAfterLines?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  killAfterLines?: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -59,7 +62,10 @@ describe('threadweaver eval on the bundled model', () => {
     const resumed = await run(args);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(new RegExp(`${120 - partial} samples run, ${partial} resumed`));
-    const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+    const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Row);
     expect(rows).toHaveLength(120);
     expect(new Set(rows.map((r) => `${r.problemId}/${r.sample}/${r.mode}`)).size).toBe(120);
 
@@ -70,9 +76,12 @@ describe('threadweaver eval on the bundled model', () => {
     // On the parallelizable families the parallel critical path is shorter than the sequential total.
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     // The token-latency speedup is mean sequential T over mean parallel L; the others are positive ratios.
-    const ratio = mean(rows.filter((r) => r.mode === 'sequential').map((r) => r.totalTokens)) / mean(rows.filter((r) => r.mode === 'parallel').map((r) => r.criticalPathTokens));
+    const ratio =
+      mean(rows.filter((r) => r.mode === 'sequential').map((r) => r.totalTokens)) /
+      mean(rows.filter((r) => r.mode === 'parallel').map((r) => r.criticalPathTokens));
     expect(arith.speedup.tokenLatencyRatioOfMeans).toBeCloseTo(ratio, 9);
-    for (const key of ['tokenLatencyMeanOfRatios', 'maxCorrect', 'wallClock']) expect(arith.speedup[key]).toBeGreaterThan(0);
+    for (const key of ['tokenLatencyMeanOfRatios', 'maxCorrect', 'wallClock'])
+      expect(arith.speedup[key]).toBeGreaterThan(0);
     for (const family of ['products', 'poly']) {
       const par = rows.filter((r) => r.family === family && r.mode === 'parallel');
       const seq = rows.filter((r) => r.family === family && r.mode === 'sequential');
@@ -88,7 +97,10 @@ describe('threadweaver eval on the bundled model', () => {
     const args = ['eval', '--dataset', 'arith', '--limit', '3', '--mode', 'parallel', '--out', out];
     const first = await run([...args, '--extract', 'lenient']);
     expect(first.code, first.stderr).toBe(0);
-    const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const rows = readFileSync(path.join(out, 'results.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(3);
     expect(rows.every((r) => r.extract === 'lenient')).toBe(true);
     // The bundled model boxes its answers, so the lenient policy finds the same ones.
@@ -96,24 +108,32 @@ describe('threadweaver eval on the bundled model', () => {
     expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).config.extract).toBe('lenient');
     const other = await run(args);
     expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/3 stored samples were made with other settings: extract "lenient" \(this run: "boxed"\)/);
+    expect(other.stderr).toMatch(
+      /3 stored samples were made with other settings: extract "lenient" \(this run: "boxed"\)/,
+    );
     // Every differing setting is named, and nothing runs.
     const several = await run([...args, '--max-tokens', '500', '--temperature', '0.3']);
     expect(several.code).toBe(2);
-    expect(several.stderr).toMatch(/temperature 0 \(this run: 0\.3\), extract "lenient" \(this run: "boxed"\), max tokens null \(this run: 500\)/);
+    expect(several.stderr).toMatch(
+      /temperature 0 \(this run: 0\.3\), extract "lenient" \(this run: "boxed"\), max tokens null \(this run: 500\)/,
+    );
     expect(readFileSync(path.join(out, 'results.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
     // The same settings resume.
     const again = await run([...args, '--extract', 'lenient']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/0 samples run, 3 resumed/);
     // The summary table, as lm-eval prints it, on the console.
-    expect(again.stdout).toMatch(/\| dataset \| mode \| n \| metric \| value \| stderr \| 95% CI \|\n[^\n]*\n\| arith \| parallel \| 3×1 \| accuracy \(avg@k\) \| [\d.]+% \| ± [\d.]+ \| \[[\d.]+, [\d.]+\] \|/);
+    expect(again.stdout).toMatch(
+      /\| dataset \| mode \| n \| metric \| value \| stderr \| 95% CI \|\n[^\n]*\n\| arith \| parallel \| 3×1 \| accuracy \(avg@k\) \| [\d.]+% \| ± [\d.]+ \| \[[\d.]+, [\d.]+\] \|/,
+    );
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.provenance.modelSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(summary.provenance.engine).toBe('embedded');
     // The graph the engine loaded (the append-only KV graph), and the preset the run used.
     expect(summary.provenance.modelFile).toMatch(/onnx\/model_append_quantized\.onnx$/);
-    expect(summary.provenance.modelSha256).toBe(createHash('sha256').update(readFileSync(summary.provenance.modelFile)).digest('hex'));
+    expect(summary.provenance.modelSha256).toBe(
+      createHash('sha256').update(readFileSync(summary.provenance.modelFile)).digest('hex'),
+    );
     expect(summary.provenance.preset).toBe('tiny');
     const bad = await run([...args, '--extract', 'loose']);
     expect(bad.code).toBe(2);

@@ -54,7 +54,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const target = new URL(options.target);
   const match = options.match ?? defaultMatch;
   const random = createRng(options.seed ?? 1).next;
-  const counts: FaultProxyCounts = { requests: 0, matched: 0, forwarded: 0, refused: 0, byFault: { pass: 0, error: 0, drop: 0, delay: 0, 'rate-limit': 0 } };
+  const counts: FaultProxyCounts = {
+    requests: 0,
+    matched: 0,
+    forwarded: 0,
+    refused: 0,
+    byFault: { pass: 0, error: 0, drop: 0, delay: 0, 'rate-limit': 0 },
+  };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let down = false;
@@ -73,7 +79,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse) => {
     counts.forwarded++;
     const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+      },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
@@ -104,7 +116,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           res.writeHead(500, { 'content-type': 'application/json' });
           return res.end(JSON.stringify({ error: { message: 'injected server error', type: 'server_error' } }));
         case 'rate-limit':
-          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(options.retryAfterSeconds ?? 0) });
+          res.writeHead(429, {
+            'content-type': 'application/json',
+            'retry-after': String(options.retryAfterSeconds ?? 0),
+          });
           return res.end(JSON.stringify({ error: { message: 'injected rate limit', type: 'rate_limit_error' } }));
         case 'drop':
           return req.socket.destroy();
@@ -140,4 +155,3 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }),
   };
 }
-

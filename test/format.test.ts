@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { formatBlock, outlineNumbers, parseTrajectory, renderTree, validateTrajectory, type ViolationCode } from '../src/format/index.js';
+import {
+  formatBlock,
+  outlineNumbers,
+  parseTrajectory,
+  renderTree,
+  validateTrajectory,
+  type ViolationCode,
+} from '../src/format/index.js';
 import { readJsonl, vendoredTrieVectors } from './helpers.js';
 
 const vectors = readJsonl<{ prompt: string; completion: string }>(vendoredTrieVectors);
 
-const block = formatBlock({ outlines: ['Compute 2*3.', 'Compute 4*5.'], threads: ['2*3 = 6. So the result is 6.', '4*5 = 20. So the result is 20.'] });
+const block = formatBlock({
+  outlines: ['Compute 2*3.', 'Compute 4*5.'],
+  threads: ['2*3 = 6. So the result is 6.', '4*5 = 20. So the result is 20.'],
+});
 const good = `<think>\nTwo products.\n${block}\nCombine: 6 + 20 = 26.\n</think>\nThe answer is \\boxed{26}.`;
 
 function codes(text: string): ViolationCode[] {
@@ -40,8 +50,14 @@ describe('parse → render', () => {
     expect(tree.blocks).toHaveLength(1);
     const b = tree.blocks[0]!;
     expect(b.closed).toBe(true);
-    expect(b.outlines.map((o) => [o.number, o.text])).toEqual([['1', 'Compute 2*3.'], ['2', 'Compute 4*5.']]);
-    expect(b.threads.map((t) => [t.number, t.text])).toEqual([['1', '2*3 = 6. So the result is 6.'], ['2', '4*5 = 20. So the result is 20.']]);
+    expect(b.outlines.map((o) => [o.number, o.text])).toEqual([
+      ['1', 'Compute 2*3.'],
+      ['2', 'Compute 4*5.'],
+    ]);
+    expect(b.threads.map((t) => [t.number, t.text])).toEqual([
+      ['1', '2*3 = 6. So the result is 6.'],
+      ['2', '4*5 = 20. So the result is 20.'],
+    ]);
     expect(tree.segments.map((s) => s.kind)).toEqual(['sequential', 'parallel', 'sequential']);
     expect(good.slice(tree.thinkEnd!, tree.thinkEnd! + 8)).toBe('</think>');
   });
@@ -57,7 +73,9 @@ describe('parse → render', () => {
 
 describe('outline numbers (controller rule)', () => {
   it('accepts spaces and dotted numbers, drops duplicates, keeps order and spelling', () => {
-    expect(outlineNumbers('<Outlines>\n<Outline> 1 :a</Outline><Outline>2.1: b<Outline>02: c<Outline>1: d</Outlines>')).toEqual(['1', '2.1', '02']);
+    expect(
+      outlineNumbers('<Outlines>\n<Outline> 1 :a</Outline><Outline>2.1: b<Outline>02: c<Outline>1: d</Outlines>'),
+    ).toEqual(['1', '2.1', '02']);
   });
   it('reads only from the last <Outlines>', () => {
     expect(outlineNumbers('<Outlines><Outline>1: a</Outlines> ... <Outlines><Outline>7: b</Outlines>')).toEqual(['7']);
@@ -89,7 +107,12 @@ describe('strict validator', () => {
     ['count mismatch', good.replace(/<Thread>\n2:[\s\S]*?<\/Thread>/, ''), 'outline-count', '<Parallel>'],
     ['text in block', good.replace('</Outlines>', '</Outlines>stray words'), 'block-order', 'stray words'],
     ['no outlines', good.replace(/<Outlines>[\s\S]*<\/Outlines>/, ''), 'outlines-missing', '<Parallel>'],
-    ['threads before outlines', `<think>\n<Parallel>\n<Thread>\n1: a\n</Thread><Outlines>\n<Outline>1: a</Outline>\n</Outlines>\n</Parallel>\n</think>`, 'block-order', '<Outlines>\n<Outline>1: a</Outline>\n</Outlines>\n</Parallel>'],
+    [
+      'threads before outlines',
+      `<think>\n<Parallel>\n<Thread>\n1: a\n</Thread><Outlines>\n<Outline>1: a</Outline>\n</Outlines>\n</Parallel>\n</think>`,
+      'block-order',
+      '<Outlines>\n<Outline>1: a</Outline>\n</Outlines>\n</Parallel>',
+    ],
   ];
   it.each(cases)('flags %s with its offset', (_name, text, code, at) => {
     const v = validateTrajectory(text).filter((x) => x.code === code);
@@ -99,7 +122,10 @@ describe('strict validator', () => {
 
   it('flags more than 50 outlines', () => {
     const n = 51;
-    const b = formatBlock({ outlines: Array.from({ length: n }, (_, i) => `o${i}`), threads: Array.from({ length: n }, (_, i) => `t${i}`) });
+    const b = formatBlock({
+      outlines: Array.from({ length: n }, (_, i) => `o${i}`),
+      threads: Array.from({ length: n }, (_, i) => `t${i}`),
+    });
     expect(codes(`<think>\n${b}\n</think>`)).toContain('too-many-outlines');
   });
 

@@ -33,16 +33,38 @@ describe('threadweaver gateway', () => {
     const upstream = await startServer({ engine: await embeddedEngine(), apiKey: 'up' });
     try {
       const { printed, stderr } = capture();
-      const running = gateway.run(['--port', '0', '--base-url', upstream.baseURL, '--upstream-api-key', 'up', '--api-key', 'gw', '--shutdown-grace', '2.5']);
+      const running = gateway.run([
+        '--port',
+        '0',
+        '--base-url',
+        upstream.baseURL,
+        '--upstream-api-key',
+        'up',
+        '--api-key',
+        'gw',
+        '--shutdown-grace',
+        '2.5',
+      ]);
       const line = await started(running, printed);
-      expect(line).toMatch(/^threadweaver gateway: openai:\S+ at http:\/\/127\.0\.0\.1:\d+\/v1 \(API key required\); live view at http:\/\/127\.0\.0\.1:\d+\/\n$/);
+      expect(line).toMatch(
+        /^threadweaver gateway: openai:\S+ at http:\/\/127\.0\.0\.1:\d+\/v1 \(API key required\); live view at http:\/\/127\.0\.0\.1:\d+\/\n$/,
+      );
       const baseURL = /(http:\S+\/v1)/.exec(line)![1]!;
-      expect((await postJson(`${baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Compute 71*52.' }] })).status).toBe(401);
-      const r = await postJson(`${baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Compute 71*52.' }] }, { authorization: 'Bearer gw' });
+      expect(
+        (await postJson(`${baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Compute 71*52.' }] }))
+          .status,
+      ).toBe(401);
+      const r = await postJson(
+        `${baseURL}/chat/completions`,
+        { messages: [{ role: 'user', content: 'Compute 71*52.' }] },
+        { authorization: 'Bearer gw' },
+      );
       expect(r.body.threadweaver.answer).toBe('3692');
       process.emit('SIGTERM', 'SIGTERM');
       expect(await running).toBe(0);
-      expect(stderr).toHaveBeenCalledWith('threadweaver gateway: SIGTERM, closing (requests in flight get 2.5 s; signal again to exit now)\n');
+      expect(stderr).toHaveBeenCalledWith(
+        'threadweaver gateway: SIGTERM, closing (requests in flight get 2.5 s; signal again to exit now)\n',
+      );
     } finally {
       await upstream.close();
     }

@@ -12,7 +12,12 @@ const upstreamLog: string[] = [];
 const problem = 'Compute 37*24 + 18*53 - 29*11.';
 
 beforeAll(async () => {
-  upstream = await startServer({ engine: await embeddedEngine(), modelName: 'tw', apiKey: 'up-key', log: (l) => upstreamLog.push(l) });
+  upstream = await startServer({
+    engine: await embeddedEngine(),
+    modelName: 'tw',
+    apiKey: 'up-key',
+    log: (l) => upstreamLog.push(l),
+  });
   const engine = await OpenAIEngine.connect({ baseUrl: upstream.baseURL, apiKey: 'up-key', maxRetries: 0 });
   gw = await startGateway({ engine, port: 0, apiKey: 'gw-key' });
 });
@@ -26,7 +31,11 @@ const auth = { authorization: 'Bearer gw-key' };
 describe('gateway --base-url threadweaver serve', () => {
   it('runs the same trajectory through the server, plain and streamed byte-identically', async () => {
     const before = upstreamLog.length;
-    const plain = await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] }, auth);
+    const plain = await postJson(
+      `${gw.baseURL}/chat/completions`,
+      { messages: [{ role: 'user', content: problem }] },
+      auth,
+    );
     expect(plain.status).toBe(200);
     const m = plain.body.choices[0].message;
     expect(m.content).toContain('\\boxed{1523}');
@@ -34,7 +43,11 @@ describe('gateway --base-url threadweaver serve', () => {
     // One request per call: sequential, three threads, sequential.
     expect(upstreamLog.slice(before).filter((l) => l.startsWith('POST /v1/completions 200'))).toHaveLength(5);
 
-    const s = await postStream(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] }, auth);
+    const s = await postStream(
+      `${gw.baseURL}/chat/completions`,
+      { messages: [{ role: 'user', content: problem }] },
+      auth,
+    );
     let reasoning = '';
     let content = '';
     for (const e of s.events) {
@@ -55,7 +68,12 @@ describe('gateway --base-url threadweaver serve', () => {
     const res = await fetch(`${gw.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'Compute 12*34 + 56*78 + 91*23 + 45*67 + 89*12 + 34*56.' }], stream: true, temperature: 2, seed: 3 }),
+      body: JSON.stringify({
+        messages: [{ role: 'user', content: 'Compute 12*34 + 56*78 + 91*23 + 45*67 + 89*12 + 34*56.' }],
+        stream: true,
+        temperature: 2,
+        seed: 3,
+      }),
       signal: abort.signal,
     });
     const reader = res.body!.getReader();
@@ -74,10 +92,18 @@ describe('gateway --base-url threadweaver serve', () => {
     const lonely = await startGateway({ engine, port: 0 });
     try {
       await gone.close();
-      const r = await postJson(`${lonely.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] });
+      const r = await postJson(`${lonely.baseURL}/chat/completions`, {
+        messages: [{ role: 'user', content: problem }],
+      });
       expect(r.status).toBe(502);
-      expect(r.body.error).toMatchObject({ type: 'server_error', code: 'engine_error', message: expect.stringMatching(/the reasoning run failed/) });
-      const s = await postStream(`${lonely.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] });
+      expect(r.body.error).toMatchObject({
+        type: 'server_error',
+        code: 'engine_error',
+        message: expect.stringMatching(/the reasoning run failed/),
+      });
+      const s = await postStream(`${lonely.baseURL}/chat/completions`, {
+        messages: [{ role: 'user', content: problem }],
+      });
       expect(s.status).toBe(200);
       expect(s.events.at(-2).error).toMatchObject({ code: 'engine_error' });
       expect(s.events.at(-1)).toBe('[DONE]');

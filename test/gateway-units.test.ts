@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { OrderedText, ReasoningSplitter, splitReasoning } from '../src/server/gateway/text-stream.js';
+import { startGateway } from '../src/server/gateway/gateway.js';
 import { solveStream, type SolveEvent } from '../src/solve-stream.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
+import { postJson } from './server-http.js';
 
-const OUTLINES = '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
+const OUTLINES =
+  '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
 const script = rules(
   [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
   [/<Thread>\n2:$/, ' b = 22.\n</Thread>'],
@@ -12,7 +15,16 @@ const script = rules(
 );
 
 describe('splitReasoning and ReasoningSplitter', () => {
-  const cases = ['<think>\nx\n</think>\nAnswer 1.', '  <think>a</think>b</think>c', '<think>never closed', 'no reasoning at all', '<thin', '', ' \n', '<think></think>'];
+  const cases = [
+    '<think>\nx\n</think>\nAnswer 1.',
+    '  <think>a</think>b</think>c',
+    '<think>never closed',
+    'no reasoning at all',
+    '<thin',
+    '',
+    ' \n',
+    '<think></think>',
+  ];
   it.each(cases)('pieces of %j join to the whole split', (text) => {
     const whole = splitReasoning(text);
     expect(whole.reasoning + whole.content).toBe(text);
@@ -62,10 +74,29 @@ describe('solveStream', () => {
     expect(last.type).toBe('result');
     const result = last.type === 'result' ? last.result : undefined;
     expect(result?.answer).toBe('23');
-    expect(events.filter((e) => e.type === 'text').map((e) => (e.type === 'text' ? e.text : '')).join('')).toBe(result?.text);
+    expect(
+      events
+        .filter((e) => e.type === 'text')
+        .map((e) => (e.type === 'text' ? e.text : ''))
+        .join(''),
+    ).toBe(result?.text);
     const order = events.map((e) => e.type).filter((t) => !['delta', 'thread:delta', 'text'].includes(t));
-    expect(order).toEqual(['phase', 'outlines', 'phase', 'thread:start', 'thread:start', 'thread:end', 'thread:end', 'join', 'phase', 'done', 'result']);
-    const deltas = events.filter((e) => e.type === 'thread:delta' && e.thread === '2').map((e) => (e.type === 'thread:delta' ? e.text : ''));
+    expect(order).toEqual([
+      'phase',
+      'outlines',
+      'phase',
+      'thread:start',
+      'thread:start',
+      'thread:end',
+      'thread:end',
+      'join',
+      'phase',
+      'done',
+      'result',
+    ]);
+    const deltas = events
+      .filter((e) => e.type === 'thread:delta' && e.thread === '2')
+      .map((e) => (e.type === 'thread:delta' ? e.text : ''));
     expect(deltas.join('')).toBe(' b = 22.\n</Thread>');
   });
 
@@ -90,5 +121,20 @@ describe('solveStream', () => {
       })(),
     ).rejects.toThrow(/scripted failure/);
     expect(seen).toContain('error');
+  });
+});
+
+describe('startGateway', () => {
+  it('runs every request in its format, settings included (threadweaver:threads=1 keeps one thread)', async () => {
+    const gw = await startGateway({ engine: new ScriptedEngine(script), port: 0, format: 'threadweaver:threads=1' });
+    try {
+      const r = await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Q' }] });
+      expect(r.status).toBe(200);
+      const report = r.body.threadweaver;
+      expect(report.blocks.map((b: { threads: unknown[] }) => b.threads.length)).toEqual([1]);
+      expect(report.warnings).toEqual([expect.stringMatching(/^limit: /)]);
+    } finally {
+      await gw.close();
+    }
   });
 });

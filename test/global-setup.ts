@@ -18,10 +18,16 @@ function newest(dir: string): number {
 
 export default function setup(): void {
   const built = path.join(root, 'dist/src/cli/main.js');
-  const sources = Math.max(...['src', 'eval', 'rl', 'bench'].filter((d) => existsSync(path.join(root, d))).map((d) => newest(path.join(root, d))));
+  const sources = Math.max(
+    ...['src', 'eval', 'rl', 'bench']
+      .filter((d) => existsSync(path.join(root, d)))
+      .map((d) => newest(path.join(root, d))),
+  );
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
   try {
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
+      stdio: 'inherit',
+    });
   } catch {
     // tsc still emits on type errors; `npm run typecheck` and `prepare` are where they fail.
     console.warn('[tests] tsc reported errors while rebuilding dist/');

@@ -14,7 +14,8 @@ export function hasSharedFile(file: string, what: string, root = sharedDir): boo
   const checked = path.join(root, file);
   if (existsSync(checked)) return true;
   // Set by .ci/run: CI always has ../shared, so a test that would skip for want of it fails instead.
-  if (process.env.THREADWEAVER_REQUIRE_SHARED === '1') throw new Error(`${checked} is absent, and THREADWEAVER_REQUIRE_SHARED=1 turns the skip of ${what} into a failure`);
+  if (process.env.THREADWEAVER_REQUIRE_SHARED === '1')
+    throw new Error(`${checked} is absent, and THREADWEAVER_REQUIRE_SHARED=1 turns the skip of ${what} into a failure`);
   console.warn(`[tests] ${checked} is absent: skipping ${what}`);
   return false;
 }

@@ -12,9 +12,10 @@ const v = (i: number, p: number, r: number, e: number) => i * 100_000 + p * 1000
 /** `count` new positions for rows `rows` (their ids), starting at position `from`. */
 function positions(i: number, from: number, count: number, rows: readonly number[]): Float32Array {
   const out = new Float32Array(count * rows.length * rowSize);
-  for (let p = 0; p < count; p++) rows.forEach((r, b) => {
-    for (let e = 0; e < rowSize; e++) out[(p * rows.length + b) * rowSize + e] = v(i, from + p, r, e);
-  });
+  for (let p = 0; p < count; p++)
+    rows.forEach((r, b) => {
+      for (let e = 0; e < rowSize; e++) out[(p * rows.length + b) * rowSize + e] = v(i, from + p, r, e);
+    });
   return out;
 }
 
@@ -29,7 +30,11 @@ describe('sequence-major KV cache', () => {
     let length = 0;
     const capacities: number[] = [];
     for (const count of [5, 1, 1, 60, 1, 200]) {
-      appendKV(kv, [0, 1].map((i) => positions(i, length, count, [0, 1, 2])), count);
+      appendKV(
+        kv,
+        [0, 1].map((i) => positions(i, length, count, [0, 1, 2])),
+        count,
+      );
       length += count;
       capacities.push(kv.capacity);
       expect(kv.length).toBe(length);
@@ -45,24 +50,40 @@ describe('sequence-major KV cache', () => {
 
   it('selects, repeats and drops rows as a copy with room to grow', () => {
     const kv = emptyKV('sequence-major', 2, HEADS, DIM, 3);
-    appendKV(kv, [0, 1].map((i) => positions(i, 0, 10, [0, 1, 2])), 10);
+    appendKV(
+      kv,
+      [0, 1].map((i) => positions(i, 0, 10, [0, 1, 2])),
+      10,
+    );
     const picked = selectRows(kv, [2, 0, 0]);
     expect(picked).toMatchObject({ batch: 3, length: 10 });
     expect(picked.capacity).toBeGreaterThan(10);
     picked.data.forEach((_, i) => expect(kvInput(picked, i).data).toEqual(expected(picked, [2, 0, 0])[i]));
     // Appending to the copy leaves the original untouched.
-    appendKV(picked, [0, 1].map((i) => positions(i, 10, 1, [7, 7, 7])), 1);
+    appendKV(
+      picked,
+      [0, 1].map((i) => positions(i, 10, 1, [7, 7, 7])),
+      1,
+    );
     expect(kv.length).toBe(10);
     kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(expected(kv, [0, 1, 2])[i]));
   });
 
   it('truncates a batch-1 cache to a copy', () => {
     const kv = emptyKV('sequence-major', 2, HEADS, DIM, 1);
-    appendKV(kv, [0, 1].map((i) => positions(i, 0, 12, [0])), 12);
+    appendKV(
+      kv,
+      [0, 1].map((i) => positions(i, 0, 12, [0])),
+      12,
+    );
     const head = truncate(kv, 5);
     expect(head.length).toBe(5);
     head.data.forEach((_, i) => expect(kvInput(head, i).data).toEqual(positions(i, 0, 5, [0])));
-    appendKV(head, [0, 1].map((i) => positions(i, 5, 1, [9])), 1);
+    appendKV(
+      head,
+      [0, 1].map((i) => positions(i, 5, 1, [9])),
+      1,
+    );
     kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(positions(i, 0, 12, [0])));
     expect(() => truncate(selectRows(kv, [0, 0]), 3)).toThrow(/batch of one/);
   });
@@ -120,9 +141,12 @@ describe('batch-major KV cache', () => {
     const length = 4;
     const data = [0, 1].map((i) => {
       const out = new Float32Array(2 * HEADS * length * DIM);
-      for (let r = 0; r < 2; r++) for (let h = 0; h < HEADS; h++) for (let p = 0; p < length; p++) for (let e = 0; e < DIM; e++) {
-        out[((r * HEADS + h) * length + p) * DIM + e] = v(i, p, r, h * DIM + e);
-      }
+      for (let r = 0; r < 2; r++)
+        for (let h = 0; h < HEADS; h++)
+          for (let p = 0; p < length; p++)
+            for (let e = 0; e < DIM; e++) {
+              out[((r * HEADS + h) * length + p) * DIM + e] = v(i, p, r, h * DIM + e);
+            }
       return out;
     });
     const kv: KVCache = { layout: 'batch-major', batch: 2, length, heads: HEADS, headDim: DIM, capacity: length, data };

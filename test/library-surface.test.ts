@@ -2,7 +2,17 @@ import { BadRequestError, InternalServerError } from 'openai';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../src/engine/model-source.js';
 import { loadTokenizer, type HFTokenizer } from '../src/engine/tokenizer.js';
-import { OpenAIEngine, RetriesExhaustedError, solve, solveStream, SolveError, ThreadweaverError, type ControllerEvent, type ControllerEvents, type SolveEvent } from '../src/index.js';
+import {
+  OpenAIEngine,
+  RetriesExhaustedError,
+  solve,
+  solveStream,
+  SolveError,
+  ThreadweaverError,
+  type ControllerEvent,
+  type ControllerEvents,
+  type SolveEvent,
+} from '../src/index.js';
 import { stubServers } from './openai-stub-server.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
 
@@ -16,7 +26,10 @@ const stub = stubServers();
 
 describe('SolveError keeps the engine error as its cause', () => {
   it('a 400 from the server: the cause is the openai client error with its status', async () => {
-    const s = await stub(() => ({ status: 400, json: { error: { message: 'prompt too long for this model', type: 'BadRequestError' } } }));
+    const s = await stub(() => ({
+      status: 400,
+      json: { error: { message: 'prompt too long for this model', type: 'BadRequestError' } },
+    }));
     const engine = await OpenAIEngine.connect({ baseUrl: s.url, tokenizer: tok });
     const err = await solve('Compute 2+3.', { engine }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SolveError);
@@ -30,7 +43,12 @@ describe('SolveError keeps the engine error as its cause', () => {
 
   it('a server that keeps failing: the cause is RetriesExhaustedError, whose cause is the last 503', async () => {
     const s = await stub(() => ({ status: 503, json: { error: { message: 'overloaded' } } }));
-    const engine = await OpenAIEngine.connect({ baseUrl: s.url, tokenizer: tok, maxRetries: 1, retry: { baseDelayMs: 1, maxDelayMs: 2 } });
+    const engine = await OpenAIEngine.connect({
+      baseUrl: s.url,
+      tokenizer: tok,
+      maxRetries: 1,
+      retry: { baseDelayMs: 1, maxDelayMs: 2 },
+    });
     const err = await solve('Compute 2+3.', { engine }).catch((e: unknown) => e);
     const cause = (err as SolveError).cause;
     expect(cause).toBeInstanceOf(RetriesExhaustedError);
@@ -44,7 +62,11 @@ describe('SolveError of a prompt-level fork keeps its cause too', () => {
   it('the sibling batch fails: the cause is the engine error, and the listeners heard it', async () => {
     const heard: string[] = [];
     const engine = new ScriptedEngine(() => `ok${EOS}`, { failOnCall: 0 });
-    const err = await solve('Compute each of: 1+1; 2+2.', { engine, decompose: 'rules', on: { error: (e) => heard.push(e.error.message) } }).catch((e: unknown) => e);
+    const err = await solve('Compute each of: 1+1; 2+2.', {
+      engine,
+      decompose: 'rules',
+      on: { error: (e) => heard.push(e.error.message) },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SolveError);
     expect(((err as SolveError).cause as Error).message).toBe('scripted failure');
     expect(heard).toEqual(['scripted failure']);
@@ -56,7 +78,10 @@ describe('solveStream and listeners see the same tagged events', () => {
     [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
     [/<Thread>\n2:$/, ' b = 2.\n</Thread>'],
     [/<\/Thread>\n$/, `</Parallel>\nSo 3.\n</think>\n\\boxed{3}${EOS}`],
-    [/assistant\n$/, '<think>\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>'],
+    [
+      /assistant\n$/,
+      '<think>\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>',
+    ],
   );
 
   it('in one order, each tagged with its name, ending with the result', async () => {
@@ -73,7 +98,9 @@ describe('solveStream and listeners see the same tagged events', () => {
     expect(heard.map((e) => (e as ControllerEvent).type)).toEqual(['thread:end', 'thread:end', 'join']);
     const texts = streamed.flatMap((e) => (e.type === 'text' ? [e.text] : []));
     expect(texts.join('')).toBe(last.result.text);
-    expect(streamed.filter((e) => e.type === 'thread:start').map((e) => (e.type === 'thread:start' ? e.thread : ''))).toEqual(['1', '2']);
+    expect(
+      streamed.filter((e) => e.type === 'thread:start').map((e) => (e.type === 'thread:start' ? e.thread : '')),
+    ).toEqual(['1', '2']);
   });
 
   it('an engine failure is thrown from the loop as SolveError with its cause', async () => {

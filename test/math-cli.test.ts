@@ -45,7 +45,14 @@ describe('threadweaver grade', () => {
     const report = JSON.parse(out);
     expect(report).toMatchObject({ total: 4, agree: 3 });
     expect(report.disagreements).toEqual([
-      { line: 4, pred: '(1,2)', gold: '(2,1)', expected: true, got: false, reason: expect.stringContaining('tuple item 1') },
+      {
+        line: 4,
+        pred: '(1,2)',
+        gold: '(2,1)',
+        expected: true,
+        got: false,
+        reason: expect.stringContaining('tuple item 1'),
+      },
     ]);
   });
 
@@ -80,7 +87,9 @@ describe('threadweaver grade', () => {
     expect(boxed.disagreements.map((d: { line: number }) => d.line)).toEqual([1, 2]);
     const single = JSON.parse((await run(['--pred', 'Answer: 7', '--gold', '7', '--extract=lenient'])).out);
     expect(single).toMatchObject({ pred: 'Answer: 7', gold: '7', equal: true });
-    await expect(run(['--pred', '7', '--gold', '7', '--extract', 'loose'])).rejects.toThrow(/--extract: Invalid option/);
+    await expect(run(['--pred', '7', '--gold', '7', '--extract', 'loose'])).rejects.toThrow(
+      /--extract: Invalid option/,
+    );
   });
 
   it('names the file and line of a bad row', async () => {
@@ -101,7 +110,9 @@ describe('threadweaver grade', () => {
 
 describe('parseGradingCases', () => {
   it('requires pred (string or null), gold and equal', () => {
-    expect(() => parseGradingCases('{"gold":"1","equal":true}', 'f.jsonl')).toThrow('f.jsonl:1: field "pred": is missing');
+    expect(() => parseGradingCases('{"gold":"1","equal":true}', 'f.jsonl')).toThrow(
+      'f.jsonl:1: field "pred": is missing',
+    );
     expect(parseGradingCases('\n{"pred":null,"gold":"1","equal":false}\n', 'f.jsonl')).toEqual([
       { pred: null, gold: '1', equal: false, line: 2 },
     ]);

@@ -126,7 +126,9 @@ describe('the lenient extraction policy', () => {
   it('falls back to the last math of the final sentence', () => {
     expect(lenient('Therefore $x \\geq 5$ is the solution.')).toBe('x \\geq 5');
     expect(lenient('We get $a=1$ and so the pair is $(7, 6)$.')).toBe('(7, 6)');
-    expect(lenient('The identity is \\[ \\begin{pmatrix}1 \\\\ 2\\end{pmatrix} \\]')).toBe('\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}');
+    expect(lenient('The identity is \\[ \\begin{pmatrix}1 \\\\ 2\\end{pmatrix} \\]')).toBe(
+      '\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}',
+    );
     // No math in the final sentence: no answer (the earlier value was a step, not the answer).
     expect(lenient('We found $x = 3$. Let me know if you have questions.')).toBeNull();
     expect(lenient('No maths here at all.')).toBeNull();

@@ -77,14 +77,22 @@ describe('parseStructure', () => {
     expect(parseStructure('[0, 1)')).toMatchObject({ kind: 'tuple', open: '[', close: ')' });
     expect(parseStructure('(9+1)')).toEqual({ kind: 'expr', latex: '9+1' });
     expect(parseStructure('[-1, 0) \\cup (0, 1]').kind).toBe('union');
-    expect(parseStructure('\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}')).toMatchObject({ kind: 'matrix', rows: [[{}, {}], [{}, {}]] });
+    expect(parseStructure('\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}')).toMatchObject({
+      kind: 'matrix',
+      rows: [
+        [{}, {}],
+        [{}, {}],
+      ],
+    });
     expect(parseStructure('\\pm 2')).toMatchObject({ kind: 'set', items: [{ latex: '2' }, { latex: '-(2)' }] });
   });
 
   it('reads mixed numbers in any scalar position', () => {
     expect(parseStructure('2\\frac{1}{3}')).toEqual({ kind: 'expr', latex: '(2+\\frac{1}{3})' });
     expect(parseStructure('-7 3/4')).toEqual({ kind: 'expr', latex: '-(7+\\frac{3}{4})' });
-    expect(parseStructure('(1\\frac{4}{5}, 2)')).toMatchObject({ items: [{ latex: '(1+\\frac{4}{5})' }, { latex: '2' }] });
+    expect(parseStructure('(1\\frac{4}{5}, 2)')).toMatchObject({
+      items: [{ latex: '(1+\\frac{4}{5})' }, { latex: '2' }],
+    });
     expect(parseStructure('2\\frac{3}{2}')).toEqual({ kind: 'expr', latex: '2\\frac{3}{2}' });
   });
 
@@ -94,7 +102,19 @@ describe('parseStructure', () => {
   });
 
   it('tells labels from expressions on the left of =', () => {
-    for (const label of ['x', 'AB', '\\overline{CD}', '|PQ|', 'f^{-1}(x)', "g'(x)", '\\tan\\alpha', 'Area', '(p,q)', 'a_{n+1}', 'P(A)']) {
+    for (const label of [
+      'x',
+      'AB',
+      '\\overline{CD}',
+      '|PQ|',
+      'f^{-1}(x)',
+      "g'(x)",
+      '\\tan\\alpha',
+      'Area',
+      '(p,q)',
+      'a_{n+1}',
+      'P(A)',
+    ]) {
       expect(isLabel(label), label).toBe(true);
     }
     for (const expr of ['2x+z', '-x', '2y', 'x^2', 'a^2+b', '8\\times 9', '\\frac{10}{15}', '7', '(3,2)', '']) {
@@ -106,7 +126,11 @@ describe('parseStructure', () => {
     const rel = (s: string) => parseStructure(s) as Relation;
     expect(statement(rel('x = 5+5+1 = 11'))).toEqual({ label: 'x', value: '11' });
     expect(statement(rel('8 \\times 9 = 72'))).toEqual({ label: null, value: '72' });
-    expect(statement(rel('\\frac{40}{3} \\approx 13.33'))).toEqual({ label: null, value: '\\frac{40}{3}', approx: '13.33' });
+    expect(statement(rel('\\frac{40}{3} \\approx 13.33'))).toEqual({
+      label: null,
+      value: '\\frac{40}{3}',
+      approx: '13.33',
+    });
     expect(statement(rel('x \\approx 11'))).toEqual({ label: 'x', value: '11' });
     expect(statement(rel('2x + z = 1'))).toBeNull();
     expect(statement(rel('x < 5'))).toBeNull();

@@ -25,7 +25,17 @@ const cases: PublicCase[] = readFileSync(file, 'utf8')
   .flatMap((raw, i) => (raw.trim() ? [{ ...(JSON.parse(raw) as Omit<PublicCase, 'line'>), line: i + 1 }] : []));
 
 /** The keys docs/grading.md documents under "Differences from other graders". */
-const DOCUMENTED = ['decimal-comma', 'last-number', 'float-rounding', 'percent-as-fraction', 'ordered-lists', 'adjacent-boxes', 'mcq', 'require-think', 'require-box'];
+const DOCUMENTED = [
+  'decimal-comma',
+  'last-number',
+  'float-rounding',
+  'percent-as-fraction',
+  'ordered-lists',
+  'adjacent-boxes',
+  'mcq',
+  'require-think',
+  'require-box',
+];
 
 function grade(extract: ExtractPolicy) {
   return cases.map((c) => ({ ...c, got: gradeAnswer(c.pred, c.gold, { extract }) }));

@@ -94,7 +94,11 @@ describe('grading policies', () => {
   });
 
   it('matrices compare shape and entries, whatever the environment', () => {
-    expectGrade('\\begin{bmatrix}1 & \\frac12 \\\\ 3 & 4\\end{bmatrix}', '\\begin{pmatrix}1 & 0.5 \\\\ 3 & 4\\end{pmatrix}', true);
+    expectGrade(
+      '\\begin{bmatrix}1 & \\frac12 \\\\ 3 & 4\\end{bmatrix}',
+      '\\begin{pmatrix}1 & 0.5 \\\\ 3 & 4\\end{pmatrix}',
+      true,
+    );
     expectGrade('\\begin{pmatrix}1 & 2\\end{pmatrix}', '\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}', false);
   });
 

@@ -16,7 +16,8 @@ interface BlockSpec {
   bodies: string[];
 }
 
-const outlinesText = (b: BlockSpec) => `\n<Outlines>\n${b.outlines.map((o, i) => `<Outline>${i + 1}: ${o}</Outline>\n`).join('')}</Outlines>`;
+const outlinesText = (b: BlockSpec) =>
+  `\n<Outlines>\n${b.outlines.map((o, i) => `<Outline>${i + 1}: ${o}</Outline>\n`).join('')}</Outlines>`;
 
 /**
  * The model: `<think>\n<Parallel>` and block 1's plan; each thread its body; between blocks
@@ -86,7 +87,10 @@ describe('T, L and η over several blocks, counted by hand', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tw-multiblock-'));
     try {
       const rewards: number[] = [];
-      for (const [name, blocks] of [['two', [B1, B2]], ['three', [B1, B2, B3]]] as const) {
+      for (const [name, blocks] of [
+        ['two', [B1, B2]],
+        ['three', [B1, B2, B3]],
+      ] as const) {
         const result = await runRollouts({
           dataset: { name, problems: [{ id: 'q', problem: 'Q', answer: '3' }] },
           group: 1,
@@ -109,7 +113,8 @@ describe('T, L and η over several blocks, counted by hand', () => {
 });
 
 describe('the transition cap (32 by default)', () => {
-  const blocks = (n: number): BlockSpec[] => Array.from({ length: n }, () => ({ outlines: ['A', 'B'], bodies: [' a', ' b'] }));
+  const blocks = (n: number): BlockSpec[] =>
+    Array.from({ length: n }, () => ({ outlines: ['A', 'B'], bodies: [' a', ' b'] }));
 
   it('15 blocks take 31 transitions (a plan and a fork each, then the answer) and finish', async () => {
     const r = await solve('Q', { engine: new ScriptedEngine(blocksModel(blocks(15))) });
@@ -138,7 +143,8 @@ describe('the transition cap (32 by default)', () => {
 
 describe('threads and the context room', () => {
   // One sequential call writes the plan; every thread would write forever.
-  const endless = (context: string) => (/<Thread>\n\d:$/.test(context) ? ' more'.repeat(300) : `<think>\n<Parallel>${outlinesText(B1)}`);
+  const endless = (context: string) =>
+    /<Thread>\n\d:$/.test(context) ? ' more'.repeat(300) : `<think>\n<Parallel>${outlinesText(B1)}`;
 
   it('threads share the room the context has left once the block tags are counted: the run fills it exactly', async () => {
     const engine = new ScriptedEngine(endless);

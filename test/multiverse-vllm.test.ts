@@ -14,14 +14,17 @@ import { startVllmStub, type VllmStub } from './vllm-stub.js';
 
 const preset = loadPreset('multiverse-32b');
 const PROBLEM = 'Compute 23*47 + 18*36 - 12*11.';
-const k1Part = "<Think>\nThree products; the last two are subtracted, so compute them together.\nLet's think in parallel.\n<Parallel>\n<Goal>\n<Outline>\n1: Compute 23*47.\n</Outline>\n<Outline>\n2: Compute 18*36 - 12*11.\n</Outline>\n</Goal>";
+const k1Part =
+  "<Think>\nThree products; the last two are subtracted, so compute them together.\nLet's think in parallel.\n<Parallel>\n<Goal>\n<Outline>\n1: Compute 23*47.\n</Outline>\n<Outline>\n2: Compute 18*36 - 12*11.\n</Outline>\n</Goal>";
 const path1 = ' 23*47 = 23*40 + 23*7 = 920 + 161 = 1081.\n</Path>';
-const path2Head = " Two products again, each on its own.\nLet's think in parallel.\n<Parallel>\n<Goal>\n<Outline>\n1: Compute 18*36.\n</Outline>\n<Outline>\n2: Compute 12*11.\n</Outline>\n</Goal>";
+const path2Head =
+  " Two products again, each on its own.\nLet's think in parallel.\n<Parallel>\n<Goal>\n<Outline>\n1: Compute 18*36.\n</Outline>\n<Outline>\n2: Compute 12*11.\n</Outline>\n</Goal>";
 const nested1 = ' 18*36 = 18*30 + 18*6 = 540 + 108 = 648.\n</Path>';
 const nested2 = ' 12*11 = 132.\n</Path>';
 const path2Tail = '18*36 = 648 and 12*11 = 132.\n</Conclusion>\n</Parallel>\nSo 648 - 132 = 516.\n</Path>';
 const nestedJoin = `\n<Path>\n1:${nested1}\n<Path>\n2:${nested2}\n<Conclusion>\n`;
-const tail = '23*47 = 1081 and 18*36 - 12*11 = 516.\n</Conclusion>\n</Parallel>\n1081 + 516 = 1597.\n</Think>\n\nAnswer: \\boxed{1597}';
+const tail =
+  '23*47 = 1081 and 18*36 - 12*11 = 516.\n</Conclusion>\n</Parallel>\n1081 + 516 = 1597.\n</Think>\n\nAnswer: \\boxed{1597}';
 const J = `${k1Part}\n<Path>\n1:${path1}\n<Path>\n2:${path2Head}${nestedJoin}${path2Tail}\n<Conclusion>\n${tail}`;
 
 let tok: HFTokenizer;
@@ -46,7 +49,17 @@ afterAll(async () => stub?.close());
 
 describe('solve --preset multiverse-32b on a vLLM-shaped server', () => {
   it('reproduces a nested trajectory byte for byte, one request per call, stopping at </Goal> and </Path>', async () => {
-    const r = await threadweaver('solve', '--json', '--preset', 'multiverse-32b', '--tokenizer', qwen3Dir, '--base-url', stub.url, PROBLEM);
+    const r = await threadweaver(
+      'solve',
+      '--json',
+      '--preset',
+      'multiverse-32b',
+      '--tokenizer',
+      qwen3Dir,
+      '--base-url',
+      stub.url,
+      PROBLEM,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -71,9 +84,24 @@ describe('solve --preset multiverse-32b on a vLLM-shaped server', () => {
     ]);
     // Each path from its block's context + "\n<Path>\n{n}:" (siblings arrive in any order).
     const prompts = requests.map((b) => tok.decode(b.prompt));
-    for (const end of [`${k1Part}\n<Path>\n1:`, `${k1Part}\n<Path>\n2:`, `${path2Head}\n<Path>\n1:`, `${path2Head}\n<Path>\n2:`, nestedJoin]) {
-      expect(prompts.some((p) => p.endsWith(end)), end).toBe(true);
+    for (const end of [
+      `${k1Part}\n<Path>\n1:`,
+      `${k1Part}\n<Path>\n2:`,
+      `${path2Head}\n<Path>\n1:`,
+      `${path2Head}\n<Path>\n2:`,
+      nestedJoin,
+    ]) {
+      expect(
+        prompts.some((p) => p.endsWith(end)),
+        end,
+      ).toBe(true);
     }
-    for (const body of requests) expect(body).toMatchObject({ include_stop_str_in_output: true, skip_special_tokens: false, temperature: 0.6, top_p: 0.95 });
+    for (const body of requests)
+      expect(body).toMatchObject({
+        include_stop_str_in_output: true,
+        skip_special_tokens: false,
+        temperature: 0.6,
+        top_p: 0.95,
+      });
   });
 });

@@ -32,7 +32,7 @@ export interface StubChoice {
 export interface StubServer {
   url: string;
   requests: StubRequest[];
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export function completionBody(choice: StubChoice, promptTokens = 1): unknown {
@@ -55,9 +55,14 @@ export async function startStubServer(
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
+    const answer = async (): Promise<void> => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const entry: StubRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} };
+      const entry: StubRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {},
+      };
       requests.push(entry);
       const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -67,7 +72,10 @@ export async function startStubServer(
         return send(401, { error: { message: 'Invalid API key', type: 'invalid_request_error' } });
       }
       if (req.method === 'GET' && entry.path === '/v1/models') {
-        return send(200, { object: 'list', data: options.models ?? [{ id: 'stub-model', object: 'model', max_model_len: 1024 }] });
+        return send(200, {
+          object: 'list',
+          data: options.models ?? [{ id: 'stub-model', object: 'model', max_model_len: 1024 }],
+        });
       }
       if (req.method === 'POST' && entry.path === '/v1/completions') {
         const out = await onCompletion(entry, completions++);
@@ -77,6 +85,13 @@ export async function startStubServer(
         return send(reply.status ?? 200, reply.json, reply.headers);
       }
       send(404, { error: { message: `no route ${req.method} ${entry.path}` } });
+    };
+    // A handler that throws answers 500 with its message (a test sees it, not a hung request).
+    req.on('end', () => {
+      answer().catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: err instanceof Error ? err.message : String(err) } }));
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -12,7 +12,7 @@ import type { TransformersEngine } from '../src/engine/transformers.js';
 import { extractAnswer } from '../src/math/extract.js';
 import { startServer } from '../src/server/index.js';
 import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { startFaultProxy } from './fault-proxy.js';
 import { hasSharedFile, readJsonl, sharedDir } from './helpers.js';
 
 // End to end over real loopback HTTP: `threadweaver serve`'s server on the bundled model, and
@@ -24,7 +24,10 @@ interface Row {
   answer: string;
 }
 
-const hasShared = hasSharedFile('benchmarks/arith500.jsonl', 'arith500 in the remote-engine tests (20 generated problems stand in)');
+const hasShared = hasSharedFile(
+  'benchmarks/arith500.jsonl',
+  'arith500 in the remote-engine tests (20 generated problems stand in)',
+);
 const rows: Row[] = hasShared
   ? readJsonl<Row>(path.join(sharedDir, 'benchmarks/arith500.jsonl')).slice(0, 20)
   : generateArith(20, 2026).map((t, i) => ({ id: `generated-${i}`, problem: t.problem, answer: String(t.answer) }));
@@ -61,10 +64,14 @@ function expectSameTrajectory(remoteResult: SolveResult, local: SolveResult, lab
   expect(remoteResult.answer, label).toBe(local.answer);
   expect(remoteResult.text, label).toBe(local.text);
   expect(remoteResult.trajectory.ids, label).toEqual(local.trajectory.ids);
-  expect(remoteResult.trajectory.pieces.map((p) => [p.source, p.text]), label).toEqual(local.trajectory.pieces.map((p) => [p.source, p.text]));
-  expect(remoteResult.trajectory.calls.map((c) => [c.role, c.finishReason, c.matchedStop, c.prefixLength]), label).toEqual(
-    local.trajectory.calls.map((c) => [c.role, c.finishReason, c.matchedStop, c.prefixLength]),
-  );
+  expect(
+    remoteResult.trajectory.pieces.map((p) => [p.source, p.text]),
+    label,
+  ).toEqual(local.trajectory.pieces.map((p) => [p.source, p.text]));
+  expect(
+    remoteResult.trajectory.calls.map((c) => [c.role, c.finishReason, c.matchedStop, c.prefixLength]),
+    label,
+  ).toEqual(local.trajectory.calls.map((c) => [c.role, c.finishReason, c.matchedStop, c.prefixLength]));
   expect(remoteResult.finishReason, label).toBe(local.finishReason);
 }
 
@@ -91,11 +98,16 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
       remoteMs += Date.now() - t0;
       expectSameTrajectory(r, local, row.id);
       // Ids came from the server (what the model sampled), not from re-tokenizing.
-      expect(r.trajectory.calls.every((c) => c.usage.source === 'server'), row.id).toBe(true);
+      expect(
+        r.trajectory.calls.every((c) => c.usage.source === 'server'),
+        row.id,
+      ).toBe(true);
       if (r.answer === row.answer) correct++;
       if (r.metrics.parallelBlocks > 0) forked++;
     }
-    console.log(`[openai.e2e] ${correct}/${rows.length} correct, ${forked} forked; embedded ${localMs} ms, over HTTP ${remoteMs} ms`);
+    console.log(
+      `[openai.e2e] ${correct}/${rows.length} correct, ${forked} forked; embedded ${localMs} ms, over HTTP ${remoteMs} ms`,
+    );
     expect(correct).toBeGreaterThanOrEqual(rows.length - 2);
     expect(forked).toBeGreaterThan(0);
   });
@@ -112,7 +124,16 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
       if (threads.length < 2) continue;
       const before = t.calls.slice(0, t.calls.indexOf(threads[0]!)).reduce((s, c) => s + c.completionIds.length, 0);
       const threadTokens = threads.reduce((s, c) => s + c.completionIds.length, 0);
-      const headers = threads.reduce((s, c, i) => s + tok.count(i === 0 ? `\n<Thread>\n${(c.role as { thread: string }).thread}:` : `<Thread>\n${(c.role as { thread: string }).thread}:`), 0);
+      const headers = threads.reduce(
+        (s, c, i) =>
+          s +
+          tok.count(
+            i === 0
+              ? `\n<Thread>\n${(c.role as { thread: string }).thread}:`
+              : `<Thread>\n${(c.role as { thread: string }).thread}:`,
+          ),
+        0,
+      );
       const closing = threads.length * tok.count('\n</Thread>') + tok.count('\n</Parallel>');
       const limits = [
         { maxTokens: before + Math.floor(threadTokens * 0.7) },
@@ -132,7 +153,10 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
         expect(local.text.endsWith('\n</Thread>\n</Parallel>'), label).toBe(true);
         // A thread was cut while another used more than an even split would have given it.
         const cut = local.trajectory.calls.filter((c) => c.role.kind === 'thread');
-        expect(cut.some((c) => c.finishReason === 'length'), label).toBe(true);
+        expect(
+          cut.some((c) => c.finishReason === 'length'),
+          label,
+        ).toBe(true);
         expectSameTrajectory(await solve(row.problem, { engine: remote, ...limit }), local, `remote ${label}`);
         expectSameTrajectory(await solve(row.problem, { engine: router, ...limit }), local, `routed ${label}`);
       }
@@ -150,12 +174,19 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
       retryAfterSeconds: 0,
     });
     cleanups.push(() => proxy.close());
-    const faulty = await OpenAIEngine.connect({ baseUrl: proxy.url, timeoutMs: 60_000, maxRetries: 6, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const faulty = await OpenAIEngine.connect({
+      baseUrl: proxy.url,
+      timeoutMs: 60_000,
+      maxRetries: 6,
+      retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    });
     for (const row of rows.slice(0, 5)) {
       expectSameTrajectory(await solve(row.problem, { engine: faulty }), await expected(row.problem), row.id);
     }
     const injected = proxy.counts.matched - proxy.counts.byFault.pass;
-    console.log(`[openai.e2e] fault proxy: ${proxy.counts.matched} requests, ${injected} faults injected (${JSON.stringify(proxy.counts.byFault)}), ${faulty.stats.retries} retries`);
+    console.log(
+      `[openai.e2e] fault proxy: ${proxy.counts.matched} requests, ${injected} faults injected (${JSON.stringify(proxy.counts.byFault)}), ${faulty.stats.retries} retries`,
+    );
     expect(injected).toBeGreaterThanOrEqual(3);
     // Every injected fault cost exactly one retry; each successful request reached the server once.
     expect(faulty.stats.retries).toBe(injected);
@@ -166,7 +197,11 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
   it('a request held past the timeout is cut and retried once', async () => {
     const proxy = await startFaultProxy({ target: server.url, schedule: ['delay'], delayMs: 60_000 });
     cleanups.push(() => proxy.close());
-    const engine = await OpenAIEngine.connect({ baseUrl: proxy.url, timeoutMs: 1_000, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const engine = await OpenAIEngine.connect({
+      baseUrl: proxy.url,
+      timeoutMs: 1_000,
+      retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    });
     const t0 = Date.now();
     const r = await engine.complete({ prompt: 'Compute 2*3.', maxTokens: 4 });
     expect(r.ids).toHaveLength(4);
@@ -193,7 +228,9 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
     const c = router.counters;
     const [dead, live] = router.serverCounters();
     const calls = results.reduce((s, r) => s + r.trajectory.calls.length, 0);
-    console.log(`[openai.e2e] router: ${JSON.stringify(c)}; dead ${JSON.stringify(dead)}; live ${JSON.stringify(live)}`);
+    console.log(
+      `[openai.e2e] router: ${JSON.stringify(c)}; dead ${JSON.stringify(dead)}; live ${JSON.stringify(live)}`,
+    );
     expect(c.calls).toBe(calls);
     expect(c.succeeded).toBe(calls);
     expect(c.failed + c.aborted).toBe(0);
@@ -230,13 +267,17 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
       // across requests, as vLLM's is) shifts logits by float rounding enough to flip them.
       expect(r.trajectory.prompt).toBe(local.trajectory.prompt);
       expect(r.trajectory.promptIds).toEqual(local.trajectory.promptIds);
-      expect(r.trajectory.prompt).toContain(mode === 'parallel' ? '<Outline>1: Compute 12*3.</Outline>' : 'Reason in one chain');
+      expect(r.trajectory.prompt).toContain(
+        mode === 'parallel' ? '<Outline>1: Compute 12*3.</Outline>' : 'Reason in one chain',
+      );
       expect(['done', 'budget', 'context', 'thread-eos', 'transitions']).toContain(r.finishReason);
       expect(r.text).toBe(r.trajectory.pieces.map((p) => p.text).join(''));
       expect(r.answer).toBe(extractAnswer(r.text));
       expect(r.formatValid).toBe(r.violations.length === 0);
       expect(r.metrics.totalTokens).toBeGreaterThan(0);
-      console.log(`[openai.e2e] instructed ${mode}: ${r.finishReason}, ${r.trajectory.calls.length} call(s), answer ${r.answer}, ${r.violations.length} violation(s)`);
+      console.log(
+        `[openai.e2e] instructed ${mode}: ${r.finishReason}, ${r.trajectory.calls.length} call(s), answer ${r.answer}, ${r.violations.length} violation(s)`,
+      );
     }
   });
 

@@ -24,8 +24,18 @@ describe('readChoice: stop strings, EOS and ids', () => {
 
   it('a stop the server kept: stop, and the server ids when they decode to the text', () => {
     const text = ' 2*3 = 6.\n</Thread>';
-    const r = readChoice({ text, finishReason: 'stop', stopReason: '</Thread>', tokenIds: tok.encode(text) }, stops, tok);
-    expect(r).toEqual({ text, ids: tok.encode(text), idsFrom: 'server', finishReason: 'stop', matchedStop: '</Thread>' });
+    const r = readChoice(
+      { text, finishReason: 'stop', stopReason: '</Thread>', tokenIds: tok.encode(text) },
+      stops,
+      tok,
+    );
+    expect(r).toEqual({
+      text,
+      ids: tok.encode(text),
+      idsFrom: 'server',
+      finishReason: 'stop',
+      matchedStop: '</Thread>',
+    });
   });
 
   it('a stop the server stripped and reported: re-appended', () => {
@@ -38,7 +48,11 @@ describe('readChoice: stop strings, EOS and ids', () => {
 
   it('stop_reason null or a token id (SGLang matched_stop) is EOS: nothing appended, EOS text and id removed', () => {
     const ids = [...tok.encode('The answer is 6.'), 2];
-    const a = readChoice({ text: 'The answer is 6.<|im_end|>', finishReason: 'stop', stopReason: null, tokenIds: ids }, stops, tok);
+    const a = readChoice(
+      { text: 'The answer is 6.<|im_end|>', finishReason: 'stop', stopReason: null, tokenIds: ids },
+      stops,
+      tok,
+    );
     expect(a).toEqual({ text: 'The answer is 6.', ids: ids.slice(0, -1), idsFrom: 'server', finishReason: 'eos' });
     const b = readChoice({ text: 'The answer is 6.', finishReason: 'stop', stopReason: 2 }, stops, tok);
     expect(b.finishReason).toBe('eos');
@@ -50,14 +64,19 @@ describe('readChoice: stop strings, EOS and ids', () => {
     const e = readChoice({ text: 'x', finishReason: 'stop', tokenIds: [...tok.encode('x'), 2] }, stops, tok);
     expect(e.finishReason).toBe('eos');
     // Even in `stripped` mode: the EOS id settles it.
-    expect(readChoice({ text: 'x', finishReason: 'stop', tokenIds: [...tok.encode('x'), 2] }, stops, tok, 'stripped').finishReason).toBe('eos');
+    expect(
+      readChoice({ text: 'x', finishReason: 'stop', tokenIds: [...tok.encode('x'), 2] }, stops, tok, 'stripped')
+        .finishReason,
+    ).toBe('eos');
   });
 
   it('no report and nothing to tell: `eos` by default; `stripped` re-appends the only stop and refuses to guess among several', () => {
     expect(readChoice({ text: 'x', finishReason: 'stop' }, stops, tok).finishReason).toBe('eos');
     const s = readChoice({ text: 'x', finishReason: 'stop' }, stops, tok, 'stripped');
     expect(s).toMatchObject({ text: 'x</Thread>', finishReason: 'stop', matchedStop: '</Thread>' });
-    expect(() => readChoice({ text: 'x', finishReason: 'stop' }, ['</Thread>', '</Outlines>'], tok, 'stripped')).toThrow(/cannot tell which/);
+    expect(() =>
+      readChoice({ text: 'x', finishReason: 'stop' }, ['</Thread>', '</Outlines>'], tok, 'stripped'),
+    ).toThrow(/cannot tell which/);
     expect(readChoice({ text: 'x', finishReason: 'stop' }, [], tok, 'stripped').finishReason).toBe('eos');
   });
 
@@ -91,9 +110,17 @@ describe('retry helpers', () => {
 
 describe('OpenAIEngine over loopback HTTP', () => {
   it('asks /v1/models for the model and context, sends ids, clamps max_tokens, and keeps the server ids', async () => {
-    const s = await stub(() => ({ text: ' 6.\n</Thread>', finish_reason: 'stop', stop_reason: '</Thread>', token_ids: tok.encode(' 6.\n</Thread>') }), {
-      models: [{ id: 'served-x', max_model_len: 64 }],
-    });
+    const s = await stub(
+      () => ({
+        text: ' 6.\n</Thread>',
+        finish_reason: 'stop',
+        stop_reason: '</Thread>',
+        token_ids: tok.encode(' 6.\n</Thread>'),
+      }),
+      {
+        models: [{ id: 'served-x', max_model_len: 64 }],
+      },
+    );
     const engine = await engineOn(s);
     expect(engine.model).toBe('served-x');
     expect(engine.contextLength).toBe(64);
@@ -119,14 +146,33 @@ describe('OpenAIEngine over loopback HTTP', () => {
 
   it('text prompts, no vendor fields, extra body; the tokenizer context when the server gives none; no chat template', async () => {
     const s = await stub(() => ({ text: 'ok', finish_reason: 'length' }), { models: [{ id: 'm' }] });
-    const engine = await engineOn(s, { promptFormat: 'text', vendorParams: false, extraBody: { top_k: 5 }, chatTemplate: 'none' });
+    const engine = await engineOn(s, {
+      promptFormat: 'text',
+      vendorParams: false,
+      extraBody: { top_k: 5 },
+      chatTemplate: 'none',
+    });
     expect(engine.contextLength).toBe(1024); // the bundled tokenizer's model_max_length
     expect(engine.tokenizer.applyChatTemplate([{ role: 'user', content: 'Compute 2*3.' }])).toBe('Compute 2*3.');
-    const r = await engine.complete({ prompt: tok.encode('Compute 2*3.'), maxTokens: 2, seed: 7, temperature: 0.5, topP: 0.9 });
+    const r = await engine.complete({
+      prompt: tok.encode('Compute 2*3.'),
+      maxTokens: 2,
+      seed: 7,
+      temperature: 0.5,
+      topP: 0.9,
+    });
     expect(r).toMatchObject({ text: 'ok', finishReason: 'length', ids: tok.encode('ok') });
     expect(r.usage.source).toBe('tokenizer');
     const body = s.requests.find((q) => q.path === '/v1/completions')!.body;
-    expect(body).toEqual({ model: 'm', prompt: 'Compute 2*3.', max_tokens: 2, temperature: 0.5, top_p: 0.9, seed: 7, top_k: 5 });
+    expect(body).toEqual({
+      model: 'm',
+      prompt: 'Compute 2*3.',
+      max_tokens: 2,
+      temperature: 0.5,
+      top_p: 0.9,
+      seed: 7,
+      top_k: 5,
+    });
   });
 
   it('siblings run concurrently with their own seeds, each may use the whole shared budget, which is then kept in lockstep', async () => {
@@ -139,7 +185,10 @@ describe('OpenAIEngine over loopback HTTP', () => {
       if (++arrived === 3) release();
       await all; // would never resolve if the siblings were sent one after another
       const last = (req.body.prompt as number[]).at(-2);
-      const text = last === tok.encode('\n<Thread>\n1:').at(-2) ? tok.decode(tok.encode(' ok\n</Thread>')) : tok.decode(tok.encode(words(40)).slice(0, req.body.max_tokens as number));
+      const text =
+        last === tok.encode('\n<Thread>\n1:').at(-2)
+          ? tok.decode(tok.encode(' ok\n</Thread>'))
+          : tok.decode(tok.encode(words(40)).slice(0, req.body.max_tokens as number));
       return { text, finish_reason: text.endsWith('</Thread>') ? 'stop' : 'length', token_ids: tok.encode(text) };
     });
     const engine = await engineOn(s);
@@ -147,7 +196,14 @@ describe('OpenAIEngine over loopback HTTP', () => {
     const suffixes = ['\n<Thread>\n1:', '\n<Thread>\n2:', '\n<Thread>\n3:'].map((x) => tok.encode(x));
     const short = tok.encode(' ok\n</Thread>').length;
     const deltas: [number, string][] = [];
-    const r = await engine.completeSiblings(prefix, suffixes, { maxTokens: 100, maxTotalTokens: 20, temperature: 1, seed: 40, onDelta: (i, d) => deltas.push([i, d]), stop: ['</Thread>'] });
+    const r = await engine.completeSiblings(prefix, suffixes, {
+      maxTokens: 100,
+      maxTotalTokens: 20,
+      temperature: 1,
+      seed: 40,
+      onDelta: (i, d) => deltas.push([i, d]),
+      stop: ['</Thread>'],
+    });
     const bodies = s.requests.filter((q) => q.path === '/v1/completions').map((q) => q.body);
     expect(new Set(bodies.map((b) => b.seed)).size).toBe(3);
     // Not a split: every request may use all 20 (+1 to tell an EOS right at the budget from a cut).
@@ -157,17 +213,29 @@ describe('OpenAIEngine over loopback HTTP', () => {
     expect(r.map((x) => x.finishReason)).toEqual(['stop', 'length', 'length']);
     expect(r[1]!.text).toBe(tok.decode(tok.encode(words(40)).slice(0, Math.ceil(rest / 2))));
     // Deltas carry only the kept text, once per sibling.
-    for (let i = 0; i < 3; i++) expect(deltas.filter(([j]) => j === i).map(([, d]) => d).join('')).toBe(r[i]!.text);
+    for (let i = 0; i < 3; i++)
+      expect(
+        deltas
+          .filter(([j]) => j === i)
+          .map(([, d]) => d)
+          .join(''),
+      ).toBe(r[i]!.text);
 
     const withSeeds = await engine.completeSiblings(prefix, suffixes.slice(0, 2), { maxTokens: 5, seeds: [11, 12] });
     expect(withSeeds).toHaveLength(2);
-    expect(s.requests.slice(-2).map((q) => q.body.seed).sort()).toEqual([11, 12]);
+    expect(
+      s.requests
+        .slice(-2)
+        .map((q) => q.body.seed)
+        .sort(),
+    ).toEqual([11, 12]);
   });
 
   it('retries 5xx, 429 (with Retry-After) and timeouts with a bound, and counts them', async () => {
     const s = await stub((_, n) => {
       if (n === 0) return { status: 500, json: { error: { message: 'boom' } } };
-      if (n === 1) return { status: 429, headers: { 'retry-after-ms': '30' }, json: { error: { message: 'slow down' } } };
+      if (n === 1)
+        return { status: 429, headers: { 'retry-after-ms': '30' }, json: { error: { message: 'slow down' } } };
       // Held far past the timeout, which is itself far above a loopback answer, even on a busy machine.
       if (n === 2) return { delayMs: 20_000, json: completionBody({ text: 'late', finish_reason: 'length' }) };
       return { text: 'fine', finish_reason: 'length' };
@@ -190,7 +258,10 @@ describe('OpenAIEngine over loopback HTTP', () => {
   });
 
   it('client errors surface as the openai classes with the server message, without retries', async () => {
-    const s = await stub(() => ({ status: 400, json: { error: { message: 'prompt of 2000 tokens exceeds max_model_len 1024', type: 'BadRequestError' } } }));
+    const s = await stub(() => ({
+      status: 400,
+      json: { error: { message: 'prompt of 2000 tokens exceeds max_model_len 1024', type: 'BadRequestError' } },
+    }));
     const engine = await engineOn(s);
     const err = await engine.complete({ prompt: [5], maxTokens: 4 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
@@ -198,7 +269,9 @@ describe('OpenAIEngine over loopback HTTP', () => {
     expect(engine.stats.requests).toBe(1);
 
     const locked = await stub(() => ({ text: '', finish_reason: 'length' }), { apiKey: 'right' });
-    const denied = await OpenAIEngine.connect({ baseUrl: locked.url, tokenizer: tok, apiKey: 'wrong' }).catch((e: unknown) => e);
+    const denied = await OpenAIEngine.connect({ baseUrl: locked.url, tokenizer: tok, apiKey: 'wrong' }).catch(
+      (e: unknown) => e,
+    );
     expect(denied).toBeInstanceOf(AuthenticationError);
     expect((denied as Error).message).toContain('Invalid API key');
   });

@@ -11,7 +11,9 @@ import { repoRoot } from './helpers.js';
 // After a deliberate change: `UPDATE_PUBLIC_API=1 npx vitest run test/package-exports.test.ts`
 // rewrites the lists, and the diff shows what changed.
 
-const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { exports: Record<string, string | { types: string }> };
+const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { types: string }>;
+};
 const listFile = path.join(repoRoot, 'test/fixtures/public-api.json');
 const expected = JSON.parse(readFileSync(listFile, 'utf8')) as Record<string, { values: string[]; types: string[] }>;
 const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
@@ -19,7 +21,13 @@ const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
 /** Every name a subpath's declarations export, with the declaration it resolves to (`file:offset`). */
 function declaredExports(): Map<string, Map<string, string>> {
   const files = subpaths.map((s) => path.join(repoRoot, (pkg.exports[s] as { types: string }).types));
-  const program = ts.createProgram(files, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, skipLibCheck: true, types: [] });
+  const program = ts.createProgram(files, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    skipLibCheck: true,
+    types: [],
+  });
   const checker = program.getTypeChecker();
   const out = new Map<string, Map<string, string>>();
   subpaths.forEach((sub, i) => {
@@ -50,7 +58,10 @@ describe('public exports of the built package', () => {
     const types = [...declared.get(sub)!.keys()].filter((n) => !(n in mod)).sort();
     if (process.env.UPDATE_PUBLIC_API === '1') {
       expected[sub] = { values, types };
-      writeFileSync(listFile, JSON.stringify(Object.fromEntries(subpaths.map((s) => [s, expected[s]])), null, 2) + '\n');
+      writeFileSync(
+        listFile,
+        JSON.stringify(Object.fromEntries(subpaths.map((s) => [s, expected[s]])), null, 2) + '\n',
+      );
     }
     expect(values).toEqual(expected[sub]!.values);
     expect(types).toEqual(expected[sub]!.types);
@@ -77,11 +88,24 @@ describe('public exports of the built package', () => {
       for (const [name, value] of Object.entries(mod)) {
         if (typeof value === 'function' && value.prototype instanceof Error) {
           errors.push(name);
-          expect(value.prototype instanceof ThreadweaverError || value === ThreadweaverError, `${sub} ${name}`).toBe(true);
+          expect(value.prototype instanceof ThreadweaverError || value === ThreadweaverError, `${sub} ${name}`).toBe(
+            true,
+          );
         }
       }
     }
     // The classes a caller catches by name are among them.
-    expect(errors).toEqual(expect.arrayContaining(['SolveError', 'RetriesExhaustedError', 'SettingsMismatchError', 'DatasetError', 'ResultsError', 'RolloutFileError', 'ApiError', 'TraceError']));
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'SolveError',
+        'RetriesExhaustedError',
+        'SettingsMismatchError',
+        'DatasetError',
+        'ResultsError',
+        'RolloutFileError',
+        'ApiError',
+        'TraceError',
+      ]),
+    );
   });
 });

@@ -35,7 +35,10 @@ describe('npm pack, then install into a fresh folder as a consumer would', () =>
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'tw-pack-'));
     // dist/ is fresh (the global setup rebuilds it), so pack without running `prepare` again.
-    const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repoRoot, env: cleanEnv });
+    const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+      cwd: repoRoot,
+      env: cleanEnv,
+    });
     tarball = path.join(dir, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
   });
   afterAll(async () => {
@@ -48,7 +51,8 @@ describe('npm pack, then install into a fresh folder as a consumer would', () =>
     await writeFile(path.join(app, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
     const env = { ...cleanEnv, ...(setting === 'env' ? { ONNXRUNTIME_NODE_INSTALL: 'skip' } : {}) };
     if (setting === 'npmrc') await writeFile(path.join(app, '.npmrc'), 'onnxruntime-node-install=skip\n');
-    const install = (mode: string) => exec('npm', ['install', mode, '--no-audit', '--no-fund', tarball], { cwd: app, env, maxBuffer: 1 << 24 });
+    const install = (mode: string) =>
+      exec('npm', ['install', mode, '--no-audit', '--no-fund', tarball], { cwd: app, env, maxBuffer: 1 << 24 });
     try {
       await install('--offline');
     } catch (err) {
@@ -59,22 +63,29 @@ describe('npm pack, then install into a fresh folder as a consumer would', () =>
     return app;
   }
 
-  it.each(['env', 'npmrc'] as const)('with the setting in %s: installs, imports, and solves on the bundled model', async (setting) => {
-    const app = await consumer(`consumer-${setting}`, setting);
-    // The postinstall was skipped: the CUDA provider it downloads on linux/x64 is absent; the CPU binding ships.
-    const bin = path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6', `${process.platform}`, process.arch);
-    expect(existsSync(path.join(bin, 'onnxruntime_binding.node'))).toBe(true);
-    expect(existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so'))).toBe(false);
+  it.each(['env', 'npmrc'] as const)(
+    'with the setting in %s: installs, imports, and solves on the bundled model',
+    async (setting) => {
+      const app = await consumer(`consumer-${setting}`, setting);
+      // The postinstall was skipped: the CUDA provider it downloads on linux/x64 is absent; the CPU binding ships.
+      const bin = path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6', `${process.platform}`, process.arch);
+      expect(existsSync(path.join(bin, 'onnxruntime_binding.node'))).toBe(true);
+      expect(existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so'))).toBe(false);
 
-    await writeFile(
-      path.join(app, 'main.mjs'),
-      `import { solve } from 'threadweaver-ts';\nimport { gradeAnswer } from 'threadweaver-ts/math';\n` +
-        `const r = await solve('Compute 37*24 + 18*53 - 29*11.');\n` +
-        `console.log(JSON.stringify({ answer: r.answer, blocks: r.metrics.parallelBlocks, graded: (await gradeAnswer(r.answer, '1523')).equal }));\n`,
-    );
-    const { stdout } = await exec(process.execPath, ['main.mjs'], { cwd: app, env: cleanEnv });
-    expect(JSON.parse(stdout)).toEqual({ answer: '1523', blocks: 1, graded: true });
-    const cli = await exec(path.join(app, 'node_modules/.bin/threadweaver'), ['solve', '--json', 'Compute 25*58 + 13*96.'], { cwd: app, env: cleanEnv });
-    expect(JSON.parse(cli.stdout).answer).toBe('2698');
-  });
+      await writeFile(
+        path.join(app, 'main.mjs'),
+        `import { solve } from 'threadweaver-ts';\nimport { gradeAnswer } from 'threadweaver-ts/math';\n` +
+          `const r = await solve('Compute 37*24 + 18*53 - 29*11.');\n` +
+          `console.log(JSON.stringify({ answer: r.answer, blocks: r.metrics.parallelBlocks, graded: (await gradeAnswer(r.answer, '1523')).equal }));\n`,
+      );
+      const { stdout } = await exec(process.execPath, ['main.mjs'], { cwd: app, env: cleanEnv });
+      expect(JSON.parse(stdout)).toEqual({ answer: '1523', blocks: 1, graded: true });
+      const cli = await exec(
+        path.join(app, 'node_modules/.bin/threadweaver'),
+        ['solve', '--json', 'Compute 25*58 + 13*96.'],
+        { cwd: app, env: cleanEnv },
+      );
+      expect(JSON.parse(cli.stdout).answer).toBe('2698');
+    },
+  );
 });

@@ -33,9 +33,10 @@ describe('the threadweaver-qwen3-8b prompt on Qwen3', () => {
   it('has these ids (Qwen3 BPE; the suffix\'s leading space merges into " Let")', () => {
     const ids = tok.encode(buildPrompt(tok, SAMPLE_PROBLEM, 'parallel', presetPromptFormat(threadweaverPreset)));
     expect(ids).toEqual([
-      151644, 872, 198, 10061, 400, 69, 2075, 8, 284, 856, 61, 17, 481, 220, 21, 87, 488, 220, 16, 18, 3, 323, 400, 70, 2075, 8, 284, 1124, 26888, 45340, 488,
-      220, 19, 92, 12947, 22603, 400, 69, 7, 20, 8, 488, 342, 7, 16, 17, 8, 488, 282, 4080, 16, 8, 12947, 6771, 594, 1744, 3019, 553, 3019, 323, 2550, 279,
-      1590, 4226, 2878, 1124, 79075, 46391, 151645, 198, 151644, 77091, 198,
+      151644, 872, 198, 10061, 400, 69, 2075, 8, 284, 856, 61, 17, 481, 220, 21, 87, 488, 220, 16, 18, 3, 323, 400, 70,
+      2075, 8, 284, 1124, 26888, 45340, 488, 220, 19, 92, 12947, 22603, 400, 69, 7, 20, 8, 488, 342, 7, 16, 17, 8, 488,
+      282, 4080, 16, 8, 12947, 6771, 594, 1744, 3019, 553, 3019, 323, 2550, 279, 1590, 4226, 2878, 1124, 79075, 46391,
+      151645, 198, 151644, 77091, 198,
     ]);
     expect(tok.decode(ids.slice(0, 3))).toBe('<|im_start|>user\n');
     expect(tok.decode(ids.slice(-5))).toBe('<|im_end|>\n<|im_start|>assistant\n');
@@ -45,8 +46,12 @@ describe('the threadweaver-qwen3-8b prompt on Qwen3', () => {
   it("Qwen3's template: enable_thinking false would pre-fill an empty think block, which the preset never asks for", () => {
     const messages = [{ role: 'user' as const, content: 'Q' }];
     expect(tok.applyChatTemplate(messages)).toBe('<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n');
-    expect(tok.applyChatTemplate(messages, { kwargs: { enable_thinking: true } })).toBe('<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n');
-    expect(tok.applyChatTemplate(messages, { kwargs: { enable_thinking: false } })).toBe('<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n');
+    expect(tok.applyChatTemplate(messages, { kwargs: { enable_thinking: true } })).toBe(
+      '<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(tok.applyChatTemplate(messages, { kwargs: { enable_thinking: false } })).toBe(
+      '<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n',
+    );
   });
 
   it('qwen3-instructed: the format instructions as the system message, the thinking template', () => {
@@ -64,8 +69,12 @@ describe('the 12 added tags', () => {
     expect(TAGS.map((t) => plain.singleTokenId(t))).toEqual(TAGS.map(() => undefined));
     expect(TAGS.map((t) => tok.encode(t))).toEqual(TAGS.map((_, i) => [151669 + i]));
     // Native Qwen3 tokens keep their ids; the tags decode back (special tokens kept).
-    expect([tok.singleTokenId('<think>'), tok.singleTokenId('</think>'), tok.singleTokenId('<|im_end|>')]).toEqual([151667, 151668, 151645]);
-    expect(tok.decode(tok.encode('<Parallel>\n<Outlines>\n<Outline>1: a</Outline>\n</Outlines>'))).toBe('<Parallel>\n<Outlines>\n<Outline>1: a</Outline>\n</Outlines>');
+    expect([tok.singleTokenId('<think>'), tok.singleTokenId('</think>'), tok.singleTokenId('<|im_end|>')]).toEqual([
+      151667, 151668, 151645,
+    ]);
+    expect(tok.decode(tok.encode('<Parallel>\n<Outlines>\n<Outline>1: a</Outline>\n</Outlines>'))).toBe(
+      '<Parallel>\n<Outlines>\n<Outline>1: a</Outline>\n</Outlines>',
+    );
     expect(tok.encode('\n<Thread>\n12:')).toEqual([198, 151677, 198, 16, 17, 25]);
   });
 
@@ -75,12 +84,14 @@ describe('the 12 added tags', () => {
   });
 
   it('the chat template still renders after adding them', () => {
-    expect(tok.applyChatTemplate([{ role: 'user', content: 'Q' }])).toBe(plain.applyChatTemplate([{ role: 'user', content: 'Q' }]));
+    expect(tok.applyChatTemplate([{ role: 'user', content: 'Q' }])).toBe(
+      plain.applyChatTemplate([{ role: 'user', content: 'Q' }]),
+    );
   });
 });
 
 describe('T and L on Qwen3 ids', () => {
-  it('generated ids that round-trip give the reference counter\'s T and L exactly, non-ASCII characters included', async () => {
+  it("generated ids that round-trip give the reference counter's T and L exactly, non-ASCII characters included", async () => {
     const text = await sampleTrajectory();
     const ids = tok.encode(text);
     expect(tok.encode(tok.decode(ids))).toEqual(ids);
@@ -101,7 +112,7 @@ describe('T and L on Qwen3 ids', () => {
     for (const tag of ['<Parallel>', '</Parallel>', '<Thread>', '</Thread>']) {
       const id = tok.singleTokenId(tag)!;
       ids.forEach((x, i) => {
-        if (x === id) expect(text.startsWith(tag, offsets[i]!)).toBe(true);
+        if (x === id) expect(text.startsWith(tag, offsets[i])).toBe(true);
       });
     }
   });
@@ -124,11 +135,19 @@ describe('SFT rows for the checkpoint', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'tw-qwen3-sft-'));
     try {
       const trajectory = await sampleTrajectory();
-      const files = await writeSftDataset(dir, [{ id: 'a', problem: SAMPLE_PROBLEM, trajectory }], tok, { prompt: presetPromptFormat(threadweaverPreset) });
-      const [row] = (await readFile(files.sft, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const files = await writeSftDataset(dir, [{ id: 'a', problem: SAMPLE_PROBLEM, trajectory }], tok, {
+        prompt: presetPromptFormat(threadweaverPreset),
+      });
+      const [row] = (await readFile(files.sft, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(row.messages[0].content).toBe(SAMPLE_PROBLEM + SUFFIX);
       expect(files.trie).not.toBeNull();
-      const [layout] = (await readFile(files.trie!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const [layout] = (await readFile(files.trie!, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       // The trie's first path is the whole chat text of the reference skeleton (§1.2), EOS included.
       const chat = `<|im_start|>user\n${SAMPLE_PROBLEM}${SUFFIX}<|im_end|>\n<|im_start|>assistant\n${trajectory}<|im_end|>`;
       const full = tok.encode(chat);
@@ -138,4 +157,3 @@ describe('SFT rows for the checkpoint', () => {
     }
   });
 });
-

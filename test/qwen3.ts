@@ -32,7 +32,12 @@ export function tagIds(tok: HFTokenizer): TagIds {
     if (v === undefined) throw new Error(`${t} is not one token`);
     return v;
   };
-  return { parallelOpen: id('<Parallel>'), parallelClose: id('</Parallel>'), threadOpen: id('<Thread>'), threadClose: id('</Thread>') };
+  return {
+    parallelOpen: id('<Parallel>'),
+    parallelClose: id('</Parallel>'),
+    threadOpen: id('<Thread>'),
+    threadClose: id('</Thread>'),
+  };
 }
 
 export const SAMPLE_PROBLEM = 'Let $f(x) = x^2 - 6x + 13$ and $g(x) = \\sqrt{x + 4}$. Compute $f(5) + g(12) + f(-1)$.';
@@ -52,7 +57,12 @@ export function replaySequences(tok: HFTokenizer, promptIds: readonly number[], 
   for (const block of completion.matchAll(/<\/Outlines>([\s\S]*?)<\/Parallel>/g)) {
     const context = completion.slice(0, block.index + '</Outlines>'.length);
     for (const t of block[1]!.matchAll(/<Thread>\n(\d+(?:\.\d+)*):([\s\S]*?<\/Thread>)/g)) {
-      sequences.push([...promptIds, ...tok.encode(context), ...tok.encode(`\n<Thread>\n${t[1]}:`), ...tok.encode(t[2]!)]);
+      sequences.push([
+        ...promptIds,
+        ...tok.encode(context),
+        ...tok.encode(`\n<Thread>\n${t[1]}:`),
+        ...tok.encode(t[2]!),
+      ]);
     }
   }
   return sequences;

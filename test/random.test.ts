@@ -5,7 +5,17 @@ const draws = (rng: Rng, n: number) => Array.from({ length: n }, () => rng.next(
 
 describe('seeds', () => {
   it('every bit of a seed matters: 0, 2^32, 2^52, -1 and 2^53 - 1 are different streams', () => {
-    const seeds = [0, 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52, -1, -(2 ** 32), Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
+    const seeds = [
+      0,
+      1,
+      2 ** 32,
+      2 ** 32 + 1,
+      2 ** 52,
+      -1,
+      -(2 ** 32),
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+    ];
     const streams = seeds.map((s) => draws(createRng(s), 4).join(','));
     expect(new Set(streams).size).toBe(seeds.length);
     // One bit flipped anywhere in the 53 gives another stream.

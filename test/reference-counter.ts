@@ -11,7 +11,10 @@ export interface TagIds {
   threadClose: number;
 }
 
-export function referenceCounts(ids: readonly number[], tag: TagIds): { total: number; critical: number; blocks: number } {
+export function referenceCounts(
+  ids: readonly number[],
+  tag: TagIds,
+): { total: number; critical: number; blocks: number } {
   let sequential = 0;
   let total = 0;
   let critical = 0;

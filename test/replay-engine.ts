@@ -22,7 +22,12 @@ export class TagTokenizer implements Tokenizer {
 
   constructor(tags: readonly string[]) {
     this.specials = [...CHAT, ...tags];
-    this.split = new RegExp(`(${[...this.specials].sort((a, b) => b.length - a.length).map((s) => s.replace(/[|/<>]/g, (c) => '\\' + c)).join('|')})`);
+    this.split = new RegExp(
+      `(${[...this.specials]
+        .sort((a, b) => b.length - a.length)
+        .map((s) => s.replace(/[|/<>]/g, (c) => '\\' + c))
+        .join('|')})`,
+    );
   }
   encode(text: string): number[] {
     const ids: number[] = [];
@@ -92,7 +97,10 @@ export class ReplayEngine extends ScriptedEngine {
     let j = 0;
     let from = 0;
     for (;;) {
-      while (i < r.length && j < J.length && r[i] === J[j]) (i++, j++);
+      while (i < r.length && j < J.length && r[i] === J[j]) {
+        i++;
+        j++;
+      }
       if (i === r.length && (n === 0 || from > 0)) return j;
       // A thread: back to the fork point, then jump to this thread's header in the trajectory.
       let back = j;

@@ -3,20 +3,28 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportRollouts, rlExportRows, sftExportRow, trieExportRow, type RlExportRow, type SftExportRow } from '../rl/export.js';
+import {
+  exportRollouts,
+  rlExportRows,
+  sftExportRow,
+  trieExportRow,
+  type RlExportRow,
+  type SftExportRow,
+} from '../rl/export.js';
 import { readRollouts, rolloutUid, type RolloutRow } from '../rl/rollout-row.js';
 import { pendingFile, runRollouts } from '../rl/rollout.js';
 import exportCommand from '../src/cli/commands/export.js';
 import { UsageError } from '../src/cli/command.js';
 import { loadPrompt } from '../src/orchestrator/prompt.js';
 import { sftLayout } from '../src/trie/index.js';
+import type { Tokenizer } from '../src/engine/types.js';
 import { behaviourOf, scriptedSolve, toyDataset, toyEngine, type ScriptedLog } from './rl-scripted.js';
 
 let dir: string;
 let input: string;
 let rows: RolloutRow[];
 const log: ScriptedLog[] = [];
-const tokenizer = toyEngine.tokenizer;
+const tokenizer: Tokenizer = toyEngine.tokenizer;
 
 const jsonl = async <T>(file: string): Promise<T[]> =>
   (await readFile(file, 'utf8'))
@@ -27,14 +35,22 @@ const jsonl = async <T>(file: string): Promise<T[]> =>
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'tw-export-'));
   input = path.join(dir, 'rollouts.jsonl');
-  await runRollouts({ dataset: toyDataset, group: 4, out: input, engine: toyEngine, solve: scriptedSolve(log), seedBase: 3 });
+  await runRollouts({
+    dataset: toyDataset,
+    group: 4,
+    out: input,
+    engine: toyEngine,
+    solve: scriptedSolve(log),
+    seedBase: 3,
+  });
   rows = await readRollouts(input);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const engineOf = (r: RolloutRow) => log.find((l) => l.options.problemId === r.problemId && l.options.sample === r.sample)!.engine;
+const engineOf = (r: RolloutRow) =>
+  log.find((l) => l.options.problemId === r.problemId && l.options.sample === r.sample)!.engine;
 
 describe('rl rows', () => {
   it('one row per call: context + completion are the tokens of that engine call, EOS kept', () => {
@@ -69,7 +85,9 @@ describe('rl rows', () => {
       const mine = byTrajectory.get(rolloutUid(r))!;
       expect(mine.length).toBe(r.calls.length);
       expect(new Set(mine.map((x) => x.advantage))).toEqual(new Set([r.advantage]));
-      expect(mine.every((x) => x.reward === r.reward && x.problem_id === r.problemId && x.correct === r.correct)).toBe(true);
+      expect(mine.every((x) => x.reward === r.reward && x.problem_id === r.problemId && x.correct === r.correct)).toBe(
+        true,
+      );
     }
     // Parallel trajectories have more calls, yet advantages still cancel per trajectory, not per call.
     for (const p of toyDataset.problems) {
@@ -87,14 +105,24 @@ describe('rl rows', () => {
 describe('sft and trie rows', () => {
   it('sft: the problem as the user turn and the whole trajectory as the assistant turn', () => {
     const r = rows[0]!;
-    expect(sftExportRow(r)).toEqual({ messages: [{ role: 'user', content: r.problem }, { role: 'assistant', content: r.text }] });
+    expect(sftExportRow(r)).toEqual({
+      messages: [
+        { role: 'user', content: r.problem },
+        { role: 'assistant', content: r.text },
+      ],
+    });
     // Sequential mode adds the system message the model was trained with, as the prompt did.
     const seq = { ...r, mode: 'sequential' as const };
     expect(sftExportRow(seq).messages[0]).toEqual({ role: 'system', content: loadPrompt('sequential-system') });
     const instructed = { ...r, settings: { ...r.settings, promptStyle: 'instructed' as const } };
-    expect(sftExportRow(instructed).messages[0]).toEqual({ role: 'system', content: loadPrompt('instructed-parallel') });
+    expect(sftExportRow(instructed).messages[0]).toEqual({
+      role: 'system',
+      content: loadPrompt('instructed-parallel'),
+    });
     // The chat template of the messages (without the answer) is the rollout's prompt.
-    expect(tokenizer.applyChatTemplate(sftExportRow(r).messages.slice(0, -1), { addGenerationPrompt: true })).toBe(r.prompt);
+    expect(tokenizer.applyChatTemplate(sftExportRow(r).messages.slice(0, -1), { addGenerationPrompt: true })).toBe(
+      r.prompt,
+    );
   });
 
   it('trie: the SFT layout of the prompt and the EOS-closed completion', () => {
@@ -109,7 +137,10 @@ describe('sft and trie rows', () => {
   });
 
   it('trie: refuses a tokenizer that is not the rollout one', () => {
-    const other = { encode: (t: string) => [...t].map((c) => c.codePointAt(0)!), decode: tokenizer.decode.bind(tokenizer) };
+    const other = {
+      encode: (t: string) => [...t].map((c) => c.codePointAt(0)!),
+      decode: tokenizer.decode.bind(tokenizer),
+    };
     expect(() => trieExportRow(rows[0]!, other)).toThrow(/encodes the prompt differently/);
   });
 });
@@ -150,14 +181,20 @@ describe('exportRollouts and threadweaver export', () => {
     await expect(exportRollouts({ input: bad, out, format: 'sft' })).rejects.toThrow(`${bad}:2: invalid JSON`);
     const wrongType = { ...rows[0], calls: [{ ...rows[0]!.calls[0], completionIds: ['a'] }] };
     await writeFile(bad, `${JSON.stringify(wrongType)}\n`);
-    await expect(exportRollouts({ input: bad, out, format: 'rl' })).rejects.toThrow(`${bad}:1: field "calls.0.completionIds.0"`);
+    await expect(exportRollouts({ input: bad, out, format: 'rl' })).rejects.toThrow(
+      `${bad}:1: field "calls.0.completionIds.0"`,
+    );
     const { advantage: __, ...pending } = rows[0]!;
     await writeFile(bad, `${JSON.stringify(rows[0])}\n${JSON.stringify(pending)}\n`);
-    await expect(exportRollouts({ input: bad, out, format: 'rl' })).rejects.toThrow(`${bad}:2: the row has no advantage`);
+    await expect(exportRollouts({ input: bad, out, format: 'rl' })).rejects.toThrow(
+      `${bad}:2: the row has no advantage`,
+    );
     expect(existsSync(out)).toBe(false);
     // Nothing half-written is left beside it either.
     expect(readdirSync(path.dirname(out)).filter((n) => n.startsWith(path.basename(out)))).toEqual([]);
-    await expect(exportRollouts({ input: path.join(dir, 'missing.jsonl'), out, format: 'sft' })).rejects.toThrow(/missing\.jsonl: no such file/);
+    await expect(exportRollouts({ input: path.join(dir, 'missing.jsonl'), out, format: 'sft' })).rejects.toThrow(
+      /missing\.jsonl: no such file/,
+    );
   });
 
   it('the command exports, and checks its flags', async () => {
@@ -167,7 +204,9 @@ describe('exportRollouts and threadweaver export', () => {
     await expect(exportCommand.run(['--input', input, '--format', 'dpo', '--out', out])).rejects.toThrow(UsageError);
     await expect(exportCommand.run(['--input', input, '--format', 'rl'])).rejects.toThrow(/--out: is required/);
     // The trie format loads the bundled tokenizer, whose prompt tokens differ from the scripted one.
-    await expect(exportCommand.run(['--input', input, '--format', 'trie', '--out', out])).rejects.toThrow(`${input}:1: this tokenizer encodes the prompt differently`);
+    await expect(exportCommand.run(['--input', input, '--format', 'trie', '--out', out])).rejects.toThrow(
+      `${input}:1: this tokenizer encodes the prompt differently`,
+    );
     expect(existsSync(pendingFile(input))).toBe(false);
   });
 });

@@ -60,7 +60,9 @@ describe('computeReward', () => {
   it('rejects impossible counts and bad config', () => {
     expect(() => computeReward({ ...correct, totalTokens: 10, criticalPathTokens: 11 })).toThrow(/exceeds totalTokens/);
     expect(() => computeReward({ ...correct, totalTokens: 10.5, criticalPathTokens: 1 })).toThrow(/whole number/);
-    expect(() => computeReward({ ...correct, promptTokens: -1, totalTokens: 1, criticalPathTokens: 1 })).toThrow(/promptTokens/);
+    expect(() => computeReward({ ...correct, promptTokens: -1, totalTokens: 1, criticalPathTokens: 1 })).toThrow(
+      /promptTokens/,
+    );
     expect(() => rewardConfig({ accelerationClip: -0.1 })).toThrow();
     expect(() => RewardConfigSchema.parse({ clip: 0.1 })).toThrow(/clip/);
     expect(rewardConfig()).toEqual({

@@ -110,7 +110,9 @@ describe('rollouts with the bundled model', () => {
       for (const r of group) expect(r.advantage).toBeCloseTo(r.reward - mean, 12);
       expect(Math.abs(group.reduce((s, r) => s + r.advantage!, 0))).toBeLessThan(1e-9);
     }
-    console.log(`correct ${rows.filter((r) => r.correct).length}/${rows.length}; rewards ${[...new Set(rows.map((r) => r.reward.toFixed(4)))].join(' ')}`);
+    console.log(
+      `correct ${rows.filter((r) => r.correct).length}/${rows.length}; rewards ${[...new Set(rows.map((r) => r.reward.toFixed(4)))].join(' ')}`,
+    );
   });
 
   it('rows hold the trajectory: metrics, prompt and completion ids, every call', () => {
@@ -127,13 +129,19 @@ describe('rollouts with the bundled model', () => {
         t.metrics.promptTokens,
       ]);
       expect(r.calls.map((c) => [c.role, c.contextLength, c.completionIds, c.text, c.finishReason])).toEqual(
-        t.trajectory.calls.map((c) => [c.role, callContextIds(t.trajectory, c).length, c.completionIds, c.text, c.finishReason]),
+        t.trajectory.calls.map((c) => [
+          c.role,
+          callContextIds(t.trajectory, c).length,
+          c.completionIds,
+          c.text,
+          c.finishReason,
+        ]),
       );
       expect(r.eosId).toBe(engine.tokenizer.eosIds[0]);
     }
   });
 
-  it('exports: RL rows are the calls\' tokens with one advantage per trajectory; trie rows are sftLayout of the trajectory', async () => {
+  it("exports: RL rows are the calls' tokens with one advantage per trajectory; trie rows are sftLayout of the trajectory", async () => {
     for (const r of rows) {
       const t = live.get(keyOf(r))!.trajectory;
       const out = rlExportRows(r);
@@ -141,26 +149,40 @@ describe('rollouts with the bundled model', () => {
       out.forEach((x, i) => {
         const call = t.calls[i]!;
         expect(x.prompt_ids).toEqual(callContextIds(t, call));
-        expect(x.response_ids).toEqual(call.finishReason === 'eos' ? [...call.completionIds, r.eosId] : call.completionIds);
+        expect(x.response_ids).toEqual(
+          call.finishReason === 'eos' ? [...call.completionIds, r.eosId] : call.completionIds,
+        );
         expect(x.advantage).toBe(r.advantage);
       });
-      expect(sftExportRow(r).messages).toEqual([{ role: 'user', content: t.problem }, { role: 'assistant', content: t.text }]);
+      expect(sftExportRow(r).messages).toEqual([
+        { role: 'user', content: t.problem },
+        { role: 'assistant', content: t.text },
+      ]);
     }
 
     const trie = path.join(dir, 'trie.jsonl');
     expect(await exportCommand.run(['--input', result.file, '--format', 'trie', '--out', trie])).toBe(0);
-    const layouts = (await readFile(trie, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    const layouts = (await readFile(trie, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
     expect(layouts).toEqual(
       rows.map((r) => {
         const t = live.get(keyOf(r))!.trajectory;
-        const { ids, parent, position, branch, loss } = sftLayout({ prompt: t.prompt, completion: t.eos ? `${t.text}<|im_end|>` : t.text }, engine.tokenizer);
+        const { ids, parent, position, branch, loss } = sftLayout(
+          { prompt: t.prompt, completion: t.eos ? `${t.text}<|im_end|>` : t.text },
+          engine.tokenizer,
+        );
         return { ids, parent, position, branch, loss };
       }),
     );
 
     const rl = path.join(dir, 'rl.jsonl');
     expect(await exportCommand.run(['--input', result.file, '--format', 'rl', '--out', rl, '--only-correct'])).toBe(0);
-    const rlOut = (await readFile(rl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RlExportRow);
+    const rlOut = (await readFile(rl, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as RlExportRow);
     expect(rlOut).toEqual(rows.filter((r) => r.correct).flatMap(rlExportRows));
   });
 });
@@ -173,15 +195,37 @@ describe('rollout command killed with SIGKILL, then rerun', () => {
     // The child runs the rollout command from the TypeScript sources (see rl-ts-loader.mjs).
     script = path.join(dir, 'rollout-child.mjs');
     const commandUrl = pathToFileURL(path.join(repo, 'src/cli/commands/rollout.ts')).href;
-    await writeFile(script, `const { default: command } = await import(${JSON.stringify(commandUrl)});\nprocess.exitCode = await command.run(process.argv.slice(2));\n`);
+    await writeFile(
+      script,
+      `const { default: command } = await import(${JSON.stringify(commandUrl)});\nprocess.exitCode = await command.run(process.argv.slice(2));\n`,
+    );
   });
 
   // Complete lines only: a line being written has no newline yet.
   const countLines = async (file: string): Promise<number> =>
     existsSync(file) ? (await readFile(file, 'utf8')).split('\n').length - 1 : 0;
 
-  function run(out: string, killAtPending?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-    const args = ['--import', loader, script, '--dataset', 'arith', '--limit', '3', '--group', String(GROUP), '--temperature', String(TEMPERATURE), '--seed', String(SEED), '--out', out];
+  function run(
+    out: string,
+    killAtPending?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+    const args = [
+      '--import',
+      loader,
+      script,
+      '--dataset',
+      'arith',
+      '--limit',
+      '3',
+      '--group',
+      String(GROUP),
+      '--temperature',
+      String(TEMPERATURE),
+      '--seed',
+      String(SEED),
+      '--out',
+      out,
+    ];
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -223,7 +267,9 @@ describe('rollout command killed with SIGKILL, then rerun', () => {
     expect(second.code, second.stderr).toBe(0);
     const resumed = Number(/\((\d+) resumed\)/.exec(second.stdout)?.[1]);
     expect(resumed).toBeGreaterThanOrEqual(pendingAfterKill.length);
-    expect(second.stdout).toMatch(/^rollout: 12 trajectories in 3 groups \| mean reward -?\d\.\d{3} \| accuracy [\d.]+% \| mean η \d\.\d{3} \| parallel [\d.]+%/);
+    expect(second.stdout).toMatch(
+      /^rollout: 12 trajectories in 3 groups \| mean reward -?\d\.\d{3} \| accuracy [\d.]+% \| mean η \d\.\d{3} \| parallel [\d.]+%/,
+    );
 
     const final = await readRollouts(out);
     expect(final).toHaveLength(12);
@@ -250,11 +296,24 @@ describe('rollouts without a learning signal', () => {
   it('a cold temperature on the bundled model: identical samples, and the command says why and what to do', async () => {
     const out = path.join(dir, 'cold.jsonl');
     const err: string[] = [];
-    const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
+    const spyErr = vi
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
     const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     let code: number;
     try {
-      code = await rolloutCommand.run(['--dataset', 'arith', '--limit', '3', '--group', '3', '--temperature', '0.6', '--out', out]);
+      code = await rolloutCommand.run([
+        '--dataset',
+        'arith',
+        '--limit',
+        '3',
+        '--group',
+        '3',
+        '--temperature',
+        '0.6',
+        '--out',
+        out,
+      ]);
     } finally {
       spyErr.mockRestore();
       spyOut.mockRestore();
@@ -263,7 +322,9 @@ describe('rollouts without a learning signal', () => {
     const cold = await readRollouts(out);
     const stderr = err.join('');
     expect(stderr).toMatch(/rollout: warning: 3 of 3 groups have zero reward spread: .* every advantage is 0/);
-    expect(stderr).toMatch(/In 3 of them every sample is the same text: at temperature 0.6 the model is near-deterministic .* Raise --temperature/);
+    expect(stderr).toMatch(
+      /In 3 of them every sample is the same text: at temperature 0.6 the model is near-deterministic .* Raise --temperature/,
+    );
     for (const p of dataset.problems.slice(0, 3)) {
       const group = cold.filter((r) => r.problemId === p.id);
       expect(new Set(group.map((r) => r.text)).size).toBe(1);
@@ -281,6 +342,9 @@ describe('rollouts without a learning signal', () => {
     // At 1.5 the model varies: most groups carry a signal.
     expect(flat).toBeLessThan(dataset.problems.length);
     if (flat === 0) expect(result.warnings).toEqual([]);
-    else expect(result.warnings[0]).toMatch(new RegExp(`^${flat} of ${dataset.problems.length} groups have zero reward spread`));
+    else
+      expect(result.warnings[0]).toMatch(
+        new RegExp(`^${flat} of ${dataset.problems.length} groups have zero reward spread`),
+      );
   });
 });

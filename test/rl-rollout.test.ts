@@ -30,7 +30,14 @@ function options(out: string, extra: Partial<RolloutOptions> = {}): RolloutOptio
 
 const keyOf = (r: RolloutRow): string => `${r.problemId}/${r.sample}`;
 /** What must not change between an interrupted and an uninterrupted run (timings do). */
-const content = (r: RolloutRow) => ({ key: keyOf(r), seed: r.seed, text: r.text, reward: r.reward, advantage: r.advantage, calls: r.calls.map((c) => c.completionIds) });
+const content = (r: RolloutRow) => ({
+  key: keyOf(r),
+  seed: r.seed,
+  text: r.text,
+  reward: r.reward,
+  advantage: r.advantage,
+  calls: r.calls.map((c) => c.completionIds),
+});
 
 describe('trajectory calls', () => {
   it('expands each call to the context the engine saw, and builds the merged trie of the calls', async () => {
@@ -67,7 +74,8 @@ describe('runRollouts (scripted model)', () => {
     expect(result.rows.map(keyOf)).toEqual(rows.map(keyOf));
     // The summary, from what each scripted behaviour does: every answer but the wrong one is 23;
     // the wrong and parallel scripts fork one block; only the malformed one breaks the format.
-    const count = (f: (b: ReturnType<typeof behaviourOf>) => boolean) => rows.filter((r) => f(behaviourOf(r.seed))).length;
+    const count = (f: (b: ReturnType<typeof behaviourOf>) => boolean) =>
+      rows.filter((r) => f(behaviourOf(r.seed))).length;
     expect(result.summary).toMatchObject({
       trajectories: 12,
       groups: 3,
@@ -89,8 +97,18 @@ describe('runRollouts (scripted model)', () => {
       expect(new Set(group.map((r) => r.seed)).size).toBe(G);
     }
     // Each trajectory was solved once, with its row's seed and the default sampling.
-    expect(log.map((l) => `${l.options.problemId}/${l.options.sample}:${l.options.seed}`).sort()).toEqual(rows.map((r) => `${keyOf(r)}:${r.seed}`).sort());
-    expect(log.every((l) => l.options.temperature === 1 && l.options.topP === 1 && l.options.mode === 'parallel' && l.options.promptStyle === 'trained')).toBe(true);
+    expect(log.map((l) => `${l.options.problemId}/${l.options.sample}:${l.options.seed}`).sort()).toEqual(
+      rows.map((r) => `${keyOf(r)}:${r.seed}`).sort(),
+    );
+    expect(
+      log.every(
+        (l) =>
+          l.options.temperature === 1 &&
+          l.options.topP === 1 &&
+          l.options.mode === 'parallel' &&
+          l.options.promptStyle === 'trained',
+      ),
+    ).toBe(true);
   });
 
   it('grades, rewards and advantages consistently with the answers', () => {
@@ -175,7 +193,8 @@ describe('runRollouts (scripted model)', () => {
       expect(Math.abs(mean)).toBeLessThan(1e-9);
       const spread = Math.sqrt(a.reduce((s, x) => s + (x - mean) ** 2, 0) / (a.length - 1));
       const rewards = std.filter((r) => r.problemId === p.id).map((r) => r.reward);
-      if (new Set(rewards).size > 1) expect(spread).toBeCloseTo(1, 3); // (std + 1e-6) in the denominator
+      if (new Set(rewards).size > 1)
+        expect(spread).toBeCloseTo(1, 3); // (std + 1e-6) in the denominator
       else expect(a).toEqual(a.map(() => 0));
     }
   });
@@ -203,9 +222,7 @@ describe('runRollouts (scripted model)', () => {
   it('resumes after an abort: nothing solved twice, no duplicate row, same rows as an uninterrupted run', async () => {
     const out = path.join(dir, 'resume.jsonl');
     const ac = new AbortController();
-    const first = await runRollouts(
-      options(out, { signal: ac.signal, onProgress: (p) => p.done >= 6 && ac.abort() }),
-    );
+    const first = await runRollouts(options(out, { signal: ac.signal, onProgress: (p) => p.done >= 6 && ac.abort() }));
     expect(first).toMatchObject({ aborted: true, complete: false, ran: 6 });
     // Group p0 is final; p1's two finished trajectories wait in the pending file.
     expect((await readRollouts(out)).map(keyOf)).toEqual(['p0/0', 'p0/1', 'p0/2', 'p0/3']);
@@ -213,9 +230,18 @@ describe('runRollouts (scripted model)', () => {
 
     const log: ScriptedLog[] = [];
     const progress: number[] = [];
-    const second = await runRollouts(options(out, { solve: scriptedSolve(log), onProgress: (p) => progress.push(p.done) }));
+    const second = await runRollouts(
+      options(out, { solve: scriptedSolve(log), onProgress: (p) => progress.push(p.done) }),
+    );
     expect(second).toMatchObject({ aborted: false, complete: true, ran: 6, resumed: 6 });
-    expect(log.map((l) => `${l.options.problemId}/${l.options.sample}`)).toEqual(['p1/2', 'p1/3', 'p2/0', 'p2/1', 'p2/2', 'p2/3']);
+    expect(log.map((l) => `${l.options.problemId}/${l.options.sample}`)).toEqual([
+      'p1/2',
+      'p1/3',
+      'p2/0',
+      'p2/1',
+      'p2/2',
+      'p2/3',
+    ]);
     expect(progress[0]).toBe(6);
     const resumed = await readRollouts(out);
     expect(resumed.map(content)).toEqual(rows.map(content));
@@ -232,8 +258,13 @@ describe('runRollouts (scripted model)', () => {
     // The state a kill leaves while the p0 group's rows are being written: all of p0 and one p1
     // trajectory pending, two p0 rows final, half a line at the end of the pending file.
     const line = (r: RolloutRow) => JSON.stringify(r) + '\n';
-    const pendingRows = rows.filter((r) => r.problemId === 'p0' || keyOf(r) === 'p1/0').map(({ advantage: _, ...r }) => r as RolloutRow);
-    await writeFile(pendingFile(out), pendingRows.map(line).join('') + line(rows.find((r) => keyOf(r) === 'p1/1')!).slice(0, 50));
+    const pendingRows = rows
+      .filter((r) => r.problemId === 'p0' || keyOf(r) === 'p1/0')
+      .map(({ advantage: _, ...r }) => r as RolloutRow);
+    await writeFile(
+      pendingFile(out),
+      pendingRows.map(line).join('') + line(rows.find((r) => keyOf(r) === 'p1/1')!).slice(0, 50),
+    );
     await writeFile(out, rows.slice(0, 2).map(line).join(''));
     const log: ScriptedLog[] = [];
     const result = await runRollouts(options(out, { solve: scriptedSolve(log) }));
@@ -251,11 +282,19 @@ describe('runRollouts (scripted model)', () => {
     await expect(runRollouts(options(out, { temperature: 0.7 }))).rejects.toThrow(
       `${pendingFile(out)}: p0 sample 0 was made with temperature 1 (this run: 0.7)`,
     );
-    await expect(runRollouts(options(out, { rewardConfig: { correctReward: 2 } }))).rejects.toThrow(/reward config .*Use another output file/);
+    await expect(runRollouts(options(out, { rewardConfig: { correctReward: 2 } }))).rejects.toThrow(
+      /reward config .*Use another output file/,
+    );
     await expect(runRollouts(options(out, { seedBase: 8 }))).rejects.toThrow(/with seed \d+ \(this run: \d+\)/);
-    await expect(runRollouts(options(out, { promptStyle: 'instructed' }))).rejects.toThrow('prompt style "trained" (this run: "instructed")');
-    await expect(runRollouts(options(out, { preset: 'threadweaver-qwen3-8b' }))).rejects.toThrow('preset "tiny" (this run: "threadweaver-qwen3-8b")');
-    await expect(runRollouts(options(out, { prompt: { suffix: ' Box it.' } }))).rejects.toThrow(/prompt \{"suffix":"".*\(this run: \{"suffix":" Box it\."/);
+    await expect(runRollouts(options(out, { promptStyle: 'instructed' }))).rejects.toThrow(
+      'prompt style "trained" (this run: "instructed")',
+    );
+    await expect(runRollouts(options(out, { preset: 'threadweaver-qwen3-8b' }))).rejects.toThrow(
+      'preset "tiny" (this run: "threadweaver-qwen3-8b")',
+    );
+    await expect(runRollouts(options(out, { prompt: { suffix: ' Box it.' } }))).rejects.toThrow(
+      /prompt \{"suffix":"".*\(this run: \{"suffix":" Box it\."/,
+    );
     // The same settings resume fine.
     expect((await runRollouts(options(out))).complete).toBe(true);
   });
@@ -270,14 +309,18 @@ describe('runRollouts (scripted model)', () => {
   it('a solve error stops the run naming the trajectory; what finished is kept', async () => {
     const out = path.join(dir, 'fail.jsonl');
     const failing = scriptedSolve([], (o) => o.problemId === 'p1' && o.sample === 2);
-    await expect(runRollouts(options(out, { solve: failing }))).rejects.toThrow('rollout stopped at p1 sample 2: engine down');
+    await expect(runRollouts(options(out, { solve: failing }))).rejects.toThrow(
+      'rollout stopped at p1 sample 2: engine down',
+    );
     expect((await readRollouts(out)).map(keyOf)).toEqual(['p0/0', 'p0/1', 'p0/2', 'p0/3']);
     expect((await readRollouts(pendingFile(out))).map(keyOf)).toContain('p1/1');
     expect((await runRollouts(options(out))).complete).toBe(true);
   });
 
   it('checks its options', async () => {
-    await expect(runRollouts(options(path.join(dir, 'x.jsonl'), { group: 0 }))).rejects.toThrow(/group must be a whole number/);
+    await expect(runRollouts(options(path.join(dir, 'x.jsonl'), { group: 0 }))).rejects.toThrow(
+      /group must be a whole number/,
+    );
     await expect(runRollouts(options(path.join(dir, 'x.jsonl'), { concurrency: 1.5 }))).rejects.toThrow(/concurrency/);
   });
 
@@ -293,7 +336,9 @@ describe('runRollouts (scripted model)', () => {
     expect(rolloutUid(rows[0]!)).toBe('toy/p0/parallel/0');
     const engine = new ScriptedEngine(scriptFor(rows[0]!.seed));
     const live = await solve(rows[0]!.problem, { engine, temperature: 1, seed: rows[0]!.seed });
-    expect(live.trajectory.calls.map((c) => callContextIds(live.trajectory, c))).toEqual(rows[0]!.calls.map((c) => contextIdsOf(rows[0]!, c)));
+    expect(live.trajectory.calls.map((c) => callContextIds(live.trajectory, c))).toEqual(
+      rows[0]!.calls.map((c) => contextIdsOf(rows[0]!, c)),
+    );
   });
 });
 
@@ -310,13 +355,24 @@ describe('rollout files on disk', () => {
 });
 
 describe('reward spread', () => {
-  const row = (problemId: string, reward: number, text: string, correct = reward > 0) =>
-    ({ dataset: 'd', problemId, mode: 'parallel' as const, reward, correct, acceleration: 0, parallelBlocks: 0, formatValid: true, text });
+  const row = (problemId: string, reward: number, text: string, correct = reward > 0) => ({
+    dataset: 'd',
+    problemId,
+    mode: 'parallel' as const,
+    reward,
+    correct,
+    acceleration: 0,
+    parallelBlocks: 0,
+    formatValid: true,
+    text,
+  });
   it('counts groups without spread, tells identical samples from equal rewards, and says so', () => {
     const rows = [
       ...['a', 'a', 'a'].map((t) => row('same', 1, t)), // identical samples
-      row('allWrong', -1, 'x'), row('allWrong', -1, 'y'), // different texts, all wrong
-      row('signal', 1, 'p'), row('signal', -1, 'q'), // a spread
+      row('allWrong', -1, 'x'),
+      row('allWrong', -1, 'y'), // different texts, all wrong
+      row('signal', 1, 'p'),
+      row('signal', -1, 'q'), // a spread
       row('alone', 1, 'z'), // one member: no spread to ask of it
     ];
     const s = summarizeRollouts(rows);
@@ -324,8 +380,12 @@ describe('reward spread', () => {
     const w = rolloutWarnings(s, { temperature: 1 });
     expect(w).toHaveLength(3);
     expect(w[0]).toMatch(/^2 of 3 groups have zero reward spread/);
-    expect(w[1]).toMatch(/^In 1 of them every sample is the same text: at temperature 1 the model is near-deterministic/);
+    expect(w[1]).toMatch(
+      /^In 1 of them every sample is the same text: at temperature 1 the model is near-deterministic/,
+    );
     expect(w[2]).toMatch(/^In 1 of them the texts differ but got the same reward/);
-    expect(rolloutWarnings(summarizeRollouts(rows.filter((r) => r.problemId === 'signal')), { temperature: 1 })).toEqual([]);
+    expect(
+      rolloutWarnings(summarizeRollouts(rows.filter((r) => r.problemId === 'signal')), { temperature: 1 }),
+    ).toEqual([]);
   });
 });

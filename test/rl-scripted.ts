@@ -11,7 +11,8 @@ export const toyDataset: Dataset = {
   problems: ['p0', 'p1', 'p2'].map((id, i) => ({ id, problem: `Q${i}: add 1 and 22.`, answer: '23' })),
 };
 
-const OUTLINES = '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
+const OUTLINES =
+  '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
 
 export type Behaviour = 'wrong' | 'sequential' | 'parallel' | 'malformed';
 
@@ -21,8 +22,10 @@ export function behaviourOf(seed: number): Behaviour {
 
 export function scriptFor(seed: number) {
   const b = behaviourOf(seed);
-  if (b === 'sequential') return rules([/assistant\n$/, `<think>\n1 + 22 = 23.\n</think>\nThe answer is \\boxed{23}.${EOS}`]);
-  if (b === 'malformed') return rules([/assistant\n$/, `<think>\nSo 23.\n</Thread>\n</think>\nThe answer is \\boxed{23}.${EOS}`]);
+  if (b === 'sequential')
+    return rules([/assistant\n$/, `<think>\n1 + 22 = 23.\n</think>\nThe answer is \\boxed{23}.${EOS}`]);
+  if (b === 'malformed')
+    return rules([/assistant\n$/, `<think>\nSo 23.\n</Thread>\n</think>\nThe answer is \\boxed{23}.${EOS}`]);
   const answer = b === 'wrong' ? 24 : 23;
   return rules(
     [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],

@@ -85,7 +85,7 @@ describe('RoutedEngine', () => {
     const y = router.session('problem y');
     expect((await ask(y)).text).not.toBe(first);
     expect((await ask(router.session('problem x'))).text).toBe(first); // same key, same binding
-    expect(bindSession(router, 'problem y').complete).toBeTypeOf('function');
+    expect(typeof bindSession(router, 'problem y').complete).toBe('function');
     // A problem's threads go to its server.
     const threads = await x.completeSiblings([5], [[6], [7], [8]], { maxTokens: 3 });
     expect(threads.map((t) => t.text)).toEqual([first, first, first]);
@@ -127,7 +127,14 @@ describe('RoutedEngine', () => {
     expect((await ask(x)).text).toBe('A');
     pa.setDown(true);
     expect((await ask(x)).text).toBe('B'); // retried at once on the healthy server
-    expect(router.counters).toMatchObject({ calls: 2, succeeded: 2, attempts: 3, retries: 1, failovers: 1, rebinds: 1 });
+    expect(router.counters).toMatchObject({
+      calls: 2,
+      succeeded: 2,
+      attempts: 3,
+      retries: 1,
+      failovers: 1,
+      rebinds: 1,
+    });
     expect(router.serverCounters()[0]).toMatchObject({ healthy: false, ejections: 1, failures: 1 });
     await until(() => router.serverCounters()[0]!.probes >= 1);
     expect(router.serverCounters()[0]!.healthy).toBe(false);
@@ -149,7 +156,8 @@ describe('RoutedEngine', () => {
     expect(results.every((r) => r.text === 'A' || r.text === 'B')).toBe(true);
     const c = router.counters;
     expect(c).toMatchObject({ calls: n, succeeded: n, failed: 0 });
-    const injected = pa.counts.byFault.error + pa.counts.byFault.drop + pa.counts.byFault['rate-limit'] + pb.counts.byFault.error;
+    const injected =
+      pa.counts.byFault.error + pa.counts.byFault.drop + pa.counts.byFault['rate-limit'] + pb.counts.byFault.error;
     expect(injected).toBeGreaterThan(0);
     // Each injected fault cost exactly one retry; the upstreams saw exactly the successful calls.
     expect(c.retries).toBe(injected);
@@ -225,7 +233,10 @@ describe('RoutedEngine', () => {
     await expect(route([dead])).rejects.toThrow(/no server answered GET \/models/);
     const m1 = await startStubServer(() => ({ text: '', finish_reason: 'length' }), { models: [{ id: 'one' }] });
     const m2 = await startStubServer(() => ({ text: '', finish_reason: 'length' }), { models: [{ id: 'two' }] });
-    cleanups.push(() => m1.close(), () => m2.close());
+    cleanups.push(
+      () => m1.close(),
+      () => m2.close(),
+    );
     await expect(route([m1.url, m2.url])).rejects.toThrow(/different models \(one, two\)/);
     const ok = await route([m1.url, m2.url], { model: 'one' });
     expect(ok.name).toBe('routed:one[2]');

@@ -22,8 +22,10 @@ describe('temperature', () => {
   });
 
   it('rejects negative or non-finite temperatures and top-p outside (0, 1]', () => {
-    for (const temperature of [-1, -1e-9, NaN, Infinity]) expect(() => createSampler({ temperature })).toThrow(/temperature must be/);
-    for (const topP of [0, -0.5, 1.5, NaN]) expect(() => createSampler({ temperature: 1, topP })).toThrow(/topP must be/);
+    for (const temperature of [-1, -1e-9, NaN, Infinity])
+      expect(() => createSampler({ temperature })).toThrow(/temperature must be/);
+    for (const topP of [0, -0.5, 1.5, NaN])
+      expect(() => createSampler({ temperature: 1, topP })).toThrow(/topP must be/);
   });
 });
 

@@ -4,7 +4,22 @@ import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../
 // A test-only engine for the controller's state machine: a character tokenizer (tags and
 // chat markers are single tokens, like the bundled model's) and a script that maps the
 // context text to what the "model" writes next.
-const SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<unk>', '<think>', '</think>', '<Parallel>', '</Parallel>', '<Outlines>', '</Outlines>', '<Outline>', '</Outline>', '<Thread>', '</Thread>'];
+const SPECIAL = [
+  '<|endoftext|>',
+  '<|im_start|>',
+  '<|im_end|>',
+  '<unk>',
+  '<think>',
+  '</think>',
+  '<Parallel>',
+  '</Parallel>',
+  '<Outlines>',
+  '</Outlines>',
+  '<Outline>',
+  '</Outline>',
+  '<Thread>',
+  '</Thread>',
+];
 const SPLIT = new RegExp(`(${SPECIAL.map((s) => s.replace(/[|/]/g, (c) => '\\' + c)).join('|')})`);
 export const EOS = '<|im_end|>';
 
@@ -91,8 +106,18 @@ export class ScriptedEngine implements Engine {
   }
 
   /** Siblings as concurrent single completions, like a remote engine. */
-  completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    return completeAsConcurrentCalls((r) => this.complete(r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
+  completeSiblings(
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: Parameters<Engine['completeSiblings']>[2],
+  ): Promise<CompletionResult[]> {
+    return completeAsConcurrentCalls(
+      (r) => this.complete(r),
+      (ids) => this.tokenizer.decode(ids),
+      prefix,
+      suffixes,
+      request,
+    );
   }
 }
 

@@ -35,16 +35,22 @@ describe('threadweaver serve', () => {
 
     process.emit('SIGTERM', 'SIGTERM');
     expect(await running).toBe(0);
-    expect(stderr).toHaveBeenCalledWith('threadweaver serve: SIGTERM, closing (requests in flight get 5 s; signal again to exit now)\n');
+    expect(stderr).toHaveBeenCalledWith(
+      'threadweaver serve: SIGTERM, closing (requests in flight get 5 s; signal again to exit now)\n',
+    );
     // One log line per request on stderr.
-    expect(stderr.mock.calls.map((c) => String(c[0])).filter((l) => / GET \/v1\/models (401|200) \d+ms\n$/.test(l))).toHaveLength(2);
+    expect(
+      stderr.mock.calls.map((c) => String(c[0])).filter((l) => / GET \/v1\/models (401|200) \d+ms\n$/.test(l)),
+    ).toHaveLength(2);
     expect(process.listenerCount('SIGTERM')).toBe(listenersBefore);
     await expect(fetch(`${baseURL}/models`)).rejects.toThrow();
   });
 
   it('SIGTERM while a client trickles its body: the built CLI answers it 503 and exits when the grace period ends', async () => {
     const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-    const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--shutdown-grace', '1.5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--shutdown-grace', '1.5'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -53,13 +59,19 @@ describe('threadweaver serve', () => {
     let drip: NodeJS.Timeout | undefined;
     try {
       const deadline = Date.now() + 60_000;
-      while (!/http:\S+/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      while (!/http:\S+/.test(stdout) && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 20));
       const url = new URL(/(http:\S+)/.exec(stdout)![1]!).origin;
       expect((await getJson(`${url}/health`)).status).toBe(200);
 
       const body = JSON.stringify({ prompt: 'Compute 2*3.', max_tokens: 4, pad: 'x'.repeat(1000) });
       const trickler = await RawConnection.open(url);
-      trickler.write(rawRequest('POST', '/v1/completions', { 'content-type': 'application/json', 'content-length': String(body.length) }));
+      trickler.write(
+        rawRequest('POST', '/v1/completions', {
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+        }),
+      );
       let sent = 0;
       drip = setInterval(() => {
         if (sent < body.length && !trickler.socket.destroyed) trickler.write(body[sent++]!);
@@ -77,7 +89,9 @@ describe('threadweaver serve', () => {
       const reply = parseRawResponse(trickler.data);
       expect(reply?.status).toBe(503);
       expect(JSON.parse(reply!.body).error.code).toBe('shutting_down');
-      expect(stderr).toContain('threadweaver serve: SIGTERM, closing (requests in flight get 1.5 s; signal again to exit now)');
+      expect(stderr).toContain(
+        'threadweaver serve: SIGTERM, closing (requests in flight get 1.5 s; signal again to exit now)',
+      );
       expect(stderr).toMatch(/ POST \/v1\/completions 503 \d+ms\n/);
     } finally {
       clearInterval(drip);

@@ -9,7 +9,11 @@ export interface JsonReply {
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonReply> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
@@ -31,10 +35,22 @@ export function sseEvents(text: string): any[] {
   return events;
 }
 
-export async function postStream(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; events: any[] }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ ...(body as object), stream: true }) });
+export async function postStream(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; events: any[] }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ ...(body as object), stream: true }),
+  });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, events: res.headers.get('content-type')?.startsWith('text/event-stream') ? sseEvents(text) : [JSON.parse(text)] };
+  return {
+    status: res.status,
+    headers: res.headers,
+    events: res.headers.get('content-type')?.startsWith('text/event-stream') ? sseEvents(text) : [JSON.parse(text)],
+  };
 }
 
 /** Per choice index: the joined text deltas and the last chunk's choice (finish_reason set). */
@@ -79,7 +95,9 @@ export function parseRawResponse(raw: string): RawResponse | undefined {
     for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
     if (headers['content-length'] !== undefined) {
       const n = Number(headers['content-length']);
-      return Buffer.byteLength(rest) < n ? undefined : { status, headers, body: Buffer.from(rest).subarray(0, n).toString(), interim };
+      return Buffer.byteLength(rest) < n
+        ? undefined
+        : { status, headers, body: Buffer.from(rest).subarray(0, n).toString(), interim };
     }
     if (headers['transfer-encoding'] === 'chunked') {
       let body = '';
@@ -115,7 +133,9 @@ export class RawConnection {
   static open(url: string): Promise<RawConnection> {
     const { hostname, port } = new URL(url);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true }, () => resolve(new RawConnection(socket)));
+      const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true }, () =>
+        resolve(new RawConnection(socket)),
+      );
       socket.once('error', reject);
     });
   }
@@ -144,9 +164,23 @@ export class RawConnection {
 }
 
 /** A request's head as raw text (`Host` added; the body, when given, with its Content-Length). */
-export function rawRequest(method: string, path: string, headers: Record<string, string> = {}, body?: string, version = '1.1'): string {
-  const all: Record<string, string> = { host: 'test', ...headers, ...(body !== undefined && headers['content-length'] === undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) };
-  return `${method} ${path} HTTP/${version}\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body ?? ''}`;
+export function rawRequest(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+  version = '1.1',
+): string {
+  const all: Record<string, string> = {
+    host: 'test',
+    ...headers,
+    ...(body !== undefined && headers['content-length'] === undefined
+      ? { 'content-length': String(Buffer.byteLength(body)) }
+      : {}),
+  };
+  return `${method} ${path} HTTP/${version}\r\n${Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n${body ?? ''}`;
 }
 
 /** Poll `check` until it holds; fail naming `what` after `ms`. */
@@ -162,7 +196,12 @@ export async function until(what: string, check: () => boolean | Promise<boolean
  * A client that sends a request's headers, then its body one byte every `everyMs`: `sent()` says
  * how many bytes are out, `stop()` ends the drip (the connection stays open).
  */
-export async function trickle(url: string, path: string, body: string, everyMs = 20): Promise<{ conn: RawConnection; sent: () => number; stop: () => void }> {
+export async function trickle(
+  url: string,
+  path: string,
+  body: string,
+  everyMs = 20,
+): Promise<{ conn: RawConnection; sent: () => number; stop: () => void }> {
   const conn = await RawConnection.open(url);
   conn.write(rawRequest('POST', path, { 'content-type': 'application/json', 'content-length': String(body.length) }));
   let sent = 0;
@@ -173,7 +212,15 @@ export async function trickle(url: string, path: string, body: string, everyMs =
 }
 
 /** The answer a trickling client got when the shutdown cut it off: a 503 `shutting_down` before its body was all out. */
-export function shutdownReply(trickler: { conn: RawConnection; sent: () => number }): { sent: number; status: number | undefined; code: unknown } {
+export function shutdownReply(trickler: { conn: RawConnection; sent: () => number }): {
+  sent: number;
+  status: number | undefined;
+  code: unknown;
+} {
   const reply = parseRawResponse(trickler.conn.data);
-  return { sent: trickler.sent(), status: reply?.status, code: reply ? (JSON.parse(reply.body) as { error?: { code?: unknown } }).error?.code : undefined };
+  return {
+    sent: trickler.sent(),
+    status: reply?.status,
+    code: reply ? (JSON.parse(reply.body) as { error?: { code?: unknown } }).error?.code : undefined,
+  };
 }

@@ -49,7 +49,9 @@ class RecordingEngine implements Engine {
 }
 
 const servers: RunningServer[] = [];
-async function serve(options: Omit<Parameters<typeof startServer>[0], 'engine'> & { engine?: Engine } = {}): Promise<RunningServer> {
+async function serve(
+  options: Omit<Parameters<typeof startServer>[0], 'engine'> & { engine?: Engine } = {},
+): Promise<RunningServer> {
   const s = await startServer({ engine, ...options });
   servers.push(s);
   return s;
@@ -57,7 +59,6 @@ async function serve(options: Omit<Parameters<typeof startServer>[0], 'engine'> 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-
 
 const json = { 'content-type': 'application/json' };
 const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
@@ -71,7 +72,12 @@ const longPrompt = () => buildPrompt(engine.tokenizer, 'Compute 37*24 + 18*53 - 
 /** Open a stream and read until `chunks` data events arrived; returns the reader and abort handle. */
 async function openStream(url: string, body: object, chunks = 3) {
   const ctl = new AbortController();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }), signal: ctl.signal });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal: ctl.signal,
+  });
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
@@ -108,12 +114,17 @@ describe('load', () => {
       }),
     );
     const ms = Date.now() - t0;
-    console.log(`[server-load] 50 concurrent streams × 12 tokens: ${ms} ms; at most ${recording.maxRunning} generations at once`);
+    console.log(
+      `[server-load] 50 concurrent streams × 12 tokens: ${ms} ms; at most ${recording.maxRunning} generations at once`,
+    );
     expect(replies.map((r) => r.status)).toEqual(problems.map(() => 200));
     for (const [i, r] of replies.entries()) {
       expect(r.events.at(-1)).toBe('[DONE]');
       const { texts, finals } = assemble(r.events.slice(0, -1), 'content');
-      const direct = await engine.complete({ prompt: engine.tokenizer.applyChatTemplate([{ role: 'user', content: problems[i]! }]), maxTokens: 12 });
+      const direct = await engine.complete({
+        prompt: engine.tokenizer.applyChatTemplate([{ role: 'user', content: problems[i]! }]),
+        maxTokens: 12,
+      });
       expect(texts[0]).toBe(direct.text);
       expect(finals[0].finish_reason).toBe('length');
     }
@@ -147,7 +158,12 @@ describe('disconnects', () => {
     const recording = new RecordingEngine(engine);
     const srv = await serve({ engine: recording });
     const ctl = new AbortController();
-    const req = fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify(slow), signal: ctl.signal }).catch(() => 'aborted');
+    const req = fetch(`${srv.baseURL}/completions`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify(slow),
+      signal: ctl.signal,
+    }).catch(() => 'aborted');
     await until('the generation to start', () => recording.running === 1);
     ctl.abort();
     expect(await req).toBe('aborted');
@@ -160,7 +176,12 @@ describe('disconnects', () => {
     const srv = await serve({ engine: recording, maxConcurrent: 1 });
     const first = await openStream(`${srv.baseURL}/completions`, slow);
     const ctl = new AbortController();
-    const queued = fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: 'x', max_tokens: 5 }), signal: ctl.signal }).catch(() => 'aborted');
+    const queued = fetch(`${srv.baseURL}/completions`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ prompt: 'x', max_tokens: 5 }),
+      signal: ctl.signal,
+    }).catch(() => 'aborted');
     await until('the second request to queue', async () => (await getJson(`${srv.url}/health`)).body.queued === 1);
     ctl.abort();
     expect(await queued).toBe('aborted');
@@ -176,7 +197,10 @@ describe('shutdown', () => {
     const before = tcpHandles();
     const srv = await serve({ shutdownGraceMs: 0 });
     const stream = await openStream(`${srv.baseURL}/completions`, { prompt: longPrompt(), max_tokens: 900 });
-    const plain = postJson(`${srv.baseURL}/chat/completions`, { messages: [{ role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' }], max_tokens: 900 });
+    const plain = postJson(`${srv.baseURL}/chat/completions`, {
+      messages: [{ role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' }],
+      max_tokens: 900,
+    });
     await until('both generations to run', async () => (await getJson(`${srv.url}/health`)).body.active === 2);
     const t0 = Date.now();
     await srv.close();
@@ -185,7 +209,9 @@ describe('shutdown', () => {
     expect(reply.status).toBe(503);
     expect(reply.body.error).toMatchObject({ message: 'the server is shutting down', code: 'shutting_down' });
     const events = sseEvents(await stream.rest());
-    expect(events.at(-2)).toEqual({ error: { message: 'the server is shutting down', type: 'server_error', param: null, code: 'shutting_down' } });
+    expect(events.at(-2)).toEqual({
+      error: { message: 'the server is shutting down', type: 'server_error', param: null, code: 'shutting_down' },
+    });
     expect(events.at(-1)).toBe('[DONE]');
     expect(srv.openConnections()).toBe(0);
     await expect(fetch(`${srv.url}/health`)).rejects.toThrow();
@@ -258,18 +284,28 @@ describe('engine failures', () => {
     const srv = await serve({ engine: new FailingEngine(0), log: (l) => lines.push(l) });
     const r = await postJson(`${srv.baseURL}/completions`, { prompt: 'x', max_tokens: 5 });
     expect(r.status).toBe(500);
-    expect(r.body).toEqual({ error: { message: 'internal error: boom before any token', type: 'server_error', param: null, code: null } });
+    expect(r.body).toEqual({
+      error: { message: 'internal error: boom before any token', type: 'server_error', param: null, code: null },
+    });
     await until('the log line', () => lines.length === 1);
     expect(lines[0]).toMatch(/^POST \/v1\/completions 500 \d+ms: Error: boom before any token\n\s+at /);
   });
 
   it('a failure mid-stream ends the stream with an error event', async () => {
     const srv = await serve({ engine: new FailingEngine(5) });
-    const res = await fetch(`${srv.baseURL}/completions`, { method: 'POST', headers: json, body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }) });
+    const res = await fetch(`${srv.baseURL}/completions`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ prompt: longPrompt(), max_tokens: 100, stream: true }),
+    });
     expect(res.status).toBe(200);
     const events = sseEvents(await res.text());
-    expect(events.at(-2)).toEqual({ error: { message: 'internal error: boom mid-generation', type: 'server_error', param: null, code: null } });
+    expect(events.at(-2)).toEqual({
+      error: { message: 'internal error: boom mid-generation', type: 'server_error', param: null, code: null },
+    });
     expect(events.at(-1)).toBe('[DONE]');
-    expect(assemble(events.slice(0, -2), 'text').texts[0]).toBe((await engine.complete({ prompt: longPrompt(), maxTokens: 5 })).text);
+    expect(assemble(events.slice(0, -2), 'text').texts[0]).toBe(
+      (await engine.complete({ prompt: longPrompt(), maxTokens: 5 })).text,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
@@ -43,7 +43,13 @@ describe('openai client', () => {
     expect(r.choices[0]!.message.content).toContain('\\boxed{1523}');
     expect(r.choices[0]!.finish_reason).toBe('stop');
 
-    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 900, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 900,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | undefined | null;
@@ -54,31 +60,42 @@ describe('openai client', () => {
     }
     expect(text).toBe(r.choices[0]!.message.content);
     expect(finish).toBe('stop');
-    expect(usage).toMatchObject({ prompt_tokens: r.usage!.prompt_tokens, completion_tokens: r.usage!.completion_tokens });
+    expect(usage).toMatchObject({
+      prompt_tokens: r.usage!.prompt_tokens,
+      completion_tokens: r.usage!.completion_tokens,
+    });
   });
 
   it('errors surface as the client’s own classes with the server’s message', async () => {
     const stranger = new OpenAI({ baseURL: srv.baseURL, apiKey: 'wrong', maxRetries: 0 });
     const auth = await stranger.completions.create({ model: MODEL, prompt: 'x' }).catch((e: unknown) => e);
     expect(auth).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect((auth as OpenAI.APIError).message).toBe('401 incorrect API key provided');
-    expect((auth as OpenAI.APIError).code).toBe('invalid_api_key');
+    expect((auth as APIError).message).toBe('401 incorrect API key provided');
+    expect((auth as APIError).code).toBe('invalid_api_key');
 
-    const bad = await client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 5000 }).catch((e: unknown) => e);
+    const bad = await client.completions
+      .create({ model: MODEL, prompt: 'x', max_tokens: 5000 })
+      .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((bad as OpenAI.APIError).message).toBe("400 max_tokens: 5000 is above this server's limit of 1024");
-    expect((bad as OpenAI.APIError).param).toBe('max_tokens');
+    expect((bad as APIError).message).toBe("400 max_tokens: 5000 is above this server's limit of 1024");
+    expect((bad as APIError).param).toBe('max_tokens');
 
-    const typed = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], temperature: 'hot' as unknown as number }).catch((e: unknown) => e);
+    const typed = await client.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], temperature: 'hot' as unknown as number })
+      .catch((e: unknown) => e);
     expect(typed).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((typed as OpenAI.APIError).message).toMatch(/^400 temperature: /);
+    expect((typed as APIError).message).toMatch(/^400 temperature: /);
 
-    const long = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'z'.repeat(3000) }] }).catch((e: unknown) => e);
+    const long = await client.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'z'.repeat(3000) }] })
+      .catch((e: unknown) => e);
     expect(long).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((long as OpenAI.APIError).code).toBe('context_length_exceeded');
+    expect((long as APIError).code).toBe('context_length_exceeded');
 
-    const missing = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const missing = await client.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
-    expect((missing as OpenAI.APIError).message).toMatch(/'gpt-4o' does not exist/);
+    expect((missing as APIError).message).toMatch(/'gpt-4o' does not exist/);
   });
 });

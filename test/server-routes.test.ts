@@ -58,8 +58,11 @@ const kinds = {
 
 describe.each(Object.keys(kinds) as (keyof typeof kinds)[])('the API key on the %s', (kind) => {
   const k = kinds[kind];
-  const send = (url: string, [method, path, body]: readonly [string, string, object?], headers: Record<string, string> = {}) =>
-    method === 'GET' ? getJson(url + path, headers) : postJson(url + path, body, headers);
+  const send = (
+    url: string,
+    [method, path, body]: readonly [string, string, object?],
+    headers: Record<string, string> = {},
+  ) => (method === 'GET' ? getJson(url + path, headers) : postJson(url + path, body, headers));
 
   it('every guarded route refuses a missing or wrong key with 401 before anything else', async () => {
     const srv = await started(k.start());
@@ -76,7 +79,11 @@ describe.each(Object.keys(kinds) as (keyof typeof kinds)[])('the API key on the 
   it('with the key each guarded route answers (an unknown one with 404); open routes need no key', async () => {
     const srv = await started(k.start());
     for (const [method, path, body] of k.guarded) {
-      const res = await fetch(srv.url + path, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const res = await fetch(srv.url + path, {
+        method,
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
       await res.text();
       expect(res.status, `${method} ${path}`).toBe(path === '/v1/no-such-route' ? 404 : 200);
     }

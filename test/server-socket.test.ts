@@ -5,7 +5,17 @@ import { isJsonContentType } from '../src/server/body.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { requestPath } from '../src/server/server.js';
 import { embeddedEngine } from '../src/solve.js';
-import { getJson, parseRawResponse, postJson, RawConnection, rawRequest, shutdownReply, sseEvents, trickle, until } from './server-http.js';
+import {
+  getJson,
+  type parseRawResponse,
+  postJson,
+  RawConnection,
+  rawRequest,
+  shutdownReply,
+  sseEvents,
+  trickle,
+  until,
+} from './server-http.js';
 
 // HTTP at the socket level against the real model on 127.0.0.1: media types, `Expect:
 // 100-continue`, half-closed clients, the request log, odd paths and a shutdown that a trickling
@@ -29,13 +39,14 @@ afterEach(async () => {
   await Promise.all(extra.splice(0).map((s) => s.close()));
 });
 
-
 const small = JSON.stringify({ prompt: 'Compute 2*3.', max_tokens: 4 });
 /** A long generation: after a lone <|im_start|> the model repeats a digit to the limit (1.2 s here). */
 const endless = JSON.stringify({ prompt: [1], max_tokens: 1000 });
 
 /** One request on its own connection; returns the parsed response and the connection. */
-async function exchange(text: string): Promise<{ reply: ReturnType<typeof parseRawResponse> & object; conn: RawConnection }> {
+async function exchange(
+  text: string,
+): Promise<{ reply: ReturnType<typeof parseRawResponse> & object; conn: RawConnection }> {
   const conn = await RawConnection.open(srv.url);
   conn.write(text);
   return { reply: await conn.response(), conn };
@@ -44,8 +55,17 @@ async function exchange(text: string): Promise<{ reply: ReturnType<typeof parseR
 describe('request bodies must be JSON (415 otherwise)', () => {
   it('refuses form, text and multipart posts and a missing type, in the error shape, on both endpoints', async () => {
     for (const path of ['/v1/completions', '/v1/chat/completions']) {
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/jsonp', undefined]) {
-        const { reply } = await exchange(rawRequest('POST', path, { ...auth, ...(type ? { 'content-type': type } : {}) }, small));
+      for (const type of [
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/json; charset=latin1',
+        'application/jsonp',
+        undefined,
+      ]) {
+        const { reply } = await exchange(
+          rawRequest('POST', path, { ...auth, ...(type ? { 'content-type': type } : {}) }, small),
+        );
         expect(reply.status, `${path} ${type}`).toBe(415);
         const body = JSON.parse(reply.body);
         expect(body).toEqual({
@@ -61,7 +81,12 @@ describe('request bodies must be JSON (415 otherwise)', () => {
   });
 
   it('accepts application/json with parameters and in any case', async () => {
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'Application/JSON;Charset="UTF-8"', 'application/json ; charset=utf8']) {
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'Application/JSON;Charset="UTF-8"',
+      'application/json ; charset=utf8',
+    ]) {
       const { reply } = await exchange(rawRequest('POST', '/v1/completions', { ...auth, 'content-type': type }, small));
       expect(reply.status, type).toBe(200);
       expect(JSON.parse(reply.body).choices[0].token_ids).toHaveLength(4);
@@ -77,7 +102,8 @@ describe('request bodies must be JSON (415 otherwise)', () => {
 });
 
 describe('Expect: 100-continue', () => {
-  const expectContinue = (headers: Record<string, string>, length = small.length) => rawRequest('POST', '/v1/completions', { ...headers, expect: '100-continue', 'content-length': String(length) });
+  const expectContinue = (headers: Record<string, string>, length = small.length) =>
+    rawRequest('POST', '/v1/completions', { ...headers, expect: '100-continue', 'content-length': String(length) });
 
   it('a request that will be refused gets its final answer without 100 Continue, and the connection closes', async () => {
     const cases: [Record<string, string>, number, number][] = [
@@ -92,10 +118,19 @@ describe('Expect: 100-continue', () => {
       expect(reply.status).toBe(status);
       expect(reply.interim).toEqual([]);
       expect(reply.headers.connection).toBe('close');
-      expect(JSON.parse(reply.body).error.code).toBe({ 401: 'invalid_api_key', 413: 'request_too_large', 415: 'unsupported_media_type' }[status]);
+      expect(JSON.parse(reply.body).error.code).toBe(
+        { 401: 'invalid_api_key', 413: 'request_too_large', 415: 'unsupported_media_type' }[status],
+      );
       await conn.closed;
     }
-    const wrongRoute = await exchange(rawRequest('POST', '/v1/embeddings', { ...auth, expect: '100-continue', 'content-type': 'application/json', 'content-length': '10' }));
+    const wrongRoute = await exchange(
+      rawRequest('POST', '/v1/embeddings', {
+        ...auth,
+        expect: '100-continue',
+        'content-type': 'application/json',
+        'content-length': '10',
+      }),
+    );
     expect(wrongRoute.reply).toMatchObject({ status: 404, interim: [] });
   });
 
@@ -112,34 +147,61 @@ describe('Expect: 100-continue', () => {
   });
 
   it('another expectation is 417 in the error shape', async () => {
-    const { reply } = await exchange(rawRequest('POST', '/v1/completions', { ...auth, expect: 'teapot', 'content-type': 'application/json' }, small));
+    const { reply } = await exchange(
+      rawRequest('POST', '/v1/completions', { ...auth, expect: 'teapot', 'content-type': 'application/json' }, small),
+    );
     expect(reply.status).toBe(417);
-    expect(JSON.parse(reply.body).error).toMatchObject({ code: 'expectation_failed', message: 'unsupported expectation: Expect: teapot' });
+    expect(JSON.parse(reply.body).error).toMatchObject({
+      code: 'expectation_failed',
+      message: 'unsupported expectation: Expect: teapot',
+    });
   });
 });
 
 describe('half-closed clients', () => {
   const longRequest = (headers: Record<string, string> = {}, version?: string) =>
-    rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json', ...headers }, endless, version);
+    rawRequest(
+      'POST',
+      '/v1/completions',
+      { ...auth, 'content-type': 'application/json', ...headers },
+      endless,
+      version,
+    );
 
   it('a client that half-closes after its request still gets the answer (plain and streamed)', async () => {
     const prompt = buildPrompt(engine.tokenizer, 'Compute 37*24 + 18*53 - 29*11.', 'parallel');
     for (const stream of [false, true]) {
       const conn = await RawConnection.open(srv.url);
-      conn.write(rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json' }, JSON.stringify({ prompt, max_tokens: 200, stream })));
+      conn.write(
+        rawRequest(
+          'POST',
+          '/v1/completions',
+          { ...auth, 'content-type': 'application/json' },
+          JSON.stringify({ prompt, max_tokens: 200, stream }),
+        ),
+      );
       conn.socket.end();
       const reply = await conn.response();
       await conn.closed;
       expect(reply.status).toBe(200);
       expect(reply.interim.every((s) => s === 100)).toBe(true);
-      const text = stream ? sseEvents(reply.body).slice(0, -1).map((e) => e.choices[0].text).join('') : JSON.parse(reply.body).choices[0].text;
+      const text = stream
+        ? sseEvents(reply.body)
+            .slice(0, -1)
+            .map((e) => e.choices[0].text)
+            .join('')
+        : JSON.parse(reply.body).choices[0].text;
       expect(text).toMatch(/^<think>/);
       expect(text.length).toBeGreaterThan(100);
     }
   });
 
   it('a long wait after the half-close: probed with 100 Continue on a kept-alive connection, never after Connection: close or HTTP/1.0', async () => {
-    for (const [headers, version, probed] of [[{}, '1.1', true], [{ connection: 'close' }, '1.1', false], [{}, '1.0', false]] as const) {
+    for (const [headers, version, probed] of [
+      [{}, '1.1', true],
+      [{ connection: 'close' }, '1.1', false],
+      [{}, '1.0', false],
+    ] as const) {
       const conn = await RawConnection.open(srv.url);
       conn.write(longRequest(headers, version));
       conn.socket.end();
@@ -195,7 +257,14 @@ describe('half-closed clients', () => {
   it('a stream cut after its headers logs its status and that the client closed', async () => {
     lines.length = 0;
     const conn = await RawConnection.open(srv.url);
-    conn.write(rawRequest('POST', '/v1/completions', { ...auth, 'content-type': 'application/json' }, JSON.stringify({ prompt: [1], max_tokens: 1000, stream: true })));
+    conn.write(
+      rawRequest(
+        'POST',
+        '/v1/completions',
+        { ...auth, 'content-type': 'application/json' },
+        JSON.stringify({ prompt: [1], max_tokens: 1000, stream: true }),
+      ),
+    );
     await conn.until((d) => (d.includes('data: ') ? true : undefined));
     conn.socket.destroy();
     await until('the log line', () => posts().length === 1);
@@ -248,7 +317,12 @@ describe('shutdown against slow clients', () => {
     extra.push(local);
     const conn = await RawConnection.open(local.url);
     const arrived = new Promise((resolve) => local.server.once('request', resolve));
-    conn.write(rawRequest('POST', '/v1/completions', { 'content-type': 'application/json', 'content-length': String(small.length) }));
+    conn.write(
+      rawRequest('POST', '/v1/completions', {
+        'content-type': 'application/json',
+        'content-length': String(small.length),
+      }),
+    );
     conn.write(small.slice(0, 5));
     await arrived;
     const closed = local.close();

@@ -64,11 +64,16 @@ describe('special tokens in responses', () => {
   it('completions: every combination of the flags, plain and streamed, matches id-level decoding', async () => {
     const base = { prompt: buildPrompt(engine.tokenizer, problem, 'parallel'), max_tokens: 100, n: 8, temperature: 2 };
     const seed = await seedWithSpecials('/completions', base, base.n);
-    const reference = (await postJson(`${srv.baseURL}/completions`, { ...base, ...kept, seed })).body.choices.map((c: any) => c.token_ids);
+    const reference = (await postJson(`${srv.baseURL}/completions`, { ...base, ...kept, seed })).body.choices.map(
+      (c: any) => c.token_ids,
+    );
     expect(reference.flat().some(isSpecial)).toBe(true);
     for (const v of variants) {
       const plain = await postJson(`${srv.baseURL}/completions`, { ...base, ...v.body, seed });
-      expect(plain.body.choices.map((c: any) => c.token_ids), v.name).toEqual(reference);
+      expect(
+        plain.body.choices.map((c: any) => c.token_ids),
+        v.name,
+      ).toEqual(reference);
       const texts = plain.body.choices.map((c: any) => c.text);
       expect(texts, v.name).toEqual(reference.map((ids: number[]) => expected(ids, v.skip, v.spaces)));
       const streamed = await postStream(`${srv.baseURL}/completions`, { ...base, ...v.body, seed });
@@ -80,7 +85,9 @@ describe('special tokens in responses', () => {
       }
     }
     // Token ids always carry the special tokens: decoding them gives the text as kept.
-    expect(reference.map((ids: number[]) => engine.tokenizer.decode(ids))).toEqual(reference.map((ids: number[]) => expected(ids, false, false)));
+    expect(reference.map((ids: number[]) => engine.tokenizer.decode(ids))).toEqual(
+      reference.map((ids: number[]) => expected(ids, false, false)),
+    );
   });
 
   it('chat: content leaves special tokens out by default and keeps them on request', async () => {
@@ -98,7 +105,9 @@ describe('special tokens in responses', () => {
   it('the remote engine asks for them kept, so its text and ids still carry them', async () => {
     const prompt = engine.tokenizer.encode(buildPrompt(engine.tokenizer, problem, 'parallel'));
     const seed = await seedWithSpecials('/completions', { prompt, max_tokens: 100 }, 1);
-    const served = (await postJson(`${srv.baseURL}/completions`, { prompt, max_tokens: 100, temperature: 2, seed, ...kept })).body.choices[0];
+    const served = (
+      await postJson(`${srv.baseURL}/completions`, { prompt, max_tokens: 100, temperature: 2, seed, ...kept })
+    ).body.choices[0];
     const remote = await OpenAIEngine.connect({ baseUrl: srv.url });
     const r = await remote.complete({ prompt, maxTokens: 100, temperature: 2, seed });
     expect(r.ids).toEqual(served.token_ids);

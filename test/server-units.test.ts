@@ -32,7 +32,11 @@ describe('StopHoldback', () => {
     let stopped = 0;
     for (let trial = 0; trial < 3000; trial++) {
       const stops = Array.from({ length: 1 + Math.floor(rng() * 3) }, () =>
-        rng() < 0.3 ? pick(tags) : Array.from({ length: 1 + Math.floor(rng() * 3) }, () => pick(['a', 'b', 'h', 'i', '\n', '<', '>'])).join(''),
+        rng() < 0.3
+          ? pick(tags)
+          : Array.from({ length: 1 + Math.floor(rng() * 3) }, () => pick(['a', 'b', 'h', 'i', '\n', '<', '>'])).join(
+              '',
+            ),
       );
       const matcher = new StopMatcher(stops, singleTokenId);
       const hold = new StopHoldback(stops);
@@ -66,7 +70,8 @@ describe('StopHoldback', () => {
 
 describe('SpecialTokenText', () => {
   const specials = ['<|im_start|>', '<|endoftext|>', '<s>', '<s>!'];
-  const rewrite = (text: string, skip: boolean, spaces: boolean) => SpecialTokenText.rewrite(text, specials, { skip, spaces });
+  const rewrite = (text: string, skip: boolean, spaces: boolean) =>
+    SpecialTokenText.rewrite(text, specials, { skip, spaces });
 
   it('drops special tokens, or spaces them from their neighbours as vLLM joins sub-texts', () => {
     const text = '<|im_start|>ab<|endoftext|><|im_start|>c<s>!d<s>';
@@ -85,12 +90,19 @@ describe('SpecialTokenText', () => {
     const rng = createRng(5).next;
     const atoms = ['a', 'b', ' ', '<', '|', '>', 's', '!', '\n', ...specials];
     for (let trial = 0; trial < 2000; trial++) {
-      const text = Array.from({ length: 1 + Math.floor(rng() * 30) }, () => atoms[Math.floor(rng() * atoms.length)]).join('');
-      for (const [skip, spaces] of [[true, true], [false, true], [true, false]] as const) {
+      const text = Array.from(
+        { length: 1 + Math.floor(rng() * 30) },
+        () => atoms[Math.floor(rng() * atoms.length)],
+      ).join('');
+      for (const [skip, spaces] of [
+        [true, true],
+        [false, true],
+        [true, false],
+      ] as const) {
         const whole = rewrite(text, skip, spaces);
         const t = new SpecialTokenText(specials, { skip, spaces });
         let joined = '';
-        for (let at = 0; at < text.length; ) {
+        for (let at = 0; at < text.length;) {
           const n = 1 + Math.floor(rng() * 6);
           joined += t.push(text.slice(at, at + n));
           at += n;
@@ -149,6 +161,8 @@ describe('FairQueue', () => {
 
   it('rejects nonsense limits', () => {
     expect(() => new FairQueue(0, 1)).toThrow(/maxActive/);
-    expect(new ApiError(400, 'x', 'invalid_request_error').body()).toEqual({ error: { message: 'x', type: 'invalid_request_error', param: null, code: null } });
+    expect(new ApiError(400, 'x', 'invalid_request_error').body()).toEqual({
+      error: { message: 'x', type: 'invalid_request_error', param: null, code: null },
+    });
   });
 });

@@ -34,7 +34,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startReplayServer(rules: readonly ReplayRule[], options: { delayMs?: number } = {}): Promise<ReplayServer> {
+export async function startReplayServer(
+  rules: readonly ReplayRule[],
+  options: { delayMs?: number } = {},
+): Promise<ReplayServer> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
     void (async () => {
@@ -42,12 +45,16 @@ export async function startReplayServer(rules: readonly ReplayRule[], options: {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return send(404, { error: { message: `no route ${req.method} ${req.url}` } });
+      if (req.method !== 'POST' || req.url !== '/v1/chat/completions')
+        return send(404, { error: { message: `no route ${req.method} ${req.url}` } });
       const body = JSON.parse(await readBody(req)) as RecordedRequest['body'];
       const text = body.messages.map((m) => m.content).join('\n');
-      const rule = rules.find((r) => r.when.every((w) => text.includes(w)) && (r.turn === undefined || r.turn === body.messages.length));
+      const rule = rules.find(
+        (r) => r.when.every((w) => text.includes(w)) && (r.turn === undefined || r.turn === body.messages.length),
+      );
       requests.push({ body, rule: rule?.note ?? null });
-      if (!rule) return send(400, { error: { message: 'no recorded answer for this request', type: 'invalid_request_error' } });
+      if (!rule)
+        return send(400, { error: { message: 'no recorded answer for this request', type: 'invalid_request_error' } });
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       if (res.destroyed) return;
       send(200, {
@@ -56,7 +63,11 @@ export async function startReplayServer(rules: readonly ReplayRule[], options: {
         created: 0,
         model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content: rule.reply }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: Math.ceil(text.length / 4), completion_tokens: Math.ceil(rule.reply.length / 4), total_tokens: 0 },
+        usage: {
+          prompt_tokens: Math.ceil(text.length / 4),
+          completion_tokens: Math.ceil(rule.reply.length / 4),
+          total_tokens: 0,
+        },
       });
     })();
   });

@@ -34,7 +34,9 @@ afterAll(async () => {
 describe('stage 2 on the bundled model, arith × 30, greedy', () => {
   it('passes the format check and grades correct on at least 90% and keeps those', () => {
     const s = first.stats;
-    console.log(`stage 2: format pass ${s.formatPassRate}, accuracy ${s.accuracy}, kept ${s.kept}/${s.generated}, mean η ${s.acceleration?.mean.toFixed(3)}`);
+    console.log(
+      `stage 2: format pass ${s.formatPassRate}, accuracy ${s.accuracy}, kept ${s.kept}/${s.generated}, mean η ${s.acceleration?.mean.toFixed(3)}`,
+    );
     expect(s.generated).toBe(30);
     expect(s.formatPassRate).toBeGreaterThanOrEqual(0.9);
     expect(s.accuracy).toBeGreaterThanOrEqual(0.9);
@@ -58,13 +60,17 @@ describe('stage 2 on the bundled model, arith × 30, greedy', () => {
       expect(validateTrajectory(text), row.id).toEqual([]);
       expect(gradeAnswer(extractAnswer(text), problem.answer).equal, row.id).toBe(true);
     }
-    const trie = readJsonl<{ id: string; ids: number[]; parent: number[]; branch: number[]; loss: number[] }>(path.join(out, 'sft-trie.jsonl'));
+    const trie = readJsonl<{ id: string; ids: number[]; parent: number[]; branch: number[]; loss: number[] }>(
+      path.join(out, 'sft-trie.jsonl'),
+    );
     expect(trie.map((t) => t.id)).toEqual(rows.map((r) => r.id));
     const forked = rows.findIndex((r) => r.messages[1].content.includes('<Parallel>'));
     const t = trie[forked]!;
     const mainLength = t.branch.indexOf(1);
     const prompt = buildPrompt(engine.tokenizer, rows[forked]!.messages[0].content, 'parallel');
-    expect(engine.tokenizer.decode(t.ids.slice(0, mainLength))).toBe(`${prompt}${rows[forked]!.messages[1].content}<|im_end|>`);
+    expect(engine.tokenizer.decode(t.ids.slice(0, mainLength))).toBe(
+      `${prompt}${rows[forked]!.messages[1].content}<|im_end|>`,
+    );
     const stats = JSON.parse(await readFile(path.join(out, 'stats.json'), 'utf8')) as Record<string, unknown>;
     expect(stats).toMatchObject({ stage: 2, dataset: 'arith', generated: 30, kept: rows.length });
     expect(await readFile(path.join(out, 'report.md'), 'utf8')).toContain('## η histogram (kept)');

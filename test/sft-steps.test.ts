@@ -53,7 +53,13 @@ describe('step 2: splice', () => {
     expect(splice(lines, [g], { minParallelChars: 240 }).accepted).toEqual([0]);
     const skipped = splice(lines, [g], { minParallelChars: 241 });
     expect(skipped.accepted).toEqual([]);
-    expect(skipped.skipped).toEqual([{ group: 0, reason: 'too-little-parallel-text', detail: '240 characters outside the longest thread (minimum 241)' }]);
+    expect(skipped.skipped).toEqual([
+      {
+        group: 0,
+        reason: 'too-little-parallel-text',
+        detail: '240 characters outside the longest thread (minimum 241)',
+      },
+    ]);
     expect(skipped.draft.pieces).toEqual([{ kind: 'text', text: lines.join('\n') }]);
   });
 
@@ -65,7 +71,9 @@ describe('step 2: splice', () => {
   });
 
   it('renumbers threads 1..k in text order and renders a valid trajectory', () => {
-    const r = splice(lines, [group(0, thread(5, 5, ['4']), thread(2, 2, ['2']), thread(3, 3, ['3']))], { minParallelChars: 0 });
+    const r = splice(lines, [group(0, thread(5, 5, ['4']), thread(2, 2, ['2']), thread(3, 3, ['3']))], {
+      minParallelChars: 0,
+    });
     const block = r.draft.pieces[1];
     expect(block?.kind).toBe('block');
     if (block?.kind !== 'block') return;
@@ -73,7 +81,9 @@ describe('step 2: splice', () => {
     block.outlines = ['do A', 'do B', 'do C'];
     const text = renderTrajectory(r.draft, 'The answer is \\boxed{1}.');
     expect(validateTrajectory(text)).toEqual([]);
-    expect(text).toContain(`<Thread>\n1: ${lines[1]}\n</Thread><Thread>\n2: ${lines[2]}\n</Thread><Thread>\n3: ${lines[4]}\n</Thread>\n</Parallel>\nSummary.`);
+    expect(text).toContain(
+      `<Thread>\n1: ${lines[1]}\n</Thread><Thread>\n2: ${lines[2]}\n</Thread><Thread>\n3: ${lines[4]}\n</Thread>\n</Parallel>\nSummary.`,
+    );
     expect(text.startsWith('<think>\nIntro line.\n<Parallel>\n<Outlines>\n<Outline>1: do A</Outline>\n')).toBe(true);
   });
 
@@ -109,7 +119,9 @@ describe('step 2: splice', () => {
 
   it('places blocks in text order, at the very start and back to back', () => {
     const ls = [line('A', 100), line('B', 100), line('C', 100), line('D', 100)];
-    const r = splice(ls, [group(0, thread(3, 3), thread(4, 4)), group(1, thread(1, 1), thread(2, 2))], { minParallelChars: 0 });
+    const r = splice(ls, [group(0, thread(3, 3), thread(4, 4)), group(1, thread(1, 1), thread(2, 2))], {
+      minParallelChars: 0,
+    });
     expect(r.accepted).toEqual([1, 0]);
     for (const p of r.draft.pieces) if (p.kind === 'block') p.outlines = p.threads.map((_, i) => `part ${i + 1}`);
     const text = renderTrajectory(r.draft, '\\boxed{0}');
@@ -125,32 +137,88 @@ describe('step 2: splice', () => {
 });
 
 describe('step 1: reading the step plan', () => {
-  const plan = (o: object) => JSON.stringify({ steps: [{ id: 1, summary: 's', start: 1, end: 2 }, { id: '2', start: '3', end: 5, substeps: [{ id: '2.1', start: 3, end: 3 }, { id: '2.2', start: 4, end: 5 }] }, { id: '3', start: 6, end: 6 }], groups: [{ threads: [['2.1'], ['2.2']] }], ...o });
+  const plan = (o: object) =>
+    JSON.stringify({
+      steps: [
+        { id: 1, summary: 's', start: 1, end: 2 },
+        {
+          id: '2',
+          start: '3',
+          end: 5,
+          substeps: [
+            { id: '2.1', start: 3, end: 3 },
+            { id: '2.2', start: 4, end: 5 },
+          ],
+        },
+        { id: '3', start: 6, end: 6 },
+      ],
+      groups: [{ threads: [['2.1'], ['2.2']] }],
+      ...o,
+    });
 
   it('accepts numbers given as strings and resolves threads to line ranges', () => {
     const p = readStepPlan(`Here it is:\n${plan({})}`, 6);
     expect(p.steps.map((s) => s.id)).toEqual(['1', '2', '3']);
-    expect(blockCandidates(p)).toEqual([{ group: 0, threads: [{ steps: ['2.1'], lines: [3, 3] }, { steps: ['2.2'], lines: [4, 5] }] }]);
+    expect(blockCandidates(p)).toEqual([
+      {
+        group: 0,
+        threads: [
+          { steps: ['2.1'], lines: [3, 3] },
+          { steps: ['2.2'], lines: [4, 5] },
+        ],
+      },
+    ]);
     const multi = readStepPlan(plan({ groups: [{ threads: [['1', '2.1'], ['3']] }] }), 6);
     expect(blockCandidates(multi)[0]!.threads[0]!.lines).toEqual([1, 3]);
   });
 
   it('says what is wrong with a bad plan', () => {
     expect(() => readStepPlan(plan({}), 5)).toThrow('step 3: lines 6-6 are outside 1-5');
-    expect(() => readStepPlan(plan({ groups: [{ threads: [['2.1'], ['9']] }] }), 6)).toThrow('group 1 names step "9", which is not in "steps"');
-    expect(() => readStepPlan(JSON.stringify({ steps: [{ id: '1', start: 1, end: 3, substeps: [{ id: '1.1', start: 2, end: 4 }] }] }), 6)).toThrow('step 1.1: lines 2-4 are outside 1-3');
-    expect(() => readStepPlan(JSON.stringify({ steps: [{ id: '1', start: 3, end: 2 }] }), 6)).toThrow('start 3 is after end 2');
-    expect(() => readStepPlan(JSON.stringify({ steps: [{ id: '1', start: 1, end: 1 }, { id: '1', start: 2, end: 2 }] }), 6)).toThrow('"1" is used twice');
+    expect(() => readStepPlan(plan({ groups: [{ threads: [['2.1'], ['9']] }] }), 6)).toThrow(
+      'group 1 names step "9", which is not in "steps"',
+    );
+    expect(() =>
+      readStepPlan(
+        JSON.stringify({ steps: [{ id: '1', start: 1, end: 3, substeps: [{ id: '1.1', start: 2, end: 4 }] }] }),
+        6,
+      ),
+    ).toThrow('step 1.1: lines 2-4 are outside 1-3');
+    expect(() => readStepPlan(JSON.stringify({ steps: [{ id: '1', start: 3, end: 2 }] }), 6)).toThrow(
+      'start 3 is after end 2',
+    );
+    expect(() =>
+      readStepPlan(
+        JSON.stringify({
+          steps: [
+            { id: '1', start: 1, end: 1 },
+            { id: '1', start: 2, end: 2 },
+          ],
+        }),
+        6,
+      ),
+    ).toThrow('"1" is used twice');
     expect(() => readStepPlan(JSON.stringify({ steps: [] }), 6)).toThrow(/steps: no steps/);
-    expect(() => readStepPlan('{"steps": [{"id": "1", "start": 0, "end": 1}]}', 6)).toThrow(/steps.0.start: line numbers start at 1/);
+    expect(() => readStepPlan('{"steps": [{"id": "1", "start": 0, "end": 1}]}', 6)).toThrow(
+      /steps.0.start: line numbers start at 1/,
+    );
   });
 });
 
 describe('step 3: dependency edits and guards', () => {
   it('applies edits in order, every occurrence, and lists those that do not match', () => {
-    expect(applyEdits('so x = 2, so y = x', [{ find: 'so ', replace: '' }, { find: 'x', replace: 'z' }, { find: 'w', replace: 'v' }, { find: '', replace: 'q' }])).toEqual({
+    expect(
+      applyEdits('so x = 2, so y = x', [
+        { find: 'so ', replace: '' },
+        { find: 'x', replace: 'z' },
+        { find: 'w', replace: 'v' },
+        { find: '', replace: 'q' },
+      ]),
+    ).toEqual({
       text: 'z = 2, y = z',
-      unmatched: [{ find: 'w', replace: 'v' }, { find: '', replace: 'q' }],
+      unmatched: [
+        { find: 'w', replace: 'v' },
+        { find: '', replace: 'q' },
+      ],
     });
   });
 
@@ -185,7 +253,12 @@ describe('step 3: dependency edits and guards', () => {
       [4, 'too-short', true],
     ]);
     const block = r.draft.pieces[1]!;
-    expect(block.kind === 'block' && block.threads.map((t) => t.text)).toEqual(['First part computes 6*7 = 42.', 'Similarly, 5*5 = 25 as before.', 'Also, 3*3 = 9.', 'Finally 2*2 = 4 here.']);
+    expect(block.kind === 'block' && block.threads.map((t) => t.text)).toEqual([
+      'First part computes 6*7 = 42.',
+      'Similarly, 5*5 = 25 as before.',
+      'Also, 3*3 = 9.',
+      'Finally 2*2 = 4 here.',
+    ]);
     expect(model.calls).toHaveLength(4); // one retry, for the over-cut thread only
   });
 
@@ -197,17 +270,19 @@ describe('step 3: dependency edits and guards', () => {
     expect(prompts[0]).toContain('Part 1:\nFirst part computes');
     expect(prompts[0]).not.toContain('Part 2:');
     expect(prompts[2]).toContain('Part 3:\nAlso, 3*3 = 9.');
-    for (const p of prompts) expect(p).toContain('Shared context (the last lines before the parts; the person has read this):\nContext line.');
+    for (const p of prompts)
+      expect(p).toContain('Shared context (the last lines before the parts; the person has read this):\nContext line.');
   });
 });
 
 describe('step 4: outlines', () => {
   it('cleans outlines and checks their count and content', () => {
-    expect(readOutlines('{"outlines": ["1: Compute   the\\nfirst product.", "Thread 2: the second.", "3.5 is close to pi; check it."]}', 3)).toEqual([
-      'Compute the first product.',
-      'the second.',
-      '3.5 is close to pi; check it.',
-    ]);
+    expect(
+      readOutlines(
+        '{"outlines": ["1: Compute   the\\nfirst product.", "Thread 2: the second.", "3.5 is close to pi; check it."]}',
+        3,
+      ),
+    ).toEqual(['Compute the first product.', 'the second.', '3.5 is close to pi; check it.']);
     expect(() => readOutlines('{"outlines": ["a"]}', 2)).toThrow('1 outline(s) for 2 threads');
     expect(() => readOutlines('{"outlines": ["a", " "]}', 2)).toThrow('outline 2 is empty');
     expect(() => readOutlines('{"outlines": ["a", "b </Outline>"]}', 2)).toThrow('outline 2 contains a tag');
@@ -219,14 +294,30 @@ describe('step 4: outlines', () => {
     const d: Draft = {
       pieces: [
         { kind: 'text', text: 'Before.' },
-        { kind: 'block', lines: [2, 4], original: 'line two\nline three\nline four', threads: [{ lines: [2, 2], steps: ['1'], text: 'line two' }, { lines: [4, 4], steps: ['2'], text: 'line four' }] },
+        {
+          kind: 'block',
+          lines: [2, 4],
+          original: 'line two\nline three\nline four',
+          threads: [
+            { lines: [2, 2], steps: ['1'], text: 'line two' },
+            { lines: [4, 4], steps: ['2'], text: 'line four' },
+          ],
+        },
       ],
     };
     const r = await writeOutlines(model, 'P', d, 2);
     expect(model.calls).toHaveLength(2);
-    expect(r.results[0]).toMatchObject({ ok: false, error: 'no usable answer after 2 attempt(s): 1 outline(s) for 2 threads; write exactly 2' });
-    expect(r.draft.pieces).toEqual([{ kind: 'text', text: 'Before.' }, { kind: 'text', text: 'line two\nline three\nline four' }]);
-    expect(renderTrajectory(r.draft, '\\boxed{1}')).toBe('<think>\nBefore.\nline two\nline three\nline four\n</think>\n\\boxed{1}');
+    expect(r.results[0]).toMatchObject({
+      ok: false,
+      error: 'no usable answer after 2 attempt(s): 1 outline(s) for 2 threads; write exactly 2',
+    });
+    expect(r.draft.pieces).toEqual([
+      { kind: 'text', text: 'Before.' },
+      { kind: 'text', text: 'line two\nline three\nline four' },
+    ]);
+    expect(renderTrajectory(r.draft, '\\boxed{1}')).toBe(
+      '<think>\nBefore.\nline two\nline three\nline four\n</think>\n\\boxed{1}',
+    );
   });
 });
 
@@ -236,7 +327,11 @@ describe('asking with checks', () => {
     const model = scripted(() => (++n < 3 ? `bad ${n}` : '{"ok": true}'));
     const r = await askChecked(model, [{ role: 'user', content: 'Q' }], (c) => parseJsonAnswer(c), 3);
     expect(r.ok).toBe(true);
-    expect(r.exchanges.map((e) => e.error ?? 'ok')).toEqual(['the answer holds no JSON object', 'the answer holds no JSON object', 'ok']);
+    expect(r.exchanges.map((e) => e.error ?? 'ok')).toEqual([
+      'the answer holds no JSON object',
+      'the answer holds no JSON object',
+      'ok',
+    ]);
     expect(model.calls[2]!.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
     expect(model.calls[2]![3]!.content).toBe('bad 2');
   });
@@ -261,16 +356,31 @@ describe('input traces', () => {
     );
     expect(a).toEqual({ id: 'a', problem: 'p', answer: '3', reasoning: 'step', response: 'So \\boxed{3}.' });
     expect(b!.response).toBe('It is \\boxed{4}.');
-    expect(c).toEqual({ id: '7', problem: 'p', answer: '5', reasoning: 'step c', response: 'The answer is \\boxed{5}.' });
+    expect(c).toEqual({
+      id: '7',
+      problem: 'p',
+      answer: '5',
+      reasoning: 'step c',
+      response: 'The answer is \\boxed{5}.',
+    });
   });
 
   it('names the file and line of a bad row', () => {
     const ok = JSON.stringify({ id: 'a', problem: 'p', answer: '1', reasoning: 'r' });
-    expect(() => parseTraces(`${ok}\n{"id": "b", "problem": "p", "answer": "1"}`, 'in.jsonl')).toThrow('in.jsonl:2: field "reasoning": is missing');
+    expect(() => parseTraces(`${ok}\n{"id": "b", "problem": "p", "answer": "1"}`, 'in.jsonl')).toThrow(
+      'in.jsonl:2: field "reasoning": is missing',
+    );
     expect(() => parseTraces(`${ok}\n${ok}`, 'in.jsonl')).toThrow('in.jsonl:2: duplicate id "a" (first on line 1)');
     expect(() => parseTraces('{oops', 'in.jsonl')).toThrow('in.jsonl:1: invalid JSON');
-    expect(() => parseTraces(JSON.stringify({ id: 'a', problem: ' ', answer: '1', reasoning: 'r' }), 'in.jsonl')).toThrow('in.jsonl:1: field "problem": must be a non-empty string');
-    expect(() => parseTraces(JSON.stringify({ id: 'a', problem: 'p', answer: '1', reasoning: '<think>\n</think> \\boxed{1}' }), 'in.jsonl')).toThrow('no text before </think>');
+    expect(() =>
+      parseTraces(JSON.stringify({ id: 'a', problem: ' ', answer: '1', reasoning: 'r' }), 'in.jsonl'),
+    ).toThrow('in.jsonl:1: field "problem": must be a non-empty string');
+    expect(() =>
+      parseTraces(
+        JSON.stringify({ id: 'a', problem: 'p', answer: '1', reasoning: '<think>\n</think> \\boxed{1}' }),
+        'in.jsonl',
+      ),
+    ).toThrow('no text before </think>');
     expect(() => parseTraces('\n', 'in.jsonl')).toThrow('in.jsonl: no traces');
   });
 });
@@ -303,23 +413,55 @@ describe('the answer cache', () => {
 describe('statistics and limits', () => {
   it('summarizes distributions and bins η', () => {
     expect(distribution([])).toBeNull();
-    expect(distribution([4, 1, 3, 2])).toEqual({ count: 4, mean: 2.5, min: 1, p10: 1.3, median: 2.5, p90: 3.7, max: 4 });
+    expect(distribution([4, 1, 3, 2])).toEqual({
+      count: 4,
+      mean: 2.5,
+      min: 1,
+      p10: 1.3,
+      median: 2.5,
+      p90: 3.7,
+      max: 4,
+    });
     expect(histogram([0, 0.04, 0.05, 0.31], 0.05)).toEqual({ '0.00-0.05': 2, '0.05-0.10': 1, '0.30-0.35': 1 });
   });
 
   it('counts rates over all trajectories and shapes over kept ones', () => {
-    const a = (formatValid: boolean, correct: boolean, threadsPerBlock: number[], acceleration: number): Assessment => ({
+    const a = (
+      formatValid: boolean,
+      correct: boolean,
+      threadsPerBlock: number[],
+      acceleration: number,
+    ): Assessment => ({
       formatValid,
       correct,
       violations: [],
       answer: null,
       gradeReason: '',
       threadsPerBlock,
-      stats: { totalTokens: 100, criticalPathTokens: 100 * (1 - acceleration), sequentialTokens: 0, acceleration, parallelRatio: 0, blocks: [] },
+      stats: {
+        totalTokens: 100,
+        criticalPathTokens: 100 * (1 - acceleration),
+        sequentialTokens: 0,
+        acceleration,
+        parallelRatio: 0,
+        blocks: [],
+        sequentialRuns: [0],
+      },
     });
     const all = [a(true, true, [2, 3], 0.3), a(true, true, [], 0), a(false, true, [2], 0.2), a(true, false, [2], 0.1)];
     const s = datasetStats(all, all.slice(0, 2));
-    expect(s).toMatchObject({ generated: 4, formatPass: 3, formatPassRate: 0.75, correct: 3, accuracy: 0.75, kept: 2, keptShare: 0.5, keptWithParallel: 1, threadsPerBlockCounts: { 2: 1, 3: 1 }, keptTokens: 200 });
+    expect(s).toMatchObject({
+      generated: 4,
+      formatPass: 3,
+      formatPassRate: 0.75,
+      correct: 3,
+      accuracy: 0.75,
+      kept: 2,
+      keptShare: 0.5,
+      keptWithParallel: 1,
+      threadsPerBlockCounts: { 2: 1, 3: 1 },
+      keptTokens: 200,
+    });
     expect(s.blocksPerTrajectory).toMatchObject({ mean: 1, max: 2 });
     expect(s.acceleration).toMatchObject({ mean: 0.15, max: 0.3 });
   });
@@ -354,12 +496,23 @@ describe('the dataset files', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'tw-sftds-'));
     dirs.push(dir);
     await writeFile(path.join(dir, 'sft-trie.jsonl'), 'stale\n');
-    const files = await writeSftDataset(dir, [{ id: 'a', problem: 'Compute 2*3.', trajectory: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' }], chars, { instruction: 'Box the answer.' });
+    const files = await writeSftDataset(
+      dir,
+      [{ id: 'a', problem: 'Compute 2*3.', trajectory: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' }],
+      chars,
+      { instruction: 'Box the answer.' },
+    );
     expect(files.trie).toBeNull();
     expect(files.trieError).toMatch(/"<Parallel>" encodes to 10 tokens/);
     expect(await readdir(dir)).toEqual(['sft.jsonl']);
     expect(await readSftDataset(files.sft)).toEqual([
-      { id: 'a', messages: [{ role: 'user', content: 'Compute 2*3. Box the answer.' }, { role: 'assistant', content: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' }] },
+      {
+        id: 'a',
+        messages: [
+          { role: 'user', content: 'Compute 2*3. Box the answer.' },
+          { role: 'assistant', content: '<think>\n2*3 = 6.\n</think>\n\\boxed{6}' },
+        ],
+      },
     ]);
     await writeFile(files.sft, '{"id": "a", "messages": [{"role": "user", "content": "q"}]}\n');
     await expect(readSftDataset(files.sft)).rejects.toThrow(`${files.sft}:1: field "messages"`);

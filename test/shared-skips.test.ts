@@ -18,13 +18,17 @@ describe('tests that need ../shared', () => {
     delete process.env.THREADWEAVER_REQUIRE_SHARED;
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     expect(hasSharedFile('no/such.jsonl', 'the example checks', root)).toBe(false);
-    expect(warn).toHaveBeenCalledWith(`[tests] ${path.join(root, 'no/such.jsonl')} is absent: skipping the example checks`);
+    expect(warn).toHaveBeenCalledWith(
+      `[tests] ${path.join(root, 'no/such.jsonl')} is absent: skipping the example checks`,
+    );
     expect(hasSharedFile('public-grader-cases.jsonl', 'the example checks', root)).toBe(true);
   });
 
   it('fail instead under THREADWEAVER_REQUIRE_SHARED=1, which .ci/run sets before the tests', () => {
     process.env.THREADWEAVER_REQUIRE_SHARED = '1';
-    expect(() => hasSharedFile('no/such.jsonl', 'the example checks', root)).toThrow(`${path.join(root, 'no/such.jsonl')} is absent, and THREADWEAVER_REQUIRE_SHARED=1`);
+    expect(() => hasSharedFile('no/such.jsonl', 'the example checks', root)).toThrow(
+      `${path.join(root, 'no/such.jsonl')} is absent, and THREADWEAVER_REQUIRE_SHARED=1`,
+    );
     const ci = readFileSync(path.join(repoRoot, '.ci/run'), 'utf8');
     expect(ci.indexOf('export THREADWEAVER_REQUIRE_SHARED=1')).toBeGreaterThan(-1);
     expect(ci.indexOf('export THREADWEAVER_REQUIRE_SHARED=1')).toBeLessThan(ci.indexOf('npm test'));

@@ -85,7 +85,9 @@ describe('bundled model: cancellation and odd input', () => {
   it('non-ASCII text gives a defined result with a warning', async () => {
     const r = await solve('Berechne 12*3 — schnell, s’il vous plaît: 中文', { engine, maxTokens: 300 });
     // Five characters are outside the character vocabulary: —, ’, î, 中, 文.
-    expect(r.warnings[0]).toMatch(/^5 character\(s\) of the problem are unknown to the .* tokenizer and were read as <unk>$/);
+    expect(r.warnings[0]).toMatch(
+      /^5 character\(s\) of the problem are unknown to the .* tokenizer and were read as <unk>$/,
+    );
     const unk = engine.tokenizer.singleTokenId('<unk>');
     expect(r.trajectory.promptIds.filter((id) => id === unk)).toHaveLength(5);
     expect(r.metrics.totalTokens).toBeGreaterThan(0);
@@ -109,5 +111,16 @@ describe('bundled model: seeded runs are reproducible', () => {
     await solve(problem, { engine, mode: 'sequential' });
     const again = await solve(problem, opts);
     expect(again.text).toBe(first.text);
+  });
+});
+
+describe('embeddedEngine(): one engine per distinct set of load options', () => {
+  it('an engine loaded with the prefix cache on is not handed to a caller who turned it off', async () => {
+    const cached = await embeddedEngine();
+    const uncached = await embeddedEngine({ prefixCache: false });
+    expect(cached.prefixCaching).toBe(true);
+    expect(uncached.prefixCaching).toBe(false);
+    expect(await embeddedEngine({ prefixCache: false })).toBe(uncached);
+    expect(await embeddedEngine({})).toBe(cached);
   });
 });

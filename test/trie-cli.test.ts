@@ -16,7 +16,10 @@ describe('threadweaver trie', () => {
   it('writes the reference layout for every row (extra input fields ignored)', async () => {
     const out = path.join(dir, 'out.jsonl');
     expect(await trie.run(['--input', vendoredTrieVectors, '--out', out])).toBe(0);
-    const written = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as object);
+    const written = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as object);
     const expected = readVectors(vendoredTrieVectors).map(({ ids, parent, position, branch, loss }) => ({
       ids,
       parent,

@@ -38,7 +38,10 @@ describe('SFT trie layout reproduces the reference vectors', () => {
   });
 });
 
-const hasShared = hasSharedFile('models/tiny-threadweaver/trie-vectors.jsonl', 'the cross-check of the vendored trie vectors against the shared copy');
+const hasShared = hasSharedFile(
+  'models/tiny-threadweaver/trie-vectors.jsonl',
+  'the cross-check of the vendored trie vectors against the shared copy',
+);
 describe.skipIf(!hasShared)('vendored vectors match the shared copy', () => {
   it('is byte-identical', () => {
     expect(readFileSync(vendoredTrieVectors, 'utf8')).toBe(readFileSync(sharedTrieVectors, 'utf8'));

@@ -95,7 +95,7 @@ describe('ancestor mask', () => {
   // Deterministic pseudo-random tries: many short paths over a 3-token alphabet fork often.
   function randomTrie(seed: number): TokenTrie {
     let s = seed;
-    const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const next = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const trie = new TokenTrie();
     for (let p = 0; p < 12; p++) {
       trie.insert(Array.from({ length: 1 + Math.floor(next() * 8) }, () => Math.floor(next() * 3)));
@@ -127,27 +127,30 @@ describe('ancestor mask', () => {
     expect(() => denseMask({ parent: [-1, 1] })).toThrow(/parent\[1\] = 1/);
   });
 
-  it.each(vectors.map((v, i) => [i, v] as const))('vector %i: main path sees its prefix, threads never see siblings', (_, v) => {
-    const layout = sftLayout(v, encoder);
-    const dense = denseMask(layout);
-    const mainLength = layout.branch.filter((b) => b === 0).length;
-    for (let i = 0; i < mainLength; i++) {
-      expect([...dense[i]!].map((x, j) => (x ? j : -1)).filter((j) => j >= 0)).toEqual([...Array(i + 1).keys()]);
-    }
-    const threadClose = encoder.encode(TAG.threadClose)[0]!;
-    const outlinesClose = encoder.encode(TAG.outlinesClose)[0]!;
-    const anchor = layout.ids.indexOf(outlinesClose);
-    const firstThreadEnd = layout.ids.indexOf(threadClose);
-    for (const b of new Set(layout.branch.filter((x) => x > 0))) {
-      const own = indicesWhere(layout.branch, (x) => x === b);
-      for (const i of own) {
-        const seen = indicesWhere([...dense[i]!], (x) => x === 1);
-        // Only the shared context up to </Outlines> and the branch's own earlier tokens.
-        expect(seen.every((j) => j <= anchor || (own.includes(j) && j <= i))).toBe(true);
-        expect(dense[i]![firstThreadEnd]).toBe(0);
+  it.each(vectors.map((v, i) => [i, v] as const))(
+    'vector %i: main path sees its prefix, threads never see siblings',
+    (_, v) => {
+      const layout = sftLayout(v, encoder);
+      const dense = denseMask(layout);
+      const mainLength = layout.branch.filter((b) => b === 0).length;
+      for (let i = 0; i < mainLength; i++) {
+        expect([...dense[i]!].map((x, j) => (x ? j : -1)).filter((j) => j >= 0)).toEqual([...Array(i + 1).keys()]);
       }
-    }
-  });
+      const threadClose = encoder.encode(TAG.threadClose)[0]!;
+      const outlinesClose = encoder.encode(TAG.outlinesClose)[0]!;
+      const anchor = layout.ids.indexOf(outlinesClose);
+      const firstThreadEnd = layout.ids.indexOf(threadClose);
+      for (const b of new Set(layout.branch.filter((x) => x > 0))) {
+        const own = indicesWhere(layout.branch, (x) => x === b);
+        for (const i of own) {
+          const seen = indicesWhere([...dense[i]!], (x) => x === 1);
+          // Only the shared context up to </Outlines> and the branch's own earlier tokens.
+          expect(seen.every((j) => j <= anchor || (own.includes(j) && j <= i))).toBe(true);
+          expect(dense[i]![firstThreadEnd]).toBe(0);
+        }
+      }
+    },
+  );
 });
 
 /** Split a joined trajectory into the calls the orchestrator would make for it. */

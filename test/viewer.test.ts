@@ -12,7 +12,10 @@ let evalRun: string;
 let rollouts: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'tw-view-'));
-  [evalRun, rollouts] = await Promise.all([makeEvalRun(path.join(dir, 'eval'), 3), makeRollouts(path.join(dir, 'rl', 'r.jsonl'), 2, 2)]);
+  [evalRun, rollouts] = await Promise.all([
+    makeEvalRun(path.join(dir, 'eval'), 3),
+    makeRollouts(path.join(dir, 'rl', 'r.jsonl'), 2, 2),
+  ]);
 });
 
 describe('run loader', () => {

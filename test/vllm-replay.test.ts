@@ -14,7 +14,15 @@ import { loadPreset, presetEngineOptions, presetPromptFormat, presetsDir, resolv
 import { startGateway } from '../src/server/index.js';
 import { postJson } from './server-http.js';
 import { threadweaver } from './cli.js';
-import { qwen3Dir, replaySequences, SAMPLE_PROBLEM, sampleTrajectory, tagIds, threadweaverPreset, writeCheckpointTokenizer } from './qwen3.js';
+import {
+  qwen3Dir,
+  replaySequences,
+  SAMPLE_PROBLEM,
+  sampleTrajectory,
+  tagIds,
+  threadweaverPreset,
+  writeCheckpointTokenizer,
+} from './qwen3.js';
 import { referenceCounts } from './reference-counter.js';
 import { startVllmStub, type VllmStub } from './vllm-stub.js';
 
@@ -63,7 +71,10 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
     expect(out.metrics.threadsPerBlock).toEqual([3, 2]);
     // The reference counts the decoded response, EOS included, re-tokenized.
     const ref = referenceCounts([...tok.encode(completion), tok.eosIds[0]!], tagIds(tok));
-    expect({ T: out.metrics.totalTokens, L: out.metrics.criticalPathTokens }).toEqual({ T: ref.total, L: ref.critical });
+    expect({ T: out.metrics.totalTokens, L: out.metrics.criticalPathTokens }).toEqual({
+      T: ref.total,
+      L: ref.critical,
+    });
 
     const requests = stub.requests.slice(before);
     // Three sequential calls (to each </Outlines>, then to EOS) and one per thread.
@@ -71,14 +82,24 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
     expect(requests[0]!.prompt).toEqual(promptIds);
     for (const body of requests) {
       expect(Array.isArray(body.prompt) && body.prompt.every(Number.isInteger)).toBe(true);
-      expect(body).toMatchObject({ include_stop_str_in_output: true, skip_special_tokens: false, return_token_ids: true, temperature: 0.6, top_p: 0.95, top_k: -1, repetition_penalty: 1 });
+      expect(body).toMatchObject({
+        include_stop_str_in_output: true,
+        skip_special_tokens: false,
+        return_token_ids: true,
+        temperature: 0.6,
+        top_p: 0.95,
+        top_k: -1,
+        repetition_penalty: 1,
+      });
       expect(body.prompt.length + body.max_tokens).toBeLessThanOrEqual(40960);
     }
     const stops = requests.map((b) => b.stop);
     expect(stops.filter((s) => JSON.stringify(s) === '["</Outlines>"]')).toHaveLength(3);
     expect(stops.filter((s) => JSON.stringify(s) === '["</Thread>"]')).toHaveLength(5);
     // Every thread starts from its block's context + "\n<Thread>\nN:".
-    const threadPrompts = requests.filter((b) => b.stop[0] === '</Thread>').map((b) => tok.decode(b.prompt.slice(promptIds.length)));
+    const threadPrompts = requests
+      .filter((b) => b.stop[0] === '</Thread>')
+      .map((b) => tok.decode(b.prompt.slice(promptIds.length)));
     expect(threadPrompts.map((p) => p.slice(p.lastIndexOf('</Outlines>')))).toEqual(
       ['1', '2', '3', '1', '2'].map((n) => `</Outlines>\n<Thread>\n${n}:`),
     );
@@ -95,11 +116,22 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
     const out = await solveJson(textOnly, '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt);
     expect(out.text).toBe(completion);
     const ref = referenceCounts([...tok.encode(completion), tok.eosIds[0]!], tagIds(tok));
-    expect({ T: out.metrics.totalTokens, L: out.metrics.criticalPathTokens }).toEqual({ T: ref.total, L: ref.critical });
+    expect({ T: out.metrics.totalTokens, L: out.metrics.criticalPathTokens }).toEqual({
+      T: ref.total,
+      L: ref.critical,
+    });
   });
 
   it('threadweaver prompt --ids prints exactly the ids the first request sent', async () => {
-    const r = await threadweaver('prompt', '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt, '--ids', SAMPLE_PROBLEM);
+    const r = await threadweaver(
+      'prompt',
+      '--preset',
+      'threadweaver-qwen3-8b',
+      '--tokenizer',
+      ckpt,
+      '--ids',
+      SAMPLE_PROBLEM,
+    );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(promptIds);
     const text = await threadweaver('prompt', '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt, SAMPLE_PROBLEM);
@@ -110,7 +142,19 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
 describe('explicit flags and the gateway', () => {
   it('explicit sampling and budget flags override the preset', async () => {
     const before = stub.requests.length;
-    const out = await solveJson(stub, '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt, '--temperature', '0.2', '--top-p', '0.5', '--max-tokens', '30000');
+    const out = await solveJson(
+      stub,
+      '--preset',
+      'threadweaver-qwen3-8b',
+      '--tokenizer',
+      ckpt,
+      '--temperature',
+      '0.2',
+      '--top-p',
+      '0.5',
+      '--max-tokens',
+      '30000',
+    );
     expect(out.text).toBe(completion);
     const first = stub.requests[before]!;
     expect([first.temperature, first.top_p, first.max_tokens]).toEqual([0.2, 0.5, 30000]);
@@ -120,10 +164,17 @@ describe('explicit flags and the gateway', () => {
     const preset = loadPreset('threadweaver-qwen3-8b');
     const engine = await OpenAIEngine.connect({ baseUrl: stub.url, ...(await presetEngineOptions(preset, ckpt)) });
     const s = resolvePreset(preset, 'solve').settings;
-    const gw = await startGateway({ engine, port: 0, prompt: s.prompt, defaults: { temperature: s.temperature, topP: s.topP } });
+    const gw = await startGateway({
+      engine,
+      port: 0,
+      prompt: s.prompt,
+      defaults: { temperature: s.temperature, topP: s.topP },
+    });
     try {
       const before = stub.requests.length;
-      const r = await postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: SAMPLE_PROBLEM }] });
+      const r = await postJson(`${gw.baseURL}/chat/completions`, {
+        messages: [{ role: 'user', content: SAMPLE_PROBLEM }],
+      });
       expect(r.status).toBe(200);
       expect(r.body.choices[0].message.content).toContain('\\boxed{32}');
       expect(r.body.threadweaver.metrics.threads).toBe(5);
@@ -139,7 +190,10 @@ describe('what the preset prevents', () => {
   it('letting the server drop special tokens (its default): the tags vanish and the run never forks', async () => {
     const preset = JSON.parse(await readFile(path.join(presetsDir(), 'threadweaver-qwen3-8b.json'), 'utf8'));
     const file = path.join(dir, 'no-vendor-params.json');
-    await writeFile(file, JSON.stringify({ ...preset, name: 'no-vendor-params', stop: { ...preset.stop, vendorParams: false } }));
+    await writeFile(
+      file,
+      JSON.stringify({ ...preset, name: 'no-vendor-params', stop: { ...preset.stop, vendorParams: false } }),
+    );
     const before = stub.requests.length;
     const out = await solveJson(stub, '--preset', file, '--tokenizer', ckpt);
     expect(stub.requests.slice(before)).toHaveLength(1);

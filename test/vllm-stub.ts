@@ -27,7 +27,10 @@ export interface VllmStub {
   close(): Promise<void>;
 }
 
-const badRequest = (message: string) => ({ status: 400, json: { error: { message, type: 'BadRequestError', param: null, code: 400 } } });
+const badRequest = (message: string) => ({
+  status: 400,
+  json: { error: { message, type: 'BadRequestError', param: null, code: 400 } },
+});
 
 export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
   const tok = o.tokenizer;
@@ -78,13 +81,28 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
         object: 'text_completion',
         created: 0,
         model,
-        choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: stopReason, ...(body.return_token_ids && o.tokenIds !== false ? { token_ids: ids } : {}) }],
-        usage: { prompt_tokens: prompt.length, completion_tokens: ids.length, total_tokens: prompt.length + ids.length },
+        choices: [
+          {
+            index: 0,
+            text,
+            logprobs: null,
+            finish_reason: finish,
+            stop_reason: stopReason,
+            ...(body.return_token_ids && o.tokenIds !== false ? { token_ids: ids } : {}),
+          },
+        ],
+        usage: {
+          prompt_tokens: prompt.length,
+          completion_tokens: ids.length,
+          total_tokens: prompt.length + ids.length,
+        },
       },
     };
   };
 
-  const server = await startStubServer((req) => complete(req.body), { models: [{ id: model, object: 'model', owned_by: 'vllm', max_model_len: o.maxModelLen ?? 40960 }] });
+  const server = await startStubServer((req) => complete(req.body), {
+    models: [{ id: model, object: 'model', owned_by: 'vllm', max_model_len: o.maxModelLen ?? 40960 }],
+  });
   return {
     url: server.url,
     get requests() {

@@ -27,7 +27,13 @@ export function parseCommandArgs<S extends z.ZodType>(
   const result = schema.safeParse(camel);
   if (!result.success) {
     const msg = result.error.issues
-      .map((i) => `--${i.path.map(String).join('.').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`)
+      .map(
+        (i) =>
+          `--${i.path
+            .map(String)
+            .join('.')
+            .replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`,
+      )
       .join('; ');
     throw new UsageError(msg);
   }

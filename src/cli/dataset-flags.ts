@@ -30,10 +30,7 @@ export const datasetFlagUsage = `Dataset options (exactly one of --dataset and -
   --limit N                the first N problems`;
 
 export function datasetFromFlags(v: DatasetFlags): Promise<Dataset> {
-  if ((v.dataset === undefined) === (v.data === undefined)) throw new UsageError('give exactly one of --dataset and --data');
-  return loadDataset({
-    ...(v.dataset !== undefined ? { name: v.dataset } : { file: v.data! }),
-    ...(v.dataDir ? { dataDir: v.dataDir } : {}),
-    ...(v.limit ? { limit: v.limit } : {}),
-  });
+  if ((v.dataset === undefined) === (v.data === undefined))
+    throw new UsageError('give exactly one of --dataset and --data');
+  return loadDataset({ name: v.dataset, file: v.data, dataDir: v.dataDir, limit: v.limit });
 }

@@ -94,7 +94,15 @@ export const samplingFlagUsage = `Sampling options:
 
 const EMBEDDED_ONLY = ['model', 'dtype', 'threads'] as const;
 // `--api-key` is not refused without --base-url: `threadweaver serve` reads it as its own key.
-const REMOTE_ONLY = ['servedModel', 'tokenizer', 'chatTemplate', 'promptFormat', 'contextLength', 'timeout', 'maxRetries'] as const;
+const REMOTE_ONLY = [
+  'servedModel',
+  'tokenizer',
+  'chatTemplate',
+  'promptFormat',
+  'contextLength',
+  'timeout',
+  'maxRetries',
+] as const;
 const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 /**
@@ -102,7 +110,10 @@ const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.to
  * OpenAIEngine; with several, a RoutedEngine over them. Flags of the other kind are an error
  * rather than silently ignored. `remoteDefaults` (a preset's) are what the flags leave unset.
  */
-export async function engineFromFlags(flags: EngineFlags, remoteDefaults: Partial<Omit<OpenAIEngineOptions, 'baseUrl'>> = {}): Promise<Engine> {
+export async function engineFromFlags(
+  flags: EngineFlags,
+  remoteDefaults: Partial<Omit<OpenAIEngineOptions, 'baseUrl'>> = {},
+): Promise<Engine> {
   const urls = flags.baseUrl ?? [];
   if (urls.length === 0) {
     const stray = REMOTE_ONLY.filter((k) => flags[k] !== undefined);
@@ -117,7 +128,9 @@ export async function engineFromFlags(flags: EngineFlags, remoteDefaults: Partia
   }
   const stray = EMBEDDED_ONLY.filter((k) => flags[k] !== undefined);
   if (stray.length > 0) {
-    throw new UsageError(`${stray.map(flagName).join(', ')} choose the embedded engine; with --base-url name the model with --served-model and its tokenizer with --tokenizer`);
+    throw new UsageError(
+      `${stray.map(flagName).join(', ')} choose the embedded engine; with --base-url name the model with --served-model and its tokenizer with --tokenizer`,
+    );
   }
   const options: Omit<OpenAIEngineOptions, 'baseUrl'> = {
     ...remoteDefaults,
@@ -130,5 +143,7 @@ export async function engineFromFlags(flags: EngineFlags, remoteDefaults: Partia
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.maxRetries !== undefined ? { maxRetries: flags.maxRetries } : {}),
   };
-  return urls.length === 1 ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! }) : RoutedEngine.connect({ ...options, baseUrls: urls });
+  return urls.length === 1
+    ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! })
+    : RoutedEngine.connect({ ...options, baseUrls: urls });
 }

@@ -15,7 +15,9 @@ export async function interruptible<T>(run: (signal: AbortSignal) => Promise<T>)
 
 /** What a command that writes whole files says when Ctrl-C stopped it; its exit code. */
 export function interrupted(command: string, out: string): number {
-  process.stderr.write(`threadweaver ${command}: interrupted; ${out} was not written (it is written whole or not at all): rerun to write it\n`);
+  process.stderr.write(
+    `threadweaver ${command}: interrupted; ${out} was not written (it is written whole or not at all): rerun to write it\n`,
+  );
   return 130;
 }
 

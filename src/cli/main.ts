@@ -22,7 +22,10 @@ async function loadCommands(): Promise<Map<string, Command>> {
 function help(commands: Map<string, Command>): string {
   const lines = ['Usage: threadweaver <command> [options]', '', 'Commands:'];
   for (const c of commands.values()) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'Run `threadweaver <command> --help` for a command\'s options, `threadweaver --version` for the version.');
+  lines.push(
+    '',
+    "Run `threadweaver <command> --help` for a command's options, `threadweaver --version` for the version.",
+  );
   return lines.join('\n');
 }
 

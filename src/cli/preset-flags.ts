@@ -1,13 +1,25 @@
 import { z } from 'zod';
 import type { Engine } from '../engine/types.js';
-import { DEFAULT_PRESET, isPresetFile, loadPreset, presetEngineOptions, resolvePreset, type Preset, type PresetUse, type ResolvedPreset } from '../preset.js';
+import {
+  DEFAULT_PRESET,
+  isPresetFile,
+  loadPreset,
+  presetEngineOptions,
+  resolvePreset,
+  type Preset,
+  type PresetUse,
+  type ResolvedPreset,
+} from '../preset.js';
 import { parseFormatSpec } from '../format/dialects.js';
 import { UsageError } from './command.js';
 import { engineFromFlags, type EngineFlags } from './engine-flags.js';
 
 /** `--preset NAME|FILE` and `--format NAME`, for every command that runs a model. */
 export const presetFlagOptions = { preset: { type: 'string' }, format: { type: 'string' } } as const;
-export const presetFlagSchema = z.object({ preset: z.string().min(1).optional(), format: z.string().min(1).optional() });
+export const presetFlagSchema = z.object({
+  preset: z.string().min(1).optional(),
+  format: z.string().min(1).optional(),
+});
 export const presetFlagUsage = `Preset:
   --preset NAME|FILE    the settings a checkpoint was trained with: tiny (default), threadweaver-qwen3-8b,
                         qwen3-instructed, or a preset .json file (\`threadweaver presets\` lists them);
@@ -32,7 +44,11 @@ export interface PresetRun {
 }
 
 /** Load `--preset` (default tiny) and apply the explicit flags over it. */
-export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samplesPerProblem?: number } = {}): PresetRun {
+export function presetRun(
+  flags: PresetRunFlags,
+  use: PresetUse,
+  options: { samplesPerProblem?: number | undefined } = {},
+): PresetRun {
   const name = flags.preset ?? DEFAULT_PRESET;
   let preset: Preset;
   try {
@@ -51,16 +67,16 @@ export function presetRun(flags: PresetRunFlags, use: PresetUse, options: { samp
     preset,
     use,
     {
-      ...(flags.format ? { format: flags.format } : {}),
-      ...(flags.tokenizer ? { tokenizer: flags.tokenizer } : {}),
-      ...(flags.chatTemplate ? { chatTemplate: flags.chatTemplate } : {}),
-      ...(flags.promptStyle ? { promptStyle: flags.promptStyle } : {}),
-      ...(flags.contextLength ? { contextLength: flags.contextLength } : {}),
-      ...(flags.maxTokens ? { maxTokens: flags.maxTokens } : {}),
-      ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
-      ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+      format: flags.format,
+      tokenizer: flags.tokenizer,
+      chatTemplate: flags.chatTemplate,
+      promptStyle: flags.promptStyle,
+      contextLength: flags.contextLength,
+      maxTokens: flags.maxTokens,
+      temperature: flags.temperature,
+      topP: flags.topP,
     },
-    { ...(isPresetFile(name) ? { file: name } : {}), ...(options.samplesPerProblem !== undefined ? { samplesPerProblem: options.samplesPerProblem } : {}) },
+    { file: isPresetFile(name) ? name : undefined, samplesPerProblem: options.samplesPerProblem },
   );
   return { preset, resolved };
 }
@@ -75,7 +91,9 @@ export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Prom
   const remote = (flags.baseUrl?.length ?? 0) > 0;
   if (!remote) {
     if (preset.engine === 'server' && !flags.model) {
-      throw new UsageError(`preset ${preset.name} is a model served by vLLM or SGLang: pass --base-url URL (see docs/remote-engines.md)`);
+      throw new UsageError(
+        `preset ${preset.name} is a model served by vLLM or SGLang: pass --base-url URL (see docs/remote-engines.md)`,
+      );
     }
     return engineFromFlags({ ...flags, ...(flags.model === undefined && preset.model ? { model: preset.model } : {}) });
   }
@@ -86,7 +104,19 @@ export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Prom
 }
 
 /** The solve options a preset run sets: trajectory format, prompt format, sampling and response budget. */
-export function presetSolveOptions(run: PresetRun): { format: string; prompt: ResolvedPreset['settings']['prompt']; temperature: number; topP: number; maxTokens?: number } {
+export function presetSolveOptions(run: PresetRun): {
+  format: string;
+  prompt: ResolvedPreset['settings']['prompt'];
+  temperature: number;
+  topP: number;
+  maxTokens: number | undefined;
+} {
   const s = run.resolved.settings;
-  return { format: s.format, prompt: s.prompt, temperature: s.temperature, topP: s.topP, ...(s.maxTokens !== null ? { maxTokens: s.maxTokens } : {}) };
+  return {
+    format: s.format,
+    prompt: s.prompt,
+    temperature: s.temperature,
+    topP: s.topP,
+    maxTokens: s.maxTokens ?? undefined,
+  };
 }

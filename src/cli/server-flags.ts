@@ -53,24 +53,32 @@ export function serverApiKey(values: { apiKey?: string | undefined }): string | 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** The server options the flags set (the engine is the command's). */
-export function serverOptionsFromFlags(values: z.infer<typeof serverFlagSchema>, defaultPort: number): Omit<ServerOptions, 'engine'> {
+export function serverOptionsFromFlags(
+  values: z.infer<typeof serverFlagSchema>,
+  defaultPort: number,
+): Omit<ServerOptions, 'engine'> {
   const apiKey = serverApiKey(values);
   return {
     host: values.host ?? '127.0.0.1',
     port: values.port ?? defaultPort,
-    ...(apiKey ? { apiKey } : {}),
+    apiKey,
     shutdownGraceMs: (values.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE_MS / 1000) * 1000,
-    ...(values.servedModelName ? { modelName: values.servedModelName } : {}),
-    ...(values.maxTokensLimit ? { maxTokensLimit: values.maxTokensLimit } : {}),
-    ...(values.maxConcurrent ? { maxConcurrent: values.maxConcurrent } : {}),
-    ...(values.maxQueued !== undefined ? { maxQueued: values.maxQueued } : {}),
-    ...(values.maxBodyBytes ? { maxBodyBytes: values.maxBodyBytes } : {}),
+    modelName: values.servedModelName,
+    maxTokensLimit: values.maxTokensLimit,
+    maxConcurrent: values.maxConcurrent,
+    maxQueued: values.maxQueued,
+    maxBodyBytes: values.maxBodyBytes,
     ...(values.quiet ? {} : { log: (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) }),
   };
 }
 
 /** Say where the server listens; warn when it is reachable from elsewhere without a key. */
-export function announceServer(command: string, options: Pick<ServerOptions, 'host' | 'apiKey'>, line: string, after = ''): void {
+export function announceServer(
+  command: string,
+  options: Pick<ServerOptions, 'host' | 'apiKey'>,
+  line: string,
+  after = '',
+): void {
   const host = options.host ?? '127.0.0.1';
   if (!options.apiKey && !LOOPBACK.has(host)) {
     process.stderr.write(`warning: listening on ${host} without an API key: anyone who can reach it can use it\n`);

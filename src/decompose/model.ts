@@ -27,15 +27,31 @@ const ANSWER_TOKENS = 1024;
 export async function extractByModel(
   engine: Engine,
   problem: string,
-  o: { prompt?: Partial<PromptFormat>; maxTokens?: number; signal?: AbortSignal; cacheScope?: string } = {},
+  o: {
+    prompt?: Partial<PromptFormat> | undefined;
+    maxTokens?: number | undefined;
+    signal?: AbortSignal | undefined;
+    cacheScope?: string;
+  } = {},
 ): Promise<ModelExtraction> {
   const tok = engine.tokenizer;
   const f = promptFormat(o.prompt ?? {});
-  const prompt = tok.applyChatTemplate([{ role: 'user', content: loadPrompt('decompose-schema', { prompt: problem }) }], { addGenerationPrompt: true, kwargs: f.chatTemplateKwargs });
+  const prompt = tok.applyChatTemplate(
+    [{ role: 'user', content: loadPrompt('decompose-schema', { prompt: problem }) }],
+    { addGenerationPrompt: true, kwargs: f.chatTemplateKwargs },
+  );
   const ids = tok.encode(prompt);
   const room = engine.contextLength - ids.length;
   const startMs = Date.now();
-  if (room <= 0) return { schema: null, reason: 'the schema request does not fit the context', text: '', tokens: 0, startMs, endMs: startMs };
+  if (room <= 0)
+    return {
+      schema: null,
+      reason: 'the schema request does not fit the context',
+      text: '',
+      tokens: 0,
+      startMs,
+      endMs: startMs,
+    };
   const r = await engine.complete({
     prompt: ids,
     maxTokens: Math.min(ANSWER_TOKENS, room, o.maxTokens ?? Infinity),
@@ -53,10 +69,18 @@ export async function extractByModel(
   const parsed = modelSchemaAnswer.safeParse(answer);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { ...done, schema: null, reason: `the model's schema is not usable: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}` };
+    return {
+      ...done,
+      schema: null,
+      reason: `the model's schema is not usable: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`,
+    };
   }
   const a = parsed.data;
-  if ('serial' in a && a.serial === true) return { ...done, schema: null, reason: 'the model found no independent inputs (serial)' };
-  const s = a as Exclude<typeof a, { serial: true }>;
-  return { ...done, schema: { template: s.template, context: s.context, data: s.data ?? [], ...(s.n !== undefined ? { n: s.n } : {}) } };
+  if ('serial' in a && a.serial === true)
+    return { ...done, schema: null, reason: 'the model found no independent inputs (serial)' };
+  const s = a;
+  return {
+    ...done,
+    schema: { template: s.template, context: s.context, data: s.data ?? [], ...(s.n !== undefined ? { n: s.n } : {}) },
+  };
 }

@@ -49,27 +49,39 @@ export interface Decomposition {
 
 export interface DecomposeRunOptions {
   policy: DecomposePolicy;
-  prompt?: Partial<PromptFormat>;
-  system?: string;
-  maxTokens?: number;
-  contextLimit?: number;
-  temperature?: number;
-  topP?: number;
-  seed?: number;
-  signal?: AbortSignal;
-  extract?: ExtractPolicy;
+  prompt?: Partial<PromptFormat> | undefined;
+  system?: string | undefined;
+  maxTokens?: number | undefined;
+  contextLimit?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
+  seed?: number | undefined;
+  signal?: AbortSignal | undefined;
+  extract?: ExtractPolicy | undefined;
   /** Every event of the run, tagged (as the controller's reach solve's listeners). */
-  onEvent?: (e: ControllerEvent) => void;
+  onEvent?: ((e: ControllerEvent) => void) | undefined;
 }
 
 /** The schema by the policy, or null with the reason. */
-export async function findSchema(engine: Engine, problem: string, o: DecomposeRunOptions): Promise<Omit<Decomposition, 'parts'>> {
+export async function findSchema(
+  engine: Engine,
+  problem: string,
+  o: DecomposeRunOptions,
+): Promise<Omit<Decomposition, 'parts'>> {
   const rules = o.policy === 'model' ? null : extractByRules(problem);
   if (rules) return { policy: o.policy, source: 'rules', schema: rules };
-  if (o.policy === 'rules') return { policy: o.policy, source: null, schema: null, reason: 'no explicit list of inputs (numbered, bulleted, or "each of: a; b; c")' };
-  const m = await extractByModel(engine, problem, { ...(o.prompt ? { prompt: o.prompt } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}) });
+  if (o.policy === 'rules')
+    return {
+      policy: o.policy,
+      source: null,
+      schema: null,
+      reason: 'no explicit list of inputs (numbered, bulleted, or "each of: a; b; c")',
+    };
+  const m = await extractByModel(engine, problem, { prompt: o.prompt, signal: o.signal, maxTokens: o.maxTokens });
   const extraction = { text: m.text, tokens: m.tokens, ms: m.endMs - m.startMs };
-  return m.schema ? { policy: o.policy, source: 'model', schema: m.schema, extraction } : { policy: o.policy, source: null, schema: null, reason: m.reason!, extraction };
+  return m.schema
+    ? { policy: o.policy, source: 'model', schema: m.schema, extraction }
+    : { policy: o.policy, source: null, schema: null, reason: m.reason!, extraction };
 }
 
 export interface DecomposedRun {
@@ -87,7 +99,13 @@ let runCounter = 0;
  * (the extraction's tokens spent first); joined in order as `N. input` headers and the answers.
  * T counts every generated token; L the extraction and the longest part.
  */
-export async function runParts(engine: Engine, problem: string, schema: PromptSchema, found: Omit<Decomposition, 'parts'>, o: DecomposeRunOptions): Promise<DecomposedRun> {
+export async function runParts(
+  engine: Engine,
+  problem: string,
+  schema: PromptSchema,
+  found: Omit<Decomposition, 'parts'>,
+  o: DecomposeRunOptions,
+): Promise<DecomposedRun> {
   const startMs = Date.now();
   const tok = engine.tokenizer;
   const events = new EventEmitter<ControllerEvents>();
@@ -99,7 +117,9 @@ export async function runParts(engine: Engine, problem: string, schema: PromptSc
   const shared = commonPrefix(prompts);
   const prefix = prompts[0]!.slice(0, shared);
   const suffixes = prompts.map((p) => p.slice(shared));
-  const b = new TrajectoryBuilder(prefix, (p) => events.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }));
+  const b = new TrajectoryBuilder(prefix, (p) =>
+    events.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }),
+  );
   const labels = inputs.map((_, i) => String(i + 1));
   const extractionTokens = found.extraction?.tokens ?? 0;
   const contextLimit = Math.min(o.contextLimit ?? engine.contextLength, engine.contextLength);
@@ -113,41 +133,61 @@ export async function runParts(engine: Engine, problem: string, schema: PromptSc
   let results: CompletionResult[] = [];
   const phaseStart = Date.now();
   if (maxTokens <= 0) end = room <= 0 ? 'context' : 'budget';
-  else try {
-    events.emit('phase', { phase: 'parallel', block: 0 });
-    events.emit('outlines', { block: 0, numbers: labels });
-    for (const thread of labels) events.emit('thread:start', { block: 0, thread });
-    const raw = await engine.completeSiblings(prefix, suffixes, {
-      maxTokens,
-      maxTotalTokens: pool,
-      stop: [],
-      temperature: o.temperature ?? 0,
-      topP: o.topP ?? 1,
-      cacheScope: `decompose-${++runCounter}`,
-      ...(o.seed !== undefined ? { seeds: labels.map((_, i) => deriveSeed(o.seed!, 1000 + i)) } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      onDelta: (i, text) => events.emit('thread:delta', { block: 0, thread: labels[i]!, text }),
-    });
-    const shares = shareBudget(raw.map((r) => r.ids.length), pool);
-    results = raw.map((r, i) => cutResult(r, shares[i]!, (ids) => tok.decode(ids)));
-    if (results.some((r) => r.finishReason === 'abort')) end = 'abort';
-    else if (results.some((r) => r.finishReason === 'length')) end = results.reduce((s, r) => s + r.ids.length, 0) >= pool ? 'budget' : 'context';
-  } catch (err) {
-    error = err instanceof Error ? err : new Error(String(err));
-    end = 'error';
-    events.emit('error', { error });
-  }
+  else
+    try {
+      events.emit('phase', { phase: 'parallel', block: 0 });
+      events.emit('outlines', { block: 0, numbers: labels });
+      for (const thread of labels) events.emit('thread:start', { block: 0, thread });
+      const raw = await engine.completeSiblings(prefix, suffixes, {
+        maxTokens,
+        maxTotalTokens: pool,
+        stop: [],
+        temperature: o.temperature ?? 0,
+        topP: o.topP ?? 1,
+        cacheScope: `decompose-${++runCounter}`,
+        ...(o.seed !== undefined ? { seeds: labels.map((_, i) => deriveSeed(o.seed!, 1000 + i)) } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+        onDelta: (i, text) => events.emit('thread:delta', { block: 0, thread: labels[i]!, text }),
+      });
+      const shares = shareBudget(
+        raw.map((r) => r.ids.length),
+        pool,
+      );
+      results = raw.map((r, i) => cutResult(r, shares[i]!, (ids) => tok.decode(ids)));
+      if (results.some((r) => r.finishReason === 'abort')) end = 'abort';
+      else if (results.some((r) => r.finishReason === 'length'))
+        end = results.reduce((s, r) => s + r.ids.length, 0) >= pool ? 'budget' : 'context';
+    } catch (err) {
+      error = err instanceof Error ? err : new Error(String(err));
+      end = 'error';
+      events.emit('error', { error });
+    }
 
   const parts: DecomposedPart[] = [];
   const joined: string[] = [];
   results.forEach((r, i) => {
     const call = b.record({ kind: 'thread', block: 0, thread: labels[i]! }, prefix.length, suffixes[i]!, r);
-    events.emit('thread:end', { block: 0, thread: labels[i]!, text: r.text, finishReason: r.finishReason, tokens: r.ids.length, ms: r.endMs - r.startMs });
+    events.emit('thread:end', {
+      block: 0,
+      thread: labels[i]!,
+      text: r.text,
+      finishReason: r.finishReason,
+      tokens: r.ids.length,
+      ms: r.endMs - r.startMs,
+    });
     const header = `${i > 0 ? '\n\n' : ''}${labels[i]}. ${schema.n === undefined ? inputs[i] : ''}`.trimEnd() + '\n';
     b.append({ source: 'inserted', text: header, ids: tok.encode(header) });
     b.append({ source: 'model', text: r.text, ids: r.ids, call: call.index });
     joined.push(header + r.text);
-    parts.push({ input: inputs[i]!, prompt: tasks[i]!, text: r.text, answer: extractAnswer(r.text, o.extract), tokens: r.ids.length, finishReason: r.finishReason, ms: r.endMs - r.startMs });
+    parts.push({
+      input: inputs[i]!,
+      prompt: tasks[i]!,
+      text: r.text,
+      answer: extractAnswer(r.text, o.extract),
+      tokens: r.ids.length,
+      finishReason: r.finishReason,
+      ms: r.endMs - r.startMs,
+    });
   });
   if (results.length) {
     b.phases.push({ kind: 'parallel', block: 0, startMs: phaseStart, endMs: Date.now() });
@@ -209,6 +249,11 @@ function partMetrics(t: Trajectory, parts: DecomposedPart[], extraction: number,
     calls: t.calls.length,
     wallMs: t.endMs - t.startMs,
     phaseMs: { sequential: extractionMs, parallel },
-    threadTimings: t.calls.map((c) => ({ block: 0, thread: c.role.kind === 'thread' ? c.role.thread : '', tokens: c.completionIds.length, ms: c.endMs - c.startMs })),
+    threadTimings: t.calls.map((c) => ({
+      block: 0,
+      thread: c.role.kind === 'thread' ? c.role.thread : '',
+      tokens: c.completionIds.length,
+      ms: c.endMs - c.startMs,
+    })),
   };
 }

@@ -42,6 +42,10 @@ export const modelSchemaAnswer = z.union([
       data: z.array(z.string().trim().min(1)).min(2).max(MAX_PARTS).optional(),
       n: z.number().int().min(2).max(MAX_PARTS).optional(),
     })
-    .refine((v) => (v.data === undefined) !== (v.n === undefined), { message: 'give either data (the inputs) or n (a count)' })
-    .refine((v) => v.data === undefined || v.template.split('{data}').length === 2, { message: 'the template must hold {data} once' }),
+    .refine((v) => (v.data === undefined) !== (v.n === undefined), {
+      message: 'give either data (the inputs) or n (a count)',
+    })
+    .refine((v) => v.data === undefined || v.template.split('{data}').length === 2, {
+      message: 'the template must hold {data} once',
+    }),
 ]);

@@ -26,15 +26,20 @@ export function convertTrajectory(text: string, from: Dialect, to: Dialect, opti
   const bad = from.validate(text);
   if (bad.length) return refuse(`not a valid ${from.title} trajectory: ${bad[0]!.message} (offset ${bad[0]!.offset})`);
   const blocks = from.parse(text).blocks;
-  const rename = (s: string) => (from.think && to.think ? s.replaceAll(from.think.open, to.think.open).replaceAll(from.think.close, to.think.close) : s);
+  const rename = (s: string) =>
+    from.think && to.think
+      ? s.replaceAll(from.think.open, to.think.open).replaceAll(from.think.close, to.think.close)
+      : s;
 
   let out = '';
   let cursor = 0;
   for (const [i, b] of blocks.entries()) {
     const where = `block ${i + 1}`;
     const nested = b.threads.findIndex((t) => t.blocks.length > 0);
-    if (nested >= 0 && !to.nestable) return refuse(`${where} has a block nested in thread ${nested + 1}: ${to.title} blocks do not nest`);
-    if (nested >= 0) return refuse(`${where} has a nested block: nested blocks are converted only between formats that nest alike`);
+    if (nested >= 0 && !to.nestable)
+      return refuse(`${where} has a block nested in thread ${nested + 1}: ${to.title} blocks do not nest`);
+    if (nested >= 0)
+      return refuse(`${where} has a nested block: nested blocks are converted only between formats that nest alike`);
     const mapped = content(b, from, to, options);
     if (typeof mapped === 'string') return refuse(`${where}: ${mapped}`);
     let end = b.reduce ? Math.max(b.end, b.reduce.end) : b.end;
@@ -52,15 +57,18 @@ export function convertTrajectory(text: string, from: Dialect, to: Dialect, opti
   }
   out += rename(text.slice(cursor));
   const check = to.validate(out);
-  if (check.length) return refuse(`the converted text fails the ${to.title} check: ${check[0]!.message} (offset ${check[0]!.offset})`);
+  if (check.length)
+    return refuse(`the converted text fails the ${to.title} check: ${check[0]!.message} (offset ${check[0]!.offset})`);
   return { ok: true, text: out };
 }
 
 /** What a block says, as the target can write it, or why it cannot. */
 function content(b: ForkBlock, from: Dialect, to: Dialect, o: ConvertOptions): BlockContent | string {
   const targetHasPlan = to.name !== 'parallel-r1';
-  if (b.plan === null && targetHasPlan) return `${from.title} threads carry no plan, and ${to.title} needs one (it would have to be invented)`;
-  if (b.plan !== null && !targetHasPlan && !o.dropPlan) return `${to.title} has no plan: the ${b.plan.length} plan entries would be lost (drop them on request)`;
+  if (b.plan === null && targetHasPlan)
+    return `${from.title} threads carry no plan, and ${to.title} needs one (it would have to be invented)`;
+  if (b.plan !== null && !targetHasPlan && !o.dropPlan)
+    return `${to.title} has no plan: the ${b.plan.length} plan entries would be lost (drop them on request)`;
   if (to.name === 'parallel-r1' && b.threads.length !== to.limits.maxThreads) {
     return `${b.threads.length} threads, and ${to.title} runs ${to.limits.maxThreads} paths per block (set paths=${b.threads.length})`;
   }
@@ -68,9 +76,19 @@ function content(b: ForkBlock, from: Dialect, to: Dialect, o: ConvertOptions): B
   if (to.name === 'threadweaver' && b.reduce !== null && b.reduce.text.includes('\n')) {
     return `its ${reduceTag(from)} spans several lines; ${to.title} would not give it back as one`;
   }
-  return { plan: targetHasPlan ? b.plan!.map((p) => p.text) : null, threads: b.threads.map((t) => t.text), reduce: b.reduce?.text ?? null };
+  return {
+    plan: targetHasPlan ? b.plan!.map((p) => p.text) : null,
+    threads: b.threads.map((t) => t.text),
+    reduce: b.reduce?.text ?? null,
+  };
 }
 
 function reduceTag(d: Dialect): string {
-  return d.name === 'multiverse' ? '<Conclusion>' : d.name === 'parallel-r1' ? '<Summary>' : d.name === 'npr' ? '<takeaway>' : 'line after </Parallel>';
+  return d.name === 'multiverse'
+    ? '<Conclusion>'
+    : d.name === 'parallel-r1'
+      ? '<Summary>'
+      : d.name === 'npr'
+        ? '<takeaway>'
+        : 'line after </Parallel>';
 }

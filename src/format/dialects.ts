@@ -38,7 +38,13 @@ export const formatSpecSchema = z.strictObject({
 });
 
 const ONLY: Partial<Record<keyof FormatSpec, DialectName>> = { paths: 'parallel-r1', depth: 'multiverse' };
-const KEYS: Record<string, keyof FormatSpec> = { paths: 'paths', depth: 'depth', threads: 'threads', blocks: 'blocks', 'thread-tokens': 'threadTokens' };
+const KEYS: Record<string, keyof FormatSpec> = {
+  paths: 'paths',
+  depth: 'depth',
+  threads: 'threads',
+  blocks: 'blocks',
+  'thread-tokens': 'threadTokens',
+};
 
 /** `NAME` or `NAME:key=value,...` as a spec; errors say what is accepted. */
 export function parseFormatSpec(text: string): FormatSpec {
@@ -65,7 +71,8 @@ export function checkFormatSpec(value: unknown, shown = JSON.stringify(value)): 
   }
   const spec = parsed.data as FormatSpec;
   for (const [key, only] of Object.entries(ONLY)) {
-    if (spec[key as keyof FormatSpec] !== undefined && spec.name !== only) throw new Error(`format ${shown}: '${key}' applies to ${only} only`);
+    if (spec[key as keyof FormatSpec] !== undefined && spec.name !== only)
+      throw new Error(`format ${shown}: '${key}' applies to ${only} only`);
   }
   return spec;
 }
@@ -85,9 +92,9 @@ export function resolveDialect(format?: string | FormatSpec | Dialect): Dialect 
   const spec = typeof format === 'string' ? parseFormatSpec(format) : checkFormatSpec(format);
   const base =
     spec.name === 'multiverse'
-      ? multiverse(spec.depth !== undefined ? { maxDepth: spec.depth } : {})
+      ? multiverse({ maxDepth: spec.depth })
       : spec.name === 'parallel-r1'
-        ? parallelR1(spec.paths !== undefined ? { paths: spec.paths } : {})
+        ? parallelR1({ paths: spec.paths })
         : spec.name === 'npr'
           ? npr()
           : threadweaver;

@@ -4,15 +4,35 @@ import { innerText, strayTextAt, type Element, type StrayClose } from './element
 import type { Violation, ViolationCode } from './validate.js';
 
 /** A block from its element: the region inside its tags (the tags themselves count as sequential text). */
-export function elementBlock(el: Element, depth: number, parts: Pick<ForkBlock, 'plan' | 'threads' | 'reduce'>): ForkBlock {
-  return { start: el.start, end: el.end, innerStart: el.openEnd, innerEnd: el.closeStart, closed: el.closed, ...parts, depth };
+export function elementBlock(
+  el: Element,
+  depth: number,
+  parts: Pick<ForkBlock, 'plan' | 'threads' | 'reduce'>,
+): ForkBlock {
+  return {
+    start: el.start,
+    end: el.end,
+    innerStart: el.openEnd,
+    innerEnd: el.closeStart,
+    closed: el.closed,
+    ...parts,
+    depth,
+  };
 }
 
 /** A thread from its element: its body is the text inside its tags; `N:` labels it unless a label is given. */
 export function elementThread(text: string, el: Element, blocks: ForkBlock[] = [], label?: string): ForkThread {
   const body = innerText(text, el);
   const named = label === undefined ? labelled(body) : { label, text: body.trim() };
-  return { start: el.start, end: el.end, bodyStart: el.openEnd, bodyEnd: el.closeStart, ...named, closed: el.closed, blocks };
+  return {
+    start: el.start,
+    end: el.end,
+    bodyStart: el.openEnd,
+    bodyEnd: el.closeStart,
+    ...named,
+    closed: el.closed,
+    blocks,
+  };
 }
 
 /** Every element under `root`, depth first. */
@@ -27,10 +47,13 @@ export function allElements(root: Element): Element[] {
 export function thinkViolations(root: Element, strays: readonly StrayClose[], name: string): Violation[] {
   const out: Violation[] = [];
   const opens = allElements(root).filter((e) => e.name === name);
-  if (opens.length > 1) out.push({ code: 'think-duplicate', offset: opens[1]!.start, message: `more than one <${name}>` });
+  if (opens.length > 1)
+    out.push({ code: 'think-duplicate', offset: opens[1]!.start, message: `more than one <${name}>` });
   const unclosed = opens.find((e) => !e.closed);
   if (unclosed) out.push({ code: 'think-unclosed', offset: unclosed.start, message: `<${name}> is never closed` });
-  for (const s of strays) if (s.name === name) out.push({ code: 'think-close-unmatched', offset: s.start, message: `</${name}> without a preceding <${name}>` });
+  for (const s of strays)
+    if (s.name === name)
+      out.push({ code: 'think-close-unmatched', offset: s.start, message: `</${name}> without a preceding <${name}>` });
   return out;
 }
 
@@ -57,24 +80,44 @@ export interface NumberingNames {
  * A plan's entries numbered 1..k as `N: text`, one thread per entry, thread i labelled like
  * entry i (the reference data filter's rules, shared by every format with a plan).
  */
-export function numberingViolations(text: string, plan: readonly Element[], threads: readonly Element[], n: NumberingNames): Violation[] {
+export function numberingViolations(
+  text: string,
+  plan: readonly Element[],
+  threads: readonly Element[],
+  n: NumberingNames,
+): Violation[] {
   const out: Violation[] = [];
   const labels = plan.map((e) => labelled(innerText(text, e)).label);
   plan.forEach((e, i) => {
     const m = LABELLED.exec(innerText(text, e));
     if (!m) out.push({ code: n.planFormat, offset: e.start, message: `${n.plan} is not of the form "N: text"` });
-    else if (m[1] !== String(i + 1)) out.push({ code: n.planNumbering, offset: e.start, message: `${n.plan} ${i + 1} is numbered ${m[1]}` });
+    else if (m[1] !== String(i + 1))
+      out.push({ code: n.planNumbering, offset: e.start, message: `${n.plan} ${i + 1} is numbered ${m[1]}` });
   });
-  if (plan.length > n.maxThreads) out.push({ code: 'too-many-threads', offset: plan[0]!.start, message: `${plan.length} ${n.plan}s (max ${n.maxThreads})` });
+  if (plan.length > n.maxThreads)
+    out.push({
+      code: 'too-many-threads',
+      offset: plan[0]!.start,
+      message: `${plan.length} ${n.plan}s (max ${n.maxThreads})`,
+    });
   if (threads.length > 0 && plan.length !== threads.length) {
-    out.push({ code: n.count, offset: threads[0]!.start, message: `${plan.length} ${n.plan}s but ${threads.length} ${n.thread}s` });
+    out.push({
+      code: n.count,
+      offset: threads[0]!.start,
+      message: `${plan.length} ${n.plan}s but ${threads.length} ${n.thread}s`,
+    });
   }
   threads.forEach((e, i) => {
     const m = LABELLED.exec(innerText(text, e));
     if (!m) out.push({ code: 'thread-format', offset: e.start, message: `${n.thread} is not of the form "N: text"` });
     else {
       const expected = labels[i] ?? String(i + 1);
-      if (m[1] !== expected || m[1] !== String(i + 1)) out.push({ code: 'thread-numbering', offset: e.start, message: `${n.thread} ${i + 1} is numbered ${m[1]}, its ${n.plan} ${expected}` });
+      if (m[1] !== expected || m[1] !== String(i + 1))
+        out.push({
+          code: 'thread-numbering',
+          offset: e.start,
+          message: `${n.thread} ${i + 1} is numbered ${m[1]}, its ${n.plan} ${expected}`,
+        });
     }
   });
   return out;

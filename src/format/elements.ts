@@ -36,7 +36,16 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** Scan `text` for `<name>` / `</name>` of the given names. */
 export function scanElements(text: string, names: readonly string[]): ElementScan {
-  const root: Element = { name: '', start: 0, openEnd: 0, closeStart: text.length, end: text.length, closed: true, children: [], parent: null };
+  const root: Element = {
+    name: '',
+    start: 0,
+    openEnd: 0,
+    closeStart: text.length,
+    end: text.length,
+    closed: true,
+    children: [],
+    parent: null,
+  };
   const strays: StrayClose[] = [];
   const stack: Element[] = [root];
   const re = new RegExp(`<(/?)(${names.map(escape).join('|')})>`, 'g');
@@ -46,7 +55,16 @@ export function scanElements(text: string, names: readonly string[]): ElementSca
     const name = m[2]!;
     if (m[1] === '') {
       const parent = stack[stack.length - 1]!;
-      const el: Element = { name, start: at, openEnd: end, closeStart: text.length, end: text.length, closed: false, children: [], parent };
+      const el: Element = {
+        name,
+        start: at,
+        openEnd: end,
+        closeStart: text.length,
+        end: text.length,
+        closed: false,
+        children: [],
+        parent,
+      };
       parent.children.push(el);
       stack.push(el);
       continue;

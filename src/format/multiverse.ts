@@ -20,16 +20,16 @@
  * Not established from public material: what the engine does with a path that ends in EOS (it
  * merges it without `</Path>`); we close it with `\n</Path>` and the block goes on.
  */
-import {
-  labelled,
-  numbersAfter,
-  type BlockContent,
-  type Dialect,
-  type ForkBlock,
-  type ForkTree,
-} from './dialect.js';
+import { labelled, numbersAfter, type BlockContent, type Dialect, type ForkBlock, type ForkTree } from './dialect.js';
 import { depthOf, descendants, innerText, scanElements, strayTextAt, type Element } from './elements.js';
-import { elementBlock, elementThread, numberingViolations, strayOutside, thinkViolations, unclosedViolations } from './element-rules.js';
+import {
+  elementBlock,
+  elementThread,
+  numberingViolations,
+  strayOutside,
+  thinkViolations,
+  unclosedViolations,
+} from './element-rules.js';
 import type { Violation } from './validate.js';
 
 const NAMES = ['Think', 'Parallel', 'Goal', 'Outline', 'Path', 'Conclusion'] as const;
@@ -42,7 +42,7 @@ export const MULTIVERSE_MAX_DEPTH = 6;
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 
-export function multiverse(options: { maxDepth?: number; maxThreads?: number } = {}): Dialect {
+export function multiverse(options: { maxDepth?: number | undefined; maxThreads?: number | undefined } = {}): Dialect {
   const maxDepth = options.maxDepth ?? MULTIVERSE_MAX_DEPTH;
   return {
     name: 'multiverse',
@@ -83,25 +83,42 @@ function toBlock(p: Element, text: string, depth: number): ForkBlock {
   const conclusion = p.children.find((c) => c.name === 'Conclusion');
   return elementBlock(p, depth, {
     plan: goal ? descendants(goal, 'Outline').map((o) => labelled(innerText(text, o))) : [],
-    threads: p.children.filter((c) => c.name === 'Path').map((path) => elementThread(text, path, blocksUnder(path, text, depth + 1))),
-    reduce: conclusion ? { start: conclusion.start, end: conclusion.end, text: innerText(text, conclusion).trim() } : null,
+    threads: p.children
+      .filter((c) => c.name === 'Path')
+      .map((path) => elementThread(text, path, blocksUnder(path, text, depth + 1))),
+    reduce: conclusion
+      ? { start: conclusion.start, end: conclusion.end, text: innerText(text, conclusion).trim() }
+      : null,
   });
 }
 
 function validate(text: string, maxDepth: number): Violation[] {
   const { root, strays } = scanElements(text, NAMES);
   const out: Violation[] = [...thinkViolations(root, strays, 'Think'), ...unclosedViolations(root, 'Think')];
-  for (const s of strays) if (s.name !== 'Think') out.push({ code: 'tag-unmatched', offset: s.start, message: `${close(s.name)} without an open ${tag(s.name)}` });
+  for (const s of strays)
+    if (s.name !== 'Think')
+      out.push({ code: 'tag-unmatched', offset: s.start, message: `${close(s.name)} without an open ${tag(s.name)}` });
   const hasThink = root.children.some((c) => c.name === 'Think');
 
   const walk = (el: Element) => {
     for (const c of el.children) {
       const parent = c.parent!.name;
       if (c.name === 'Parallel') {
-        if (parent === '' && !hasThink) out.push({ code: 'parallel-outside-think', offset: c.start, message: '<Parallel> outside the <Think> span' });
-        else if (parent !== 'Think' && parent !== 'Path') out.push({ code: 'tag-misplaced', offset: c.start, message: `<Parallel> inside <${parent || 'the text'}> (it belongs in <Think> or a <Path>)` });
+        if (parent === '' && !hasThink)
+          out.push({ code: 'parallel-outside-think', offset: c.start, message: '<Parallel> outside the <Think> span' });
+        else if (parent !== 'Think' && parent !== 'Path')
+          out.push({
+            code: 'tag-misplaced',
+            offset: c.start,
+            message: `<Parallel> inside <${parent || 'the text'}> (it belongs in <Think> or a <Path>)`,
+          });
         const depth = depthOf(c, 'Parallel') + 1;
-        if (depth > maxDepth) out.push({ code: 'nesting-depth', offset: c.start, message: `a block nested ${depth} deep (limit ${maxDepth})` });
+        if (depth > maxDepth)
+          out.push({
+            code: 'nesting-depth',
+            offset: c.start,
+            message: `a block nested ${depth} deep (limit ${maxDepth})`,
+          });
         checkBlock(text, c, out);
       } else if (['Goal', 'Path', 'Conclusion'].includes(c.name) && parent !== 'Parallel') {
         out.push({ code: 'tag-misplaced', offset: c.start, message: `<${c.name}> outside a <Parallel> block` });
@@ -122,19 +139,43 @@ function checkBlock(text: string, p: Element, out: Violation[]): void {
   let cursor = p.openEnd;
   for (const c of kids) {
     const stray = strayTextAt(text, cursor, c.start);
-    if (stray >= 0) out.push({ code: 'block-order', offset: stray, message: 'text in a <Parallel> block outside its <Goal>, paths and <Conclusion>' });
+    if (stray >= 0)
+      out.push({
+        code: 'block-order',
+        offset: stray,
+        message: 'text in a <Parallel> block outside its <Goal>, paths and <Conclusion>',
+      });
     cursor = c.end;
-    if (!['Goal', 'Path', 'Conclusion'].includes(c.name)) out.push({ code: 'tag-misplaced', offset: c.start, message: `<${c.name}> directly inside <Parallel> (only <Goal>, <Path>, <Conclusion>)` });
+    if (!['Goal', 'Path', 'Conclusion'].includes(c.name))
+      out.push({
+        code: 'tag-misplaced',
+        offset: c.start,
+        message: `<${c.name}> directly inside <Parallel> (only <Goal>, <Path>, <Conclusion>)`,
+      });
   }
   const tail = strayTextAt(text, cursor, p.closeStart);
-  if (tail >= 0) out.push({ code: 'block-order', offset: tail, message: 'text in a <Parallel> block outside its <Goal>, paths and <Conclusion>' });
+  if (tail >= 0)
+    out.push({
+      code: 'block-order',
+      offset: tail,
+      message: 'text in a <Parallel> block outside its <Goal>, paths and <Conclusion>',
+    });
 
   const goals = kids.filter((c) => c.name === 'Goal');
   const paths = kids.filter((c) => c.name === 'Path');
   const conclusions = kids.filter((c) => c.name === 'Conclusion');
-  if (goals.length !== 1 || kids[0]?.name !== 'Goal') out.push({ code: 'block-children', offset: p.start, message: `a block needs exactly one <Goal>, first (found ${goals.length})` });
+  if (goals.length !== 1 || kids[0]?.name !== 'Goal')
+    out.push({
+      code: 'block-children',
+      offset: p.start,
+      message: `a block needs exactly one <Goal>, first (found ${goals.length})`,
+    });
   if (conclusions.length !== 1 || (p.closed && kids[kids.length - 1]?.name !== 'Conclusion')) {
-    out.push({ code: 'block-children', offset: p.start, message: `a block needs exactly one <Conclusion>, last (found ${conclusions.length})` });
+    out.push({
+      code: 'block-children',
+      offset: p.start,
+      message: `a block needs exactly one <Conclusion>, last (found ${conclusions.length})`,
+    });
   }
   if (paths.length === 0) out.push({ code: 'thread-missing', offset: p.start, message: 'block has no <Path>' });
   const outlines = goals[0] ? descendants(goals[0], 'Outline') : [];

@@ -66,7 +66,8 @@ function rounds(text: string, root: Element): Round[] {
       prev = kids[j]!;
     }
     const next = kids[j];
-    if (next?.name === 'takeaway' && round.steps.length > 0 && strayTextAt(text, prev.end, next.start) < 0) round.takeaway = next;
+    if (next?.name === 'takeaway' && round.steps.length > 0 && strayTextAt(text, prev.end, next.start) < 0)
+      round.takeaway = next;
     out.push(round);
   }
   return out;
@@ -94,11 +95,16 @@ function parse(text: string): ForkTree {
 function validate(text: string): Violation[] {
   const { root, strays } = scanElements(text, NAMES);
   const out: Violation[] = unclosedViolations(root);
-  for (const s of strays) out.push({ code: 'tag-unmatched', offset: s.start, message: `</${s.name}> without an open <${s.name}>` });
+  for (const s of strays)
+    out.push({ code: 'tag-unmatched', offset: s.start, message: `</${s.name}> without an open <${s.name}>` });
   const walk = (el: Element) => {
     for (const c of el.children) {
       if (c.name === 'plan' ? el.name !== 'guideline' : el.name !== '') {
-        out.push({ code: c.name === 'guideline' ? 'parallel-nested' : 'tag-misplaced', offset: c.start, message: `<${c.name}> inside <${el.name || 'the text'}>` });
+        out.push({
+          code: c.name === 'guideline' ? 'parallel-nested' : 'tag-misplaced',
+          offset: c.start,
+          message: `<${c.name}> inside <${el.name || 'the text'}>`,
+        });
       }
       walk(c);
     }
@@ -107,16 +113,34 @@ function validate(text: string): Violation[] {
   const inRound = new Set<Element>();
   for (const r of rounds(text, root)) {
     const plans = r.guideline.children.filter((c) => c.name === 'plan');
-    if (plans.length === 0) out.push({ code: 'plan-missing', offset: r.guideline.start, message: '<guideline> has no <plan>' });
+    if (plans.length === 0)
+      out.push({ code: 'plan-missing', offset: r.guideline.start, message: '<guideline> has no <plan>' });
     const stray = strayOutside(text, r.guideline, plans);
-    if (stray >= 0) out.push({ code: 'block-order', offset: stray, message: 'text in a <guideline> outside its plans' });
-    if (r.steps.length === 0) out.push({ code: 'thread-missing', offset: r.guideline.end, message: 'no <step> right after </guideline>' });
-    else if (!r.takeaway) out.push({ code: 'reduce-missing', offset: r.steps[r.steps.length - 1]!.end, message: 'no <takeaway> right after the steps' });
-    out.push(...numberingViolations(text, plans, r.steps, { plan: 'plan', thread: 'step', planFormat: 'plan-format', planNumbering: 'plan-numbering', count: 'thread-count', maxThreads: 50 }));
+    if (stray >= 0)
+      out.push({ code: 'block-order', offset: stray, message: 'text in a <guideline> outside its plans' });
+    if (r.steps.length === 0)
+      out.push({ code: 'thread-missing', offset: r.guideline.end, message: 'no <step> right after </guideline>' });
+    else if (!r.takeaway)
+      out.push({
+        code: 'reduce-missing',
+        offset: r.steps[r.steps.length - 1]!.end,
+        message: 'no <takeaway> right after the steps',
+      });
+    out.push(
+      ...numberingViolations(text, plans, r.steps, {
+        plan: 'plan',
+        thread: 'step',
+        planFormat: 'plan-format',
+        planNumbering: 'plan-numbering',
+        count: 'thread-count',
+        maxThreads: 50,
+      }),
+    );
     [r.guideline, ...r.steps, ...(r.takeaway ? [r.takeaway] : [])].forEach((e) => inRound.add(e));
   }
   for (const c of root.children) {
-    if ((c.name === 'step' || c.name === 'takeaway') && !inRound.has(c)) out.push({ code: 'tag-misplaced', offset: c.start, message: `<${c.name}> not part of a guideline round` });
+    if ((c.name === 'step' || c.name === 'takeaway') && !inRound.has(c))
+      out.push({ code: 'tag-misplaced', offset: c.start, message: `<${c.name}> not part of a guideline round` });
   }
   return out.sort((a, b) => a.offset - b.offset);
 }

@@ -27,7 +27,7 @@ export const PARALLEL_R1_PATHS = 2;
 
 export interface ParallelR1Options {
   /** Paths started at every `<Parallel>` (default 2). */
-  paths?: number;
+  paths?: number | undefined;
   /** Blocks per run (default: no limit besides the transition cap). */
   maxBlocks?: number | null;
   /** Tokens one path may generate before it is closed (the loop's `max_path_response_length`; default none). */
@@ -36,7 +36,8 @@ export interface ParallelR1Options {
 
 export function parallelR1(options: ParallelR1Options = {}): Dialect {
   const paths = options.paths ?? PARALLEL_R1_PATHS;
-  if (!Number.isInteger(paths) || paths < 1) throw new RangeError(`parallel-r1: paths must be a whole number ≥ 1 (got ${paths})`);
+  if (!Number.isInteger(paths) || paths < 1)
+    throw new RangeError(`parallel-r1: paths must be a whole number ≥ 1 (got ${paths})`);
   const labels = Array.from({ length: paths }, (_, i) => String(i + 1));
   return {
     name: 'parallel-r1',
@@ -55,7 +56,12 @@ export function parallelR1(options: ParallelR1Options = {}): Dialect {
     blockCloser: '</Parallel>',
     threadEos: 'close',
     nestable: false,
-    limits: { maxDepth: 1, maxThreads: paths, maxBlocks: options.maxBlocks ?? null, maxThreadTokens: options.maxThreadTokens ?? null },
+    limits: {
+      maxDepth: 1,
+      maxThreads: paths,
+      maxBlocks: options.maxBlocks ?? null,
+      maxThreadTokens: options.maxThreadTokens ?? null,
+    },
     parse,
     validate,
     renderBlock,
@@ -73,7 +79,9 @@ function blocksUnder(el: Element, text: string, depth: number): ForkBlock[] {
     return elementBlock(p, depth, {
       plan: null,
       // Paths carry no number: they are labelled by their order.
-      threads: p.children.filter((c) => c.name === 'Path').map((path, i) => elementThread(text, path, blocksUnder(path, text, depth + 1), String(i + 1))),
+      threads: p.children
+        .filter((c) => c.name === 'Path')
+        .map((path, i) => elementThread(text, path, blocksUnder(path, text, depth + 1), String(i + 1))),
       reduce: summary ? { start: summary.start, end: summary.end, text: innerText(text, summary).trim() } : null,
     });
   });
@@ -89,15 +97,23 @@ function summaryAfter(text: string, p: Element): Element | undefined {
 function validate(text: string): Violation[] {
   const { root, strays } = scanElements(text, NAMES);
   const out: Violation[] = unclosedViolations(root);
-  for (const s of strays) out.push({ code: 'tag-unmatched', offset: s.start, message: `</${s.name}> without an open <${s.name}>` });
+  for (const s of strays)
+    out.push({ code: 'tag-unmatched', offset: s.start, message: `</${s.name}> without an open <${s.name}>` });
   for (const el of allElements(root)) {
     if (el.name === 'Parallel') {
       const paths = el.children.filter((c) => c.name === 'Path');
       // The agent loop joins paths back to back: no text between them.
       const stray = strayOutside(text, el, paths);
-      if (stray >= 0) out.push({ code: 'block-order', offset: stray, message: 'text in a <Parallel> block outside its paths' });
-      if (el.closed && paths.length < 2) out.push({ code: 'thread-count', offset: el.start, message: `a block with ${paths.length} <Path> (at least 2)` });
-      if (el.closed && !summaryAfter(text, el)) out.push({ code: 'reduce-missing', offset: el.end, message: 'no <Summary> right after </Parallel>' });
+      if (stray >= 0)
+        out.push({ code: 'block-order', offset: stray, message: 'text in a <Parallel> block outside its paths' });
+      if (el.closed && paths.length < 2)
+        out.push({
+          code: 'thread-count',
+          offset: el.start,
+          message: `a block with ${paths.length} <Path> (at least 2)`,
+        });
+      if (el.closed && !summaryAfter(text, el))
+        out.push({ code: 'reduce-missing', offset: el.end, message: 'no <Summary> right after </Parallel>' });
     } else if (el.name === 'Path' && el.parent!.name !== 'Parallel') {
       out.push({ code: 'tag-misplaced', offset: el.start, message: '<Path> outside a <Parallel> block' });
     } else if (el.name === 'Summary') {

@@ -29,7 +29,15 @@ export function parseTrajectory(text: string): TrajectoryTree {
       continue;
     }
     pushSequential(t.start);
-    const block: ParallelBlock = { kind: 'parallel', start: t.start, end: text.length, parts: [], closed: false, outlines: [], threads: [] };
+    const block: ParallelBlock = {
+      kind: 'parallel',
+      start: t.start,
+      end: text.length,
+      parts: [],
+      closed: false,
+      outlines: [],
+      threads: [],
+    };
     let pos = t.end;
     i++;
     const pushText = (end: number) => {
@@ -61,7 +69,11 @@ export function parseTrajectory(text: string): TrajectoryTree {
       if (u.tag === TAG.outlinesOpen) {
         pushText(u.start);
         let j = i + 1;
-        while (j < tokens.length && ![TAG.outlinesClose, TAG.threadOpen, TAG.parallelClose].includes(tokens[j]!.tag as never)) j++;
+        while (
+          j < tokens.length &&
+          ![TAG.outlinesClose, TAG.threadOpen, TAG.parallelClose].includes(tokens[j]!.tag as never)
+        )
+          j++;
         const close = tokens[j]?.tag === TAG.outlinesClose ? tokens[j] : undefined;
         const end = close ? close.end : (tokens[j]?.start ?? text.length);
         const section = makeOutlines(text, u.start, end, !!close, tokens.slice(i + 1, j));
@@ -86,7 +98,14 @@ export function parseTrajectory(text: string): TrajectoryTree {
   return { source: text, segments, blocks, thinkEnd: thinkEnd < 0 ? null : thinkEnd };
 }
 
-function makeThread(text: string, start: number, bodyStart: number, bodyEnd: number, end: number, closed: boolean): Thread {
+function makeThread(
+  text: string,
+  start: number,
+  bodyStart: number,
+  bodyEnd: number,
+  end: number,
+  closed: boolean,
+): Thread {
   const body = text.slice(bodyStart, bodyEnd);
   const m = NUMBER_PREFIX.exec(body);
   return {
@@ -115,12 +134,12 @@ function makeOutlines(
     if (t.tag !== TAG.outlineOpen) continue;
     const next = inner[k + 1];
     const hasClose = next?.tag === TAG.outlineClose;
-    const stop = hasClose ? next!.start : (next?.start ?? bodyEnd);
+    const stop = hasClose ? next.start : (next?.start ?? bodyEnd);
     const body = text.slice(t.end, stop);
     const m = NUMBER_PREFIX.exec(body);
     outlines.push({
       start: t.start,
-      end: hasClose ? next!.end : stop,
+      end: hasClose ? next.end : stop,
       number: m ? m[1]! : null,
       text: (m ? body.slice(m[0].length) : body).trim(),
       body,

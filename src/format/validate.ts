@@ -51,7 +51,14 @@ const ANY_TAG_RE = new RegExp(TAG_SOURCE, 'g');
 const FIRST_TAG_RE = new RegExp(TAG_SOURCE);
 // Body of an outline or thread: a whole-number label, a colon, then some text.
 const LABELLED = /^\s*(\d+)\s*:\s*\S[\s\S]*$/;
-const BLOCK_ONLY = new Set<string>([TAG.outlinesOpen, TAG.outlinesClose, TAG.outlineOpen, TAG.outlineClose, TAG.threadOpen, TAG.threadClose]);
+const BLOCK_ONLY = new Set<string>([
+  TAG.outlinesOpen,
+  TAG.outlinesClose,
+  TAG.outlineOpen,
+  TAG.outlineClose,
+  TAG.threadOpen,
+  TAG.threadClose,
+]);
 
 /**
  * The strict format check (the reference data filter's rules, plus `<think>` balance):
@@ -68,7 +75,8 @@ export function validateTrajectory(input: string | TrajectoryTree): Violation[] 
   const thinkCloses = [...text.matchAll(/<\/think>/g)].map((m) => m.index);
   if (thinkOpens.length > 1) add('think-duplicate', thinkOpens[1]!, 'more than one <think>');
   if (thinkCloses.length > 1) add('think-duplicate', thinkCloses[1]!, 'more than one </think>');
-  if (thinkOpens.length > 0 && thinkCloses.length === 0) add('think-unclosed', thinkOpens[0]!, '<think> is never closed');
+  if (thinkOpens.length > 0 && thinkCloses.length === 0)
+    add('think-unclosed', thinkOpens[0]!, '<think> is never closed');
   if (thinkCloses.length > 0 && (thinkOpens.length === 0 || thinkCloses[0]! < thinkOpens[0]!)) {
     add('think-close-unmatched', thinkCloses[0]!, '</think> without a preceding <think>');
   }
@@ -113,7 +121,8 @@ export function validateTrajectory(input: string | TrajectoryTree): Violation[] 
     }
     if (!seenOutlines) add('outlines-missing', block.start, 'block has no <Outlines> section');
     if (block.threads.length === 0) add('thread-missing', block.start, 'block has no <Thread>');
-    if (block.outlines.length > MAX_OUTLINES) add('too-many-outlines', block.start, `${block.outlines.length} outlines (max ${MAX_OUTLINES})`);
+    if (block.outlines.length > MAX_OUTLINES)
+      add('too-many-outlines', block.start, `${block.outlines.length} outlines (max ${MAX_OUTLINES})`);
     if (seenOutlines && block.threads.length > 0 && block.outlines.length !== block.threads.length) {
       add('outline-count', block.start, `${block.outlines.length} outlines but ${block.threads.length} threads`);
     }

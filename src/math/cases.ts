@@ -47,7 +47,8 @@ export function gradeCases(cases: readonly GradingCase[], opts?: GradeOptions): 
   const disagreements: Disagreement[] = [];
   for (const c of cases) {
     const { equal, reason } = gradeAnswer(c.pred, c.gold, opts);
-    if (equal !== c.equal) disagreements.push({ line: c.line, pred: c.pred, gold: c.gold, expected: c.equal, got: equal, reason });
+    if (equal !== c.equal)
+      disagreements.push({ line: c.line, pred: c.pred, gold: c.gold, expected: c.equal, got: equal, reason });
   }
   return { total: cases.length, agree: cases.length - disagreements.length, disagreements };
 }

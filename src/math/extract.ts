@@ -33,8 +33,7 @@ const HAS_BOX = new RegExp(BOX_COMMAND.source);
  * "and"/"or" (bare or in `\text{}`), LaTeX spacing, and math delimiters. At least one real
  * separator (`,` `;` and/or `\quad`) is required, so two boxes on separate lines stay separate.
  */
-const JOIN_GAP =
-  /^(?:\s|\$|\\[,;:! ]|\\q?quad|\\\[|\\\]|\\\(|\\\)|,|;|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\})*$/;
+const JOIN_GAP = /^(?:\s|\$|\\[,;:! ]|\\q?quad|\\\[|\\\]|\\\(|\\\)|,|;|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\})*$/;
 const JOIN_SEPARATOR = /,|;|\band\b|\bor\b|\\q?quad/;
 
 /**

@@ -8,7 +8,15 @@ import { answerOf, type ExtractPolicy } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
 import { hasDecimal } from './number.js';
 import { numericEqual, numericProportional } from './numeric.js';
-import { labelKey, parseStructure, statement, type AnswerNode, type Relation, type RelationOp, type Statement } from './structure.js';
+import {
+  labelKey,
+  parseStructure,
+  statement,
+  type AnswerNode,
+  type Relation,
+  type RelationOp,
+  type Statement,
+} from './structure.js';
 import { symbolicEqual, symbolicProportional } from './symbolic.js';
 import type { CompareContext, Verdict } from './types.js';
 
@@ -162,15 +170,17 @@ type Oriented = { terms: string[]; ops: ('<' | '\\le' | '=' | '\\ne')[] };
 /** `a > b` becomes `b < a` (the whole chain reversed) so directions compare directly. */
 function orient(r: Relation): Oriented {
   const flip = r.ops.some((op) => op === '>' || op === '\\ge');
-  const map = (op: RelationOp) =>
-    op === '>' ? '<' : op === '\\ge' ? '\\le' : op === '\\approx' ? '=' : (op as '<' | '\\le' | '=' | '\\ne');
-  return flip ? { terms: [...r.terms].reverse(), ops: [...r.ops].reverse().map(map) } : { terms: r.terms, ops: r.ops.map(map) };
+  const map = (op: RelationOp) => (op === '>' ? '<' : op === '\\ge' ? '\\le' : op === '\\approx' ? '=' : op);
+  return flip
+    ? { terms: [...r.terms].reverse(), ops: [...r.ops].reverse().map(map) }
+    : { terms: r.terms, ops: r.ops.map(map) };
 }
 
 function compareRelations(p: Relation, g: Relation, ctx: CompareContext): Verdict {
   const a = orient(p);
   const b = orient(g);
-  if (a.ops.join() !== b.ops.join()) return { equal: false, reason: `relation: ${a.ops.join(' ')} vs ${b.ops.join(' ')}` };
+  if (a.ops.join() !== b.ops.join())
+    return { equal: false, reason: `relation: ${a.ops.join(' ')} vs ${b.ops.join(' ')}` };
   if (a.terms.length === 2) {
     // One relation is the other scaled: `2x+4y-3=0` is `y = -x/2 + 3/4`; `-x > -1` is `x < 1`.
     const pa: [string, string] = [a.terms[0]!, a.terms[1]!];

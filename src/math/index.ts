@@ -11,7 +11,14 @@ export {
 export { mathSpans, statedAnswer, type MathSpan } from './answer-line.js';
 export { normalizeAnswer } from './normalize.js';
 export { parseStructure, type AnswerNode, type RelationOp } from './structure.js';
-export { DEFAULT_GRADE_OPTIONS, gradeAnswer, isEquivalent, type GradeFn, type GradeOptions, type GradeResult } from './grade.js';
+export {
+  DEFAULT_GRADE_OPTIONS,
+  gradeAnswer,
+  isEquivalent,
+  type GradeFn,
+  type GradeOptions,
+  type GradeResult,
+} from './grade.js';
 export { GradeTimeout } from './deadline.js';
 export {
   gradeCases,

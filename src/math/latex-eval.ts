@@ -43,12 +43,14 @@ const INVERSES: Partial<Record<FunctionName, FunctionName>> = { sin: 'arcsin', c
 const isOne = (e: Expr): boolean => e.op === 'num' && e.value.re === 1 && e.value.im === 0;
 
 const GREEK = new Set(
-  'alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega'.split(' '),
+  'alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega'.split(
+    ' ',
+  ),
 );
 
-/** Thrown (not an Error: no stack trace to build) when the reader meets notation it does not cover. */
-class Unsupported {}
-const UNSUPPORTED = new Unsupported();
+/** Thrown when the reader meets notation it does not cover: one instance, so no throw builds a stack trace. */
+class Unsupported extends Error {}
+const UNSUPPORTED = new Unsupported('notation the reader does not cover');
 
 /** Parse LaTeX into an expression tree, or null when it uses notation this reader does not cover. */
 export function parseLatex(latex: string): Expr | null {
@@ -171,7 +173,8 @@ export function exactValue(e: Expr, env: Readonly<Record<string, ExactNumber>> =
     case 'prod': {
       const from = exactValue(e.from, env);
       const to = exactValue(e.to, env);
-      const range = from && to && from.den === 1n && to.den === 1n ? indexRange(Number(from.num), Number(to.num)) : null;
+      const range =
+        from && to && from.den === 1n && to.den === 1n ? indexRange(Number(from.num), Number(to.num)) : null;
       if (!range) return null;
       let acc: ExactNumber | null = { num: e.op === 'sum' ? 0n : 1n, den: 1n, approximate: false };
       for (let k = range[0]; k <= range[1] && acc; k++) {
@@ -262,7 +265,8 @@ class Reader {
     let left = this.power();
     for (;;) {
       this.ws();
-      if (this.eat('*') || this.eatCommand('cdot') || this.eatCommand('times')) left = { op: 'mul', a: left, b: this.unaryFactor() };
+      if (this.eat('*') || this.eatCommand('cdot') || this.eatCommand('times'))
+        left = { op: 'mul', a: left, b: this.unaryFactor() };
       else if (this.eat('/') || this.eatCommand('div')) left = { op: 'div', a: left, b: this.unaryFactor() };
       else if (this.startsPrimary()) left = { op: 'mul', a: left, b: this.power() };
       else return left;
@@ -471,7 +475,10 @@ class Reader {
     if (/[\d.A-Za-z([{]/.test(c)) return true;
     if (c !== '\\') return false;
     const name = /^\\([A-Za-z]+)/.exec(this.s.slice(this.i))?.[1];
-    return name !== undefined && (['frac', 'sqrt', 'binom', 'pi', 'log', 'sum', 'prod'].includes(name) || GREEK.has(name) || name in FUNCTIONS);
+    return (
+      name !== undefined &&
+      (['frac', 'sqrt', 'binom', 'pi', 'log', 'sum', 'prod'].includes(name) || GREEK.has(name) || name in FUNCTIONS)
+    );
   }
 
   private startsFunction(): boolean {
@@ -490,7 +497,8 @@ class Reader {
   }
 
   private eatCommand(name: string): boolean {
-    if (!this.s.startsWith(`\\${name}`, this.i) || /[A-Za-z]/.test(this.s[this.i + name.length + 1] ?? '')) return false;
+    if (!this.s.startsWith(`\\${name}`, this.i) || /[A-Za-z]/.test(this.s[this.i + name.length + 1] ?? ''))
+      return false;
     this.i += name.length + 1;
     return true;
   }

@@ -8,11 +8,52 @@ import { matchingBrace } from './extract.js';
 
 /** Trailing unit words dropped after a number (multi-letter only: `m`, `s` could be variables). */
 const UNIT_WORDS = [
-  'units?', 'feet', 'foot', 'ft', 'inch(?:es)?', 'yards?', 'yd', 'miles?', 'mph',
-  'cm', 'mm', 'km', 'kg', 'mg', '(?:centi|milli|kilo)?met(?:er|re)s?', '(?:kilo|milli)?grams?', 'liters?', 'litres?',
-  'ml', 'hours?', 'hrs?', 'minutes?', 'mins?', 'seconds?', 'secs?', 'days?', 'weeks?', 'months?', 'years?',
-  'degrees?', 'radians?', 'dollars?', 'cents?', 'ways', 'points?', 'people', 'persons?', 'students?',
-  'times', 'pounds?', 'lbs?', 'ounces?', 'oz', 'integers?', 'digits?', 'sq\\.?\\s*units?',
+  'units?',
+  'feet',
+  'foot',
+  'ft',
+  'inch(?:es)?',
+  'yards?',
+  'yd',
+  'miles?',
+  'mph',
+  'cm',
+  'mm',
+  'km',
+  'kg',
+  'mg',
+  '(?:centi|milli|kilo)?met(?:er|re)s?',
+  '(?:kilo|milli)?grams?',
+  'liters?',
+  'litres?',
+  'ml',
+  'hours?',
+  'hrs?',
+  'minutes?',
+  'mins?',
+  'seconds?',
+  'secs?',
+  'days?',
+  'weeks?',
+  'months?',
+  'years?',
+  'degrees?',
+  'radians?',
+  'dollars?',
+  'cents?',
+  'ways',
+  'points?',
+  'people',
+  'persons?',
+  'students?',
+  'times',
+  'pounds?',
+  'lbs?',
+  'ounces?',
+  'oz',
+  'integers?',
+  'digits?',
+  'sq\\.?\\s*units?',
 ];
 const TRAILING_UNIT = new RegExp(
   `(?<=[\\d})\\]]|\\\\pi)\\s*(?:(?:square|sq\\.?|cubic)\\s*)?(?:${UNIT_WORDS.join('|')})\\.?(?:\\s*\\^\\s*\\{?\\d\\}?)?\\s*$`,
@@ -20,7 +61,8 @@ const TRAILING_UNIT = new RegExp(
 );
 
 /** Commands whose argument is plain text; all become `\text`. */
-const TEXT_COMMANDS = /\\(?:mbox|textnormal|textbf|textit|textrm|textsf|texttt|mathrm|mathit|mathbf|mathsf|mathtt|mathnormal|text)\s*\{/g;
+const TEXT_COMMANDS =
+  /\\(?:mbox|textnormal|textbf|textit|textrm|textsf|texttt|mathrm|mathit|mathbf|mathsf|mathtt|mathnormal|text)\s*\{/g;
 
 const UNICODE: ReadonlyArray<[RegExp, string]> = [
   [/[−–—]/g, '-'],
@@ -135,7 +177,9 @@ function unwrapCommand(s: string, open: RegExp): string {
 function stripTrailingTextUnits(s: string): string {
   for (;;) {
     const m =
-      /(?:(?:\\cdot|\\times|\/)\s*)?\\(?:text|mbox|textnormal|mathrm)\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*(?:\^\s*(?:\{\s*-?\d+\s*\}|-?\d))?\s*$/.exec(s);
+      /(?:(?:\\cdot|\\times|\/)\s*)?\\(?:text|mbox|textnormal|mathrm)\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*(?:\^\s*(?:\{\s*-?\d+\s*\}|-?\d))?\s*$/.exec(
+        s,
+      );
     if (!m) return s;
     const before = s.slice(0, m.index).trimEnd();
     // Only a unit when it follows a value; a lone `\text{Evelyn}` or `\text{ and } 8` is the answer.
@@ -145,7 +189,7 @@ function stripTrailingTextUnits(s: string): string {
 }
 
 function stripTrailingUnitWords(s: string): string {
-  for (let prev = ''; prev !== s; ) {
+  for (let prev = ''; prev !== s;) {
     prev = s;
     s = s.replace(TRAILING_UNIT, '');
   }
@@ -154,14 +198,19 @@ function stripTrailingUnitWords(s: string): string {
 
 /** Python/plain-text spellings found in some golds: `np.arcsin(10/13)`, `-1./3`, `.5`, `x**2`. */
 function pythonNumbers(s: string): string {
-  return s
-    .replace(/\b(?:np|numpy|math|sympy|sp)\./g, '')
-    .replace(/(?<![\\A-Za-z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|ln|log|exp|pi)(?![A-Za-z])/g, '\\$1')
-    .replace(/\*\*/g, '^')
-    // e-notation: 8.7e8 -> 8.7\times10^{8}, so no reader mistakes the e for Euler's number.
-    .replace(/(?<![\w.\\])(\d+(?:\.\d+)?)e([-+]?\d+)(?![\w.])/gi, '$1\\times10^{$2}')
-    .replace(/(^|[^\d.}])\.(\d)/g, (_, pre: string, d: string) => `${pre}0.${d}`) // .5 -> 0.5
-    .replace(/(\d)\.(?![\d.])/g, '$1'); // 1. -> 1
+  return (
+    s
+      .replace(/\b(?:np|numpy|math|sympy|sp)\./g, '')
+      .replace(
+        /(?<![\\A-Za-z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|sec|csc|cot|ln|log|exp|pi)(?![A-Za-z])/g,
+        '\\$1',
+      )
+      .replace(/\*\*/g, '^')
+      // e-notation: 8.7e8 -> 8.7\times10^{8}, so no reader mistakes the e for Euler's number.
+      .replace(/(?<![\w.\\])(\d+(?:\.\d+)?)e([-+]?\d+)(?![\w.])/gi, '$1\\times10^{$2}')
+      .replace(/(^|[^\d.}])\.(\d)/g, (_, pre: string, d: string) => `${pre}0.${d}`) // .5 -> 0.5
+      .replace(/(\d)\.(?![\d.])/g, '$1')
+  ); // 1. -> 1
 }
 
 function stripTrailingPunctuation(s: string): string {

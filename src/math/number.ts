@@ -28,7 +28,8 @@ export function parseNumber(text: string): ExactNumber | null {
     return q && frac[1] === '-' ? { ...q, num: -q.num } : q;
   }
   const slash = s.split('/');
-  if (slash.length === 2) return divide(parseDecimal(stripParens(slash[0]!.trim())), parseDecimal(stripParens(slash[1]!.trim())));
+  if (slash.length === 2)
+    return divide(parseDecimal(stripParens(slash[0]!.trim())), parseDecimal(stripParens(slash[1]!.trim())));
   return null;
 }
 
@@ -54,7 +55,11 @@ function parseDecimal(s: string): ExactNumber | null {
 const MAX_BITS = 20_000;
 
 export function addNumbers(a: ExactNumber, b: ExactNumber): ExactNumber {
-  return reduce({ num: a.num * b.den + b.num * a.den, den: a.den * b.den, approximate: a.approximate || b.approximate });
+  return reduce({
+    num: a.num * b.den + b.num * a.den,
+    den: a.den * b.den,
+    approximate: a.approximate || b.approximate,
+  });
 }
 
 export function negateNumber(a: ExactNumber): ExactNumber {

@@ -46,7 +46,9 @@ export function numericProportional(
   const parsed = parseBoth(a, b);
   if (!parsed) return null;
   const [A, B, vars] = parsed;
-  return decided(proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline));
+  return decided(
+    proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline),
+  );
 }
 
 function parseBoth(a: string, b: string): [Expr, Expr, string[]] | null {

@@ -33,7 +33,13 @@ function samplePoint(vars: readonly string[], k: number): Record<string, number>
 }
 
 /** Do `f` and `g` agree at the sample points? Constant expressions need only one point. */
-export function compareSampled(f: Evaluator, g: Evaluator, vars: readonly string[], t: Thresholds, deadline: Deadline): Outcome {
+export function compareSampled(
+  f: Evaluator,
+  g: Evaluator,
+  vars: readonly string[],
+  t: Thresholds,
+  deadline: Deadline,
+): Outcome {
   const needed = vars.length === 0 ? 1 : POINTS;
   let valid = 0;
   for (let k = 0; k < needed * 2 && valid < needed; k++) {
@@ -44,7 +50,8 @@ export function compareSampled(f: Evaluator, g: Evaluator, vars: readonly string
     if (!x && !y) continue; // undefined on both sides here (a pole): try another point
     // One side undefined (e.g. arcsin outside [-1,1]) may be an evaluator limit, not a difference.
     if (!x || !y) return { decided: false, detail: `only one side is defined at ${describe(point)}` };
-    if (abs(x) > t.maxMagnitude || abs(y) > t.maxMagnitude) return { decided: false, detail: 'values too large for doubles' };
+    if (abs(x) > t.maxMagnitude || abs(y) > t.maxMagnitude)
+      return { decided: false, detail: 'values too large for doubles' };
     if (close(x, y, t.equalTol)) {
       valid++;
       continue;
@@ -77,7 +84,8 @@ export function proportionalSampled(
     const x = f(point);
     const y = g(point);
     if (!x || !y || Math.abs(x.im) > 1e-12 || Math.abs(y.im) > 1e-12) continue;
-    if (Math.abs(x.re) > t.maxMagnitude || Math.abs(y.re) > t.maxMagnitude) return { decided: false, detail: 'values too large for doubles' };
+    if (Math.abs(x.re) > t.maxMagnitude || Math.abs(y.re) > t.maxMagnitude)
+      return { decided: false, detail: 'values too large for doubles' };
     if (Math.abs(y.re) < 1e-12 || Math.abs(x.re) < 1e-12) {
       if (Math.abs(y.re) < 1e-12 && Math.abs(x.re) < 1e-12) continue;
       return { decided: true, equal: false, detail: `only one side vanishes at ${describe(point)}` };
@@ -86,7 +94,8 @@ export function proportionalSampled(
     valid++;
     if (ratio === undefined) ratio = r;
     else if (!close({ re: r, im: 0 }, { re: ratio, im: 0 }, t.equalTol)) {
-      if (!close({ re: r, im: 0 }, { re: ratio, im: 0 }, t.differTol)) return { decided: true, equal: false, detail: 'not proportional' };
+      if (!close({ re: r, im: 0 }, { re: ratio, im: 0 }, t.differTol))
+        return { decided: true, equal: false, detail: 'not proportional' };
       return { decided: false, detail: 'ratios nearly agree' };
     }
   }

@@ -26,7 +26,8 @@ export type AnswerNode =
 const OPENERS = new Set(['(', '[', '{']);
 const CLOSERS = new Set([')', ']', '}']);
 
-const MATRIX = /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\s*\{[^{}]*\})?([\s\S]*)\\end\{\1\}$/;
+const MATRIX =
+  /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\s*\{[^{}]*\})?([\s\S]*)\\end\{\1\}$/;
 // Relation symbols after normalization (which maps \leq, >=, \neq, ... to these spellings).
 const RELATION = /\\approx(?![A-Za-z])|\\le(?![A-Za-z])|\\ge(?![A-Za-z])|\\ne(?![A-Za-z])|<|>|=/y;
 
@@ -188,7 +189,9 @@ function splitTop(s: string, separators: string[]): string[] {
       else if (s[i + 1] === '{') depth++;
       else if (s[i + 1] === '}') depth--;
       if (depth === 0) {
-        const sep = separators.find((p) => p.startsWith('\\') && s.startsWith(p, i) && !/[A-Za-z]/.test(s[i + p.length] ?? ''));
+        const sep = separators.find(
+          (p) => p.startsWith('\\') && s.startsWith(p, i) && !/[A-Za-z]/.test(s[i + p.length] ?? ''),
+        );
         if (sep) {
           out.push(s.slice(start, i));
           start = i + sep.length;

@@ -54,7 +54,7 @@ let shared: Engine | undefined;
 /** The process-wide engine, built on first use (construction costs tens of milliseconds). */
 function engine(): Engine {
   if (shared) return shared;
-  const ce: Engine = new ComputeEngine();
+  const ce = new (ComputeEngine as new () => Engine)();
   // The 0.27 LaTeX dictionary has `Choose` but no `\binom`.
   const binom: ExpressionEntry = {
     latexTrigger: '\\binom',
@@ -155,7 +155,10 @@ export function symbolicProportional(
     if (!A || !B) return { equal: false, reason: 'unparseable relation' };
     const vars = unknowns(A, B);
     if (vars.length > MAX_VARIABLES) return { equal: false, reason: `refused: more than ${MAX_VARIABLES} variables` };
-    return verdict('relation', proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline));
+    return verdict(
+      'relation',
+      proportionalSampled(evaluator(A), evaluator(B), vars, positive, thresholds(a, b, ctx.relTol), ctx.deadline),
+    );
   });
 }
 

@@ -7,28 +7,29 @@ import type { ControllerEvents } from './events.js';
 import { capPlan, runParallelPhase, type ForkContext } from './fork.js';
 import { TrajectoryBuilder, type LimitHit, type Trajectory, type TrajectoryEnd } from './trajectory.js';
 
+/** Callers pass these on from settings of their own: an undefined option is the default. */
 export interface ControllerOptions {
   /** `parallel` forks at the format's trigger (ThreadWeaver: `</Outlines>`); `sequential` never forks. */
-  mode?: 'parallel' | 'sequential';
+  mode?: 'parallel' | 'sequential' | undefined;
   /**
    * Response budget: tokens the model generates, summed over every call, every thread counted
    * (as in the reference). Text the controller inserts (thread headers, `\n</Thread>`,
    * separators, `\n</Parallel>`) is not generated and does not count; it does count toward
    * the context limit. Default: the context length.
    */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /**
    * Max prompt + joined completion tokens, inserted text included (default and upper bound: the
    * engine's context length). A run that reaches it is cut to fit, closing tags included.
    */
-  contextLimit?: number;
+  contextLimit?: number | undefined;
   /** Max state transitions (reference: 32). */
-  maxTransitions?: number;
-  temperature?: number;
-  topP?: number;
+  maxTransitions?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
   /** Base seed (any safe integer); each call and each thread derives its own with `deriveSeed`. */
-  seed?: number;
-  signal?: AbortSignal;
+  seed?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export const DEFAULT_MAX_TRANSITIONS = 32;
@@ -69,7 +70,9 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const contextLimit = Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength);
     const maxTransitions = options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS;
     const promptIds = tok.encode(prompt);
-    const b = new TrajectoryBuilder(promptIds, (p) => this.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }));
+    const b = new TrajectoryBuilder(promptIds, (p) =>
+      this.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }),
+    );
     // One cache scope per run: prefixes are reused within this trajectory only.
     const cacheScope = `run-${++runCounter}`;
     const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope };
@@ -85,7 +88,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       maxTransitions,
       sampling,
       seedOf,
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: options.signal,
       state,
       limit: (hit) => {
         state.limits.push(hit);
@@ -146,7 +149,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
           else if (r.ids.length === 0) end = 'done';
           else if (r.matchedStop === d.forkTrigger) {
             if (d.limits.maxBlocks !== null && state.blocks >= d.limits.maxBlocks) {
-              fork.limit({ kind: 'blocks', message: `block limit ${d.limits.maxBlocks} reached: the model writes on sequentially` });
+              fork.limit({
+                kind: 'blocks',
+                message: `block limit ${d.limits.maxBlocks} reached: the model writes on sequentially`,
+              });
             } else {
               // The plan is the last one written since the previous block.
               pending = capPlan(fork, d.plan(b.text.slice(segmentStart)));

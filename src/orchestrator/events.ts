@@ -20,7 +20,15 @@ export type ControllerEvent =
   | { type: 'outlines'; block: number; numbers: string[]; parent?: ParentThread }
   | { type: 'thread:start'; block: number; thread: string; parent?: ParentThread }
   | { type: 'thread:delta'; block: number; thread: string; text: string }
-  | { type: 'thread:end'; block: number; thread: string; text: string; finishReason: FinishReason; tokens: number; ms: number }
+  | {
+      type: 'thread:end';
+      block: number;
+      thread: string;
+      text: string;
+      finishReason: FinishReason;
+      tokens: number;
+      ms: number;
+    }
   | { type: 'join'; block: number; text: string }
   /**
    * The trajectory grew, in trajectory order: a call's output once the call ends (a block's
@@ -42,14 +50,18 @@ export type ControllerEventPayloads = { [E in ControllerEvent as E['type']]: Omi
 export type ControllerEvents = { [K in ControllerEventName]: (e: ControllerEventPayloads[K]) => void };
 
 /** The member of ControllerEvent tagged `K`. */
-export type ControllerEventOf<K extends ControllerEventName> = { [P in ControllerEventName]: { type: P } & ControllerEventPayloads[P] }[K];
+export type ControllerEventOf<K extends ControllerEventName> = {
+  [P in ControllerEventName]: { type: P } & ControllerEventPayloads[P];
+}[K];
 
 /**
  * How each event reaches a tagged-event handler. The type requires an entry per event, so a new
  * member of ControllerEvent cannot be left out (eventemitter3's types cannot follow one generic
  * name, hence an entry per event rather than a loop).
  */
-const TAGGERS: { [K in ControllerEventName]: (emitter: EventEmitter<ControllerEvents>, handle: (e: ControllerEvent) => void) => void } = {
+const TAGGERS: {
+  [K in ControllerEventName]: (emitter: EventEmitter<ControllerEvents>, handle: (e: ControllerEvent) => void) => void;
+} = {
   phase: (em, handle) => em.on('phase', (e) => handle({ type: 'phase', ...e })),
   delta: (em, handle) => em.on('delta', (e) => handle({ type: 'delta', ...e })),
   outlines: (em, handle) => em.on('outlines', (e) => handle({ type: 'outlines', ...e })),
@@ -67,11 +79,17 @@ const TAGGERS: { [K in ControllerEventName]: (emitter: EventEmitter<ControllerEv
 export const CONTROLLER_EVENTS = Object.keys(TAGGERS) as ControllerEventName[];
 
 /** Call `handle` with every event of `emitter` as a tagged object, in emission order. */
-export function onControllerEvents(emitter: EventEmitter<ControllerEvents>, handle: (e: ControllerEvent) => void): void {
+export function onControllerEvents(
+  emitter: EventEmitter<ControllerEvents>,
+  handle: (e: ControllerEvent) => void,
+): void {
   for (const name of CONTROLLER_EVENTS) TAGGERS[name](emitter, handle);
 }
 
 /** Hand a tagged event to its listener in `listeners`, if there is one. */
-export function deliverEvent<K extends ControllerEventName>(listeners: Partial<ControllerEvents>, e: ControllerEventOf<K>): void {
+export function deliverEvent<K extends ControllerEventName>(
+  listeners: Partial<ControllerEvents>,
+  e: ControllerEventOf<K>,
+): void {
   listeners[e.type]?.(e);
 }

@@ -17,7 +17,7 @@ export interface ForkContext {
   sampling: { temperature: number; topP: number; cacheScope: string };
   /** The seed of derivation `k`, or undefined when the run is unseeded. */
   seedOf: ((k: number) => number) | undefined;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Mutable run state: transitions so far, the next block number, rails hit. */
   state: { transitions: number; blocks: number; limits: LimitHit[] };
   /** Record a rail hit (kept in the trajectory, told as a `limit` event). */
@@ -42,7 +42,8 @@ interface ThreadRun {
   generated: number;
   calls: number;
   state: 'active' | 'waiting' | 'done';
-  child?: BlockRun;
+  /** The nested block it waits on (state 'waiting'); cleared when that block joins. */
+  child?: BlockRun | undefined;
   /** Ended with its own close tag (no closer needed). */
   closed: boolean;
   finishReason: FinishReason;
@@ -78,12 +79,19 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
   const prefix = b.context();
   const open: BlockRun[] = [];
 
-  const committed = (block: BlockRun) => block.threads.reduce((s, t) => s + t.headerIds.length + t.bodyIds, 0) + block.reserve;
+  const committed = (block: BlockRun) =>
+    block.threads.reduce((s, t) => s + t.headerIds.length + t.bodyIds, 0) + block.reserve;
   const room = () => ctx.contextLimit - prefixLength - open.reduce((s, blk) => s + committed(blk), 0);
 
   /** A block of these labels, started from `tail` (a parent thread's); null when its tags do not fit. */
   const fork = (numbers: string[], depth: number, tail: readonly number[], parent?: ThreadRun): BlockRun | null => {
-    const block: BlockRun = { index: ctx.state.blocks, depth, threads: [], reserve: numbers.length * closerTokens + endTokens, startMs: Date.now() };
+    const block: BlockRun = {
+      index: ctx.state.blocks,
+      depth,
+      threads: [],
+      reserve: numbers.length * closerTokens + endTokens,
+      startMs: Date.now(),
+    };
     block.threads = numbers.map((label, index) => ({
       block,
       index,
@@ -108,10 +116,19 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
       return null;
     }
     ctx.state.blocks++;
-    if (parent) ctx.emit('outlines', { block: block.index, numbers, parent: { block: parent.block.index, thread: parent.label } });
+    if (parent)
+      ctx.emit('outlines', {
+        block: block.index,
+        numbers,
+        parent: { block: parent.block.index, thread: parent.label },
+      });
     ctx.emit('phase', { phase: 'parallel', block: block.index });
     for (const t of block.threads) {
-      ctx.emit('thread:start', { block: block.index, thread: t.label, ...(parent ? { parent: { block: parent.block.index, thread: parent.label } } : {}) });
+      ctx.emit('thread:start', {
+        block: block.index,
+        thread: t.label,
+        ...(parent ? { parent: { block: parent.block.index, thread: parent.label } } : {}),
+      });
     }
     return block;
   };
@@ -132,11 +149,19 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
   const nest = (t: ThreadRun): 'forked' | 'continue' | 'context' => {
     const where = { block: t.block.index, thread: t.label };
     if (t.block.depth >= d.limits.maxDepth) {
-      ctx.limit({ kind: 'depth', ...where, message: `thread ${t.label} of block ${t.block.index} opened a block ${t.block.depth + 1} deep (limit ${d.limits.maxDepth}): written on in the thread` });
+      ctx.limit({
+        kind: 'depth',
+        ...where,
+        message: `thread ${t.label} of block ${t.block.index} opened a block ${t.block.depth + 1} deep (limit ${d.limits.maxDepth}): written on in the thread`,
+      });
       return 'continue';
     }
     if (d.limits.maxBlocks !== null && ctx.state.blocks >= d.limits.maxBlocks) {
-      ctx.limit({ kind: 'blocks', ...where, message: `block limit ${d.limits.maxBlocks} reached: written on in the thread` });
+      ctx.limit({
+        kind: 'blocks',
+        ...where,
+        message: `block limit ${d.limits.maxBlocks} reached: written on in the thread`,
+      });
       return 'continue';
     }
     const numbers = capPlan(ctx, d.plan(t.text.slice(t.planFrom)));
@@ -161,7 +186,14 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
     const joined: string[] = [];
     for (const t of block.threads) {
       if (t.state === 'waiting') joinChild(t, true);
-      ctx.emit('thread:end', { block: block.index, thread: t.label, text: t.text, finishReason: t.finishReason, tokens: t.generated, ms: t.endMs - t.startMs });
+      ctx.emit('thread:end', {
+        block: block.index,
+        thread: t.label,
+        text: t.text,
+        finishReason: t.finishReason,
+        tokens: t.generated,
+        ms: t.endMs - t.startMs,
+      });
       const header = inserted(d.joinHeader(t.label, t.index));
       sink(header);
       t.pieces.forEach(sink);
@@ -215,13 +247,22 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
         maxTotalTokens: pool,
         stop,
         ...ctx.sampling,
-        ...(ctx.seedOf ? { seeds: threads.map((t) => ctx.seedOf!((t.calls === 0 ? 0 : 1_000_000 * t.calls) + 1000 * (t.block.index + 1) + t.index)) } : {}),
+        ...(ctx.seedOf
+          ? {
+              seeds: threads.map((t) =>
+                ctx.seedOf!((t.calls === 0 ? 0 : 1_000_000 * t.calls) + 1000 * (t.block.index + 1) + t.index),
+              ),
+            }
+          : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
-        onDelta: (i, text) => ctx.emit('thread:delta', { block: threads[i]!.block.index, thread: threads[i]!.label, text }),
+        onDelta: (i, text) =>
+          ctx.emit('thread:delta', { block: threads[i]!.block.index, thread: threads[i]!.label, text }),
       },
     );
     // Enforced here too, whatever the engine did with maxTotalTokens; a thread's own cap first.
-    const caps = threads.map((t) => (d.limits.maxThreadTokens === null ? Infinity : Math.max(0, d.limits.maxThreadTokens - t.generated)));
+    const caps = threads.map((t) =>
+      d.limits.maxThreadTokens === null ? Infinity : Math.max(0, d.limits.maxThreadTokens - t.generated),
+    );
     const lengths = raw.map((r, i) => Math.min(r.ids.length, caps[i]!));
     const shares = shareBudget(lengths, pool);
     let aborted = false;
@@ -242,7 +283,12 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
         t.state = 'done';
       } else if (capped) {
         t.state = 'done';
-        ctx.limit({ kind: 'thread-tokens', block: t.block.index, thread: t.label, message: `thread ${t.label} of block ${t.block.index} reached ${d.limits.maxThreadTokens} tokens: closed` });
+        ctx.limit({
+          kind: 'thread-tokens',
+          block: t.block.index,
+          thread: t.label,
+          message: `thread ${t.label} of block ${t.block.index} reached ${d.limits.maxThreadTokens} tokens: closed`,
+        });
       } else if (r.finishReason === 'length') {
         t.state = 'done';
         cut = true;
@@ -279,6 +325,10 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
 export function capPlan(ctx: Pick<ForkContext, 'dialect' | 'state' | 'limit'>, numbers: string[]): string[] {
   const max = ctx.dialect.limits.maxThreads;
   if (numbers.length <= max) return numbers;
-  ctx.limit({ kind: 'threads', block: ctx.state.blocks, message: `a plan of ${numbers.length} threads: the first ${max} forked` });
+  ctx.limit({
+    kind: 'threads',
+    block: ctx.state.blocks,
+    message: `a plan of ${numbers.length} threads: the first ${max} forked`,
+  });
   return numbers.slice(0, max);
 }

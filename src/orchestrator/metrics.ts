@@ -42,7 +42,7 @@ export function parallelStats(
   text: string,
   ids: readonly number[],
   tokenizer: Tokenizer,
-  options: { eos?: boolean; tree?: TrajectoryTree; dialect?: Dialect } = {},
+  options: { eos?: boolean; tree?: TrajectoryTree; dialect?: Dialect | undefined } = {},
 ): ParallelStats {
   const fork = options.tree ? threadweaverForkTree(options.tree) : (options.dialect ?? threadweaver).parse(text);
   const offsets = tokenOffsets(text, ids, tokenizer);
@@ -148,10 +148,15 @@ function blockStats(node: Node): BlockStats {
 export function tokenOffsets(text: string, ids: readonly number[], tokenizer: Tokenizer): number[] {
   const offsets: number[] = [];
   let at = 0;
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     let end = i + 1;
     let piece = tokenizer.decode(ids.slice(i, end));
-    while (piece.includes(REPLACEMENT) && !text.startsWith(piece, at) && end < ids.length && end - i < MAX_SPLIT_TOKENS) {
+    while (
+      piece.includes(REPLACEMENT) &&
+      !text.startsWith(piece, at) &&
+      end < ids.length &&
+      end - i < MAX_SPLIT_TOKENS
+    ) {
       piece = tokenizer.decode(ids.slice(i, ++end));
     }
     for (; i < end; i++) offsets.push(at);
@@ -195,13 +200,18 @@ export function parallelWidth(m: Pick<ParallelStats, 'totalTokens' | 'criticalPa
 
 /** The metrics of a trajectory, its blocks read by its format (default ThreadWeaver). */
 export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer, dialect?: Dialect): Metrics {
-  const stats = parallelStats(t.text, t.ids, tokenizer, { eos: t.eos, ...(dialect ? { dialect } : {}) });
+  const stats = parallelStats(t.text, t.ids, tokenizer, { eos: t.eos, dialect });
   const phaseMs = { sequential: 0, parallel: 0 };
   for (const p of t.phases) phaseMs[p.kind] += p.endMs - p.startMs;
   const threadTimings: ThreadTiming[] = [];
   for (const c of t.calls) {
     if (c.role.kind === 'thread') {
-      threadTimings.push({ block: c.role.block, thread: c.role.thread, tokens: c.completionIds.length, ms: c.endMs - c.startMs });
+      threadTimings.push({
+        block: c.role.block,
+        thread: c.role.thread,
+        tokens: c.completionIds.length,
+        ms: c.endMs - c.startMs,
+      });
     }
   }
   const threadsPerBlock = stats.blocks.map((b) => b.threadTokens.length);

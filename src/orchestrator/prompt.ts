@@ -47,7 +47,12 @@ export interface PromptFormat {
   chatTemplateKwargs: Record<string, unknown>;
 }
 
-export const DEFAULT_PROMPT_FORMAT: Readonly<PromptFormat> = { style: 'trained', suffix: '', sequentialSystem: true, chatTemplateKwargs: {} };
+export const DEFAULT_PROMPT_FORMAT: Readonly<PromptFormat> = {
+  style: 'trained',
+  suffix: '',
+  sequentialSystem: true,
+  chatTemplateKwargs: {},
+};
 
 /** A style or a partial format, completed with the defaults (today's bundled-model prompt). */
 export function promptFormat(format: PromptStyle | Partial<PromptFormat> = {}): PromptFormat {
@@ -69,7 +74,16 @@ export function promptMessages(
   const f = promptFormat(format);
   const parts: string[] = [];
   // The instructed prompt teaches the run's format (prompts/instructed-parallel[-FORMAT].txt).
-  if (f.style === 'instructed') parts.push(loadPrompt(mode === 'sequential' ? 'instructed-sequential' : dialect === 'threadweaver' ? 'instructed-parallel' : `instructed-parallel-${dialect}`));
+  if (f.style === 'instructed')
+    parts.push(
+      loadPrompt(
+        mode === 'sequential'
+          ? 'instructed-sequential'
+          : dialect === 'threadweaver'
+            ? 'instructed-parallel'
+            : `instructed-parallel-${dialect}`,
+      ),
+    );
   else if (mode === 'sequential' && f.sequentialSystem) parts.push(loadPrompt('sequential-system'));
   if (system) parts.push(system);
   const messages: ChatMessage[] = parts.length ? [{ role: 'system', content: parts.join('\n\n') }] : [];
@@ -87,5 +101,8 @@ export function buildPrompt(
   dialect: DialectName = 'threadweaver',
 ): string {
   const f = promptFormat(format);
-  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system, dialect), { addGenerationPrompt: true, kwargs: f.chatTemplateKwargs });
+  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system, dialect), {
+    addGenerationPrompt: true,
+    kwargs: f.chatTemplateKwargs,
+  });
 }

@@ -11,7 +11,9 @@ export function bearerAuth(apiKey: string): (headers: IncomingHttpHeaders) => vo
     if (given === undefined || !timingSafeEqual(digest(given), expected)) {
       throw new ApiError(
         401,
-        given === undefined ? 'missing API key: send the header `Authorization: Bearer <key>`' : 'incorrect API key provided',
+        given === undefined
+          ? 'missing API key: send the header `Authorization: Bearer <key>`'
+          : 'incorrect API key provided',
         'authentication_error',
         null,
         'invalid_api_key',

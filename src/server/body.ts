@@ -1,9 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ApiError, badRequest, validationError } from './errors.js';
 
 function tooLarge(maxBytes: number): ApiError {
-  return new ApiError(413, `request body exceeds the limit of ${maxBytes} bytes`, 'invalid_request_error', null, 'request_too_large');
+  return new ApiError(
+    413,
+    `request body exceeds the limit of ${maxBytes} bytes`,
+    'invalid_request_error',
+    null,
+    'request_too_large',
+  );
 }
 
 /**
@@ -43,7 +49,11 @@ function checkJsonHeaders(req: IncomingMessage, maxBytes: number): void {
 
 /** True when the client waits for `100 Continue` before sending the body (HTTP/1.1 only). */
 function expectsContinue(req: IncomingMessage): boolean {
-  return req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && /(^|,)\s*100-continue\s*(,|$)/i.test(req.headers.expect ?? '');
+  return (
+    req.httpVersionMajor === 1 &&
+    req.httpVersionMinor >= 1 &&
+    /(^|,)\s*100-continue\s*(,|$)/i.test(req.headers.expect ?? '')
+  );
 }
 
 /**
@@ -101,7 +111,12 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, signa
 }
 
 /** Read the JSON body and validate it with `schema` (400 with zod's messages, fields named). */
-export async function parseJsonBody<S extends z.ZodType>(req: IncomingMessage, maxBytes: number, schema: S, signal?: AbortSignal): Promise<z.infer<S>> {
+export async function parseJsonBody<S extends z.ZodType>(
+  req: IncomingMessage,
+  maxBytes: number,
+  schema: S,
+  signal?: AbortSignal,
+): Promise<z.infer<S>> {
   const result = schema.safeParse(await readJsonBody(req, maxBytes, signal));
   if (!result.success) throw validationError(result.error);
   return result.data;

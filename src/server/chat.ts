@@ -24,7 +24,10 @@ export const chatCompletions: Handler = async (server, rc) => {
   try {
     prompt = server.engine.tokenizer.applyChatTemplate(body.messages.map(toChatMessage), { addGenerationPrompt: true });
   } catch (err) {
-    throw badRequest(`messages: the model's chat template failed: ${err instanceof Error ? err.message : String(err)}`, 'messages');
+    throw badRequest(
+      `messages: the model's chat template failed: ${err instanceof Error ? err.message : String(err)}`,
+      'messages',
+    );
   }
   const maxTokensParam = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const plan = planGeneration(server.engine, server.maxTokensLimit, {

@@ -18,7 +18,7 @@ export interface ServerContext {
 export interface RequestContext {
   req: IncomingMessage;
   /** The path's tail after a route prefix (e.g. the id in /v1/models/{id}). */
-  param?: string;
+  param?: string | undefined;
   /** Aborted when the client goes away or the server shuts down; the reason is the error to answer. */
   signal: AbortSignal;
   /** Whom the fair queue rotates between: the peer address. */

@@ -1,13 +1,9 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ThreadweaverError } from '../errors.js';
 
 /** OpenAI's error `type` values, as its API and client library use them. */
 export type ApiErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'not_found_error'
-  | 'server_error'
-  | 'rate_limit_error';
+  'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_error' | 'rate_limit_error';
 
 /** An error answered with `status` and OpenAI's error body `{ error: { message, type, param, code } }`. */
 export class ApiError extends ThreadweaverError {

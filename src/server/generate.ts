@@ -10,33 +10,35 @@ export interface GenerationPlan {
   maxTokens: number;
   stop: string[];
   n: number;
-  temperature?: number;
-  topP?: number;
+  /** Undefined: the engine's default. */
+  temperature?: number | undefined;
+  topP?: number | undefined;
   /** Per choice; distinct whenever a seed was given. */
   seeds: (number | undefined)[];
 }
 
+/** A request's fields as its body gives them: absent (undefined) and null both ask for the default. */
 export interface PlanInput {
   prompt: string | readonly number[];
   /** The body field the prompt came from, for error messages (`prompt` or `messages`). */
   promptParam: string;
-  maxTokens?: number | null;
+  maxTokens?: number | null | undefined;
   /** The body field max tokens came from (`max_tokens` or `max_completion_tokens`). */
   maxTokensParam: string;
-  stop?: string | readonly string[] | null;
-  n?: number | null;
-  temperature?: number | null;
-  topP?: number | null;
-  seed?: number | null;
+  stop?: string | readonly string[] | null | undefined;
+  n?: number | null | undefined;
+  temperature?: number | null | undefined;
+  topP?: number | null | undefined;
+  seed?: number | null | undefined;
 }
 
 /** The sampling fields both endpoints' bodies share, as plan input. */
 export function samplingInput(body: {
-  stop?: string | string[] | null;
-  n?: number | null;
-  temperature?: number | null;
-  top_p?: number | null;
-  seed?: number | null;
+  stop?: string | string[] | null | undefined;
+  n?: number | null | undefined;
+  temperature?: number | null | undefined;
+  top_p?: number | null | undefined;
+  seed?: number | null | undefined;
 }): Pick<PlanInput, 'stop' | 'n' | 'temperature' | 'topP' | 'seed'> {
   return { stop: body.stop, n: body.n, temperature: body.temperature, topP: body.top_p, seed: body.seed };
 }
@@ -49,12 +51,16 @@ export function samplingInput(body: {
  */
 export function planGeneration(engine: Engine, maxTokensLimit: number, input: PlanInput): GenerationPlan {
   const promptIds = typeof input.prompt === 'string' ? engine.tokenizer.encode(input.prompt) : [...input.prompt];
-  if (promptIds.length === 0) throw badRequest(`${input.promptParam}: the prompt is empty (it has no tokens)`, input.promptParam);
+  if (promptIds.length === 0)
+    throw badRequest(`${input.promptParam}: the prompt is empty (it has no tokens)`, input.promptParam);
   const vocab = vocabularySize(engine.tokenizer);
   if (vocab !== undefined) {
     const bad = promptIds.findIndex((id) => id >= vocab);
     if (bad >= 0) {
-      throw badRequest(`${input.promptParam}: token id ${promptIds[bad]} (position ${bad}) is outside the vocabulary of ${vocab} tokens`, input.promptParam);
+      throw badRequest(
+        `${input.promptParam}: token id ${promptIds[bad]} (position ${bad}) is outside the vocabulary of ${vocab} tokens`,
+        input.promptParam,
+      );
     }
   }
   const room = engine.contextLength - promptIds.length;
@@ -67,7 +73,10 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     );
   }
   if (input.maxTokens != null && input.maxTokens > maxTokensLimit) {
-    throw badRequest(`${input.maxTokensParam}: ${input.maxTokens} is above this server's limit of ${maxTokensLimit}`, input.maxTokensParam);
+    throw badRequest(
+      `${input.maxTokensParam}: ${input.maxTokens} is above this server's limit of ${maxTokensLimit}`,
+      input.maxTokensParam,
+    );
   }
   const n = input.n ?? 1;
   const seed = input.seed ?? undefined;
@@ -76,8 +85,8 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     maxTokens: Math.min(input.maxTokens ?? maxTokensLimit, maxTokensLimit, room),
     stop: input.stop == null ? [] : typeof input.stop === 'string' ? [input.stop] : [...input.stop],
     n,
-    ...(input.temperature != null ? { temperature: input.temperature } : {}),
-    ...(input.topP != null ? { topP: input.topP } : {}),
+    temperature: input.temperature ?? undefined,
+    topP: input.topP ?? undefined,
     // Choice 0 samples with the request's seed (n = 1 is a plain seeded completion), choice i > 0
     // with deriveSeed(seed, i): reproducible per request, different across choices, always valid.
     seeds: Array.from({ length: n }, (_, i) => (seed === undefined ? undefined : i === 0 ? seed : deriveSeed(seed, i))),

@@ -5,16 +5,16 @@ import { sendError, sendResponse, type HttpResponse } from './response.js';
 
 export interface HostOptions {
   /** Interface to bind (default 127.0.0.1: local clients only). */
-  host?: string;
+  host?: string | undefined;
   /** 0 picks a free port (default 0). */
-  port?: number;
+  port?: number | undefined;
   /**
    * After close(): how long requests in flight may take to finish (default 5000 ms). Then they
    * are aborted and answered with 503, and connections still open shortly after are destroyed.
    */
-  shutdownGraceMs?: number;
+  shutdownGraceMs?: number | undefined;
   /** Called with one line per finished request (method, path, status, time; the stack of a 500). */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** What a handler gets besides the request. */
@@ -22,7 +22,7 @@ export interface RequestControls {
   /** Aborted when the client goes away or the shutdown's grace period ends; its reason is the error to answer. */
   signal: AbortSignal;
   /** Send `100 Continue` to a client that waits for it before sending its body (see admitJsonBody). */
-  writeContinue(): void;
+  writeContinue: () => void;
 }
 
 /** Answers one request with a response value (sendResponse writes it); a rejection is answered in OpenAI's error shape. */
@@ -57,7 +57,8 @@ const PROBE_EVERY_MS = 500;
 /** After the grace period: how long aborted requests' answers get to go out before sockets are destroyed. */
 const FLUSH_MS = 500;
 
-export const shuttingDown = () => new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
+export const shuttingDown = () =>
+  new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
 
 /**
  * An HTTP/1.1 server's connection lifecycle around a handler: abort signals, `Expect`, half-closed
@@ -65,7 +66,8 @@ export const shuttingDown = () => new ApiError(503, 'the server is shutting down
  */
 export async function startHost(handle: RequestHandler, options: HostOptions = {}): Promise<Host> {
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-  if (!(graceMs >= 0 && Number.isFinite(graceMs))) throw new Error(`startHost: shutdownGraceMs must be a non-negative number, got ${graceMs}`);
+  if (!(graceMs >= 0 && Number.isFinite(graceMs)))
+    throw new Error(`startHost: shutdownGraceMs must be a non-negative number, got ${graceMs}`);
   const host = options.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   const inFlight = new Map<ServerResponse, AbortController>();
@@ -117,7 +119,17 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
   // never sends its body.
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
-    onRequest(req, res, new ApiError(417, `unsupported expectation: Expect: ${req.headers.expect}`, 'invalid_request_error', null, 'expectation_failed')),
+    onRequest(
+      req,
+      res,
+      new ApiError(
+        417,
+        `unsupported expectation: Expect: ${req.headers.expect}`,
+        'invalid_request_error',
+        null,
+        'expectation_failed',
+      ),
+    ),
   );
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -207,13 +219,17 @@ function probeHalfClose(req: IncomingMessage, res: ServerResponse): () => void {
     if (res.destroyed || res.writableEnded) return;
     const quiet = socket.bytesWritten === written;
     if (quiet && !res.headersSent && res.socket) res.writeContinue();
-    else if (quiet && res.headersSent && String(res.getHeader('content-type')).startsWith('text/event-stream')) res.write(':\n\n');
+    else if (quiet && res.headersSent && String(res.getHeader('content-type')).startsWith('text/event-stream'))
+      res.write(':\n\n');
     written = socket.bytesWritten;
     const next = PROBE_AT_MS[n + 1];
     timer = setTimeout(() => probe(n + 1), next === undefined ? PROBE_EVERY_MS : next - PROBE_AT_MS[n]!);
   };
   function onEnd() {
-    const saidDone = req.httpVersionMajor !== 1 || req.httpVersionMinor < 1 || /(^|,)\s*close\s*(,|$)/i.test(req.headers.connection ?? '');
+    const saidDone =
+      req.httpVersionMajor !== 1 ||
+      req.httpVersionMinor < 1 ||
+      /(^|,)\s*close\s*(,|$)/i.test(req.headers.connection ?? '');
     if (saidDone) return;
     written = socket.bytesWritten;
     timer = setTimeout(() => probe(0), PROBE_AT_MS[0]);

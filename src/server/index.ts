@@ -1,5 +1,19 @@
-export { startServer, apiHandler, type RunningServer, type ServerOptions, type Route, type RouteTable } from './server.js';
-export { startHost, DEFAULT_SHUTDOWN_GRACE_MS, type Host, type HostOptions, type RequestHandler, type RequestControls } from './host.js';
+export {
+  startServer,
+  apiHandler,
+  type RunningServer,
+  type ServerOptions,
+  type Route,
+  type RouteTable,
+} from './server.js';
+export {
+  startHost,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  type Host,
+  type HostOptions,
+  type RequestHandler,
+  type RequestControls,
+} from './host.js';
 export { jsonResponse, sseResponse, errorResponse, type HttpResponse } from './response.js';
 export type { Handler, ServerContext, RequestContext } from './context.js';
 export { ApiError, type ApiErrorType } from './errors.js';

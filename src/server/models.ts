@@ -4,13 +4,25 @@ import { jsonResponse } from './response.js';
 
 function modelObject(server: ServerContext) {
   // `max_model_len` is vLLM's extra: clients can learn the context length from it.
-  return { id: server.modelName, object: 'model', created: server.startedAt, owned_by: 'threadweaver', max_model_len: server.engine.contextLength };
+  return {
+    id: server.modelName,
+    object: 'model',
+    created: server.startedAt,
+    owned_by: 'threadweaver',
+    max_model_len: server.engine.contextLength,
+  };
 }
 
 /** A request's `model` must be the served name when given (as vLLM checks); absent means that one. */
 export function checkModel(server: ServerContext, model: string | null | undefined): void {
   if (model != null && model !== server.modelName) {
-    throw new ApiError(404, `the model '${model}' does not exist: this server serves '${server.modelName}'`, 'not_found_error', 'model', 'model_not_found');
+    throw new ApiError(
+      404,
+      `the model '${model}' does not exist: this server serves '${server.modelName}'`,
+      'not_found_error',
+      'model',
+      'model_not_found',
+    );
   }
 }
 

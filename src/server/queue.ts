@@ -38,9 +38,16 @@ export class FairQueue {
     }
     if (this.queued >= this.maxQueued) {
       return Promise.reject(
-        new ApiError(503, `the server is overloaded (${this.active} running, ${this.queued} queued): retry later`, 'server_error', null, 'overloaded', {
-          'Retry-After': '1',
-        }),
+        new ApiError(
+          503,
+          `the server is overloaded (${this.active} running, ${this.queued} queued): retry later`,
+          'server_error',
+          null,
+          'overloaded',
+          {
+            'Retry-After': '1',
+          },
+        ),
       );
     }
     return new Promise((resolve, reject) => {

@@ -7,9 +7,13 @@ export const MAX_STOPS = 16;
 
 /** A field this server cannot honour: accepted only absent, null, or at its no-op value. */
 const unsupported = (what: string, isNoop: (v: unknown) => boolean = () => false) =>
-  z.unknown().optional().refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by this server` });
+  z
+    .unknown()
+    .optional()
+    .refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by this server` });
 
-const isEmpty = (v: unknown) => (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+const isEmpty = (v: unknown) =>
+  Array.isArray(v) ? v.length === 0 : typeof v === 'object' && v !== null && Object.keys(v).length === 0;
 
 /** Fields both endpoints share. Unknown fields are ignored, as OpenAI and vLLM do. */
 const common = {
@@ -46,7 +50,11 @@ const prompt = z.unknown().transform((value, ctx): string | number[] => {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) {
     if (v.length > 1 && v.every((x) => typeof x === 'string' || Array.isArray(x))) {
-      ctx.addIssue({ code: 'custom', message: `batched prompts (${v.length} in one request) are not supported: send one prompt per request`, input: value });
+      ctx.addIssue({
+        code: 'custom',
+        message: `batched prompts (${v.length} in one request) are not supported: send one prompt per request`,
+        input: value,
+      });
       return z.NEVER;
     }
     if (v.length === 0) {
@@ -55,7 +63,11 @@ const prompt = z.unknown().transform((value, ctx): string | number[] => {
     }
     const bad = v.findIndex((x) => !isTokenId(x));
     if (bad < 0) return v as number[];
-    ctx.addIssue({ code: 'custom', message: `token ids must be non-negative integers (element ${bad} is ${JSON.stringify(v[bad])})`, input: value });
+    ctx.addIssue({
+      code: 'custom',
+      message: `token ids must be non-negative integers (element ${bad} is ${JSON.stringify(v[bad])})`,
+      input: value,
+    });
     return z.NEVER;
   }
   ctx.addIssue({
@@ -93,7 +105,10 @@ export const chatBodySchema = z.object({
   tools: unsupported('tools', isEmpty),
   functions: unsupported('functions', isEmpty),
   tool_choice: unsupported('tool_choice', (v) => v === 'none'),
-  response_format: unsupported('response_format', (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text'),
+  response_format: unsupported(
+    'response_format',
+    (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text',
+  ),
 });
 
 export type CompletionBody = z.infer<typeof completionBodySchema>;

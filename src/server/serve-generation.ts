@@ -19,11 +19,11 @@ export interface ServeOptions {
 
 /** The response options both endpoints' bodies share. */
 export function serveOptions(body: {
-  stream?: boolean | null;
-  stream_options?: { include_usage?: boolean | null } | null;
-  return_token_ids?: boolean | null;
-  skip_special_tokens?: boolean | null;
-  spaces_between_special_tokens?: boolean | null;
+  stream?: boolean | null | undefined;
+  stream_options?: { include_usage?: boolean | null | undefined } | null | undefined;
+  return_token_ids?: boolean | null | undefined;
+  skip_special_tokens?: boolean | null | undefined;
+  spaces_between_special_tokens?: boolean | null | undefined;
 }): ServeOptions {
   return {
     stream: body.stream ?? false,
@@ -39,7 +39,13 @@ export function serveOptions(body: {
  * given, so a full queue is still a 503). An aborted generation throws the signal's reason (a
  * disconnect is then answered with nothing, a shutdown with a 503).
  */
-export async function serveGeneration(server: ServerContext, rc: RequestContext, shape: ResponseShape, plan: GenerationPlan, options: ServeOptions): Promise<HttpResponse> {
+export async function serveGeneration(
+  server: ServerContext,
+  rc: RequestContext,
+  shape: ResponseShape,
+  plan: GenerationPlan,
+  options: ServeOptions,
+): Promise<HttpResponse> {
   const id = shape.idPrefix + randomUUID().replace(/-/g, '');
   const created = Math.floor(Date.now() / 1000);
   const head = (object: string) => ({ id, object, created, model: server.modelName, system_fingerprint: null });
@@ -51,7 +57,12 @@ export async function serveGeneration(server: ServerContext, rc: RequestContext,
       if (gen.aborted) throw rc.signal.reason;
       return jsonResponse(200, {
         ...head(shape.object),
-        choices: gen.choices.map((c) => shape.choice({ ...c, text: SpecialTokenText.rewrite(c.text, specials, options.specialTokens) }, options.withIds)),
+        choices: gen.choices.map((c) =>
+          shape.choice(
+            { ...c, text: SpecialTokenText.rewrite(c.text, specials, options.specialTokens) },
+            options.withIds,
+          ),
+        ),
         usage: usageBody(gen),
       });
     } finally {

@@ -14,19 +14,19 @@ import { FairQueue } from './queue.js';
 export interface ServerOptions extends HostOptions {
   engine: Engine;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The model id clients see and send (default: the engine's name). */
-  modelName?: string;
+  modelName?: string | undefined;
   /** Largest request body (default 1 MiB); larger ones get 413. */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Largest `max_tokens` accepted (default: the engine's context length); larger gets 400. */
-  maxTokensLimit?: number;
+  maxTokensLimit?: number | undefined;
   /** Generations run at once (default 4); the rest wait in the fair queue. */
-  maxConcurrent?: number;
+  maxConcurrent?: number | undefined;
   /** Generations that may wait (default 256); beyond that, 503. */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
   /** Routes answered instead of the model API (the gateway's); see RouteTable. */
-  routes?: RouteTable;
+  routes?: RouteTable | undefined;
 }
 
 export interface RunningServer extends Host {
@@ -92,7 +92,8 @@ function findRoute(pathname: string, table: RouteTable): { route: Route; param?:
   }
 }
 
-const noRoute = (req: IncomingMessage, pathname: string) => new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
+const noRoute = (req: IncomingMessage, pathname: string) =>
+  new ApiError(404, `no route for ${req.method} ${pathname}`, 'not_found_error', null, 'unknown_url');
 
 /**
  * The request handler of an OpenAI-compatible API over `options.engine`: the route table (the
@@ -102,7 +103,8 @@ const noRoute = (req: IncomingMessage, pathname: string) => new ApiError(404, `n
 export function apiHandler(options: ServerOptions): RequestHandler {
   const { engine } = options;
   const maxTokensLimit = options.maxTokensLimit ?? engine.contextLength;
-  if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1)) throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
+  if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1))
+    throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
   const context: ServerContext = {
     engine,
     modelName: options.modelName ?? engine.name,
@@ -124,11 +126,18 @@ export function apiHandler(options: ServerOptions): RequestHandler {
     const handler = found.route.methods[req.method ?? ''];
     if (!handler) {
       const allow = methods.join(', ');
-      throw new ApiError(405, `${pathname} does not accept ${req.method}; use ${allow}`, 'invalid_request_error', null, 'method_not_allowed', { Allow: allow });
+      throw new ApiError(
+        405,
+        `${pathname} does not accept ${req.method}; use ${allow}`,
+        'invalid_request_error',
+        null,
+        'method_not_allowed',
+        { Allow: allow },
+      );
     }
     // Every POST route takes a JSON body: refuse what its headers allow before any byte is read.
     if (req.method === 'POST') admitJsonBody(req, writeContinue, context.maxBodyBytes);
-    return handler(context, { req, signal, client: req.socket.remoteAddress ?? 'unknown', ...(found.param !== undefined ? { param: found.param } : {}) });
+    return handler(context, { req, signal, client: req.socket.remoteAddress ?? 'unknown', param: found.param });
   };
 }
 

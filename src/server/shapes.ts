@@ -42,7 +42,12 @@ export const chatShape: ResponseShape = {
   }),
   opening: (index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }),
   delta: (index, text) => ({ index, delta: { content: text }, logprobs: null, finish_reason: null }),
-  last: (c, rest, withIds) => ({ index: c.index, delta: rest ? { content: rest } : {}, logprobs: null, ...ending(c, withIds) }),
+  last: (c, rest, withIds) => ({
+    index: c.index,
+    delta: rest ? { content: rest } : {},
+    logprobs: null,
+    ...ending(c, withIds),
+  }),
 };
 
 export function usageBody(g: Pick<Generation, 'promptTokens' | 'completionTokens' | 'cachedPromptTokens'>) {

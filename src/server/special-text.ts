@@ -101,7 +101,8 @@ export class SpecialTokenText {
     let best: { at: number; token: string } | undefined;
     for (const s of this.specials) {
       const at = text.indexOf(s);
-      if (at >= 0 && (!best || at < best.at || (at === best.at && s.length > best.token.length))) best = { at, token: s };
+      if (at >= 0 && (!best || at < best.at || (at === best.at && s.length > best.token.length)))
+        best = { at, token: s };
     }
     if (!best) return undefined;
     const tail = text.slice(best.at);

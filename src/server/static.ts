@@ -32,7 +32,8 @@ export function pageResponse(type: string, body: string | Uint8Array): HttpRespo
 /** One file of the web folder (plain names only: nothing outside the folder can be asked for). */
 export async function webFile(name: string): Promise<HttpResponse> {
   const type = TYPES[path.extname(name)];
-  if (!type || !/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new ApiError(404, `no such file: ${name}`, 'not_found_error');
+  if (!type || !/^[\w.-]+$/.test(name) || name.startsWith('.'))
+    throw new ApiError(404, `no such file: ${name}`, 'not_found_error');
   let body: Buffer;
   try {
     body = await readFile(path.join(WEB_DIR, name));

@@ -17,7 +17,8 @@ export interface Exchange {
   error?: string;
 }
 
-export type AskResult<T> = { ok: true; value: T; exchanges: Exchange[] } | { ok: false; error: string; exchanges: Exchange[] };
+export type AskResult<T> =
+  { ok: true; value: T; exchanges: Exchange[] } | { ok: false; error: string; exchanges: Exchange[] };
 
 /**
  * Send `messages`; `read` turns an answer into a value or throws saying what is wrong. At most
@@ -43,7 +44,11 @@ export async function askChecked<T>(
       error = err instanceof Error ? err.message : String(err);
       exchange.error = error;
     }
-    if (attempt < attempts) conversation.push({ role: 'assistant', content: answer.content }, { role: 'user', content: loadPrompt('sft-invalid-answer', { error }) });
+    if (attempt < attempts)
+      conversation.push(
+        { role: 'assistant', content: answer.content },
+        { role: 'user', content: loadPrompt('sft-invalid-answer', { error }) },
+      );
   }
   return { ok: false, error: `no usable answer after ${attempts} attempt(s): ${error}`, exchanges };
 }

@@ -22,7 +22,11 @@ export interface PromptFit {
 }
 
 /** Whether the longest step-1 request, plus room for its answer, fits `contextLength`. */
-export function promptFit(traces: readonly Trace[], contextLength: number, answerTokens = DEFAULT_ANSWER_TOKENS): PromptFit | undefined {
+export function promptFit(
+  traces: readonly Trace[],
+  contextLength: number,
+  answerTokens = DEFAULT_ANSWER_TOKENS,
+): PromptFit | undefined {
   let longest: { id: string; chars: number } | undefined;
   for (const t of traces) {
     const chars = stepsPrompt(t.problem, t.reasoning.split('\n')).length;
@@ -30,7 +34,13 @@ export function promptFit(traces: readonly Trace[], contextLength: number, answe
   }
   if (!longest) return undefined;
   const promptTokens = Math.ceil(longest.chars / CHARS_PER_TOKEN);
-  return { longestId: longest.id, promptTokens, answerTokens, contextLength, fits: promptTokens + answerTokens <= contextLength };
+  return {
+    longestId: longest.id,
+    promptTokens,
+    answerTokens,
+    contextLength,
+    fits: promptTokens + answerTokens <= contextLength,
+  };
 }
 
 /** The LLM's context cannot hold stage 1's requests; the message says what to use instead. */

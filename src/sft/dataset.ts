@@ -45,17 +45,17 @@ export interface SftFiles {
 
 export interface SftWriteOptions {
   /** Appended to the problem after a space in the user turn (e.g. "Put the final answer in \\boxed{}."). */
-  instruction?: string;
+  instruction?: string | undefined;
   /**
    * The prompt format the rows train (a preset's): its suffix ends the user turn (unless
    * `instruction` is given), its template variables shape the trie rows' prompt.
    */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
 }
 
-/** The write options of a stage's options (only the fields given). */
+/** The write options of a stage's options. */
 export function writeOptions(o: SftWriteOptions): SftWriteOptions {
-  return { ...(o.instruction ? { instruction: o.instruction } : {}), ...(o.prompt ? { prompt: o.prompt } : {}) };
+  return { instruction: o.instruction, prompt: o.prompt };
 }
 
 export function userContent(problem: string, options: SftWriteOptions = {}): string {
@@ -75,7 +75,11 @@ export function sftRow(example: SftExample, options: SftWriteOptions = {}): SftR
 /** The trie layout of one row: the chat-templated prompt, and the trajectory ended by the end-of-turn token. */
 export function trieRow(row: SftRow, tokenizer: Tokenizer, format: Partial<PromptFormat> = {}): TrieRow {
   // The user turn already ends with the suffix.
-  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', { ...format, style: 'trained', suffix: '' });
+  const prompt = buildPrompt(tokenizer, row.messages[0].content, 'parallel', {
+    ...format,
+    style: 'trained',
+    suffix: '',
+  });
   const eos = tokenizer.eosIds[0];
   const completion = row.messages[1].content + (eos === undefined ? '' : tokenizer.decode([eos]));
   const { ids, parent, position, branch, loss } = sftLayout({ prompt, completion }, tokenizer);
@@ -83,7 +87,12 @@ export function trieRow(row: SftRow, tokenizer: Tokenizer, format: Partial<Promp
 }
 
 /** Write `sft.jsonl` (and `sft-trie.jsonl` when possible) into `dir`, each file atomically. */
-export async function writeSftDataset(dir: string, examples: readonly SftExample[], tokenizer: Tokenizer, options: SftWriteOptions = {}): Promise<SftFiles> {
+export async function writeSftDataset(
+  dir: string,
+  examples: readonly SftExample[],
+  tokenizer: Tokenizer,
+  options: SftWriteOptions = {},
+): Promise<SftFiles> {
   const rows = examples.map((e) => sftRow(e, options));
   const sft = path.join(dir, SFT_FILE);
   await writeFileAtomic(sft, jsonlText(rows));
@@ -102,12 +111,15 @@ export async function writeSftDataset(dir: string, examples: readonly SftExample
 
 const rowSchema = z.object({
   id: z.string(),
-  messages: z.tuple([z.object({ role: z.literal('user'), content: z.string() }), z.object({ role: z.literal('assistant'), content: z.string() })]),
+  messages: z.tuple([
+    z.object({ role: z.literal('user'), content: z.string() }),
+    z.object({ role: z.literal('assistant'), content: z.string() }),
+  ]),
 });
 
 /** Read `sft.jsonl` rows back; a bad line is an error naming `file:line` and the field. */
 export function parseSftRows(text: string, file: string): SftRow[] {
-  return parseJsonLines(text, file, rowSchema).map((r) => r.row as SftRow);
+  return parseJsonLines(text, file, rowSchema).map((r) => r.row);
 }
 
 export async function readSftDataset(file: string): Promise<SftRow[]> {

@@ -50,7 +50,8 @@ const editsSchema = z.object({ edits: z.array(z.object({ find: z.string(), repla
 
 export function readEdits(content: string): Edit[] {
   const parsed = editsSchema.safeParse(parseJsonAnswer(content));
-  if (!parsed.success) throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
+  if (!parsed.success)
+    throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
   return parsed.data.edits;
 }
 
@@ -80,7 +81,12 @@ export function dependencyMessages(problem: string, draft: Draft, pieceIndex: nu
     .slice(0, t)
     .map((s, i) => `Part ${i + 1}:\n${excerpt(s.text, CONTEXT_LINES)}`)
     .join('\n\n');
-  const content = loadPrompt('sft-dependencies', { problem, context: context || '(nothing: the parts start the reasoning)', siblings, thread: block.threads[t]!.text });
+  const content = loadPrompt('sft-dependencies', {
+    problem,
+    context: context || '(nothing: the parts start the reasoning)',
+    siblings,
+    thread: block.threads[t]!.text,
+  });
   return [{ role: 'user', content }];
 }
 
@@ -92,10 +98,28 @@ function guard(before: string, after: string): 'emptied' | 'tags' | 'too-short' 
   return null;
 }
 
-async function rewriteThread(model: ChatModel, problem: string, draft: Draft, pieceIndex: number, block: number, t: number, signal?: AbortSignal): Promise<ThreadRewrite> {
+async function rewriteThread(
+  model: ChatModel,
+  problem: string,
+  draft: Draft,
+  pieceIndex: number,
+  block: number,
+  t: number,
+  signal?: AbortSignal,
+): Promise<ThreadRewrite> {
   const before = (draft.pieces[pieceIndex] as DraftBlock).threads[t]!.text;
   const messages = dependencyMessages(problem, draft, pieceIndex, t);
-  const result: ThreadRewrite = { block, thread: t + 1, action: 'no-edits', retried: false, edits: [], unmatched: [], before, after: before, exchanges: [] };
+  const result: ThreadRewrite = {
+    block,
+    thread: t + 1,
+    action: 'no-edits',
+    retried: false,
+    edits: [],
+    unmatched: [],
+    before,
+    after: before,
+    exchanges: [],
+  };
   for (let attempt = 1; attempt <= 2; attempt++) {
     const answer = await model.chat(messages, signal);
     const exchange: Exchange = { attempt, key: answer.key, cached: answer.cached, content: answer.content };
@@ -123,7 +147,13 @@ async function rewriteThread(model: ChatModel, problem: string, draft: Draft, pi
     result.retried = true;
     messages.push(
       { role: 'assistant', content: answer.content },
-      { role: 'user', content: loadPrompt('sft-dependencies-short', { kept: String(applied.text.length), length: String(before.length) }) },
+      {
+        role: 'user',
+        content: loadPrompt('sft-dependencies-short', {
+          kept: String(applied.text.length),
+          length: String(before.length),
+        }),
+      },
     );
   }
   return result;
@@ -133,12 +163,18 @@ async function rewriteThread(model: ChatModel, problem: string, draft: Draft, pi
  * Rewrite every thread after the first of every block. Threads are judged against their
  * siblings' original text, so all of them are asked at once.
  */
-export async function removeDependencies(model: ChatModel, problem: string, draft: Draft, signal?: AbortSignal): Promise<{ draft: Draft; rewrites: ThreadRewrite[] }> {
+export async function removeDependencies(
+  model: ChatModel,
+  problem: string,
+  draft: Draft,
+  signal?: AbortSignal,
+): Promise<{ draft: Draft; rewrites: ThreadRewrite[] }> {
   const jobs: Promise<ThreadRewrite>[] = [];
   let block = 0;
   draft.pieces.forEach((p, pieceIndex) => {
     if (!isBlock(p)) return;
-    for (let t = 1; t < p.threads.length; t++) jobs.push(rewriteThread(model, problem, draft, pieceIndex, block, t, signal));
+    for (let t = 1; t < p.threads.length; t++)
+      jobs.push(rewriteThread(model, problem, draft, pieceIndex, block, t, signal));
     block++;
   });
   const rewrites = await Promise.all(jobs);
@@ -147,7 +183,10 @@ export async function removeDependencies(model: ChatModel, problem: string, draf
     if (!isBlock(p)) return p;
     const mine = rewrites.filter((r) => r.block === b);
     b++;
-    return { ...p, threads: p.threads.map((t, i) => ({ ...t, text: mine.find((r) => r.thread === i + 1)?.after ?? t.text })) };
+    return {
+      ...p,
+      threads: p.threads.map((t, i) => ({ ...t, text: mine.find((r) => r.thread === i + 1)?.after ?? t.text })),
+    };
   });
   return { draft: { pieces }, rewrites };
 }

@@ -41,21 +41,21 @@ export interface OpenAIChatOptions {
   baseURL: string;
   model: string;
   /** Default: `$OPENAI_API_KEY`, else a placeholder (local servers rarely check it). */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Requests in flight at once. Default 8. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Retries on connection errors, 408/409/429 and 5xx, with backoff (the client's own). Default 3. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** Per-request timeout. Default 10 minutes. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** The answer cache folder; none when undefined. */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** Sent only when set (some reasoning models accept only their default). */
-  temperature?: number;
-  maxTokens?: number;
+  temperature?: number | undefined;
+  maxTokens?: number | undefined;
   /** Ask for `response_format: json_object` (the prompts ask for JSON either way). */
-  jsonMode?: boolean;
-  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high';
+  jsonMode?: boolean | undefined;
+  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high' | undefined;
 }
 
 export class OpenAIChatModel implements ChatModel {
@@ -95,7 +95,11 @@ export class OpenAIChatModel implements ChatModel {
   }
 
   chat(messages: readonly ChatMessage[], signal?: AbortSignal): Promise<ChatAnswer> {
-    const request = { model: this.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...this.params };
+    const request = {
+      model: this.model,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      ...this.params,
+    };
     const key = requestKey(request);
     // Identical requests in flight share one answer.
     let pending = this.inFlight.get(key);
@@ -106,7 +110,11 @@ export class OpenAIChatModel implements ChatModel {
     return pending;
   }
 
-  private async answer(key: string, request: { model: string; messages: ChatMessage[] }, signal?: AbortSignal): Promise<ChatAnswer> {
+  private async answer(
+    key: string,
+    request: { model: string; messages: ChatMessage[] },
+    signal?: AbortSignal,
+  ): Promise<ChatAnswer> {
     const hit = await this.cache?.get(key);
     if (hit) {
       this.counters.cacheHits++;
@@ -114,17 +122,25 @@ export class OpenAIChatModel implements ChatModel {
     }
     const completion = await this.limit(() => {
       this.counters.sent++;
-      return this.client.chat.completions.create(request as OpenAI.ChatCompletionCreateParamsNonStreaming, signal ? { signal } : {});
+      return this.client.chat.completions.create(request as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal });
     });
     const choice = completion.choices?.[0];
     const content = choice?.message?.content ?? '';
-    const usage = completion.usage ? { promptTokens: completion.usage.prompt_tokens, completionTokens: completion.usage.completion_tokens } : undefined;
+    const usage = completion.usage
+      ? { promptTokens: completion.usage.prompt_tokens, completionTokens: completion.usage.completion_tokens }
+      : undefined;
     if (usage) {
       this.counters.promptTokens += usage.promptTokens;
       this.counters.completionTokens += usage.completionTokens;
     }
     // Every answer is kept, even a cut-off one: the guards handle it, and a rerun replays it.
     await this.cache?.put({ key, request, content, ...(usage ? { usage } : {}) });
-    return { content, key, cached: false, ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}), ...(usage ? { usage } : {}) };
+    return {
+      content,
+      key,
+      cached: false,
+      ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
+      ...(usage ? { usage } : {}),
+    };
   }
 }

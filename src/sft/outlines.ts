@@ -31,9 +31,11 @@ const LEADING_NUMBER = /^(?:thread\s*)?\d+\s*(?::|[.)](?=\s))\s*/i;
 /** Read and check a step-4 answer for a block of `count` threads; throws saying what is wrong. */
 export function readOutlines(content: string, count: number): string[] {
   const parsed = outlinesSchema.safeParse(parseJsonAnswer(content));
-  if (!parsed.success) throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
+  if (!parsed.success)
+    throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
   const outlines = parsed.data.outlines.map((o) => o.replace(/\s+/g, ' ').trim().replace(LEADING_NUMBER, ''));
-  if (outlines.length !== count) throw new Error(`${outlines.length} outline(s) for ${count} threads; write exactly ${count}`);
+  if (outlines.length !== count)
+    throw new Error(`${outlines.length} outline(s) for ${count} threads; write exactly ${count}`);
   outlines.forEach((o, i) => {
     if (o === '') throw new Error(`outline ${i + 1} is empty`);
     if (hasTag(o)) throw new Error(`outline ${i + 1} contains a tag; use plain text`);
@@ -55,13 +57,27 @@ export function outlineMessages(problem: string, draft: Draft, pieceIndex: numbe
 }
 
 /** Write the outlines of every block (blocks are independent, so they are asked at once). */
-export async function writeOutlines(model: ChatModel, problem: string, draft: Draft, attempts: number, signal?: AbortSignal): Promise<{ draft: Draft; results: BlockOutlines[] }> {
+export async function writeOutlines(
+  model: ChatModel,
+  problem: string,
+  draft: Draft,
+  attempts: number,
+  signal?: AbortSignal,
+): Promise<{ draft: Draft; results: BlockOutlines[] }> {
   const blockPieces = draft.pieces.flatMap((p, i) => (isBlock(p) ? [i] : []));
   const results = await Promise.all(
     blockPieces.map(async (pieceIndex, block): Promise<BlockOutlines> => {
       const count = (draft.pieces[pieceIndex] as DraftBlock).threads.length;
-      const r = await askChecked(model, outlineMessages(problem, draft, pieceIndex), (c) => readOutlines(c, count), attempts, signal);
-      return r.ok ? { block, ok: true, outlines: r.value, exchanges: r.exchanges } : { block, ok: false, error: r.error, exchanges: r.exchanges };
+      const r = await askChecked(
+        model,
+        outlineMessages(problem, draft, pieceIndex),
+        (c) => readOutlines(c, count),
+        attempts,
+        signal,
+      );
+      return r.ok
+        ? { block, ok: true, outlines: r.value, exchanges: r.exchanges }
+        : { block, ok: false, error: r.error, exchanges: r.exchanges };
     }),
   );
   let out: Draft = { pieces: [...draft.pieces] };

@@ -14,15 +14,21 @@ export interface ReportSection {
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const num = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(3));
 const spread = (d: Distribution | null): string =>
-  d ? `mean ${num(d.mean)}, median ${num(d.median)}, p10 ${num(d.p10)}, p90 ${num(d.p90)}, min ${num(d.min)}, max ${num(d.max)}` : 'n/a';
+  d
+    ? `mean ${num(d.mean)}, median ${num(d.median)}, p10 ${num(d.p10)}, p90 ${num(d.p90)}, min ${num(d.min)}, max ${num(d.max)}`
+    : 'n/a';
 
 function table(rows: ReportSection['rows'], head: readonly [string, string] = ['', '']): string {
   const cell = (v: string | number) => String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  return [`| ${head[0]} | ${head[1]} |`, '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)].join('\n');
+  return [`| ${head[0]} | ${head[1]} |`, '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)].join(
+    '\n',
+  );
 }
 
 export function renderReport(title: string, stats: DatasetStats, sections: readonly ReportSection[] = []): string {
-  const threadCounts = Object.entries(stats.threadsPerBlockCounts).map(([k, n]) => `${k} threads: ${n}`).join(', ');
+  const threadCounts = Object.entries(stats.threadsPerBlockCounts)
+    .map(([k, n]) => `${k} threads: ${n}`)
+    .join(', ');
   const main: ReportSection['rows'] = [
     ['generated', stats.generated],
     ['format pass', `${stats.formatPass} (${pct(stats.formatPassRate)})`],
@@ -44,7 +50,11 @@ export function renderReport(title: string, stats: DatasetStats, sections: reado
 }
 
 /** Write `stats.json` (the given object) and `report.md` into `dir`. */
-export async function writeStats(dir: string, stats: object, report: string): Promise<{ stats: string; report: string }> {
+export async function writeStats(
+  dir: string,
+  stats: object,
+  report: string,
+): Promise<{ stats: string; report: string }> {
   const files = { stats: path.join(dir, STATS_FILE), report: path.join(dir, REPORT_FILE) };
   await writeFileAtomic(files.stats, jsonText(stats));
   await writeFileAtomic(files.report, report);

@@ -38,7 +38,11 @@ export function trimBlankLines(text: string): string {
   return text.replace(/^(?:[ \t]*\n)+/, '').replace(/(?:\n[ \t]*)+$/, '');
 }
 
-export function splice(lines: readonly string[], candidates: readonly BlockCandidate[], options: SpliceOptions = {}): SpliceResult {
+export function splice(
+  lines: readonly string[],
+  candidates: readonly BlockCandidate[],
+  options: SpliceOptions = {},
+): SpliceResult {
   const minChars = options.minParallelChars ?? DEFAULT_MIN_PARALLEL_CHARS;
   const slice = (r: LineRange) => lines.slice(r[0] - 1, r[1]).join('\n');
   const skipped: SkippedBlock[] = [];
@@ -62,7 +66,9 @@ export function splice(lines: readonly string[], candidates: readonly BlockCandi
       skip('overlapping-threads', `lines ${a[0]}-${a[1]} and ${b[0]}-${b[1]} overlap`);
       continue;
     }
-    const threads = sorted.map((t) => ({ steps: [...t.steps], lines: t.lines, text: slice(t.lines).trim() })).filter((t) => t.text !== '');
+    const threads = sorted
+      .map((t) => ({ steps: [...t.steps], lines: t.lines, text: slice(t.lines).trim() }))
+      .filter((t) => t.text !== '');
     if (threads.length < 2) {
       skip('too-few-threads', `only ${threads.length} thread(s) hold text`);
       continue;
@@ -76,7 +82,10 @@ export function splice(lines: readonly string[], candidates: readonly BlockCandi
     const range: LineRange = [sorted[0]!.lines[0], Math.max(...sorted.map((t) => t.lines[1]))];
     const other = accepted.find((a) => range[0] <= a.range[1] && a.range[0] <= range[1]);
     if (other) {
-      skip('overlaps-block', `lines ${range[0]}-${range[1]} overlap the block of group ${other.group} (lines ${other.range[0]}-${other.range[1]})`);
+      skip(
+        'overlaps-block',
+        `lines ${range[0]}-${range[1]} overlap the block of group ${other.group} (lines ${other.range[0]}-${other.range[1]})`,
+      );
       continue;
     }
     accepted.push({ group: c.group, range, threads });

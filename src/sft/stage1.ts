@@ -37,25 +37,25 @@ export interface Stage1Options {
   /** Counts tokens for the statistics and lays out the trie rows. */
   tokenizer: Tokenizer;
   /** Splice threshold: characters outside the longest thread. Default 200. */
-  minParallelChars?: number;
+  minParallelChars?: number | undefined;
   /** Requests per answer that must be well formed (steps 1 and 4). Default 3. */
-  attempts?: number;
+  attempts?: number | undefined;
   /** Items in progress at once (the LLM has its own limit). Default 8. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Appended to the problem in the user turn of the written rows. */
-  instruction?: string;
+  instruction?: string | undefined;
   /** The prompt format the rows train (a preset's: suffix, template variables); see SftWriteOptions. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /**
    * The LLM's context length in tokens; default: what the endpoint reports (`ChatModel.contextLength`).
    * When known, the run refuses to start if the longest request would not fit (ContextTooSmallError).
    */
-  llmContextLength?: number;
+  llmContextLength?: number | undefined;
   /** Room kept for an answer in that check (the LLM's answer limit, if set). Default 1024. */
-  llmAnswerTokens?: number;
+  llmAnswerTokens?: number | undefined;
   /** Where the progress bar, and a line per failed or rejected item, go; default process.stderr, false for none. */
-  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
-  signal?: AbortSignal;
+  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export type ItemStatus = 'kept' | 'rejected' | 'failed';
@@ -121,7 +121,17 @@ const bump = <K extends string>(counts: Partial<Record<K, number>>, key: K, by =
 
 async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<ItemOutcome> {
   const files = await ItemFiles.open(root, trace.id);
-  const summary: ItemSummary = { id: trace.id, status: 'failed', blocks: 0, threadsPerBlock: [], skippedBlocks: [], droppedLines: [], rewrites: {}, rewritesRetried: 0, outlineFailures: 0 };
+  const summary: ItemSummary = {
+    id: trace.id,
+    status: 'failed',
+    blocks: 0,
+    threadsPerBlock: [],
+    skippedBlocks: [],
+    droppedLines: [],
+    rewrites: {},
+    rewritesRetried: 0,
+    outlineFailures: 0,
+  };
   const fail = async (reason: string): Promise<ItemOutcome> => {
     summary.reason = reason;
     await files.trace('failed', { reason });
@@ -142,10 +152,16 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
     await files.write('1-steps.json', plan.value);
 
     // 2. splice
-    const spliced = splice(lines, blockCandidates(plan.value), { minParallelChars: o.minParallelChars ?? DEFAULT_MIN_PARALLEL_CHARS });
+    const spliced = splice(lines, blockCandidates(plan.value), {
+      minParallelChars: o.minParallelChars ?? DEFAULT_MIN_PARALLEL_CHARS,
+    });
     summary.skippedBlocks = spliced.skipped;
     summary.droppedLines = spliced.droppedLines;
-    await files.trace('splice', { accepted: spliced.accepted, skipped: spliced.skipped, droppedLines: spliced.droppedLines });
+    await files.trace('splice', {
+      accepted: spliced.accepted,
+      skipped: spliced.skipped,
+      droppedLines: spliced.droppedLines,
+    });
     await files.write('2-splice.json', spliced);
     await files.write('2-spliced.txt', renderBody(spliced.draft, { pendingOutlines: true }) + '\n');
 
@@ -154,9 +170,19 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
     for (const r of deps.rewrites) {
       bump(summary.rewrites, r.action);
       if (r.retried) summary.rewritesRetried++;
-      await files.trace('dependencies', { block: r.block, thread: r.thread, action: r.action, retried: r.retried, unmatched: r.unmatched, exchanges: r.exchanges });
+      await files.trace('dependencies', {
+        block: r.block,
+        thread: r.thread,
+        action: r.action,
+        retried: r.retried,
+        unmatched: r.unmatched,
+        exchanges: r.exchanges,
+      });
     }
-    await files.write('3-dependencies.json', deps.rewrites.map(({ exchanges: _, ...r }) => r));
+    await files.write(
+      '3-dependencies.json',
+      deps.rewrites.map(({ exchanges: _, ...r }) => r),
+    );
 
     // 4. outlines
     const outlined = await writeOutlines(o.model, trace.problem, deps.draft, o.attempts ?? 3, o.signal);
@@ -164,7 +190,10 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
       if (!r.ok) summary.outlineFailures++;
       await files.trace('outlines', { block: r.block, ok: r.ok, error: r.error, exchanges: r.exchanges });
     }
-    await files.write('4-outlines.json', outlined.results.map(({ exchanges: _, ...r }) => r));
+    await files.write(
+      '4-outlines.json',
+      outlined.results.map(({ exchanges: _, ...r }) => r),
+    );
     const trajectory = renderTrajectory(outlined.draft, trace.response);
     await files.write('trajectory.txt', trajectory);
 
@@ -186,9 +215,19 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
       summary.status = 'rejected';
       summary.reason = `answer: ${assessment.gradeReason}`;
     } else summary.status = 'kept';
-    await files.trace('filter', { status: summary.status, reason: summary.reason, violations: assessment.violations, answer: assessment.answer, gradeReason: assessment.gradeReason });
+    await files.trace('filter', {
+      status: summary.status,
+      reason: summary.reason,
+      violations: assessment.violations,
+      answer: assessment.answer,
+      gradeReason: assessment.gradeReason,
+    });
     await files.write('5-result.json', { ...summary, stats: assessment.stats });
-    return { summary, assessment, ...(passesFilter(assessment) ? { example: { id: trace.id, problem: trace.problem, trajectory } } : {}) };
+    return {
+      summary,
+      assessment,
+      ...(passesFilter(assessment) ? { example: { id: trace.id, problem: trace.problem, trajectory } } : {}),
+    };
   } catch (err) {
     if (o.signal?.aborted) throw err;
     return fail(`error: ${err instanceof Error ? err.message : String(err)}`);
@@ -204,11 +243,16 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
   await mkdir(o.out, { recursive: true });
   const root = path.join(o.out, 'items');
   const bar = progressBar('stage 1', o.traces.length, o.progress ?? process.stderr);
-  const outcomes: (ItemOutcome | undefined)[] = new Array(o.traces.length);
+  const outcomes = new Array<ItemOutcome | undefined>(o.traces.length);
   const limit = createLimiter(o.concurrency ?? 8);
   const tally = { done: 0, kept: 0, rejected: 0, failed: 0 };
   const report = () =>
-    bar.update(tally.done, [`kept ${tally.kept}`, `rejected ${tally.rejected}`, `failed ${tally.failed}`, `llm sent ${o.model.counters.sent}, cached ${o.model.counters.cacheHits}`]);
+    bar.update(tally.done, [
+      `kept ${tally.kept}`,
+      `rejected ${tally.rejected}`,
+      `failed ${tally.failed}`,
+      `llm sent ${o.model.counters.sent}, cached ${o.model.counters.cacheHits}`,
+    ]);
   report();
   try {
     await Promise.all(
@@ -221,7 +265,7 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
             if (o.signal?.aborted) return;
             throw err;
           }
-          const { status, reason } = outcomes[i]!.summary;
+          const { status, reason } = outcomes[i].summary;
           tally.done++;
           tally[status]++;
           if (status !== 'kept') bar.say(`stage 1: ${trace.id} ${status}: ${reason}`);
@@ -249,7 +293,10 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
     failed: 0,
     failures: {},
     rejected: {},
-    ...datasetStats(assessed, kept.map((x) => x.assessment!)),
+    ...datasetStats(
+      assessed,
+      kept.map((x) => x.assessment!),
+    ),
     acceptedBlocks: 0,
     skippedBlocks: {},
     droppedLines: 0,
@@ -274,7 +321,12 @@ export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
     stats.outlineFailures += s.outlineFailures;
   }
   const written = await writeStats(o.out, stats, stage1Report(stats));
-  return { stats, items: done.map((x) => x.summary), files: { ...sftFiles, items: itemsFile, ...written }, aborted: o.signal?.aborted === true };
+  return {
+    stats,
+    items: done.map((x) => x.summary),
+    files: { ...sftFiles, items: itemsFile, ...written },
+    aborted: o.signal?.aborted === true,
+  };
 }
 
 function stage1Report(s: Stage1Stats): string {

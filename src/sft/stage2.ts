@@ -21,28 +21,28 @@ export interface Stage2Options {
   dataset: Dataset;
   engine: Engine;
   /** Samples per problem. Default 1. */
-  samples?: number;
+  samples?: number | undefined;
   /** The run folder: `rollouts/` (the eval run), sft.jsonl, sft-trie.jsonl, stats.json, report.md. */
   out: string;
   /** Default 0 (greedy). */
-  temperature?: number;
+  temperature?: number | undefined;
   /** Default 1. */
-  topP?: number;
+  topP?: number | undefined;
   /** Base seed of the samples. Default 0. */
-  seed?: number;
+  seed?: number | undefined;
   /** Response budget per trajectory (every thread counted). Default: the context length. */
-  maxTokens?: number;
+  maxTokens?: number | undefined;
   /** Problems solved at once. Default 1. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Appended to the problem in the user turn of the written rows (not in the prompts solved). */
-  instruction?: string;
+  instruction?: string | undefined;
   /** How problems are put to the model, in the solves and in the written rows (a preset's). */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The preset, recorded in the rollouts' eval run (a rerun with another preset is refused). */
-  preset?: ResolvedPreset;
+  preset?: ResolvedPreset | undefined;
   /** Where the progress line goes; default process.stderr, false for none. */
-  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false;
-  signal?: AbortSignal;
+  progress?: (NodeJS.WritableStream & { isTTY?: boolean }) | false | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface Stage2Stats extends DatasetStats {
@@ -76,14 +76,14 @@ export function controllerSolver(engine: Engine, maxTokens?: number, prompt?: Pa
   return async (problem, s) => {
     const r = await solve(problem, {
       engine,
-      ...(prompt ? { prompt } : {}),
+      prompt,
       mode: s.mode,
       seed: s.seed,
       temperature: s.temperature,
       topP: s.topP,
       extract: s.extract,
-      ...(maxTokens !== undefined ? { maxTokens } : {}),
-      ...(s.signal ? { signal: s.signal } : {}),
+      maxTokens,
+      signal: s.signal,
     });
     return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
   };
@@ -104,12 +104,12 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     seedBase: o.seed ?? 0,
     out: rolloutsDir,
     solve: controllerSolver(o.engine, o.maxTokens, o.prompt),
-    ...(o.prompt ? { prompt: o.prompt } : {}),
-    ...(o.preset ? { preset: o.preset } : {}),
+    prompt: o.prompt,
+    preset: o.preset,
     grade: gradeAnswer,
     progress: o.progress ?? process.stderr,
     keepText: true,
-    ...(o.signal ? { signal: o.signal } : {}),
+    signal: o.signal,
   });
 
   const rows = await planRows(path.join(rolloutsDir, RESULTS_FILE), o.dataset, samples);
@@ -120,7 +120,10 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   const seen = new Set<string>();
   let duplicates = 0;
   for (const row of rows) {
-    if (row.text === undefined) throw new Error(`${rolloutsDir}/${RESULTS_FILE}: ${row.problemId} sample ${row.sample} was stored without its text`);
+    if (row.text === undefined)
+      throw new Error(
+        `${rolloutsDir}/${RESULTS_FILE}: ${row.problemId} sample ${row.sample} was stored without its text`,
+      );
     const a = assessTrajectory(row.text, row.gold, o.engine.tokenizer);
     all.push(a);
     if (!passesFilter(a)) continue;
@@ -131,7 +134,11 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     }
     seen.add(key);
     kept.push(a);
-    examples.push({ id: `${row.problemId}#${row.sample}`, problem: problems.get(row.problemId)!.problem, trajectory: row.text });
+    examples.push({
+      id: `${row.problemId}#${row.sample}`,
+      problem: problems.get(row.problemId)!.problem,
+      trajectory: row.text,
+    });
   }
 
   const files = await writeSftDataset(o.out, examples, o.engine.tokenizer, writeOptions(o));
@@ -163,7 +170,13 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     },
   ]);
   const written = await writeStats(o.out, stats, report);
-  return { stats, ran: run.ran, resumed: run.resumed, files: { ...files, rollouts: rolloutsDir, ...written }, aborted: run.aborted };
+  return {
+    stats,
+    ran: run.ran,
+    resumed: run.resumed,
+    files: { ...files, rollouts: rolloutsDir, ...written },
+    aborted: run.aborted,
+  };
 }
 
 /** This run's stored rollouts, in problem and sample order (other rows of the file are left out). */

@@ -69,7 +69,8 @@ export function histogram(values: readonly number[], width: number): Record<stri
     bins.set(bin, (bins.get(bin) ?? 0) + 1);
   }
   const out: Record<string, number> = {};
-  for (const bin of [...bins.keys()].sort((a, b) => a - b)) out[`${(bin * width).toFixed(2)}-${((bin + 1) * width).toFixed(2)}`] = bins.get(bin)!;
+  for (const bin of [...bins.keys()].sort((a, b) => a - b))
+    out[`${(bin * width).toFixed(2)}-${((bin + 1) * width).toFixed(2)}`] = bins.get(bin)!;
   return out;
 }
 

@@ -40,7 +40,11 @@ const lineNumber = z.coerce.number().int('must be a whole line number').min(1, '
 const substep = z.object({ id: stepId, summary: z.string().default(''), start: lineNumber, end: lineNumber });
 const planSchema = z.object({
   steps: z.array(substep.extend({ substeps: z.array(substep).default([]) })).min(1, 'no steps'),
-  groups: z.array(z.object({ threads: z.array(z.array(stepId).min(1, 'a thread names no step')), reason: z.string().default('') })).default([]),
+  groups: z
+    .array(
+      z.object({ threads: z.array(z.array(stepId).min(1, 'a thread names no step')), reason: z.string().default('') }),
+    )
+    .default([]),
 });
 
 /** The numbered view of the reasoning the LLM reads: `L1: ...` per line. */
@@ -51,7 +55,8 @@ export function numberLines(lines: readonly string[]): string {
 /** Read and check a step-1 answer against a reasoning of `lineCount` lines; throws saying what is wrong. */
 export function readStepPlan(content: string, lineCount: number): StepPlan {
   const parsed = planSchema.safeParse(parseJsonAnswer(content));
-  if (!parsed.success) throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
+  if (!parsed.success)
+    throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
   const plan: StepPlan = parsed.data;
   const ids = new Set<string>();
   const checkRange = (s: { id: string; start: number; end: number }, within: LineRange) => {
@@ -67,7 +72,8 @@ export function readStepPlan(content: string, lineCount: number): StepPlan {
     for (const sub of step.substeps) checkRange(sub, [step.start, step.end]);
   }
   plan.groups.forEach((g, gi) => {
-    for (const id of g.threads.flat()) if (!ids.has(id)) throw new Error(`group ${gi + 1} names step "${id}", which is not in "steps"`);
+    for (const id of g.threads.flat())
+      if (!ids.has(id)) throw new Error(`group ${gi + 1} names step "${id}", which is not in "steps"`);
   });
   return plan;
 }
@@ -101,5 +107,11 @@ export function extractSteps(
   attempts: number,
   signal?: AbortSignal,
 ): Promise<AskResult<StepPlan>> {
-  return askChecked(model, [{ role: 'user', content: stepsPrompt(problem, lines) }], (c) => readStepPlan(c, lines.length), attempts, signal);
+  return askChecked(
+    model,
+    [{ role: 'user', content: stepsPrompt(problem, lines) }],
+    (c) => readStepPlan(c, lines.length),
+    attempts,
+    signal,
+  );
 }

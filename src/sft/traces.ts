@@ -39,7 +39,11 @@ const rowSchema = z.looseObject({
  * reasoning ends the chain (what follows is the response); otherwise the row's `response` is used,
  * else one is written from the gold answer.
  */
-export function splitReasoning(reasoning: string, answer: string, response?: string): { reasoning: string; response: string } {
+export function splitReasoning(
+  reasoning: string,
+  answer: string,
+  response?: string,
+): { reasoning: string; response: string } {
   let chain = reasoning;
   let tail = response;
   const close = chain.indexOf(TAG.thinkClose);

@@ -56,7 +56,7 @@ export function denseMask(layout: { parent: readonly number[] }): Uint8Array[] {
   const { parent } = layout;
   return parent.map((_, i) => {
     const row = new Uint8Array(parent.length);
-    for (let j = i; j >= 0; ) {
+    for (let j = i; j >= 0;) {
       row[j] = 1;
       const up = parent[j]!;
       if (up >= j) throw new RangeError(`parent[${j}] = ${up}: a parent must be −1 or an earlier index`);

@@ -68,7 +68,7 @@ export class TokenTrie {
     this.nodes.push(node);
     (parent ? parent.children : this.roots).push(node);
     let byToken = this.firstChild.get(parent);
-    if (!byToken) this.firstChild.set(parent, (byToken = new Map()));
+    if (!byToken) this.firstChild.set(parent, (byToken = new Map<number, TrieNode>()));
     if (!byToken.has(token)) byToken.set(token, node);
     return node;
   }

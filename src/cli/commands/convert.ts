@@ -63,13 +63,14 @@ const command: Command = {
     for (const k of ['from', 'to', 'input', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
     const [from, to] = (['from', 'to'] as const).map((k) => {
       try {
-        return resolveDialect(values[k]!);
+        return resolveDialect(values[k]);
       } catch (err) {
         throw new UsageError(`--${k}: ${(err as Error).message}`);
       }
     }) as [ReturnType<typeof resolveDialect>, ReturnType<typeof resolveDialect>];
     if (from.name === to.name) throw new UsageError(`--from and --to are both ${from.name}`);
-    if (path.resolve(values.input!) === path.resolve(values.out!)) throw new UsageError('--out must not be the input file');
+    if (path.resolve(values.input!) === path.resolve(values.out!))
+      throw new UsageError('--out must not be the input file');
 
     const converted: string[] = [];
     const rejected: string[] = [];
@@ -81,7 +82,9 @@ const command: Command = {
         n++;
         if (!line.trim()) continue;
         rows++;
-        const r = convertRow(line, values.field, (text) => convertTrajectory(text, from, to, { dropPlan: values.dropPlan === true }));
+        const r = convertRow(line, values.field, (text) =>
+          convertTrajectory(text, from, to, { dropPlan: values.dropPlan === true }),
+        );
         if ('row' in r) converted.push(JSON.stringify(r.row));
         else {
           process.stderr.write(`${values.input}:${n}: refused: ${r.reason}\n`);
@@ -89,18 +92,24 @@ const command: Command = {
         }
       }
     } catch (err) {
-      throw new Error(`cannot read ${values.input}: ${(err as Error).message}`);
+      throw new Error(`cannot read ${values.input}: ${(err as Error).message}`, { cause: err });
     }
     await mkdir(path.dirname(path.resolve(values.out!)), { recursive: true });
     await writeFile(values.out!, converted.map((l) => l + '\n').join(''));
     if (values.rejects) await writeFile(values.rejects, rejected.map((l) => l + '\n').join(''));
-    process.stderr.write(`convert ${from.name} → ${to.name}: ${converted.length} of ${rows} rows converted, ${rejected.length} refused → ${values.out}\n`);
+    process.stderr.write(
+      `convert ${from.name} → ${to.name}: ${converted.length} of ${rows} rows converted, ${rejected.length} refused → ${values.out}\n`,
+    );
     return rows > 0 && converted.length === 0 ? 1 : 0;
   },
 };
 
 /** One JSONL row with its trajectory field(s) converted, or why not. */
-export function convertRow(line: string, field: string | undefined, convert: (text: string) => Conversion): { row: unknown } | { reason: string; raw: unknown } {
+export function convertRow(
+  line: string,
+  field: string | undefined,
+  convert: (text: string) => Conversion,
+): { row: unknown } | { reason: string; raw: unknown } {
   let row: unknown;
   try {
     row = JSON.parse(line);
@@ -110,7 +119,8 @@ export function convertRow(line: string, field: string | undefined, convert: (te
   if (typeof row !== 'object' || row === null || Array.isArray(row)) return { reason: 'not a JSON object', raw: row };
   const obj = row as Record<string, unknown>;
   const key = field ?? FIELDS.find((f) => obj[f] !== undefined);
-  if (!key || obj[key] === undefined) return { reason: `no trajectory field (${field ?? FIELDS.join(', ')})`, raw: row };
+  if (!key || obj[key] === undefined)
+    return { reason: `no trajectory field (${field ?? FIELDS.join(', ')})`, raw: row };
   const value = obj[key];
   if (typeof value === 'string') {
     const c = convert(value);
@@ -125,7 +135,8 @@ export function convertRow(line: string, field: string | undefined, convert: (te
         messages.push(m);
         continue;
       }
-      if (typeof msg.content !== 'string') return { reason: `${key}[${i}]: the assistant content is not text`, raw: row };
+      if (typeof msg.content !== 'string')
+        return { reason: `${key}[${i}]: the assistant content is not text`, raw: row };
       const c = convert(msg.content);
       if (!c.ok) return { reason: `${key}[${i}]: ${c.reason}`, raw: row };
       messages.push({ ...msg, content: c.text });

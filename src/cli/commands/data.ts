@@ -10,7 +10,10 @@ import { UsageError, type Command } from '../command.js';
 
 const schema = z.object({
   dataDir: z.string().min(1).optional(),
-  mirror: z.string().refine((s) => /^https?:\/\/[^/]/.test(s), 'must be an http:// or https:// URL').optional(),
+  mirror: z
+    .string()
+    .refine((s) => /^https?:\/\/[^/]/.test(s), 'must be an http:// or https:// URL')
+    .optional(),
   timeout: intFlag().min(1).optional(),
   json: z.boolean().optional(),
 });
@@ -43,7 +46,9 @@ function located(b: Benchmark, dataDir: string | undefined): { file: string; lin
 }
 
 function countLines(file: string): number {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim()).length;
 }
 
 function sourceOf(b: Benchmark, endpoint: string): string {
@@ -58,10 +63,16 @@ const command: Command = {
   usage,
   async run(args) {
     const [sub, ...rest] = args;
-    if (sub !== 'list' && sub !== 'fetch') throw new UsageError(sub ? `unknown data command '${sub}': use list or fetch` : 'give list or fetch');
+    if (sub !== 'list' && sub !== 'fetch')
+      throw new UsageError(sub ? `unknown data command '${sub}': use list or fetch` : 'give list or fetch');
     const { values, positionals } = parseCommandArgs(
       rest,
-      { 'data-dir': { type: 'string' }, mirror: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+      {
+        'data-dir': { type: 'string' },
+        mirror: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
+      },
       schema,
     );
     const endpoint = hubEndpoint(values.mirror);
@@ -89,20 +100,29 @@ const command: Command = {
       const lines: string[] = [];
       for (const b of BENCHMARKS) {
         const here = list.find((x) => x.name === b.name)!.local;
-        const status = here ? `here: ${here.file} (${here.rows} rows${here.rows === b.rows ? '' : `, expected ${b.rows}`})` : b.source ? 'not fetched' : 'not here';
+        const status = here
+          ? `here: ${here.file} (${here.rows} rows${here.rows === b.rows ? '' : `, expected ${b.rows}`})`
+          : b.source
+            ? 'not fetched'
+            : 'not here';
         lines.push(`${b.name.padEnd(14)} ${String(b.rows).padStart(5)} rows  ${b.title}`);
         lines.push(`${''.padEnd(14)} source:  ${sourceOf(b, endpoint)}`);
         lines.push(`${''.padEnd(14)} licence: ${b.licence}`);
         lines.push(`${''.padEnd(14)} status:  ${status}`);
       }
-      lines.push('', `Fetch with \`threadweaver data fetch NAME|all\` (into ${values.dataDir ?? defaultCacheDir()}); arith is generated and needs no file.`);
+      lines.push(
+        '',
+        `Fetch with \`threadweaver data fetch NAME|all\` (into ${values.dataDir ?? defaultCacheDir()}); arith is generated and needs no file.`,
+      );
       process.stdout.write(lines.join('\n') + '\n');
       return 0;
     }
 
     if (!positionals.length) throw new UsageError('give the benchmarks to fetch (names, or all)');
     const names = positionals.includes('all') ? fetchable().map((b) => b.name) : positionals;
-    for (const n of names) if (!benchmark(n)) throw new UsageError(`unknown benchmark '${n}': use ${BENCHMARKS.map((b) => b.name).join(', ')} or all`);
+    for (const n of names)
+      if (!benchmark(n))
+        throw new UsageError(`unknown benchmark '${n}': use ${BENCHMARKS.map((b) => b.name).join(', ')} or all`);
     let failed = 0;
     let fetched = 0;
     // Ctrl-C stops the download in progress; benchmarks already stored stay (each file is written whole).
@@ -110,9 +130,9 @@ const command: Command = {
       for (const n of names) {
         try {
           const r = await fetchBenchmark(n, {
-            ...(values.dataDir ? { dataDir: values.dataDir } : {}),
+            dataDir: values.dataDir,
             endpoint,
-            ...(values.timeout ? { timeoutMs: values.timeout } : {}),
+            timeoutMs: values.timeout,
             signal,
             onFile: (e) => process.stderr.write(`${e.benchmark}: ${e.url} (${(e.bytes / 1024).toFixed(0)} KiB)\n`),
           });
@@ -120,7 +140,9 @@ const command: Command = {
           process.stdout.write(`${r.name}: ${r.rows} rows → ${r.file}\n`);
         } catch (err) {
           if (signal.aborted) {
-            process.stderr.write(`threadweaver data: interrupted during ${n}: ${fetched} of ${names.length} fetched and kept, nothing half-written; rerun to fetch the rest\n`);
+            process.stderr.write(
+              `threadweaver data: interrupted during ${n}: ${fetched} of ${names.length} fetched and kept, nothing half-written; rerun to fetch the rest\n`,
+            );
             return 130;
           }
           failed++;

@@ -13,21 +13,30 @@ import { solve } from '../../solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema } from '../engine-flags.js';
+import {
+  engineFlagOptions,
+  engineFlagSchema,
+  engineFlagUsage,
+  samplingFlagOptions,
+  samplingFlagSchema,
+} from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFlagSchema.shape).extend({
-  dataset: z.array(z.string().min(1)).optional(),
-  data: z.array(z.string().min(1)).optional(),
-  dataDir: z.string().optional(),
-  limit: intFlag().min(1).optional(),
-  k: intFlag().min(1).default(1),
-  mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
-  out: z.string().min(1).optional(),
-  concurrency: intFlag().min(1).default(1),
-  extract: z.enum(EXTRACT_POLICIES).default('boxed'),
-  bootstrap: intFlag().min(1).max(1_000_000).default(DEFAULT_RESAMPLES),
-});
+const schema = engineFlagSchema
+  .extend(samplingFlagSchema.shape)
+  .extend(presetFlagSchema.shape)
+  .extend({
+    dataset: z.array(z.string().min(1)).optional(),
+    data: z.array(z.string().min(1)).optional(),
+    dataDir: z.string().optional(),
+    limit: intFlag().min(1).optional(),
+    k: intFlag().min(1).default(1),
+    mode: z.enum(['both', 'parallel', 'sequential']).default('both'),
+    out: z.string().min(1).optional(),
+    concurrency: intFlag().min(1).default(1),
+    extract: z.enum(EXTRACT_POLICIES).default('boxed'),
+    bootstrap: intFlag().min(1).max(1_000_000).default(DEFAULT_RESAMPLES),
+  });
 
 const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
        threadweaver eval compare RUN_A RUN_B
@@ -97,11 +106,12 @@ const command: Command = {
     if (specs.length === 0) throw new UsageError('give --dataset NAME or --data FILE');
     const datasets: Dataset[] = [];
     for (const spec of specs) {
-      datasets.push(await loadDataset({ ...spec, ...(values.dataDir ? { dataDir: values.dataDir } : {}), ...(values.limit ? { limit: values.limit } : {}) }));
+      datasets.push(await loadDataset({ ...spec, dataDir: values.dataDir, limit: values.limit }));
     }
     const run = presetRun(values, 'eval', { samplesPerProblem: values.k });
     const { temperature, topP, maxTokens, prompt, format } = run.resolved.settings;
-    if (values.k > 1 && temperature === 0) process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
+    if (values.k > 1 && temperature === 0)
+      process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
     const engine: Engine = await engineFromPreset(values, run);
     const described = await describeEngine(engine);
@@ -114,10 +124,10 @@ const command: Command = {
         temperature: o.temperature,
         topP: o.topP,
         extract: o.extract,
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}),
+        signal: o.signal,
+        maxTokens: o.maxTokens,
         prompt: { ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
-        ...(o.format ? { format: o.format } : {}),
+        format: o.format,
       });
       return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
     };
@@ -133,8 +143,8 @@ const command: Command = {
           seedBase: values.seed ?? 0,
           preset: run.resolved,
           extract: values.extract,
-          ...(described ? { engine: described } : {}),
-          ...(maxTokens !== null ? { maxTokens } : {}),
+          engine: described,
+          maxTokens: maxTokens ?? undefined,
           promptStyle: prompt.style,
           prompt,
           format,
@@ -146,8 +156,12 @@ const command: Command = {
         }),
       () => process.stderr.write('\ninterrupted: finished samples are kept; rerun to resume\n'),
     );
-    process.stderr.write(`\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`);
-    process.stdout.write(`\n${summaryTable(result.summary)}\n\n${uncertaintyNote(result.summary)}\n\n${result.files.report}\n${result.files.summary}\n`);
+    process.stderr.write(
+      `\n${result.ran} samples run, ${result.resumed} resumed${result.aborted ? ' (interrupted)' : ''}\n`,
+    );
+    process.stdout.write(
+      `\n${summaryTable(result.summary)}\n\n${uncertaintyNote(result.summary)}\n\n${result.files.report}\n${result.files.summary}\n`,
+    );
     return result.aborted ? 130 : 0;
   },
 };

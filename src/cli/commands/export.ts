@@ -60,8 +60,8 @@ const command: Command = {
         input: values.input,
         out: values.out,
         format: values.format,
-        ...(values.onlyCorrect ? { onlyCorrect: true } : {}),
-        ...(tokenizer ? { tokenizer } : {}),
+        onlyCorrect: values.onlyCorrect,
+        tokenizer,
         signal,
       }),
     );

@@ -3,17 +3,26 @@ import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
 import type { RunningServer } from '../../server/server.js';
 import { parseCommandArgs } from '../args.js';
-import { announceServer, serverFlagOptions, serverFlagSchema, serverFlagUsage, serverOptionsFromFlags } from '../server-flags.js';
+import {
+  announceServer,
+  serverFlagOptions,
+  serverFlagSchema,
+  serverFlagUsage,
+  serverOptionsFromFlags,
+} from '../server-flags.js';
 import { UsageError, type Command } from '../command.js';
 import { untilSignal } from '../until-signal.js';
 import { engineFlagOptions, engineFlagSchema, engineFlagUsage } from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(serverFlagSchema.shape).extend(presetFlagSchema.shape).extend({
-  upstreamApiKey: z.string().min(1).optional(),
-  decompose: z.boolean().optional(),
-  extractor: z.enum(DECOMPOSE_POLICIES).optional(),
-});
+const schema = engineFlagSchema
+  .extend(serverFlagSchema.shape)
+  .extend(presetFlagSchema.shape)
+  .extend({
+    upstreamApiKey: z.string().min(1).optional(),
+    decompose: z.boolean().optional(),
+    extractor: z.enum(DECOMPOSE_POLICIES).optional(),
+  });
 
 const usage = `Usage: threadweaver gateway [options]
 
@@ -51,10 +60,11 @@ const command: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // --api-key guards the gateway, as it guards serve; the servers behind it get their own key.
     const { apiKey: _ownKey, upstreamApiKey, decompose, extractor, ...engineFlags } = values;
-    if (upstreamApiKey && !values.baseUrl?.length) throw new UsageError('--upstream-api-key only applies with --base-url');
+    if (upstreamApiKey && !values.baseUrl?.length)
+      throw new UsageError('--upstream-api-key only applies with --base-url');
     const run = presetRun(values, 'solve');
     const { prompt, temperature, topP, maxTokens, format } = run.resolved.settings;
-    const engine = await engineFromPreset({ ...engineFlags, ...(upstreamApiKey ? { apiKey: upstreamApiKey } : {}) }, run);
+    const engine = await engineFromPreset({ ...engineFlags, apiKey: upstreamApiKey }, run);
     const options = serverOptionsFromFlags(values, 8080);
     const server: RunningServer = await startGateway({
       engine,

@@ -62,7 +62,8 @@ const command: Command = {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return 0;
     }
-    if (values.pred === undefined || values.gold === undefined) throw new UsageError('give --cases FILE, or both --pred and --gold');
+    if (values.pred === undefined || values.gold === undefined)
+      throw new UsageError('give --cases FILE, or both --pred and --gold');
     const verdict = gradeAnswer(values.pred, values.gold, opts);
     process.stdout.write(JSON.stringify({ pred: values.pred, gold: values.gold, ...verdict }, null, 2) + '\n');
     return 0;

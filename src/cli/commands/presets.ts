@@ -56,13 +56,19 @@ const command: Command = {
       return 0;
     }
     const format = values.format ?? 'threadweaver';
-    const presets = format === 'threadweaver' ? builtinPresets() : builtinPresets('all').filter((p) => format === 'all' || presetFormatSpec(p).split(':')[0] === format);
+    const presets =
+      format === 'threadweaver'
+        ? builtinPresets()
+        : builtinPresets('all').filter((p) => format === 'all' || presetFormatSpec(p).split(':')[0] === format);
     if (values.json) {
       process.stdout.write(JSON.stringify(presets, null, 2) + '\n');
       return 0;
     }
-    const others = format === 'threadweaver' ? builtinPresets('all').filter((p) => !presets.some((q) => q.name === p.name)) : [];
-    const more = others.length ? `\n\n${dim(`Other formats: ${others.map((p) => `${p.name} (${presetFormatSpec(p)})`).join(', ')}; threadweaver presets --format all`)}` : '';
+    const others =
+      format === 'threadweaver' ? builtinPresets('all').filter((p) => !presets.some((q) => q.name === p.name)) : [];
+    const more = others.length
+      ? `\n\n${dim(`Other formats: ${others.map((p) => `${p.name} (${presetFormatSpec(p)})`).join(', ')}; threadweaver presets --format all`)}`
+      : '';
     process.stdout.write(presets.map(describePreset).join('\n\n') + more + '\n');
     return 0;
   },

@@ -56,10 +56,18 @@ const command: Command = {
     const { preset, resolved } = presetRun(values, 'solve');
     const loaded = values.model
       ? await loadTokenizer(resolveModelSource(values.model))
-      : ((await presetTokenizer(preset, values.tokenizer)) ?? (await loadTokenizer(resolveModelSource(preset.model ?? undefined))));
+      : ((await presetTokenizer(preset, values.tokenizer)) ??
+        (await loadTokenizer(resolveModelSource(preset.model ?? undefined))));
     const tokenizer = resolved.settings.chatTemplate === 'none' ? withoutChatTemplate(loaded) : loaded;
     const dialect = resolveDialect(resolved.settings.format).name;
-    const prompt = buildPrompt(tokenizer, problem, values.mode ?? 'parallel', resolved.settings.prompt, undefined, dialect);
+    const prompt = buildPrompt(
+      tokenizer,
+      problem,
+      values.mode ?? 'parallel',
+      resolved.settings.prompt,
+      undefined,
+      dialect,
+    );
     process.stdout.write(values.ids ? JSON.stringify(tokenizer.encode(prompt)) + '\n' : prompt);
     return 0;
   },

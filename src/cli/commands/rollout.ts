@@ -5,18 +5,29 @@ import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFlagUsage, datasetFromFlags } from '../dataset-flags.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import {
+  engineFlagOptions,
+  engineFlagSchema,
+  engineFlagUsage,
+  samplingFlagOptions,
+  samplingFlagSchema,
+  samplingFlagUsage,
+} from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(datasetFlagSchema.shape).extend(presetFlagSchema.shape).extend({
-  group: intFlag().min(1, 'must be at least 1').optional(),
-  mode: z.enum(['parallel', 'sequential']).optional(),
-  concurrency: intFlag().min(1).optional(),
-  advantage: z.enum(['mean', 'std']).optional(),
-  formatPenalty: numberFlag().min(0).optional(),
-  keepContextIds: z.boolean().optional(),
-  out: z.string({ error: 'is required' }).min(1),
-});
+const schema = engineFlagSchema
+  .extend(samplingFlagSchema.shape)
+  .extend(datasetFlagSchema.shape)
+  .extend(presetFlagSchema.shape)
+  .extend({
+    group: intFlag().min(1, 'must be at least 1').optional(),
+    mode: z.enum(['parallel', 'sequential']).optional(),
+    concurrency: intFlag().min(1).optional(),
+    advantage: z.enum(['mean', 'std']).optional(),
+    formatPenalty: numberFlag().min(0).optional(),
+    keepContextIds: z.boolean().optional(),
+    out: z.string({ error: 'is required' }).min(1),
+  });
 
 const usage = `Usage: threadweaver rollout (--dataset NAME | --data FILE.jsonl) --group G --out FILE.jsonl [options]
 
@@ -77,18 +88,18 @@ const command: Command = {
         group,
         engine,
         out: values.out,
-        ...(values.mode ? { mode: values.mode } : {}),
+        mode: values.mode,
         temperature,
         topP,
         prompt,
         format,
         preset: run.resolved.name,
-        ...(values.seed !== undefined ? { seedBase: values.seed } : {}),
-        ...(values.concurrency ? { concurrency: values.concurrency } : {}),
-        ...(maxTokens !== null ? { maxTokens } : {}),
-        ...(values.advantage ? { advantage: values.advantage } : {}),
+        seedBase: values.seed,
+        concurrency: values.concurrency,
+        maxTokens: maxTokens ?? undefined,
+        advantage: values.advantage,
         ...(values.formatPenalty !== undefined ? { rewardConfig: { formatPenalty: values.formatPenalty } } : {}),
-        ...(values.keepContextIds ? { keepContextIds: true } : {}),
+        keepContextIds: values.keepContextIds,
         signal,
         progress: process.stderr,
       }),

@@ -3,7 +3,13 @@ import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { embeddedEngineFlagUsage, engineFlagOptions, engineFlagSchema } from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetRun } from '../preset-flags.js';
-import { announceServer, serverFlagOptions, serverFlagSchema, serverFlagUsage, serverOptionsFromFlags } from '../server-flags.js';
+import {
+  announceServer,
+  serverFlagOptions,
+  serverFlagSchema,
+  serverFlagUsage,
+  serverOptionsFromFlags,
+} from '../server-flags.js';
 import { untilSignal } from '../until-signal.js';
 
 const schema = engineFlagSchema.extend(presetFlagSchema.shape).extend(serverFlagSchema.shape);
@@ -24,12 +30,18 @@ const command: Command = {
   summary: 'serve the model over an OpenAI-compatible HTTP API',
   usage,
   async run(args) {
-    const { values, positionals } = parseCommandArgs(args, { ...engineFlagOptions, ...presetFlagOptions, ...serverFlagOptions }, schema);
+    const { values, positionals } = parseCommandArgs(
+      args,
+      { ...engineFlagOptions, ...presetFlagOptions, ...serverFlagOptions },
+      schema,
+    );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     if (values.baseUrl?.length) throw new UsageError('serve runs the embedded engine: --base-url is not for serve');
     const run = presetRun(values, 'solve');
     if (run.preset.engine !== 'embedded' && !values.model) {
-      throw new UsageError(`serve runs a model in-process; preset ${run.preset.name} is for a model served by vLLM or SGLang (use it with solve, eval or gateway and --base-url)`);
+      throw new UsageError(
+        `serve runs a model in-process; preset ${run.preset.name} is for a model served by vLLM or SGLang (use it with solve, eval or gateway and --base-url)`,
+      );
     }
     const { apiKey: _, ...engineFlags } = values;
     const engine = await engineFromPreset(engineFlags, run);

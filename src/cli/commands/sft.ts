@@ -11,7 +11,14 @@ import type { DatasetStats } from '../../sft/stats.js';
 import { readTraces } from '../../sft/traces.js';
 import { intFlag, numberFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
+import {
+  engineFlagOptions,
+  engineFlagSchema,
+  engineFlagUsage,
+  samplingFlagOptions,
+  samplingFlagSchema,
+  samplingFlagUsage,
+} from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 import { presetTokenizer } from '../../preset.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFromFlags } from '../dataset-flags.js';
@@ -126,7 +133,10 @@ const stage2Schema = engineFlagSchema
     concurrency: positive().default(1),
     instruction: z.string().optional(),
   })
-  .refine((v) => (v.dataset === undefined) !== (v.data === undefined), { message: 'give exactly one of --dataset and --data', path: ['dataset'] });
+  .refine((v) => (v.dataset === undefined) !== (v.data === undefined), {
+    message: 'give exactly one of --dataset and --data',
+    path: ['dataset'],
+  });
 
 const stage2Flags = {
   ...engineFlagOptions,
@@ -140,7 +150,8 @@ const stage2Flags = {
 } as const;
 
 /** The preset's prompt format; `--instruction` replaces its suffix (after a space, as in the written rows). */
-const promptOf = (prompt: PromptFormat, instruction: string | undefined): PromptFormat => (instruction ? { ...prompt, suffix: ` ${instruction}` } : prompt);
+const promptOf = (prompt: PromptFormat, instruction: string | undefined): PromptFormat =>
+  instruction ? { ...prompt, suffix: ` ${instruction}` } : prompt;
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const summaryLine = (s: DatasetStats, out: string) =>
@@ -152,20 +163,21 @@ async function stage1(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const traces = (await readTraces(v.input)).slice(0, v.limit);
   const { preset, resolved } = presetRun(v, 'sft');
-  const tokenizer = (await presetTokenizer(preset, v.tokenizer)) ?? (await loadTokenizer(resolveModelSource(v.tokenizer)));
-  const apiKey = process.env[v.llmApiKeyEnv];
+  const tokenizer =
+    (await presetTokenizer(preset, v.tokenizer)) ?? (await loadTokenizer(resolveModelSource(v.tokenizer)));
   const model = new OpenAIChatModel({
     baseURL: v.llmBaseUrl,
     model: v.llmModel,
-    ...(apiKey ? { apiKey } : {}),
+    // An empty variable is no key.
+    apiKey: process.env[v.llmApiKeyEnv] || undefined,
     concurrency: v.llmConcurrency,
     maxRetries: v.llmRetries,
     timeoutMs: v.llmTimeout * 1000,
     cacheDir: v.cache ?? path.join(v.out, 'llm-cache'),
-    ...(v.llmTemperature !== undefined ? { temperature: v.llmTemperature } : {}),
-    ...(v.llmMaxTokens !== undefined ? { maxTokens: v.llmMaxTokens } : {}),
-    ...(v.llmReasoningEffort ? { reasoningEffort: v.llmReasoningEffort } : {}),
-    ...(v.llmJson ? { jsonMode: true } : {}),
+    temperature: v.llmTemperature,
+    maxTokens: v.llmMaxTokens,
+    reasoningEffort: v.llmReasoningEffort,
+    jsonMode: v.llmJson,
   });
   const result = await withSigint((signal) =>
     runStage1({
@@ -177,8 +189,8 @@ async function stage1(args: string[]): Promise<number> {
       attempts: v.attempts,
       concurrency: v.llmConcurrency,
       prompt: promptOf(resolved.settings.prompt, v.instruction),
-      ...(v.llmContextLength !== undefined ? { llmContextLength: v.llmContextLength } : {}),
-      ...(v.llmMaxTokens !== undefined ? { llmAnswerTokens: v.llmMaxTokens } : {}),
+      llmContextLength: v.llmContextLength,
+      llmAnswerTokens: v.llmMaxTokens,
       signal,
     }),
   ).catch((err: unknown) => {
@@ -197,7 +209,8 @@ async function stage2(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const run = presetRun(v, 'sft');
   const { temperature, topP, maxTokens } = run.resolved.settings;
-  if (v.samples > 1 && !temperature) console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
+  if (v.samples > 1 && !temperature)
+    console.error('stage 2: warning: greedy decoding gives every sample the same trajectory; pass --temperature');
   const dataset = await datasetFromFlags(v);
   const engine = await engineFromPreset(v, run);
   const result = await withSigint((signal) =>
@@ -209,14 +222,16 @@ async function stage2(args: string[]): Promise<number> {
       concurrency: v.concurrency,
       temperature,
       topP,
-      ...(v.seed !== undefined ? { seed: v.seed } : {}),
-      ...(maxTokens !== null ? { maxTokens } : {}),
+      seed: v.seed,
+      maxTokens: maxTokens ?? undefined,
       prompt: promptOf(run.resolved.settings.prompt, v.instruction),
       preset: run.resolved,
       signal,
     }),
   );
-  console.log(`stage 2: ${dataset.name}, ${dataset.problems.length} problems × ${v.samples}; ${summaryLine(result.stats, v.out)}`);
+  console.log(
+    `stage 2: ${dataset.name}, ${dataset.problems.length} problems × ${v.samples}; ${summaryLine(result.stats, v.out)}`,
+  );
   return result.aborted ? 130 : 0;
 }
 

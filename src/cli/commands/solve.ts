@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { speedupBetween } from '../../../eval/metrics.js';
 import type { Engine } from '../../engine/types.js';
-import { EXTRACT_POLICIES, type ExtractPolicy } from '../../math/extract.js';
+import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { DEFAULT_MAX_TRANSITIONS } from '../../orchestrator/controller.js';
 import { parallelWidth } from '../../orchestrator/metrics.js';
 import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
@@ -9,19 +9,37 @@ import { solve, type SolveResult } from '../../solve.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
-import { engineFlagOptions, engineFlagSchema, engineFlagUsage, samplingFlagOptions, samplingFlagSchema, samplingFlagUsage } from '../engine-flags.js';
-import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun, presetSolveOptions, type PresetRun } from '../preset-flags.js';
+import {
+  engineFlagOptions,
+  engineFlagSchema,
+  engineFlagUsage,
+  samplingFlagOptions,
+  samplingFlagSchema,
+  samplingFlagUsage,
+} from '../engine-flags.js';
+import {
+  engineFromPreset,
+  presetFlagOptions,
+  presetFlagSchema,
+  presetFlagUsage,
+  presetRun,
+  presetSolveOptions,
+  type PresetRun,
+} from '../preset-flags.js';
 import { bold, dim, formatMetrics, green, renderBlock, seconds, times, type ThreadView } from '../render.js';
 
-const schema = engineFlagSchema.extend(samplingFlagSchema.shape).extend(presetFlagSchema.shape).extend({
-  json: z.boolean().optional(),
-  mode: z.enum(['parallel', 'sequential']).optional(),
-  compare: z.boolean().optional(),
-  quiet: z.boolean().optional(),
-  extract: z.enum(EXTRACT_POLICIES).optional(),
-  decompose: z.boolean().optional(),
-  extractor: z.enum(DECOMPOSE_POLICIES).optional(),
-});
+const schema = engineFlagSchema
+  .extend(samplingFlagSchema.shape)
+  .extend(presetFlagSchema.shape)
+  .extend({
+    json: z.boolean().optional(),
+    mode: z.enum(['parallel', 'sequential']).optional(),
+    compare: z.boolean().optional(),
+    quiet: z.boolean().optional(),
+    extract: z.enum(EXTRACT_POLICIES).optional(),
+    decompose: z.boolean().optional(),
+    extractor: z.enum(DECOMPOSE_POLICIES).optional(),
+  });
 type Flags = z.infer<typeof schema>;
 type Mode = 'parallel' | 'sequential';
 
@@ -35,7 +53,8 @@ model ended without a final answer); 2 for bad options; 130 when interrupted.
 Options:
   --mode parallel|sequential   fork at </Outlines> (default) or never fork
   --compare                    run both modes and print the speedup against the sequential run:
-                               tokens (sequential T ÷ parallel L) and wall clock
+                               tokens (sequential T ÷ parallel L) and wall clock (after one
+                               untimed warm-up call, so neither mode pays the first call's costs)
   --json                       print one JSON object (answer, text, metrics, ...); with --compare
                                { parallel, sequential, speedup: { tokens, wallClock } }
   --quiet                      print only the answer and the metrics line
@@ -55,7 +74,10 @@ const count = (n: number): string => n.toLocaleString('en-US');
  * Why a run produced no answer, in words that name the limit and its numbers; undefined when it
  * has an answer.
  */
-export function noAnswerReason(r: SolveResult, limits: { contextLength: number; maxTokens: number | undefined }): string | undefined {
+export function noAnswerReason(
+  r: SolveResult,
+  limits: { contextLength: number; maxTokens: number | undefined },
+): string | undefined {
   if (r.answer !== null) return undefined;
   const m = r.metrics;
   switch (r.finishReason) {
@@ -92,8 +114,26 @@ function jsonOf(problem: string, mode: Mode, preset: string, r: SolveResult) {
   };
 }
 
+/**
+ * One untimed call before the compared runs: the first call in a process pays for allocations and
+ * connections, which would otherwise be charged to whichever mode runs first. Its text shares no
+ * prefix with the problem's prompt, so it leaves nothing in a cache that would favour either mode.
+ */
+async function warmUp(engine: Engine): Promise<void> {
+  const cacheScope = 'compare-warm-up';
+  await engine.complete({ prompt: 'Compute 2*3.', maxTokens: 8, temperature: 0, cacheScope });
+  engine.releaseCache?.(cacheScope);
+}
+
 /** Run one mode, streaming the text and each joined block when `live`. */
-function runMode(problem: string, mode: Mode, engine: Engine, run: PresetRun, values: Flags, live: boolean): Promise<SolveResult> {
+function runMode(
+  problem: string,
+  mode: Mode,
+  engine: Engine,
+  run: PresetRun,
+  values: Flags,
+  live: boolean,
+): Promise<SolveResult> {
   const out = process.stdout;
   const threads = new Map<number, ThreadView[]>();
   return withSigint((signal) =>
@@ -101,8 +141,8 @@ function runMode(problem: string, mode: Mode, engine: Engine, run: PresetRun, va
       engine,
       mode,
       ...presetSolveOptions(run),
-      ...(values.seed !== undefined ? { seed: values.seed } : {}),
-      ...(values.extract ? { extract: values.extract as ExtractPolicy } : {}),
+      seed: values.seed,
+      extract: values.extract,
       ...(values.decompose || values.extractor ? { decompose: values.extractor ?? 'auto' } : {}),
       signal,
       on: live
@@ -128,7 +168,9 @@ function printResult(r: SolveResult, live: boolean): void {
   if (r.finishReason !== 'done') out.write(dim(`(run ended: ${r.finishReason})\n`));
   out.write(`${bold('Answer:')} ${r.answer === null ? dim('(none)') : green(r.answer)}\n`);
   if (r.violations.length) {
-    out.write(`Format: ${r.violations.length} violation${r.violations.length === 1 ? '' : 's'} of the trajectory format\n`);
+    out.write(
+      `Format: ${r.violations.length} violation${r.violations.length === 1 ? '' : 's'} of the trajectory format\n`,
+    );
     for (const v of r.violations) out.write(dim(`  - ${v.code} at offset ${v.offset}: ${v.message}\n`));
   }
   out.write(dim(formatMetrics(r.metrics)) + '\n');
@@ -136,13 +178,17 @@ function printResult(r: SolveResult, live: boolean): void {
 
 /** The comparison of a parallel run with a sequential one (the same figures eval reports). */
 function comparison(par: SolveResult, seq: SolveResult) {
-  const decode = (r: SolveResult): number | null => (r.metrics.prefillMs === null ? null : r.metrics.wallMs - r.metrics.prefillMs);
+  const decode = (r: SolveResult): number | null =>
+    r.metrics.prefillMs === null ? null : r.metrics.wallMs - r.metrics.prefillMs;
   const parDecode = decode(par);
   const seqDecode = decode(seq);
   const s = speedupBetween({ sequential: seq.metrics, parallel: par.metrics });
   const decodeOnly =
     parDecode !== null && seqDecode !== null
-      ? speedupBetween({ sequential: { ...seq.metrics, wallMs: seqDecode }, parallel: { ...par.metrics, wallMs: parDecode } }).wallClock
+      ? speedupBetween({
+          sequential: { ...seq.metrics, wallMs: seqDecode },
+          parallel: { ...par.metrics, wallMs: parDecode },
+        }).wallClock
       : null;
   return { tokens: s.tokens, wallClock: s.wallClock, decodeWallClock: decodeOnly };
 }
@@ -155,11 +201,17 @@ function printComparison(par: SolveResult, seq: SolveResult, c: ReturnType<typeo
     `  tokens      ${times(c.tokens)}  (sequential T ${count(s.totalTokens)} ÷ parallel L ${count(p.criticalPathTokens)})`,
     `  wall clock  ${times(c.wallClock)}  (${seconds(s.wallMs)} ÷ ${seconds(p.wallMs)})`,
   ];
-  if (c.decodeWallClock !== null) lines.push(`  decode only ${times(c.decodeWallClock)}  (wall time after the prompt's prefill)`);
+  if (c.decodeWallClock !== null)
+    lines.push(`  decode only ${times(c.decodeWallClock)}  (wall time after the prompt's prefill)`);
   if (p.promptTokens !== s.promptTokens) {
-    lines.push(dim(`  the prompts differ: parallel ${count(p.promptTokens)} tokens, sequential ${count(s.promptTokens)} (the sequential mode has its own system prompt)`));
+    lines.push(
+      dim(
+        `  the prompts differ: parallel ${count(p.promptTokens)} tokens, sequential ${count(s.promptTokens)} (the sequential mode has its own system prompt)`,
+      ),
+    );
   }
-  if (par.answer !== seq.answer) lines.push(dim(`  the answers differ: parallel ${par.answer ?? '(none)'}, sequential ${seq.answer ?? '(none)'}`));
+  if (par.answer !== seq.answer)
+    lines.push(dim(`  the answers differ: parallel ${par.answer ?? '(none)'}, sequential ${seq.answer ?? '(none)'}`));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -192,6 +244,7 @@ const command: Command = {
     const live = !values.json && !values.quiet;
     const modes: Mode[] = values.compare ? ['parallel', 'sequential'] : [values.mode ?? 'parallel'];
     const results = new Map<Mode, SolveResult>();
+    if (values.compare) await warmUp(engine);
     for (const mode of modes) {
       if (values.compare && !values.json) process.stdout.write(bold(`── ${mode} ──`) + '\n');
       const r = await runMode(problem, mode, engine, run, values, live);
@@ -207,7 +260,11 @@ const command: Command = {
       const single = results.get(modes[0]!)!;
       const preset = run.resolved.name;
       const json = compared
-        ? { parallel: jsonOf(problem, 'parallel', preset, par!), sequential: jsonOf(problem, 'sequential', preset, seq!), speedup: compared }
+        ? {
+            parallel: jsonOf(problem, 'parallel', preset, par!),
+            sequential: jsonOf(problem, 'sequential', preset, seq!),
+            speedup: compared,
+          }
         : jsonOf(problem, modes[0]!, preset, single);
       process.stdout.write(JSON.stringify(json) + '\n');
     } else if (compared) {
@@ -217,7 +274,10 @@ const command: Command = {
     if ([...results.values()].some((r) => r.finishReason === 'abort')) return 130;
     let failed = false;
     for (const [mode, r] of results) {
-      const why = noAnswerReason(r, { contextLength: engine.contextLength, maxTokens: run.resolved.settings.maxTokens ?? undefined });
+      const why = noAnswerReason(r, {
+        contextLength: engine.contextLength,
+        maxTokens: run.resolved.settings.maxTokens ?? undefined,
+      });
       if (!why) continue;
       process.stderr.write(`threadweaver solve: no answer${values.compare ? ` (${mode})` : ''}: ${why}\n`);
       failed = true;

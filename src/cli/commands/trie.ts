@@ -46,12 +46,18 @@ const trie: Command = {
       writeAtomically(values.out, async (out) => {
         let rows = 0;
         let tokens = 0;
-        for await (const { row, line } of readJsonLines(values.input, (text, where) => parseJsonLine(text, where, RowSchema), { signal })) {
+        for await (const { row, line } of readJsonLines(
+          values.input,
+          (text, where) => parseJsonLine(text, where, RowSchema),
+          { signal },
+        )) {
           let layout;
           try {
             layout = sftLayout(row, tokenizer);
           } catch (err) {
-            throw new Error(`${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+            throw new Error(`${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`, {
+              cause: err,
+            });
           }
           const { ids, parent, position, branch, loss } = layout;
           await out.write(JSON.stringify({ ids, parent, position, branch, loss }) + '\n');

@@ -34,7 +34,8 @@ const command: Command = {
       { host: { type: 'string' }, port: { type: 'string' }, tokenizer: { type: 'string' }, quiet: { type: 'boolean' } },
       schema,
     );
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `one run folder, not ${positionals.length}` : 'give the run folder');
+    if (positionals.length !== 1)
+      throw new UsageError(positionals.length ? `one run folder, not ${positionals.length}` : 'give the run folder');
     const viewer = await startViewer({
       target: positionals[0]!,
       host: values.host ?? '127.0.0.1',

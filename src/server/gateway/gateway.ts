@@ -20,17 +20,17 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   /** The engine every run decodes on (embedded, a server, or several routed). */
   engine: Engine;
   /** The base model id (default `threadweaver`); `-parallel` and `-sequential` ids choose the mode. */
-  modelName?: string;
+  modelName?: string | undefined;
   /** How problems are put to the model (see buildPrompt); 'instructed' for models never trained on the format. */
-  promptStyle?: PromptStyle;
+  promptStyle?: PromptStyle | undefined;
   /** The rest of the prompt format (a preset's); `promptStyle` wins over its style. */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** Sampling and response budget of requests that do not set them (a preset's; default greedy, the context length). */
-  defaults?: { temperature?: number; topP?: number; maxTokens?: number };
+  defaults?: { temperature?: number; topP?: number; maxTokens?: number } | undefined;
   /** The trajectory format the model writes (a name, `NAME:key=value`, or a Dialect; default threadweaver). */
-  format?: string | Dialect;
+  format?: string | Dialect | undefined;
   /** Serve `<model>-decompose`: prompt-level forks with this schema extractor (see solve's `decompose`). */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -46,7 +46,11 @@ export function startGateway(options: GatewayOptions): Promise<RunningServer> {
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
   const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
   const dialect = resolveDialect(trajectoryFormat);
-  return startServer({ ...rest, modelName, routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect, decompose) });
+  return startServer({
+    ...rest,
+    modelName,
+    routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect, decompose),
+  });
 }
 
 function gatewayRoutes(
@@ -63,13 +67,23 @@ function gatewayRoutes(
       created: server.startedAt,
       owned_by: 'threadweaver',
       max_model_len: server.engine.contextLength,
-      threadweaver: { mode: m.mode ?? 'parallel (or threadweaver.mode)', engine: server.engine.name, ...(m.decompose ? { decompose: m.decompose } : {}) },
+      threadweaver: {
+        mode: m.mode ?? 'parallel (or threadweaver.mode)',
+        engine: server.engine.name,
+        ...(m.decompose ? { decompose: m.decompose } : {}),
+      },
     }));
 
   const chat: Handler = async (server, rc) => {
     // The signal stops the read too: a client trickling its body is cut off at shutdown (503).
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema, rc.signal);
-    const req = solveRequest(body, server.engine, { modelName: server.modelName, maxTokensLimit: server.maxTokensLimit, prompt, dialect: dialect.name, ...(decompose ? { decompose } : {}) });
+    const req = solveRequest(body, server.engine, {
+      modelName: server.modelName,
+      maxTokensLimit: server.maxTokensLimit,
+      prompt,
+      dialect: dialect.name,
+      decompose,
+    });
     return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect));
   };
 
@@ -78,16 +92,33 @@ function gatewayRoutes(
     '/assets/*': { methods: { GET: webAsset }, guarded: false },
     '/health': {
       methods: {
-        GET: async (server) => jsonResponse(200, { status: 'ok', model: server.modelName, engine: server.engine.name, apiKeyRequired: keyed, ...server.queue.stats }),
+        GET: async (server) =>
+          jsonResponse(200, {
+            status: 'ok',
+            model: server.modelName,
+            engine: server.engine.name,
+            apiKeyRequired: keyed,
+            ...server.queue.stats,
+          }),
       },
       guarded: false,
     },
-    '/v1/models': { methods: { GET: async (server) => jsonResponse(200, { object: 'list', data: modelObjects(server) }) }, guarded: true },
+    '/v1/models': {
+      methods: { GET: async (server) => jsonResponse(200, { object: 'list', data: modelObjects(server) }) },
+      guarded: true,
+    },
     '/v1/models/*': {
       methods: {
         GET: async (server, { param }) => {
           const model = modelObjects(server).find((m) => m.id === param);
-          if (!model) throw new ApiError(404, `the model '${param}' does not exist`, 'not_found_error', 'model', 'model_not_found');
+          if (!model)
+            throw new ApiError(
+              404,
+              `the model '${param}' does not exist`,
+              'not_found_error',
+              'model',
+              'model_not_found',
+            );
           return jsonResponse(200, model);
         },
       },
@@ -111,35 +142,47 @@ function solveOptions(
     mode: req.mode,
     signal,
     prompt,
-    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
-    ...(req.decompose ? { decompose: req.decompose } : {}),
-    ...defaults,
-    ...(req.system !== undefined ? { system: req.system } : {}),
-    ...(req.maxTokens !== undefined ? { maxTokens: req.maxTokens } : {}),
-    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-    ...(req.topP !== undefined ? { topP: req.topP } : {}),
-    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    format: dialect,
+    decompose: req.decompose,
+    system: req.system,
+    // The request's sampling wins over the gateway's defaults.
+    maxTokens: req.maxTokens ?? defaults.maxTokens,
+    temperature: req.temperature ?? defaults.temperature,
+    topP: req.topP ?? defaults.topP,
+    seed: req.seed,
   };
 }
 
 /** An engine failure as the client sees it: a 502, the engine being the gateway's upstream. */
 function engineFailure(err: unknown): unknown {
   if (!(err instanceof SolveError)) return err;
-  return new ApiError(502, `the reasoning run failed: ${err.message.replace(/^solve: /, '')}`, 'server_error', null, 'engine_error');
+  return new ApiError(
+    502,
+    `the reasoning run failed: ${err.message.replace(/^solve: /, '')}`,
+    'server_error',
+    null,
+    'engine_error',
+  );
 }
 
 /**
  * Run the request in a slot of the fair queue: one JSON response, or an SSE stream of chunks
  * (streamRun) whose head goes out once the slot is given.
  */
-async function answer(server: ServerContext, rc: RequestContext, req: SolveRequest, options: SolveOptions): Promise<HttpResponse> {
+async function answer(
+  server: ServerContext,
+  rc: RequestContext,
+  req: SolveRequest,
+  options: SolveOptions,
+): Promise<HttpResponse> {
   const { engine } = server;
   const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
   const created = Math.floor(Date.now() / 1000);
   const head = (object: string) => ({ id, object, created, model: req.model, system_fingerprint: null });
   // A run that stopped because the client left (or the server is closing) answers with the reason.
   const finished = (r: SolveResult | undefined): SolveResult => {
-    if (!r || r.finishReason === 'abort') throw rc.signal.reason ?? new ApiError(500, 'the run was aborted', 'server_error');
+    if (!r || r.finishReason === 'abort')
+      throw rc.signal.reason ?? new ApiError(500, 'the run was aborted', 'server_error');
     return r;
   };
   if (!req.stream) {
@@ -150,7 +193,10 @@ async function answer(server: ServerContext, rc: RequestContext, req: SolveReque
       return jsonResponse(200, {
         ...head('chat.completion'),
         choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(r.finishReason) }],
-        usage: usage(r.trajectory, engine.tokenizer, { reasoning: message.reasoning_content, content: message.content }),
+        usage: usage(r.trajectory, engine.tokenizer, {
+          reasoning: message.reasoning_content,
+          content: message.content,
+        }),
         threadweaver: runReport(r),
       });
     } finally {
@@ -162,7 +208,13 @@ async function answer(server: ServerContext, rc: RequestContext, req: SolveReque
     (async function* () {
       const release = await server.queue.acquire(rc.client, rc.signal);
       try {
-        const chunks = streamRun(solveStream(req.problem, options), { head: head('chat.completion.chunk'), events: req.events, includeUsage: req.includeUsage, tokenizer: engine.tokenizer, think });
+        const chunks = streamRun(solveStream(req.problem, options), {
+          head: head('chat.completion.chunk'),
+          events: req.events,
+          includeUsage: req.includeUsage,
+          tokenizer: engine.tokenizer,
+          think,
+        });
         let r: SolveResult | undefined;
         try {
           r = yield* chunks;

@@ -51,10 +51,21 @@ export function runReport(r: SolveResult): RunReport {
     const index = c.role.block;
     let block = blocks[index];
     if (!block) {
-      block = { block: index, outlines: (parsed[index]?.plan ?? []).map((o) => ({ number: o.label, text: o.text })), threads: [] };
+      block = {
+        block: index,
+        outlines: (parsed[index]?.plan ?? []).map((o) => ({ number: o.label, text: o.text })),
+        threads: [],
+      };
       blocks[index] = block;
     }
-    block.threads.push({ thread: c.role.thread, text: c.text, tokens: c.completionIds.length, finishReason: c.finishReason, startMs: at(c.startMs), endMs: at(c.endMs) });
+    block.threads.push({
+      thread: c.role.thread,
+      text: c.text,
+      tokens: c.completionIds.length,
+      finishReason: c.finishReason,
+      startMs: at(c.startMs),
+      endMs: at(c.endMs),
+    });
   }
   return {
     mode: t.mode,
@@ -87,7 +98,12 @@ export function usage(t: Trajectory, tokenizer: Tokenizer, channels: Channels) {
     offset += p.text.length;
   }
   const prompt = t.promptIds.length;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, completion_tokens_details: { reasoning_tokens: reasoning } };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    completion_tokens_details: { reasoning_tokens: reasoning },
+  };
 }
 
 /** The message of a finished run: the reasoning (vLLM's `reasoning_content`) and the answer text. */

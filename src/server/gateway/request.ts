@@ -13,7 +13,10 @@ export type Mode = 'parallel' | 'sequential';
  * The model ids a gateway answers to: the base id (mode from the request, default parallel), one
  * per mode, and with prompt-level forks enabled `-decompose` (the prompt's inputs answered at once).
  */
-export function gatewayModels(base: string, decompose?: DecomposePolicy): { id: string; mode?: Mode; decompose?: DecomposePolicy }[] {
+export function gatewayModels(
+  base: string,
+  decompose?: DecomposePolicy,
+): { id: string; mode?: Mode; decompose?: DecomposePolicy }[] {
   return [
     { id: base },
     { id: `${base}-parallel`, mode: 'parallel' },
@@ -23,7 +26,10 @@ export function gatewayModels(base: string, decompose?: DecomposePolicy): { id: 
 }
 
 const noop = (what: string, isNoop: (v: unknown) => boolean) =>
-  z.unknown().optional().refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by the gateway` });
+  z
+    .unknown()
+    .optional()
+    .refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by the gateway` });
 
 /** The chat body, with the gateway's own `threadweaver` field and the fields a reasoning run cannot honour refused. */
 export const gatewayBodySchema = chatBodySchema.extend({
@@ -51,16 +57,16 @@ export interface SolveRequest {
   /** The last user message. */
   problem: string;
   /** The system (and developer) messages, joined; undefined when none. */
-  system?: string;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  seed?: number;
+  system?: string | undefined;
+  maxTokens?: number | undefined;
+  temperature?: number | undefined;
+  topP?: number | undefined;
+  seed?: number | undefined;
   stream: boolean;
   includeUsage: boolean;
   events: boolean;
   /** Prompt-level forks (the `-decompose` model). */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 export interface RequestLimits {
@@ -68,11 +74,11 @@ export interface RequestLimits {
   modelName: string;
   maxTokensLimit: number;
   /** How problems are put to the model (see buildPrompt). */
-  prompt?: Partial<PromptFormat>;
+  prompt?: Partial<PromptFormat> | undefined;
   /** The trajectory format (its instructed prompt differs). */
-  dialect?: DialectName;
+  dialect?: DialectName | undefined;
   /** Serve the `-decompose` model with this extractor policy. */
-  decompose?: DecomposePolicy;
+  decompose?: DecomposePolicy | undefined;
 }
 
 /**
@@ -85,18 +91,30 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   const model = body.model ?? limits.modelName;
   const known = models.find((m) => m.id === model);
   if (!known) {
-    throw new ApiError(404, `the model '${model}' does not exist: this gateway serves ${models.map((m) => `'${m.id}'`).join(', ')}`, 'not_found_error', 'model', 'model_not_found');
+    throw new ApiError(
+      404,
+      `the model '${model}' does not exist: this gateway serves ${models.map((m) => `'${m.id}'`).join(', ')}`,
+      'not_found_error',
+      'model',
+      'model_not_found',
+    );
   }
   const asked = body.threadweaver?.mode;
   if (known.mode && asked && asked !== known.mode) {
-    throw badRequest(`threadweaver.mode: '${asked}' contradicts the model '${model}' (${known.mode}); use '${limits.modelName}' to choose the mode in the field`, 'threadweaver.mode');
+    throw badRequest(
+      `threadweaver.mode: '${asked}' contradicts the model '${model}' (${known.mode}); use '${limits.modelName}' to choose the mode in the field`,
+      'threadweaver.mode',
+    );
   }
   const mode = known.mode ?? asked ?? 'parallel';
 
   const messages = body.messages.map(toChatMessage);
   const last = messages[messages.length - 1]!;
   if (last.role !== 'user') {
-    throw badRequest(`messages: the last message must be the user's problem (it is ${last.role === 'assistant' ? 'an assistant' : 'a system'} message)`, 'messages');
+    throw badRequest(
+      `messages: the last message must be the user's problem (it is ${last.role === 'assistant' ? 'an assistant' : 'a system'} message)`,
+      'messages',
+    );
   }
   const problem = last.content;
   if (problem.trim() === '') throw badRequest('messages: the last user message is empty', 'messages');
@@ -110,9 +128,14 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
         ? [body.max_completion_tokens, 'max_completion_tokens']
         : [body.max_tokens ?? undefined, 'max_tokens'];
   if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
-    throw badRequest(`${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`, maxTokensParam);
+    throw badRequest(
+      `${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`,
+      maxTokensParam,
+    );
   }
-  const promptTokens = engine.tokenizer.count(buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect));
+  const promptTokens = engine.tokenizer.count(
+    buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect),
+  );
   if (promptTokens >= engine.contextLength) {
     throw badRequest(
       `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,
@@ -124,14 +147,14 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
     model,
     mode,
     problem,
-    ...(system !== undefined ? { system } : {}),
-    ...(maxTokens !== undefined ? { maxTokens } : {}),
-    ...(body.temperature != null ? { temperature: body.temperature } : {}),
-    ...(body.top_p != null ? { topP: body.top_p } : {}),
-    ...(body.seed != null ? { seed: body.seed } : {}),
+    system,
+    maxTokens,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    seed: body.seed ?? undefined,
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     events: body.threadweaver?.events ?? true,
-    ...(known.decompose ? { decompose: known.decompose } : {}),
+    decompose: known.decompose,
   };
 }

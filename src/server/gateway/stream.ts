@@ -39,7 +39,10 @@ function wireEvent(e: SolveEvent): object | undefined {
  * in a chunk's `threadweaver` field, then the chunk with `finish_reason` and the run's report (and
  * the usage chunk when asked). Returns the result (an aborted run is not finished here).
  */
-export async function* streamRun(events: AsyncIterable<SolveEvent>, o: StreamOptions): AsyncGenerator<object, SolveResult | undefined, undefined> {
+export async function* streamRun(
+  events: AsyncIterable<SolveEvent>,
+  o: StreamOptions,
+): AsyncGenerator<object, SolveResult | undefined, undefined> {
   const chunk = (delta: object, extra: { threadweaver?: object; finish?: string | null } = {}) => ({
     ...o.head,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: extra.finish ?? null }],
@@ -70,7 +73,9 @@ export async function* streamRun(events: AsyncIterable<SolveEvent>, o: StreamOpt
       yield* emit(splitter.finish());
       const whole = splitReasoning(r.text, think);
       if (whole.reasoning !== streamed.reasoning || whole.content !== streamed.content) {
-        throw new Error('the streamed text differs from the trajectory (an engine whose deltas do not add up to its text)');
+        throw new Error(
+          'the streamed text differs from the trajectory (an engine whose deltas do not add up to its text)',
+        );
       }
       yield chunk({}, { finish: finishReason(r.finishReason), threadweaver: { type: 'done', ...runReport(r) } });
       if (o.includeUsage) yield { ...o.head, choices: [], usage: usage(r.trajectory, o.tokenizer, whole) };

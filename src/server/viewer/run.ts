@@ -79,7 +79,8 @@ export async function loadRun(target: string): Promise<LoadedRun> {
     // Final rows first, so a pending row is kept only when its final row is not written yet.
     files.sort((a, b) => Number(isPending(a)) - Number(isPending(b)));
   }
-  if (files.length === 0) throw new RunFolderError(`${target}: no ${RESULTS_FILE} or rollout .jsonl files in this folder`);
+  if (files.length === 0)
+    throw new RunFolderError(`${target}: no ${RESULTS_FILE} or rollout .jsonl files in this folder`);
   const rows: RunRow[] = [];
   const seen = new Set<string>();
   for (const file of files) {
@@ -231,7 +232,14 @@ export interface SampleView {
  * (rollouts), else from `tokenizer` on its text; rows stored without text have no segments.
  */
 export function sampleView(row: RunRow, tokenizer: Tokenizer): SampleView {
-  const { text = '', ids, calls: _calls, promptIds: _promptIds, prompt: _prompt, ...rest } = row as RunRow & { calls?: unknown; promptIds?: unknown; prompt?: unknown };
+  const {
+    text = '',
+    ids,
+    calls: _calls,
+    promptIds: _promptIds,
+    prompt: _prompt,
+    ...rest
+  } = row as RunRow & { calls?: unknown; promptIds?: unknown; prompt?: unknown };
   const tree = parseTrajectory(text);
   const tokens = ids ?? tokenizer.encode(text);
   // An eval row does not say whether the model ended with EOS (a token the text does not show); its T does.
@@ -242,7 +250,8 @@ export function sampleView(row: RunRow, tokenizer: Tokenizer): SampleView {
   const threadRows: { label: string; bars: TimelineBar[] }[] = [];
   let x = 0;
   const sequentialRun = (n: number) => {
-    if (n > 0) phases.push({ start: x, end: x + n, kind: 'sequential', critical: true, title: `sequential: ${n} tokens` });
+    if (n > 0)
+      phases.push({ start: x, end: x + n, kind: 'sequential', critical: true, title: `sequential: ${n} tokens` });
     x += n;
   };
   let blockIndex = 0;
@@ -261,26 +270,51 @@ export function sampleView(row: RunRow, tokenizer: Tokenizer): SampleView {
       block: b,
       outlines: seg.outlines.map((o) => ({ number: o.number, text: o.text })),
       overheadTokens: stat.overheadTokens,
-      threads: seg.threads.map((t, i) => ({ thread: t.number, text: t.text, tokens: stat.threadTokens[i] ?? 0, critical: i === critical })),
+      threads: seg.threads.map((t, i) => ({
+        thread: t.number,
+        text: t.text,
+        tokens: stat.threadTokens[i] ?? 0,
+        critical: i === critical,
+      })),
     });
     const span = stat.overheadTokens + longest;
-    phases.push({ start: x, end: x + span, kind: 'parallel', critical: true, title: `parallel block ${b}: ${stat.overheadTokens} + ${longest} tokens on the critical path` });
+    phases.push({
+      start: x,
+      end: x + span,
+      kind: 'parallel',
+      critical: true,
+      title: `parallel block ${b}: ${stat.overheadTokens} + ${longest} tokens on the critical path`,
+    });
     seg.threads.forEach((t, i) => {
       const n = stat.threadTokens[i] ?? 0;
       threadRows.push({
         label: `block ${b} · thread ${t.number ?? '?'}`,
-        bars: [{ start: x + stat.overheadTokens, end: x + stat.overheadTokens + n, kind: 'thread', critical: i === critical, title: `thread ${t.number ?? '?'}: ${n} tokens` }],
+        bars: [
+          {
+            start: x + stat.overheadTokens,
+            end: x + stat.overheadTokens + n,
+            kind: 'thread',
+            critical: i === critical,
+            title: `thread ${t.number ?? '?'}: ${n} tokens`,
+          },
+        ],
       });
     });
     x += span;
   }
   sequentialRun(stats.sequentialRuns[blockIndex] ?? 0);
-  return { row: rest, segments, timeline: { unit: 'tokens', rows: [{ label: 'phases', bars: phases }, ...threadRows] } };
+  return {
+    row: rest,
+    segments,
+    timeline: { unit: 'tokens', rows: [{ label: 'phases', bars: phases }, ...threadRows] },
+  };
 }
 
 /** The samples of one problem, parallel and sequential, in sample order. */
 export function problemView(run: LoadedRun, dataset: string, problemId: string, tokenizer: Tokenizer) {
-  const rows = run.rows.filter((r) => r.dataset === dataset && r.problemId === problemId).sort((a, b) => a.sample - b.sample || a.mode.localeCompare(b.mode));
+  const rows = run.rows
+    .filter((r) => r.dataset === dataset && r.problemId === problemId)
+    .sort((a, b) => a.sample - b.sample || a.mode.localeCompare(b.mode));
   if (rows.length === 0) return undefined;
   const first = rows[0]!;
   return {

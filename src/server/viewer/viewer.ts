@@ -41,7 +41,10 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
 
   const handle: RequestHandler = async (req) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `${url.pathname} accepts GET only`, 'invalid_request_error', null, 'method_not_allowed', { Allow: 'GET' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      throw new ApiError(405, `${url.pathname} accepts GET only`, 'invalid_request_error', null, 'method_not_allowed', {
+        Allow: 'GET',
+      });
     const p = url.pathname;
     if (p === '/' || p === '/problem') return webFile('view.html');
     if (p.startsWith('/assets/')) return webFile(p.slice('/assets/'.length));
@@ -63,7 +66,12 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
   };
 
   // A read-only viewer has nothing in flight worth waiting for at shutdown.
-  return startHost(handle, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, shutdownGraceMs: 0, ...(options.log ? { log: options.log } : {}) });
+  return startHost(handle, {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    shutdownGraceMs: 0,
+    log: options.log,
+  });
 }
 
 async function filesSignature(run: LoadedRun): Promise<string> {

@@ -122,9 +122,31 @@ class RunView {
     const critical = criticalThreads(
       [...this.blocks.keys()].map((block) => ({ block, threads: this.live.threads.filter((x) => x.block === block) })),
     );
-    const rows = [{ label: 'phases', bars: this.live.phases.map((p) => ({ start: p.start, end: p.end, kind: p.kind, critical: true, title: p.kind })) }];
+    const rows = [
+      {
+        label: 'phases',
+        bars: this.live.phases.map((p) => ({
+          start: p.start,
+          end: p.end,
+          kind: p.kind,
+          critical: true,
+          title: p.kind,
+        })),
+      },
+    ];
     for (const x of this.live.threads) {
-      rows.push({ label: `block ${x.block} · thread ${x.thread}`, bars: [{ start: x.start, end: x.end, kind: 'thread', critical: x.end !== null && critical.has(`${x.block}.${x.thread}`), title: `thread ${x.thread}` }] });
+      rows.push({
+        label: `block ${x.block} · thread ${x.thread}`,
+        bars: [
+          {
+            start: x.start,
+            end: x.end,
+            kind: 'thread',
+            critical: x.end !== null && critical.has(`${x.block}.${x.thread}`),
+            title: `thread ${x.thread}`,
+          },
+        ],
+      });
     }
     $('timeline-panel').hidden = false;
     renderTimeline(this.timeline, { unit: 'ms', rows }, this.now());
@@ -161,7 +183,11 @@ function showMetrics(par, seq) {
     const s = seq.metrics;
     metric('sequential T', String(s.totalTokens), 'seq-T');
     metric('sequential wall', `${(s.wallMs / 1000).toFixed(2)} s`, 'seq-wall');
-    metric('speedup vs sequential (tokens: T_seq / L)', `${(s.totalTokens / Math.max(1, m.criticalPathTokens)).toFixed(2)}×`, 'speedup');
+    metric(
+      'speedup vs sequential (tokens: T_seq / L)',
+      `${(s.totalTokens / Math.max(1, m.criticalPathTokens)).toFixed(2)}×`,
+      'speedup',
+    );
     metric('speedup vs sequential (wall)', `${(s.wallMs / Math.max(1, m.wallMs)).toFixed(2)}×`, 'wall-speedup');
   }
 }
@@ -203,7 +229,11 @@ async function run() {
   $('stop').disabled = false;
   const mode = $('mode').value;
   const compare = $('compare').checked && mode === 'parallel';
-  const body = { model: `threadweaver-${mode}`, messages: [{ role: 'user', content: problem }], temperature: Number($('temperature').value || 0) };
+  const body = {
+    model: `threadweaver-${mode}`,
+    messages: [{ role: 'user', content: problem }],
+    temperature: Number($('temperature').value || 0),
+  };
   const max = Number($('max-tokens').value);
   if (max > 0) body.max_tokens = max;
   $('run-panel').hidden = false;

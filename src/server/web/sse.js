@@ -12,7 +12,12 @@ export class ApiError extends Error {
 export async function* streamChat(body, { apiKey, signal } = {}) {
   const headers = { 'content-type': 'application/json' };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-  const res = await fetch('/v1/chat/completions', { method: 'POST', headers, body: JSON.stringify({ ...body, stream: true }), signal });
+  const res = await fetch('/v1/chat/completions', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ ...body, stream: true }),
+    signal,
+  });
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';

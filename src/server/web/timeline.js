@@ -32,22 +32,31 @@ export function renderTimeline(container, model, now = 0) {
   const plotW = width - LABEL_W - 16;
   const height = model.rows.length * (ROW_H + GAP) + 28;
   const x = (v) => LABEL_W + (v / end) * plotW;
-  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, height, role: 'img', 'aria-label': `timeline in ${model.unit}` });
+  const svg = el('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    height,
+    role: 'img',
+    'aria-label': `timeline in ${model.unit}`,
+  });
   model.rows.forEach((row, i) => {
     const y = i * (ROW_H + GAP) + 4;
     el('text', { x: 4, y: y + ROW_H - 6, class: 'row-label' }, svg).textContent = row.label;
     for (const b of row.bars) {
       const stop = b.end ?? now;
-      const rect = el('rect', {
-        x: x(b.start),
-        y,
-        width: Math.max(1.5, x(stop) - x(b.start)),
-        height: ROW_H,
-        rx: 3,
-        class: `bar-${b.kind}${b.critical ? ' critical' : ''}`,
-        'data-kind': b.kind,
-        'data-critical': b.critical ? 'true' : 'false',
-      }, svg);
+      const rect = el(
+        'rect',
+        {
+          x: x(b.start),
+          y,
+          width: Math.max(1.5, x(stop) - x(b.start)),
+          height: ROW_H,
+          rx: 3,
+          class: `bar-${b.kind}${b.critical ? ' critical' : ''}`,
+          'data-kind': b.kind,
+          'data-critical': b.critical ? 'true' : 'false',
+        },
+        svg,
+      );
       el('title', {}, rect).textContent = b.title ?? '';
     }
   });
@@ -56,14 +65,17 @@ export function renderTimeline(container, model, now = 0) {
   const step = niceStep(end, 8);
   for (let v = 0; v <= end + 1e-9; v += step) {
     el('line', { x1: x(v), x2: x(v), y1: axisY, y2: axisY + 4, class: 'axis' }, svg);
-    const label = model.unit === 'ms' ? (step >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`) : `${Math.round(v)}`;
+    const label =
+      model.unit === 'ms' ? (step >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`) : `${Math.round(v)}`;
     el('text', { x: x(v), y: axisY + 16, 'text-anchor': 'middle', class: 'tick' }, svg).textContent = label;
   }
-  el('text', { x: 4, y: axisY + 16, class: 'tick' }, svg).textContent = model.unit === 'ms' ? 'time' : 'tokens (critical path)';
+  el('text', { x: 4, y: axisY + 16, class: 'tick' }, svg).textContent =
+    model.unit === 'ms' ? 'time' : 'tokens (critical path)';
   container.replaceChildren(svg);
   const legend = document.createElement('div');
   legend.className = 'legend';
-  legend.innerHTML = '<span class="l-seq">sequential</span><span class="l-par">parallel block</span><span class="l-thread">thread</span><span class="l-crit">critical path</span>';
+  legend.innerHTML =
+    '<span class="l-seq">sequential</span><span class="l-par">parallel block</span><span class="l-thread">thread</span><span class="l-crit">critical path</span>';
   container.appendChild(legend);
 }
 
@@ -89,7 +101,10 @@ export function runTimeline(report) {
         end: p.endMs,
         kind: p.kind,
         critical: true,
-        title: p.kind === 'parallel' ? `parallel block ${p.block}: ${p.endMs - p.startMs} ms` : `sequential: ${p.endMs - p.startMs} ms`,
+        title:
+          p.kind === 'parallel'
+            ? `parallel block ${p.block}: ${p.endMs - p.startMs} ms`
+            : `sequential: ${p.endMs - p.startMs} ms`,
       })),
     },
   ];
@@ -97,7 +112,15 @@ export function runTimeline(report) {
     for (const t of b.threads) {
       rows.push({
         label: `block ${b.block} · thread ${t.thread}`,
-        bars: [{ start: t.startMs, end: t.endMs, kind: 'thread', critical: critical.has(`${b.block}.${t.thread}`), title: `thread ${t.thread}: ${t.tokens} tokens, ${t.endMs - t.startMs} ms` }],
+        bars: [
+          {
+            start: t.startMs,
+            end: t.endMs,
+            kind: 'thread',
+            critical: critical.has(`${b.block}.${t.thread}`),
+            title: `thread ${t.thread}: ${t.tokens} tokens, ${t.endMs - t.startMs} ms`,
+          },
+        ],
       });
     }
   }

@@ -44,26 +44,76 @@ function summaryPanel(run) {
     for (const mode of ['parallel', 'sequential']) {
       const m = d[mode];
       if (!m) continue;
-      rows.push(h('tr', {}, h('td', {}, name), h('td', {}, mode), h('td', {}, pct(m.accuracy)), h('td', {}, pct(m.passAtK)), h('td', {}, num(m.meanTotalTokens)), h('td', {}, num(m.meanCriticalPathTokens)), h('td', {}, num(m.meanAcceleration, 3)), h('td', {}, pct(m.formatCorrect)), h('td', {}, m.samples)));
+      rows.push(
+        h(
+          'tr',
+          {},
+          h('td', {}, name),
+          h('td', {}, mode),
+          h('td', {}, pct(m.accuracy)),
+          h('td', {}, pct(m.passAtK)),
+          h('td', {}, num(m.meanTotalTokens)),
+          h('td', {}, num(m.meanCriticalPathTokens)),
+          h('td', {}, num(m.meanAcceleration, 3)),
+          h('td', {}, pct(m.formatCorrect)),
+          h('td', {}, m.samples),
+        ),
+      );
     }
   }
   const speed = Object.entries(run.datasets).map(([name, d]) =>
-    h('li', {}, `${name}: token-latency speedup ${times(d.speedup.tokenLatencyRatioOfMeans)} (ratio of means), ${times(d.speedup.tokenLatencyMeanOfRatios)} (mean of per-problem ratios), wall clock ${times(d.speedup.wallClock)}; parallel width T/L ${times(d.speedup.parallelOwnTotalOverCriticalPath)} (not a speedup)`),
+    h(
+      'li',
+      {},
+      `${name}: token-latency speedup ${times(d.speedup.tokenLatencyRatioOfMeans)} (ratio of means), ${times(d.speedup.tokenLatencyMeanOfRatios)} (mean of per-problem ratios), wall clock ${times(d.speedup.wallClock)}; parallel width T/L ${times(d.speedup.parallelOwnTotalOverCriticalPath)} (not a speedup)`,
+    ),
   );
   const r = run.rollouts;
   const cfg = run.config;
   return panel(
     'Summary',
-    h('p', { class: 'hint' }, `${run.kind === 'rollouts' ? 'RL rollouts' : 'eval run'} · ${run.rows} samples · ${run.files.join(', ')}${cfg ? ` · k ${cfg.k}, temperature ${cfg.temperature}, top-p ${cfg.topP}` : ''}`),
-    r ? h('p', {}, `mean reward ${num(r.meanReward, 3)} · accuracy ${pct(r.accuracy)} · mean η ${num(r.meanAcceleration, 3)} · with parallel blocks ${pct(r.parallelShare)} · format ok ${pct(r.formatValidShare)}`) : null,
-    h('table', { class: 'rows', id: 'summary' }, h('thead', {}, h('tr', {}, ...['dataset', 'mode', 'accuracy', 'pass@k', 'mean T', 'mean L', 'mean η', 'format ok', 'samples'].map((t) => h('th', {}, t)))), h('tbody', {}, rows)),
+    h(
+      'p',
+      { class: 'hint' },
+      `${run.kind === 'rollouts' ? 'RL rollouts' : 'eval run'} · ${run.rows} samples · ${run.files.join(', ')}${cfg ? ` · k ${cfg.k}, temperature ${cfg.temperature}, top-p ${cfg.topP}` : ''}`,
+    ),
+    r
+      ? h(
+          'p',
+          {},
+          `mean reward ${num(r.meanReward, 3)} · accuracy ${pct(r.accuracy)} · mean η ${num(r.meanAcceleration, 3)} · with parallel blocks ${pct(r.parallelShare)} · format ok ${pct(r.formatValidShare)}`,
+        )
+      : null,
+    h(
+      'table',
+      { class: 'rows', id: 'summary' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['dataset', 'mode', 'accuracy', 'pass@k', 'mean T', 'mean L', 'mean η', 'format ok', 'samples'].map((t) =>
+            h('th', {}, t),
+          ),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
     h('ul', { class: 'hint' }, speed),
   );
 }
 
 function chartsPanel(run) {
   if (!run.charts.length) return null;
-  return panel('Charts', h('div', { class: 'charts' }, run.charts.map((c) => h('img', { src: `/api/charts/${c.file}`, alt: c.title, title: c.title }))));
+  return panel(
+    'Charts',
+    h(
+      'div',
+      { class: 'charts' },
+      run.charts.map((c) => h('img', { src: `/api/charts/${c.file}`, alt: c.title, title: c.title })),
+    ),
+  );
 }
 
 function cellText(c) {
@@ -78,7 +128,17 @@ function problemsPanel(run) {
   const tbody = h('tbody');
   const count = h('span', { class: 'hint', id: 'count' });
   const select = (id, options) =>
-    h('select', { id, onchange: (e) => { state[id] = e.target.value; draw(); } }, options.map(([v, t]) => h('option', { value: v, selected: state[id] === v }, t)));
+    h(
+      'select',
+      {
+        id,
+        onchange: (e) => {
+          state[id] = e.target.value;
+          draw();
+        },
+      },
+      options.map(([v, t]) => h('option', { value: v, selected: state[id] === v }, t)),
+    );
 
   function cellsOf(p) {
     return state.mode === 'both' ? Object.values(p.modes) : p.modes[state.mode] ? [p.modes[state.mode]] : [];
@@ -97,14 +157,23 @@ function problemsPanel(run) {
     let list = run.problems.filter(keep);
     if (state.sort !== 'none') {
       const dir = state.sort === 'speedup-desc' ? -1 : 1;
-      list = [...list].sort((a, b) => (a.speedup ?? -Infinity) === (b.speedup ?? -Infinity) ? 0 : a.speedup == null ? 1 : b.speedup == null ? -1 : dir * (a.speedup - b.speedup));
+      list = [...list].sort((a, b) =>
+        (a.speedup ?? -Infinity) === (b.speedup ?? -Infinity)
+          ? 0
+          : a.speedup == null
+            ? 1
+            : b.speedup == null
+              ? -1
+              : dir * (a.speedup - b.speedup),
+      );
     }
     tbody.replaceChildren(
       ...list.map((p) => {
         const href = `/problem?dataset=${encodeURIComponent(p.dataset)}&id=${encodeURIComponent(p.problemId)}`;
         const par = p.modes.parallel;
         const seq = p.modes.sequential;
-        const correctness = (c) => h('td', { class: c ? (c.correct === c.samples ? 'ok' : c.correct === 0 ? 'bad' : '') : '' }, cellText(c));
+        const correctness = (c) =>
+          h('td', { class: c ? (c.correct === c.samples ? 'ok' : c.correct === 0 ? 'bad' : '') : '' }, cellText(c));
         return h(
           'tr',
           { 'data-problem-id': p.problemId, 'data-dataset': p.dataset, 'data-speedup': p.speedup ?? '' },
@@ -125,28 +194,75 @@ function problemsPanel(run) {
     for (const [k, v] of Object.entries(state)) if (!['all', 'both', 'none'].includes(v)) q.set(k, v);
     history.replaceState(null, '', q.size ? `/?${q}` : '/');
   }
-  const sortHeader = h('th', {
-    'data-sort': 'speedup',
-    title: 'sort by speedup',
-    onclick: () => {
-      state.sort = state.sort === 'speedup-desc' ? 'speedup-asc' : 'speedup-desc';
-      document.getElementById('sort').value = state.sort;
-      draw();
+  const sortHeader = h(
+    'th',
+    {
+      'data-sort': 'speedup',
+      title: 'sort by speedup',
+      onclick: () => {
+        state.sort = state.sort === 'speedup-desc' ? 'speedup-asc' : 'speedup-desc';
+        document.getElementById('sort').value = state.sort;
+        draw();
+      },
     },
-  }, 'speedup');
+    'speedup',
+  );
   const filters = h(
     'div',
     { class: 'controls' },
-    h('label', {}, 'outcome ', select('outcome', [['all', 'all'], ['correct', 'all samples correct'], ['incorrect', 'some incorrect']])),
-    h('label', {}, 'mode ', select('mode', [['both', 'both'], ['parallel', 'parallel'], ['sequential', 'sequential']])),
+    h(
+      'label',
+      {},
+      'outcome ',
+      select('outcome', [
+        ['all', 'all'],
+        ['correct', 'all samples correct'],
+        ['incorrect', 'some incorrect'],
+      ]),
+    ),
+    h(
+      'label',
+      {},
+      'mode ',
+      select('mode', [
+        ['both', 'both'],
+        ['parallel', 'parallel'],
+        ['sequential', 'sequential'],
+      ]),
+    ),
     h('label', {}, 'family ', select('family', [['all', 'all'], ...families.map((f) => [f, f])])),
-    h('label', {}, 'sort ', select('sort', [['none', 'run order'], ['speedup-desc', 'speedup, highest first'], ['speedup-asc', 'speedup, lowest first']])),
+    h(
+      'label',
+      {},
+      'sort ',
+      select('sort', [
+        ['none', 'run order'],
+        ['speedup-desc', 'speedup, highest first'],
+        ['speedup-asc', 'speedup, lowest first'],
+      ]),
+    ),
     count,
   );
   const table = h(
     'table',
     { class: 'rows', id: 'problems' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'problem'), h('th', {}, 'dataset'), h('th', {}, 'family'), h('th', {}, 'parallel ✓'), h('th', {}, 'sequential ✓'), h('th', {}, 'seq T'), h('th', {}, 'par L'), sortHeader, h('th', {}, 'text'))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'problem'),
+        h('th', {}, 'dataset'),
+        h('th', {}, 'family'),
+        h('th', {}, 'parallel ✓'),
+        h('th', {}, 'sequential ✓'),
+        h('th', {}, 'seq T'),
+        h('th', {}, 'par L'),
+        sortHeader,
+        h('th', {}, 'text'),
+      ),
+    ),
     tbody,
   );
   draw();
@@ -164,16 +280,39 @@ function trajectoryView(segments) {
       'div',
       { class: 'lanes' },
       s.threads.map((t) =>
-        h('div', { class: 'lane', 'data-thread': `${s.block}.${t.thread ?? '?'}`, 'data-critical': t.critical ? 'true' : 'false' },
-          h('div', { class: 'lane-head' }, h('div', {}, `thread ${t.thread ?? '?'}`), h('div', {}, `${t.tokens} tokens`)),
-          h('div', { class: 'lane-text text' }, t.text)),
+        h(
+          'div',
+          {
+            class: 'lane',
+            'data-thread': `${s.block}.${t.thread ?? '?'}`,
+            'data-critical': t.critical ? 'true' : 'false',
+          },
+          h(
+            'div',
+            { class: 'lane-head' },
+            h('div', {}, `thread ${t.thread ?? '?'}`),
+            h('div', {}, `${t.tokens} tokens`),
+          ),
+          h('div', { class: 'lane-text text' }, t.text),
+        ),
       ),
     );
     root.append(
-      h('div', { class: 'block', 'data-block': s.block, 'data-state': 'joined' },
-        h('div', { class: 'block-head' }, `parallel block ${s.block} · ${s.threads.length} threads · ${s.overheadTokens} tokens of outlines and wrappers`),
-        h('div', { class: 'outlines' }, s.outlines.map((o) => h('div', {}, `${o.number ?? '?'}: ${o.text}`))),
-        lanes),
+      h(
+        'div',
+        { class: 'block', 'data-block': s.block, 'data-state': 'joined' },
+        h(
+          'div',
+          { class: 'block-head' },
+          `parallel block ${s.block} · ${s.threads.length} threads · ${s.overheadTokens} tokens of outlines and wrappers`,
+        ),
+        h(
+          'div',
+          { class: 'outlines' },
+          s.outlines.map((o) => h('div', {}, `${o.number ?? '?'}: ${o.text}`)),
+        ),
+        lanes,
+      ),
     );
   }
   return root;
@@ -185,13 +324,22 @@ function sampleCard(s) {
   const card = h(
     'div',
     { class: 'sample panel', 'data-mode': r.mode, 'data-sample': r.sample },
-    h('h3', {}, `${r.mode} · sample ${r.sample} `, h('span', { class: r.correct ? 'ok' : 'bad' }, r.correct ? '✓ correct' : '✗ incorrect'), r.pending ? h('span', { class: 'hint' }, ' (group pending)') : null),
-    h('p', { class: 'hint' },
+    h(
+      'h3',
+      {},
+      `${r.mode} · sample ${r.sample} `,
+      h('span', { class: r.correct ? 'ok' : 'bad' }, r.correct ? '✓ correct' : '✗ incorrect'),
+      r.pending ? h('span', { class: 'hint' }, ' (group pending)') : null,
+    ),
+    h(
+      'p',
+      { class: 'hint' },
       `answer ${r.answer ?? '(none)'} · T ${r.totalTokens} · L ${r.criticalPathTokens} · η ${num(r.acceleration, 3)} · ${r.parallelBlocks} blocks, ${r.threads} threads · wall ${(r.wallMs / 1000).toFixed(2)} s · seed ${r.seed}` +
         (typeof r.reward === 'number' ? ` · reward ${num(r.reward, 3)}` : '') +
         (typeof r.advantage === 'number' ? ` · advantage ${num(r.advantage, 3)}` : '') +
         (r.formatValid ? '' : ' · format invalid') +
-        ` · grader: ${r.gradeReason}`),
+        ` · grader: ${r.gradeReason}`,
+    ),
     timeline,
     s.segments.length ? trajectoryView(s.segments) : h('p', { class: 'hint' }, 'the run kept no text for this sample'),
   );
@@ -213,19 +361,26 @@ async function problemPage(params) {
   }
   const cards = [];
   const grid = [...bySample.entries()].map(([, entry]) =>
-    h('div', { class: 'samples' }, ['parallel', 'sequential'].map((mode) => {
-      if (!entry[mode]) return h('div', { class: 'sample hint' }, `no ${mode} sample`);
-      const card = sampleCard(entry[mode]);
-      cards.push(card);
-      return card;
-    })),
+    h(
+      'div',
+      { class: 'samples' },
+      ['parallel', 'sequential'].map((mode) => {
+        if (!entry[mode]) return h('div', { class: 'sample hint' }, `no ${mode} sample`);
+        const card = sampleCard(entry[mode]);
+        cards.push(card);
+        return card;
+      }),
+    ),
   );
   main.append(
     h('p', {}, h('a', { href: '/', id: 'back' }, '← all problems')),
-    h('section', { class: 'panel', id: 'problem', 'data-problem-id': p.problemId },
+    h(
+      'section',
+      { class: 'panel', id: 'problem', 'data-problem-id': p.problemId },
       h('h2', {}, `${p.dataset} / ${p.problemId}${p.family ? ` · ${p.family}` : ''}`),
       h('pre', { class: 'text' }, p.problem ?? '(the run did not store the problem text)'),
-      h('p', {}, 'gold answer: ', h('b', {}, p.gold))),
+      h('p', {}, 'gold answer: ', h('b', {}, p.gold)),
+    ),
     ...grid,
   );
   for (const c of cards) renderTimeline(c.timelineEl, c.timelineModel);
