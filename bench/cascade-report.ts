@@ -25,12 +25,26 @@ export interface CascadeResult {
   machine: { cpu: string; cores: number; node: string; loadAverageBefore: number[]; loadAverageAfter: number[] };
   /** Per context: one plain row's ms, and 1–4 sibling rows relative to it, on copies (before) and with the cascade (after). */
   stepCostRelativeToOne: Record<string, { plainMs: number; before: Side; after: Side }>;
-  forkAndDrop: { prefix: number; rows: number; forkMs: { before: number; after: number }; dropMs: { before: number; after: number } };
+  forkAndDrop: {
+    prefix: number;
+    rows: number;
+    forkMs: { before: number; after: number };
+    dropMs: { before: number; after: number };
+  };
   /** Per prefix length and thread count: a whole block's ms. */
   blocks: Record<string, Record<string, { before: number; after: number; speedup: number }>>;
   singleStream: { tokensPerSecond: { before: number; after: number }; ratio: number; rounds: number };
-  problems: { all: CascadeProblems; threePlusThreads: CascadeProblems; identicalToCopies: { default: number; always: number; of: number } };
-  problemsDetail: { id: string; threads: number; ms: Record<string, number>; sameAsCopies: Record<Exclude<Config, 'copies'>, boolean> }[];
+  problems: {
+    all: CascadeProblems;
+    threePlusThreads: CascadeProblems;
+    identicalToCopies: { default: number; always: number; of: number };
+  };
+  problemsDetail: {
+    id: string;
+    threads: number;
+    ms: Record<string, number>;
+    sameAsCopies: Record<Exclude<Config, 'copies'>, boolean>;
+  }[];
 }
 
 /** The section of bench/RESULTS.md for cascade attention (empty until measured). */
@@ -39,7 +53,10 @@ export function cascadeSection(): string {
   const r = JSON.parse(readFileSync(CASCADE_RESULT, 'utf8')) as CascadeResult;
   const f2 = (x: number) => x.toFixed(2);
   const steps = Object.entries(r.stepCostRelativeToOne).flatMap(([ctx, v]) =>
-    (['before', 'after'] as const).map((w) => `| ${ctx} | ${w === 'before' ? 'copies' : 'cascade'} | ${f2(v.plainMs)} | ${[1, 2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×').join(' | ')} | ${f2(v[w].msBatch4!)} |`),
+    (['before', 'after'] as const).map(
+      (w) =>
+        `| ${ctx} | ${w === 'before' ? 'copies' : 'cascade'} | ${f2(v.plainMs)} | ${[1, 2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×').join(' | ')} | ${f2(v[w].msBatch4!)} |`,
+    ),
   );
   const p = r.problems;
   const threads = Object.keys(Object.values(r.blocks)[0] ?? {});
@@ -60,7 +77,14 @@ Whole blocks (rows formed, decoded until the last ends at 90 tokens, each droppe
 
 | prefix | ${threads.map((t) => `${t} threads`).join(' | ')} |
 | ---: | ${threads.map(() => '---:').join(' | ')} |
-${Object.entries(r.blocks).map(([ctx, b]) => `| ${ctx} | ${Object.values(b).map((v) => `${v.before.toFixed(1)} → ${v.after.toFixed(1)} (${f2(v.speedup)}×)`).join(' | ')} |`).join('\n')}
+${Object.entries(r.blocks)
+  .map(
+    ([ctx, b]) =>
+      `| ${ctx} | ${Object.values(b)
+        .map((v) => `${v.before.toFixed(1)} → ${v.after.toFixed(1)} (${f2(v.speedup)}×)`)
+        .join(' | ')} |`,
+  )
+  .join('\n')}
 
 B/C wall clock, C three ways (rows on copies; the default engine: cascade from a ${r.defaultCascadeMinPrefix}-token prefix; cascade for every sibling call):
 
@@ -72,4 +96,3 @@ B/C wall clock, C three ways (rows on copies; the default engine: cascade from a
 C's texts identical to the rows-on-copies run: default ${p.identicalToCopies.default}/${p.identicalToCopies.of}, cascade for every sibling call ${p.identicalToCopies.always}/${p.identicalToCopies.of}. Single stream (the same path in every engine, a control): ${r.singleStream.tokensPerSecond.before.toFixed(0)} and ${r.singleStream.tokensPerSecond.after.toFixed(0)} tokens/s.
 `;
 }
-

@@ -61,7 +61,14 @@ async function stepCost(engines: Record<Which, TransformersEngine>, contexts: nu
       ...(Object.fromEntries(
         WHICH.map((w) => {
           const ms = [1, 2, 3, 4].map((b) => median(samples[`${w}${b}`]!));
-          return [w, { ...Object.fromEntries(ms.map((m, i) => [`batch${i + 1}`, round3(m / plainMs)])), msBatch1: round3(ms[0]!), msBatch4: round3(ms[3]!) }];
+          return [
+            w,
+            {
+              ...Object.fromEntries(ms.map((m, i) => [`batch${i + 1}`, round3(m / plainMs)])),
+              msBatch1: round3(ms[0]!),
+              msBatch4: round3(ms[3]!),
+            },
+          ];
         }),
       ) as unknown as Record<Which, Record<string, number>>),
     };
@@ -139,15 +146,27 @@ async function singleStream(engines: Record<Which, TransformersEngine>, rounds: 
       tps[w].push(out.ids.length / ((performance.now() - t0) / 1000));
     }
   }
-  return { tokensPerSecond: { before: round3(median(tps.before)), after: round3(median(tps.after)) }, ratio: round3(median(tps.after) / median(tps.before)), rounds };
+  return {
+    tokensPerSecond: { before: round3(median(tps.before)), after: round3(median(tps.after)) },
+    ratio: round3(median(tps.after) / median(tps.before)),
+    rounds,
+  };
 }
-
 
 async function problemsRun(engines: Record<Config, TransformersEngine>, limit: number) {
   const file = path.resolve(root, '../shared/benchmarks/arith500.jsonl');
   if (!existsSync(file)) throw new Error(`cascade bench: ${file} not found`);
-  const problems = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l) as { id: string; problem: string });
-  const rows: { id: string; threads: number; ms: Record<string, number>; sameAsCopies: Record<Exclude<Config, 'copies'>, boolean> }[] = [];
+  const problems = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, limit)
+    .map((l) => JSON.parse(l) as { id: string; problem: string });
+  const rows: {
+    id: string;
+    threads: number;
+    ms: Record<string, number>;
+    sameAsCopies: Record<Exclude<Config, 'copies'>, boolean>;
+  }[] = [];
   for (const [i, p] of problems.entries()) {
     const ms: Record<string, number> = {};
     const ids: Partial<Record<Config, number[]>> = {};
@@ -172,27 +191,47 @@ async function problemsRun(engines: Record<Config, TransformersEngine>, limit: n
     ];
     for (let k = 0; k < runs.length; k++) await runs[(i + k) % runs.length]!();
     const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, j) => x === b[j]);
-    rows.push({ id: p.id, threads, ms, sameAsCopies: { default: same(ids.default!, ids.copies!), always: same(ids.always!, ids.copies!) } });
+    rows.push({
+      id: p.id,
+      threads,
+      ms,
+      sameAsCopies: { default: same(ids.default!, ids.copies!), always: same(ids.always!, ids.copies!) },
+    });
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
   }
   const sum = (rs: typeof rows, k: string) => rs.reduce((s, r) => s + r.ms[k]!, 0);
   const summary = (rs: typeof rows) => ({
     problems: rs.length,
     wallMs: Object.fromEntries(['B', ...CONFIGS.map((c) => `C_${c}`)].map((k) => [k, Math.round(sum(rs, k))])),
-    wallBC: Object.fromEntries(CONFIGS.map((c) => [c, round3(sum(rs, 'B') / sum(rs, `C_${c}`))])) as Record<Config, number>,
+    wallBC: Object.fromEntries(CONFIGS.map((c) => [c, round3(sum(rs, 'B') / sum(rs, `C_${c}`))])) as Record<
+      Config,
+      number
+    >,
   });
   return {
     all: summary(rows),
     threePlusThreads: summary(rows.filter((r) => r.threads >= 3)),
-    identicalToCopies: { default: rows.filter((r) => r.sameAsCopies.default).length, always: rows.filter((r) => r.sameAsCopies.always).length, of: rows.length },
+    identicalToCopies: {
+      default: rows.filter((r) => r.sameAsCopies.default).length,
+      always: rows.filter((r) => r.sameAsCopies.always).length,
+      of: rows.length,
+    },
     rows,
   };
 }
 
 export async function runCascadeBench(limit: number, rounds: number): Promise<CascadeResult> {
-  const engines: Record<Which, TransformersEngine> = { before: await TransformersEngine.load({ cascade: false }), after: await TransformersEngine.load() };
-  if (!decoders(engines.after).cascade) throw new Error('cascade bench: the bundled model has no cascade graph (onnx/model_cascade_quantized.onnx)');
-  const configs: Record<Config, TransformersEngine> = { copies: engines.before, default: engines.after, always: await TransformersEngine.load({ cascadeMinPrefix: 1 }) };
+  const engines: Record<Which, TransformersEngine> = {
+    before: await TransformersEngine.load({ cascade: false }),
+    after: await TransformersEngine.load(),
+  };
+  if (!decoders(engines.after).cascade)
+    throw new Error('cascade bench: the bundled model has no cascade graph (onnx/model_cascade_quantized.onnx)');
+  const configs: Record<Config, TransformersEngine> = {
+    copies: engines.before,
+    default: engines.after,
+    always: await TransformersEngine.load({ cascadeMinPrefix: 1 }),
+  };
   // Warm-up: first calls pay session initialisation.
   for (const c of CONFIGS) await solve('Compute 37*24 + 18*53 - 29*11.', { engine: configs[c] });
   const loadBefore = os.loadavg();
@@ -210,14 +249,27 @@ export async function runCascadeBench(limit: number, rounds: number): Promise<Ca
     benchmark: 'cascade',
     date: new Date(started).toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
-    graphs: { before: engines.before.graphFile + ' (every row on a copy of the prefix)', after: `${engines.after.cascadeFile} for sibling calls` },
+    graphs: {
+      before: engines.before.graphFile + ' (every row on a copy of the prefix)',
+      after: `${engines.after.cascadeFile} for sibling calls`,
+    },
     defaultCascadeMinPrefix: DEFAULT_CASCADE_MIN_PREFIX,
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverageBefore: loadBefore.map(round3), loadAverageAfter: os.loadavg().map(round3) },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      node: process.version,
+      loadAverageBefore: loadBefore.map(round3),
+      loadAverageAfter: os.loadavg().map(round3),
+    },
     stepCostRelativeToOne: step,
     forkAndDrop: rowsCost,
     blocks: blockMs,
     singleStream: stream,
-    problems: { all: problems.all, threePlusThreads: problems.threePlusThreads, identicalToCopies: problems.identicalToCopies },
+    problems: {
+      all: problems.all,
+      threePlusThreads: problems.threePlusThreads,
+      identicalToCopies: problems.identicalToCopies,
+    },
     problemsDetail: problems.rows,
   };
   await writeFileAtomic(CASCADE_RESULT, jsonText(result));
@@ -225,20 +277,45 @@ export async function runCascadeBench(limit: number, rounds: number): Promise<Ca
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { limit: { type: 'string', default: '100' }, rounds: { type: 'string', default: '7' } } });
+  const { values } = parseArgs({
+    options: { limit: { type: 'string', default: '100' }, rounds: { type: 'string', default: '7' } },
+  });
   const r = await runCascadeBench(Number(values.limit), Number(values.rounds));
   for (const [ctx, s] of Object.entries(r.stepCostRelativeToOne)) {
-    for (const w of WHICH) console.log(`context ${ctx} ${w.padEnd(6)}: one plain row ${s.plainMs} ms; 1–4 rows ×${s[w].batch1} ×${s[w].batch2} ×${s[w].batch3} ×${s[w].batch4}`);
+    for (const w of WHICH)
+      console.log(
+        `context ${ctx} ${w.padEnd(6)}: one plain row ${s.plainMs} ms; 1–4 rows ×${s[w].batch1} ×${s[w].batch2} ×${s[w].batch3} ×${s[w].batch4}`,
+      );
   }
-  console.log(`fork 4 rows at 300: ${r.forkAndDrop.forkMs.before} → ${r.forkAndDrop.forkMs.after} ms; drop one: ${r.forkAndDrop.dropMs.before} → ${r.forkAndDrop.dropMs.after} ms`);
-  for (const [ctx, b] of Object.entries(r.blocks)) console.log(`blocks at ${ctx}: ` + Object.entries(b).map(([t, v]) => `${t} threads ${v.before} → ${v.after} ms (${v.speedup}×)`).join('; '));
-  console.log(`single stream: ${r.singleStream.tokensPerSecond.before} → ${r.singleStream.tokensPerSecond.after} tokens/s`);
+  console.log(
+    `fork 4 rows at 300: ${r.forkAndDrop.forkMs.before} → ${r.forkAndDrop.forkMs.after} ms; drop one: ${r.forkAndDrop.dropMs.before} → ${r.forkAndDrop.dropMs.after} ms`,
+  );
+  for (const [ctx, b] of Object.entries(r.blocks))
+    console.log(
+      `blocks at ${ctx}: ` +
+        Object.entries(b)
+          .map(([t, v]) => `${t} threads ${v.before} → ${v.after} ms (${v.speedup}×)`)
+          .join('; '),
+    );
+  console.log(
+    `single stream: ${r.singleStream.tokensPerSecond.before} → ${r.singleStream.tokensPerSecond.after} tokens/s`,
+  );
   const p = r.problems;
-  for (const [name, g] of [['≥3 threads', p.threePlusThreads], ['all', p.all]] as const) console.log(`${name}: B/C copies ${g.wallBC.copies}, default ${g.wallBC.default}, always ${g.wallBC.always}`);
-  console.log(`C texts identical to copies: default ${p.identicalToCopies.default}/${p.identicalToCopies.of}, always ${p.identicalToCopies.always}/${p.identicalToCopies.of}`);
+  for (const [name, g] of [
+    ['≥3 threads', p.threePlusThreads],
+    ['all', p.all],
+  ] as const)
+    console.log(`${name}: B/C copies ${g.wallBC.copies}, default ${g.wallBC.default}, always ${g.wallBC.always}`);
+  console.log(
+    `C texts identical to copies: default ${p.identicalToCopies.default}/${p.identicalToCopies.of}, always ${p.identicalToCopies.always}/${p.identicalToCopies.of}`,
+  );
   console.log(`load average ${r.machine.loadAverageBefore[0]} → ${r.machine.loadAverageAfter[0]}`);
   const { renderResults } = await import('./decoding.js');
-  await renderResults(JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as Parameters<typeof renderResults>[0]);
+  await renderResults(
+    JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as Parameters<
+      typeof renderResults
+    >[0],
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('bench', 'cascade.js'))) await main();

@@ -54,11 +54,20 @@ function loadProblems(limit: number): { source: string; problems: Problem[] } {
   const tasks = generateArith(limit, 2026);
   return {
     source: `built-in arith generator, seed 2026, ${limit} problems`,
-    problems: tasks.map((t, i) => ({ id: `arith-${i}`, problem: t.problem, answer: String(t.answer), family: t.family })),
+    problems: tasks.map((t, i) => ({
+      id: `arith-${i}`,
+      problem: t.problem,
+      answer: String(t.answer),
+      family: t.family,
+    })),
   };
 }
 
-async function measureProblems(engine: TransformersEngine, problems: Problem[], maxTokens: number): Promise<Measured[]> {
+async function measureProblems(
+  engine: TransformersEngine,
+  problems: Problem[],
+  maxTokens: number,
+): Promise<Measured[]> {
   const out: Measured[] = [];
   for (const [i, p] of problems.entries()) {
     // Rotate which configuration goes first, so order effects (GC, caches) fall on all three alike.
@@ -89,8 +98,19 @@ async function measureProblems(engine: TransformersEngine, problems: Problem[], 
       family: p.family,
       threads: c.metrics.threads,
       A: { ms: a.metrics.wallMs, tokens: a.metrics.totalTokens, correct: a.answer === p.answer },
-      B: { ms: bMs, tokens: bStats.totalTokens, criticalPath: bStats.totalTokens, correct: extractAnswer(b.text) === p.answer, sameTextAsC: b.text === c.text },
-      C: { ms: c.metrics.wallMs, tokens: c.metrics.totalTokens, criticalPath: c.metrics.criticalPathTokens, correct: c.answer === p.answer },
+      B: {
+        ms: bMs,
+        tokens: bStats.totalTokens,
+        criticalPath: bStats.totalTokens,
+        correct: extractAnswer(b.text) === p.answer,
+        sameTextAsC: b.text === c.text,
+      },
+      C: {
+        ms: c.metrics.wallMs,
+        tokens: c.metrics.totalTokens,
+        criticalPath: c.metrics.criticalPathTokens,
+        correct: c.answer === p.answer,
+      },
     });
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
   }
@@ -116,7 +136,11 @@ function aggregate(rows: Measured[]) {
     wallMs: { A: ms('A'), B: ms('B'), C: ms('C') },
     totalTokens: { A: tok('A'), B: tok('B'), C: tok('C') },
     criticalPathTokens: { A: tok('A'), B: bTokens, C: cp },
-    accuracy: { A: rows.filter((r) => r.A.correct).length / rows.length, B: rows.filter((r) => r.B.correct).length / rows.length, C: rows.filter((r) => r.C.correct).length / rows.length },
+    accuracy: {
+      A: rows.filter((r) => r.A.correct).length / rows.length,
+      B: rows.filter((r) => r.B.correct).length / rows.length,
+      C: rows.filter((r) => r.C.correct).length / rows.length,
+    },
     sameTextBC: rows.filter((r) => r.B.sameTextAsC).length / rows.length,
     wallClock: { CvsB: wallBC, CvsA: ms('A') / ms('C') },
     tokens: { CvsB_criticalPath: tokensBC, CvsA_criticalPath: tok('A') / cp },
@@ -142,7 +166,12 @@ interface StepCost {
   graph?: 'copies' | 'cascade';
 }
 
-async function stepCost(engine: TransformersEngine, contexts: number[], steps: number, rounds: number): Promise<Record<string, StepCost>> {
+async function stepCost(
+  engine: TransformersEngine,
+  contexts: number[],
+  steps: number,
+  rounds: number,
+): Promise<Record<string, StepCost>> {
   const result: Record<string, StepCost> = {};
   for (const ctx of contexts) {
     const prefix = await prefill(engine, ctx);
@@ -150,7 +179,11 @@ async function stepCost(engine: TransformersEngine, contexts: number[], steps: n
     const samples: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
       // Interleave batch sizes within a round so machine noise hits them alike.
-      for (const [key, w, batch] of [['plain', 'before', 1], ...[1, 2, 3, 4].map((b) => [`batch${b}`, which, b])] as [string, Which, number][]) {
+      for (const [key, w, batch] of [['plain', 'before', 1], ...[1, 2, 3, 4].map((b) => [`batch${b}`, which, b])] as [
+        string,
+        Which,
+        number,
+      ][]) {
         const rows = await siblingRows(engine, w, prefix, batch);
         const t0 = performance.now();
         for (let s = 0; s < steps; s++) await rows.step();
@@ -159,7 +192,14 @@ async function stepCost(engine: TransformersEngine, contexts: number[], steps: n
     }
     const base = median(samples.plain!);
     const ratio = (b: number) => median(samples[`batch${b}`]!) / base;
-    result[String(ctx)] = { msBatch1: base, batch1: ratio(1), batch2: ratio(2), batch3: ratio(3), batch4: ratio(4), graph: which === 'after' ? 'cascade' : 'copies' };
+    result[String(ctx)] = {
+      msBatch1: base,
+      batch1: ratio(1),
+      batch2: ratio(2),
+      batch3: ratio(3),
+      batch4: ratio(4),
+      graph: which === 'after' ? 'cascade' : 'copies',
+    };
   }
   return result;
 }
@@ -183,18 +223,32 @@ async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', ro
     const input_ids = new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
     const attention_mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
     t0 = performance.now();
-    const out = (await model.generate({ input_ids, attention_mask, max_new_tokens: a.ids.length, min_new_tokens: a.ids.length, do_sample: false } as never)) as { dims: number[] };
+    const out = (await model.generate({
+      input_ids,
+      attention_mask,
+      max_new_tokens: a.ids.length,
+      min_new_tokens: a.ids.length,
+      do_sample: false,
+    })) as { dims: number[] };
     const generated = out.dims[1]! - ids.length;
     theirs.push(generated / ((performance.now() - t0) / 1000));
   }
   await model.dispose();
-  return { tokensPerSecond: { ours: median(ours), generate: median(theirs) }, ratio: median(ours) / median(theirs), rounds };
+  return {
+    tokensPerSecond: { ours: median(ours), generate: median(theirs) },
+    ratio: median(ours) / median(theirs),
+    rounds,
+  };
 }
 
 function table(rows: [string, ...string[]][]): string {
   const head = rows[0]!;
   const body = rows.slice(1);
-  return [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp32'; threads?: number }) {
@@ -224,8 +278,21 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   const result = {
     benchmark: 'decoding',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
-    config: { model: 'tiny-threadweaver', dtype: opts.dtype, greedy: true, source, problems: problems.length, threads: opts.threads ?? 'default' },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    config: {
+      model: 'tiny-threadweaver',
+      dtype: opts.dtype,
+      greedy: true,
+      source,
+      problems: problems.length,
+      threads: opts.threads ?? 'default',
+    },
     overall: aggregate(rows),
     byFamily: Object.fromEntries(families.map((f) => [f, aggregate(rows.filter((r) => r.family === f))])),
     threePlusThreads: three,
@@ -254,15 +321,31 @@ function kvAppendSection(): string {
     machine: { loadAverageBefore: number[]; loadAverageAfter: number[] };
     stepCostRelativeToOne: Record<string, Record<'before' | 'after', Record<string, number>>>;
     singleStream: { tokensPerSecond: { before: number; after: number }; ratio: number };
-    problems: Record<'all' | 'threePlusThreads', { problems: number; wallBC: { before: number; after: number }; speedupAfterOverBefore: { B: number; C: number } }> & {
+    problems: Record<
+      'all' | 'threePlusThreads',
+      { problems: number; wallBC: { before: number; after: number }; speedupAfterOverBefore: { B: number; C: number } }
+    > & {
       identicalTexts: { B: number; C: number; of: number };
     };
   };
   const idFile = path.join(root, 'bench/results/token-identity.json');
-  const id = existsSync(idFile) ? (JSON.parse(readFileSync(idFile, 'utf8')) as { problems: number; identical: Record<'A' | 'B' | 'C', { same: number }> }) : undefined;
+  const id = existsSync(idFile)
+    ? (JSON.parse(readFileSync(idFile, 'utf8')) as {
+        problems: number;
+        identical: Record<'A' | 'B' | 'C', { same: number }>;
+      })
+    : undefined;
   const f2 = (x: number) => x.toFixed(2);
   const stepRows = Object.entries(kv.stepCostRelativeToOne).flatMap(([ctx, v]) =>
-    (['before', 'after'] as const).map((w) => [`${ctx} ${w}`, f2(v[w].msBatch1!), ...[2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×'), f2(v[w].msBatch4!)] as [string, ...string[]]),
+    (['before', 'after'] as const).map(
+      (w) =>
+        [
+          `${ctx} ${w}`,
+          f2(v[w].msBatch1!),
+          ...[2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×'),
+          f2(v[w].msBatch4!),
+        ] as [string, ...string[]],
+    ),
   );
   const p = kv.problems;
   return `
@@ -280,7 +363,9 @@ ${table([['context, graph', 'batch 1 ms', '2', '3', '4', 'batch 4 ms'], ...stepR
 | B/C wall, ${p.threePlusThreads.problems} problems with ≥3 threads | ${f2(p.threePlusThreads.wallBC.before)}× | ${f2(p.threePlusThreads.wallBC.after)}× | B ${f2(p.threePlusThreads.speedupAfterOverBefore.B)}×, C ${f2(p.threePlusThreads.speedupAfterOverBefore.C)}× |
 
 Texts identical between the two graphs: B ${p.identicalTexts.B}/${p.identicalTexts.of}, C ${p.identicalTexts.C}/${p.identicalTexts.of}.${
-    id ? ` Recorded at the previous commit and at this one (\`bench/token-identity.ts\`): A ${id.identical.A.same}/${id.problems}, B ${id.identical.B.same}/${id.problems}, C ${id.identical.C.same}/${id.problems} identical token for token.` : ''
+    id
+      ? ` Recorded at the previous commit and at this one (\`bench/token-identity.ts\`): A ${id.identical.A.same}/${id.problems}, B ${id.identical.B.same}/${id.problems}, C ${id.identical.C.same}/${id.problems} identical token for token.`
+      : ''
   }
 `;
 }
@@ -297,7 +382,12 @@ export async function renderResults(result: DecodingResult): Promise<void> {
   const stream = result.singleStream;
 
   const f2 = (x: number) => x.toFixed(2);
-  const groups: [string, ReturnType<typeof aggregate>][] = [['all', result.overall], ['≥3 threads', three], ['no block', none], ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>])];
+  const groups: [string, ReturnType<typeof aggregate>][] = [
+    ['all', result.overall],
+    ['≥3 threads', three],
+    ['no block', none],
+    ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>]),
+  ];
   const md = `# Benchmark results
 
 Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}.
@@ -309,20 +399,37 @@ A = sequential mode; B = the parallel trajectory in one pass, no forking; C = or
 batched threads, join reuse). Token ratios use critical-path tokens (B's path is all its tokens).
 
 ${table([
-  ['problems', 'n', 'wall A s', 'wall B s', 'wall C s', 'C vs B wall', 'C vs A wall', 'C vs B tokens', 'C vs A tokens', 'realization', 'acc A/B/C'],
-  ...groups.filter(([, g]) => g).map(([name, g]) => [
-    name,
-    String(g!.problems),
-    f2(g!.wallMs.A / 1000),
-    f2(g!.wallMs.B / 1000),
-    f2(g!.wallMs.C / 1000),
-    f2(g!.wallClock.CvsB) + '×',
-    f2(g!.wallClock.CvsA) + '×',
-    f2(g!.tokens.CvsB_criticalPath) + '×',
-    f2(g!.tokens.CvsA_criticalPath) + '×',
-    f2(g!.realization),
-    [g!.accuracy.A, g!.accuracy.B, g!.accuracy.C].map((a) => Math.round(a * 100) + '%').join('/'),
-  ] as [string, ...string[]]),
+  [
+    'problems',
+    'n',
+    'wall A s',
+    'wall B s',
+    'wall C s',
+    'C vs B wall',
+    'C vs A wall',
+    'C vs B tokens',
+    'C vs A tokens',
+    'realization',
+    'acc A/B/C',
+  ],
+  ...groups
+    .filter(([, g]) => g)
+    .map(
+      ([name, g]) =>
+        [
+          name,
+          String(g!.problems),
+          f2(g!.wallMs.A / 1000),
+          f2(g!.wallMs.B / 1000),
+          f2(g!.wallMs.C / 1000),
+          f2(g!.wallClock.CvsB) + '×',
+          f2(g!.wallClock.CvsA) + '×',
+          f2(g!.tokens.CvsB_criticalPath) + '×',
+          f2(g!.tokens.CvsA_criticalPath) + '×',
+          f2(g!.realization),
+          [g!.accuracy.A, g!.accuracy.B, g!.accuracy.C].map((a) => Math.round(a * 100) + '%').join('/'),
+        ] as [string, ...string[]],
+    ),
 ])}
 
 - Wall-clock speedup on problems with ≥3 threads (B/C): **${f2(result.wallClockSpeedup)}×**; realization (that ÷ B/C in critical-path tokens): **${f2(result.realization)}**.
@@ -335,7 +442,18 @@ Rows sharing a prefix of that many tokens (each with a 5-token header), as the e
 
 ${table([
   ['context', 'one row ms', '1 sibling', '2', '3', '4', 'rows read the prefix'],
-  ...Object.entries(step).map(([ctx, v]) => [ctx, f2(v.msBatch1), f2(v.batch1) + '×', f2(v.batch2) + '×', f2(v.batch3) + '×', f2(v.batch4) + '×', v.graph === 'cascade' ? 'once (cascade)' : 'from copies'] as [string, ...string[]]),
+  ...Object.entries(step).map(
+    ([ctx, v]) =>
+      [
+        ctx,
+        f2(v.msBatch1),
+        f2(v.batch1) + '×',
+        f2(v.batch2) + '×',
+        f2(v.batch3) + '×',
+        f2(v.batch4) + '×',
+        v.graph === 'cascade' ? 'once (cascade)' : 'from copies',
+      ] as [string, ...string[]],
+  ),
 ])}
 
 ### Single stream
@@ -347,16 +465,23 @@ Peak resident memory: ${result.peakRssMiB} MiB.
 What these figures say about the targets, and why batching is not free on this model and machine:
 [docs/performance.md](../docs/performance.md).
 `;
-  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection() + cascadeSection() + decomposeSection());
+  await writeFileAtomic(
+    path.join(root, 'bench/RESULTS.md'),
+    md + kvAppendSection() + cascadeSection() + decomposeSection(),
+  );
 }
 
-
-const isMain = process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
+const isMain =
+  process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
 if (isMain && process.argv.includes('--render')) {
   // Re-render bench/RESULTS.md from the committed results (e.g. after bench/kv-append.ts ran).
-  await renderResults(JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as DecodingResult);
+  await renderResults(
+    JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as DecodingResult,
+  );
 } else if (isMain) {
-  const { values } = parseArgs({ options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } },
+  });
   const r = await runDecodingBench({
     limit: Number(values.limit ?? 100),
     dtype: values.dtype === 'fp32' ? 'fp32' : 'q8',

@@ -11,7 +11,8 @@ export type Which = 'before' | 'after';
 export const WHICH = ['before', 'after'] as const;
 const ones = (n: number) => new Array<number>(n).fill(1);
 
-export const decoders = (engine: TransformersEngine) => engine as unknown as { decoder: OnnxDecoder; cascade: OnnxDecoder | undefined };
+export const decoders = (engine: TransformersEngine) =>
+  engine as unknown as { decoder: OnnxDecoder; cascade: OnnxDecoder | undefined };
 
 /**
  * Sibling rows as the engine forms them: each row's header prefilled after the prefix, on a copy
@@ -25,12 +26,20 @@ export async function siblingRows(engine: TransformersEngine, which: Which, pref
   const header = [5, 6, 7, 8, 9];
   const masks = Array.from({ length: rows }, () => ones(shared ? header.length : P + header.length));
   let kv = shared ? run.empty(rows) : selectRows(prefix, Array(rows).fill(0));
-  kv = (await run.forward({ ids: masks.map(() => header), positions: masks.map(() => range(P, P + header.length)), mask: masks }, kv, shared)).present;
+  kv = (
+    await run.forward(
+      { ids: masks.map(() => header), positions: masks.map(() => range(P, P + header.length)), mask: masks },
+      kv,
+      shared,
+    )
+  ).present;
   let pos = P + header.length;
   return {
     step: async () => {
       masks.forEach((m) => m.push(1));
-      kv = (await run.forward({ ids: masks.map(() => [30]), positions: masks.map(() => [pos]), mask: masks }, kv, shared)).present;
+      kv = (
+        await run.forward({ ids: masks.map(() => [30]), positions: masks.map(() => [pos]), mask: masks }, kv, shared)
+      ).present;
       pos++;
     },
     drop: () => {
@@ -44,6 +53,6 @@ export async function siblingRows(engine: TransformersEngine, which: Which, pref
 export async function prefill(engine: TransformersEngine, length: number): Promise<KVCache> {
   const { decoder } = decoders(engine);
   const ids = Array.from({ length }, (_, i) => 20 + (i % 60));
-  return (await decoder.forward({ ids: [ids], positions: [range(0, length)], mask: [ones(length)] }, decoder.empty(1))).present;
+  return (await decoder.forward({ ids: [ids], positions: [range(0, length)], mask: [ones(length)] }, decoder.empty(1)))
+    .present;
 }
-

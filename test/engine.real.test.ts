@@ -51,15 +51,27 @@ describe('TransformersEngine', () => {
     const suffixes = ['\n<Thread>\n1:', '\n<Thread>\n2:', '\n<Thread>\n3:'].map((s) => engine.tokenizer.encode(s));
     const batched = await engine.completeSiblings(prefix, suffixes, { maxTokens: 200, stop: ['</Thread>'] });
     for (let i = 0; i < suffixes.length; i++) {
-      const alone = await noCache.complete({ prompt: [...prefix, ...suffixes[i]!], maxTokens: 200, stop: ['</Thread>'] });
+      const alone = await noCache.complete({
+        prompt: [...prefix, ...suffixes[i]!],
+        maxTokens: 200,
+        stop: ['</Thread>'],
+      });
       expect(batched[i]!.text).toBe(alone.text);
       expect(batched[i]!.finishReason).toBe('stop');
     }
     expect(new Set(batched.map((b) => b.ids.length)).size).toBeGreaterThan(1);
     expect(batched[0]!.usage.cachedPromptTokens).toBeGreaterThan(0);
     // A padded row (header of another length) decodes the same as alone.
-    const padded = await engine.completeSiblings(prefix, [engine.tokenizer.encode('\n<Thread>\n1:'), engine.tokenizer.encode('\n<Thread>\n12:')], { maxTokens: 200, stop: ['</Thread>'] });
-    const alone = await noCache.complete({ prompt: [...prefix, ...engine.tokenizer.encode('\n<Thread>\n1:')], maxTokens: 200, stop: ['</Thread>'] });
+    const padded = await engine.completeSiblings(
+      prefix,
+      [engine.tokenizer.encode('\n<Thread>\n1:'), engine.tokenizer.encode('\n<Thread>\n12:')],
+      { maxTokens: 200, stop: ['</Thread>'] },
+    );
+    const alone = await noCache.complete({
+      prompt: [...prefix, ...engine.tokenizer.encode('\n<Thread>\n1:')],
+      maxTokens: 200,
+      stop: ['</Thread>'],
+    });
     expect(padded[0]!.text).toBe(alone.text);
   });
 
@@ -68,7 +80,11 @@ describe('TransformersEngine', () => {
     const head = await engine.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
     const prefix = [...engine.tokenizer.encode(prompt), ...head.ids];
     const suffixes = ['1', '2', '3'].map((n) => engine.tokenizer.encode(`\n<Thread>\n${n}:`));
-    const r = await engine.completeSiblings(prefix, suffixes, { maxTokens: 200, maxTotalTokens: 50, stop: ['</Thread>'] });
+    const r = await engine.completeSiblings(prefix, suffixes, {
+      maxTokens: 200,
+      maxTotalTokens: 50,
+      stop: ['</Thread>'],
+    });
     expect(r.reduce((s, x) => s + x.ids.length, 0)).toBeLessThanOrEqual(50);
     expect(r.every((x) => x.finishReason === 'length')).toBe(true);
     // The batch spends the budget in lockstep: the same tokens as uncapped siblings cut by
@@ -78,9 +94,18 @@ describe('TransformersEngine', () => {
     const lengths = free.map((x) => x.ids.length);
     const sum = lengths.reduce((a, b) => a + b, 0);
     for (const total of [50, 3 * Math.min(...lengths) + 1, sum - 1, sum, sum + 5]) {
-      const capped = await noCache.completeSiblings(prefix, suffixes, { maxTokens: 200, maxTotalTokens: total, stop: ['</Thread>'] });
-      const cut = shareBudget(lengths, total).map((k, i) => cutResult(free[i]!, k, (ids) => engine.tokenizer.decode(ids)));
-      expect(capped.map((x) => [x.text, x.finishReason]), `total ${total}`).toEqual(cut.map((x) => [x.text, x.finishReason]));
+      const capped = await noCache.completeSiblings(prefix, suffixes, {
+        maxTokens: 200,
+        maxTotalTokens: total,
+        stop: ['</Thread>'],
+      });
+      const cut = shareBudget(lengths, total).map((k, i) =>
+        cutResult(free[i]!, k, (ids) => engine.tokenizer.decode(ids)),
+      );
+      expect(
+        capped.map((x) => [x.text, x.finishReason]),
+        `total ${total}`,
+      ).toEqual(cut.map((x) => [x.text, x.finishReason]));
     }
   });
 
@@ -128,21 +153,30 @@ describe('TransformersEngine', () => {
     const prompt = buildPrompt(engine.tokenizer, problem, 'parallel');
     let seen = 0;
     // Promptness in tokens, not wall time: aborted while the 5th token is handed out, it decodes no 6th.
-    const r = await engine.complete({ prompt, maxTokens: 900, signal: ac.signal, onDelta: () => ++seen === 5 && ac.abort() });
+    const r = await engine.complete({
+      prompt,
+      maxTokens: 900,
+      signal: ac.signal,
+      onDelta: () => ++seen === 5 && ac.abort(),
+    });
     expect(r.finishReason).toBe('abort');
     expect(r.ids).toHaveLength(5);
     expect(seen).toBe(5);
   });
 
   it('rejects a prompt longer than the context', async () => {
-    await expect(engine.complete({ prompt: 'x'.repeat(1100), maxTokens: 5 })).rejects.toThrow(/does not fit the context/);
+    await expect(engine.complete({ prompt: 'x'.repeat(1100), maxTokens: 5 })).rejects.toThrow(
+      /does not fit the context/,
+    );
   });
 });
 
 describe('model sources', () => {
   it('a missing folder is a clear error', async () => {
     expect(() => resolveModelSource('./no/such/model')).toThrow(/folder not found/);
-    await expect(TransformersEngine.load({ model: '/tmp/definitely-missing-model' })).rejects.toThrow(/folder not found/);
+    await expect(TransformersEngine.load({ model: '/tmp/definitely-missing-model' })).rejects.toThrow(
+      /folder not found/,
+    );
   });
   it('a folder that is not a model is a clear error', () => {
     expect(() => resolveModelSource('test')).toThrow(/neither config.json nor tokenizer.json/);
@@ -192,7 +226,9 @@ describe('cascade attention for sibling calls', () => {
     const short = await noCache.completeSiblings(prefix, suffixes, request);
     expect(noCache.stats.cascadeCalls).toBe(before);
     const copies = await TransformersEngine.load({ cascade: false, prefixCache: false });
-    expect(short.map((r) => r.ids)).toEqual((await copies.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
+    expect(short.map((r) => r.ids)).toEqual(
+      (await copies.completeSiblings(prefix, suffixes, request)).map((r) => r.ids),
+    );
     const long = await TransformersEngine.load({ prefixCache: false, cascadeMinPrefix: prefix.length });
     await long.completeSiblings(prefix, suffixes, request);
     await long.completeSiblings(prefix.slice(0, -1), suffixes, request);
@@ -206,7 +242,10 @@ describe('cascade attention for sibling calls', () => {
     const request = { maxTokens: 150, stop: ['</Thread>'], temperature: 1.3 };
     const all = await cascadeAll.completeSiblings(prefix, suffixes, { ...request, seeds: [11, 22, 33] });
     const alone = await cascadeAll.completeSiblings(prefix, [suffixes[1]!], { ...request, seeds: [22] });
-    const reordered = await cascadeAll.completeSiblings(prefix, [suffixes[2]!, suffixes[1]!], { ...request, seeds: [33, 22] });
+    const reordered = await cascadeAll.completeSiblings(prefix, [suffixes[2]!, suffixes[1]!], {
+      ...request,
+      seeds: [33, 22],
+    });
     expect(cascadeAll.stats.cascadeCalls).toBe(3);
     expect(alone[0]!.ids).toEqual(all[1]!.ids);
     expect(reordered[1]!.ids).toEqual(all[1]!.ids);
@@ -226,24 +265,48 @@ describe('cascade attention for sibling calls', () => {
       const folder = (name: string, cascade?: string) => {
         const dir = path.join(tmp, name);
         mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-        for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) copyFileSync(path.join(bundled.dir, f), path.join(dir, f));
-        copyFileSync(path.join(bundled.dir, 'onnx/model_append_quantized.onnx'), path.join(dir, 'onnx/model_append_quantized.onnx'));
+        for (const f of [
+          'config.json',
+          'generation_config.json',
+          'tokenizer.json',
+          'tokenizer_config.json',
+          'special_tokens_map.json',
+        ])
+          copyFileSync(path.join(bundled.dir, f), path.join(dir, f));
+        copyFileSync(
+          path.join(bundled.dir, 'onnx/model_append_quantized.onnx'),
+          path.join(dir, 'onnx/model_append_quantized.onnx'),
+        );
         if (cascade) copyFileSync(path.join(bundled.dir, cascade), path.join(dir, 'onnx/model_cascade_quantized.onnx'));
         return dir;
       };
-      const without = await TransformersEngine.load({ model: folder('without'), prefixCache: false, cascadeMinPrefix: 1 });
+      const without = await TransformersEngine.load({
+        model: folder('without'),
+        prefixCache: false,
+        cascadeMinPrefix: 1,
+      });
       expect(without.cascadeFile).toBe('');
       const plain = await TransformersEngine.load({ cascade: false, prefixCache: false });
       const prefix = await blockPrefix();
       const suffixes = headers.map((h) => engine.tokenizer.encode(h));
       const request = { maxTokens: 100, stop: ['</Thread>'] };
-      expect((await without.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual((await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
+      expect((await without.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual(
+        (await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids),
+      );
       // The appending graph where the cascade graph should be: no shared-prefix inputs.
-      const broken = await TransformersEngine.load({ model: folder('broken', 'onnx/model_append_quantized.onnx'), prefixCache: false, cascadeMinPrefix: 1 });
+      const broken = await TransformersEngine.load({
+        model: folder('broken', 'onnx/model_append_quantized.onnx'),
+        prefixCache: false,
+        cascadeMinPrefix: 1,
+      });
       await new Promise((r) => setImmediate(r));
       expect(broken.cascadeFile).toBe('');
-      expect(warnings.map((w) => `${(w as Error & { code?: string }).code}: ${w.message}`).join('\n')).toMatch(/THREADWEAVER_CASCADE_OFF: .*no shared-prefix inputs/);
-      expect((await broken.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual((await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids));
+      expect(warnings.map((w) => `${(w as Error & { code?: string }).code}: ${w.message}`).join('\n')).toMatch(
+        /THREADWEAVER_CASCADE_OFF: .*no shared-prefix inputs/,
+      );
+      expect((await broken.completeSiblings(prefix, suffixes, request)).map((r) => r.ids)).toEqual(
+        (await plain.completeSiblings(prefix, suffixes, request)).map((r) => r.ids),
+      );
     } finally {
       process.off('warning', onWarning);
       rmSync(tmp, { recursive: true, force: true });
@@ -260,7 +323,10 @@ describe('cascade attention for sibling calls', () => {
       const request = { maxTokens: 200, stop: ['</Thread>'] };
       const copies = await plain.completeSiblings(prefix, suffixes, request);
       const cascade = await cascadeAll.completeSiblings(prefix, suffixes, request);
-      expect(cascade.map((r) => r.text), problem).toEqual(copies.map((r) => r.text));
+      expect(
+        cascade.map((r) => r.text),
+        problem,
+      ).toEqual(copies.map((r) => r.text));
     }
   });
 });

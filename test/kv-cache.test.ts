@@ -92,19 +92,32 @@ describe('sequence-major KV cache', () => {
 /** `positions` in the sequence-head-major layout: [count, heads, rows, dim]. */
 function headMajor(i: number, from: number, count: number, rows: readonly number[]): Float32Array {
   const out = new Float32Array(count * rows.length * rowSize);
-  for (let p = 0; p < count; p++) for (let h = 0; h < HEADS; h++) rows.forEach((r, b) => {
-    for (let e = 0; e < DIM; e++) out[((p * HEADS + h) * rows.length + b) * DIM + e] = v(i, from + p, r, h * DIM + e);
-  });
+  for (let p = 0; p < count; p++)
+    for (let h = 0; h < HEADS; h++)
+      rows.forEach((r, b) => {
+        for (let e = 0; e < DIM; e++)
+          out[((p * HEADS + h) * rows.length + b) * DIM + e] = v(i, from + p, r, h * DIM + e);
+      });
   return out;
 }
 
 describe('rows leaving a batch (keepRows)', () => {
   it('drops rows in place, in both sequence layouts, keeping the buffers', () => {
-    for (const [layout, fill] of [['sequence-major', positions], ['sequence-head-major', headMajor]] as const) {
+    for (const [layout, fill] of [
+      ['sequence-major', positions],
+      ['sequence-head-major', headMajor],
+    ] as const) {
       const kv = emptyKV(layout, 2, HEADS, DIM, 4);
-      appendKV(kv, [0, 1].map((i) => fill(i, 0, 7, [0, 1, 2, 3])), 7);
+      appendKV(
+        kv,
+        [0, 1].map((i) => fill(i, 0, 7, [0, 1, 2, 3])),
+        7,
+      );
       const buffers = [...kv.data];
-      for (const rows of [[0, 1, 3], [1, 2]] as const) {
+      for (const rows of [
+        [0, 1, 3],
+        [1, 2],
+      ] as const) {
         const before = kv.data.map((_, i) => kvInput(kv, i).data.slice());
         const kept = keepRows(kv, rows);
         expect(kept).toMatchObject({ batch: rows.length, length: 7 });
@@ -117,7 +130,11 @@ describe('rows leaving a batch (keepRows)', () => {
       // Rows 1 and 3 of the original four are left, and the cache still appends.
       kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(fill(i, 0, 7, [1, 3])));
       expect(kv.capacity).toBeGreaterThanOrEqual(64 * 2);
-      appendKV(kv, [0, 1].map((i) => fill(i, 7, 2, [1, 3])), 2);
+      appendKV(
+        kv,
+        [0, 1].map((i) => fill(i, 7, 2, [1, 3])),
+        2,
+      );
       kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(fill(i, 0, 9, [1, 3])));
       expect(() => keepRows(kv, [1, 0])).toThrow(/ascending/);
       expect(() => keepRows(kv, [2])).toThrow(/within the batch/);
@@ -126,7 +143,11 @@ describe('rows leaving a batch (keepRows)', () => {
 
   it('hands the runtime a sequence-head-major cache as [length, heads, rows, dim]; one row is the sequence-major memory', () => {
     const kv = emptyKV('sequence-head-major', 2, HEADS, DIM, 3);
-    appendKV(kv, [0, 1].map((i) => headMajor(i, 0, 5, [0, 1, 2])), 5);
+    appendKV(
+      kv,
+      [0, 1].map((i) => headMajor(i, 0, 5, [0, 1, 2])),
+      5,
+    );
     expect(kvInput(kv, 1).dims).toEqual([5, HEADS, 3, DIM]);
     expect(kvInput(kv, 1).data).toEqual(headMajor(1, 0, 5, [0, 1, 2]));
     const one = selectRows(kv, [2]);

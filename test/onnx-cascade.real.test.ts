@@ -19,8 +19,13 @@ const shape = { heads: 8, kvHeads: 2, headDim: 32 };
 const layers = 6;
 const kinds = ['key', 'value'] as const;
 const position = shape.kvHeads * shape.headDim;
-const bits = (u: Float32Array, v: Float32Array) => Buffer.compare(Buffer.from(u.buffer, u.byteOffset, u.byteLength), Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0;
-const i64 = (values: readonly number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+const bits = (u: Float32Array, v: Float32Array) =>
+  Buffer.compare(
+    Buffer.from(u.buffer, u.byteOffset, u.byteLength),
+    Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+  ) === 0;
+const i64 = (values: readonly number[], dims: number[]) =>
+  new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 const f32 = (values: Float32Array, dims: number[]) => new ort.Tensor('float32', values, dims);
 
 function rng(seed: number): () => number {
@@ -59,10 +64,29 @@ beforeAll(async () => {
   const options = { intraOpNumThreads: 1, interOpNumThreads: 1 };
   plain = await ort.InferenceSession.create(exposing(appendGraph, '/layers.0/self_attn/Softmax_output_0'), options);
   cascade = await ort.InferenceSession.create(exposing(cascadeGraph, '/layers.0/self_attn/cascade/probs'), options);
-  const empty = Object.fromEntries(Array.from({ length: layers }, (_, l) => kinds.map((k) => [`past.${l}.${k}`, f32(new Float32Array(0), [0, 1, shape.kvHeads, shape.headDim])])).flat());
+  const empty = Object.fromEntries(
+    Array.from({ length: layers }, (_, l) =>
+      kinds.map((k) => [`past.${l}.${k}`, f32(new Float32Array(0), [0, 1, shape.kvHeads, shape.headDim])]),
+    ).flat(),
+  );
   const P = prefixIds.length;
-  const out = await plain.run({ input_ids: i64(prefixIds, [1, P]), position_ids: i64(prefixIds.map((_, i) => i), [1, P]), attention_mask: i64(prefixIds.map(() => 1), [1, P]), ...empty });
-  prefix = Object.fromEntries(Array.from({ length: layers }, (_, l) => kinds.map((k) => [`${l}.${k}`, out[`new.${l}.${k}`]!.data as Float32Array])).flat());
+  const out = await plain.run({
+    input_ids: i64(prefixIds, [1, P]),
+    position_ids: i64(
+      prefixIds.map((_, i) => i),
+      [1, P],
+    ),
+    attention_mask: i64(
+      prefixIds.map(() => 1),
+      [1, P],
+    ),
+    ...empty,
+  });
+  prefix = Object.fromEntries(
+    Array.from({ length: layers }, (_, l) =>
+      kinds.map((k) => [`${l}.${k}`, out[`new.${l}.${k}`]!.data as Float32Array]),
+    ).flat(),
+  );
 });
 
 /**
@@ -78,7 +102,11 @@ async function decode(graph: 'plain' | 'cascade', headers: number[][], steps: nu
   const session = cascadeGraph ? cascade : plain;
   // Caches as plain arrays of positions: [position][row] → 64 floats ([kv, d]).
   const own: Float32Array[][][] = Array.from({ length: layers * 2 }, () => []);
-  const masks = headers.map((h) => [...(cascadeGraph ? [] : new Array<number>(P).fill(1)), ...new Array<number>(width - h.length).fill(0), ...h.map(() => 1)]);
+  const masks = headers.map((h) => [
+    ...(cascadeGraph ? [] : new Array<number>(P).fill(1)),
+    ...new Array<number>(width - h.length).fill(0),
+    ...h.map(() => 1),
+  ]);
   const result: Rows = { logits: [], probs: [], added: [] };
   const run = async (ids: number[][], positions: number[][]) => {
     const t = ids[0]!.length;
@@ -95,15 +123,23 @@ async function decode(graph: 'plain' | 'cascade', headers: number[][], steps: nu
         const data = new Float32Array(pastLength * b * position);
         for (let p = 0; p < pastLength; p++) {
           for (let r = 0; r < b; r++) {
-            const values = !cascadeGraph && p < P ? prefix[`${l}.${k}`]!.subarray(p * position, (p + 1) * position) : cache[cascadeGraph ? p : p - P]![r]!;
+            const values =
+              !cascadeGraph && p < P
+                ? prefix[`${l}.${k}`]!.subarray(p * position, (p + 1) * position)
+                : cache[cascadeGraph ? p : p - P]![r]!;
             // Sequence-major [p, row, kv, d] for the appending graph; heads first [p, kv, row, d] for the cascade's own cache.
             for (let h = 0; h < shape.kvHeads; h++) {
-              const at = cascadeGraph ? ((p * shape.kvHeads + h) * b + r) * shape.headDim : (p * b + r) * position + h * shape.headDim;
+              const at = cascadeGraph
+                ? ((p * shape.kvHeads + h) * b + r) * shape.headDim
+                : (p * b + r) * position + h * shape.headDim;
               data.set(values.subarray(h * shape.headDim, (h + 1) * shape.headDim), at);
             }
           }
         }
-        feeds[`past.${l}.${k}`] = f32(data, cascadeGraph ? [pastLength, shape.kvHeads, b, shape.headDim] : [pastLength, b, shape.kvHeads, shape.headDim]);
+        feeds[`past.${l}.${k}`] = f32(
+          data,
+          cascadeGraph ? [pastLength, shape.kvHeads, b, shape.headDim] : [pastLength, b, shape.kvHeads, shape.headDim],
+        );
         if (cascadeGraph) feeds[`shared.${l}.${k}`] = f32(prefix[`${l}.${k}`]!, [P, shape.kvHeads, shape.headDim]);
       });
     }
@@ -120,7 +156,9 @@ async function decode(graph: 'plain' | 'cascade', headers: number[][], steps: nu
           const values = Array.from({ length: b }, () => new Float32Array(position));
           for (let r = 0; r < b; r++) {
             for (let h = 0; h < shape.kvHeads; h++) {
-              const at = cascadeGraph ? ((s * shape.kvHeads + h) * b + r) * shape.headDim : (s * b + r) * position + h * shape.headDim;
+              const at = cascadeGraph
+                ? ((s * shape.kvHeads + h) * b + r) * shape.headDim
+                : (s * b + r) * position + h * shape.headDim;
               values[r]!.set(data.subarray(at, at + shape.headDim), h * shape.headDim);
             }
           }
@@ -138,7 +176,10 @@ async function decode(graph: 'plain' | 'cascade', headers: number[][], steps: nu
   );
   for (const [s, tokens] of steps.entries()) {
     masks.forEach((m) => m.push(1));
-    await run(tokens.map((x) => [x]), tokens.map(() => [P + width + s]));
+    await run(
+      tokens.map((x) => [x]),
+      tokens.map(() => [P + width + s]),
+    );
   }
   return result;
 }
@@ -152,7 +193,10 @@ function rowMajor(probs: Float32Array, rows: number, tokens: number): Float32Arr
     for (let r = 0; r < rows; r++) {
       for (let q = 0; q < rep * tokens; q++) {
         const head = kv * rep + Math.floor(q / tokens);
-        out.set(probs.subarray(((kv * rows + r) * rep * tokens + q) * T, ((kv * rows + r) * rep * tokens + q + 1) * T), ((r * shape.heads + head) * tokens + (q % tokens)) * T);
+        out.set(
+          probs.subarray(((kv * rows + r) * rep * tokens + q) * T, ((kv * rows + r) * rep * tokens + q + 1) * T),
+          ((r * shape.heads + head) * tokens + (q % tokens)) * T,
+        );
       }
     }
   }
@@ -160,7 +204,8 @@ function rowMajor(probs: Float32Array, rows: number, tokens: number): Float32Arr
 }
 
 /** Row `r`'s slice of a per-call tensor whose first axis is the row. */
-const row = (data: Float32Array, rows: number, r: number) => data.subarray((data.length / rows) * r, (data.length / rows) * (r + 1));
+const row = (data: Float32Array, rows: number, r: number) =>
+  data.subarray((data.length / rows) * r, (data.length / rows) * (r + 1));
 
 describe('the committed cascade graph', () => {
   it('is what the rewrite tools produce from the export (the appending graph, then the cascade rewrite), and is under 5 MB', () => {
@@ -170,7 +215,8 @@ describe('the committed cascade graph', () => {
 
   it('takes the shared prefix once ([shared, kv, d]) and the rows’ own positions heads first; refuses other graphs', () => {
     const g = new Graph(decodeModel(cascadeGraph).graph);
-    const names = (prefix: string) => Array.from({ length: layers }, (_, l) => [`${prefix}.${l}.key`, `${prefix}.${l}.value`]).flat();
+    const names = (prefix: string) =>
+      Array.from({ length: layers }, (_, l) => [`${prefix}.${l}.key`, `${prefix}.${l}.value`]).flat();
     expect(g.inputs).toEqual(['input_ids', 'attention_mask', 'position_ids', ...names('past'), ...names('shared')]);
     expect(g.outputs).toEqual(['logits', ...names('new')]);
     expect(() => rewriteCascade(cascadeGraph, shape)).toThrow(/already has cascade\/kv/);
@@ -187,7 +233,8 @@ describe('cascade attention against the appending graph', () => {
 
   it('gives every query the same attention probabilities, bit for bit (layer 0: same inputs), padded rows included', async () => {
     const [x, y] = [await decode('plain', headers, steps), await decode('cascade', headers, steps)];
-    for (let call = 0; call < x.probs.length; call++) expect(bits(x.probs[call]!, y.probs[call]!), `call ${call}`).toBe(true);
+    for (let call = 0; call < x.probs.length; call++)
+      expect(bits(x.probs[call]!, y.probs[call]!), `call ${call}`).toBe(true);
     // The probabilities are not trivially equal: the prefix matters (attended to in every row).
     const P = prefixIds.length;
     expect(x.probs[1]!.subarray(0, P).some((p) => p > 1e-3)).toBe(true);
@@ -195,7 +242,9 @@ describe('cascade attention against the appending graph', () => {
 
   it('gives logits within rounding of the appending graph (p·V is summed in two parts)', async () => {
     const [x, y] = [await decode('plain', headers, steps), await decode('cascade', headers, steps)];
-    const gaps = x.logits.flatMap((l, call) => Array.from(l, (v, i) => Math.abs(v - y.logits[call]![i]!))).sort((u, v) => u - v);
+    const gaps = x.logits
+      .flatMap((l, call) => Array.from(l, (v, i) => Math.abs(v - y.logits[call]![i]!)))
+      .sort((u, v) => u - v);
     // Typically a last-bit difference; now and then the low bits flip an int8 rounding of a later
     // layer's input (activations are quantized per token), which moves a logit by a few hundredths.
     expect(gaps[gaps.length >> 1]).toBeLessThan(1e-5);
@@ -203,19 +252,25 @@ describe('cascade attention against the appending graph', () => {
     expect(gaps[gaps.length - 1]).toBeGreaterThan(0);
   });
 
-  it("gives a row the same bits whichever rows share its batch (other rows, fewer rows, another order)", async () => {
+  it('gives a row the same bits whichever rows share its batch (other rows, fewer rows, another order)', async () => {
     const [a, b, c] = [tokens(5), tokens(5), tokens(5)];
     const [sa, sb, sc] = [tokens(4), tokens(4), tokens(4)];
     const stepsOf = (...rows: number[][]) => sa.map((_, s) => rows.map((r) => r[s]!));
     const alone = await decode('cascade', [a], stepsOf(sa));
     const three = await decode('cascade', [b, a, c], stepsOf(sb, sa, sc));
     const two = await decode('cascade', [c, a], stepsOf(sc, sa));
-    for (const [batch, index, rows] of [[three, 1, 3], [two, 1, 2]] as const) {
-      alone.logits.forEach((l, call) => expect(bits(l, row(batch.logits[call]!, rows, index)), `logits, call ${call}`).toBe(true));
+    for (const [batch, index, rows] of [
+      [three, 1, 3],
+      [two, 1, 2],
+    ] as const) {
+      alone.logits.forEach((l, call) =>
+        expect(bits(l, row(batch.logits[call]!, rows, index)), `logits, call ${call}`).toBe(true),
+      );
       alone.added.forEach((outputs, call) =>
         outputs.forEach((perRow, o) => {
           const tokensInCall = perRow.length / rows;
-          for (let s = 0; s < tokensInCall; s++) expect(bits(perRow[s]!, batch.added[call]![o]![s * rows + index]!), `cache ${o}, call ${call}`).toBe(true);
+          for (let s = 0; s < tokensInCall; s++)
+            expect(bits(perRow[s]!, batch.added[call]![o]![s * rows + index]!), `cache ${o}, call ${call}`).toBe(true);
         }),
       );
     }
@@ -223,6 +278,8 @@ describe('cascade attention against the appending graph', () => {
     const short = tokens(3);
     const p1 = await decode('cascade', [short, a], stepsOf(sa, sb));
     const p2 = await decode('cascade', [short, b, c], stepsOf(sa, sc, sb));
-    p1.logits.forEach((l, call) => expect(bits(row(l, 2, 0), row(p2.logits[call]!, 3, 0)), `padded row, call ${call}`).toBe(true));
+    p1.logits.forEach((l, call) =>
+      expect(bits(row(l, 2, 0), row(p2.logits[call]!, 3, 0)), `padded row, call ${call}`).toBe(true),
+    );
   });
 });

@@ -43,7 +43,12 @@ function randomCases(n: number, seed: number): Case[] {
     () => `Compute ${int(10, 99)}*${int(10, 99)} + ${int(10, 99)}*${int(10, 99)}. gq${int(10, 19)}`,
     () => `Compute ${int(10, 99)}*${int(10, 99)} + 13*96. gq18`,
     () => `Compute 25*58 + ${int(10, 99)}*${int(10, 99)}.`,
-    () => buildPrompt(plain.tokenizer, `Compute ${int(10, 99)}*${int(10, 99)} + ${int(10, 99)}*${int(10, 99)} - ${int(2, 9)}*${int(10, 99)}.`, 'parallel'),
+    () =>
+      buildPrompt(
+        plain.tokenizer,
+        `Compute ${int(10, 99)}*${int(10, 99)} + ${int(10, 99)}*${int(10, 99)} - ${int(2, 9)}*${int(10, 99)}.`,
+        'parallel',
+      ),
     () => buildPrompt(plain.tokenizer, `Compute 76*83 + ${int(10, 99)}*97.`, next() < 0.5 ? 'parallel' : 'sequential'),
   ];
   return Array.from({ length: n }, () => {
@@ -52,7 +57,12 @@ function randomCases(n: number, seed: number): Case[] {
   });
 }
 
-const request = (c: Case) => ({ prompt: c.prompt, maxTokens: 80, temperature: c.temperature, ...(c.seed !== undefined ? { seed: c.seed } : {}) });
+const request = (c: Case) => ({
+  prompt: c.prompt,
+  maxTokens: 80,
+  temperature: c.temperature,
+  ...(c.seed !== undefined ? { seed: c.seed } : {}),
+});
 const label = (c: Case) => `${JSON.stringify(c.prompt.slice(-60))} t=${c.temperature} seed=${c.seed}`;
 
 describe('prefix cache: engine', () => {
@@ -125,8 +135,16 @@ describe('prefix cache: engine', () => {
         expect(warm[0]!.usage.cachedPromptTokens).toBeGreaterThan(prompt.length);
         // After the join: the context grows by the threads' text and is decoded on.
         const joined = [...prefix, ...warm.flatMap((r, i) => [...suffixes[i]!, ...r.ids])];
-        const after = await cached.complete({ prompt: joined, maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) });
-        const afterRef = await plain.complete({ prompt: joined, maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) });
+        const after = await cached.complete({
+          prompt: joined,
+          maxTokens: 60,
+          ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}),
+        });
+        const afterRef = await plain.complete({
+          prompt: joined,
+          maxTokens: 60,
+          ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}),
+        });
         expect(after.ids).toEqual(afterRef.ids);
         expect(after.usage.cachedPromptTokens).toBeGreaterThanOrEqual(prefix.length);
       }
@@ -160,10 +178,14 @@ describe('prefix cache: with the cascade graph for every sibling call', () => {
         const siblings = { maxTokens: 120, stop: ['</Thread>'], ...sampling };
         const warm = await withCache.completeSiblings(prefix, suffixes, siblings);
         expect(warm[0]!.usage.cachedPromptTokens).toBeGreaterThan(prompt.length);
-        expect(warm.map((r) => r.ids)).toEqual((await without.completeSiblings(prefix, suffixes, siblings)).map((r) => r.ids));
+        expect(warm.map((r) => r.ids)).toEqual(
+          (await without.completeSiblings(prefix, suffixes, siblings)).map((r) => r.ids),
+        );
         const joined = [...prefix, ...warm.flatMap((r, i) => [...suffixes[i]!, ...r.ids])];
         const more = { maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) };
-        expect((await withCache.complete({ prompt: joined, ...more })).ids).toEqual((await without.complete({ prompt: joined, ...more })).ids);
+        expect((await withCache.complete({ prompt: joined, ...more })).ids).toEqual(
+          (await without.complete({ prompt: joined, ...more })).ids,
+        );
       }
       for (const options of [{}, { temperature: 1, seed: 2 ** 40 + 3 }]) {
         const a = await solve(problem, { engine: withCache, ...options });

@@ -3,8 +3,27 @@
  * original bytes), lookups by tensor name, dead-node removal and an order check. Everything else
  * in the graph (initializers, inputs, outputs, value infos) passes through as raw fields.
  */
-import { decodeNode, decodeTensor, GraphField, NodeField, nodeFields, valueInfoName, type NewNode, type NodeView, type TensorView } from './onnx-proto.js';
-import { decodeFields, encodeFields, fieldBytes, fieldString, messageField, bytesField, stringField, type Field } from './protobuf.js';
+import {
+  decodeNode,
+  decodeTensor,
+  GraphField,
+  NodeField,
+  nodeFields,
+  valueInfoName,
+  type NewNode,
+  type NodeView,
+  type TensorView,
+} from './onnx-proto.js';
+import {
+  decodeFields,
+  encodeFields,
+  fieldBytes,
+  fieldString,
+  messageField,
+  bytesField,
+  stringField,
+  type Field,
+} from './protobuf.js';
 import { TensorField } from './onnx-proto.js';
 
 export interface GraphNode {
@@ -112,7 +131,10 @@ export class Graph {
   static withInputs(node: GraphNode, inputs: readonly string[]): GraphNode {
     const fields = node.view.fields.filter((f) => f.no !== NodeField.input);
     const at = fields.findIndex((f) => f.no !== NodeField.input);
-    const rebuilt = [...inputs.map((i) => stringField(NodeField.input, i)), ...fields.slice(at < 0 ? fields.length : at)];
+    const rebuilt = [
+      ...inputs.map((i) => stringField(NodeField.input, i)),
+      ...fields.slice(at < 0 ? fields.length : at),
+    ];
     return { view: decodeNode(encodeFields(rebuilt)) };
   }
 
@@ -151,7 +173,8 @@ export class Graph {
     const known = new Set<string>(['', ...this.inputs, ...this.initializerNames()]);
     for (const n of this.nodes) {
       for (const i of n.view.inputs) {
-        if (!known.has(i)) throw new Error(`graph: node ${n.view.name} (${n.view.opType}) reads ${i} before it is produced`);
+        if (!known.has(i))
+          throw new Error(`graph: node ${n.view.name} (${n.view.opType}) reads ${i} before it is produced`);
       }
       for (const o of n.view.outputs) known.add(o);
     }

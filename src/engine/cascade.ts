@@ -20,11 +20,20 @@ export async function cascadeFault(plain: OnnxDecoder, cascade: OnnxDecoder): Pr
     return s % plain.shape.vocab;
   });
   const [prefix, a, b] = [ids.slice(0, 12), ids.slice(12, 16), ids.slice(16, 20)];
-  const shared = (await plain.forward({ ids: [prefix], positions: [range(0, 12)], mask: [ones(12)] }, plain.empty(1))).present;
+  const shared = (await plain.forward({ ids: [prefix], positions: [range(0, 12)], mask: [ones(12)] }, plain.empty(1)))
+    .present;
   const rows = async (suffixes: number[][]) => {
-    const header = await cascade.forward({ ids: suffixes, positions: suffixes.map(() => range(12, 16)), mask: suffixes.map(() => ones(4)) }, cascade.empty(suffixes.length), shared);
+    const header = await cascade.forward(
+      { ids: suffixes, positions: suffixes.map(() => range(12, 16)), mask: suffixes.map(() => ones(4)) },
+      cascade.empty(suffixes.length),
+      shared,
+    );
     const logits = [header.lastLogits];
-    const step = await cascade.forward({ ids: suffixes.map((x) => [x[0]!]), positions: suffixes.map(() => [16]), mask: suffixes.map(() => ones(5)) }, header.present, shared);
+    const step = await cascade.forward(
+      { ids: suffixes.map((x) => [x[0]!]), positions: suffixes.map(() => [16]), mask: suffixes.map(() => ones(5)) },
+      header.present,
+      shared,
+    );
     logits.push(step.lastLogits);
     return { logits, own: step.present };
   };
@@ -36,7 +45,10 @@ export async function cascadeFault(plain: OnnxDecoder, cascade: OnnxDecoder): Pr
     alone.logits.every((l, i) => sameBits(l, pair.logits[i]!.subarray(0, vocab))) &&
     alone.own.data.every((_, i) => sameBits(kvInput(alone.own, i).data, kvInput(first, i).data));
   if (!independent) return 'a row gives different results beside another row';
-  const reference = await plain.forward({ ids: [[...prefix, ...a]], positions: [range(0, 16)], mask: [ones(16)] }, plain.empty(1));
+  const reference = await plain.forward(
+    { ids: [[...prefix, ...a]], positions: [range(0, 16)], mask: [ones(16)] },
+    plain.empty(1),
+  );
   const gap = Math.max(...alone.logits[0]!.map((x, i) => Math.abs(x - reference.lastLogits[i]!)));
   if (!(gap < 0.25)) return `its logits differ from the decoder's by ${gap.toFixed(3)} (another model's graph?)`;
   return undefined;

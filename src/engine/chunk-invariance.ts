@@ -17,7 +17,10 @@ export async function isChunkInvariant(decoder: OnnxDecoder, length = 24): Promi
     return s % decoder.shape.vocab;
   });
   const run = async (from: number, to: number, past: KVCache) =>
-    decoder.forward({ ids: [ids.slice(from, to)], positions: [range(from, to)], mask: [new Array<number>(to).fill(1)] }, past);
+    decoder.forward(
+      { ids: [ids.slice(from, to)], positions: [range(from, to)], mask: [new Array<number>(to).fill(1)] },
+      past,
+    );
 
   const whole = await run(0, length, decoder.empty(1));
   const cut = Math.ceil((length * 2) / 3);

@@ -29,7 +29,15 @@ export interface KVCache {
 }
 
 export function emptyKV(layout: KVLayout, names: number, heads: number, headDim: number, batch: number): KVCache {
-  return { layout, batch, length: 0, heads, headDim, capacity: 0, data: Array.from({ length: names }, () => new Float32Array(0)) };
+  return {
+    layout,
+    batch,
+    length: 0,
+    heads,
+    headDim,
+    capacity: 0,
+    data: Array.from({ length: names }, () => new Float32Array(0)),
+  };
 }
 
 /** The capacity a sequence-major buffer grows to from `positions`. */
@@ -65,7 +73,8 @@ export function appendKV(kv: KVCache, added: readonly Float32Array[], count: num
     kv.capacity = capacity;
   }
   added.forEach((a, i) => {
-    if (a.length !== count * size) throw new Error(`appendKV: buffer ${i} has ${a.length} values, expected ${count * size}`);
+    if (a.length !== count * size)
+      throw new Error(`appendKV: buffer ${i} has ${a.length} values, expected ${count * size}`);
     kv.data[i]!.set(a, kv.length * size);
   });
   kv.length = length;
@@ -99,11 +108,15 @@ export function selectRows(kv: KVCache, rows: readonly number[]): KVCache {
  */
 export function keepRows(kv: KVCache, rows: readonly number[]): KVCache {
   if (kv.layout === 'batch-major') return selectRows(kv, rows);
-  if (rows.some((r, i) => r >= kv.batch || (i > 0 && r <= rows[i - 1]!))) throw new Error('keepRows: rows must be ascending and within the batch');
+  if (rows.some((r, i) => r >= kv.batch || (i > 0 && r <= rows[i - 1]!)))
+    throw new Error('keepRows: rows must be ascending and within the batch');
   for (const buffer of kv.data) moveRows(kv, buffer, buffer, rows);
   const kept = { ...kv, batch: rows.length };
   // Fewer rows per position: the same buffers hold more positions.
-  return { ...kept, capacity: rows.length === 0 ? kv.capacity : Math.floor((kv.data[0]?.length ?? 0) / positionSize(kept)) };
+  return {
+    ...kept,
+    capacity: rows.length === 0 ? kv.capacity : Math.floor((kv.data[0]?.length ?? 0) / positionSize(kept)),
+  };
 }
 
 /**

@@ -75,12 +75,14 @@ interface Contract {
 }
 
 function contractOf(session: OrtSession, layers: number): Contract {
-  const names = (prefix: string) => Array.from({ length: layers }, (_, l) => [`${prefix}${l}.key`, `${prefix}${l}.value`]).flat();
+  const names = (prefix: string) =>
+    Array.from({ length: layers }, (_, l) => [`${prefix}${l}.key`, `${prefix}${l}.value`]).flat();
   // The bundled graphs (scripts/onnx/rewrite-append-kv.ts, rewrite-cascade.ts): sequence-major,
   // return new positions only; the sibling graph also reads a prefix stored once for all rows.
   if (session.inputNames.includes('past.0.key')) {
     // The cascade graph keeps the rows' own positions heads first ([positions, heads, rows, d]).
-    if (session.inputNames.includes('shared.0.key')) return { layout: 'sequence-head-major', past: names('past.'), out: names('new.'), shared: names('shared.') };
+    if (session.inputNames.includes('shared.0.key'))
+      return { layout: 'sequence-head-major', past: names('past.'), out: names('new.'), shared: names('shared.') };
     return { layout: 'sequence-major', past: names('past.'), out: names('new.'), shared: [] };
   }
   return { layout: 'batch-major', past: names('past_key_values.'), out: names('present.'), shared: [] };
@@ -109,13 +111,15 @@ export class OnnxDecoder {
     this.sharedNames = contract.shared;
     this.sharesPrefix = contract.shared.length > 0;
     for (const n of [...this.pastNames, ...this.sharedNames]) {
-      if (!session.inputNames.includes(n)) throw new Error(`decoder: session has no input ${n} (expected ${shape.layers} layers)`);
+      if (!session.inputNames.includes(n))
+        throw new Error(`decoder: session has no input ${n} (expected ${shape.layers} layers)`);
     }
     for (const n of this.outNames) {
       if (!session.outputNames.includes(n)) throw new Error(`decoder: session has no output ${n}`);
     }
     const extra = session.inputNames.filter((n) => /^past/.test(n) && !this.pastNames.includes(n));
-    if (extra.length > 0) throw new Error(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`);
+    if (extra.length > 0)
+      throw new Error(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`);
   }
 
   empty(batch: number): KVCache {
@@ -130,8 +134,14 @@ export class OnnxDecoder {
     const batch = input.ids.length;
     if (past.batch !== batch) throw new Error(`forward: cache batch ${past.batch} ≠ input batch ${batch}`);
     if (past.layout !== this.layout) throw new Error(`forward: a ${past.layout} cache for a ${this.layout} graph`);
-    if (this.sharesPrefix !== (shared !== undefined)) throw new Error(this.sharesPrefix ? 'forward: this graph needs the shared prefix' : 'forward: this graph takes no shared prefix');
-    if (shared && (shared.batch !== 1 || shared.layout === 'batch-major' || shared.length === 0)) throw new Error('forward: the shared prefix must be a non-empty sequence-major cache of one row');
+    if (this.sharesPrefix !== (shared !== undefined))
+      throw new Error(
+        this.sharesPrefix
+          ? 'forward: this graph needs the shared prefix'
+          : 'forward: this graph takes no shared prefix',
+      );
+    if (shared && (shared.batch !== 1 || shared.layout === 'batch-major' || shared.length === 0))
+      throw new Error('forward: the shared prefix must be a non-empty sequence-major cache of one row');
     const ids = int64Matrix(input.ids);
     const pos = int64Matrix(input.positions);
     const mask = maskMatrix(input.mask);

@@ -159,7 +159,13 @@ export class TransformersEngine implements Engine {
         { code: 'THREADWEAVER_PREFIX_CACHE_OFF' },
       );
     }
-    const engine = new TransformersEngine(tokenizer, decoder, name, config.max_position_embeddings ?? 2048, prefixCache);
+    const engine = new TransformersEngine(
+      tokenizer,
+      decoder,
+      name,
+      config.max_position_embeddings ?? 2048,
+      prefixCache,
+    );
     engine.graphFile = file;
     if (options.cascade !== false && decoder.layout === 'sequence-major') {
       const cascade = await loadCascade(source, options, shape, decoder, name);
@@ -169,7 +175,11 @@ export class TransformersEngine implements Engine {
     }
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
     const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
-    engine.loaded = { model: source.kind === 'local' ? source.dir : source.id, dtype: options.dtype ?? 'q8', graphPath: path.join(root, file) };
+    engine.loaded = {
+      model: source.kind === 'local' ? source.dir : source.id,
+      dtype: options.dtype ?? 'q8',
+      graphPath: path.join(root, file),
+    };
     return engine;
   }
 
@@ -194,7 +204,14 @@ export class TransformersEngine implements Engine {
     // token (for one row too with the cascade graph, so a row decodes the same alone or not).
     if ((suffixes.length > 1 || this.cascade) && suffixes.some((s) => s.length === 0) && prefix.length > 0) {
       const last = prefix[prefix.length - 1]!;
-      return this.run(prefix.slice(0, -1), suffixes.map((s) => [last, ...s]), request, sampling, deltas, true);
+      return this.run(
+        prefix.slice(0, -1),
+        suffixes.map((s) => [last, ...s]),
+        request,
+        sampling,
+        deltas,
+        true,
+      );
     }
     return this.run([...prefix], suffixes, request, sampling, deltas, true);
   }
@@ -222,7 +239,7 @@ export class TransformersEngine implements Engine {
     }
     const maxTokens = Math.max(0, Math.min(request.maxTokens, this.contextLength - longest));
     const samplers = suffixes.map((_, i) => createSampler(sampling[i] ?? {}));
-    const results: CompletionResult[] = new Array(suffixes.length);
+    const results = new Array<CompletionResult>(suffixes.length);
     const finish = (row: Row, reason: FinishReason, matchedStop?: string) => {
       const promptTokens = prefix.length + suffixes[row.out]!.length;
       results[row.out] = {
@@ -230,7 +247,13 @@ export class TransformersEngine implements Engine {
         ids: row.ids,
         finishReason: reason,
         ...(matchedStop !== undefined ? { matchedStop } : {}),
-        usage: { promptTokens, completionTokens: row.ids.length, cachedPromptTokens: cached, prefillMs, source: 'engine' },
+        usage: {
+          promptTokens,
+          completionTokens: row.ids.length,
+          cachedPromptTokens: cached,
+          prefillMs,
+          source: 'engine',
+        },
         startMs,
         endMs: Date.now(),
       };
@@ -245,7 +268,10 @@ export class TransformersEngine implements Engine {
     let logits: Float32Array | undefined;
     if (prefix.length > kv.length) {
       const todo = prefix.slice(kv.length);
-      const out = await this.forward({ ids: [todo], positions: [range(kv.length, prefix.length)], mask: [ones(prefix.length)] }, kv);
+      const out = await this.forward(
+        { ids: [todo], positions: [range(kv.length, prefix.length)], mask: [ones(prefix.length)] },
+        kv,
+      );
       this.stats.prefillTokens += todo.length;
       kv = out.present;
       logits = out.lastLogits;
@@ -254,7 +280,10 @@ export class TransformersEngine implements Engine {
 
     // With the cascade graph every row reads the prefix's cache in place (`shared`); each row's
     // cache and mask hold its own positions only, and the prefix is never copied.
-    const cascade = siblingCall && prefix.length >= this.cascadeMinPrefix && suffixes.every((s) => s.length > 0) ? this.cascade : undefined;
+    const cascade =
+      siblingCall && prefix.length >= this.cascadeMinPrefix && suffixes.every((s) => s.length > 0)
+        ? this.cascade
+        : undefined;
     const shared = cascade ? kv : undefined;
     const decoder = cascade ?? this.decoder;
     if (cascade) this.stats.cascadeCalls++;
@@ -273,7 +302,12 @@ export class TransformersEngine implements Engine {
     // The rows are copies: a forward extends its cache in place, and the prefix may be cached.
     const width = Math.max(...suffixes.map((s) => s.length));
     if (width > 0) {
-      kv = shared ? decoder.empty(suffixes.length) : selectRows(kv, suffixes.map(() => 0));
+      kv = shared
+        ? decoder.empty(suffixes.length)
+        : selectRows(
+            kv,
+            suffixes.map(() => 0),
+          );
       const ids: number[][] = [];
       const positions: number[][] = [];
       rows.forEach((row, i) => {
@@ -335,7 +369,11 @@ export class TransformersEngine implements Engine {
         // A lone sequence's cache is worth keeping: the next call usually extends it.
         if (rows.length === 1 && kv.batch === 1 && !shared) {
           const done = rows[0]!;
-          this.cache?.store([...prefix, ...suffixes[0]!, ...done.ids.slice(0, kv.length - prefix.length - suffixes[0]!.length)], kv, request.cacheScope);
+          this.cache?.store(
+            [...prefix, ...suffixes[0]!, ...done.ids.slice(0, kv.length - prefix.length - suffixes[0]!.length)],
+            kv,
+            request.cacheScope,
+          );
         }
         break;
       }
@@ -345,7 +383,11 @@ export class TransformersEngine implements Engine {
         row.mask.push(1);
       }
       const out = await this.forward(
-        { ids: live.map((r) => [r.ids[r.ids.length - 1]!]), positions: live.map((r) => [r.nextPos++]), mask: live.map((r) => r.mask) },
+        {
+          ids: live.map((r) => [r.ids[r.ids.length - 1]!]),
+          positions: live.map((r) => [r.nextPos++]),
+          mask: live.map((r) => r.mask),
+        },
         kv,
         decoder,
         shared,
@@ -357,7 +399,12 @@ export class TransformersEngine implements Engine {
     return results;
   }
 
-  private async forward(input: Parameters<OnnxDecoder['forward']>[0], past: KVCache, decoder = this.decoder, shared?: KVCache) {
+  private async forward(
+    input: Parameters<OnnxDecoder['forward']>[0],
+    past: KVCache,
+    decoder = this.decoder,
+    shared?: KVCache,
+  ) {
     const t0 = performance.now();
     const out = await decoder.forward(input, past, shared);
     const ms = performance.now() - t0;
@@ -389,20 +436,34 @@ export class TransformersEngine implements Engine {
  * appending graph, as a decoder: undefined when the folder has none, or (with a process warning)
  * when it fails `cascadeFault`.
  */
-async function loadCascade(source: ModelSource, options: TransformersEngineOptions, shape: DecoderShape, plain: OnnxDecoder, name: string): Promise<{ decoder: OnnxDecoder; file: string } | undefined> {
+async function loadCascade(
+  source: ModelSource,
+  options: TransformersEngineOptions,
+  shape: DecoderShape,
+  plain: OnnxDecoder,
+  name: string,
+): Promise<{ decoder: OnnxDecoder; file: string } | undefined> {
   const file = `onnx/model_cascade${(options.dtype ?? 'q8') === 'q8' ? '_quantized' : ''}.onnx`;
   if (source.kind !== 'local' || !existsSync(path.join(source.dir, file))) return undefined;
   const { model } = await loadModel(source, options, 'model_cascade');
   const session = (model as unknown as { sessions: Record<string, OrtSession> }).sessions.model;
   const cascade = session ? new OnnxDecoder(session, shape) : undefined;
-  const fault = !cascade?.sharesPrefix ? 'it has no shared-prefix inputs (shared.0.key)' : await cascadeFault(plain, cascade);
+  const fault = !cascade?.sharesPrefix
+    ? 'it has no shared-prefix inputs (shared.0.key)'
+    : await cascadeFault(plain, cascade);
   if (fault === undefined) return { decoder: cascade!, file };
-  process.emitWarning(`${name} (${file}): ${fault}, so sibling batches decode on copies of their prefix instead.`, { code: 'THREADWEAVER_CASCADE_OFF' });
+  process.emitWarning(`${name} (${file}): ${fault}, so sibling batches decode on copies of their prefix instead.`, {
+    code: 'THREADWEAVER_CASCADE_OFF',
+  });
   return undefined;
 }
 
 /** The graph file stem for a local folder (transformers.js appends `_quantized` for q8). */
-export function graphFileName(dir: string, dtype: 'q8' | 'fp32', graph: TransformersEngineOptions['graph'] = 'auto'): string {
+export function graphFileName(
+  dir: string,
+  dtype: 'q8' | 'fp32',
+  graph: TransformersEngineOptions['graph'] = 'auto',
+): string {
   if (graph === 'original') return 'model';
   const append = path.join(dir, 'onnx', dtype === 'q8' ? 'model_append_quantized.onnx' : 'model_append.onnx');
   if (existsSync(append)) return 'model_append';
@@ -418,10 +479,18 @@ async function loadModel(source: ModelSource, options: TransformersEngineOptions
     env.allowLocalModels = true;
     const model_file_name = stem ?? graphFileName(source.dir, dtype, options.graph);
     try {
-      const model = await AutoModelForCausalLM.from_pretrained(source.name, { dtype, local_files_only: true, session_options, model_file_name });
+      const model = await AutoModelForCausalLM.from_pretrained(source.name, {
+        dtype,
+        local_files_only: true,
+        session_options,
+        model_file_name,
+      });
       return { model, file: `onnx/${model_file_name}${dtype === 'q8' ? '_quantized' : ''}.onnx` };
     } catch (err) {
-      throw new Error(`model: cannot load ${source.dir} (dtype ${dtype}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(
+        `model: cannot load ${source.dir} (dtype ${dtype}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
   try {
