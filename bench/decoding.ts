@@ -34,13 +34,35 @@ interface Problem {
   family: string;
 }
 
+/** Where a run's time went inside the engine (from its stats): forward calls that prefill, and decode steps by rows. */
+interface EngineTime {
+  prefillMs: number;
+  decode: Record<string, { calls: number; ms: number }>;
+}
+
 interface Measured {
   id: string;
   family: string;
   threads: number;
   A: { ms: number; tokens: number; correct: boolean };
-  B: { ms: number; tokens: number; criticalPath: number; correct: boolean; sameTextAsC: boolean };
-  C: { ms: number; tokens: number; criticalPath: number; correct: boolean };
+  B: { ms: number; tokens: number; criticalPath: number; correct: boolean; sameTextAsC: boolean; engine: EngineTime };
+  C: { ms: number; tokens: number; criticalPath: number; correct: boolean; engine: EngineTime };
+}
+
+function engineTimeSnapshot(engine: TransformersEngine): EngineTime {
+  const decode: EngineTime['decode'] = {};
+  for (const [rows, v] of engine.stats.decodeMsByBatch) decode[String(rows)] = { ...v };
+  return { prefillMs: engine.stats.prefillMs, decode };
+}
+
+function engineTimeSince(engine: TransformersEngine, before: EngineTime): EngineTime {
+  const now = engineTimeSnapshot(engine);
+  const decode: EngineTime['decode'] = {};
+  for (const [rows, v] of Object.entries(now.decode)) {
+    const b = before.decode[rows] ?? { calls: 0, ms: 0 };
+    if (v.calls > b.calls) decode[rows] = { calls: v.calls - b.calls, ms: v.ms - b.ms };
+  }
+  return { prefillMs: now.prefillMs - before.prefillMs, decode };
 }
 
 const root = packageRoot();
@@ -75,17 +97,23 @@ async function measureProblems(
     let b!: CompletionResult;
     let bMs = 0;
     let c!: SolveResult;
+    let bTime!: EngineTime;
+    let cTime!: EngineTime;
     const runs = [
       async () => {
         a = await solve(p.problem, { engine, mode: 'sequential', maxTokens });
       },
       async () => {
+        const before = engineTimeSnapshot(engine);
         const t0 = performance.now();
         b = await engine.complete({ prompt: buildPrompt(engine.tokenizer, p.problem, 'parallel'), maxTokens });
         bMs = performance.now() - t0;
+        bTime = engineTimeSince(engine, before);
       },
       async () => {
+        const before = engineTimeSnapshot(engine);
         c = await solve(p.problem, { engine, mode: 'parallel', maxTokens });
+        cTime = engineTimeSince(engine, before);
       },
     ];
     for (let k = 0; k < runs.length; k++) {
@@ -104,12 +132,14 @@ async function measureProblems(
         criticalPath: bStats.totalTokens,
         correct: extractAnswer(b.text) === p.answer,
         sameTextAsC: b.text === c.text,
+        engine: bTime,
       },
       C: {
         ms: c.metrics.wallMs,
         tokens: c.metrics.totalTokens,
         criticalPath: c.metrics.criticalPathTokens,
         correct: c.answer === p.answer,
+        engine: cTime,
       },
     });
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
@@ -146,6 +176,50 @@ function aggregate(rows: Measured[]) {
     tokens: { CvsB_criticalPath: tokensBC, CvsA_criticalPath: tok('A') / cp },
     realization: wallBC / tokensBC,
     msPerToken: { A: ms('A') / tok('A'), B: ms('B') / tok('B'), C: ms('C') / tok('C') },
+  };
+}
+
+/**
+ * Where B's and C's wall time went (prefill calls, decode steps by rows, the rest: sampling,
+ * tokenizing, forming and dropping rows, the controller), and the B/C that C would reach if a step
+ * of k sibling rows cost what one of B's single-row steps costs: the most batching can give on
+ * these problems, whatever the kernels; the rest of the gap is C's extra prefill and per-call work.
+ */
+function timeBreakdown(rows: Measured[]) {
+  if (rows.length === 0) return null;
+  const side = (k: 'B' | 'C') => {
+    const wallMs = sum(rows.map((r) => r[k].ms));
+    const prefillMs = sum(rows.map((r) => r[k].engine.prefillMs));
+    const decode: Record<string, { calls: number; ms: number; msPerStep: number }> = {};
+    for (const r of rows) {
+      for (const [n, v] of Object.entries(r[k].engine.decode)) {
+        const d = (decode[n] ??= { calls: 0, ms: 0, msPerStep: 0 });
+        d.calls += v.calls;
+        d.ms += v.ms;
+      }
+    }
+    for (const d of Object.values(decode)) d.msPerStep = d.ms / d.calls;
+    const decodeMs = sum(Object.values(decode).map((d) => d.ms));
+    return { wallMs, prefillMs, decodeMs, otherMs: wallMs - prefillMs - decodeMs, decode };
+  };
+  const B = side('B');
+  const C = side('C');
+  const oneRowStep = B.decode['1']?.msPerStep ?? NaN;
+  // C with every multi-row step at B's single-row cost.
+  const batchExcess = sum(
+    Object.entries(C.decode)
+      .filter(([n]) => n !== '1')
+      .map(([, d]) => d.ms - d.calls * oneRowStep),
+  );
+  const tokensBC = sum(rows.map((r) => r.B.criticalPath)) / sum(rows.map((r) => r.C.criticalPath));
+  const freeBatchBC = B.wallMs / (C.wallMs - batchExcess);
+  return {
+    B,
+    C,
+    stepCostRelativeToB: Object.fromEntries(Object.entries(C.decode).map(([n, d]) => [n, d.msPerStep / oneRowStep])),
+    /** B/C if multi-row steps cost one row's step. */
+    wallBCIfBatchingFree: freeBatchBC,
+    realizationIfBatchingFree: freeBatchBC / tokensBC,
   };
 }
 
@@ -275,6 +349,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   const families = [...new Set(rows.map((r) => r.family))];
   const three = aggregate(rows.filter((r) => r.threads >= 3))!;
   const none = aggregate(rows.filter((r) => r.threads === 0));
+  const breakdown = timeBreakdown(rows.filter((r) => r.threads >= 3))!;
   const result = {
     benchmark: 'decoding',
     date: new Date().toISOString(),
@@ -299,6 +374,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
     noParallelBlock: none,
     wallClockSpeedup: three.wallClock.CvsB,
     realization: three.realization,
+    timeBreakdownThreePlusThreads: breakdown,
     noBlockSlowdown: none ? none.wallMs.C / none.wallMs.B : null,
     stepCostRelativeToOne: step,
     singleStream: stream,
@@ -380,8 +456,41 @@ export async function renderResults(result: DecodingResult): Promise<void> {
   const none = result.noParallelBlock;
   const step = result.stepCostRelativeToOne;
   const stream = result.singleStream;
+  // Absent in results recorded before the engine timed its calls.
+  const tb = (result as Partial<DecodingResult>).timeBreakdownThreePlusThreads;
 
   const f2 = (x: number) => x.toFixed(2);
+  const s1 = (ms: number) => (ms / 1000).toFixed(2);
+  const breakdownSection = !tb
+    ? ''
+    : `
+### Where B's and C's time goes (problems with ≥3 threads)
+
+From the engine's own timers around each forward call. "Other" is everything outside the forward calls: sampling, tokenizing, forming and dropping rows, the controller.
+
+${table([
+  ['', 'wall s', 'prefill s', 'decode s', 'other s', 'decode steps by rows (steps, ms per step)'],
+  ...(['B', 'C'] as const).map(
+    (k) =>
+      [
+        k,
+        s1(tb[k].wallMs),
+        s1(tb[k].prefillMs),
+        s1(tb[k].decodeMs),
+        s1(tb[k].otherMs),
+        Object.entries(tb[k].decode)
+          .map(([n, d]) => `${n}: ${d.calls}, ${d.msPerStep.toFixed(3)}`)
+          .join('; '),
+      ] as [string, ...string[]],
+  ),
+])}
+
+A step of k sibling rows costs ${Object.entries(tb.stepCostRelativeToB)
+        .map(([n, r]) => `${n}: ${f2(r)}×`)
+        .join(
+          ', ',
+        )} of B's mean single-row step. If every multi-row step cost one row's step, B/C would be **${f2(tb.wallBCIfBatchingFree)}×** (realization ${f2(tb.realizationIfBatchingFree)}) against the ${f2(result.wallClockSpeedup)}× measured: that is the most faster batched steps can give on these problems; the rest of the gap to the token ratio is C's extra prefill (thread headers, joined text) and per-call work.
+`;
   const groups: [string, ReturnType<typeof aggregate>][] = [
     ['all', result.overall],
     ['≥3 threads', three],
@@ -435,7 +544,7 @@ ${table([
 - Wall-clock speedup on problems with ≥3 threads (B/C): **${f2(result.wallClockSpeedup)}×**; realization (that ÷ B/C in critical-path tokens): **${f2(result.realization)}**.
 - Problems without a parallel block: C takes ${result.noBlockSlowdown === null ? 'n/a' : f2(result.noBlockSlowdown) + '×'} B's time.
 - B and C wrote the same text on ${Math.round((result.overall?.sameTextBC ?? 0) * 100)}% of problems.
-
+${breakdownSection}
 ### Per-step cost of sibling rows, relative to one row
 
 Rows sharing a prefix of that many tokens (each with a 5-token header), as the engine decodes them: on copies of the prefix below ${DEFAULT_CASCADE_MIN_PREFIX} tokens, through the cascade graph from ${DEFAULT_CASCADE_MIN_PREFIX}; relative to one row of a plain completion at that context.

@@ -151,7 +151,7 @@ describe('threadweaver solve', () => {
     const r = await threadweaver('solve', '--dtype', 'fp32', 'Compute 2*3.');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_append_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/,
+      /--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_append_quantized.onnx, onnx\/model_cascade_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/,
     );
     expect(r.stderr).toMatch(/--model DIR\) at a folder with config.json, tokenizer.json and onnx\/model.onnx/);
     const help = await threadweaver('solve', '--help');
