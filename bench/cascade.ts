@@ -48,7 +48,6 @@ async function stepCost(engines: Record<Which, TransformersEngine>, contexts: nu
       for (const [w, batch] of r % 2 ? order : [...order].reverse()) {
         const rows = await siblingRows(engines[w], w, prefix, batch);
         await rows.step();
-        gc();
         const t0 = performance.now();
         for (let s = 0; s < steps; s++) await rows.step();
         (samples[`${w}${batch}`] ??= []).push((performance.now() - t0) / steps);
