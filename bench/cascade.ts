@@ -27,14 +27,10 @@ import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { packageRoot } from '../src/package-root.js';
 import { solve } from '../src/solve.js';
 import { CASCADE_RESULT, CONFIGS, type CascadeResult, type Config } from './cascade-report.js';
-import { decoders, prefill, siblingRows, WHICH, type Which } from './sibling-rows.js';
+import { median, round3, sameIds, machineDuring, singleStreamSideBySide, WHICH, type Which } from './side-by-side.js';
+import { decoders, prefill, siblingRows } from './sibling-rows.js';
 
 const root = packageRoot();
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
-};
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** ms per step of 1–4 sibling rows at each context, interleaved; ratios to one row before (a plain completion's step). */
@@ -133,25 +129,6 @@ async function blocks(engines: Record<Which, TransformersEngine>, contexts: numb
   return out;
 }
 
-async function singleStream(engines: Record<Which, TransformersEngine>, rounds: number) {
-  const tps: Record<Which, number[]> = { before: [], after: [] };
-  for (let r = 0; r < rounds; r++) {
-    for (const w of r % 2 ? WHICH : ([...WHICH].reverse() as Which[])) {
-      const e = engines[w];
-      e.clearCache();
-      const prompt = buildPrompt(e.tokenizer, 'Compute 76*84 + 24*30 + 87*81 + 82*55.', 'parallel');
-      const t0 = performance.now();
-      const out = await e.complete({ prompt, maxTokens: 400 });
-      tps[w].push(out.ids.length / ((performance.now() - t0) / 1000));
-    }
-  }
-  return {
-    tokensPerSecond: { before: round3(median(tps.before)), after: round3(median(tps.after)) },
-    ratio: round3(median(tps.after) / median(tps.before)),
-    rounds,
-  };
-}
-
 async function problemsRun(engines: Record<Config, TransformersEngine>, limit: number) {
   const file = path.resolve(root, '../shared/benchmarks/arith500.jsonl');
   if (!existsSync(file)) throw new Error(`cascade bench: ${file} not found`);
@@ -189,12 +166,11 @@ async function problemsRun(engines: Record<Config, TransformersEngine>, limit: n
       }),
     ];
     for (let k = 0; k < runs.length; k++) await runs[(i + k) % runs.length]!();
-    const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, j) => x === b[j]);
     rows.push({
       id: p.id,
       threads,
       ms,
-      sameAsCopies: { default: same(ids.default!, ids.copies!), always: same(ids.always!, ids.copies!) },
+      sameAsCopies: { default: sameIds(ids.default!, ids.copies!), always: sameIds(ids.always!, ids.copies!) },
     });
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
   }
@@ -241,7 +217,7 @@ export async function runCascadeBench(limit: number, rounds: number): Promise<Ca
   const rowsCost = await forkAndDrop(engines, rounds);
   const blockMs = await blocks(engines, [150, 200, 256, 300, 400, 800], rounds);
   process.stderr.write('  single stream\n');
-  const stream = await singleStream(engines, 5);
+  const stream = await singleStreamSideBySide(engines, 5);
   process.stderr.write('  problems\n');
   const problems = await problemsRun(configs, limit);
   const result: CascadeResult = {
@@ -253,13 +229,7 @@ export async function runCascadeBench(limit: number, rounds: number): Promise<Ca
       after: `${engines.after.cascadeFile} for sibling calls`,
     },
     defaultCascadeMinPrefix: DEFAULT_CASCADE_MIN_PREFIX,
-    machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      node: process.version,
-      loadAverageBefore: loadBefore.map(round3),
-      loadAverageAfter: os.loadavg().map(round3),
-    },
+    machine: machineDuring(loadBefore),
     stepCostRelativeToOne: step,
     forkAndDrop: rowsCost,
     blocks: blockMs,

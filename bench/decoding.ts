@@ -20,6 +20,7 @@ import { extractAnswer } from '../src/math/extract.js';
 import { packageRoot } from '../src/package-root.js';
 import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/transformers.js';
 import { cascadeSection } from './cascade-report.js';
+import { median } from './side-by-side.js';
 import { prefill, siblingRows, type Which } from './sibling-rows.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
@@ -148,10 +149,6 @@ async function measureProblems(
 }
 
 const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
-};
 
 function aggregate(rows: Measured[]) {
   if (rows.length === 0) return null;

@@ -21,6 +21,7 @@ import { extractAnswer } from '../src/math/extract.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { embeddedEngine, solve } from '../src/solve.js';
 import { DECOMPOSE_RESULT as RESULT, type DecomposeResult, type DecomposeRow as Row } from './decompose-report.js';
+import { median } from './side-by-side.js';
 
 const root = path.resolve(
   import.meta.dirname,
@@ -53,11 +54,6 @@ function prompts(): Prompt[] {
   }
   return out;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** The parts one after another: the same prompts and completions as the batch, in turn. */
 async function serial(engine: Engine, tasks: string[], scope: string): Promise<string[]> {

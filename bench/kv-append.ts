@@ -21,17 +21,12 @@ import { selectRows } from '../src/engine/kv-cache.js';
 import type { OnnxDecoder } from '../src/engine/onnx-decoder.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
-import { bundledModelDir } from '../src/engine/model-source.js';
+import { bundledModelDir, MODEL_FOLDER_FILES } from '../src/engine/model-source.js';
 import { packageRoot } from '../src/package-root.js';
 import { solve } from '../src/solve.js';
+import { median, round3, sameIds as same, machineDuring, singleStreamSideBySide, type Which } from './side-by-side.js';
 
 const root = packageRoot();
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
-};
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-type Which = 'before' | 'after';
 
 /** A model folder whose only graph is the decoder-with-past stage of the bundled rewrite. */
 function beforeModel(): { dir: string; cleanup: () => void } {
@@ -39,14 +34,7 @@ function beforeModel(): { dir: string; cleanup: () => void } {
   const dir = path.join(tmp, 'tiny-threadweaver');
   mkdirSync(path.join(dir, 'onnx'), { recursive: true });
   const src = bundledModelDir();
-  for (const f of [
-    'config.json',
-    'generation_config.json',
-    'tokenizer.json',
-    'tokenizer_config.json',
-    'special_tokens_map.json',
-  ])
-    copyFileSync(path.join(src, f), path.join(dir, f));
+  for (const f of MODEL_FOLDER_FILES) copyFileSync(path.join(src, f), path.join(dir, f));
   const config = JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, number>;
   const shape = { heads: config.num_attention_heads!, kvHeads: config.num_key_value_heads!, headDim: config.head_dim! };
   writeFileSync(
@@ -112,25 +100,6 @@ async function stepCost(engines: Record<Which, TransformersEngine>, contexts: nu
   return out;
 }
 
-async function singleStream(engines: Record<Which, TransformersEngine>, rounds: number) {
-  const tps: Record<Which, number[]> = { before: [], after: [] };
-  for (let r = 0; r < rounds; r++) {
-    for (const w of r % 2 ? (['before', 'after'] as const) : (['after', 'before'] as const)) {
-      const e = engines[w];
-      e.clearCache();
-      const prompt = buildPrompt(e.tokenizer, 'Compute 76*84 + 24*30 + 87*81 + 82*55.', 'parallel');
-      const t0 = performance.now();
-      const r = await e.complete({ prompt, maxTokens: 400 });
-      tps[w].push(r.ids.length / ((performance.now() - t0) / 1000));
-    }
-  }
-  return {
-    tokensPerSecond: { before: round3(median(tps.before)), after: round3(median(tps.after)) },
-    ratio: round3(median(tps.after) / median(tps.before)),
-    rounds,
-  };
-}
-
 async function problemsRun(engines: Record<Which, TransformersEngine>, limit: number) {
   const file = path.resolve(root, '../shared/benchmarks/arith500.jsonl');
   if (!existsSync(file)) throw new Error(`kv-append bench: ${file} not found`);
@@ -163,7 +132,6 @@ async function problemsRun(engines: Record<Which, TransformersEngine>, limit: nu
       },
     ]);
     for (let k = 0; k < runs.length; k++) await runs[(i + k) % runs.length]!();
-    const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, j) => x === b[j]);
     rows.push({
       id: p.id,
       threads,
@@ -209,7 +177,7 @@ async function main(): Promise<void> {
     process.stderr.write('kv-append bench: step cost\n');
     const step = await stepCost(engines, [10, 200, 400], 40, Number(values.rounds));
     process.stderr.write('  single stream\n');
-    const stream = await singleStream(engines, 5);
+    const stream = await singleStreamSideBySide(engines, 5);
     process.stderr.write('  problems\n');
     const problems = await problemsRun(engines, Number(values.limit));
     const result = {
@@ -217,13 +185,7 @@ async function main(): Promise<void> {
       date: new Date(started).toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
       graphs: { before: engines.before.graphFile + ' (rewriteDecoderWithPast)', after: engines.after.graphFile },
-      machine: {
-        cpu: os.cpus()[0]?.model ?? 'unknown',
-        cores: os.cpus().length,
-        node: process.version,
-        loadAverageBefore: loadBefore.map(round3),
-        loadAverageAfter: os.loadavg().map(round3),
-      },
+      machine: machineDuring(loadBefore),
       stepCostRelativeToOne: step,
       singleStream: stream,
       problems: { ...problems, rows: undefined },

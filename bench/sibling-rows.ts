@@ -7,8 +7,9 @@ import { selectRows, type KVCache } from '../src/engine/kv-cache.js';
 import { range, type OnnxDecoder } from '../src/engine/onnx-decoder.js';
 import type { TransformersEngine } from '../src/engine/transformers.js';
 
-export type Which = 'before' | 'after';
-export const WHICH = ['before', 'after'] as const;
+import type { Which } from './side-by-side.js';
+
+export { WHICH, type Which } from './side-by-side.js';
 const ones = (n: number) => new Array<number>(n).fill(1);
 
 export const decoders = (engine: TransformersEngine) =>

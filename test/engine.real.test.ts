@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TransformersEngine } from '../src/engine/transformers.js';
-import { resolveModelSource } from '../src/engine/model-source.js';
+import { MODEL_FOLDER_FILES, resolveModelSource } from '../src/engine/model-source.js';
 import { cutResult, shareBudget } from '../src/engine/siblings.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 
@@ -265,14 +265,7 @@ describe('cascade attention for sibling calls', () => {
       const folder = (name: string, cascade?: string) => {
         const dir = path.join(tmp, name);
         mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-        for (const f of [
-          'config.json',
-          'generation_config.json',
-          'tokenizer.json',
-          'tokenizer_config.json',
-          'special_tokens_map.json',
-        ])
-          copyFileSync(path.join(bundled.dir, f), path.join(dir, f));
+        for (const f of MODEL_FOLDER_FILES) copyFileSync(path.join(bundled.dir, f), path.join(dir, f));
         copyFileSync(
           path.join(bundled.dir, 'onnx/model_append_quantized.onnx'),
           path.join(dir, 'onnx/model_append_quantized.onnx'),

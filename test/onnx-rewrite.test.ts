@@ -13,6 +13,7 @@ import { rewriteTokenQuant } from '../scripts/onnx/rewrite-token-quant.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { repoRoot } from './helpers.js';
+import { MODEL_FOLDER_FILES } from '../src/engine/model-source.js';
 
 const modelDir = path.join(repoRoot, 'models/tiny-threadweaver');
 const originalPath = path.join(modelDir, 'onnx/model_quantized.onnx');
@@ -191,13 +192,7 @@ describe('the embedded engine on the GQA-rewritten graph', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tw-gqa-'));
     const copy = path.join(dir, 'tiny-threadweaver');
     mkdirSync(path.join(copy, 'onnx'), { recursive: true });
-    for (const f of [
-      'config.json',
-      'generation_config.json',
-      'tokenizer.json',
-      'tokenizer_config.json',
-      'special_tokens_map.json',
-    ]) {
+    for (const f of MODEL_FOLDER_FILES) {
       copyFileSync(path.join(modelDir, f), path.join(copy, f));
     }
     writeFileSync(path.join(copy, 'onnx/model_quantized.onnx'), gqaOnly);

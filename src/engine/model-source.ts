@@ -1,5 +1,14 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+
+/** A model folder's files besides its ONNX graphs: what a copy of the folder needs to load. */
+export const MODEL_FOLDER_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
 import { packageRoot } from '../package-root.js';
 
 export { packageRoot };
