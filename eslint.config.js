@@ -6,20 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/',
-      'node_modules/',
-      'runs/',
-      'scratch/',
-      '.cache/',
-      // TODO: engine paths formatted when the attention work lands
-      'src/engine/',
-      'scripts/onnx/',
-      'bench/',
-      'test/engine*.ts',
-      'test/prefix-cache*.ts',
-      'test/onnx-*.ts',
-    ],
+    ignores: ['dist/', 'node_modules/', 'runs/', 'scratch/', '.cache/'],
   },
 
   // Correctness rules of ESLint itself (unreachable code, duplicate keys, a lost `cause`, ...), and

@@ -18,8 +18,10 @@ import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { generateArith } from '../eval/arith.js';
 import { extractAnswer } from '../src/math/extract.js';
 import { packageRoot } from '../src/package-root.js';
-import { selectRows } from '../src/engine/kv-cache.js';
-import { TransformersEngine } from '../src/engine/transformers.js';
+import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/transformers.js';
+import { cascadeSection } from './cascade-report.js';
+import { median } from './side-by-side.js';
+import { prefill, siblingRows, type Which } from './sibling-rows.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
 import { decomposeSection } from './decompose-report.js';
@@ -33,13 +35,35 @@ interface Problem {
   family: string;
 }
 
+/** Where a run's time went inside the engine (from its stats): forward calls that prefill, and decode steps by rows. */
+interface EngineTime {
+  prefillMs: number;
+  decode: Record<string, { calls: number; ms: number }>;
+}
+
 interface Measured {
   id: string;
   family: string;
   threads: number;
   A: { ms: number; tokens: number; correct: boolean };
-  B: { ms: number; tokens: number; criticalPath: number; correct: boolean; sameTextAsC: boolean };
-  C: { ms: number; tokens: number; criticalPath: number; correct: boolean };
+  B: { ms: number; tokens: number; criticalPath: number; correct: boolean; sameTextAsC: boolean; engine: EngineTime };
+  C: { ms: number; tokens: number; criticalPath: number; correct: boolean; engine: EngineTime };
+}
+
+function engineTimeSnapshot(engine: TransformersEngine): EngineTime {
+  const decode: EngineTime['decode'] = {};
+  for (const [rows, v] of engine.stats.decodeMsByBatch) decode[String(rows)] = { ...v };
+  return { prefillMs: engine.stats.prefillMs, decode };
+}
+
+function engineTimeSince(engine: TransformersEngine, before: EngineTime): EngineTime {
+  const now = engineTimeSnapshot(engine);
+  const decode: EngineTime['decode'] = {};
+  for (const [rows, v] of Object.entries(now.decode)) {
+    const b = before.decode[rows] ?? { calls: 0, ms: 0 };
+    if (v.calls > b.calls) decode[rows] = { calls: v.calls - b.calls, ms: v.ms - b.ms };
+  }
+  return { prefillMs: now.prefillMs - before.prefillMs, decode };
 }
 
 const root = packageRoot();
@@ -53,11 +77,20 @@ function loadProblems(limit: number): { source: string; problems: Problem[] } {
   const tasks = generateArith(limit, 2026);
   return {
     source: `built-in arith generator, seed 2026, ${limit} problems`,
-    problems: tasks.map((t, i) => ({ id: `arith-${i}`, problem: t.problem, answer: String(t.answer), family: t.family })),
+    problems: tasks.map((t, i) => ({
+      id: `arith-${i}`,
+      problem: t.problem,
+      answer: String(t.answer),
+      family: t.family,
+    })),
   };
 }
 
-async function measureProblems(engine: TransformersEngine, problems: Problem[], maxTokens: number): Promise<Measured[]> {
+async function measureProblems(
+  engine: TransformersEngine,
+  problems: Problem[],
+  maxTokens: number,
+): Promise<Measured[]> {
   const out: Measured[] = [];
   for (const [i, p] of problems.entries()) {
     // Rotate which configuration goes first, so order effects (GC, caches) fall on all three alike.
@@ -65,17 +98,23 @@ async function measureProblems(engine: TransformersEngine, problems: Problem[], 
     let b!: CompletionResult;
     let bMs = 0;
     let c!: SolveResult;
+    let bTime!: EngineTime;
+    let cTime!: EngineTime;
     const runs = [
       async () => {
         a = await solve(p.problem, { engine, mode: 'sequential', maxTokens });
       },
       async () => {
+        const before = engineTimeSnapshot(engine);
         const t0 = performance.now();
         b = await engine.complete({ prompt: buildPrompt(engine.tokenizer, p.problem, 'parallel'), maxTokens });
         bMs = performance.now() - t0;
+        bTime = engineTimeSince(engine, before);
       },
       async () => {
+        const before = engineTimeSnapshot(engine);
         c = await solve(p.problem, { engine, mode: 'parallel', maxTokens });
+        cTime = engineTimeSince(engine, before);
       },
     ];
     for (let k = 0; k < runs.length; k++) {
@@ -88,8 +127,21 @@ async function measureProblems(engine: TransformersEngine, problems: Problem[], 
       family: p.family,
       threads: c.metrics.threads,
       A: { ms: a.metrics.wallMs, tokens: a.metrics.totalTokens, correct: a.answer === p.answer },
-      B: { ms: bMs, tokens: bStats.totalTokens, criticalPath: bStats.totalTokens, correct: extractAnswer(b.text) === p.answer, sameTextAsC: b.text === c.text },
-      C: { ms: c.metrics.wallMs, tokens: c.metrics.totalTokens, criticalPath: c.metrics.criticalPathTokens, correct: c.answer === p.answer },
+      B: {
+        ms: bMs,
+        tokens: bStats.totalTokens,
+        criticalPath: bStats.totalTokens,
+        correct: extractAnswer(b.text) === p.answer,
+        sameTextAsC: b.text === c.text,
+        engine: bTime,
+      },
+      C: {
+        ms: c.metrics.wallMs,
+        tokens: c.metrics.totalTokens,
+        criticalPath: c.metrics.criticalPathTokens,
+        correct: c.answer === p.answer,
+        engine: cTime,
+      },
     });
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
   }
@@ -97,10 +149,6 @@ async function measureProblems(engine: TransformersEngine, problems: Problem[], 
 }
 
 const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
-};
 
 function aggregate(rows: Measured[]) {
   if (rows.length === 0) return null;
@@ -115,7 +163,11 @@ function aggregate(rows: Measured[]) {
     wallMs: { A: ms('A'), B: ms('B'), C: ms('C') },
     totalTokens: { A: tok('A'), B: tok('B'), C: tok('C') },
     criticalPathTokens: { A: tok('A'), B: bTokens, C: cp },
-    accuracy: { A: rows.filter((r) => r.A.correct).length / rows.length, B: rows.filter((r) => r.B.correct).length / rows.length, C: rows.filter((r) => r.C.correct).length / rows.length },
+    accuracy: {
+      A: rows.filter((r) => r.A.correct).length / rows.length,
+      B: rows.filter((r) => r.B.correct).length / rows.length,
+      C: rows.filter((r) => r.C.correct).length / rows.length,
+    },
     sameTextBC: rows.filter((r) => r.B.sameTextAsC).length / rows.length,
     wallClock: { CvsB: wallBC, CvsA: ms('A') / ms('C') },
     tokens: { CvsB_criticalPath: tokensBC, CvsA_criticalPath: tok('A') / cp },
@@ -124,31 +176,101 @@ function aggregate(rows: Measured[]) {
   };
 }
 
-/** Per-step cost of decoding `batch` rows at a given context, relative to one row. */
-async function stepCost(engine: TransformersEngine, contexts: number[], steps: number, rounds: number) {
-  const decoder = (engine as unknown as { decoder: import('../src/engine/onnx-decoder.js').OnnxDecoder }).decoder;
-  const result: Record<string, Record<string, number>> = {};
-  for (const ctx of contexts) {
-    const ids = Array.from({ length: ctx }, (_, i) => 20 + (i % 60));
-    const { present } = await decoder.forward({ ids: [ids], positions: [ids.map((_, i) => i)], mask: [ids.map(() => 1)] }, decoder.empty(1));
-    const samples: Record<number, number[]> = { 1: [], 2: [], 3: [], 4: [] };
-    for (let r = 0; r < rounds; r++) {
-      // Interleave batch sizes within a round so machine noise hits them alike.
-      for (const batch of [1, 2, 3, 4]) {
-        let kv = selectRows(present, Array(batch).fill(0));
-        const mask = Array.from({ length: batch }, () => Array<number>(ctx).fill(1));
-        const t0 = performance.now();
-        for (let s = 0; s < steps; s++) {
-          mask.forEach((m) => m.push(1));
-          const o = await decoder.forward({ ids: mask.map(() => [30]), positions: mask.map(() => [ctx + s]), mask }, kv);
-          kv = o.present;
-        }
-        samples[batch]!.push((performance.now() - t0) / steps);
+/**
+ * Where B's and C's wall time went (prefill calls, decode steps by rows, the rest: sampling,
+ * tokenizing, forming and dropping rows, the controller), and the B/C that C would reach if a step
+ * of k sibling rows cost what one of B's single-row steps costs: the most batching can give on
+ * these problems, whatever the kernels; the rest of the gap is C's extra prefill and per-call work.
+ */
+function timeBreakdown(rows: Measured[]) {
+  if (rows.length === 0) return null;
+  const side = (k: 'B' | 'C') => {
+    const wallMs = sum(rows.map((r) => r[k].ms));
+    const prefillMs = sum(rows.map((r) => r[k].engine.prefillMs));
+    const decode: Record<string, { calls: number; ms: number; msPerStep: number }> = {};
+    for (const r of rows) {
+      for (const [n, v] of Object.entries(r[k].engine.decode)) {
+        const d = (decode[n] ??= { calls: 0, ms: 0, msPerStep: 0 });
+        d.calls += v.calls;
+        d.ms += v.ms;
       }
     }
-    const base = median(samples[1]!);
-    result[String(ctx)] = Object.fromEntries([1, 2, 3, 4].map((b) => [`batch${b}`, median(samples[b]!) / base]));
-    result[String(ctx)]!.msBatch1 = base;
+    for (const d of Object.values(decode)) d.msPerStep = d.ms / d.calls;
+    const decodeMs = sum(Object.values(decode).map((d) => d.ms));
+    return { wallMs, prefillMs, decodeMs, otherMs: wallMs - prefillMs - decodeMs, decode };
+  };
+  const B = side('B');
+  const C = side('C');
+  const oneRowStep = B.decode['1']?.msPerStep ?? NaN;
+  // C with every multi-row step at B's single-row cost.
+  const batchExcess = sum(
+    Object.entries(C.decode)
+      .filter(([n]) => n !== '1')
+      .map(([, d]) => d.ms - d.calls * oneRowStep),
+  );
+  const tokensBC = sum(rows.map((r) => r.B.criticalPath)) / sum(rows.map((r) => r.C.criticalPath));
+  const freeBatchBC = B.wallMs / (C.wallMs - batchExcess);
+  return {
+    B,
+    C,
+    stepCostRelativeToB: Object.fromEntries(Object.entries(C.decode).map(([n, d]) => [n, d.msPerStep / oneRowStep])),
+    /** B/C if multi-row steps cost one row's step. */
+    wallBCIfBatchingFree: freeBatchBC,
+    realizationIfBatchingFree: freeBatchBC / tokensBC,
+  };
+}
+
+/**
+ * Per-step cost of 1–4 sibling rows sharing a prefix of each context, as the engine runs them
+ * (on copies of the prefix below `cascadeMinPrefix`, the cascade graph from it), relative to one
+ * row of a plain completion at that context.
+ */
+interface StepCost {
+  /** ms per step of one row of a plain completion. */
+  msBatch1: number;
+  /** 1–4 sibling rows, relative to that. */
+  batch1: number;
+  batch2: number;
+  batch3: number;
+  batch4: number;
+  /** How the engine ran the rows (absent in results from before the cascade graph: copies). */
+  graph?: 'copies' | 'cascade';
+}
+
+async function stepCost(
+  engine: TransformersEngine,
+  contexts: number[],
+  steps: number,
+  rounds: number,
+): Promise<Record<string, StepCost>> {
+  const result: Record<string, StepCost> = {};
+  for (const ctx of contexts) {
+    const prefix = await prefill(engine, ctx);
+    const which: Which = engine.cascadeFile && ctx >= DEFAULT_CASCADE_MIN_PREFIX ? 'after' : 'before';
+    const samples: Record<string, number[]> = {};
+    for (let r = 0; r < rounds; r++) {
+      // Interleave batch sizes within a round so machine noise hits them alike.
+      for (const [key, w, batch] of [['plain', 'before', 1], ...[1, 2, 3, 4].map((b) => [`batch${b}`, which, b])] as [
+        string,
+        Which,
+        number,
+      ][]) {
+        const rows = await siblingRows(engine, w, prefix, batch);
+        const t0 = performance.now();
+        for (let s = 0; s < steps; s++) await rows.step();
+        (samples[key] ??= []).push((performance.now() - t0) / steps);
+      }
+    }
+    const base = median(samples.plain!);
+    const ratio = (b: number) => median(samples[`batch${b}`]!) / base;
+    result[String(ctx)] = {
+      msBatch1: base,
+      batch1: ratio(1),
+      batch2: ratio(2),
+      batch3: ratio(3),
+      batch4: ratio(4),
+      graph: which === 'after' ? 'cascade' : 'copies',
+    };
   }
   return result;
 }
@@ -172,18 +294,32 @@ async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', ro
     const input_ids = new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
     const attention_mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
     t0 = performance.now();
-    const out = (await model.generate({ input_ids, attention_mask, max_new_tokens: a.ids.length, min_new_tokens: a.ids.length, do_sample: false } as never)) as { dims: number[] };
+    const out = (await model.generate({
+      input_ids,
+      attention_mask,
+      max_new_tokens: a.ids.length,
+      min_new_tokens: a.ids.length,
+      do_sample: false,
+    })) as { dims: number[] };
     const generated = out.dims[1]! - ids.length;
     theirs.push(generated / ((performance.now() - t0) / 1000));
   }
   await model.dispose();
-  return { tokensPerSecond: { ours: median(ours), generate: median(theirs) }, ratio: median(ours) / median(theirs), rounds };
+  return {
+    tokensPerSecond: { ours: median(ours), generate: median(theirs) },
+    ratio: median(ours) / median(theirs),
+    rounds,
+  };
 }
 
 function table(rows: [string, ...string[]][]): string {
   const head = rows[0]!;
   const body = rows.slice(1);
-  return [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp32'; threads?: number }) {
@@ -210,17 +346,32 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   const families = [...new Set(rows.map((r) => r.family))];
   const three = aggregate(rows.filter((r) => r.threads >= 3))!;
   const none = aggregate(rows.filter((r) => r.threads === 0));
+  const breakdown = timeBreakdown(rows.filter((r) => r.threads >= 3))!;
   const result = {
     benchmark: 'decoding',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
-    config: { model: 'tiny-threadweaver', dtype: opts.dtype, greedy: true, source, problems: problems.length, threads: opts.threads ?? 'default' },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    config: {
+      model: 'tiny-threadweaver',
+      dtype: opts.dtype,
+      greedy: true,
+      source,
+      problems: problems.length,
+      threads: opts.threads ?? 'default',
+    },
     overall: aggregate(rows),
     byFamily: Object.fromEntries(families.map((f) => [f, aggregate(rows.filter((r) => r.family === f))])),
     threePlusThreads: three,
     noParallelBlock: none,
     wallClockSpeedup: three.wallClock.CvsB,
     realization: three.realization,
+    timeBreakdownThreePlusThreads: breakdown,
     noBlockSlowdown: none ? none.wallMs.C / none.wallMs.B : null,
     stepCostRelativeToOne: step,
     singleStream: stream,
@@ -243,15 +394,31 @@ function kvAppendSection(): string {
     machine: { loadAverageBefore: number[]; loadAverageAfter: number[] };
     stepCostRelativeToOne: Record<string, Record<'before' | 'after', Record<string, number>>>;
     singleStream: { tokensPerSecond: { before: number; after: number }; ratio: number };
-    problems: Record<'all' | 'threePlusThreads', { problems: number; wallBC: { before: number; after: number }; speedupAfterOverBefore: { B: number; C: number } }> & {
+    problems: Record<
+      'all' | 'threePlusThreads',
+      { problems: number; wallBC: { before: number; after: number }; speedupAfterOverBefore: { B: number; C: number } }
+    > & {
       identicalTexts: { B: number; C: number; of: number };
     };
   };
   const idFile = path.join(root, 'bench/results/token-identity.json');
-  const id = existsSync(idFile) ? (JSON.parse(readFileSync(idFile, 'utf8')) as { problems: number; identical: Record<'A' | 'B' | 'C', { same: number }> }) : undefined;
+  const id = existsSync(idFile)
+    ? (JSON.parse(readFileSync(idFile, 'utf8')) as {
+        problems: number;
+        identical: Record<'A' | 'B' | 'C', { same: number }>;
+      })
+    : undefined;
   const f2 = (x: number) => x.toFixed(2);
   const stepRows = Object.entries(kv.stepCostRelativeToOne).flatMap(([ctx, v]) =>
-    (['before', 'after'] as const).map((w) => [`${ctx} ${w}`, f2(v[w].msBatch1!), ...[2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×'), f2(v[w].msBatch4!)] as [string, ...string[]]),
+    (['before', 'after'] as const).map(
+      (w) =>
+        [
+          `${ctx} ${w}`,
+          f2(v[w].msBatch1!),
+          ...[2, 3, 4].map((b) => f2(v[w][`batch${b}`]!) + '×'),
+          f2(v[w].msBatch4!),
+        ] as [string, ...string[]],
+    ),
   );
   const p = kv.problems;
   return `
@@ -269,7 +436,9 @@ ${table([['context, graph', 'batch 1 ms', '2', '3', '4', 'batch 4 ms'], ...stepR
 | B/C wall, ${p.threePlusThreads.problems} problems with ≥3 threads | ${f2(p.threePlusThreads.wallBC.before)}× | ${f2(p.threePlusThreads.wallBC.after)}× | B ${f2(p.threePlusThreads.speedupAfterOverBefore.B)}×, C ${f2(p.threePlusThreads.speedupAfterOverBefore.C)}× |
 
 Texts identical between the two graphs: B ${p.identicalTexts.B}/${p.identicalTexts.of}, C ${p.identicalTexts.C}/${p.identicalTexts.of}.${
-    id ? ` Recorded at the previous commit and at this one (\`bench/token-identity.ts\`): A ${id.identical.A.same}/${id.problems}, B ${id.identical.B.same}/${id.problems}, C ${id.identical.C.same}/${id.problems} identical token for token.` : ''
+    id
+      ? ` Recorded at the previous commit and at this one (\`bench/token-identity.ts\`): A ${id.identical.A.same}/${id.problems}, B ${id.identical.B.same}/${id.problems}, C ${id.identical.C.same}/${id.problems} identical token for token.`
+      : ''
   }
 `;
 }
@@ -284,9 +453,51 @@ export async function renderResults(result: DecodingResult): Promise<void> {
   const none = result.noParallelBlock;
   const step = result.stepCostRelativeToOne;
   const stream = result.singleStream;
+  // Absent in results recorded before the engine timed its calls.
+  const tb = (result as Partial<DecodingResult>).timeBreakdownThreePlusThreads;
 
   const f2 = (x: number) => x.toFixed(2);
-  const groups: [string, ReturnType<typeof aggregate>][] = [['all', result.overall], ['≥3 threads', three], ['no block', none], ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>])];
+  const s1 = (ms: number) => (ms / 1000).toFixed(2);
+  // B/C with batched steps free and C's prefill cut to B's.
+  const withoutExtraPrefill = tb
+    ? tb.B.wallMs / (tb.B.wallMs / tb.wallBCIfBatchingFree - (tb.C.prefillMs - tb.B.prefillMs))
+    : NaN;
+  const breakdownSection = !tb
+    ? ''
+    : `
+### Where B's and C's time goes (problems with ≥3 threads)
+
+From the engine's own timers around each forward call. "Other" is everything outside the forward calls: sampling, tokenizing, forming and dropping rows, the controller.
+
+${table([
+  ['', 'wall s', 'prefill s', 'decode s', 'other s', 'decode steps by rows (steps, ms per step)'],
+  ...(['B', 'C'] as const).map(
+    (k) =>
+      [
+        k,
+        s1(tb[k].wallMs),
+        s1(tb[k].prefillMs),
+        s1(tb[k].decodeMs),
+        s1(tb[k].otherMs),
+        Object.entries(tb[k].decode)
+          .map(([n, d]) => `${n}: ${d.calls}, ${d.msPerStep.toFixed(3)}`)
+          .join('; '),
+      ] as [string, ...string[]],
+  ),
+])}
+
+A step of k sibling rows costs ${Object.entries(tb.stepCostRelativeToB)
+        .map(([n, r]) => `${n}: ${f2(r)}×`)
+        .join(
+          ', ',
+        )} of B's mean single-row step. If every multi-row step cost one row's step, B/C would be **${f2(tb.wallBCIfBatchingFree)}×** (realization ${f2(tb.realizationIfBatchingFree)}) against the ${f2(result.wallClockSpeedup)}× measured: that is the most faster batched steps can give on these problems. C's extra prefill (${s1(tb.C.prefillMs - tb.B.prefillMs)} s: thread headers, and the joined threads' text, which the continuation must read in sequence) takes it the rest of the way: without it too, ${f2(withoutExtraPrefill)}× against a token ratio of ${f2(three.tokens.CvsB_criticalPath)}×.
+`;
+  const groups: [string, ReturnType<typeof aggregate>][] = [
+    ['all', result.overall],
+    ['≥3 threads', three],
+    ['no block', none],
+    ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>]),
+  ];
   const md = `# Benchmark results
 
 Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}.
@@ -298,31 +509,61 @@ A = sequential mode; B = the parallel trajectory in one pass, no forking; C = or
 batched threads, join reuse). Token ratios use critical-path tokens (B's path is all its tokens).
 
 ${table([
-  ['problems', 'n', 'wall A s', 'wall B s', 'wall C s', 'C vs B wall', 'C vs A wall', 'C vs B tokens', 'C vs A tokens', 'realization', 'acc A/B/C'],
-  ...groups.filter(([, g]) => g).map(([name, g]) => [
-    name,
-    String(g!.problems),
-    f2(g!.wallMs.A / 1000),
-    f2(g!.wallMs.B / 1000),
-    f2(g!.wallMs.C / 1000),
-    f2(g!.wallClock.CvsB) + '×',
-    f2(g!.wallClock.CvsA) + '×',
-    f2(g!.tokens.CvsB_criticalPath) + '×',
-    f2(g!.tokens.CvsA_criticalPath) + '×',
-    f2(g!.realization),
-    [g!.accuracy.A, g!.accuracy.B, g!.accuracy.C].map((a) => Math.round(a * 100) + '%').join('/'),
-  ] as [string, ...string[]]),
+  [
+    'problems',
+    'n',
+    'wall A s',
+    'wall B s',
+    'wall C s',
+    'C vs B wall',
+    'C vs A wall',
+    'C vs B tokens',
+    'C vs A tokens',
+    'realization',
+    'acc A/B/C',
+  ],
+  ...groups
+    .filter(([, g]) => g)
+    .map(
+      ([name, g]) =>
+        [
+          name,
+          String(g!.problems),
+          f2(g!.wallMs.A / 1000),
+          f2(g!.wallMs.B / 1000),
+          f2(g!.wallMs.C / 1000),
+          f2(g!.wallClock.CvsB) + '×',
+          f2(g!.wallClock.CvsA) + '×',
+          f2(g!.tokens.CvsB_criticalPath) + '×',
+          f2(g!.tokens.CvsA_criticalPath) + '×',
+          f2(g!.realization),
+          [g!.accuracy.A, g!.accuracy.B, g!.accuracy.C].map((a) => Math.round(a * 100) + '%').join('/'),
+        ] as [string, ...string[]],
+    ),
 ])}
 
 - Wall-clock speedup on problems with ≥3 threads (B/C): **${f2(result.wallClockSpeedup)}×**; realization (that ÷ B/C in critical-path tokens): **${f2(result.realization)}**.
 - Problems without a parallel block: C takes ${result.noBlockSlowdown === null ? 'n/a' : f2(result.noBlockSlowdown) + '×'} B's time.
 - B and C wrote the same text on ${Math.round((result.overall?.sameTextBC ?? 0) * 100)}% of problems.
+${breakdownSection}
+### Per-step cost of sibling rows, relative to one row
 
-### Per-step cost of a batch, relative to one row
+Rows sharing a prefix of that many tokens (each with a 5-token header), as the engine decodes them: on copies of the prefix below ${DEFAULT_CASCADE_MIN_PREFIX} tokens, through the cascade graph from ${DEFAULT_CASCADE_MIN_PREFIX}; relative to one row of a plain completion at that context.
 
 ${table([
-  ['context', 'batch 1 ms', '2', '3', '4'],
-  ...Object.entries(step).map(([ctx, v]) => [ctx, f2(v.msBatch1!), f2(v.batch2!) + '×', f2(v.batch3!) + '×', f2(v.batch4!) + '×'] as [string, ...string[]]),
+  ['context', 'one row ms', '1 sibling', '2', '3', '4', 'rows read the prefix'],
+  ...Object.entries(step).map(
+    ([ctx, v]) =>
+      [
+        ctx,
+        f2(v.msBatch1),
+        f2(v.batch1) + '×',
+        f2(v.batch2) + '×',
+        f2(v.batch3) + '×',
+        f2(v.batch4) + '×',
+        v.graph === 'cascade' ? 'once (cascade)' : 'from copies',
+      ] as [string, ...string[]],
+  ),
 ])}
 
 ### Single stream
@@ -334,16 +575,23 @@ Peak resident memory: ${result.peakRssMiB} MiB.
 What these figures say about the targets, and why batching is not free on this model and machine:
 [docs/performance.md](../docs/performance.md).
 `;
-  await writeFileAtomic(path.join(root, 'bench/RESULTS.md'), md + kvAppendSection() + decomposeSection());
+  await writeFileAtomic(
+    path.join(root, 'bench/RESULTS.md'),
+    md + kvAppendSection() + cascadeSection() + decomposeSection(),
+  );
 }
 
-
-const isMain = process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
+const isMain =
+  process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
 if (isMain && process.argv.includes('--render')) {
   // Re-render bench/RESULTS.md from the committed results (e.g. after bench/kv-append.ts ran).
-  await renderResults(JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as DecodingResult);
+  await renderResults(
+    JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as DecodingResult,
+  );
 } else if (isMain) {
-  const { values } = parseArgs({ options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } },
+  });
   const r = await runDecodingBench({
     limit: Number(values.limit ?? 100),
     dtype: values.dtype === 'fp32' ? 'fp32' : 'q8',

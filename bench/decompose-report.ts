@@ -2,7 +2,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const root = path.resolve(import.meta.dirname, '..', existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..');
+const root = path.resolve(
+  import.meta.dirname,
+  '..',
+  existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..',
+);
 export const DECOMPOSE_RESULT = path.join(root, 'bench/results/decompose.json');
 
 export interface DecomposeRow {
@@ -26,7 +30,14 @@ export interface DecomposeResult {
   machine: { cpu: string; cores: number; node: string; loadAverageBefore: number; loadAverageAfter: number };
   config: { model: string; dtype: string; greedy: boolean; rounds: number; extractor: string };
   example: DecomposeRow;
-  byParts: { parts: number; prompts: number; serialMs: number; decomposedMs: number; speedup: number; criticalPathRatio: number }[];
+  byParts: {
+    parts: number;
+    prompts: number;
+    serialMs: number;
+    decomposedMs: number;
+    speedup: number;
+    criticalPathRatio: number;
+  }[];
   identical: number;
   correct: { decomposed: number; whole: number; of: number };
   rows: DecomposeRow[];

@@ -21,9 +21,13 @@ import { extractAnswer } from '../src/math/extract.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { embeddedEngine, solve } from '../src/solve.js';
 import { DECOMPOSE_RESULT as RESULT, type DecomposeResult, type DecomposeRow as Row } from './decompose-report.js';
+import { median } from './side-by-side.js';
 
-const root = path.resolve(import.meta.dirname, '..', existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..');
-
+const root = path.resolve(
+  import.meta.dirname,
+  '..',
+  existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..',
+);
 
 interface Prompt {
   text: string;
@@ -32,7 +36,16 @@ interface Prompt {
 
 /** The example prompt, then prompts of 2, 3 and 4 products (a fixed generator: same prompts every run). */
 function prompts(): Prompt[] {
-  const out: Prompt[] = [{ text: 'Compute each of: 37*24; 18*53; 29*11.', products: [[37, 24], [18, 53], [29, 11]] }];
+  const out: Prompt[] = [
+    {
+      text: 'Compute each of: 37*24; 18*53; 29*11.',
+      products: [
+        [37, 24],
+        [18, 53],
+        [29, 11],
+      ],
+    },
+  ];
   let x = 12345;
   const next = (lo: number, hi: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31), lo + (x % (hi - lo + 1)));
   for (const k of [2, 2, 2, 3, 3, 3, 4, 4, 4]) {
@@ -41,11 +54,6 @@ function prompts(): Prompt[] {
   }
   return out;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** The parts one after another: the same prompts and completions as the batch, in turn. */
 async function serial(engine: Engine, tasks: string[], scope: string): Promise<string[]> {
@@ -88,8 +96,15 @@ async function measure(engine: Engine, p: Prompt, rounds: number): Promise<Row> 
     decomposedMs: median(times.D),
     wholeMs: median(times.W),
     speedup: median(times.S) / median(times.D),
-    tokens: { parts: parts.map((x) => x.tokens), criticalPath: decomposed!.metrics.criticalPathTokens, whole: whole!.metrics.totalTokens },
-    correct: { decomposed: parts.every((x, i) => x.answer === gold[i]), whole: gold.every((g) => (whole!.text.includes(g))) && extractAnswer(whole!.text) !== null },
+    tokens: {
+      parts: parts.map((x) => x.tokens),
+      criticalPath: decomposed!.metrics.criticalPathTokens,
+      whole: whole!.metrics.totalTokens,
+    },
+    correct: {
+      decomposed: parts.every((x, i) => x.answer === gold[i]),
+      whole: gold.every((g) => whole!.text.includes(g)) && extractAnswer(whole!.text) !== null,
+    },
     identical: parts.every((x, i) => x.text === serialTexts[i]),
   };
 }
@@ -110,17 +125,36 @@ export async function runDecomposeBench(rounds: number): Promise<DecomposeResult
     const g = rows.filter((r) => r.parts === k);
     const s = g.reduce((a, r) => a + r.serialMs, 0);
     const d = g.reduce((a, r) => a + r.decomposedMs, 0);
-    return { parts: k, prompts: g.length, serialMs: s, decomposedMs: d, speedup: s / d, criticalPathRatio: g.reduce((a, r) => a + r.tokens.parts.reduce((x, y) => x + y, 0), 0) / g.reduce((a, r) => a + r.tokens.criticalPath, 0) };
+    return {
+      parts: k,
+      prompts: g.length,
+      serialMs: s,
+      decomposedMs: d,
+      speedup: s / d,
+      criticalPathRatio:
+        g.reduce((a, r) => a + r.tokens.parts.reduce((x, y) => x + y, 0), 0) /
+        g.reduce((a, r) => a + r.tokens.criticalPath, 0),
+    };
   });
   const result: DecomposeResult = {
     benchmark: 'decompose',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverageBefore: Number(load.toFixed(2)), loadAverageAfter: Number(os.loadavg()[0]!.toFixed(2)) },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      node: process.version,
+      loadAverageBefore: Number(load.toFixed(2)),
+      loadAverageAfter: Number(os.loadavg()[0]!.toFixed(2)),
+    },
     config: { model: 'tiny-threadweaver', dtype: 'q8', greedy: true, rounds, extractor: 'rules' },
     example: rows[0]!,
     byParts,
     identical: rows.filter((r) => r.identical).length,
-    correct: { decomposed: rows.filter((r) => r.correct.decomposed).length, whole: rows.filter((r) => r.correct.whole).length, of: rows.length },
+    correct: {
+      decomposed: rows.filter((r) => r.correct.decomposed).length,
+      whole: rows.filter((r) => r.correct.whole).length,
+      of: rows.length,
+    },
     rows,
   };
   await mkdir(path.dirname(RESULT), { recursive: true });
@@ -128,13 +162,20 @@ export async function runDecomposeBench(rounds: number): Promise<DecomposeResult
   return result;
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decompose.js'));
+const isMain =
+  process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decompose.js'));
 if (isMain) {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' } } });
   process.stderr.write('bench/decompose: prompt-level forks on the bundled model\n');
   const r = await runDecomposeBench(Math.max(1, Number(values.rounds) || 7));
-  process.stderr.write(`  example ${r.example.speedup.toFixed(2)}× (serial ${r.example.serialMs.toFixed(0)} ms, decomposed ${r.example.decomposedMs.toFixed(0)} ms)\n`);
+  process.stderr.write(
+    `  example ${r.example.speedup.toFixed(2)}× (serial ${r.example.serialMs.toFixed(0)} ms, decomposed ${r.example.decomposedMs.toFixed(0)} ms)\n`,
+  );
   const { renderResults } = await import('./decoding.js');
-  await renderResults(JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as Parameters<typeof renderResults>[0]);
+  await renderResults(
+    JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as Parameters<
+      typeof renderResults
+    >[0],
+  );
   process.exit(0);
 }

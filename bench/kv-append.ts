@@ -21,17 +21,12 @@ import { selectRows } from '../src/engine/kv-cache.js';
 import type { OnnxDecoder } from '../src/engine/onnx-decoder.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
-import { bundledModelDir } from '../src/engine/model-source.js';
+import { bundledModelDir, MODEL_FOLDER_FILES } from '../src/engine/model-source.js';
 import { packageRoot } from '../src/package-root.js';
 import { solve } from '../src/solve.js';
+import { median, round3, sameIds as same, machineDuring, singleStreamSideBySide, type Which } from './side-by-side.js';
 
 const root = packageRoot();
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
-};
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-type Which = 'before' | 'after';
 
 /** A model folder whose only graph is the decoder-with-past stage of the bundled rewrite. */
 function beforeModel(): { dir: string; cleanup: () => void } {
@@ -39,10 +34,13 @@ function beforeModel(): { dir: string; cleanup: () => void } {
   const dir = path.join(tmp, 'tiny-threadweaver');
   mkdirSync(path.join(dir, 'onnx'), { recursive: true });
   const src = bundledModelDir();
-  for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) copyFileSync(path.join(src, f), path.join(dir, f));
+  for (const f of MODEL_FOLDER_FILES) copyFileSync(path.join(src, f), path.join(dir, f));
   const config = JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, number>;
   const shape = { heads: config.num_attention_heads!, kvHeads: config.num_key_value_heads!, headDim: config.head_dim! };
-  writeFileSync(path.join(dir, 'onnx/model_quantized.onnx'), rewriteDecoderWithPast(readFileSync(path.join(src, 'onnx/model_quantized.onnx')), shape));
+  writeFileSync(
+    path.join(dir, 'onnx/model_quantized.onnx'),
+    rewriteDecoderWithPast(readFileSync(path.join(src, 'onnx/model_quantized.onnx')), shape),
+  );
   return { dir, cleanup: () => rmSync(tmp, { recursive: true, force: true }) };
 }
 
@@ -56,7 +54,11 @@ async function stepCost(engines: Record<Which, TransformersEngine>, contexts: nu
       await Promise.all(
         (['before', 'after'] as const).map(async (w) => {
           const d = decoderOf(engines[w]);
-          return [w, (await d.forward({ ids: [ids], positions: [ids.map((_, i) => i)], mask: [ids.map(() => 1)] }, d.empty(1))).present] as const;
+          return [
+            w,
+            (await d.forward({ ids: [ids], positions: [ids.map((_, i) => i)], mask: [ids.map(() => 1)] }, d.empty(1)))
+              .present,
+          ] as const;
         }),
       ),
     );
@@ -84,32 +86,28 @@ async function stepCost(engines: Record<Which, TransformersEngine>, contexts: nu
     out[ctx] = Object.fromEntries(
       (['before', 'after'] as const).map((w) => {
         const ms = [1, 2, 3, 4].map((b) => median(samples[`${w}${b}`]!));
-        return [w, { msBatch1: round3(ms[0]!), ...Object.fromEntries(ms.map((m, i) => [`batch${i + 1}`, round3(m / ms[0]!)])), msBatch4: round3(ms[3]!) }];
+        return [
+          w,
+          {
+            msBatch1: round3(ms[0]!),
+            ...Object.fromEntries(ms.map((m, i) => [`batch${i + 1}`, round3(m / ms[0]!)])),
+            msBatch4: round3(ms[3]!),
+          },
+        ];
       }),
     ) as unknown as Record<Which, Record<string, number>>;
   }
   return out;
 }
 
-async function singleStream(engines: Record<Which, TransformersEngine>, rounds: number) {
-  const tps: Record<Which, number[]> = { before: [], after: [] };
-  for (let r = 0; r < rounds; r++) {
-    for (const w of r % 2 ? (['before', 'after'] as const) : (['after', 'before'] as const)) {
-      const e = engines[w];
-      e.clearCache();
-      const prompt = buildPrompt(e.tokenizer, 'Compute 76*84 + 24*30 + 87*81 + 82*55.', 'parallel');
-      const t0 = performance.now();
-      const r = await e.complete({ prompt, maxTokens: 400 });
-      tps[w].push(r.ids.length / ((performance.now() - t0) / 1000));
-    }
-  }
-  return { tokensPerSecond: { before: round3(median(tps.before)), after: round3(median(tps.after)) }, ratio: round3(median(tps.after) / median(tps.before)), rounds };
-}
-
 async function problemsRun(engines: Record<Which, TransformersEngine>, limit: number) {
   const file = path.resolve(root, '../shared/benchmarks/arith500.jsonl');
   if (!existsSync(file)) throw new Error(`kv-append bench: ${file} not found`);
-  const problems = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l) as { id: string; problem: string });
+  const problems = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, limit)
+    .map((l) => JSON.parse(l) as { id: string; problem: string });
   const rows: { id: string; threads: number; ms: Record<string, number>; sameB: boolean; sameC: boolean }[] = [];
   for (const [i, p] of problems.entries()) {
     const ms: Record<string, number> = {};
@@ -134,16 +132,27 @@ async function problemsRun(engines: Record<Which, TransformersEngine>, limit: nu
       },
     ]);
     for (let k = 0; k < runs.length; k++) await runs[(i + k) % runs.length]!();
-    const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, j) => x === b[j]);
-    rows.push({ id: p.id, threads, ms, sameB: same(texts.B_before!, texts.B_after!), sameC: same(texts.C_before!, texts.C_after!) });
+    rows.push({
+      id: p.id,
+      threads,
+      ms,
+      sameB: same(texts.B_before!, texts.B_after!),
+      sameC: same(texts.C_before!, texts.C_after!),
+    });
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1}/${problems.length} problems\n`);
   }
   const sum = (rs: typeof rows, k: string) => rs.reduce((s, r) => s + r.ms[k]!, 0);
   const summary = (rs: typeof rows) => ({
     problems: rs.length,
     wallMs: Object.fromEntries(['B_before', 'C_before', 'B_after', 'C_after'].map((k) => [k, Math.round(sum(rs, k))])),
-    wallBC: { before: round3(sum(rs, 'B_before') / sum(rs, 'C_before')), after: round3(sum(rs, 'B_after') / sum(rs, 'C_after')) },
-    speedupAfterOverBefore: { B: round3(sum(rs, 'B_before') / sum(rs, 'B_after')), C: round3(sum(rs, 'C_before') / sum(rs, 'C_after')) },
+    wallBC: {
+      before: round3(sum(rs, 'B_before') / sum(rs, 'C_before')),
+      after: round3(sum(rs, 'B_after') / sum(rs, 'C_after')),
+    },
+    speedupAfterOverBefore: {
+      B: round3(sum(rs, 'B_before') / sum(rs, 'B_after')),
+      C: round3(sum(rs, 'C_before') / sum(rs, 'C_after')),
+    },
   });
   return {
     all: summary(rows),
@@ -154,7 +163,9 @@ async function problemsRun(engines: Record<Which, TransformersEngine>, limit: nu
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { limit: { type: 'string', default: '100' }, rounds: { type: 'string', default: '7' } } });
+  const { values } = parseArgs({
+    options: { limit: { type: 'string', default: '100' }, rounds: { type: 'string', default: '7' } },
+  });
   const before = beforeModel();
   try {
     const engines: Record<Which, TransformersEngine> = {
@@ -166,7 +177,7 @@ async function main(): Promise<void> {
     process.stderr.write('kv-append bench: step cost\n');
     const step = await stepCost(engines, [10, 200, 400], 40, Number(values.rounds));
     process.stderr.write('  single stream\n');
-    const stream = await singleStream(engines, 5);
+    const stream = await singleStreamSideBySide(engines, 5);
     process.stderr.write('  problems\n');
     const problems = await problemsRun(engines, Number(values.limit));
     const result = {
@@ -174,7 +185,7 @@ async function main(): Promise<void> {
       date: new Date(started).toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
       graphs: { before: engines.before.graphFile + ' (rewriteDecoderWithPast)', after: engines.after.graphFile },
-      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAverageBefore: loadBefore.map(round3), loadAverageAfter: os.loadavg().map(round3) },
+      machine: machineDuring(loadBefore),
       stepCostRelativeToOne: step,
       singleStream: stream,
       problems: { ...problems, rows: undefined },
@@ -188,8 +199,12 @@ async function main(): Promise<void> {
         console.log(`context ${ctx} ${w.padEnd(6)}: batch 1 ${s.msBatch1} ms, ×${s.batch2} ×${s.batch3} ×${s.batch4}`);
       }
     }
-    console.log(`single stream: ${stream.tokensPerSecond.before} → ${stream.tokensPerSecond.after} tokens/s (${stream.ratio}×)`);
-    console.log(`≥3 threads: B/C ${problems.threePlusThreads.wallBC.before} → ${problems.threePlusThreads.wallBC.after}; identical texts B ${problems.identicalTexts.B}/${problems.identicalTexts.of}, C ${problems.identicalTexts.C}/${problems.identicalTexts.of}`);
+    console.log(
+      `single stream: ${stream.tokensPerSecond.before} → ${stream.tokensPerSecond.after} tokens/s (${stream.ratio}×)`,
+    );
+    console.log(
+      `≥3 threads: B/C ${problems.threePlusThreads.wallBC.before} → ${problems.threePlusThreads.wallBC.after}; identical texts B ${problems.identicalTexts.B}/${problems.identicalTexts.of}, C ${problems.identicalTexts.C}/${problems.identicalTexts.of}`,
+    );
   } finally {
     before.cleanup();
   }

@@ -4,7 +4,7 @@
  * orchestrated trajectory), as `npm run bench` decodes them; then compares two recordings token
  * for token. Record before a change (e.g. on an older checkout) and after it, then compare.
  *
- *   node dist/bench/token-identity.js record --out before.jsonl [--limit 100] [--model DIR] [--problems arith500.jsonl]
+ *   node dist/bench/token-identity.js record --out before.jsonl [--limit 100] [--model DIR] [--problems arith500.jsonl] [--cascade-min-prefix N]
  *   node dist/bench/token-identity.js compare before.jsonl after.jsonl [--json bench/results/token-identity.json]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,14 +28,34 @@ interface Recorded {
 
 const CONFIGS = ['A', 'B', 'C'] as const;
 
-function problems(limit: number, file = path.resolve(packageRoot(), '../shared/benchmarks/arith500.jsonl')): { id: string; problem: string }[] {
+function problems(
+  limit: number,
+  file = path.resolve(packageRoot(), '../shared/benchmarks/arith500.jsonl'),
+): { id: string; problem: string }[] {
   if (!existsSync(file)) throw new Error(`token-identity: ${file} not found (the benchmark's problems)`);
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l) as { id: string; problem: string });
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, limit)
+    .map((l) => JSON.parse(l) as { id: string; problem: string });
 }
 
-async function record(out: string, limit: number, model?: string, problemsFile?: string): Promise<void> {
-  const engine = await TransformersEngine.load(model ? { model } : {});
+async function record(
+  out: string,
+  limit: number,
+  model?: string,
+  problemsFile?: string,
+  cascadeMinPrefix?: number,
+): Promise<void> {
+  const engine = await TransformersEngine.load({
+    ...(model ? { model } : {}),
+    ...(cascadeMinPrefix !== undefined ? { cascadeMinPrefix } : {}),
+  });
   const rows: string[] = [];
+  const minPrefix = (engine as unknown as { cascadeMinPrefix: number }).cascadeMinPrefix;
+  const graphs =
+    engine.graphFile +
+    (engine.cascadeFile ? `; sibling calls from ${minPrefix} tokens of prefix: ${engine.cascadeFile}` : '');
   for (const [i, p] of problems(limit, problemsFile).entries()) {
     // The benchmark's calls (greedy, max 1024 tokens), each on an empty cache as the benchmark runs them.
     engine.clearCache();
@@ -44,12 +64,19 @@ async function record(out: string, limit: number, model?: string, problemsFile?:
     const b = await engine.complete({ prompt: buildPrompt(engine.tokenizer, p.problem, 'parallel'), maxTokens: 1024 });
     engine.clearCache();
     const c = await solve(p.problem, { engine, mode: 'parallel', maxTokens: 1024 });
-    const row: Recorded = { id: p.id, problem: p.problem, A: a.trajectory.ids, B: b.ids, C: c.trajectory.ids, graph: engine.graphFile };
+    const row: Recorded = {
+      id: p.id,
+      problem: p.problem,
+      A: a.trajectory.ids,
+      B: b.ids,
+      C: c.trajectory.ids,
+      graph: graphs,
+    };
     rows.push(JSON.stringify(row));
     if ((i + 1) % 10 === 0) process.stderr.write(`  ${i + 1} problems\n`);
   }
   await writeFileAtomic(out, rows.join('\n') + '\n');
-  console.log(`recorded ${rows.length} problems (${engine.graphFile}) to ${out}`);
+  console.log(`recorded ${rows.length} problems (${graphs}) to ${out}`);
 }
 
 function read(file: string): Map<string, Recorded> {
@@ -63,7 +90,10 @@ function read(file: string): Map<string, Recorded> {
 }
 
 export function compareRecordings(before: Map<string, Recorded>, after: Map<string, Recorded>) {
-  const counts = Object.fromEntries(CONFIGS.map((k) => [k, { same: 0, tokens: 0 }])) as Record<(typeof CONFIGS)[number], { same: number; tokens: number }>;
+  const counts = Object.fromEntries(CONFIGS.map((k) => [k, { same: 0, tokens: 0 }])) as Record<
+    (typeof CONFIGS)[number],
+    { same: number; tokens: number }
+  >;
   const differ: { id: string; config: string; firstDifference: number }[] = [];
   let problemsCompared = 0;
   for (const [id, b] of before) {
@@ -87,25 +117,51 @@ async function main(command: string | undefined, rest: string[]): Promise<void> 
   if (command === 'record') {
     const { values } = parseArgs({
       args: rest,
-      options: { out: { type: 'string' }, limit: { type: 'string', default: '100' }, model: { type: 'string' }, problems: { type: 'string' } },
+      options: {
+        out: { type: 'string' },
+        limit: { type: 'string', default: '100' },
+        model: { type: 'string' },
+        problems: { type: 'string' },
+        'cascade-min-prefix': { type: 'string' },
+      },
     });
     if (!values.out) throw new Error('token-identity record: --out FILE is required');
-    return record(values.out, Number(values.limit), values.model, values.problems);
+    const minPrefix = values['cascade-min-prefix'];
+    return record(
+      values.out,
+      Number(values.limit),
+      values.model,
+      values.problems,
+      minPrefix === undefined ? undefined : Number(minPrefix),
+    );
   }
   if (command === 'compare') {
-    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'string' } } });
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { json: { type: 'string' } },
+    });
     const [beforeFile, afterFile] = positionals;
     if (!beforeFile || !afterFile) throw new Error('token-identity compare: two recordings are needed');
     const result = compareRecordings(read(beforeFile), read(afterFile));
-    if (values.json) await writeFileAtomic(values.json, jsonText({ date: new Date().toISOString(), before: beforeFile, after: afterFile, ...result }));
-    for (const k of CONFIGS) console.log(`${k}: ${result.identical[k].same}/${result.problems} identical (${result.identical[k].tokens} tokens before)`);
+    if (values.json)
+      await writeFileAtomic(
+        values.json,
+        jsonText({ date: new Date().toISOString(), before: beforeFile, after: afterFile, ...result }),
+      );
+    for (const k of CONFIGS)
+      console.log(
+        `${k}: ${result.identical[k].same}/${result.problems} identical (${result.identical[k].tokens} tokens before)`,
+      );
     if (result.differ.length > 0) {
       console.log('differences:', result.differ.slice(0, 20));
       process.exitCode = 1;
     }
     return;
   }
-  console.error('usage: token-identity record --out FILE [--limit N] [--model DIR] [--problems FILE] | compare BEFORE AFTER [--json FILE]');
+  console.error(
+    'usage: token-identity record --out FILE [--limit N] [--model DIR] [--problems FILE] [--cascade-min-prefix N] | compare BEFORE AFTER [--json FILE]',
+  );
   process.exitCode = 2;
 }
 

@@ -107,6 +107,8 @@ export function embeddedEngine(options: TransformersEngineOptions = {}): Promise
     options.threads ?? null,
     options.prefixCache ?? true,
     options.graph ?? 'auto',
+    options.cascade ?? true,
+    options.cascadeMinPrefix ?? null,
   ]);
   let engine = engines.get(key);
   if (!engine) {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MODEL_FOLDER_FILES } from '../src/engine/model-source.js';
 import { loadPreset } from '../src/preset.js';
 import { solve } from '../src/solve.js';
 import { threadweaver } from './cli.js';
@@ -151,7 +152,7 @@ describe('threadweaver solve', () => {
     const r = await threadweaver('solve', '--dtype', 'fp32', 'Compute 2*3.');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_append_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/,
+      /--dtype fp32: the bundled model ships only q8 graphs \(onnx\/model_append_quantized.onnx, onnx\/model_cascade_quantized.onnx, onnx\/model_quantized.onnx\), no fp32 one/,
     );
     expect(r.stderr).toMatch(/--model DIR\) at a folder with config.json, tokenizer.json and onnx\/model.onnx/);
     const help = await threadweaver('solve', '--help');
@@ -170,14 +171,7 @@ describe('threadweaver solve', () => {
       try {
         const folder = path.join(dir, 'tiny-fp32');
         await mkdir(path.join(folder, 'onnx'), { recursive: true });
-        for (const f of [
-          'config.json',
-          'generation_config.json',
-          'tokenizer.json',
-          'tokenizer_config.json',
-          'special_tokens_map.json',
-          'onnx/model.onnx',
-        ]) {
+        for (const f of [...MODEL_FOLDER_FILES, 'onnx/model.onnx']) {
           await symlink(path.join(source, f), path.join(folder, f));
         }
         const r = await threadweaver(

@@ -12,7 +12,7 @@ import { repoRoot } from './helpers.js';
 import { ScriptedEngine } from './scripted-engine.js';
 
 describe('engine provenance', () => {
-  it('the embedded engine names its model folder, the ONNX file it loaded and that file\'s sha256', async () => {
+  it("the embedded engine names its model folder, the ONNX file it loaded and that file's sha256", async () => {
     const engine = await embeddedEngine();
     const p = (await describeEngine(engine))!;
     // The graph actually loaded: the append-only KV graph, not the original one beside it.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendKV, emptyKV, kvInput, selectRows, truncate, type KVCache } from '../src/engine/kv-cache.js';
+import { appendKV, emptyKV, keepRows, kvInput, selectRows, truncate, type KVCache } from '../src/engine/kv-cache.js';
 
 // Two buffers (one layer's key and value), 2 heads of 3: small enough to spell out.
 const HEADS = 2;
@@ -86,6 +86,74 @@ describe('sequence-major KV cache', () => {
     );
     kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(positions(i, 0, 12, [0])));
     expect(() => truncate(selectRows(kv, [0, 0]), 3)).toThrow(/batch of one/);
+  });
+});
+
+/** `positions` in the sequence-head-major layout: [count, heads, rows, dim]. */
+function headMajor(i: number, from: number, count: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(count * rows.length * rowSize);
+  for (let p = 0; p < count; p++)
+    for (let h = 0; h < HEADS; h++)
+      rows.forEach((r, b) => {
+        for (let e = 0; e < DIM; e++)
+          out[((p * HEADS + h) * rows.length + b) * DIM + e] = v(i, from + p, r, h * DIM + e);
+      });
+  return out;
+}
+
+describe('rows leaving a batch (keepRows)', () => {
+  it('drops rows in place, in both sequence layouts, keeping the buffers', () => {
+    for (const [layout, fill] of [
+      ['sequence-major', positions],
+      ['sequence-head-major', headMajor],
+    ] as const) {
+      const kv = emptyKV(layout, 2, HEADS, DIM, 4);
+      appendKV(
+        kv,
+        [0, 1].map((i) => fill(i, 0, 7, [0, 1, 2, 3])),
+        7,
+      );
+      const buffers = [...kv.data];
+      for (const rows of [
+        [0, 1, 3],
+        [1, 2],
+      ] as const) {
+        const before = kv.data.map((_, i) => kvInput(kv, i).data.slice());
+        const kept = keepRows(kv, rows);
+        expect(kept).toMatchObject({ batch: rows.length, length: 7 });
+        expect(kept.data.every((d, i) => d === buffers[i])).toBe(true);
+        // The same values as a copy of those rows would hold.
+        const copy = selectRows({ ...kv, data: before.map((d) => d.slice()) }, rows);
+        kept.data.forEach((_, i) => expect(kvInput(kept, i).data).toEqual(kvInput(copy, i).data));
+        Object.assign(kv, kept);
+      }
+      // Rows 1 and 3 of the original four are left, and the cache still appends.
+      kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(fill(i, 0, 7, [1, 3])));
+      expect(kv.capacity).toBeGreaterThanOrEqual(64 * 2);
+      appendKV(
+        kv,
+        [0, 1].map((i) => fill(i, 7, 2, [1, 3])),
+        2,
+      );
+      kv.data.forEach((_, i) => expect(kvInput(kv, i).data).toEqual(fill(i, 0, 9, [1, 3])));
+      expect(() => keepRows(kv, [1, 0])).toThrow(/ascending/);
+      expect(() => keepRows(kv, [2])).toThrow(/within the batch/);
+    }
+  });
+
+  it('hands the runtime a sequence-head-major cache as [length, heads, rows, dim]; one row is the sequence-major memory', () => {
+    const kv = emptyKV('sequence-head-major', 2, HEADS, DIM, 3);
+    appendKV(
+      kv,
+      [0, 1].map((i) => headMajor(i, 0, 5, [0, 1, 2])),
+      5,
+    );
+    expect(kvInput(kv, 1).dims).toEqual([5, HEADS, 3, DIM]);
+    expect(kvInput(kv, 1).data).toEqual(headMajor(1, 0, 5, [0, 1, 2]));
+    const one = selectRows(kv, [2]);
+    expect(kvInput(one, 0).data).toEqual(positions(0, 0, 5, [2]));
+    const forked = selectRows(kv, [2, 2, 0]);
+    forked.data.forEach((_, i) => expect(kvInput(forked, i).data).toEqual(headMajor(i, 0, 5, [2, 2, 0])));
   });
 });
 

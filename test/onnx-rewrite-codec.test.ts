@@ -12,7 +12,17 @@ import {
   WireType,
   type Field,
 } from '../scripts/onnx/protobuf.js';
-import { attributes, decodeNode, decodeTensor, encodeModel, decodeModel, int64Tensor, intsAttr, intAttr, nodeFields } from '../scripts/onnx/onnx-proto.js';
+import {
+  attributes,
+  decodeNode,
+  decodeTensor,
+  encodeModel,
+  decodeModel,
+  int64Tensor,
+  intsAttr,
+  intAttr,
+  nodeFields,
+} from '../scripts/onnx/onnx-proto.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const bytes = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
@@ -86,7 +96,10 @@ describe('ONNX message views', () => {
 
   it('needs exactly one graph in a model', () => {
     expect(() => decodeModel(encodeFields([varintField(1, 8)]))).toThrow(/expected one graph in the model, found 0/);
-    const model = encodeFields([varintField(1, 8), { no: 7, wire: WireType.bytes, value: encodeFields([stringField(2, 'g')]) }]);
+    const model = encodeFields([
+      varintField(1, 8),
+      { no: 7, wire: WireType.bytes, value: encodeFields([stringField(2, 'g')]) },
+    ]);
     expect(hex(encodeModel(decodeModel(model)))).toBe(hex(model));
   });
 });

@@ -13,6 +13,7 @@ import { rewriteTokenQuant } from '../scripts/onnx/rewrite-token-quant.js';
 import { TransformersEngine } from '../src/engine/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { repoRoot } from './helpers.js';
+import { MODEL_FOLDER_FILES } from '../src/engine/model-source.js';
 
 const modelDir = path.join(repoRoot, 'models/tiny-threadweaver');
 const originalPath = path.join(modelDir, 'onnx/model_quantized.onnx');
@@ -21,7 +22,11 @@ const shape = { heads: 8, kvHeads: 2, headDim: 32 };
 const layers = 6;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** Same values to the bit (NaN payloads and signed zeros included). */
-const bits = (u: Float32Array, v: Float32Array) => Buffer.compare(Buffer.from(u.buffer, u.byteOffset, u.byteLength), Buffer.from(v.buffer, v.byteOffset, v.byteLength)) === 0;
+const bits = (u: Float32Array, v: Float32Array) =>
+  Buffer.compare(
+    Buffer.from(u.buffer, u.byteOffset, u.byteLength),
+    Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+  ) === 0;
 
 const original = readFileSync(originalPath);
 // The attention rewrite alone, to check it against the export it came from.
@@ -38,7 +43,6 @@ describe('the committed decoder', () => {
 });
 
 describe('GQA rewrite of the bundled decoder graph', () => {
-
   it('decodes and re-encodes the original model byte for byte', async () => {
     const { encodeModel } = await import('../scripts/onnx/onnx-proto.js');
     expect(Buffer.compare(Buffer.from(encodeModel(decodeModel(original))), original)).toBe(0);
@@ -67,7 +71,8 @@ describe('GQA rewrite of the bundled decoder graph', () => {
       expect(g1.consumers(kt[0]!.view.outputs[0]!).map((n) => n.view.opType)).toEqual(['MatMul']);
     }
 
-    const inits = (g: typeof before) => g.graph.filter((f) => f.no === GraphField.initializer).map((f) => hex(fieldBytes(f)));
+    const inits = (g: typeof before) =>
+      g.graph.filter((f) => f.no === GraphField.initializer).map((f) => hex(fieldBytes(f)));
     const kept = new Set(inits(after));
     expect(inits(before).every((i) => kept.has(i))).toBe(true);
     expect(inits(after).length).toBe(inits(before).length + 4);
@@ -111,14 +116,27 @@ function randomFeeds(next: () => number, batch: number, past: number, t: number)
     if (b % 2 === 1) for (let c = past; c < total - 1; c++) mask[b * total + c] = 0n;
   }
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from({ length: batch * t }, () => BigInt(Math.floor(next() * 110))), [batch, t]),
-    position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: batch * t }, (_, k) => BigInt(past + (k % t))), [batch, t]),
+    input_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: batch * t }, () => BigInt(Math.floor(next() * 110))),
+      [batch, t],
+    ),
+    position_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: batch * t }, (_, k) => BigInt(past + (k % t))),
+      [batch, t],
+    ),
     attention_mask: new ort.Tensor('int64', mask, [batch, total]),
   };
   for (let l = 0; l < layers; l++) {
     for (const kv of ['key', 'value']) {
       const data = Float32Array.from({ length: batch * shape.kvHeads * past * shape.headDim }, () => next() * 4 - 2);
-      feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', data, [batch, shape.kvHeads, past, shape.headDim]);
+      feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', data, [
+        batch,
+        shape.kvHeads,
+        past,
+        shape.headDim,
+      ]);
     }
   }
   return feeds;
@@ -154,7 +172,10 @@ describe('original and GQA-rewritten graphs under onnxruntime', () => {
       expect(worst, name).toBeLessThan(1e-4);
     }
     // The masked holes matter: zeroing them changes the logits (so the test can see a mask bug).
-    const open = { ...feeds, attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * (past + t)).fill(1n), [batch, past + t]) };
+    const open = {
+      ...feeds,
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * (past + t)).fill(1n), [batch, past + t]),
+    };
     const z = await b.run(open);
     const l0 = x.logits!.data as Float32Array;
     const l1 = z.logits!.data as Float32Array;
@@ -171,7 +192,7 @@ describe('the embedded engine on the GQA-rewritten graph', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tw-gqa-'));
     const copy = path.join(dir, 'tiny-threadweaver');
     mkdirSync(path.join(copy, 'onnx'), { recursive: true });
-    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    for (const f of MODEL_FOLDER_FILES) {
       copyFileSync(path.join(modelDir, f), path.join(copy, f));
     }
     writeFileSync(path.join(copy, 'onnx/model_quantized.onnx'), gqaOnly);
@@ -218,7 +239,10 @@ describe('per-token activation quantization', () => {
     const fused = g.nodes.filter((n) => n.view.opType === 'MatMulIntegerToFloat');
     expect(fused).toHaveLength(7 * layers + 1);
     expect(fused.every((n) => n.view.domain === 'com.microsoft')).toBe(true);
-    const inits = (m: Uint8Array) => decodeModel(m).graph.filter((f) => f.no === GraphField.initializer).map((f) => hex(fieldBytes(f)));
+    const inits = (m: Uint8Array) =>
+      decodeModel(m)
+        .graph.filter((f) => f.no === GraphField.initializer)
+        .map((f) => hex(fieldBytes(f)));
     const kept = new Set(inits(withPast));
     expect(inits(gqaOnly).every((i) => kept.has(i))).toBe(true);
     expect(() => rewriteTokenQuant(committed)).toThrow(/already has tokq\//);
@@ -228,17 +252,31 @@ describe('per-token activation quantization', () => {
   async function splits(session: ort.InferenceSession, ids: number[], cuts: number[]) {
     const empty = (b: number) =>
       Object.fromEntries(
-        Array.from({ length: layers }, (_, l) => ['key', 'value'].map((kv) => [`past_key_values.${l}.${kv}`, new ort.Tensor('float32', new Float32Array(0), [b, shape.kvHeads, 0, shape.headDim])])).flat(),
+        Array.from({ length: layers }, (_, l) =>
+          ['key', 'value'].map((kv) => [
+            `past_key_values.${l}.${kv}`,
+            new ort.Tensor('float32', new Float32Array(0), [b, shape.kvHeads, 0, shape.headDim]),
+          ]),
+        ).flat(),
       ) as Record<string, ort.Tensor>;
     const run = async (rows: number[][], past: Record<string, ort.Tensor>, from: number) => {
       const t = rows[0]!.length;
       const out = await session.run({
         ...past,
         input_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, t]),
-        position_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((r) => r.map((_, i) => BigInt(from + i)))), [rows.length, t]),
-        attention_mask: new ort.Tensor('int64', new BigInt64Array(rows.length * (from + t)).fill(1n), [rows.length, from + t]),
+        position_ids: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(rows.flatMap((r) => r.map((_, i) => BigInt(from + i)))),
+          [rows.length, t],
+        ),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(rows.length * (from + t)).fill(1n), [
+          rows.length,
+          from + t,
+        ]),
       });
-      const present = Object.fromEntries(Object.keys(past).map((k) => [k, out[k.replace('past_key_values.', 'present.')]!]));
+      const present = Object.fromEntries(
+        Object.keys(past).map((k) => [k, out[k.replace('past_key_values.', 'present.')]!]),
+      );
       return { logits: out.logits!.data as Float32Array, present };
     };
     const whole = await run([ids], empty(1), 0);
@@ -257,7 +295,9 @@ describe('per-token activation quantization', () => {
     }
     const other = ids.map((x) => (x * 7 + 3) % 110);
     const batched = (await run([other, ids], empty(2), 0)).logits.subarray(whole.logits.length);
-    const sameCache = Object.keys(past).every((k) => bits(past[k]!.data as Float32Array, whole.present[k]!.data as Float32Array));
+    const sameCache = Object.keys(past).every((k) =>
+      bits(past[k]!.data as Float32Array, whole.present[k]!.data as Float32Array),
+    );
     return { chunked: bits(chunked, whole.logits) && sameCache, batched: bits(batched, whole.logits) };
   }
 
@@ -268,11 +308,16 @@ describe('per-token activation quantization', () => {
     for (const length of [2, 9, 64, 300, 700]) {
       const ids = Array.from({ length }, () => 3 + Math.floor(next() * 100));
       // Uneven chunks, the last one a single token (how a cached prompt is resumed).
-      const cuts = [0, Math.max(1, Math.floor(length / 3)), Math.max(1, Math.floor(length / 3)) + Math.floor(length / 4), length - 1, length].filter(
-        (c, i, xs) => i === 0 || c > xs[i - 1]!,
-      );
+      const cuts = [
+        0,
+        Math.max(1, Math.floor(length / 3)),
+        Math.max(1, Math.floor(length / 3)) + Math.floor(length / 4),
+        length - 1,
+        length,
+      ].filter((c, i, xs) => i === 0 || c > xs[i - 1]!);
       expect(await splits(b, ids, cuts), `length ${length}`).toEqual({ chunked: true, batched: true });
-      if (length >= 9) expect(await splits(a, ids, cuts), `export, length ${length}`).toEqual({ chunked: false, batched: false });
+      if (length >= 9)
+        expect(await splits(a, ids, cuts), `export, length ${length}`).toEqual({ chunked: false, batched: false });
     }
   });
 
@@ -286,12 +331,16 @@ describe('per-token activation quantization', () => {
       const ids = [...prompt, ...out.ids];
       const feeds = randomFeeds(rng(1), 1, 0, ids.length);
       feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
-      const [x, y] = [(await a.run(feeds)).logits!.data as Float32Array, (await b.run(feeds)).logits!.data as Float32Array];
+      const [x, y] = [
+        (await a.run(feeds)).logits!.data as Float32Array,
+        (await b.run(feeds)).logits!.data as Float32Array,
+      ];
       const top = (l: Float32Array, p: number) => {
         const row = l.subarray(p * 110, (p + 1) * 110);
         return row.indexOf(Math.max(...row));
       };
-      for (let p = prompt.length - 1; p < ids.length - 1; p++) expect(top(y, p), `${problem} position ${p}`).toBe(top(x, p));
+      for (let p = prompt.length - 1; p < ids.length - 1; p++)
+        expect(top(y, p), `${problem} position ${p}`).toBe(top(x, p));
     }
   });
 });
@@ -311,7 +360,11 @@ describe('cache kept outside the graph, appended to (model_append_quantized.onnx
 
   /** Batch-major feeds → the same values for the appending graph (past transposed to sequence-major). */
   function appendFeeds(feeds: Record<string, ort.Tensor>, batch: number, past: number): Record<string, ort.Tensor> {
-    const out: Record<string, ort.Tensor> = { input_ids: feeds.input_ids!, position_ids: feeds.position_ids!, attention_mask: feeds.attention_mask! };
+    const out: Record<string, ort.Tensor> = {
+      input_ids: feeds.input_ids!,
+      position_ids: feeds.position_ids!,
+      attention_mask: feeds.attention_mask!,
+    };
     for (let l = 0; l < layers; l++) {
       for (const kv of ['key', 'value']) {
         const src = feeds[`past_key_values.${l}.${kv}`]!.data as Float32Array;
@@ -345,27 +398,33 @@ describe('cache kept outside the graph, appended to (model_append_quantized.onnx
     a = await ort.InferenceSession.create(withPast);
     b = await ort.InferenceSession.create(committed);
   });
-  it.each(cases)('batch %i, past %i, %i new tokens: bit-identical logits and new positions to the decoder-with-past graph', async (batch, past, t) => {
-    // Random caches and masks with holes (as padded sibling headers leave).
-    const feeds = randomFeeds(rng(batch * 7919 + past * 31 + t), batch, past, t);
-    const [x, y] = [await a.run(feeds), await b.run(appendFeeds(feeds, batch, past))];
-    expect(bits(x.logits!.data as Float32Array, y.logits!.data as Float32Array)).toBe(true);
-    for (let l = 0; l < layers; l++) {
-      for (const kv of ['key', 'value']) {
-        // present[b, h, past + s, :] is new[s, b, h, :].
-        const present = x[`present.${l}.${kv}`]!.data as Float32Array;
-        const added = y[`new.${l}.${kv}`]!.data as Float32Array;
-        expect(y[`new.${l}.${kv}`]!.dims).toEqual([t, batch, shape.kvHeads, shape.headDim]);
-        for (let s = 0; s < t; s++) {
-          for (let bb = 0; bb < batch; bb++) {
-            for (let h = 0; h < shape.kvHeads; h++) {
-              const from = ((bb * shape.kvHeads + h) * (past + t) + past + s) * shape.headDim;
-              const to = ((s * batch + bb) * shape.kvHeads + h) * shape.headDim;
-              expect(bits(present.subarray(from, from + shape.headDim), added.subarray(to, to + shape.headDim)), `${l}.${kv} s${s} b${bb} h${h}`).toBe(true);
+  it.each(cases)(
+    'batch %i, past %i, %i new tokens: bit-identical logits and new positions to the decoder-with-past graph',
+    async (batch, past, t) => {
+      // Random caches and masks with holes (as padded sibling headers leave).
+      const feeds = randomFeeds(rng(batch * 7919 + past * 31 + t), batch, past, t);
+      const [x, y] = [await a.run(feeds), await b.run(appendFeeds(feeds, batch, past))];
+      expect(bits(x.logits!.data as Float32Array, y.logits!.data as Float32Array)).toBe(true);
+      for (let l = 0; l < layers; l++) {
+        for (const kv of ['key', 'value']) {
+          // present[b, h, past + s, :] is new[s, b, h, :].
+          const present = x[`present.${l}.${kv}`]!.data as Float32Array;
+          const added = y[`new.${l}.${kv}`]!.data as Float32Array;
+          expect(y[`new.${l}.${kv}`]!.dims).toEqual([t, batch, shape.kvHeads, shape.headDim]);
+          for (let s = 0; s < t; s++) {
+            for (let bb = 0; bb < batch; bb++) {
+              for (let h = 0; h < shape.kvHeads; h++) {
+                const from = ((bb * shape.kvHeads + h) * (past + t) + past + s) * shape.headDim;
+                const to = ((s * batch + bb) * shape.kvHeads + h) * shape.headDim;
+                expect(
+                  bits(present.subarray(from, from + shape.headDim), added.subarray(to, to + shape.headDim)),
+                  `${l}.${kv} s${s} b${bb} h${h}`,
+                ).toBe(true);
+              }
             }
           }
         }
       }
-    }
-  });
+    },
+  );
 });

@@ -43,7 +43,12 @@ function randomCases(n: number, seed: number): Case[] {
     () => `Compute ${int(10, 99)}*${int(10, 99)} + ${int(10, 99)}*${int(10, 99)}. gq${int(10, 19)}`,
     () => `Compute ${int(10, 99)}*${int(10, 99)} + 13*96. gq18`,
     () => `Compute 25*58 + ${int(10, 99)}*${int(10, 99)}.`,
-    () => buildPrompt(plain.tokenizer, `Compute ${int(10, 99)}*${int(10, 99)} + ${int(10, 99)}*${int(10, 99)} - ${int(2, 9)}*${int(10, 99)}.`, 'parallel'),
+    () =>
+      buildPrompt(
+        plain.tokenizer,
+        `Compute ${int(10, 99)}*${int(10, 99)} + ${int(10, 99)}*${int(10, 99)} - ${int(2, 9)}*${int(10, 99)}.`,
+        'parallel',
+      ),
     () => buildPrompt(plain.tokenizer, `Compute 76*83 + ${int(10, 99)}*97.`, next() < 0.5 ? 'parallel' : 'sequential'),
   ];
   return Array.from({ length: n }, () => {
@@ -52,7 +57,12 @@ function randomCases(n: number, seed: number): Case[] {
   });
 }
 
-const request = (c: Case) => ({ prompt: c.prompt, maxTokens: 80, temperature: c.temperature, ...(c.seed !== undefined ? { seed: c.seed } : {}) });
+const request = (c: Case) => ({
+  prompt: c.prompt,
+  maxTokens: 80,
+  temperature: c.temperature,
+  ...(c.seed !== undefined ? { seed: c.seed } : {}),
+});
 const label = (c: Case) => `${JSON.stringify(c.prompt.slice(-60))} t=${c.temperature} seed=${c.seed}`;
 
 describe('prefix cache: engine', () => {
@@ -125,8 +135,16 @@ describe('prefix cache: engine', () => {
         expect(warm[0]!.usage.cachedPromptTokens).toBeGreaterThan(prompt.length);
         // After the join: the context grows by the threads' text and is decoded on.
         const joined = [...prefix, ...warm.flatMap((r, i) => [...suffixes[i]!, ...r.ids])];
-        const after = await cached.complete({ prompt: joined, maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) });
-        const afterRef = await plain.complete({ prompt: joined, maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) });
+        const after = await cached.complete({
+          prompt: joined,
+          maxTokens: 60,
+          ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}),
+        });
+        const afterRef = await plain.complete({
+          prompt: joined,
+          maxTokens: 60,
+          ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}),
+        });
         expect(after.ids).toEqual(afterRef.ids);
         expect(after.usage.cachedPromptTokens).toBeGreaterThanOrEqual(prefix.length);
       }
@@ -142,6 +160,41 @@ describe('prefix cache: engine', () => {
         expect(a.trajectory.text, `${problem} ${JSON.stringify(options)}`).toBe(b.trajectory.text);
       }
     }
+  });
+});
+
+describe('prefix cache: with the cascade graph for every sibling call', () => {
+  it('sibling batches, the continuations after them and whole trajectories equal the cache-free run', async () => {
+    // The default runs the cascade graph for prefixes of 256 tokens or more; these are shorter.
+    const withCache = await TransformersEngine.load({ cascadeMinPrefix: 1 });
+    const without = await TransformersEngine.load({ prefixCache: false, cascadeMinPrefix: 1 });
+    const tok = plain.tokenizer;
+    for (const problem of ['Compute 86*58 + 89*12 - 41*2.', 'Compute 76*83 + 59*97 - 20*94.']) {
+      const prompt = tok.encode(buildPrompt(tok, problem, 'parallel'));
+      const head = await withCache.complete({ prompt, maxTokens: 400, stop: ['</Outlines>'] });
+      const prefix = [...prompt, ...head.ids];
+      const suffixes = ['1', '2', '3'].map((n) => tok.encode(`\n<Thread>\n${n}:`));
+      for (const sampling of [{}, { temperature: 1.1, seeds: [5, 2 ** 33, -7] }]) {
+        const siblings = { maxTokens: 120, stop: ['</Thread>'], ...sampling };
+        const warm = await withCache.completeSiblings(prefix, suffixes, siblings);
+        expect(warm[0]!.usage.cachedPromptTokens).toBeGreaterThan(prompt.length);
+        expect(warm.map((r) => r.ids)).toEqual(
+          (await without.completeSiblings(prefix, suffixes, siblings)).map((r) => r.ids),
+        );
+        const joined = [...prefix, ...warm.flatMap((r, i) => [...suffixes[i]!, ...r.ids])];
+        const more = { maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) };
+        expect((await withCache.complete({ prompt: joined, ...more })).ids).toEqual(
+          (await without.complete({ prompt: joined, ...more })).ids,
+        );
+      }
+      for (const options of [{}, { temperature: 1, seed: 2 ** 40 + 3 }]) {
+        const a = await solve(problem, { engine: withCache, ...options });
+        const b = await solve(problem, { engine: without, ...options });
+        expect(a.trajectory.text, `${problem} ${JSON.stringify(options)}`).toBe(b.trajectory.text);
+      }
+    }
+    expect(withCache.stats.cascadeCalls).toBeGreaterThan(4);
+    expect(without.stats.cascadeCalls).toBe(withCache.stats.cascadeCalls);
   });
 });
 

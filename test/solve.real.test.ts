@@ -123,4 +123,14 @@ describe('embeddedEngine(): one engine per distinct set of load options', () => 
     expect(await embeddedEngine({ prefixCache: false })).toBe(uncached);
     expect(await embeddedEngine({})).toBe(cached);
   });
+
+  it('nor is one with the cascade graph handed to a caller who turned it off or moved its threshold', async () => {
+    const cascade = await embeddedEngine();
+    const copies = await embeddedEngine({ cascade: false });
+    const always = await embeddedEngine({ cascadeMinPrefix: 1 });
+    expect(cascade.cascadeFile).not.toBe('');
+    expect(copies.cascadeFile).toBe('');
+    expect(always).not.toBe(cascade);
+    expect(await embeddedEngine({ cascade: false })).toBe(copies);
+  });
 });

@@ -63,7 +63,13 @@ function fit(points: readonly { positions: number; ms: number }[]): { fixedMs: n
   return { fixedMs: round3(my - slope * mx), msPer1000Positions: round3(slope) };
 }
 
-function decodeFeeds(batch: number, context: number, kvHeads: number, headDim: number, layers: number): Record<string, ort.Tensor> {
+function decodeFeeds(
+  batch: number,
+  context: number,
+  kvHeads: number,
+  headDim: number,
+  layers: number,
+): Record<string, ort.Tensor> {
   let s = 12345;
   const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
   const feeds: Record<string, ort.Tensor> = {
@@ -80,7 +86,12 @@ function decodeFeeds(batch: number, context: number, kvHeads: number, headDim: n
   return feeds;
 }
 
-async function timeSteps(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, steps: number, into: number[]): Promise<void> {
+async function timeSteps(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  steps: number,
+  into: number[],
+): Promise<void> {
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
     await session.run(feeds);
@@ -118,7 +129,9 @@ async function main(): Promise<void> {
   const contexts = values.contexts.split(',').map((v) => int('contexts', v));
   const shape = { heads: 8, kvHeads: 2, headDim: 32, layers: 6 };
 
-  const options: ort.InferenceSession.SessionOptions = threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {};
+  const options: ort.InferenceSession.SessionOptions = threads
+    ? { intraOpNumThreads: threads, interOpNumThreads: 1 }
+    : {};
   const sessions = {
     original: await ort.InferenceSession.create(values.original, options),
     rewritten:
@@ -126,7 +139,13 @@ async function main(): Promise<void> {
         ? await ort.InferenceSession.create(values.rewritten, options)
         : await ort.InferenceSession.create(rewriteGqa(readFileSync(values.original), shape).model, options),
   };
-  const cells = batches.flatMap((batch) => contexts.map((context) => ({ batch, context, feeds: decodeFeeds(batch, context, shape.kvHeads, shape.headDim, shape.layers) })));
+  const cells = batches.flatMap((batch) =>
+    contexts.map((context) => ({
+      batch,
+      context,
+      feeds: decodeFeeds(batch, context, shape.kvHeads, shape.headDim, shape.layers),
+    })),
+  );
   const times = cells.map(() => ({ original: [] as number[][], rewritten: [] as number[][] }));
   const loadBefore = os.loadavg();
   const started = Date.now();
@@ -150,14 +169,23 @@ async function main(): Promise<void> {
       }
       times[c]!.original.push(a);
       times[c]!.rewritten.push(b);
-      console.error(`round ${r + 1}/${rounds} batch ${cell.batch} context ${cell.context}: ${quantile(a, 0.5).toFixed(2)} ms vs ${quantile(b, 0.5).toFixed(2)} ms`);
+      console.error(
+        `round ${r + 1}/${rounds} batch ${cell.batch} context ${cell.context}: ${quantile(a, 0.5).toFixed(2)} ms vs ${quantile(b, 0.5).toFixed(2)} ms`,
+      );
     }
   }
 
   const results: CellResult[] = cells.map((cell, c) => {
     const original = stats(times[c]!.original);
     const rewritten = stats(times[c]!.rewritten);
-    return { batch: cell.batch, context: cell.context, positions: cell.batch * cell.context, original, rewritten, speedup: round3(original.medianMs / rewritten.medianMs) };
+    return {
+      batch: cell.batch,
+      context: cell.context,
+      positions: cell.batch * cell.context,
+      original,
+      rewritten,
+      speedup: round3(original.medianMs / rewritten.medianMs),
+    };
   });
   const byModel = (m: 'original' | 'rewritten') => results.map((r) => ({ positions: r.positions, ms: r[m].medianMs }));
   const batchRatio = (m: 'original' | 'rewritten') =>
@@ -172,8 +200,17 @@ async function main(): Promise<void> {
     what: 'Per-step decode cost (one new token per row, ms per session.run) of two decoder graphs: `original` against `rewritten` (files under models)',
     date: new Date(started).toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
-    models: { original: path.relative(root, values.original), rewritten: values.rewritten ? path.relative(root, values.rewritten) : 'rewrite-gqa of original, in memory' },
-    method: { rounds, stepsPerRoundPerModel: steps, warmupSteps: warmup, interleaveChunk: chunk, statistic: 'median over all timed steps' },
+    models: {
+      original: path.relative(root, values.original),
+      rewritten: values.rewritten ? path.relative(root, values.rewritten) : 'rewrite-gqa of original, in memory',
+    },
+    method: {
+      rounds,
+      stepsPerRoundPerModel: steps,
+      warmupSteps: warmup,
+      interleaveChunk: chunk,
+      statistic: 'median over all timed steps',
+    },
     environment: {
       node: process.version,
       onnxruntime: ort.env.versions.common,
@@ -183,16 +220,23 @@ async function main(): Promise<void> {
       loadAverageAfter: os.loadavg().map(round3),
     },
     fit: { original: fit(byModel('original')), rewritten: fit(byModel('rewritten')) },
-    [`batch${Math.max(...batches)}OverBatch${Math.min(...batches)}`]: { original: batchRatio('original'), rewritten: batchRatio('rewritten') },
+    [`batch${Math.max(...batches)}OverBatch${Math.min(...batches)}`]: {
+      original: batchRatio('original'),
+      rewritten: batchRatio('rewritten'),
+    },
     cells: results,
   };
   mkdirSync(path.dirname(values.out), { recursive: true });
   writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
   console.log(`batch context  original  rewritten  speedup`);
   for (const r of results) {
-    console.log(`${String(r.batch).padStart(5)} ${String(r.context).padStart(7)}  ${r.original.medianMs.toFixed(2).padStart(8)}  ${r.rewritten.medianMs.toFixed(2).padStart(9)}  ${r.speedup.toFixed(2)}x`);
+    console.log(
+      `${String(r.batch).padStart(5)} ${String(r.context).padStart(7)}  ${r.original.medianMs.toFixed(2).padStart(8)}  ${r.rewritten.medianMs.toFixed(2).padStart(9)}  ${r.speedup.toFixed(2)}x`,
+    );
   }
-  console.log(`fit original: ${JSON.stringify(report.fit.original)}; rewritten: ${JSON.stringify(report.fit.rewritten)}; wrote ${values.out}`);
+  console.log(
+    `fit original: ${JSON.stringify(report.fit.original)}; rewritten: ${JSON.stringify(report.fit.rewritten)}; wrote ${values.out}`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -5,7 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { fieldBytes } from './protobuf.js';
-import { attributes, decodeModel, decodeNode, decodeTensor, GraphField, ModelField, valueInfoName, type NodeView } from './onnx-proto.js';
+import {
+  attributes,
+  decodeModel,
+  decodeNode,
+  decodeTensor,
+  GraphField,
+  ModelField,
+  valueInfoName,
+  type NodeView,
+} from './onnx-proto.js';
 import { decodeFields, fieldInt, fieldString } from './protobuf.js';
 
 function describeAttrs(node: NodeView): string {
@@ -35,9 +44,21 @@ export function dumpGraph(bytes: Uint8Array, filter?: string): string {
       lines.push(`opset ${d ? fieldString(d) || '(ai.onnx)' : '(ai.onnx)'} ${v ? fieldInt(v) : '?'}`);
     }
   }
-  lines.push(`inputs: ${graph.filter((f) => f.no === GraphField.input).map(valueInfoName).join(', ')}`);
-  lines.push(`outputs: ${graph.filter((f) => f.no === GraphField.output).map(valueInfoName).join(', ')}`);
-  const inits = graph.filter((f) => f.no === GraphField.initializer).map((f) => decodeTensor(decodeFields(fieldBytes(f))));
+  lines.push(
+    `inputs: ${graph
+      .filter((f) => f.no === GraphField.input)
+      .map(valueInfoName)
+      .join(', ')}`,
+  );
+  lines.push(
+    `outputs: ${graph
+      .filter((f) => f.no === GraphField.output)
+      .map(valueInfoName)
+      .join(', ')}`,
+  );
+  const inits = graph
+    .filter((f) => f.no === GraphField.initializer)
+    .map((f) => decodeTensor(decodeFields(fieldBytes(f))));
   lines.push(`initializers: ${inits.length}`);
   for (const t of inits) {
     const n = t.dims.reduce((p, d) => p * d, 1n);

@@ -3,8 +3,27 @@
  * original bytes), lookups by tensor name, dead-node removal and an order check. Everything else
  * in the graph (initializers, inputs, outputs, value infos) passes through as raw fields.
  */
-import { decodeNode, decodeTensor, GraphField, NodeField, nodeFields, valueInfoName, type NewNode, type NodeView, type TensorView } from './onnx-proto.js';
-import { decodeFields, encodeFields, fieldBytes, fieldString, messageField, bytesField, stringField, type Field } from './protobuf.js';
+import {
+  decodeNode,
+  decodeTensor,
+  GraphField,
+  NodeField,
+  nodeFields,
+  valueInfoName,
+  type NewNode,
+  type NodeView,
+  type TensorView,
+} from './onnx-proto.js';
+import {
+  decodeFields,
+  encodeFields,
+  fieldBytes,
+  fieldString,
+  messageField,
+  bytesField,
+  stringField,
+  type Field,
+} from './protobuf.js';
 import { TensorField } from './onnx-proto.js';
 
 export interface GraphNode {
@@ -17,7 +36,7 @@ export class Graph {
   nodes: GraphNode[];
   /** Graph fields other than nodes, in order; nodes are re-inserted where the first one stood. */
   private readonly rest: Field[];
-  private readonly nodeSlot: number;
+  private nodeSlot: number;
   private readonly added: Field[] = [];
 
   constructor(fields: readonly Field[]) {
@@ -69,6 +88,35 @@ export class Graph {
     this.rest[at] = messageField(no, info);
   }
 
+  /** Declare a new graph input (a ValueInfoProto's fields) after the existing ones. */
+  addInput(info: readonly Field[]): void {
+    let at = -1;
+    this.rest.forEach((f, k) => {
+      if (f.no === GraphField.input) at = k;
+    });
+    this.rest.splice(at + 1, 0, messageField(GraphField.input, info));
+    if (at + 1 <= this.nodeSlot) this.nodeSlot++;
+  }
+
+  /** Declare an intermediate tensor a graph output too (for inspecting it), after the existing outputs. */
+  addOutput(info: readonly Field[]): void {
+    let at = -1;
+    this.rest.forEach((f, k) => {
+      if (f.no === GraphField.output) at = k;
+    });
+    this.rest.splice(at + 1, 0, messageField(GraphField.output, info));
+    if (at + 1 <= this.nodeSlot) this.nodeSlot++;
+  }
+
+  /** Drop every recorded intermediate shape (value_info): optional hints a rewrite may have made stale. */
+  dropValueInfos(): void {
+    for (let k = this.rest.length - 1; k >= 0; k--) {
+      if (this.rest[k]!.no !== GraphField.valueInfo) continue;
+      this.rest.splice(k, 1);
+      if (k < this.nodeSlot) this.nodeSlot--;
+    }
+  }
+
   /** Append an initializer (a TensorProto's fields). */
   addInitializer(tensor: readonly Field[]): void {
     this.added.push(messageField(GraphField.initializer, tensor));
@@ -83,7 +131,10 @@ export class Graph {
   static withInputs(node: GraphNode, inputs: readonly string[]): GraphNode {
     const fields = node.view.fields.filter((f) => f.no !== NodeField.input);
     const at = fields.findIndex((f) => f.no !== NodeField.input);
-    const rebuilt = [...inputs.map((i) => stringField(NodeField.input, i)), ...fields.slice(at < 0 ? fields.length : at)];
+    const rebuilt = [
+      ...inputs.map((i) => stringField(NodeField.input, i)),
+      ...fields.slice(at < 0 ? fields.length : at),
+    ];
     return { view: decodeNode(encodeFields(rebuilt)) };
   }
 
@@ -122,7 +173,8 @@ export class Graph {
     const known = new Set<string>(['', ...this.inputs, ...this.initializerNames()]);
     for (const n of this.nodes) {
       for (const i of n.view.inputs) {
-        if (!known.has(i)) throw new Error(`graph: node ${n.view.name} (${n.view.opType}) reads ${i} before it is produced`);
+        if (!known.has(i))
+          throw new Error(`graph: node ${n.view.name} (${n.view.opType}) reads ${i} before it is produced`);
       }
       for (const o of n.view.outputs) known.add(o);
     }

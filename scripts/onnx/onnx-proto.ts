@@ -25,7 +25,7 @@ export const NodeField = { input: 1, output: 2, name: 3, opType: 4, attribute: 5
 export const AttrField = { name: 1, f: 2, i: 3, s: 4, t: 5, ints: 8, type: 20 } as const;
 export const AttrType = { float: 1, int: 2, string: 3, tensor: 4, ints: 7 } as const;
 export const TensorField = { dims: 1, dataType: 2, name: 8, rawData: 9 } as const;
-export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
+export const DataType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
 const ValueInfoField = { name: 1, type: 2 } as const;
 const TypeField = { tensorType: 1 } as const;
 const TensorTypeField = { elemType: 1, shape: 2 } as const;
@@ -71,7 +71,10 @@ export function withOpset(model: readonly Field[], domain: string, version: numb
   model.forEach((f, k) => {
     if (f.no === ModelField.opsetImport) last = k;
   });
-  const entry = messageField(ModelField.opsetImport, [stringField(OpsetField.domain, domain), varintField(OpsetField.version, version)]);
+  const entry = messageField(ModelField.opsetImport, [
+    stringField(OpsetField.domain, domain),
+    varintField(OpsetField.version, version),
+  ]);
   return [...model.slice(0, last + 1), entry, ...model.slice(last + 1)];
 }
 
@@ -127,7 +130,9 @@ export function attributes(node: NodeView): AttributeView[] {
         name: name ? fieldString(name) : '',
         type: type ? Number(fieldInt(type)) : 0,
         ...(i ? { i: fieldInt(i) } : {}),
-        ...(fl && fl.wire === WireType.fixed32 ? { f: new DataView(fl.value.buffer, fl.value.byteOffset, 4).getFloat32(0, true) } : {}),
+        ...(fl && fl.wire === WireType.fixed32
+          ? { f: new DataView(fl.value.buffer, fl.value.byteOffset, 4).getFloat32(0, true) }
+          : {}),
         ...(s ? { s: new TextDecoder().decode(fieldBytes(s)) } : {}),
         ints: repeatedInts(sub, AttrField.ints),
         ...(t ? { t: decodeFields(fieldBytes(t)) } : {}),
@@ -141,7 +146,11 @@ export function attribute(node: NodeView, name: string): AttributeView | undefin
 
 /** An AttributeProto as a NodeProto field. */
 export function intAttr(name: string, value: bigint | number): Field {
-  return messageField(NodeField.attribute, [stringField(AttrField.name, name), varintField(AttrField.i, value), varintField(AttrField.type, AttrType.int)]);
+  return messageField(NodeField.attribute, [
+    stringField(AttrField.name, name),
+    varintField(AttrField.i, value),
+    varintField(AttrField.type, AttrType.int),
+  ]);
 }
 
 export function intsAttr(name: string, values: readonly (bigint | number)[]): Field {
@@ -155,7 +164,11 @@ export function intsAttr(name: string, values: readonly (bigint | number)[]): Fi
 export function floatAttr(name: string, value: number): Field {
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setFloat32(0, value, true);
-  return messageField(NodeField.attribute, [stringField(AttrField.name, name), { no: AttrField.f, wire: WireType.fixed32, value: bytes }, varintField(AttrField.type, AttrType.float)]);
+  return messageField(NodeField.attribute, [
+    stringField(AttrField.name, name),
+    { no: AttrField.f, wire: WireType.fixed32, value: bytes },
+    varintField(AttrField.type, AttrType.float),
+  ]);
 }
 
 export interface NewNode {
@@ -212,6 +225,16 @@ export function uint8Tensor(name: string, dims: readonly number[], values: reado
   return rawTensor(name, DataType.uint8, dims, Uint8Array.from(values));
 }
 
+/** A BOOL TensorProto's fields. */
+export function boolTensor(name: string, dims: readonly number[], values: readonly boolean[]): Field[] {
+  return rawTensor(
+    name,
+    DataType.bool,
+    dims,
+    Uint8Array.from(values, (v) => (v ? 1 : 0)),
+  );
+}
+
 /** A FLOAT TensorProto's fields. */
 export function floatTensor(name: string, dims: readonly number[], values: readonly number[]): Field[] {
   const raw = new Uint8Array(values.length * 4);
@@ -242,20 +265,28 @@ export function decodeTensor(fields: readonly Field[]): TensorView {
     dataType,
     dims: repeatedInts(fields, TensorField.dims),
     int64s() {
-      if (dataType !== DataType.int64) throw new Error(`onnx: tensor ${this.name} is not INT64 (data_type ${dataType})`);
+      if (dataType !== DataType.int64)
+        throw new Error(`onnx: tensor ${this.name} is not INT64 (data_type ${dataType})`);
       if (!raw) return repeatedInts(fields, 7);
       const b = fieldBytes(raw);
       const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
       return Array.from({ length: b.byteLength / 8 }, (_, k) => view.getBigInt64(k * 8, true));
     },
     int8s() {
-      if (dataType !== DataType.uint8 && dataType !== DataType.int8) throw new Error(`onnx: tensor ${this.name} is not 8-bit (data_type ${dataType})`);
-      if (!raw) return repeatedInts(fields, 5).map((v) => (dataType === DataType.int8 ? Number(BigInt.asIntN(8, v)) : Number(v)));
+      if (dataType !== DataType.uint8 && dataType !== DataType.int8)
+        throw new Error(`onnx: tensor ${this.name} is not 8-bit (data_type ${dataType})`);
+      if (!raw)
+        return repeatedInts(fields, 5).map((v) =>
+          dataType === DataType.int8 ? Number(BigInt.asIntN(8, v)) : Number(v),
+        );
       const b = fieldBytes(raw);
-      return dataType === DataType.int8 ? Array.from(new Int8Array(b.buffer, b.byteOffset, b.byteLength)) : Array.from(b);
+      return dataType === DataType.int8
+        ? Array.from(new Int8Array(b.buffer, b.byteOffset, b.byteLength))
+        : Array.from(b);
     },
     float32s() {
-      if (dataType !== DataType.float) throw new Error(`onnx: tensor ${this.name} is not FLOAT (data_type ${dataType})`);
+      if (dataType !== DataType.float)
+        throw new Error(`onnx: tensor ${this.name} is not FLOAT (data_type ${dataType})`);
       const bytes = raw ? fieldBytes(raw) : undefined;
       if (bytes) {
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -276,10 +307,18 @@ export function decodeTensor(fields: readonly Field[]): TensorView {
 
 /** A tensor ValueInfoProto's fields: element type and dims (numbers are fixed, strings symbolic). */
 export function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string)[]): Field[] {
-  const dim = (d: number | string) => messageField(ShapeField.dim, [typeof d === 'string' ? stringField(DimField.param, d) : varintField(DimField.value, d)]);
+  const dim = (d: number | string) =>
+    messageField(ShapeField.dim, [
+      typeof d === 'string' ? stringField(DimField.param, d) : varintField(DimField.value, d),
+    ]);
   return [
     stringField(ValueInfoField.name, name),
-    messageField(ValueInfoField.type, [messageField(TypeField.tensorType, [varintField(TensorTypeField.elemType, elemType), messageField(TensorTypeField.shape, dims.map(dim))])]),
+    messageField(ValueInfoField.type, [
+      messageField(TypeField.tensorType, [
+        varintField(TensorTypeField.elemType, elemType),
+        messageField(TensorTypeField.shape, dims.map(dim)),
+      ]),
+    ]),
   ];
 }
 

@@ -118,7 +118,11 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export const bytesField = (no: number, value: Uint8Array): Field => ({ no, wire: WireType.bytes, value });
 export const stringField = (no: number, value: string): Field => bytesField(no, utf8.encode(value));
-export const varintField = (no: number, value: bigint | number): Field => ({ no, wire: WireType.varint, value: BigInt(value) });
+export const varintField = (no: number, value: bigint | number): Field => ({
+  no,
+  wire: WireType.varint,
+  value: BigInt(value),
+});
 export const messageField = (no: number, fields: readonly Field[]): Field => bytesField(no, encodeFields(fields));
 
 export function fieldString(f: Field): string {
@@ -133,7 +137,8 @@ export function fieldBytes(f: Field): Uint8Array {
 
 /** A varint read as a signed 64-bit integer (protobuf int64). */
 export function fieldInt(f: Field): bigint {
-  if (f.wire !== WireType.varint) throw new ProtobufError(`field ${f.no}: expected a varint, found wire type ${f.wire}`);
+  if (f.wire !== WireType.varint)
+    throw new ProtobufError(`field ${f.no}: expected a varint, found wire type ${f.wire}`);
   return BigInt.asIntN(64, f.value);
 }
 

@@ -27,7 +27,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Graph, type GraphNode } from './graph.js';
 import type { Field } from './protobuf.js';
 import { rewriteArgs, type AttentionShape } from './rewrite-gqa.js';
-import { attribute, DataType, decodeModel, decodeTensor, encodeModel, floatAttr, int64Tensor, intAttr, intsAttr, tensorValueInfo, withOpset, type TensorView } from './onnx-proto.js';
+import {
+  attribute,
+  DataType,
+  decodeModel,
+  decodeTensor,
+  encodeModel,
+  floatAttr,
+  int64Tensor,
+  intAttr,
+  intsAttr,
+  tensorValueInfo,
+  withOpset,
+  type TensorView,
+} from './onnx-proto.js';
 
 export interface AppendKvReport {
   layers: number;
@@ -45,10 +58,14 @@ export const appendNames = {
 const SEQUENCE_MAJOR = [1, 2, 0, 3];
 const axisName = (axis: number) => `kvseq/axis_${axis}`;
 
-export function rewriteAppendKv(model: Uint8Array, shape: AttentionShape): { model: Uint8Array; report: AppendKvReport } {
+export function rewriteAppendKv(
+  model: Uint8Array,
+  shape: AttentionShape,
+): { model: Uint8Array; report: AppendKvReport } {
   const parts = decodeModel(model);
   const graph = new Graph(parts.graph);
-  if (graph.initializerNames().includes(axisName(0))) throw new Error(`rewrite-append-kv: the model already has ${axisName(0)}; was it rewritten before?`);
+  if (graph.initializerNames().includes(axisName(0)))
+    throw new Error(`rewrite-append-kv: the model already has ${axisName(0)}; was it rewritten before?`);
   const report: AppendKvReport = { layers: 0, removedNodes: 0, addedNodes: 0 };
   const build = Graph.counting(report);
   const replaced = new Map<GraphNode, GraphNode[]>();
@@ -73,7 +90,8 @@ export function rewriteAppendKv(model: Uint8Array, shape: AttentionShape): { mod
     const producer = graph.producer(name);
     const t = producer?.view.opType === 'Constant' ? attribute(producer.view, 'value')?.t : undefined;
     const tensor = t ? decodeTensor(t) : graph.initializer(name);
-    if (!tensor || tensor.dataType !== type || tensor.dims.reduce((n, d) => n * d, 1n) !== 1n) return fail(`${name} is not a scalar constant of data type ${type}`);
+    if (!tensor || tensor.dataType !== type || tensor.dims.reduce((n, d) => n * d, 1n) !== 1n)
+      return fail(`${name} is not a scalar constant of data type ${type}`);
     return tensor;
   };
 
@@ -82,13 +100,26 @@ export function rewriteAppendKv(model: Uint8Array, shape: AttentionShape): { mod
       const past = `past_key_values.${layer}.${kind}`;
       const present = `present.${layer}.${kind}`;
       const concat = graph.producer(present);
-      if (concat?.view.opType !== 'Concat' || concat.view.inputs[0] !== past || concat.view.inputs.length !== 2) return fail(`${present} is not Concat(${past}, new)`);
+      if (concat?.view.opType !== 'Concat' || concat.view.inputs[0] !== past || concat.view.inputs.length !== 2)
+        return fail(`${present} is not Concat(${past}, new)`);
       const added = appendNames.added(layer, kind);
       const all = `${concat.view.name}/kvseq/all`;
       replaced.set(concat, [
         // [batch, kv_heads, tokens, d] → [tokens, batch, kv_heads, d]
-        build({ opType: 'Transpose', name: `${concat.view.name}/kvseq/New`, inputs: [concat.view.inputs[1]!], outputs: [added], attributes: [intsAttr('perm', [2, 0, 1, 3])] }),
-        build({ opType: 'Concat', name: `${concat.view.name}/kvseq/All`, inputs: [appendNames.past(layer, kind), added], outputs: [all], attributes: [intAttr('axis', 0)] }),
+        build({
+          opType: 'Transpose',
+          name: `${concat.view.name}/kvseq/New`,
+          inputs: [concat.view.inputs[1]!],
+          outputs: [added],
+          attributes: [intsAttr('perm', [2, 0, 1, 3])],
+        }),
+        build({
+          opType: 'Concat',
+          name: `${concat.view.name}/kvseq/All`,
+          inputs: [appendNames.past(layer, kind), added],
+          outputs: [all],
+          attributes: [intAttr('axis', 0)],
+        }),
       ]);
       return { present, all };
     };
@@ -98,22 +129,30 @@ export function rewriteAppendKv(model: Uint8Array, shape: AttentionShape): { mod
     // q·Kᵀ: MatMul(q, Transpose(present.key, 0,1,3,2)), optionally followed by Div(·, c).
     const kUsers = graph.consumers(key.present);
     const transpose = kUsers[0];
-    if (kUsers.length !== 1 || transpose?.view.opType !== 'Transpose' || attribute(transpose.view, 'perm')?.ints.map(Number).join(',') !== '0,1,3,2') {
+    if (
+      kUsers.length !== 1 ||
+      transpose?.view.opType !== 'Transpose' ||
+      attribute(transpose.view, 'perm')?.ints.map(Number).join(',') !== '0,1,3,2'
+    ) {
       return fail(`${key.present} must feed one Transpose(perm 0,1,3,2) (run rewrite-gqa first)`);
     }
     const qk = graph.consumers(transpose.view.outputs[0]!);
-    if (qk.length !== 1 || qk[0]!.view.opType !== 'MatMul' || qk[0]!.view.inputs[1] !== transpose.view.outputs[0]) return fail(`the transposed ${key.present} must be a MatMul's B`);
+    if (qk.length !== 1 || qk[0]!.view.opType !== 'MatMul' || qk[0]!.view.inputs[1] !== transpose.view.outputs[0])
+      return fail(`the transposed ${key.present} must be a MatMul's B`);
     const scoreUsers = graph.consumers(qk[0]!.view.outputs[0]!);
     const div = scoreUsers.length === 1 && scoreUsers[0]!.view.opType === 'Div' ? scoreUsers[0]! : undefined;
     // The scale as onnxruntime fuses MatMul + Div into FusedMatMul: alpha = 1 / c in float.
     const alpha = div ? Math.fround(1 / scalar(div.view.inputs[1]!, DataType.float).float32s()[0]!) : 1;
     dropped.add(transpose);
     if (div) dropped.add(div);
-    replaced.set(qk[0]!, [readCache(qk[0]!, key.all, (div ?? qk[0]!).view.outputs[0]!, [intAttr('transB', 1), floatAttr('alpha', alpha)])]);
+    replaced.set(qk[0]!, [
+      readCache(qk[0]!, key.all, (div ?? qk[0]!).view.outputs[0]!, [intAttr('transB', 1), floatAttr('alpha', alpha)]),
+    ]);
 
     // p·V: MatMul(p, present.value).
     const pv = graph.consumers(value.present);
-    if (pv.length !== 1 || pv[0]!.view.opType !== 'MatMul' || pv[0]!.view.inputs[1] !== value.present) return fail(`${value.present} must be one MatMul's B (run rewrite-gqa first)`);
+    if (pv.length !== 1 || pv[0]!.view.opType !== 'MatMul' || pv[0]!.view.inputs[1] !== value.present)
+      return fail(`${value.present} must be one MatMul's B (run rewrite-gqa first)`);
     replaced.set(pv[0]!, [readCache(pv[0]!, value.all, pv[0]!.view.outputs[0]!, [])]);
     report.layers++;
   }
@@ -127,8 +166,15 @@ export function rewriteAppendKv(model: Uint8Array, shape: AttentionShape): { mod
       for (const user of graph.consumers(past)) {
         if (replaced.has(user)) continue;
         const gathers = user.view.opType === 'Shape' ? graph.consumers(user.view.outputs[0]!) : [];
-        if (gathers.length === 0 || gathers.some((g) => g.view.opType !== 'Gather') || attribute(user.view, 'start') || attribute(user.view, 'end')) {
-          return fail(`${past} feeds ${user.view.opType} ${user.view.name}; only the cache and Gather(Shape(·), axis) are handled`);
+        if (
+          gathers.length === 0 ||
+          gathers.some((g) => g.view.opType !== 'Gather') ||
+          attribute(user.view, 'start') ||
+          attribute(user.view, 'end')
+        ) {
+          return fail(
+            `${past} feeds ${user.view.opType} ${user.view.name}; only the cache and Gather(Shape(·), axis) are handled`,
+          );
         }
         replaced.set(user, [Graph.withInputs(user, [appendNames.past(layer, kind)])]);
         for (const g of gathers) {
@@ -148,8 +194,26 @@ export function rewriteAppendKv(model: Uint8Array, shape: AttentionShape): { mod
   report.removedNodes = before - (graph.nodes.length - report.addedNodes);
   for (let layer = 0; layer < report.layers; layer++) {
     for (const kind of ['key', 'value'] as const) {
-      graph.replaceValueInfo('input', `past_key_values.${layer}.${kind}`, tensorValueInfo(appendNames.past(layer, kind), DataType.float, ['past_sequence_length', 'batch_size', shape.kvHeads, shape.headDim]));
-      graph.replaceValueInfo('output', `present.${layer}.${kind}`, tensorValueInfo(appendNames.added(layer, kind), DataType.float, ['sequence_length', 'batch_size', shape.kvHeads, shape.headDim]));
+      graph.replaceValueInfo(
+        'input',
+        `past_key_values.${layer}.${kind}`,
+        tensorValueInfo(appendNames.past(layer, kind), DataType.float, [
+          'past_sequence_length',
+          'batch_size',
+          shape.kvHeads,
+          shape.headDim,
+        ]),
+      );
+      graph.replaceValueInfo(
+        'output',
+        `present.${layer}.${kind}`,
+        tensorValueInfo(appendNames.added(layer, kind), DataType.float, [
+          'sequence_length',
+          'batch_size',
+          shape.kvHeads,
+          shape.headDim,
+        ]),
+      );
     }
   }
   graph.checkOrder();
@@ -160,5 +224,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { input, output, shape } = rewriteArgs('rewrite-append-kv');
   const { model, report } = rewriteAppendKv(readFileSync(input), shape);
   writeFileSync(output, model);
-  console.log(`${output}: ${report.layers} layers append to an external cache; ${report.removedNodes} nodes removed, ${report.addedNodes} added; ${model.length} bytes`);
+  console.log(
+    `${output}: ${report.layers} layers append to an external cache; ${report.removedNodes} nodes removed, ${report.addedNodes} added; ${model.length} bytes`,
+  );
 }

@@ -1,15 +1,17 @@
 /**
- * The bundled decoder's full rewrite, from the exported `model_quantized.onnx` to the graph the
- * engine runs (`model_append_quantized.onnx`): grouped-query attention without repeated KV
- * (`rewrite-gqa.ts`), per-token activation quantization (`rewrite-token-quant.ts`), then a cache
- * kept outside the graph and only appended to (`rewrite-append-kv.ts`).
+ * The bundled decoder's full rewrite, from the exported `model_quantized.onnx` to the graphs the
+ * engine runs: `model_append_quantized.onnx` (grouped-query attention without repeated KV,
+ * `rewrite-gqa.ts`; per-token activation quantization, `rewrite-token-quant.ts`; a cache kept
+ * outside the graph and only appended to, `rewrite-append-kv.ts`) and, from it,
+ * `model_cascade_quantized.onnx` for sibling batches (`rewrite-cascade.ts`).
  *
- * Usage: node dist/scripts/onnx/rewrite-decoder.js <in.onnx> <out.onnx> [--config config.json]
+ * Usage: node dist/scripts/onnx/rewrite-decoder.js <in.onnx> <out.onnx> [--cascade <out.onnx>] [--config config.json]
  *        (default config: ../config.json beside the input's onnx/ folder)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rewriteArgs, rewriteGqa, type AttentionShape } from './rewrite-gqa.js';
 import { rewriteAppendKv } from './rewrite-append-kv.js';
+import { rewriteCascade } from './rewrite-cascade.js';
 import { rewriteTokenQuant } from './rewrite-token-quant.js';
 
 /**
@@ -25,9 +27,21 @@ export function rewriteDecoder(model: Uint8Array, shape: AttentionShape): Uint8A
   return rewriteAppendKv(rewriteDecoderWithPast(model, shape), shape).model;
 }
 
+/** The sibling graph: `rewriteDecoder`'s output with cascade attention over a shared prefix. */
+export function rewriteCascadeDecoder(model: Uint8Array, shape: AttentionShape): Uint8Array {
+  return rewriteCascade(rewriteDecoder(model, shape), shape).model;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const at = process.argv.indexOf('--cascade');
+  const cascadeOut = at >= 0 ? process.argv.splice(at, 2)[1] : undefined;
   const { input, output, shape } = rewriteArgs('rewrite-decoder');
   const model = rewriteDecoder(readFileSync(input), shape);
   writeFileSync(output, model);
   console.log(`${output}: ${model.length} bytes`);
+  if (cascadeOut) {
+    const cascade = rewriteCascade(model, shape).model;
+    writeFileSync(cascadeOut, cascade);
+    console.log(`${cascadeOut}: ${cascade.length} bytes`);
+  }
 }

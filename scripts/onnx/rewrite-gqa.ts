@@ -19,7 +19,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Graph, type GraphNode } from './graph.js';
-import { attribute, decodeModel, decodeTensor, encodeModel, int64Tensor, intsAttr, opsetVersion } from './onnx-proto.js';
+import {
+  attribute,
+  decodeModel,
+  decodeTensor,
+  encodeModel,
+  int64Tensor,
+  intsAttr,
+  opsetVersion,
+} from './onnx-proto.js';
 import { decodeFields, fieldBytes, type Field } from './protobuf.js';
 import { GraphField } from './onnx-proto.js';
 
@@ -66,7 +74,9 @@ function unrepeated(graph: Graph, rest: readonly Field[], tensor: string): strin
   const unsqueeze = graph.producer(expand.view.inputs[0]!);
   if (unsqueeze?.view.opType !== 'Unsqueeze') return undefined;
   // Opset ≥ 13 passes axes as an input; older opsets as an attribute.
-  const axes = unsqueeze.view.inputs[1] ? constantInts(graph, rest, unsqueeze.view.inputs[1]) : attribute(unsqueeze.view, 'axes')?.ints;
+  const axes = unsqueeze.view.inputs[1]
+    ? constantInts(graph, rest, unsqueeze.view.inputs[1])
+    : attribute(unsqueeze.view, 'axes')?.ints;
   if (!axes || axes.length !== 1 || axes[0] !== 2n) return undefined;
   return unsqueeze.view.inputs[0];
 }
@@ -78,7 +88,8 @@ export function rewriteGqa(model: Uint8Array, shape: AttentionShape): { model: U
   }
   const parts = decodeModel(model);
   const opset = opsetVersion(parts.model);
-  if (opset === undefined || opset < 14) throw new Error(`rewrite-gqa: needs ai.onnx opset ≥ 14 (Reshape with 0/-1), model has ${opset}`);
+  if (opset === undefined || opset < 14)
+    throw new Error(`rewrite-gqa: needs ai.onnx opset ≥ 14 (Reshape with 0/-1), model has ${opset}`);
   const graph = new Graph(parts.graph);
 
   const shapes = {
@@ -88,7 +99,8 @@ export function rewriteGqa(model: Uint8Array, shape: AttentionShape): { model: U
     headOut: `gqa/shape_head_out`,
   };
   for (const name of Object.values(shapes)) {
-    if (graph.initializerNames().includes(name)) throw new Error(`rewrite-gqa: the model already has ${name}; was it rewritten before?`);
+    if (graph.initializerNames().includes(name))
+      throw new Error(`rewrite-gqa: the model already has ${name}; was it rewritten before?`);
   }
   graph.addInitializer(int64Tensor(shapes.groupedQ, [4], [0, kvHeads, -1, headDim]));
   graph.addInitializer(int64Tensor(shapes.groupedRows, [4], [0, kvHeads, -1, 0]));
@@ -114,14 +126,40 @@ export function rewriteGqa(model: Uint8Array, shape: AttentionShape): { model: U
       const k = unrepeated(graph, parts.graph, transpose.view.inputs[0]!);
       if (!k || perm?.join(',') !== '0,1,3,2') continue;
       const users = graph.consumers(out);
-      const div = users.length === 1 && users[0]!.view.opType === 'Div' && users[0]!.view.inputs[0] === out ? users[0]! : undefined;
+      const div =
+        users.length === 1 && users[0]!.view.opType === 'Div' && users[0]!.view.inputs[0] === out
+          ? users[0]!
+          : undefined;
       const scaled = div ? div.view.outputs[0]! : out;
       const nodes = [
-        build({ opType: 'Reshape', name: `${prefix}/ReshapeQ`, inputs: [a, shapes.groupedQ], outputs: [`${prefix}/q_grouped`] }),
-        build({ opType: 'Transpose', name: `${prefix}/TransposeK`, inputs: [k], outputs: [`${prefix}/k_t`], attributes: [intsAttr('perm', [0, 1, 3, 2])] }),
-        build({ opType: 'MatMul', name: `${prefix}/MatMulQK`, inputs: [`${prefix}/q_grouped`, `${prefix}/k_t`], outputs: [`${prefix}/scores_grouped`] }),
+        build({
+          opType: 'Reshape',
+          name: `${prefix}/ReshapeQ`,
+          inputs: [a, shapes.groupedQ],
+          outputs: [`${prefix}/q_grouped`],
+        }),
+        build({
+          opType: 'Transpose',
+          name: `${prefix}/TransposeK`,
+          inputs: [k],
+          outputs: [`${prefix}/k_t`],
+          attributes: [intsAttr('perm', [0, 1, 3, 2])],
+        }),
+        build({
+          opType: 'MatMul',
+          name: `${prefix}/MatMulQK`,
+          inputs: [`${prefix}/q_grouped`, `${prefix}/k_t`],
+          outputs: [`${prefix}/scores_grouped`],
+        }),
         ...(div
-          ? [build({ opType: 'Div', name: `${prefix}/Scale`, inputs: [`${prefix}/scores_grouped`, div.view.inputs[1]!], outputs: [`${prefix}/scores_scaled`] })]
+          ? [
+              build({
+                opType: 'Div',
+                name: `${prefix}/Scale`,
+                inputs: [`${prefix}/scores_grouped`, div.view.inputs[1]!],
+                outputs: [`${prefix}/scores_scaled`],
+              }),
+            ]
           : []),
         build({
           opType: 'Reshape',
@@ -140,9 +178,24 @@ export function rewriteGqa(model: Uint8Array, shape: AttentionShape): { model: U
     const val = unrepeated(graph, parts.graph, b);
     if (!val) continue;
     replaced.set(node, [
-      build({ opType: 'Reshape', name: `${prefix}/ReshapeProbs`, inputs: [a, shapes.groupedRows], outputs: [`${prefix}/probs_grouped`] }),
-      build({ opType: 'MatMul', name: `${prefix}/MatMulPV`, inputs: [`${prefix}/probs_grouped`, val], outputs: [`${prefix}/out_grouped`] }),
-      build({ opType: 'Reshape', name: `${prefix}/ReshapeOut`, inputs: [`${prefix}/out_grouped`, shapes.headOut], outputs: [out] }),
+      build({
+        opType: 'Reshape',
+        name: `${prefix}/ReshapeProbs`,
+        inputs: [a, shapes.groupedRows],
+        outputs: [`${prefix}/probs_grouped`],
+      }),
+      build({
+        opType: 'MatMul',
+        name: `${prefix}/MatMulPV`,
+        inputs: [`${prefix}/probs_grouped`, val],
+        outputs: [`${prefix}/out_grouped`],
+      }),
+      build({
+        opType: 'Reshape',
+        name: `${prefix}/ReshapeOut`,
+        inputs: [`${prefix}/out_grouped`, shapes.headOut],
+        outputs: [out],
+      }),
     ]);
     report.valueMatMuls++;
   }
@@ -165,7 +218,8 @@ function readShape(configPath: string): AttentionShape {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   const num = (key: string): number => {
     const value = config[key];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new Error(`${configPath}: ${key} must be a positive integer`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+      throw new Error(`${configPath}: ${key} must be a positive integer`);
     return value;
   };
   const heads = num('num_attention_heads');
@@ -189,7 +243,11 @@ export function rewriteArgs(tool: string): { input: string; output: string; shap
     console.error(`usage: ${tool} <in.onnx> <out.onnx> [--config <config.json>]  (default: config.json beside onnx/)`);
     process.exit(2);
   }
-  return { input, output, shape: readShape(config ?? path.join(path.dirname(path.dirname(path.resolve(input))), 'config.json')) };
+  return {
+    input,
+    output,
+    shape: readShape(config ?? path.join(path.dirname(path.dirname(path.resolve(input))), 'config.json')),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -27,7 +27,16 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Graph, type GraphNode } from './graph.js';
-import { DataType, decodeModel, encodeModel, floatTensor, intAttr, intsAttr, uint8Tensor, withOpset } from './onnx-proto.js';
+import {
+  DataType,
+  decodeModel,
+  encodeModel,
+  floatTensor,
+  intAttr,
+  intsAttr,
+  uint8Tensor,
+  withOpset,
+} from './onnx-proto.js';
 
 export interface TokenQuantReport {
   /** DynamicQuantizeLinear nodes made per-token. */
@@ -48,7 +57,8 @@ export function rewriteTokenQuant(model: Uint8Array): { model: Uint8Array; repor
   const parts = decodeModel(model);
   const graph = new Graph(parts.graph);
   for (const name of Object.values(C)) {
-    if (graph.initializerNames().includes(name)) throw new Error(`rewrite-token-quant: the model already has ${name}; was it rewritten before?`);
+    if (graph.initializerNames().includes(name))
+      throw new Error(`rewrite-token-quant: the model already has ${name}; was it rewritten before?`);
   }
   graph.addInitializer(floatTensor(C.qmax, [], [127]));
   graph.addInitializer(floatTensor(C.mid, [], [128]));
@@ -61,7 +71,9 @@ export function rewriteTokenQuant(model: Uint8Array): { model: Uint8Array; repor
   const only = (tensor: string, opType: string, what: string): GraphNode => {
     const users = graph.consumers(tensor);
     if (users.length !== 1 || users[0]!.view.opType !== opType) {
-      throw new Error(`rewrite-token-quant: expected ${what} to feed one ${opType}, found ${users.map((u) => u.view.opType).join(', ') || 'nothing'}`);
+      throw new Error(
+        `rewrite-token-quant: expected ${what} to feed one ${opType}, found ${users.map((u) => u.view.opType).join(', ') || 'nothing'}`,
+      );
     }
     return users[0]!;
   };
@@ -72,19 +84,34 @@ export function rewriteTokenQuant(model: Uint8Array): { model: Uint8Array; repor
     const x = v.inputs[0]!;
     const [q, scale, zp] = v.outputs as [string, string, string];
     const users = graph.consumers(q);
-    if (users.length === 0 || users.some((u) => u.view.opType !== 'MatMulInteger' || u.view.inputs[0] !== q || u.view.inputs[2] !== zp)) {
+    if (
+      users.length === 0 ||
+      users.some((u) => u.view.opType !== 'MatMulInteger' || u.view.inputs[0] !== q || u.view.inputs[2] !== zp)
+    ) {
       throw new Error(`rewrite-token-quant: ${q} must feed only MatMulInteger(A = ${q}, a_zero_point = ${zp})`);
     }
     const t = (s: string) => `${v.name}/token/${s}`;
     replaced.set(node, [
       build({ opType: 'Abs', name: t('Abs'), inputs: [x], outputs: [t('abs')] }),
-      build({ opType: 'ReduceMax', name: t('Max'), inputs: [t('abs')], outputs: [t('max')], attributes: [intsAttr('axes', [-1]), intAttr('keepdims', 1)] }),
+      build({
+        opType: 'ReduceMax',
+        name: t('Max'),
+        inputs: [t('abs')],
+        outputs: [t('max')],
+        attributes: [intsAttr('axes', [-1]), intAttr('keepdims', 1)],
+      }),
       // An all-zero token gets scale 0 and garbage q; the kernel's output is scaled by 0 anyway.
       build({ opType: 'Div', name: t('Scale'), inputs: [t('max'), C.qmax], outputs: [scale] }),
       build({ opType: 'Div', name: t('Steps'), inputs: [x, scale], outputs: [t('steps')] }),
       build({ opType: 'Round', name: t('Round'), inputs: [t('steps')], outputs: [t('rounded')] }),
       build({ opType: 'Add', name: t('Shift'), inputs: [t('rounded'), C.mid], outputs: [t('shifted')] }),
-      build({ opType: 'Cast', name: t('Quantized'), inputs: [t('shifted')], outputs: [q], attributes: [intAttr('to', DataType.uint8)] }),
+      build({
+        opType: 'Cast',
+        name: t('Quantized'),
+        inputs: [t('shifted')],
+        outputs: [q],
+        attributes: [intAttr('to', DataType.uint8)],
+      }),
     ]);
     report.quantizers++;
 
@@ -94,7 +121,11 @@ export function rewriteTokenQuant(model: Uint8Array): { model: Uint8Array; repor
       const mul = only(cast.view.outputs[0]!, 'Mul', cast.view.name);
       const factor = mul.view.inputs.find((i) => i !== cast.view.outputs[0])!;
       const scales = graph.producer(factor);
-      if (scales?.view.opType !== 'Mul' || !scales.view.inputs.includes(scale) || graph.consumers(factor).length !== 1) {
+      if (
+        scales?.view.opType !== 'Mul' ||
+        !scales.view.inputs.includes(scale) ||
+        graph.consumers(factor).length !== 1
+      ) {
         throw new Error(`rewrite-token-quant: ${mul.view.name} does not scale by ${scale} · w_scale`);
       }
       const wScale = scales.view.inputs.find((i) => i !== scale)!;
@@ -112,7 +143,8 @@ export function rewriteTokenQuant(model: Uint8Array): { model: Uint8Array; repor
       report.matmuls++;
     }
   }
-  if (report.quantizers === 0) throw new Error('rewrite-token-quant: no DynamicQuantizeLinear found (is this a dynamically quantized model?)');
+  if (report.quantizers === 0)
+    throw new Error('rewrite-token-quant: no DynamicQuantizeLinear found (is this a dynamically quantized model?)');
   const before = graph.nodes.length;
   graph.nodes = graph.nodes.filter((n) => !dropped.has(n)).flatMap((n) => replaced.get(n) ?? [n]);
   report.removedNodes = before - (graph.nodes.length - report.addedNodes);

@@ -17,7 +17,10 @@ export async function isChunkInvariant(decoder: OnnxDecoder, length = 24): Promi
     return s % decoder.shape.vocab;
   });
   const run = async (from: number, to: number, past: KVCache) =>
-    decoder.forward({ ids: [ids.slice(from, to)], positions: [range(from, to)], mask: [new Array<number>(to).fill(1)] }, past);
+    decoder.forward(
+      { ids: [ids.slice(from, to)], positions: [range(from, to)], mask: [new Array<number>(to).fill(1)] },
+      past,
+    );
 
   const whole = await run(0, length, decoder.empty(1));
   const cut = Math.ceil((length * 2) / 3);
@@ -32,7 +35,8 @@ export async function isChunkInvariant(decoder: OnnxDecoder, length = 24): Promi
   );
 }
 
-function sameBits(a: Float32Array, b: Float32Array): boolean {
+/** Same values to the bit (NaN payloads and signed zeros included). */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);

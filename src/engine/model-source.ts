@@ -1,5 +1,14 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+
+/** A model folder's files besides its ONNX graphs: what a copy of the folder needs to load. */
+export const MODEL_FOLDER_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
 import { packageRoot } from '../package-root.js';
 
 export { packageRoot };
@@ -9,9 +18,7 @@ export function bundledModelDir(): string {
   return path.join(packageRoot(), 'models', 'tiny-threadweaver');
 }
 
-export type ModelSource =
-  | { kind: 'local'; dir: string; parent: string; name: string }
-  | { kind: 'hub'; id: string };
+export type ModelSource = { kind: 'local'; dir: string; parent: string; name: string } | { kind: 'hub'; id: string };
 
 /**
  * Resolve `--model`: undefined → the bundled model; an existing folder → local; an `owner/name`
@@ -21,7 +28,8 @@ export function resolveModelSource(model?: string): ModelSource {
   const value = model ?? bundledModelDir();
   const abs = path.resolve(value);
   if (existsSync(abs)) {
-    if (!statSync(abs).isDirectory()) throw new Error(`model: ${value} is a file; pass the folder that holds config.json`);
+    if (!statSync(abs).isDirectory())
+      throw new Error(`model: ${value} is a file; pass the folder that holds config.json`);
     if (!existsSync(path.join(abs, 'config.json')) && !existsSync(path.join(abs, 'tokenizer.json'))) {
       throw new Error(`model: ${abs} has neither config.json nor tokenizer.json; is it a model folder?`);
     }

@@ -65,25 +65,40 @@ function maskMatrix(rows: readonly (readonly number[])[]): { data: BigInt64Array
   return { data, dims: [rows.length, width] };
 }
 
-/** The two cache contracts a decoder graph can have, told apart by its input names. */
+/** The cache contracts a decoder graph can have, told apart by its input names. */
 interface Contract {
   layout: KVLayout;
   past: string[];
   out: string[];
+  /** Inputs of a prefix shared by every row (the sibling graph), in the order of `past`. */
+  shared: string[];
 }
 
 function contractOf(session: OrtSession, layers: number): Contract {
-  const names = (prefix: string) => Array.from({ length: layers }, (_, l) => [`${prefix}${l}.key`, `${prefix}${l}.value`]).flat();
-  // The bundled graph (scripts/onnx/rewrite-append-kv.ts): sequence-major, returns new positions only.
-  if (session.inputNames.includes('past.0.key')) return { layout: 'sequence-major', past: names('past.'), out: names('new.') };
-  return { layout: 'batch-major', past: names('past_key_values.'), out: names('present.') };
+  const names = (prefix: string) =>
+    Array.from({ length: layers }, (_, l) => [`${prefix}${l}.key`, `${prefix}${l}.value`]).flat();
+  // The bundled graphs (scripts/onnx/rewrite-append-kv.ts, rewrite-cascade.ts): sequence-major,
+  // return new positions only; the sibling graph also reads a prefix stored once for all rows.
+  if (session.inputNames.includes('past.0.key')) {
+    // The cascade graph keeps the rows' own positions heads first ([positions, heads, rows, d]).
+    if (session.inputNames.includes('shared.0.key'))
+      return { layout: 'sequence-head-major', past: names('past.'), out: names('new.'), shared: names('shared.') };
+    return { layout: 'sequence-major', past: names('past.'), out: names('new.'), shared: [] };
+  }
+  return { layout: 'batch-major', past: names('past_key_values.'), out: names('present.'), shared: [] };
 }
 
 /** Direct calls into a decoder ONNX session: we own the KV cache and the loop. */
 export class OnnxDecoder {
   readonly layout: KVLayout;
+  /**
+   * Whether the graph attends to a prefix shared by all rows, passed once (`forward`'s `shared`):
+   * then `past` and the mask hold each row's own positions only.
+   */
+  readonly sharesPrefix: boolean;
   private readonly pastNames: string[];
   private readonly outNames: string[];
+  private readonly sharedNames: string[];
 
   constructor(
     private readonly session: OrtSession,
@@ -93,24 +108,40 @@ export class OnnxDecoder {
     this.layout = contract.layout;
     this.pastNames = contract.past;
     this.outNames = contract.out;
-    for (const n of this.pastNames) {
-      if (!session.inputNames.includes(n)) throw new Error(`decoder: session has no input ${n} (expected ${shape.layers} layers)`);
+    this.sharedNames = contract.shared;
+    this.sharesPrefix = contract.shared.length > 0;
+    for (const n of [...this.pastNames, ...this.sharedNames]) {
+      if (!session.inputNames.includes(n))
+        throw new Error(`decoder: session has no input ${n} (expected ${shape.layers} layers)`);
     }
     for (const n of this.outNames) {
       if (!session.outputNames.includes(n)) throw new Error(`decoder: session has no output ${n}`);
     }
     const extra = session.inputNames.filter((n) => /^past/.test(n) && !this.pastNames.includes(n));
-    if (extra.length > 0) throw new Error(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`);
+    if (extra.length > 0)
+      throw new Error(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`);
   }
 
   empty(batch: number): KVCache {
     return emptyKV(this.layout, this.pastNames.length, this.shape.kvHeads, this.shape.headDim, batch);
   }
 
-  async forward(input: ForwardInput, past: KVCache): Promise<ForwardOutput> {
+  /**
+   * One forward call. For a graph that shares a prefix, `shared` is that prefix's batch-1 cache
+   * (read in place, never changed) and `past` / `input.mask` cover the rows' own positions.
+   */
+  async forward(input: ForwardInput, past: KVCache, shared?: KVCache): Promise<ForwardOutput> {
     const batch = input.ids.length;
     if (past.batch !== batch) throw new Error(`forward: cache batch ${past.batch} ≠ input batch ${batch}`);
     if (past.layout !== this.layout) throw new Error(`forward: a ${past.layout} cache for a ${this.layout} graph`);
+    if (this.sharesPrefix !== (shared !== undefined))
+      throw new Error(
+        this.sharesPrefix
+          ? 'forward: this graph needs the shared prefix'
+          : 'forward: this graph takes no shared prefix',
+      );
+    if (shared && (shared.batch !== 1 || shared.layout === 'batch-major' || shared.length === 0))
+      throw new Error('forward: the shared prefix must be a non-empty sequence-major cache of one row');
     const ids = int64Matrix(input.ids);
     const pos = int64Matrix(input.positions);
     const mask = maskMatrix(input.mask);
@@ -123,6 +154,13 @@ export class OnnxDecoder {
       const { data, dims } = kvInput(past, i);
       feeds[name] = ortTensor('float32', data, dims);
     });
+    if (shared) {
+      this.sharedNames.forEach((name, i) => {
+        const { data, dims } = kvInput(shared, i);
+        // [positions, 1, heads, d] is the same memory as [positions, heads, d].
+        feeds[name] = ortTensor('float32', data, [dims[0]!, ...dims.slice(2)]);
+      });
+    }
     const out = await this.session.run(feeds);
     const logits = out.logits;
     if (!logits) throw new Error('decoder: session returned no logits');
@@ -134,7 +172,7 @@ export class OnnxDecoder {
       lastLogits.set(all.subarray(from, from + vocab), b * vocab);
     }
     const outputs = this.outNames.map((n) => out[n]!.data as Float32Array);
-    if (this.layout === 'sequence-major') return { lastLogits, present: appendKV(past, outputs, ids.dims[1]!) };
+    if (this.layout !== 'batch-major') return { lastLogits, present: appendKV(past, outputs, ids.dims[1]!) };
     const length = past.length + ids.dims[1]!;
     return { lastLogits, present: { ...past, length, capacity: length, data: outputs } };
   }

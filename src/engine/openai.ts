@@ -144,8 +144,18 @@ export class OpenAIEngine implements Engine {
     }
   }
 
-  completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    return completeAsConcurrentCalls((r) => this.complete(r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
+  completeSiblings(
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: Parameters<Engine['completeSiblings']>[2],
+  ): Promise<CompletionResult[]> {
+    return completeAsConcurrentCalls(
+      (r) => this.complete(r),
+      (ids) => this.tokenizer.decode(ids),
+      prefix,
+      suffixes,
+      request,
+    );
   }
 
   /**
@@ -160,7 +170,12 @@ export class OpenAIEngine implements Engine {
     // still sent (with max_tokens 1) so that the server's own error reaches the caller.
     const maxTokens = Math.max(1, Math.min(request.maxTokens, this.contextLength - ids.length));
     const stops = (request.stop ?? []).filter((s) => s !== '');
-    const prompt = this.promptFormat === 'ids' ? [...ids] : typeof request.prompt === 'string' ? request.prompt : this.tokenizer.decode(ids);
+    const prompt =
+      this.promptFormat === 'ids'
+        ? [...ids]
+        : typeof request.prompt === 'string'
+          ? request.prompt
+          : this.tokenizer.decode(ids);
     const body = {
       model: this.model,
       prompt,
@@ -174,19 +189,28 @@ export class OpenAIEngine implements Engine {
     this.stats.requests++;
     let raw: unknown;
     try {
-      raw = await this.client.completions.create(body, { timeout: this.timeoutMs, maxRetries: 0, ...(request.signal ? { signal: request.signal } : {}) });
+      raw = await this.client.completions.create(body, {
+        timeout: this.timeoutMs,
+        maxRetries: 0,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
     } catch (err) {
       this.stats.failures[classifyFailure(err)]++;
       throw err;
     }
     const parsed = completionSchema.safeParse(raw);
-    if (!parsed.success) throw new Error(`${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success)
+      throw new Error(`${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`);
     const choice = parsed.data.choices[0]!;
     const read = readChoice(
       {
         text: choice.text,
         finishReason: choice.finish_reason ?? null,
-        ...(choice.stop_reason !== undefined ? { stopReason: choice.stop_reason } : choice.matched_stop !== undefined ? { stopReason: choice.matched_stop } : {}),
+        ...(choice.stop_reason !== undefined
+          ? { stopReason: choice.stop_reason }
+          : choice.matched_stop !== undefined
+            ? { stopReason: choice.matched_stop }
+            : {}),
         ...(choice.token_ids ? { tokenIds: choice.token_ids } : {}),
       },
       stops,
@@ -250,7 +274,9 @@ const completionSchema = z.object({
     .optional(),
 });
 
-const modelsSchema = z.object({ data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().optional() })) });
+const modelsSchema = z.object({
+  data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().optional() })),
+});
 
 /** A completion choice as the server returned it. `stopReason` undefined: the server did not report one. */
 export interface ServerChoice {
@@ -279,7 +305,12 @@ export interface ReadChoice {
  * EOS text some servers leave in the text (`<|im_end|>`) is removed; ids drop trailing EOS ids.
  * Ids are the server's when they decode to exactly the text, else the text re-tokenized.
  */
-export function readChoice(choice: ServerChoice, stops: readonly string[], tokenizer: Tokenizer, unreportedStop: 'eos' | 'stripped' = 'eos'): ReadChoice {
+export function readChoice(
+  choice: ServerChoice,
+  stops: readonly string[],
+  tokenizer: Tokenizer,
+  unreportedStop: 'eos' | 'stripped' = 'eos',
+): ReadChoice {
   const eos = new Set(tokenizer.eosIds);
   const serverIds = choice.tokenIds ? [...choice.tokenIds] : undefined;
   const endsOnEosId = serverIds !== undefined && serverIds.length > 0 && eos.has(serverIds[serverIds.length - 1]!);
@@ -297,7 +328,9 @@ export function readChoice(choice: ServerChoice, stops: readonly string[], token
     else if (typeof reported === 'string' && stops.includes(reported)) matchedStop = reported;
     else if (reported === undefined && !endsOnEosId && unreportedStop === 'stripped' && stops.length > 0) {
       if (stops.length > 1) {
-        throw new Error(`finish_reason "stop" without stop_reason: cannot tell which of ${stops.length} stop strings the server stripped`);
+        throw new Error(
+          `finish_reason "stop" without stop_reason: cannot tell which of ${stops.length} stop strings the server stripped`,
+        );
       }
       matchedStop = stops[0];
     }
@@ -337,20 +370,33 @@ export function normalizeBaseUrl(value: string): string {
 }
 
 export function retryPolicyOf(options: Pick<OpenAIEngineOptions, 'retry' | 'maxRetries'>): RetryPolicy {
-  return { ...DEFAULT_RETRY_POLICY, ...options.retry, ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}) };
+  return {
+    ...DEFAULT_RETRY_POLICY,
+    ...options.retry,
+    ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+  };
 }
 
 export function createClient(baseUrl: string, apiKey: string | undefined, timeoutMs = DEFAULT_TIMEOUT_MS): OpenAI {
   // Retries are ours (bounded, counted, and able to move to another server).
-  return new OpenAI({ baseURL: baseUrl, apiKey: apiKey ?? process.env.OPENAI_API_KEY ?? 'EMPTY', maxRetries: 0, timeout: timeoutMs });
+  return new OpenAI({
+    baseURL: baseUrl,
+    apiKey: apiKey ?? process.env.OPENAI_API_KEY ?? 'EMPTY',
+    maxRetries: 0,
+    timeout: timeoutMs,
+  });
 }
 
 /** `GET /v1/models`, once (a health probe should not wait a whole completion timeout). */
 export async function listServedModels(client: OpenAI, timeoutMs = PROBE_TIMEOUT_MS): Promise<ServedModel[]> {
   const raw: unknown = await client.get('/models', { maxRetries: 0, timeout: Math.min(timeoutMs, client.timeout) });
   const parsed = modelsSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${client.baseURL}/models: unexpected response: ${z.prettifyError(parsed.error)}`);
-  return parsed.data.data.map((m) => ({ id: m.id, ...(m.max_model_len !== undefined ? { maxModelLen: m.max_model_len } : {}) }));
+  if (!parsed.success)
+    throw new Error(`${client.baseURL}/models: unexpected response: ${z.prettifyError(parsed.error)}`);
+  return parsed.data.data.map((m) => ({
+    id: m.id,
+    ...(m.max_model_len !== undefined ? { maxModelLen: m.max_model_len } : {}),
+  }));
 }
 
 export function firstModel(baseUrl: string, served: readonly ServedModel[]): string {
@@ -360,7 +406,12 @@ export function firstModel(baseUrl: string, served: readonly ServedModel[]): str
 }
 
 /** The server's `max_model_len` for `model`, else the tokenizer's `model_max_length`; at most `cap` when given. */
-export function contextLengthOf(served: readonly ServedModel[], model: string, tokenizer: Tokenizer, cap?: number): number {
+export function contextLengthOf(
+  served: readonly ServedModel[],
+  model: string,
+  tokenizer: Tokenizer,
+  cap?: number,
+): number {
   const atMost = (n: number) => (cap === undefined ? n : Math.min(n, cap));
   const fromServer = served.find((m) => m.id === model)?.maxModelLen;
   if (fromServer !== undefined) return atMost(fromServer);
@@ -368,7 +419,9 @@ export function contextLengthOf(served: readonly ServedModel[], model: string, t
   // Tokenizers without a limit say 1e30.
   if (Number.isInteger(fromTokenizer) && fromTokenizer > 0 && fromTokenizer < 10_000_000) return atMost(fromTokenizer);
   if (cap !== undefined) return cap;
-  throw new Error(`context length of ${model}: the server does not report max_model_len and the tokenizer sets no model_max_length; pass it (--context-length)`);
+  throw new Error(
+    `context length of ${model}: the server does not report max_model_len and the tokenizer sets no model_max_length; pass it (--context-length)`,
+  );
 }
 
 /** A loaded tokenizer as is; else a folder or hub id (default: the bundled model's). */
@@ -382,7 +435,14 @@ function emptyFailures(): Record<FailureKind, number> {
 }
 
 function emptyResult(finishReason: FinishReason, promptTokens: number, startMs: number): CompletionResult {
-  return { text: '', ids: [], finishReason, usage: { promptTokens, completionTokens: 0, source: 'tokenizer' }, startMs, endMs: Date.now() };
+  return {
+    text: '',
+    ids: [],
+    finishReason,
+    usage: { promptTokens, completionTokens: 0, source: 'tokenizer' },
+    startMs,
+    endMs: Date.now(),
+  };
 }
 
 /** A call cancelled by the caller's signal: nothing generated is kept (completions are not streamed). */

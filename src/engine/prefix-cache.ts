@@ -43,7 +43,9 @@ export class PrefixCache {
   store(ids: readonly number[], kv: KVCache, scope?: string): void {
     if (kv.batch !== 1 || kv.length !== ids.length || ids.length === 0) return;
     // An entry the new one extends is redundant.
-    this.entries = this.entries.filter((e) => !(e.ids.length <= ids.length && commonPrefix(e.ids, ids) === e.ids.length));
+    this.entries = this.entries.filter(
+      (e) => !(e.ids.length <= ids.length && commonPrefix(e.ids, ids) === e.ids.length),
+    );
     this.entries.push({ scope, ids: [...ids], kv });
     let bytes = this.entries.reduce((s, e) => s + kvBytes(e.kv), 0);
     while (this.entries.length > this.maxEntries || (bytes > this.maxBytes && this.entries.length > 1)) {

@@ -78,11 +78,25 @@ export async function describeEngine(engine: Engine): Promise<EngineProvenance |
     return { model, modelFile: graphPath, modelSha256: sha, dtype, engine: 'embedded', ...common };
   }
   if (engine instanceof OpenAIEngine) {
-    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls: [engine.baseUrl], servedModel: engine.model }, ...common };
+    return {
+      model: engine.model,
+      modelFile: null,
+      modelSha256: null,
+      dtype: null,
+      engine: { baseUrls: [engine.baseUrl], servedModel: engine.model },
+      ...common,
+    };
   }
   if (engine instanceof RoutedEngine) {
     const baseUrls = engine.serverCounters().map((c) => c.baseUrl);
-    return { model: engine.model, modelFile: null, modelSha256: null, dtype: null, engine: { baseUrls, servedModel: engine.model }, ...common };
+    return {
+      model: engine.model,
+      modelFile: null,
+      modelSha256: null,
+      dtype: null,
+      engine: { baseUrls, servedModel: engine.model },
+      ...common,
+    };
   }
   return undefined;
 }

@@ -27,6 +27,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
  * - `rate-limit`: 429, the server is alive but busy;
  * - `server`: 5xx; `connection`: refused, reset or dropped; `timeout`: no answer in time (or 408).
  */
+/** openai-node's error with its generic parameters spelled out (`instanceof` leaves them `any`). */
+type ApiError = APIError<number | undefined, Headers | undefined>;
+
 export type FailureKind = 'abort' | 'fatal' | 'rate-limit' | 'server' | 'connection' | 'timeout';
 
 export function classifyFailure(err: unknown): FailureKind {
@@ -34,7 +37,7 @@ export function classifyFailure(err: unknown): FailureKind {
   if (err instanceof APIConnectionTimeoutError) return 'timeout';
   if (err instanceof APIConnectionError) return 'connection';
   if (err instanceof APIError) {
-    const status = err.status ?? 0;
+    const status = (err as ApiError).status ?? 0;
     if (status === 429) return 'rate-limit';
     if (status === 408) return 'timeout';
     if (status >= 500) return 'server';
@@ -50,10 +53,12 @@ export function isRetryable(kind: FailureKind): boolean {
 
 /** The server's `retry-after-ms` / `Retry-After` (seconds or an HTTP date), in ms, if it sent one. */
 export function retryAfterMs(err: unknown, now = Date.now()): number | undefined {
-  if (!(err instanceof APIError) || !err.headers) return undefined;
-  const ms = Number.parseFloat(err.headers.get('retry-after-ms') ?? '');
+  if (!(err instanceof APIError)) return undefined;
+  const headers = (err as ApiError).headers;
+  if (!headers) return undefined;
+  const ms = Number.parseFloat(headers.get('retry-after-ms') ?? '');
   if (Number.isFinite(ms) && ms >= 0) return ms;
-  const value = err.headers.get('retry-after');
+  const value = headers.get('retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
@@ -66,7 +71,12 @@ export function retryAfterMs(err: unknown, now = Date.now()): number | undefined
  * else exponential backoff with "equal jitter" (half fixed, half random) so that callers that
  * failed together do not all come back at the same instant.
  */
-export function backoffDelay(retry: number, policy: RetryPolicy, err?: unknown, random: () => number = Math.random): number {
+export function backoffDelay(
+  retry: number,
+  policy: RetryPolicy,
+  err?: unknown,
+  random: () => number = Math.random,
+): number {
   const asked = retryAfterMs(err);
   if (asked !== undefined) return Math.min(asked, policy.maxRetryAfterMs);
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
@@ -125,7 +135,12 @@ export interface RetryHooks {
  * client's own error classes reach the caller), or `policy.maxRetries` retries have failed
  * (then RetriesExhaustedError with the last error as cause).
  */
-export async function withRetry<T>(what: string, attempt: () => Promise<T>, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  policy: RetryPolicy,
+  hooks: RetryHooks = {},
+): Promise<T> {
   for (let retry = 0; ; retry++) {
     try {
       return await attempt();

@@ -11,7 +11,16 @@ import {
   type OpenAIEngineOptions,
   type ServedModel,
 } from './openai.js';
-import { abortError, backoffDelay, classifyFailure, describe, isRetryable, RetriesExhaustedError, type FailureKind, type RetryPolicy } from './retry.js';
+import {
+  abortError,
+  backoffDelay,
+  classifyFailure,
+  describe,
+  isRetryable,
+  RetriesExhaustedError,
+  type FailureKind,
+  type RetryPolicy,
+} from './retry.js';
 import type { SessionEngine } from './session.js';
 import { completeAsConcurrentCalls } from './siblings.js';
 import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from './types.js';
@@ -103,7 +112,17 @@ export class RoutedEngine implements SessionEngine {
   readonly contextLength: number;
   /** The served model's name (the same on every server). */
   readonly model: string;
-  readonly counters: RouterCounters = { calls: 0, succeeded: 0, failed: 0, aborted: 0, attempts: 0, retries: 0, failovers: 0, waits: 0, rebinds: 0 };
+  readonly counters: RouterCounters = {
+    calls: 0,
+    succeeded: 0,
+    failed: 0,
+    aborted: 0,
+    attempts: 0,
+    retries: 0,
+    failovers: 0,
+    waits: 0,
+    rebinds: 0,
+  };
   private readonly servers: Server[];
   private readonly sessions = new Map<string, Affinity>();
   private readonly waiters = new Set<() => void>();
@@ -126,7 +145,17 @@ export class RoutedEngine implements SessionEngine {
       assigned: 0,
       strikes: 0,
       failStreak: 0,
-      counters: { baseUrl: engine.baseUrl, healthy: true, outstanding: 0, attempts: 0, successes: 0, failures: 0, ejections: 0, probes: 0, restores: 0 },
+      counters: {
+        baseUrl: engine.baseUrl,
+        healthy: true,
+        outstanding: 0,
+        attempts: 0,
+        successes: 0,
+        failures: 0,
+        ejections: 0,
+        probes: 0,
+        restores: 0,
+      },
     }));
   }
 
@@ -150,13 +179,22 @@ export class RoutedEngine implements SessionEngine {
     let model = options.model;
     if (model === undefined) {
       const ids = new Set(up.map((u) => firstModel(u.url, u.served)));
-      if (ids.size > 1) throw new Error(`router: the servers list different models (${[...ids].join(', ')}); pass the served model name (--served-model)`);
+      if (ids.size > 1)
+        throw new Error(
+          `router: the servers list different models (${[...ids].join(', ')}); pass the served model name (--served-model)`,
+        );
       model = [...ids][0]!;
     }
     const served: ServedModel[] = up.flatMap((u) => u.served.filter((m) => m.id === model));
     const lens = served.flatMap((m) => (m.maxModelLen !== undefined ? [m.maxModelLen] : []));
     const contextLength =
-      options.contextLength ?? contextLengthOf(lens.length ? [{ id: model, maxModelLen: Math.min(...lens) }] : [], model, tokenizer, options.maxContextLength);
+      options.contextLength ??
+      contextLengthOf(
+        lens.length ? [{ id: model, maxModelLen: Math.min(...lens) }] : [],
+        model,
+        tokenizer,
+        options.maxContextLength,
+      );
     const { baseUrls: _, probe, ...shared } = options;
     const engines = urls.map((baseUrl) => new OpenAIEngine({ ...shared, baseUrl, tokenizer, model, contextLength }));
     const router = new RoutedEngine(engines, { retry: retryPolicyOf(options), ...(probe ? { probe } : {}) });
@@ -170,7 +208,11 @@ export class RoutedEngine implements SessionEngine {
     return this.run({}, request);
   }
 
-  completeSiblings(prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
+  completeSiblings(
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: Parameters<Engine['completeSiblings']>[2],
+  ): Promise<CompletionResult[]> {
     return this.siblingsOn({}, prefix, suffixes, request); // siblings share their prefix: one server
   }
 
@@ -185,8 +227,19 @@ export class RoutedEngine implements SessionEngine {
     };
   }
 
-  private siblingsOn(affinity: Affinity, prefix: readonly number[], suffixes: readonly (readonly number[])[], request: Parameters<Engine['completeSiblings']>[2]): Promise<CompletionResult[]> {
-    return completeAsConcurrentCalls((r) => this.run(affinity, r), (ids) => this.tokenizer.decode(ids), prefix, suffixes, request);
+  private siblingsOn(
+    affinity: Affinity,
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: Parameters<Engine['completeSiblings']>[2],
+  ): Promise<CompletionResult[]> {
+    return completeAsConcurrentCalls(
+      (r) => this.run(affinity, r),
+      (ids) => this.tokenizer.decode(ids),
+      prefix,
+      suffixes,
+      request,
+    );
   }
 
   /** A snapshot of the per-server counters. */
@@ -202,7 +255,8 @@ export class RoutedEngine implements SessionEngine {
 
   private affinityOf(key: string): Affinity {
     let affinity = this.sessions.get(key);
-    if (affinity) this.sessions.delete(key); // re-insert: most recently used last
+    if (affinity)
+      this.sessions.delete(key); // re-insert: most recently used last
     else affinity = {};
     this.sessions.set(key, affinity);
     if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
@@ -215,7 +269,12 @@ export class RoutedEngine implements SessionEngine {
     let best: Server | undefined;
     for (const s of this.servers) {
       if (!s.counters.healthy) continue;
-      if (!best || s.counters.outstanding < best.counters.outstanding || (s.counters.outstanding === best.counters.outstanding && s.assigned < best.assigned)) best = s;
+      if (
+        !best ||
+        s.counters.outstanding < best.counters.outstanding ||
+        (s.counters.outstanding === best.counters.outstanding && s.assigned < best.assigned)
+      )
+        best = s;
     }
     if (!best) return undefined;
     if (affinity.server) this.counters.rebinds++;
@@ -249,12 +308,24 @@ export class RoutedEngine implements SessionEngine {
             last = err;
             server.failStreak++;
             // Refused, dropped or hung: out at once. A 5xx server is alive: out only when it keeps failing.
-            if (lastKind === 'connection' || lastKind === 'timeout' || (lastKind === 'server' && server.failStreak >= EJECT_AFTER_5XX)) this.takeOut(server);
+            if (
+              lastKind === 'connection' ||
+              lastKind === 'timeout' ||
+              (lastKind === 'server' && server.failStreak >= EJECT_AFTER_5XX)
+            )
+              this.takeOut(server);
           }
         }
         if (round >= this.retry.maxRetries) {
           const what = `completion over ${this.servers.length} server(s)`;
-          throw new RetriesExhaustedError(what, attempts, last ?? new Error(`no healthy server (${this.servers.map((s) => s.counters.baseUrl).join(', ')} all out of rotation)`));
+          throw new RetriesExhaustedError(
+            what,
+            attempts,
+            last ??
+              new Error(
+                `no healthy server (${this.servers.map((s) => s.counters.baseUrl).join(', ')} all out of rotation)`,
+              ),
+          );
         }
         if (server && !server.counters.healthy && this.servers.some((s) => s.counters.healthy)) {
           this.counters.failovers++;

@@ -11,9 +11,12 @@ export const GREEDY_BELOW = 1e-5;
  * A sampler bound to one sequence: greedy when temperature is below `GREEDY_BELOW` (or unset),
  * else temperature + top-p. A seed names a `createRng` stream; without one, each sampler draws its own.
  */
-export function createSampler(options: SamplingOptions): (logits: Float32Array, offset: number, vocab: number) => number {
+export function createSampler(
+  options: SamplingOptions,
+): (logits: Float32Array, offset: number, vocab: number) => number {
   const temperature = options.temperature ?? 0;
-  if (!Number.isFinite(temperature) || temperature < 0) throw new RangeError(`temperature must be a finite number ≥ 0, got ${temperature}`);
+  if (!Number.isFinite(temperature) || temperature < 0)
+    throw new RangeError(`temperature must be a finite number ≥ 0, got ${temperature}`);
   const topP = options.topP ?? 1;
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${topP}`);
   if (temperature < GREEDY_BELOW) return argmax;

@@ -12,7 +12,7 @@ type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
  */
 export function lockstepShares(lengths: readonly number[], take: (i: number, k: number) => boolean): number[] {
   const got = lengths.map(() => 0);
-  for (let live = true; live; ) {
+  for (let live = true; live;) {
     live = false;
     for (let i = 0; i < lengths.length; i++) {
       if (got[i]! >= lengths[i]!) continue;
@@ -34,11 +34,21 @@ export function shareBudget(lengths: readonly number[], total: number): number[]
  * A result cut to its first `keep` tokens: a cut result ends by `length` (its stop or EOS was
  * never reached). A result that keeps all its tokens is returned as is.
  */
-export function cutResult(r: CompletionResult, keep: number, decode: (ids: readonly number[]) => string): CompletionResult {
+export function cutResult(
+  r: CompletionResult,
+  keep: number,
+  decode: (ids: readonly number[]) => string,
+): CompletionResult {
   if (keep >= r.ids.length) return r;
   const ids = r.ids.slice(0, keep);
   const { matchedStop: _, ...rest } = r;
-  return { ...rest, ids, text: decode(ids), finishReason: 'length', usage: { ...r.usage, completionTokens: ids.length } };
+  return {
+    ...rest,
+    ids,
+    text: decode(ids),
+    finishReason: 'length',
+    usage: { ...r.usage, completionTokens: ids.length },
+  };
 }
 
 /**
@@ -82,7 +92,14 @@ export async function completeAsConcurrentCalls(
     const prompt = [...prefix, ...suffix];
     if (maxTokens <= 0) {
       const now = Date.now();
-      return { text: '', ids: [], finishReason: 'length', usage: { promptTokens: prompt.length, completionTokens: 0, source: 'tokenizer' }, startMs: now, endMs: now };
+      return {
+        text: '',
+        ids: [],
+        finishReason: 'length',
+        usage: { promptTokens: prompt.length, completionTokens: 0, source: 'tokenizer' },
+        startMs: now,
+        endMs: now,
+      };
     }
     const seed = siblingSeed(request, i);
     try {
@@ -108,7 +125,10 @@ export async function completeAsConcurrentCalls(
   });
   const results = await Promise.all(calls);
   if (total === undefined) return results;
-  const shares = shareBudget(results.map((r) => r.ids.length), total);
+  const shares = shareBudget(
+    results.map((r) => r.ids.length),
+    total,
+  );
   return results.map((r, i) => {
     const kept = cutResult(r, shares[i]!, decode);
     if (onDelta && !told[i] && kept.text) onDelta(i, kept.text);

@@ -7,7 +7,10 @@ export class HFTokenizer implements Tokenizer {
   readonly eosIds: readonly number[];
   private readonly vocab: Map<string, number>;
 
-  constructor(readonly inner: PreTrainedTokenizer, extraEos: readonly number[] = []) {
+  constructor(
+    readonly inner: PreTrainedTokenizer,
+    extraEos: readonly number[] = [],
+  ) {
     this.vocab = inner.get_vocab();
     const eos = new Set<number>(extraEos);
     if (typeof inner.eos_token_id === 'number') eos.add(inner.eos_token_id);
@@ -32,11 +35,13 @@ export class HFTokenizer implements Tokenizer {
   /** The tokenizer's own chat template (Jinja, from tokenizer_config.json or chat_template.jinja). */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
     if (!this.inner.chat_template) throw new Error('tokenizer has no chat template');
-    return this.inner.apply_chat_template(messages as ChatMessage[], {
+    // tokenize: false and return_dict: false make the result the rendered string.
+    return this.inner.apply_chat_template<false, false, false>(messages as ChatMessage[], {
       ...options.kwargs,
       tokenize: false,
+      return_dict: false,
       add_generation_prompt: options.addGenerationPrompt ?? true,
-    }) as string;
+    });
   }
 
   /**
@@ -48,11 +53,21 @@ export class HFTokenizer implements Tokenizer {
     const missing = [...new Set(tokens)].filter((t) => !this.vocab.has(t));
     if (missing.length === 0) return this;
     const json = structuredClone(this.inner._tokenizerJSON) as { added_tokens?: AddedToken[] };
-    const config = structuredClone(this.inner._tokenizerConfig) as { added_tokens_decoder?: Record<string, Omit<AddedToken, 'id'>> };
+    const config = structuredClone(this.inner._tokenizerConfig) as {
+      added_tokens_decoder?: Record<string, Omit<AddedToken, 'id'>>;
+    };
     let next = 0;
     for (const id of this.vocab.values()) next = Math.max(next, id + 1);
     for (const content of missing) {
-      const token: AddedToken = { id: next++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+      const token: AddedToken = {
+        id: next++,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      };
       (json.added_tokens ??= []).push(token);
       const { id, ...rest } = token;
       (config.added_tokens_decoder ??= {})[String(id)] = rest;

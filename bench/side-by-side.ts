@@ -1,0 +1,50 @@
+/** What the benchmarks share: robust summaries, and timing two engines against each other in one process. */
+import os from 'node:os';
+import type { TransformersEngine } from '../src/engine/transformers.js';
+import { buildPrompt } from '../src/orchestrator/prompt.js';
+
+export type Which = 'before' | 'after';
+export const WHICH = ['before', 'after'] as const;
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
+};
+
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * Tokens per second of one plain completion (400 tokens of a parallel trajectory) on each engine,
+ * alternating which goes first each round; medians and their ratio (after ÷ before).
+ */
+export async function singleStreamSideBySide(engines: Record<Which, TransformersEngine>, rounds: number) {
+  const tps: Record<Which, number[]> = { before: [], after: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const w of r % 2 ? WHICH : ([...WHICH].reverse() as Which[])) {
+      const e = engines[w];
+      e.clearCache();
+      const prompt = buildPrompt(e.tokenizer, 'Compute 76*84 + 24*30 + 87*81 + 82*55.', 'parallel');
+      const t0 = performance.now();
+      const out = await e.complete({ prompt, maxTokens: 400 });
+      tps[w].push(out.ids.length / ((performance.now() - t0) / 1000));
+    }
+  }
+  return {
+    tokensPerSecond: { before: round3(median(tps.before)), after: round3(median(tps.after)) },
+    ratio: round3(median(tps.after) / median(tps.before)),
+    rounds,
+  };
+}
+
+/** Two id sequences equal token for token. */
+export const sameIds = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, j) => x === b[j]);
+
+/** The machine a side-by-side run measured on, with the load average before it and now. */
+export const machineDuring = (loadAverageBefore: readonly number[]) => ({
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  node: process.version,
+  loadAverageBefore: loadAverageBefore.map(round3),
+  loadAverageAfter: os.loadavg().map(round3),
+});
