@@ -146,7 +146,10 @@ describe('prefix cache: engine', () => {
           ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}),
         });
         expect(after.ids).toEqual(afterRef.ids);
-        expect(after.usage.cachedPromptTokens).toBeGreaterThanOrEqual(prefix.length);
+        // The first thread's row was kept: only the later threads' text is prefilled after the join
+        // (its last token was sampled but not yet run when it stopped).
+        const firstThread = prefix.length + suffixes[0]!.length + warm[0]!.ids.length;
+        expect(after.usage.cachedPromptTokens).toBeGreaterThanOrEqual(firstThread - 1);
       }
     }
   });
@@ -183,9 +186,11 @@ describe('prefix cache: with the cascade graph for every sibling call', () => {
         );
         const joined = [...prefix, ...warm.flatMap((r, i) => [...suffixes[i]!, ...r.ids])];
         const more = { maxTokens: 60, ...(sampling.seeds ? { temperature: 1.1, seed: 9 } : {}) };
-        expect((await withCache.complete({ prompt: joined, ...more })).ids).toEqual(
-          (await without.complete({ prompt: joined, ...more })).ids,
-        );
+        const after = await withCache.complete({ prompt: joined, ...more });
+        expect(after.ids).toEqual((await without.complete({ prompt: joined, ...more })).ids);
+        // Rows on the cascade graph differ from a prefill in the last bits: none is kept for the join.
+        // (The seeded round may reuse the greedy round's continuation where the first threads agree.)
+        if (!sampling.seeds) expect(after.usage.cachedPromptTokens).toBe(prefix.length);
       }
       for (const options of [{}, { temperature: 1, seed: 2 ** 40 + 3 }]) {
         const a = await solve(problem, { engine: withCache, ...options });

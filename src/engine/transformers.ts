@@ -326,6 +326,12 @@ export class TransformersEngine implements Engine {
     if (!logits) throw new Error('complete: nothing to run');
     prefillMs = performance.now() - t0;
 
+    // The first row's cache is the joined text's own up to its end (the same tokens after the same
+    // context; exact because a row's bits do not depend on its batch or on how a prefix was split),
+    // so it is kept for the continuation after the join. Not with padding in it, nor from the
+    // cascade graph, whose rows differ from a prefill in the last bits.
+    const keepFirstRow =
+      this.cache !== undefined && !shared && rows.length > 1 && width > 0 && suffixes[0]!.length === width;
     let live = rows;
     const eos = new Set(this.tokenizer.eosIds);
     const maxTotal = request.maxTotalTokens ?? Infinity;
@@ -364,6 +370,15 @@ export class TransformersEngine implements Engine {
         }
         keep.push(i);
         next.push(row);
+      }
+      const firstDone = keepFirstRow ? live.findIndex((r, i) => r.out === 0 && !keep.includes(i)) : -1;
+      if (firstDone >= 0 && !request.signal?.aborted) {
+        const fed = kv.length - prefix.length - width;
+        this.cache!.store(
+          [...prefix, ...suffixes[0]!, ...live[firstDone]!.ids.slice(0, fed)],
+          selectRows(kv, [firstDone]),
+          request.cacheScope,
+        );
       }
       if (next.length === 0) {
         // A lone sequence's cache is worth keeping: the next call usually extends it.
