@@ -12,7 +12,7 @@
  *      tokens, dropping each as it ends) on prefixes of 150–800 tokens;
  *   3. single-stream decoding (400 tokens; the same path in all engines, as a control);
  *   4. B (the parallel trajectory in one pass) and C (orchestrated) on the benchmark problems, C
- *      three ways: rows on copies, the default engine (cascade from a 256-token prefix) and the
+ *      three ways: rows on copies, the default engine (cascade from DEFAULT_CASCADE_MIN_PREFIX tokens of prefix) and the
  *      cascade for every sibling call; C's texts compared token for token.
  *
  *   node --expose-gc dist/bench/cascade.js [--limit 100] [--rounds 7]   → bench/results/cascade.json
@@ -215,7 +215,7 @@ export async function runCascadeBench(limit: number, rounds: number): Promise<Ca
   const step = await stepCost(engines, [10, 150, 200, 300, 400, 800], 40, rounds);
   process.stderr.write('  fork and drop, blocks\n');
   const rowsCost = await forkAndDrop(engines, rounds);
-  const blockMs = await blocks(engines, [150, 200, 256, 300, 400, 800], rounds);
+  const blockMs = await blocks(engines, [150, 200, 256, 300, 400, 512, 640, 800], rounds);
   process.stderr.write('  single stream\n');
   const stream = await singleStreamSideBySide(engines, 5);
   process.stderr.write('  problems\n');

@@ -338,7 +338,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   await solve(problems[0]!.problem, { engine });
   const rows = await measureProblems(engine, problems, 1024);
   process.stderr.write('  step cost by batch size\n');
-  const step = await stepCost(engine, [200, 400], 40, 7);
+  const step = await stepCost(engine, [200, 400, 800], 40, 7);
   process.stderr.write('  single stream vs generate()\n');
   const stream = await singleStream(engine, opts.dtype, 5);
   clearInterval(sampler);

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TransformersEngine } from '../src/engine/transformers.js';
+import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/transformers.js';
 import { MODEL_FOLDER_FILES, resolveModelSource } from '../src/engine/model-source.js';
 import { cutResult, shareBudget } from '../src/engine/siblings.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
@@ -220,8 +220,8 @@ describe('cascade attention for sibling calls', () => {
     const prefix = await blockPrefix();
     const suffixes = headers.map((h) => engine.tokenizer.encode(h));
     const request = { maxTokens: 60, stop: ['</Thread>'], temperature: 1.3, seeds: [4, 5, 6] };
-    // Below the default minimum (256 tokens) the rows decode on copies of the prefix: the same bits as without the cascade graph.
-    expect(prefix.length).toBeLessThan(256);
+    // Below the default minimum the rows decode on copies of the prefix: the same bits as without the cascade graph.
+    expect(prefix.length).toBeLessThan(DEFAULT_CASCADE_MIN_PREFIX);
     const before = noCache.stats.cascadeCalls;
     const short = await noCache.completeSiblings(prefix, suffixes, request);
     expect(noCache.stats.cascadeCalls).toBe(before);

@@ -168,7 +168,7 @@ describe('prefix cache: engine', () => {
 
 describe('prefix cache: with the cascade graph for every sibling call', () => {
   it('sibling batches, the continuations after them and whole trajectories equal the cache-free run', async () => {
-    // The default runs the cascade graph for prefixes of 256 tokens or more; these are shorter.
+    // The default runs the cascade graph for long prefixes only (DEFAULT_CASCADE_MIN_PREFIX); these are shorter.
     const withCache = await TransformersEngine.load({ cascadeMinPrefix: 1 });
     const without = await TransformersEngine.load({ prefixCache: false, cascadeMinPrefix: 1 });
     const tok = plain.tokenizer;

@@ -44,16 +44,16 @@ export interface TransformersEngineOptions {
   cascade?: boolean;
   /**
    * Sibling calls with a shorter shared prefix decode on copies of it even with the cascade
-   * graph (default 256 tokens): below that the per-row graph's step is as fast on this model
-   * and CPU, the cascade graph's extra nodes cost more than the prefix's attention
-   * (docs/performance.md). The choice depends on the prefix alone, never on the rows, so a row
-   * decodes the same bits whichever siblings it has.
+   * graph (default 512 tokens): below that, on this model and CPU, the cascade graph's extra
+   * nodes cost more than reading the prefix per row for blocks of 2–3 threads, and rows on copies
+   * also leave the first thread's cache to the join (docs/performance.md). The choice depends on
+   * the prefix alone, never on the rows, so a row decodes the same bits whichever siblings it has.
    */
   cascadeMinPrefix?: number;
 }
 
 /** `TransformersEngineOptions.cascadeMinPrefix` by default (measured: docs/performance.md). */
-export const DEFAULT_CASCADE_MIN_PREFIX = 256;
+export const DEFAULT_CASCADE_MIN_PREFIX = 512;
 
 /** Counters for benchmarks and reports. */
 export interface EngineStats {
