@@ -338,7 +338,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   await solve(problems[0]!.problem, { engine });
   const rows = await measureProblems(engine, problems, 1024);
   process.stderr.write('  step cost by batch size\n');
-  const step = await stepCost(engine, [200, 400, 800], 40, 7);
+  const step = await stepCost(engine, [10, 200, 400, 800], 40, 15);
   process.stderr.write('  single stream vs generate()\n');
   const stream = await singleStream(engine, opts.dtype, 5);
   clearInterval(sampler);
@@ -462,6 +462,20 @@ export async function renderResults(result: DecodingResult): Promise<void> {
   const withoutExtraPrefill = tb
     ? tb.B.wallMs / (tb.B.wallMs / tb.wallBCIfBatchingFree - (tb.C.prefillMs - tb.B.prefillMs))
     : NaN;
+  // B/C if a step of k rows cost only a one-row step plus the other rows' own arithmetic, as k rows
+  // cost at 10 tokens of context (where attention is next to nothing): the MatMuls' share.
+  const arithmetic = step['10'];
+  const arithmeticOnlyBC =
+    tb && arithmetic
+      ? tb.B.wallMs /
+        (tb.C.wallMs -
+          Object.entries(tb.C.decode)
+            .filter(([n]) => n !== '1')
+            .reduce((excess, [n, d]) => {
+              const rel = arithmetic[`batch${n}` as 'batch2' | 'batch3' | 'batch4'] / arithmetic.batch1;
+              return excess + d.ms - d.calls * (tb.B.decode['1']?.msPerStep ?? NaN) * rel;
+            }, 0))
+      : NaN;
   const breakdownSection = !tb
     ? ''
     : `
@@ -491,7 +505,13 @@ A step of k sibling rows costs ${Object.entries(tb.stepCostRelativeToB)
         .join(
           ', ',
         )} of B's mean single-row step. If every multi-row step cost one row's step, B/C would be **${f2(tb.wallBCIfBatchingFree)}×** (realization ${f2(tb.realizationIfBatchingFree)}) against the ${f2(result.wallClockSpeedup)}× measured: that is the most faster batched steps can give on these problems. C's extra prefill (${s1(tb.C.prefillMs - tb.B.prefillMs)} s: thread headers, and the joined threads' text, which the continuation must read in sequence) takes it the rest of the way: without it too, ${f2(withoutExtraPrefill)}× against a token ratio of ${f2(three.tokens.CvsB_criticalPath)}×.
-`;
+${
+  Number.isFinite(arithmeticOnlyBC)
+    ? `
+What a multi-row step cannot shed is its extra rows' own arithmetic (the int8 MatMuls run on every row): at 10 tokens of context, where attention costs next to nothing, k rows cost ${[2, 3, 4].map((k) => f2(arithmetic![`batch${k}` as 'batch2'] / arithmetic!.batch1) + '×').join(', ')} one row (k = 2, 3, 4). If C's multi-row steps cost only that, B/C would be **${f2(arithmeticOnlyBC)}×** (realization ${f2(arithmeticOnlyBC / three.tokens.CvsB_criticalPath)}).
+`
+    : ''
+}`;
   const groups: [string, ReturnType<typeof aggregate>][] = [
     ['all', result.overall],
     ['≥3 threads', three],
