@@ -218,8 +218,8 @@ export class TransformersEngine implements Engine {
 
   /**
    * Decode `prefix + suffixes[i]` for all i in one batch. The prefix is prefilled once (or
-   * taken from the prefix cache); rows leave the batch the step they finish. Sibling calls with
-   * the sibling graph read the prefix's cache in place; otherwise each row decodes on a copy.
+   * taken from the prefix cache); rows leave the batch the step they finish. Sibling calls on
+   * the cascade graph read the prefix's cache in place; otherwise each row decodes on a copy.
    */
   private async run(
     prefix: number[],
