@@ -141,6 +141,13 @@ const interval = (iv: readonly [number, number] | null | undefined, unit: (v: nu
 const pp = (v: number): string => (v * 100).toFixed(1);
 const x2 = (v: number): string => v.toFixed(2);
 
+type Mode = 'parallel' | 'sequential';
+
+/** A group's mode summaries in this order, the modes it ran only. */
+function modesOf(g: GroupSummary, order: readonly Mode[]): Array<[Mode, ModeSummary]> {
+  return order.flatMap((mode) => (g[mode] ? [[mode, g[mode]] as [Mode, ModeSummary]] : []));
+}
+
 /**
  * The run's headline figures with their uncertainty, one metric a line (shaped like
  * lm-evaluation-harness's results table): accuracy per dataset and mode with its standard error
@@ -150,11 +157,7 @@ const x2 = (v: number): string => v.toFixed(2);
 export function summaryTable(summary: RunSummary): string {
   const rows: string[][] = [];
   for (const [name, g] of Object.entries(summary.datasets)) {
-    for (const [mode, s] of [
-      ['parallel', g.parallel],
-      ['sequential', g.sequential],
-    ] as Array<[string, ModeSummary | null]>) {
-      if (!s) continue;
+    for (const [mode, s] of modesOf(g, ['parallel', 'sequential'])) {
       const n = `${s.problems}×${s.k}`;
       rows.push([
         name,
@@ -213,11 +216,7 @@ function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
   const rows: string[][] = [];
   const notes: string[] = [];
   for (const [name, g] of groups) {
-    for (const [mode, s] of [
-      ['sequential', g.sequential],
-      ['parallel', g.parallel],
-    ] as Array<[string, ModeSummary | null]>) {
-      if (!s) continue;
+    for (const [mode, s] of modesOf(g, ['sequential', 'parallel'])) {
       rows.push([
         name,
         mode,
@@ -252,11 +251,7 @@ function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
 function modeTable(groups: Array<[string, GroupSummary]>): string {
   const rows: string[][] = [];
   for (const [name, g] of groups) {
-    for (const [mode, s] of [
-      ['sequential', g.sequential],
-      ['parallel', g.parallel],
-    ] as Array<[string, ModeSummary | null]>) {
-      if (!s) continue;
+    for (const [mode, s] of modesOf(g, ['sequential', 'parallel'])) {
       rows.push([
         name,
         mode,

@@ -75,6 +75,14 @@ function options(out: string, extra: Partial<RunEvalOptions> = {}): RunEvalOptio
   };
 }
 
+/** The engine facts a run records, as an embedded engine reports them. */
+const embeddedInfo = {
+  model: '/models/a',
+  modelFile: '/models/a/onnx/m.onnx',
+  modelSha256: 'aa',
+  dtype: 'q8' as const,
+  engine: 'embedded' as const,
+};
 describe('runEval', () => {
   it('runs every sample in both modes, interleaved, with paired seeds, and writes results, summary, report, charts', async () => {
     const out = path.join(dir, 'full');
@@ -246,13 +254,7 @@ describe('runEval', () => {
 
   it('refuses to resume with other settings, naming every one that differs; the same settings resume', async () => {
     const out = path.join(dir, 'mismatch');
-    const engine = {
-      model: '/models/a',
-      modelFile: '/models/a/onnx/m.onnx',
-      modelSha256: 'aa',
-      dtype: 'q8' as const,
-      engine: 'embedded' as const,
-    };
+    const engine = embeddedInfo;
     await runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300 }));
     const refused = (o: Partial<RunEvalOptions>) =>
       runEval(options(out, { datasets: [arith2], k: 1, engine, maxTokens: 300, ...o }));
@@ -366,13 +368,7 @@ describe('runEval', () => {
 
   it('records its settings in every row and its provenance in summary.json', async () => {
     const out = path.join(dir, 'provenance');
-    const engine = {
-      model: '/models/a',
-      modelFile: '/models/a/onnx/m.onnx',
-      modelSha256: 'aa',
-      dtype: 'q8' as const,
-      engine: 'embedded' as const,
-    };
+    const engine = embeddedInfo;
     const res = await runEval(options(out, { datasets: [arith2], k: 1, engine, promptStyle: 'trained' }));
     const rows = (await readFile(res.files.results, 'utf8'))
       .trim()
