@@ -1,7 +1,7 @@
 /** The cascade-attention results (bench/cascade.ts) and their section of bench/RESULTS.md. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../src/package-root.js';
+import { packageRoot } from '../src/internal/package-root.js';
 
 export const CASCADE_RESULT = path.join(packageRoot(), 'bench/results/cascade.json');
 

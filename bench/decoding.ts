@@ -10,22 +10,23 @@
  *   node dist/bench/decoding.js --render     (RESULTS.md again from the committed results)
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { jsonText, writeFileAtomic } from '../src/files.js';
+import { jsonText, writeFileAtomic } from '../src/internal/files.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AutoModelForCausalLM, env } from '@huggingface/transformers';
 import { generateArith } from '../eval/arith.js';
 import { extractAnswer } from '../src/math/extract.js';
-import { packageRoot } from '../src/package-root.js';
-import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/transformers.js';
+import { packageRoot } from '../src/internal/package-root.js';
+import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/embedded/transformers.js';
 import { cascadeSection } from './cascade-report.js';
 import { median } from './side-by-side.js';
 import { prefill, siblingRows, type Which } from './sibling-rows.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
 import { decomposeSection } from './decompose-report.js';
-import { solve, type SolveResult } from '../src/solve.js';
+import { solve } from '../src/solve/solve.js';
+import { type SolveResult } from '../src/solve/types.js';
 import type { CompletionResult } from '../src/engine/types.js';
 
 interface Problem {

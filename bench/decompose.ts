@@ -19,7 +19,8 @@ import { partPrompts } from '../src/decompose/schema.js';
 import type { Engine } from '../src/engine/types.js';
 import { extractAnswer } from '../src/math/extract.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
-import { embeddedEngine, solve } from '../src/solve.js';
+import { solve } from '../src/solve/solve.js';
+import { embeddedEngine } from '../src/engine/load.js';
 import { DECOMPOSE_RESULT as RESULT, type DecomposeResult, type DecomposeRow as Row } from './decompose-report.js';
 import { median } from './side-by-side.js';
 

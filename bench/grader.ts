@@ -7,7 +7,7 @@
  *   npx tsc -p . && node dist/bench/grader.js [--passes N]
  */
 import { existsSync } from 'node:fs';
-import { jsonText, writeFileAtomic } from '../src/files.js';
+import { jsonText, writeFileAtomic } from '../src/internal/files.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readGradingCases } from '../src/math/cases.js';

@@ -17,13 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rewriteDecoderWithPast } from '../scripts/onnx/rewrite-decoder.js';
-import { selectRows } from '../src/engine/kv-cache.js';
-import type { OnnxDecoder } from '../src/engine/onnx-decoder.js';
-import { TransformersEngine } from '../src/engine/transformers.js';
+import { selectRows } from '../src/engine/embedded/kv-cache.js';
+import type { OnnxDecoder } from '../src/engine/embedded/onnx-decoder.js';
+import { TransformersEngine } from '../src/engine/embedded/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { bundledModelDir, MODEL_FOLDER_FILES } from '../src/engine/model-source.js';
-import { packageRoot } from '../src/package-root.js';
-import { solve } from '../src/solve.js';
+import { packageRoot } from '../src/internal/package-root.js';
+import { solve } from '../src/solve/solve.js';
 import { median, round3, sameIds as same, machineDuring, singleStreamSideBySide, type Which } from './side-by-side.js';
 
 const root = packageRoot();

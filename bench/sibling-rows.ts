@@ -3,9 +3,9 @@
  * with the appending graph ('before'), or reading one stored copy through the cascade graph
  * ('after'). Reaches into the engine's decoders on purpose: the benchmarks time single steps.
  */
-import { selectRows, type KVCache } from '../src/engine/kv-cache.js';
-import { range, type OnnxDecoder } from '../src/engine/onnx-decoder.js';
-import type { TransformersEngine } from '../src/engine/transformers.js';
+import { selectRows, type KVCache } from '../src/engine/embedded/kv-cache.js';
+import { range, type OnnxDecoder } from '../src/engine/embedded/onnx-decoder.js';
+import type { TransformersEngine } from '../src/engine/embedded/transformers.js';
 
 import type { Which } from './side-by-side.js';
 

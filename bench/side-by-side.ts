@@ -1,6 +1,6 @@
 /** What the benchmarks share: robust summaries, and timing two engines against each other in one process. */
 import os from 'node:os';
-import type { TransformersEngine } from '../src/engine/transformers.js';
+import type { TransformersEngine } from '../src/engine/embedded/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 
 export type Which = 'before' | 'after';

@@ -8,13 +8,13 @@
  *   node dist/bench/token-identity.js compare before.jsonl after.jsonl [--json bench/results/token-identity.json]
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { jsonText, writeFileAtomic } from '../src/files.js';
+import { jsonText, writeFileAtomic } from '../src/internal/files.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { TransformersEngine } from '../src/engine/transformers.js';
+import { TransformersEngine } from '../src/engine/embedded/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
-import { packageRoot } from '../src/package-root.js';
-import { solve } from '../src/solve.js';
+import { packageRoot } from '../src/internal/package-root.js';
+import { solve } from '../src/solve/solve.js';
 
 interface Recorded {
   id: string;

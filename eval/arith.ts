@@ -5,7 +5,7 @@
  * (`createRng` of src/random.ts), so a given seed does not give the recipe's problems.
  */
 import { TAG } from '../src/format/tags.js';
-import { createRng, type Rng } from '../src/random.js';
+import { createRng, type Rng } from '../src/internal/random.js';
 
 export type ArithFamily = 'products' | 'single' | 'chain' | 'poly';
 

@@ -2,7 +2,7 @@
  * Compare two runs: a markdown table of every metric per dataset and mode, with B − A deltas.
  */
 import type { GroupSummary, ModeSummary, SpeedupSummary } from './metrics.js';
-import { describeDifferences, differingSettings } from '../src/setting-differences.js';
+import { describeDifferences, differingSettings } from '../src/batch/setting-differences.js';
 import { readSummary, type RunSummary } from './summary.js';
 
 type Kind = 'share' | 'tokens' | 'ratio' | 'number' | 'ms';

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { generateArith } from './arith.js';
 import { BENCHMARKS, benchmark } from './catalog.js';
-import { createRng } from '../src/random.js';
-import { parseJsonLines, type RowIssue } from '../src/jsonl.js';
-import { packageRoot } from '../src/package-root.js';
+import { createRng } from '../src/internal/random.js';
+import { parseJsonLines, type RowIssue } from '../src/internal/jsonl.js';
+import { packageRoot } from '../src/internal/package-root.js';
 import { ThreadweaverError } from '../src/errors.js';
 
 export interface Problem {

@@ -6,8 +6,8 @@
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { z } from 'zod';
-import { jsonlText, writeFileAtomic } from '../src/files.js';
-import { parseJsonLines } from '../src/jsonl.js';
+import { jsonlText, writeFileAtomic } from '../src/internal/files.js';
+import { parseJsonLines } from '../src/internal/jsonl.js';
 import { BENCHMARKS, benchmark, type Benchmark, type ConvertedRow, type HubFile, type SourceRow } from './catalog.js';
 import { DatasetError, defaultCacheDir, parseProblems } from './dataset.js';
 

@@ -107,7 +107,7 @@ export {
   settingLabel,
   SettingsMismatchError,
   type SettingDifference,
-} from '../src/setting-differences.js';
+} from '../src/batch/setting-differences.js';
 export {
   runProvenance,
   datasetProvenance,

@@ -2,7 +2,7 @@
  * What the eval progress line says: a bar with done/total, accuracy so far per mode, the
  * token-latency speedup so far, elapsed time and ETA (written by src/progress.ts's progressLine).
  */
-import { etaMs, formatBar, formatTiming } from '../src/progress.js';
+import { etaMs, formatBar, formatTiming } from '../src/batch/progress.js';
 import type { Mode } from './results.js';
 
 export interface EvalProgress {

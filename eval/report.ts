@@ -2,7 +2,7 @@
  * `report.md` and its charts: a results table shaped like the ThreadWeaver paper's (accuracy,
  * token latency, speedups per dataset), the secondary metrics, definitions, and SVG charts.
  */
-import { writeFileAtomic } from '../src/files.js';
+import { writeFileAtomic } from '../src/internal/files.js';
 import path from 'node:path';
 import { problemSpeedups, type GroupSummary, type ModeSummary, type SampleRow } from './metrics.js';
 import type { RunSummary } from './summary.js';

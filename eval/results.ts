@@ -4,8 +4,8 @@
  * resumes.
  */
 import { z } from 'zod';
-import { openJsonlStore, type JsonlStore } from '../src/jsonl-store.js';
-import { parseJsonLine } from '../src/jsonl.js';
+import { openJsonlStore, type JsonlStore } from '../src/batch/jsonl-store.js';
+import { parseJsonLine } from '../src/internal/jsonl.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 import { ThreadweaverError } from '../src/errors.js';
 

@@ -4,7 +4,7 @@
  * then summary.json, report.md and charts.
  */
 import { mkdir } from 'node:fs/promises';
-import { jsonText, writeFileAtomic } from '../src/files.js';
+import { jsonText, writeFileAtomic } from '../src/internal/files.js';
 import path from 'node:path';
 import type { EngineProvenance } from '../src/engine/provenance.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
@@ -19,16 +19,16 @@ import {
   differingSettings,
   SettingsMismatchError,
   type SettingDifference,
-} from '../src/setting-differences.js';
+} from '../src/batch/setting-differences.js';
 import { formatProgress, type EvalProgress } from './progress.js';
-import { progressLine, type ProgressStream } from '../src/progress.js';
+import { progressLine, type ProgressStream } from '../src/batch/progress.js';
 import { writeReport } from './report.js';
-import { runJobs } from '../src/job-pool.js';
+import { runJobs } from '../src/batch/job-pool.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
-import { deriveSeed } from '../src/random.js';
+import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
-import { DEFAULT_PRESET, type ResolvedPreset } from '../src/preset.js';
+import { DEFAULT_PRESET, type ResolvedPreset } from '../src/solve/preset.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 

@@ -10,7 +10,7 @@ import { provenanceSchema, type Provenance } from './provenance.js';
 import { CONFIDENCE, DEFAULT_RESAMPLES } from './uncertainty.js';
 import { extractPolicySchema, type Mode } from './results.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
-import type { ResolvedPreset } from '../src/preset.js';
+import type { ResolvedPreset } from '../src/solve/preset.js';
 
 export const SUMMARY_FILE = 'summary.json';
 

@@ -5,7 +5,7 @@
  * benchmark), and both modes of a problem are resampled together, so an interval for a speedup
  * between modes is a paired one. Resampling is seeded: the same rows give the same intervals.
  */
-import { createRng } from '../src/random.js';
+import { createRng } from '../src/internal/random.js';
 
 export interface BootstrapOptions {
   /** Resamples of the problems (default 1000). */

@@ -5,7 +5,7 @@
  * - `rl`: one row per engine call, with the trajectory's advantage broadcast to each (verl-style).
  * See docs/training-data.md for how trainers consume them.
  */
-import { jsonlText, writeAtomically } from '../src/files.js';
+import { jsonlText, writeAtomically } from '../src/internal/files.js';
 import type { ChatMessage, FinishReason, Tokenizer } from '../src/engine/types.js';
 import { promptMessages } from '../src/orchestrator/prompt.js';
 import { sftLayout, type TrieLayout } from '../src/trie/index.js';

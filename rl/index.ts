@@ -55,4 +55,4 @@ export {
   type TrieExportRow,
   type RlExportRow,
 } from './export.js';
-export { SettingsMismatchError, type SettingDifference } from '../src/setting-differences.js';
+export { SettingsMismatchError, type SettingDifference } from '../src/batch/setting-differences.js';

@@ -7,10 +7,10 @@ import { z } from 'zod';
 import { resultRowSchema, type ResultRow } from '../eval/results.js';
 import type { FinishReason } from '../src/engine/types.js';
 import { DEFAULT_PROMPT_FORMAT, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
-import { DEFAULT_PRESET } from '../src/preset.js';
+import { DEFAULT_PRESET } from '../src/solve/preset.js';
 import type { CallRole, TrajectoryEnd } from '../src/orchestrator/trajectory.js';
 import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js';
-import { parseJsonLine, readJsonLines } from '../src/jsonl.js';
+import { parseJsonLine, readJsonLines } from '../src/internal/jsonl.js';
 import { ThreadweaverError } from '../src/errors.js';
 
 export type AdvantageMode = 'mean' | 'std';

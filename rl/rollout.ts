@@ -12,23 +12,25 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Problem } from '../eval/dataset.js';
-import { runJobs } from '../src/job-pool.js';
-import { progressBar, type ProgressStream } from '../src/progress.js';
-import { deriveSeed } from '../src/random.js';
+import { runJobs } from '../src/batch/job-pool.js';
+import { progressBar, type ProgressStream } from '../src/batch/progress.js';
+import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import {
   describeDifferences,
   differingSettings,
   SettingsMismatchError,
   type SettingDifference,
-} from '../src/setting-differences.js';
+} from '../src/batch/setting-differences.js';
 import { resultKey, resultRow, type Mode, type ResultKey } from '../eval/results.js';
-import { openJsonlStore, type JsonlStore } from '../src/jsonl-store.js';
+import { openJsonlStore, type JsonlStore } from '../src/batch/jsonl-store.js';
 import type { Engine } from '../src/engine/types.js';
 import { gradeAnswer, type GradeFn, type GradeResult } from '../src/math/grade.js';
 import { promptFormat, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
-import { DEFAULT_PRESET } from '../src/preset.js';
-import { embeddedEngine, solve, type SolveResult } from '../src/solve.js';
+import { DEFAULT_PRESET } from '../src/solve/preset.js';
+import { solve } from '../src/solve/solve.js';
+import { type SolveResult } from '../src/solve/types.js';
+import { embeddedEngine } from '../src/engine/load.js';
 import { computeAdvantages } from './advantage.js';
 import { contextIdsOf } from './calls.js';
 import { computeReward, rewardConfig, type RewardConfig } from './reward.js';

@@ -1,21 +1,27 @@
 export { ThreadweaverError } from './errors.js';
-export { SettingsMismatchError, type SettingDifference } from './setting-differences.js';
-export { createRng, deriveSeed, type Rng } from './random.js';
-export { solve, embeddedEngine, SolveError, type SolveOptions, type SolveResult } from './solve.js';
-export { solveStream, type SolveEvent } from './solve-stream.js';
+export { SettingsMismatchError, type SettingDifference } from './batch/setting-differences.js';
+export { createRng, deriveSeed, type Rng } from './internal/random.js';
+export { solve } from './solve/solve.js';
+export { embeddedEngine } from './engine/load.js';
+export { SolveError, type SolveOptions, type SolveResult } from './solve/types.js';
+export { solveStream, type SolveEvent } from './solve/stream.js';
 export * from './format/index.js';
 export type * from './engine/types.js';
-export { TransformersEngine, type TransformersEngineOptions, type EngineStats } from './engine/transformers.js';
+export {
+  TransformersEngine,
+  type TransformersEngineOptions,
+  type EngineStats,
+} from './engine/embedded/transformers.js';
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
-export { OpenAIEngine, type OpenAIEngineOptions, type OpenAIEngineStats } from './engine/openai.js';
+export { OpenAIEngine, type OpenAIEngineOptions, type OpenAIEngineStats } from './engine/remote/openai.js';
 export {
   RoutedEngine,
   type RoutedEngineOptions,
   type ProbePolicy,
   type RouterCounters,
   type ServerCounters,
-} from './engine/router.js';
-export { RetriesExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/retry.js';
+} from './engine/remote/router.js';
+export { RetriesExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/remote/retry.js';
 export { completeAsConcurrentCalls } from './engine/siblings.js';
 export {
   startServer,
@@ -76,7 +82,7 @@ export {
   type PresetOverrides,
   type PresetSettings,
   type ResolvedPreset,
-} from './preset.js';
+} from './solve/preset.js';
 export { extractAnswer, EXTRACT_POLICIES, type ExtractPolicy } from './math/extract.js';
 export { DECOMPOSE_POLICIES, type DecomposePolicy, type Decomposition, type DecomposedPart } from './decompose/run.js';
 export { extractByRules } from './decompose/rules.js';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { OpenAIEngine, type OpenAIEngineOptions } from '../engine/openai.js';
+import { OpenAIEngine, type OpenAIEngineOptions } from '../engine/remote/openai.js';
 import { bundledHasFp32, missingGraph, resolveModelSource } from '../engine/model-source.js';
-import { RoutedEngine } from '../engine/router.js';
+import { RoutedEngine } from '../engine/remote/router.js';
 import type { Engine } from '../engine/types.js';
-import { embeddedEngine } from '../solve.js';
+import { embeddedEngine } from '../engine/load.js';
 import { intFlag, numberFlag } from './args.js';
 import { UsageError } from './command.js';
 

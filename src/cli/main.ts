@@ -2,8 +2,8 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { SettingsMismatchError } from '../setting-differences.js';
-import { packageVersion } from '../package-root.js';
+import { SettingsMismatchError } from '../batch/setting-differences.js';
+import { packageVersion } from '../internal/package-root.js';
 import { UsageError, type Command } from './command.js';
 import { closest } from './suggest.js';
 

@@ -9,7 +9,7 @@ import {
   type Preset,
   type PresetUse,
   type ResolvedPreset,
-} from '../preset.js';
+} from '../solve/preset.js';
 import { parseFormatSpec } from '../format/dialects.js';
 import { UsageError } from './command.js';
 import { engineFromFlags, type EngineFlags } from './engine-flags.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/host.js';
-import type { ServerOptions } from '../server/server.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../server/http/host.js';
+import type { ServerOptions } from '../server/serve/server.js';
 import { intFlag, numberFlag } from './args.js';
 
 /** Flags of the commands that run an HTTP API server over a model (serve, gateway). */

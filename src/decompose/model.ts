@@ -6,7 +6,7 @@
 import type { Engine } from '../engine/types.js';
 import { answerRegion } from '../math/extract.js';
 import { loadPrompt, promptFormat, type PromptFormat } from '../orchestrator/prompt.js';
-import { parseJsonAnswer } from '../sft/json-answer.js';
+import { parseJsonAnswer } from '../internal/json-answer.js';
 import { modelSchemaAnswer, type PromptSchema } from './schema.js';
 
 export interface ModelExtraction {

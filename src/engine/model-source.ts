@@ -9,7 +9,7 @@ export const MODEL_FOLDER_FILES = [
   'tokenizer_config.json',
   'special_tokens_map.json',
 ] as const;
-import { packageRoot } from '../package-root.js';
+import { packageRoot } from '../internal/package-root.js';
 
 export { packageRoot };
 

@@ -5,9 +5,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { OpenAIEngine } from './openai.js';
-import { RoutedEngine } from './router.js';
-import { TransformersEngine } from './transformers.js';
+import { OpenAIEngine } from './remote/openai.js';
+import { RoutedEngine } from './remote/router.js';
+import { TransformersEngine } from './embedded/transformers.js';
 import { HFTokenizer } from './tokenizer.js';
 import type { Engine, Tokenizer } from './types.js';
 

@@ -1,8 +1,8 @@
-import { createRng, randomSeed } from '../random.js';
+import { createRng, randomSeed } from '../internal/random.js';
 import type { SamplingOptions } from './types.js';
 
 // The controller derives its seeds through the engine layer.
-export { deriveSeed } from '../random.js';
+export { deriveSeed } from '../internal/random.js';
 
 /** Temperatures below this sample greedily (vLLM's rule): dividing logits by less overflows. */
 export const GREEDY_BELOW = 1e-5;

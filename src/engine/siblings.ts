@@ -1,4 +1,4 @@
-import { deriveSeed } from '../random.js';
+import { deriveSeed } from '../internal/random.js';
 import type { CompletionRequest, CompletionResult, Engine } from './types.js';
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { gradeAnswer, type GradeOptions } from './grade.js';
-import { parseJsonLines } from '../jsonl.js';
+import { parseJsonLines } from '../internal/jsonl.js';
 
 const caseRow = z.object({
   pred: z.string().nullable(),

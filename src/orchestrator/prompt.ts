@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../package-root.js';
+import { packageRoot } from '../internal/package-root.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import type { DialectName } from '../format/dialect.js';
 

@@ -5,7 +5,7 @@ export {
   type ServerOptions,
   type Route,
   type RouteTable,
-} from './server.js';
+} from './serve/server.js';
 export {
   startHost,
   DEFAULT_SHUTDOWN_GRACE_MS,
@@ -13,10 +13,10 @@ export {
   type HostOptions,
   type RequestHandler,
   type RequestControls,
-} from './host.js';
-export { jsonResponse, sseResponse, errorResponse, type HttpResponse } from './response.js';
-export type { Handler, ServerContext, RequestContext } from './context.js';
-export { ApiError, type ApiErrorType } from './errors.js';
+} from './http/host.js';
+export { jsonResponse, sseResponse, errorResponse, type HttpResponse } from './http/response.js';
+export type { Handler, ServerContext, RequestContext } from './serve/context.js';
+export { ApiError, type ApiErrorType } from './http/errors.js';
 export { startGateway, DEFAULT_GATEWAY_MODEL, type GatewayOptions } from './gateway/gateway.js';
 export { startViewer, type ViewerOptions, type RunningViewer } from './viewer/viewer.js';
 export { loadRun, runOverview, problemView, type LoadedRun, type RunOverview } from './viewer/run.js';

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../files.js';
+import { writeFileAtomic } from '../internal/files.js';
 
 export interface CachedAnswer {
   key: string;

@@ -9,8 +9,8 @@ import { z } from 'zod';
 import type { Tokenizer } from '../engine/types.js';
 import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
 import { sftLayout, threadTagIds } from '../trie/sft.js';
-import { jsonlText, writeFileAtomic } from '../files.js';
-import { parseJsonLines } from '../jsonl.js';
+import { jsonlText, writeFileAtomic } from '../internal/files.js';
+import { parseJsonLines } from '../internal/jsonl.js';
 
 export const SFT_FILE = 'sft.jsonl';
 export const SFT_TRIE_FILE = 'sft-trie.jsonl';

@@ -3,7 +3,7 @@ export { readTraces, parseTraces, splitReasoning, TraceError, type Trace } from 
 export { OpenAIChatModel, type ChatModel, type ChatAnswer, type ChatCounters, type OpenAIChatOptions } from './llm.js';
 export { AnswerCache, requestKey, type CachedAnswer } from './cache.js';
 export { askChecked, type AskResult, type Exchange } from './ask.js';
-export { parseJsonAnswer, AnswerFormatError } from './json-answer.js';
+export { parseJsonAnswer, AnswerFormatError } from '../internal/json-answer.js';
 export {
   renderBody,
   renderTrajectory,

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { jsonText, writeFileAtomic } from '../files.js';
+import { jsonText, writeFileAtomic } from '../internal/files.js';
 
 export const TRACE_FILE = 'trace.jsonl';
 

@@ -3,7 +3,7 @@
  * `openai` package, with a concurrency limit, the client's retries, and the on-disk answer cache.
  */
 import OpenAI from 'openai';
-import { listServedModels } from '../engine/openai.js';
+import { listServedModels } from '../engine/remote/openai.js';
 import type { ChatMessage } from '../engine/types.js';
 import { AnswerCache, requestKey } from './cache.js';
 import { createLimiter, type Limiter } from './limiter.js';

@@ -8,7 +8,7 @@ import type { ChatMessage } from '../engine/types.js';
 import { loadPrompt } from '../orchestrator/prompt.js';
 import { askChecked, describeIssues, type Exchange } from './ask.js';
 import { hasTag, isBlock, linesBefore, revertBlock, type Draft, type DraftBlock } from './draft.js';
-import { parseJsonAnswer } from './json-answer.js';
+import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
 
 export interface BlockOutlines {

@@ -1,6 +1,6 @@
 /** `stats.json` and the short `report.md` of an SFT run. */
 import path from 'node:path';
-import { jsonText, writeFileAtomic } from '../files.js';
+import { jsonText, writeFileAtomic } from '../internal/files.js';
 import type { DatasetStats, Distribution } from './stats.js';
 
 export const STATS_FILE = 'stats.json';

@@ -17,12 +17,12 @@ import { writeOptions, writeSftDataset, type SftExample, type SftFiles } from '.
 import type { PromptFormat } from '../orchestrator/prompt.js';
 import { removeDependencies, type RewriteAction } from './dependencies.js';
 import { isBlock, renderBody, renderTrajectory } from './draft.js';
-import { jsonlText, writeFileAtomic } from '../files.js';
+import { jsonlText, writeFileAtomic } from '../internal/files.js';
 import { ItemFiles } from './item-files.js';
 import { createLimiter } from './limiter.js';
 import type { ChatCounters, ChatModel } from './llm.js';
 import { writeOutlines } from './outlines.js';
-import { progressBar } from '../progress.js';
+import { progressBar } from '../batch/progress.js';
 import { renderReport, writeStats } from './report.js';
 import { splice, DEFAULT_MIN_PARALLEL_CHARS, type SkippedBlock, type SkipReason } from './splice.js';
 import { datasetStats, type DatasetStats } from './stats.js';

@@ -9,11 +9,11 @@ import { openResults, type ResultRow } from '../../eval/results.js';
 import { RESULTS_FILE, runEval, type EvalSolveFn } from '../../eval/runner.js';
 import type { Engine } from '../engine/types.js';
 import { gradeAnswer } from '../math/grade.js';
-import { solve } from '../solve.js';
+import { solve } from '../solve/solve.js';
 import { assessTrajectory, passesFilter, type Assessment } from './assess.js';
 import { writeOptions, writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
 import type { PromptFormat } from '../orchestrator/prompt.js';
-import type { ResolvedPreset } from '../preset.js';
+import type { ResolvedPreset } from '../solve/preset.js';
 import { renderReport, writeStats } from './report.js';
 import { datasetStats, type DatasetStats } from './stats.js';
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { loadPrompt } from '../orchestrator/prompt.js';
 import { askChecked, describeIssues, type AskResult } from './ask.js';
 import type { LineRange } from './draft.js';
-import { parseJsonAnswer } from './json-answer.js';
+import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
 
 export interface PlanStep {

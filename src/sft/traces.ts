@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TAG } from '../format/tags.js';
-import { parseJsonLines } from '../jsonl.js';
+import { parseJsonLines } from '../internal/jsonl.js';
 import { ThreadweaverError } from '../errors.js';
 
 /** One sequential trace as read from the input file. */

@@ -9,7 +9,7 @@ import { runEval, type EvalSolveFn } from '../../../eval/runner.js';
 import type { Engine } from '../../engine/types.js';
 import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { gradeAnswer } from '../../math/grade.js';
-import { solve } from '../../solve.js';
+import { solve } from '../../solve/solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
-import type { RunningServer } from '../../server/server.js';
+import type { RunningServer } from '../../server/serve/server.js';
 import { parseCommandArgs } from '../args.js';
 import {
   announceServer,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DIALECT_NAMES } from '../../format/dialect.js';
-import { builtinPresets, loadPreset, presetFormatSpec, type Preset } from '../../preset.js';
+import { builtinPresets, loadPreset, presetFormatSpec, type Preset } from '../../solve/preset.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { bold, dim } from '../render.js';

@@ -4,7 +4,7 @@ import { withoutChatTemplate } from '../../engine/plain-template.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { resolveDialect } from '../../format/dialects.js';
 import { buildPrompt } from '../../orchestrator/prompt.js';
-import { presetTokenizer } from '../../preset.js';
+import { presetTokenizer } from '../../solve/preset.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';

@@ -20,7 +20,7 @@ import {
   samplingFlagUsage,
 } from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
-import { presetTokenizer } from '../../preset.js';
+import { presetTokenizer } from '../../solve/preset.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFromFlags } from '../dataset-flags.js';
 import { withSigint } from '../interrupt.js';
 

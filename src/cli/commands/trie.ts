@@ -4,9 +4,9 @@ import type { Command } from '../command.js';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
 import { sftLayout, threadTagIds } from '../../trie/sft.js';
-import { writeAtomically } from '../../files.js';
+import { writeAtomically } from '../../internal/files.js';
 import { interrupted, interruptible } from '../interrupt.js';
-import { parseJsonLine, readJsonLines } from '../../jsonl.js';
+import { parseJsonLine, readJsonLines } from '../../internal/jsonl.js';
 
 const usage = `Usage: threadweaver trie --input FILE.jsonl --out FILE.jsonl [--model DIR]
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resolveTokenizer } from '../../engine/openai.js';
+import { resolveTokenizer } from '../../engine/remote/openai.js';
 import { startViewer } from '../../server/viewer/viewer.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';

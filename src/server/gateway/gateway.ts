@@ -4,14 +4,15 @@ import type { DecomposePolicy } from '../../decompose/run.js';
 import type { Dialect } from '../../format/dialect.js';
 import { resolveDialect } from '../../format/dialects.js';
 import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
-import { solveStream } from '../../solve-stream.js';
-import { solve, SolveError, type SolveOptions, type SolveResult } from '../../solve.js';
-import { parseJsonBody } from '../body.js';
-import type { Handler, RequestContext, ServerContext } from '../context.js';
-import { ApiError } from '../errors.js';
-import { jsonResponse, sseResponse, type HttpResponse } from '../response.js';
-import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../server.js';
-import { webAsset, webPage } from '../static.js';
+import { solveStream } from '../../solve/stream.js';
+import { solve } from '../../solve/solve.js';
+import { SolveError, type SolveOptions, type SolveResult } from '../../solve/types.js';
+import { parseJsonBody } from '../http/body.js';
+import type { Handler, RequestContext, ServerContext } from '../serve/context.js';
+import { ApiError } from '../http/errors.js';
+import { jsonResponse, sseResponse, type HttpResponse } from '../http/response.js';
+import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../serve/server.js';
+import { webFile } from '../http/static.js';
 import { chatMessage, finishReason, runReport, usage } from './reply.js';
 import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
 import { streamRun } from './stream.js';
@@ -228,3 +229,12 @@ async function answer(
     })(),
   );
 }
+
+/** A route's handler that answers with one page of the web folder. */
+const webPage =
+  (name: string): Handler =>
+  () =>
+    webFile(name);
+
+/** `/assets/*`: the pages' scripts and styles. */
+const webAsset: Handler = (_server, { param }) => webFile(param ?? '');

@@ -3,7 +3,7 @@ import { flattenBlocks } from '../../format/dialect.js';
 import { threadweaver } from '../../format/threadweaver.js';
 import { parallelWidth, tokenOffsets, type Metrics } from '../../orchestrator/metrics.js';
 import type { Trajectory, TrajectoryEnd } from '../../orchestrator/trajectory.js';
-import type { SolveResult } from '../../solve.js';
+import { type SolveResult } from '../../solve/types.js';
 import { splitReasoning, type Channels } from './text-stream.js';
 
 /** One thread of a block as the gateway reports it (times in ms from the start of the run). */

@@ -3,9 +3,9 @@ import type { Engine } from '../../engine/types.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { DialectName } from '../../format/dialect.js';
 import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
-import { toChatMessage } from '../chat.js';
-import { ApiError, badRequest } from '../errors.js';
-import { chatBodySchema } from '../schemas.js';
+import { toChatMessage } from '../serve/chat.js';
+import { ApiError, badRequest } from '../http/errors.js';
+import { chatBodySchema } from '../serve/schemas.js';
 
 export type Mode = 'parallel' | 'sequential';
 

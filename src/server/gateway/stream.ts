@@ -1,6 +1,6 @@
 import type { Tokenizer } from '../../engine/types.js';
-import type { SolveEvent } from '../../solve-stream.js';
-import type { SolveResult } from '../../solve.js';
+import type { SolveEvent } from '../../solve/stream.js';
+import { type SolveResult } from '../../solve/types.js';
 import { finishReason, runReport, usage } from './reply.js';
 import { OrderedText, ReasoningSplitter, splitReasoning, type Channels, type ThinkTags } from './text-stream.js';
 

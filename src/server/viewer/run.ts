@@ -14,7 +14,7 @@ import { summarizeRollouts, type RolloutSummary } from '../../../rl/summary.js';
 import type { Tokenizer } from '../../engine/types.js';
 import { parseTrajectory } from '../../format/parse.js';
 import { parallelStats } from '../../orchestrator/metrics.js';
-import { jsonLines, parseJsonLine } from '../../jsonl.js';
+import { jsonLines, parseJsonLine } from '../../internal/jsonl.js';
 import { ThreadweaverError } from '../../errors.js';
 
 export type RunKind = 'eval' | 'rollouts';

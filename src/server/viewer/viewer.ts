@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveTokenizer } from '../../engine/openai.js';
+import { resolveTokenizer } from '../../engine/remote/openai.js';
 import type { Tokenizer } from '../../engine/types.js';
-import { ApiError } from '../errors.js';
-import { startHost, type Host, type RequestHandler } from '../host.js';
-import { jsonResponse } from '../response.js';
-import { pageResponse, webFile } from '../static.js';
+import { ApiError } from '../http/errors.js';
+import { startHost, type Host, type RequestHandler } from '../http/host.js';
+import { jsonResponse } from '../http/response.js';
+import { pageResponse, webFile } from '../http/static.js';
 import { loadRun, problemView, runCharts, runOverview, type LoadedRun } from './run.js';
 
 export interface ViewerOptions {

@@ -1,0 +1,451 @@
+import OpenAI from 'openai';
+import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
+import { z } from 'zod';
+import { resolveModelSource } from '../model-source.js';
+import { withoutChatTemplate } from '../plain-template.js';
+import { classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type FailureKind, type RetryPolicy } from './retry.js';
+import { completeAsConcurrentCalls } from '../siblings.js';
+import { HFTokenizer, loadTokenizer } from '../tokenizer.js';
+import type { CompletionRequest, CompletionResult, Engine, FinishReason, Tokenizer } from '../types.js';
+
+export interface OpenAIEngineOptions {
+  /** The server's OpenAI API root, e.g. `http://localhost:8000/v1` (a bare host gets `/v1`). */
+  baseUrl: string;
+  /** Bearer token; default `OPENAI_API_KEY`, else `EMPTY` (what vLLM and SGLang accept without auth). */
+  apiKey?: string;
+  /** Served model name; default: the first id the server lists at `/v1/models`. */
+  model?: string;
+  /**
+   * The served model's tokenizer: a local folder, a Hugging Face id, or a loaded Tokenizer
+   * (default: the bundled model's). It builds the chat-templated prompt and turns text into ids.
+   */
+  tokenizer?: string | Tokenizer;
+  /** `none`: no chat template, the prompt is the bare message text (base models). */
+  chatTemplate?: 'model' | 'none';
+  /** Send prompts as token ids (vLLM, SGLang; default) or as text (any OpenAI-compatible server). */
+  promptFormat?: 'ids' | 'text';
+  /** Max prompt + completion tokens; default: the server's `max_model_len`, else the tokenizer's `model_max_length`. */
+  contextLength?: number;
+  /**
+   * An upper bound on the context length when `contextLength` is not given (a preset's: what the
+   * checkpoint was trained for): the smaller of it and what the server or tokenizer says.
+   */
+  maxContextLength?: number;
+  /** Per-request timeout in ms (default 120000). */
+  timeoutMs?: number;
+  /** Retries of a failed request (default 3); shorthand for `retry.maxRetries`. */
+  maxRetries?: number;
+  retry?: Partial<RetryPolicy>;
+  /**
+   * Send the vLLM/SGLang fields that make completions exact (default true): keep stop strings
+   * (`include_stop_str_in_output`, `no_stop_trim`), keep special tokens in the text
+   * (`skip_special_tokens: false`, `spaces_between_special_tokens: false`) and return the
+   * sampled ids (`return_token_ids`). Turn off for servers that reject unknown fields.
+   */
+  vendorParams?: boolean;
+  /** More body fields for every completion request (e.g. `top_k`, `repetition_penalty`). */
+  extraBody?: Record<string, unknown>;
+  /**
+   * How to read `finish_reason: "stop"` when the server reports no `stop_reason`/`matched_stop`,
+   * returns no EOS id and the text does not end with a stop string: `eos` (default: a server
+   * asked to keep stop strings only lacks one when the model ended with EOS) or `stripped` (the
+   * server strips stops and says nothing: the single stop string passed is re-appended).
+   */
+  unreportedStop?: 'eos' | 'stripped';
+}
+
+/** Counters for tests and reports. */
+export interface OpenAIEngineStats {
+  /** HTTP completion requests sent (attempts, retries included). */
+  requests: number;
+  /** Requests that returned a completion. */
+  successes: number;
+  /** Retries after a retryable failure. */
+  retries: number;
+  failures: Record<FailureKind, number>;
+}
+
+/** One model listed by `/v1/models`; vLLM adds `max_model_len`. */
+export interface ServedModel {
+  id: string;
+  maxModelLen?: number;
+}
+
+/** Everything `new OpenAIEngine` needs: resolved, no I/O left. */
+export interface OpenAIEngineConfig extends Omit<OpenAIEngineOptions, 'tokenizer' | 'model' | 'contextLength'> {
+  tokenizer: Tokenizer;
+  model: string;
+  contextLength: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * An Engine on an OpenAI-compatible server (vLLM, SGLang, `threadweaver serve`): raw-prompt
+ * `/v1/completions` on the client-side chat template, so the controller keeps token-level
+ * control of the trajectory. Siblings run as concurrent requests (the server's prefix cache
+ * shares the prefix). Completions are not streamed: `onDelta` gets each call's text once, when
+ * it is complete, so a retried request never emits text twice.
+ */
+export class OpenAIEngine implements Engine {
+  readonly name: string;
+  readonly tokenizer: Tokenizer;
+  readonly contextLength: number;
+  readonly model: string;
+  readonly baseUrl: string;
+  readonly stats: OpenAIEngineStats = { requests: 0, successes: 0, retries: 0, failures: emptyFailures() };
+  readonly retryPolicy: RetryPolicy;
+  private readonly client: OpenAI;
+  private readonly timeoutMs: number;
+  private readonly promptFormat: 'ids' | 'text';
+  private readonly unreportedStop: 'eos' | 'stripped';
+  private readonly extraBody: Record<string, unknown>;
+
+  constructor(config: OpenAIEngineConfig) {
+    this.baseUrl = normalizeBaseUrl(config.baseUrl);
+    this.tokenizer = config.chatTemplate === 'none' ? withoutChatTemplate(config.tokenizer) : config.tokenizer;
+    this.model = config.model;
+    this.contextLength = config.contextLength;
+    this.name = `openai:${config.model}@${new URL(this.baseUrl).host}`;
+    this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.promptFormat = config.promptFormat ?? 'ids';
+    this.unreportedStop = config.unreportedStop ?? 'eos';
+    this.retryPolicy = retryPolicyOf(config);
+    this.extraBody = { ...((config.vendorParams ?? true) ? VENDOR_PARAMS : {}), ...config.extraBody };
+    this.client = createClient(this.baseUrl, config.apiKey, this.timeoutMs);
+  }
+
+  /** Load the tokenizer and ask the server for its model name and context length. */
+  static async connect(options: OpenAIEngineOptions): Promise<OpenAIEngine> {
+    const baseUrl = normalizeBaseUrl(options.baseUrl);
+    const client = createClient(baseUrl, options.apiKey, options.timeoutMs);
+    const [tokenizer, served] = await Promise.all([
+      resolveTokenizer(options.tokenizer),
+      withRetry(`GET ${baseUrl}/models`, () => listServedModels(client), retryPolicyOf(options)),
+    ]);
+    const model = options.model ?? firstModel(baseUrl, served);
+    const contextLength = options.contextLength ?? contextLengthOf(served, model, tokenizer, options.maxContextLength);
+    return new OpenAIEngine({ ...options, baseUrl, tokenizer, model, contextLength });
+  }
+
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    const startMs = Date.now();
+    try {
+      const r = await withRetry(`POST ${this.baseUrl}/completions`, () => this.attempt(request), this.retryPolicy, {
+        ...(request.signal ? { signal: request.signal } : {}),
+        onRetry: () => this.stats.retries++,
+      });
+      request.onDelta?.(r.text);
+      return { ...r, startMs };
+    } catch (err) {
+      if (classifyFailure(err) === 'abort') return abortedResult(startMs);
+      throw err;
+    }
+  }
+
+  completeSiblings(
+    prefix: readonly number[],
+    suffixes: readonly (readonly number[])[],
+    request: Parameters<Engine['completeSiblings']>[2],
+  ): Promise<CompletionResult[]> {
+    return completeAsConcurrentCalls(
+      (r) => this.complete(r),
+      (ids) => this.tokenizer.decode(ids),
+      prefix,
+      suffixes,
+      request,
+    );
+  }
+
+  /**
+   * One HTTP request, no retry, no `onDelta`: the unit a router schedules. Failures are thrown
+   * as the openai client's error classes (abort included).
+   */
+  async attempt(request: CompletionRequest): Promise<CompletionResult> {
+    const startMs = Date.now();
+    const ids = typeof request.prompt === 'string' ? this.tokenizer.encode(request.prompt) : request.prompt;
+    if (request.maxTokens <= 0) return emptyResult('length', ids.length, startMs);
+    // The server rejects prompt + max_tokens > its context; a prompt that alone is too long is
+    // still sent (with max_tokens 1) so that the server's own error reaches the caller.
+    const maxTokens = Math.max(1, Math.min(request.maxTokens, this.contextLength - ids.length));
+    const stops = (request.stop ?? []).filter((s) => s !== '');
+    const prompt =
+      this.promptFormat === 'ids'
+        ? [...ids]
+        : typeof request.prompt === 'string'
+          ? request.prompt
+          : this.tokenizer.decode(ids);
+    const body = {
+      model: this.model,
+      prompt,
+      max_tokens: maxTokens,
+      temperature: request.temperature ?? 0,
+      ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(stops.length > 0 ? { stop: stops } : {}),
+      ...this.extraBody,
+    } as CompletionCreateParamsNonStreaming;
+    this.stats.requests++;
+    let raw: unknown;
+    try {
+      raw = await this.client.completions.create(body, {
+        timeout: this.timeoutMs,
+        maxRetries: 0,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+    } catch (err) {
+      this.stats.failures[classifyFailure(err)]++;
+      throw err;
+    }
+    const parsed = completionSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new Error(`${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`);
+    const choice = parsed.data.choices[0]!;
+    const read = readChoice(
+      {
+        text: choice.text,
+        finishReason: choice.finish_reason ?? null,
+        ...(choice.stop_reason !== undefined
+          ? { stopReason: choice.stop_reason }
+          : choice.matched_stop !== undefined
+            ? { stopReason: choice.matched_stop }
+            : {}),
+        ...(choice.token_ids ? { tokenIds: choice.token_ids } : {}),
+      },
+      stops,
+      this.tokenizer,
+      this.unreportedStop,
+    );
+    this.stats.successes++;
+    const usage = parsed.data.usage;
+    const cached = usage?.prompt_tokens_details?.cached_tokens;
+    return {
+      text: read.text,
+      ids: read.ids,
+      finishReason: read.finishReason,
+      ...(read.matchedStop !== undefined ? { matchedStop: read.matchedStop } : {}),
+      usage: {
+        promptTokens: usage?.prompt_tokens ?? ids.length,
+        completionTokens: read.ids.length,
+        ...(typeof cached === 'number' ? { cachedPromptTokens: cached } : {}),
+        source: read.idsFrom,
+      },
+      startMs,
+      endMs: Date.now(),
+    };
+  }
+
+  /** One `GET /v1/models` (no retry): is the server up? */
+  probe(): Promise<ServedModel[]> {
+    return listServedModels(this.client);
+  }
+}
+
+/** vLLM reads the first four fields, SGLang `no_stop_trim` and `skip_special_tokens`; both ignore the others. */
+const VENDOR_PARAMS = {
+  include_stop_str_in_output: true,
+  no_stop_trim: true,
+  skip_special_tokens: false,
+  spaces_between_special_tokens: false,
+  return_token_ids: true,
+} as const;
+
+// The HTTP boundary: only what we read, the rest passes.
+const stopReportSchema = z.union([z.string(), z.number(), z.null()]).optional();
+const completionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        text: z.string(),
+        finish_reason: z.string().nullable().optional(),
+        stop_reason: stopReportSchema,
+        matched_stop: stopReportSchema,
+        token_ids: z.array(z.number().int()).nullable().optional(),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({
+      prompt_tokens: z.number().optional(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().nullable().optional() }).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
+});
+
+const modelsSchema = z.object({
+  data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().optional() })),
+});
+
+/** A completion choice as the server returned it. `stopReason` undefined: the server did not report one. */
+export interface ServerChoice {
+  text: string;
+  finishReason: string | null;
+  stopReason?: string | number | null;
+  tokenIds?: readonly number[];
+}
+
+export interface ReadChoice {
+  text: string;
+  ids: number[];
+  idsFrom: 'server' | 'tokenizer';
+  finishReason: FinishReason;
+  matchedStop?: string;
+}
+
+/**
+ * Turn a server's choice into our result, telling a matched stop from EOS:
+ * 1. `finish_reason: "length"` → length.
+ * 2. The text ends with a stop string we passed → that stop (the server kept it).
+ * 3. The server reports the stop (`stop_reason` of vLLM and `threadweaver serve`,
+ *    `matched_stop` of SGLang): one of our strings → that stop, re-appended if the server
+ *    stripped it; null or a token id → EOS (we pass no stop ids, so an id is an EOS id).
+ * 4. No report: the returned ids end with an EOS id → EOS; otherwise `unreportedStop` decides.
+ * EOS text some servers leave in the text (`<|im_end|>`) is removed; ids drop trailing EOS ids.
+ * Ids are the server's when they decode to exactly the text, else the text re-tokenized.
+ */
+export function readChoice(
+  choice: ServerChoice,
+  stops: readonly string[],
+  tokenizer: Tokenizer,
+  unreportedStop: 'eos' | 'stripped' = 'eos',
+): ReadChoice {
+  const eos = new Set(tokenizer.eosIds);
+  const serverIds = choice.tokenIds ? [...choice.tokenIds] : undefined;
+  const endsOnEosId = serverIds !== undefined && serverIds.length > 0 && eos.has(serverIds[serverIds.length - 1]!);
+  while (serverIds && serverIds.length > 0 && eos.has(serverIds[serverIds.length - 1]!)) serverIds.pop();
+
+  let text = choice.text;
+  let finishReason: FinishReason;
+  let matchedStop: string | undefined;
+  if (choice.finishReason === 'length') {
+    finishReason = 'length';
+  } else if (choice.finishReason === 'stop' || choice.finishReason === 'eos') {
+    const kept = stops.filter((s) => text.endsWith(s)).sort((a, b) => b.length - a.length)[0];
+    const reported = choice.stopReason;
+    if (kept !== undefined) matchedStop = kept;
+    else if (typeof reported === 'string' && stops.includes(reported)) matchedStop = reported;
+    else if (reported === undefined && !endsOnEosId && unreportedStop === 'stripped' && stops.length > 0) {
+      if (stops.length > 1) {
+        throw new Error(
+          `finish_reason "stop" without stop_reason: cannot tell which of ${stops.length} stop strings the server stripped`,
+        );
+      }
+      matchedStop = stops[0];
+    }
+    finishReason = matchedStop === undefined ? 'eos' : 'stop';
+  } else {
+    throw new Error(`unexpected finish_reason ${JSON.stringify(choice.finishReason)} from the server`);
+  }
+
+  if (matchedStop !== undefined && !text.endsWith(matchedStop)) text += matchedStop;
+  if (finishReason === 'eos') {
+    for (const id of tokenizer.eosIds) {
+      const eosText = tokenizer.decode([id]);
+      if (eosText && text.endsWith(eosText)) text = text.slice(0, -eosText.length);
+    }
+  }
+  const useServerIds = serverIds !== undefined && tokenizer.decode(serverIds) === text;
+  return {
+    text,
+    ids: useServerIds ? serverIds : tokenizer.encode(text),
+    idsFrom: useServerIds ? 'server' : 'tokenizer',
+    finishReason,
+    ...(matchedStop !== undefined ? { matchedStop } : {}),
+  };
+}
+
+/** `http://host:8000` → `http://host:8000/v1`; other paths are kept (minus a trailing slash). */
+export function normalizeBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`base URL: not a URL: ${value}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`base URL: ${value} is not http(s)`);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1';
+  return url.toString().replace(/\/+$/, '');
+}
+
+export function retryPolicyOf(options: Pick<OpenAIEngineOptions, 'retry' | 'maxRetries'>): RetryPolicy {
+  return {
+    ...DEFAULT_RETRY_POLICY,
+    ...options.retry,
+    ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+  };
+}
+
+export function createClient(baseUrl: string, apiKey: string | undefined, timeoutMs = DEFAULT_TIMEOUT_MS): OpenAI {
+  // Retries are ours (bounded, counted, and able to move to another server).
+  return new OpenAI({
+    baseURL: baseUrl,
+    apiKey: apiKey ?? process.env.OPENAI_API_KEY ?? 'EMPTY',
+    maxRetries: 0,
+    timeout: timeoutMs,
+  });
+}
+
+/** `GET /v1/models`, once (a health probe should not wait a whole completion timeout). */
+export async function listServedModels(client: OpenAI, timeoutMs = PROBE_TIMEOUT_MS): Promise<ServedModel[]> {
+  const raw: unknown = await client.get('/models', { maxRetries: 0, timeout: Math.min(timeoutMs, client.timeout) });
+  const parsed = modelsSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new Error(`${client.baseURL}/models: unexpected response: ${z.prettifyError(parsed.error)}`);
+  return parsed.data.data.map((m) => ({
+    id: m.id,
+    ...(m.max_model_len !== undefined ? { maxModelLen: m.max_model_len } : {}),
+  }));
+}
+
+export function firstModel(baseUrl: string, served: readonly ServedModel[]): string {
+  const first = served[0];
+  if (!first) throw new Error(`${baseUrl}/models lists no model; pass the served model name (--served-model)`);
+  return first.id;
+}
+
+/** The server's `max_model_len` for `model`, else the tokenizer's `model_max_length`; at most `cap` when given. */
+export function contextLengthOf(
+  served: readonly ServedModel[],
+  model: string,
+  tokenizer: Tokenizer,
+  cap?: number,
+): number {
+  const atMost = (n: number) => (cap === undefined ? n : Math.min(n, cap));
+  const fromServer = served.find((m) => m.id === model)?.maxModelLen;
+  if (fromServer !== undefined) return atMost(fromServer);
+  const fromTokenizer = tokenizer instanceof HFTokenizer ? Number(tokenizer.inner.model_max_length) : NaN;
+  // Tokenizers without a limit say 1e30.
+  if (Number.isInteger(fromTokenizer) && fromTokenizer > 0 && fromTokenizer < 10_000_000) return atMost(fromTokenizer);
+  if (cap !== undefined) return cap;
+  throw new Error(
+    `context length of ${model}: the server does not report max_model_len and the tokenizer sets no model_max_length; pass it (--context-length)`,
+  );
+}
+
+/** A loaded tokenizer as is; else a folder or hub id (default: the bundled model's). */
+export async function resolveTokenizer(spec?: string | Tokenizer): Promise<Tokenizer> {
+  if (spec !== undefined && typeof spec !== 'string') return spec;
+  return loadTokenizer(resolveModelSource(spec));
+}
+
+function emptyFailures(): Record<FailureKind, number> {
+  return { abort: 0, fatal: 0, 'rate-limit': 0, server: 0, connection: 0, timeout: 0 };
+}
+
+function emptyResult(finishReason: FinishReason, promptTokens: number, startMs: number): CompletionResult {
+  return {
+    text: '',
+    ids: [],
+    finishReason,
+    usage: { promptTokens, completionTokens: 0, source: 'tokenizer' },
+    startMs,
+    endMs: Date.now(),
+  };
+}
+
+/** A call cancelled by the caller's signal: nothing generated is kept (completions are not streamed). */
+export function abortedResult(startMs: number): CompletionResult {
+  return emptyResult('abort', 0, startMs);
+}

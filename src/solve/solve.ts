@@ -1,0 +1,137 @@
+import { bindSession } from '../engine/session.js';
+import { embeddedEngine } from '../engine/load.js';
+import type { Engine } from '../engine/types.js';
+import { resolveDialect } from '../format/dialects.js';
+import { extractAnswer } from '../math/extract.js';
+import { Controller } from '../orchestrator/controller.js';
+import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';
+import { trajectoryMetrics } from '../orchestrator/metrics.js';
+import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
+import { findSchema, runParts, type DecomposeRunOptions, type Decomposition } from '../decompose/run.js';
+import { checkSolveOptions } from './options.js';
+import { SolveError, type SolveOptions, type SolveResult } from './types.js';
+
+/**
+ * Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`).
+ * Options are checked first: a wrong or unknown one is a TypeError naming it and what it accepts.
+ */
+export function solve(problem: string, options: SolveOptions = {}): Promise<SolveResult> {
+  return runSolve(problem, options);
+}
+
+/** solve(), with every controller event also handed to `onEvent` as it happens (solveStream's source). */
+export async function runSolve(
+  problem: string,
+  options: SolveOptions,
+  onEvent?: (e: ControllerEvent) => void,
+): Promise<SolveResult> {
+  if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
+  checkSolveOptions(options);
+  const engine =
+    options.engine ??
+    (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
+  const mode = options.mode ?? 'parallel';
+  const dialect = resolveDialect(options.format);
+  const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
+  const warnings = unknownCharWarnings(engine, problem);
+  // Every event goes to the caller's listeners and `onEvent`; an engine's error is kept as the cause.
+  const listeners = options.on ?? {};
+  let failure: Error | undefined;
+  const handle = (e: ControllerEvent) => {
+    if (e.type === 'error') failure = e.error;
+    deliverEvent(listeners, e);
+    onEvent?.(e);
+  };
+  let decomposition: Decomposition | undefined;
+  if (options.decompose) {
+    const o = decomposeOptions(options, format, handle);
+    const found = await findSchema(engine, problem, o);
+    if (found.schema) {
+      const run = await runParts(engine, problem, found.schema, found, o);
+      if (run.trajectory.finishReason === 'error')
+        throw new SolveError(`solve: the engine failed: ${run.trajectory.error}`, run.trajectory, { cause: failure });
+      return {
+        answer: run.answer,
+        text: run.trajectory.text,
+        trajectory: run.trajectory,
+        metrics: run.metrics,
+        finishReason: run.trajectory.finishReason,
+        violations: [],
+        formatValid: true,
+        warnings,
+        decomposition: { ...found, parts: run.parts },
+      };
+    }
+    decomposition = { ...found, parts: [] };
+    warnings.push(`not decomposed, run as one task: ${found.reason}`);
+  }
+  const promptTokens = engine.tokenizer.count(prompt);
+  const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
+  if (promptTokens >= contextLimit)
+    warnings.push(
+      `the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`,
+    );
+
+  // Engines with sessions (several servers) keep every call of this problem on one server.
+  const controller = new Controller(bindSession(engine, prompt), dialect);
+  onControllerEvents(controller, handle);
+  const trajectory = await controller.run(problem, prompt, options);
+  if (trajectory.finishReason === 'error') {
+    throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory, { cause: failure });
+  }
+  const violations = dialect.validate(trajectory.text);
+  // Rails the controller enforced (a plan cut, a fork refused) are worth knowing; the run went on.
+  for (const hit of trajectory.limits ?? []) warnings.push(`limit: ${hit.message}`);
+  return {
+    answer: extractAnswer(trajectory.text, options.extract),
+    text: trajectory.text,
+    trajectory,
+    metrics: trajectoryMetrics(trajectory, engine.tokenizer, dialect),
+    finishReason: trajectory.finishReason,
+    violations,
+    formatValid: violations.length === 0,
+    warnings,
+    ...(dialect.name !== 'threadweaver' ? { format: dialect } : {}),
+    ...(decomposition ? { decomposition } : {}),
+  };
+}
+
+/** The options of a decomposed run, from solve()'s. */
+function decomposeOptions(
+  o: SolveOptions,
+  prompt: Partial<PromptFormat>,
+  onEvent: (e: ControllerEvent) => void,
+): DecomposeRunOptions {
+  const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract } = o;
+  return {
+    policy: decompose!,
+    prompt,
+    onEvent,
+    system,
+    maxTokens,
+    contextLimit,
+    temperature,
+    topP,
+    seed,
+    signal,
+    extract,
+  };
+}
+
+/** The fields that are set, for options whose types leave a field out rather than undefined. */
+function defined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
+function unknownCharWarnings(engine: Engine, problem: string): string[] {
+  const unk = engine.tokenizer.singleTokenId('<unk>');
+  if (unk === undefined) return [];
+  const ids = engine.tokenizer.encode(problem);
+  const count = ids.filter((id) => id === unk).length;
+  return count > 0
+    ? [`${count} character(s) of the problem are unknown to the ${engine.name} tokenizer and were read as <unk>`]
+    : [];
+}
