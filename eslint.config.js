@@ -4,6 +4,144 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// The walls between rooms (docs/architecture.md): each room imports only the rooms below it. A
+// room's folder name is unique in the tree, so a relative import is recognised by its path.
+const ROOMS = {
+  internal: { files: ['src/internal/**'], may: ['errors'] },
+  math: { files: ['src/math/**'], may: ['internal', 'errors'] },
+  format: { files: ['src/format/**'], may: ['math', 'internal', 'errors'] },
+  trie: { files: ['src/trie/**'], may: ['format', 'internal', 'errors'] },
+  engine: { files: ['src/engine/**'], may: ['format', 'math', 'internal', 'errors'] },
+  orchestrator: { files: ['src/orchestrator/**'], may: ['engine', 'format', 'math', 'trie', 'internal', 'errors'] },
+  decompose: {
+    files: ['src/decompose/**'],
+    may: ['orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
+  },
+  solve: {
+    files: ['src/solve/**'],
+    may: ['decompose', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
+  },
+  batch: {
+    files: ['src/batch/**'],
+    may: ['solve', 'decompose', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
+  },
+  eval: {
+    files: ['eval/**'],
+    may: ['batch', 'solve', 'decompose', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
+  },
+  rl: {
+    files: ['rl/**'],
+    may: [
+      'eval',
+      'batch',
+      'solve',
+      'decompose',
+      'orchestrator',
+      'engine',
+      'format',
+      'math',
+      'trie',
+      'internal',
+      'errors',
+    ],
+  },
+  sft: {
+    files: ['src/sft/**'],
+    may: [
+      'eval',
+      'batch',
+      'solve',
+      'decompose',
+      'orchestrator',
+      'engine',
+      'format',
+      'math',
+      'trie',
+      'internal',
+      'errors',
+    ],
+  },
+  http: { files: ['src/server/http/**'], may: ['internal', 'errors'] },
+  serve: { files: ['src/server/serve/**'], may: ['http', 'engine', 'format', 'math', 'internal', 'errors'] },
+  gateway: {
+    files: ['src/server/gateway/**'],
+    may: [
+      'serve',
+      'http',
+      'solve',
+      'decompose',
+      'orchestrator',
+      'engine',
+      'format',
+      'math',
+      'trie',
+      'internal',
+      'errors',
+    ],
+  },
+  viewer: {
+    files: ['src/server/viewer/**'],
+    may: ['http', 'eval', 'rl', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
+  },
+  root: {
+    files: ['src/index.ts'],
+    may: [
+      'serve',
+      'gateway',
+      'http',
+      'batch',
+      'solve',
+      'decompose',
+      'orchestrator',
+      'engine',
+      'format',
+      'math',
+      'trie',
+      'internal',
+      'errors',
+    ],
+  },
+};
+// How an import of each room looks from anywhere else in the tree.
+const ROOM_PATTERNS = {
+  errors: ['**/src/errors.js', '../errors.js', '../../errors.js', './errors.js'],
+  internal: ['**/internal/**'],
+  math: ['**/math/**'],
+  format: ['**/format/**'],
+  trie: ['**/trie/**'],
+  engine: ['**/engine/**'],
+  orchestrator: ['**/orchestrator/**'],
+  decompose: ['**/decompose/**'],
+  solve: ['**/solve/**'],
+  batch: ['**/batch/**'],
+  eval: ['**/eval/**'],
+  rl: ['**/rl/**'],
+  sft: ['**/sft/**'],
+  http: ['**/http/**'],
+  serve: ['**/serve/**'],
+  gateway: ['**/gateway/**'],
+  viewer: ['**/viewer/**'],
+  server: ['**/server/index.js'],
+  cli: ['**/cli/**'],
+};
+const walls = Object.entries(ROOMS).map(([room, { files, may }]) => ({
+  files: files.map((f) => f.replace(/\*\*$/, '**/*.ts').replace(/\.ts\/\*\*\/\*\.ts$/, '.ts')),
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: Object.entries(ROOM_PATTERNS)
+          // A room's own files, and errors.ts's siblings named errors.ts, are not walls.
+          .filter(([other]) => other !== room && !may.includes(other) && other !== 'errors')
+          .map(([other, group]) => ({
+            group,
+            message: `the ${room} room may not import ${other} (docs/architecture.md lists what each room may import)`,
+          })),
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   {
     ignores: ['dist/', 'node_modules/', 'runs/', 'scratch/', '.cache/'],
@@ -90,4 +228,6 @@ export default tseslint.config(
     rules: { '@typescript-eslint/consistent-type-imports': 'off', '@typescript-eslint/consistent-type-exports': 'off' },
   },
   { files: ['src/server/web/**/*.js'], languageOptions: { globals: globals.browser } },
+
+  ...walls,
 );

@@ -23,16 +23,8 @@ export {
 } from './engine/remote/router.js';
 export { RetriesExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/remote/retry.js';
 export { completeAsConcurrentCalls } from './engine/siblings.js';
-export {
-  startServer,
-  startGateway,
-  startViewer,
-  type ServerOptions,
-  type GatewayOptions,
-  type ViewerOptions,
-  type RunningServer,
-  type RunningViewer,
-} from './server/index.js';
+export { startServer, type ServerOptions, type RunningServer } from './server/serve/server.js';
+export { startGateway, type GatewayOptions } from './server/gateway/gateway.js';
 export { Controller, type ControllerOptions, DEFAULT_MAX_TRANSITIONS } from './orchestrator/controller.js';
 export {
   CONTROLLER_EVENTS,
