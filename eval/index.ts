@@ -100,6 +100,13 @@ export {
   type EvalSolveResult,
   type EvalSolveMetrics,
 } from './runner.js';
+export {
+  engineSolver,
+  type SampleSolver,
+  type SampleRequest,
+  type SampleOutcome,
+  type SampleMetrics,
+} from '../src/batch/solver.js';
 export { sampleSettingsSchema, type SampleSettings } from './settings.js';
 export {
   differingSettings,

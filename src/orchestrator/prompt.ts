@@ -106,3 +106,19 @@ export function buildPrompt(
     kwargs: f.chatTemplateKwargs,
   });
 }
+
+/**
+ * A prompt format with a style given on its own (a `--prompt-style` flag, solve's `promptStyle`)
+ * over its own style: the one place the two are merged.
+ */
+export function withStyle(format: PromptFormat, style: PromptStyle | undefined): PromptFormat;
+export function withStyle(
+  format: Partial<PromptFormat> | undefined,
+  style: PromptStyle | undefined,
+): Partial<PromptFormat>;
+export function withStyle(
+  format: Partial<PromptFormat> | undefined,
+  style: PromptStyle | undefined,
+): Partial<PromptFormat> {
+  return { ...format, ...(style ? { style } : {}) };
+}

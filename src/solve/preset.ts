@@ -12,7 +12,7 @@ import type { OpenAIEngineOptions } from '../engine/remote/openai.js';
 import { resolveModelSource } from '../engine/model-source.js';
 import { type HFTokenizer, loadTokenizer } from '../engine/tokenizer.js';
 import { packageRoot } from '../internal/package-root.js';
-import type { PromptFormat } from '../orchestrator/prompt.js';
+import { withStyle, type PromptFormat } from '../orchestrator/prompt.js';
 import {
   checkFormatSpec,
   DEFAULT_FORMAT,
@@ -292,7 +292,7 @@ export function resolvePreset(
       tokenizer: overrides.tokenizer ?? preset.tokenizer.id,
       addedTokens: [...preset.tokenizer.addedTokens],
       chatTemplate: overrides.chatTemplate ?? preset.chatTemplate,
-      prompt: { ...presetPromptFormat(preset), ...(overrides.promptStyle ? { style: overrides.promptStyle } : {}) },
+      prompt: withStyle(presetPromptFormat(preset), overrides.promptStyle),
       stop: { ...preset.stop },
       extraBody: { ...preset.extraBody },
       contextLength: overrides.contextLength ?? preset.contextLength,

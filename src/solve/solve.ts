@@ -6,7 +6,7 @@ import { extractAnswer } from '../math/extract.js';
 import { Controller } from '../orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';
 import { trajectoryMetrics } from '../orchestrator/metrics.js';
-import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
+import { buildPrompt, withStyle, type PromptFormat } from '../orchestrator/prompt.js';
 import { findSchema, runParts, type DecomposeRunOptions, type Decomposition } from '../decompose/run.js';
 import { checkSolveOptions } from './options.js';
 import { SolveError, type SolveOptions, type SolveResult } from './types.js';
@@ -32,7 +32,7 @@ export async function runSolve(
     (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
   const dialect = resolveDialect(options.format);
-  const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
+  const format = withStyle(options.prompt, options.promptStyle);
   const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
   const warnings = unknownCharWarnings(engine, problem);
   // Every event goes to the caller's listeners and `onEvent`; an engine's error is kept as the cause.

@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/types.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { Dialect } from '../../format/dialect.js';
 import { resolveDialect } from '../../format/dialects.js';
-import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
+import { withStyle, type PromptFormat, type PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve/stream.js';
 import { solve } from '../../solve/solve.js';
 import { SolveError, type SolveOptions, type SolveResult } from '../../solve/types.js';
@@ -45,7 +45,7 @@ export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
 export function startGateway(options: GatewayOptions): Promise<RunningServer> {
   const { promptStyle, prompt: format, defaults = {}, format: trajectoryFormat, decompose, ...rest } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
-  const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
+  const prompt = withStyle(format, promptStyle);
   const dialect = resolveDialect(trajectoryFormat);
   return startServer({
     ...rest,
