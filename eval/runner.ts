@@ -30,6 +30,7 @@ import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 import { DEFAULT_PRESET, type ResolvedPreset } from '../src/solve/preset.js';
+import { ResultsError } from './results.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -212,7 +213,7 @@ function rowDifferences(
   if (r.settings !== undefined) {
     const parsed = sampleSettingsSchema.safeParse(r.settings);
     if (!parsed.success)
-      throw new Error(
+      throw new ResultsError(
         `${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`,
       );
     stored = parsed.data;

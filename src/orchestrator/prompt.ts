@@ -3,6 +3,7 @@ import path from 'node:path';
 import { packageRoot } from '../internal/package-root.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import type { DialectName } from '../format/dialect.js';
+import { ThreadweaverError } from '../errors.js';
 
 /**
  * How the problem is put to the model:
@@ -24,7 +25,7 @@ export function loadPrompt(name: string, slots: Record<string, string> = {}): st
   }
   return text.replace(/\{\{(\w+)\}\}/g, (m, slot: string) => {
     const value = slots[slot];
-    if (value === undefined) throw new Error(`prompt ${name}: no value for {{${slot}}}`);
+    if (value === undefined) throw new ThreadweaverError(`prompt ${name}: no value for {{${slot}}}`);
     return value;
   });
 }

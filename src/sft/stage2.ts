@@ -4,7 +4,7 @@
  * trajectories that pass the strict validator and grade correct are kept once each.
  */
 import path from 'node:path';
-import { openResults, RESULTS_FILE, runEval, type Dataset, type ResultRow } from '../../eval/index.js';
+import { openResults, ResultsError, RESULTS_FILE, runEval, type Dataset, type ResultRow } from '../../eval/index.js';
 import { engineSolver } from '../batch/solver.js';
 import type { Engine } from '../engine/types.js';
 import { gradeAnswer } from '../math/grade.js';
@@ -102,7 +102,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   let duplicates = 0;
   for (const row of rows) {
     if (row.text === undefined)
-      throw new Error(
+      throw new ResultsError(
         `${rolloutsDir}/${RESULTS_FILE}: ${row.problemId} sample ${row.sample} was stored without its text`,
       );
     const a = assessTrajectory(row.text, row.gold, o.engine.tokenizer);

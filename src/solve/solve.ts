@@ -10,6 +10,7 @@ import { buildPrompt, withStyle, type PromptFormat } from '../orchestrator/promp
 import { findSchema, runParts, type DecomposeRunOptions, type Decomposition } from '../decompose/run.js';
 import { checkSolveOptions } from './options.js';
 import { SolveError, type SolveOptions, type SolveResult } from './types.js';
+import { ThreadweaverError } from '../errors.js';
 
 /**
  * Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`).
@@ -25,7 +26,7 @@ export async function runSolve(
   options: SolveOptions,
   onEvent?: (e: ControllerEvent) => void,
 ): Promise<SolveResult> {
-  if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
+  if (typeof problem !== 'string' || problem.trim() === '') throw new ThreadweaverError('solve: the problem is empty');
   checkSolveOptions(options);
   const engine =
     options.engine ??

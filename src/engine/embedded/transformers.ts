@@ -151,12 +151,12 @@ export class TransformersEngine implements Engine {
   static async load(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
     const source = resolveModelSource(options.model);
     const missing = missingGraph(source, options.dtype ?? 'q8');
-    if (missing) throw new Error(`model: ${missing}`);
+    if (missing) throw new EngineError(`model: ${missing}`, 'model');
     const tokenizer = await loadTokenizer(source);
     const { model, file } = await loadModel(source, options);
     const config = (model as unknown as { config: Record<string, number> }).config;
     const session = (model as unknown as { sessions: Record<string, OrtSession> }).sessions.model;
-    if (!session) throw new Error('model: no decoder session found');
+    if (!session) throw new EngineError('model: no decoder session found', 'model');
     const heads = config.num_attention_heads!;
     const shape = {
       layers: config.num_hidden_layers!,
@@ -532,7 +532,7 @@ export function graphFileName(
   if (graph === 'original') return 'model';
   const append = path.join(dir, 'onnx', dtype === 'q8' ? 'model_append_quantized.onnx' : 'model_append.onnx');
   if (existsSync(append)) return 'model_append';
-  if (graph === 'append') throw new Error(`model: ${append} not found (graph 'append' was asked for)`);
+  if (graph === 'append') throw new EngineError(`model: ${append} not found (graph 'append' was asked for)`, 'model');
   return 'model';
 }
 
@@ -552,8 +552,9 @@ async function loadModel(source: ModelSource, options: TransformersEngineOptions
       });
       return { model, file: `onnx/${model_file_name}${dtype === 'q8' ? '_quantized' : ''}.onnx` };
     } catch (err) {
-      throw new Error(
+      throw new EngineError(
         `model: cannot load ${source.dir} (dtype ${dtype}): ${err instanceof Error ? err.message : String(err)}`,
+        'model',
         { cause: err },
       );
     }
