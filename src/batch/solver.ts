@@ -1,4 +1,6 @@
 import type { Engine } from '../engine/types.js';
+import type { Dialect } from '../format/dialect.js';
+import { resolveDialect } from '../format/dialects.js';
 import type { ExtractPolicy } from '../math/extract.js';
 import { withStyle, type PromptFormat, type PromptStyle } from '../orchestrator/prompt.js';
 import { solve } from '../solve/solve.js';
@@ -65,6 +67,13 @@ export type SampleSolver<R extends SampleOutcome = SampleOutcome> = (
 
 /** solve() on `engine` for every sample, with `fixed` options over the request's (e.g. a budget). */
 export function engineSolver(engine?: Engine, fixed: Partial<SolveOptions> = {}): SampleSolver<SolveResult> {
+  // A run's samples share their format: its spec text is read once, not once per sample.
+  const dialects = new Map<string, Dialect>();
+  const dialectOf = (spec: string): Dialect => {
+    let d = dialects.get(spec);
+    if (!d) dialects.set(spec, (d = resolveDialect(spec)));
+    return d;
+  };
   return (problem, r) =>
     solve(problem, {
       ...(engine ? { engine } : {}),
@@ -75,7 +84,7 @@ export function engineSolver(engine?: Engine, fixed: Partial<SolveOptions> = {})
       extract: r.extract,
       maxTokens: r.maxTokens,
       prompt: withStyle(r.prompt, r.promptStyle),
-      format: r.format,
+      format: r.format === undefined ? undefined : dialectOf(r.format),
       signal: r.signal,
       ...fixed,
     });

@@ -110,7 +110,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       dialect: this.dialect,
       builder: b,
       emit: this.emit.bind(this),
-      budget: options.maxTokens ?? this.engine.contextLength,
+      maxTokens: options.maxTokens ?? this.engine.contextLength,
       contextLimit: Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength),
       maxTransitions: options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS,
       // One cache scope per run: prefixes are reused within this trajectory only.
@@ -138,7 +138,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       if (fork.signal?.aborted) return { end: 'abort', eos: false };
       if (state.transitions++ >= fork.maxTransitions) return { end: 'transitions', eos: false };
       const room = fork.contextLimit - b.length;
-      const left = fork.budget - b.generated;
+      const left = fork.maxTokens - b.generated;
       if (left <= 0) return { end: 'budget', eos: false };
       if (room <= 0) return { end: 'context', eos: false };
       if (plan.length === 0) {
@@ -185,7 +185,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     if (r.finishReason === 'abort') return { end: 'abort', eos: false, plan: [] };
     if (r.finishReason === 'eos') return { end: 'done', eos: true, plan: [] };
     if (r.finishReason === 'length')
-      return { end: b.generated >= fork.budget ? 'budget' : 'context', eos: false, plan: [] };
+      return { end: b.generated >= fork.maxTokens ? 'budget' : 'context', eos: false, plan: [] };
     if (r.ids.length === 0) return { end: 'done', eos: false, plan: [] };
     if (r.matchedStop !== d.forkTrigger) return { eos: false, plan: [] };
     if (d.limits.maxBlocks !== null && state.blocks >= d.limits.maxBlocks) {

@@ -12,7 +12,8 @@ export interface ForkContext {
   dialect: Dialect;
   builder: TrajectoryBuilder;
   emit: EventEmitter<ControllerEvents>['emit'];
-  budget: number;
+  /** The response budget (solve's maxTokens): generated tokens over the run, every thread counted. */
+  maxTokens: number;
   contextLimit: number;
   maxTransitions: number;
   sampling: { temperature: number; topP: number; cacheScope: string };
@@ -45,7 +46,7 @@ export async function runParallelPhase(ctx: ForkContext, labels: string[]): Prom
       if (ctx.signal?.aborted) end = 'abort';
       else if (ctx.state.transitions++ >= ctx.maxTransitions) end = 'transitions';
     }
-    const left = ctx.budget - ctx.builder.generated;
+    const left = ctx.maxTokens - ctx.builder.generated;
     const pool = Math.min(left, tree.room());
     if (!end && pool <= 0) end = left <= 0 ? 'budget' : 'context';
     if (end) break;
@@ -110,7 +111,7 @@ async function runRound(
     const outcome = settleThread(ctx, tree, t, r, capped);
     if (outcome) ends.add(outcome);
   }
-  const overBudget = b.generated >= ctx.budget;
+  const overBudget = b.generated >= ctx.maxTokens;
   if (ends.has('abort')) return 'abort';
   if (ends.has('eos')) return 'thread-eos';
   if (overBudget) return 'budget';

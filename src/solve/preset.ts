@@ -20,6 +20,7 @@ import {
   formatSpecSchema,
   formatSpecText,
   parseFormatSpec,
+  type FormatSpec,
 } from '../format/dialects.js';
 
 /** A preset that cannot be read: not found, not JSON, or a field its schema refuses (named). */
@@ -233,8 +234,8 @@ export async function presetEngineOptions(preset: Preset, tokenizer?: string): P
 
 /** Explicit settings that replace a preset's (from flags or options); undefined: the preset's. */
 export interface PresetOverrides {
-  /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`). */
-  format?: string | undefined;
+  /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`, or the spec it parses to). */
+  format?: string | FormatSpec | undefined;
   tokenizer?: string | undefined;
   chatTemplate?: 'model' | 'none' | undefined;
   promptStyle?: PromptFormat['style'] | undefined;
@@ -293,7 +294,9 @@ export function resolvePreset(
     overridden,
     settings: {
       format:
-        overrides.format !== undefined ? formatSpecText(parseFormatSpec(overrides.format)) : presetFormatSpec(preset),
+        overrides.format === undefined
+          ? presetFormatSpec(preset)
+          : formatSpecText(typeof overrides.format === 'string' ? parseFormatSpec(overrides.format) : overrides.format),
       engine: preset.engine,
       tokenizer: overrides.tokenizer ?? preset.tokenizer.id,
       addedTokens: [...preset.tokenizer.addedTokens],

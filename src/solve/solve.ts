@@ -1,7 +1,6 @@
 import { bindSession } from '../engine/session.js';
 import { embeddedEngine } from '../engine/load.js';
 import type { Engine } from '../engine/types.js';
-import { resolveDialect } from '../format/dialects.js';
 import { extractAnswer } from '../math/extract.js';
 import { Controller } from '../orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';
@@ -27,12 +26,11 @@ export async function runSolve(
   onEvent?: (e: ControllerEvent) => void,
 ): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new ThreadweaverError('solve: the problem is empty');
-  checkSolveOptions(options);
+  const dialect = checkSolveOptions(options);
   const engine =
     options.engine ??
     (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
-  const dialect = resolveDialect(options.format);
   const format = withStyle(options.prompt, options.promptStyle);
   const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
   const warnings = unknownCharWarnings(engine, problem);
