@@ -1,4 +1,5 @@
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { transformersJs } from './transformers-js.js';
 import { hubLoadError, type ModelSource } from './model-source.js';
 import type { ChatMessage, ChatTemplateOptions, Tokenizer } from './types.js';
 import { EngineError } from './errors.js';
@@ -97,6 +98,7 @@ interface AddedToken {
 
 /** Load a tokenizer from a resolved model source (local folders never touch the network). */
 export async function loadTokenizer(source: ModelSource): Promise<HFTokenizer> {
+  const { AutoTokenizer, env } = await transformersJs();
   if (source.kind === 'local') {
     env.localModelPath = source.parent + '/';
     env.allowLocalModels = true;

@@ -1,4 +1,4 @@
-import { Tensor } from '@huggingface/transformers';
+import { loadedTransformersJs } from '../transformers-js.js';
 import { appendKV, emptyKV, kvInput, type KVCache, type KVLayout } from './kv-cache.js';
 import { EngineError } from '../errors.js';
 
@@ -42,6 +42,7 @@ export function range(from: number, to: number): number[] {
 // transformers.js wraps onnxruntime's Tensor; building through it avoids a direct dependency on
 // the runtime package while handing the session the exact tensor class it expects.
 function ortTensor(type: 'int64' | 'float32', data: BigInt64Array | Float32Array, dims: number[]): unknown {
+  const { Tensor } = loadedTransformersJs();
   return (new Tensor(type, data, dims) as unknown as { ort_tensor: unknown }).ort_tensor;
 }
 

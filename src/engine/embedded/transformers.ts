@@ -1,7 +1,7 @@
 import { EngineError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { AutoModelForCausalLM, env } from '@huggingface/transformers';
+import { transformersJs } from '../transformers-js.js';
 import { keepRows, selectRows, type KVCache } from './kv-cache.js';
 import { hubLoadError, missingGraph, resolveModelSource, type ModelSource } from '../model-source.js';
 import { cascadeFault } from './cascade.js';
@@ -190,7 +190,7 @@ export class TransformersEngine implements Engine {
       engine.cascadeMinPrefix = Math.max(1, options.cascadeMinPrefix ?? DEFAULT_CASCADE_MIN_PREFIX);
     }
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
-    const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
+    const root = source.kind === 'local' ? source.dir : path.join((await transformersJs()).env.cacheDir ?? '', source.id);
     engine.loaded = {
       model: source.kind === 'local' ? source.dir : source.id,
       dtype: options.dtype ?? 'q8',
@@ -537,6 +537,7 @@ export function graphFileName(
 }
 
 async function loadModel(source: ModelSource, options: TransformersEngineOptions, stem?: string) {
+  const { AutoModelForCausalLM, env } = await transformersJs();
   const session_options = { intraOpNumThreads: options.threads ?? 1, interOpNumThreads: 1 };
   const dtype = options.dtype ?? 'q8';
   if (source.kind === 'local') {
