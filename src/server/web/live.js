@@ -20,8 +20,8 @@ const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
 /** How a run ended, in the words and colour (the `data-state`) the page shows it with. */
 const ENDINGS = {
-  done: { state: 'done', lane: '✓ done' },
-  'thread-eos': { state: 'done', lane: '✓ done' },
+  done: { state: 'done' },
+  'thread-eos': { state: 'done' },
   budget: { state: 'budget', why: 'the budget ran out', title: 'budget spent', lane: 'cut: budget spent' },
   context: { state: 'context', why: "the model's context filled up", title: 'context full', lane: 'cut: context full' },
   transitions: {
@@ -128,7 +128,7 @@ class RunView {
         this.write(l, threadBody(e.text));
         const cut = e.finishReason === 'length' || e.finishReason === 'abort';
         l.lane.dataset.state = cut ? 'cut' : 'done';
-        l.state.textContent = cut ? 'cut off' : '✓ done';
+        l.state.textContent = cut ? 'cut off' : '';
         l.info.textContent = `${e.tokens} tokens · ${e.ms} ms`;
         const live = this.live.threads.find((x) => x.block === e.block && x.thread === e.thread);
         if (live) Object.assign(live, { end: t, tokens: e.tokens, cut });

@@ -81,11 +81,17 @@ export function renderTimeline(container, model, { now = 0, end: fixedEnd } = {}
   });
   const axisY = model.rows.length * (ROW_H + GAP) + 6;
   el('line', { x1: LABEL_W, x2: LABEL_W + plotW, y1: axisY, y2: axisY, class: 'axis', 'data-end': end }, svg);
-  const step = niceStep(end, 8);
+  // About one tick per 80 px, so their labels never touch on a narrow screen.
+  const step = niceStep(end, Math.min(8, Math.max(2, Math.floor(plotW / 80))));
+  const secondsDigits = step % 1000 === 0 ? 0 : step % 100 === 0 ? 1 : 2;
   for (let v = 0; v <= end + 1e-9; v += step) {
     el('line', { x1: x(v), x2: x(v), y1: axisY, y2: axisY + 4, class: 'axis' }, svg);
     const label =
-      model.unit === 'ms' ? (step >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`) : `${Math.round(v)}`;
+      model.unit === 'ms'
+        ? end >= 1000
+          ? `${(v / 1000).toFixed(secondsDigits)} s`
+          : `${Math.round(v)} ms`
+        : `${Math.round(v)}`;
     el('text', { x: x(v), y: axisY + 16, 'text-anchor': 'middle', class: 'tick' }, svg).textContent = label;
   }
   // The unit on a line of its own under the ticks, so it never runs into the first one.

@@ -383,7 +383,7 @@ async function problemPage(params) {
     ),
   );
   main.append(
-    h('p', {}, h('a', { href: '/', id: 'back' }, '← all problems')),
+    h('p', { class: 'back' }, h('a', { href: '/', id: 'back' }, '← all problems')),
     h(
       'section',
       { class: 'panel', id: 'problem', 'data-problem-id': p.problemId },
