@@ -13,7 +13,12 @@ import { fourThreadEngine, FOUR_PROBLEM, makeFourThreadRun } from '../support/we
 
 // What the functions run in the page use (this tsconfig has no DOM library).
 declare const document: any, innerWidth: number, innerHeight: number;
+declare function requestAnimationFrame(f: () => void): number;
 declare function getComputedStyle(el: unknown): { color: string; getPropertyValue(name: string): string };
+
+/** Two frames on: resize observers (the lanes' columns, the timelines' widths) have run. */
+const nextFrames = (page: Page) =>
+  page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 
 const ENDED = ['done', 'error', 'stopped', 'budget', 'context', 'transitions']
   .map((s) => `#status[data-state="${s}"]`)
@@ -214,7 +219,7 @@ describe.skipIf(!hasChromium)('four threads and every ending, in the browser', (
 
   /** Where each lane of the page's first block is, against the viewport, the block and the page. */
   async function laneBoxes(page: Page) {
-    await page.waitForTimeout(100); // the lanes fit their columns on the next frame after a resize
+    await nextFrames(page); // the lanes fit their columns in the frame after a resize
     return page.$eval('.block', (block) => {
       block.scrollIntoView({ block: 'start' });
       const lanes = block.querySelector('.lanes')!;
@@ -386,7 +391,7 @@ describe.skipIf(!hasChromium)('four threads and every ending, in the browser', (
     expectAllLanesInView(phone);
     expect(new Set(phone.lanes.map((l) => Math.round(l.left))).size).toBe(1);
     await page.setViewportSize({ width: 1280, height: 800 });
-    await page.waitForTimeout(100);
+    await nextFrames(page);
 
     expect(await page.textContent('.block-head')).toMatch(/^parallel block 1 · 4 threads/);
     expect(await page.textContent('.sample[data-mode="parallel"] .hint')).toContain('1 block, 4 threads');
