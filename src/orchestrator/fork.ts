@@ -142,7 +142,7 @@ function settleThread(
       kind: 'thread-tokens',
       block: t.block.index,
       thread: t.label,
-      message: `thread ${t.label} of block ${t.block.index} reached ${d.limits.maxThreadTokens} tokens: closed`,
+      message: `thread ${t.label} of block ${t.block.index + 1} reached ${d.limits.maxThreadTokens} tokens: closed`,
     });
     return undefined;
   }
@@ -174,7 +174,7 @@ function nest(ctx: ForkContext, tree: BlockTree, t: ThreadRun): 'forked' | 'cont
     ctx.limit({
       kind: 'depth',
       ...where,
-      message: `thread ${t.label} of block ${t.block.index} opened a block ${t.block.depth + 1} deep (limit ${d.limits.maxDepth}): written on in the thread`,
+      message: `thread ${t.label} of block ${t.block.index + 1} opened a block ${t.block.depth + 1} deep (limit ${d.limits.maxDepth}): written on in the thread`,
     });
     return 'continue';
   }
