@@ -190,7 +190,8 @@ export class TransformersEngine implements Engine {
       engine.cascadeMinPrefix = Math.max(1, options.cascadeMinPrefix ?? DEFAULT_CASCADE_MIN_PREFIX);
     }
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
-    const root = source.kind === 'local' ? source.dir : path.join((await transformersJs()).env.cacheDir ?? '', source.id);
+    const root =
+      source.kind === 'local' ? source.dir : path.join((await transformersJs()).env.cacheDir ?? '', source.id);
     engine.loaded = {
       model: source.kind === 'local' ? source.dir : source.id,
       dtype: options.dtype ?? 'q8',
