@@ -17,6 +17,10 @@ import { chatMessage, finishReason, runReport, usage } from './reply.js';
 import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
 import { streamRun } from './stream.js';
 
+/**
+ * Options of startGateway: the engine, model id, prompt and trajectory format, request defaults
+ * and decompose policy, over the model server's options.
+ */
 export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelName'> {
   /** The engine every run decodes on (embedded, a server, or several routed). */
   engine: Engine;
