@@ -38,6 +38,7 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   decompose?: DecomposePolicy | undefined;
 }
 
+/** The gateway's base model id when `modelName` is not given. */
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
 
 /**

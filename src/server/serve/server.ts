@@ -40,6 +40,7 @@ export interface RunningServer extends Host {
   baseURL: string;
 }
 
+/** One path's handlers by HTTP method, and whether the API key guards it. */
 export interface Route {
   methods: Partial<Record<string, Handler>>;
   /**
