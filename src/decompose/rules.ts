@@ -12,7 +12,7 @@ const INLINE = /^([\s\S]*?)\b(?:for each of|each of|all of)(?: the following)?\s
 
 /**
  * The schema of a prompt's explicit list (numbered, bulleted, or inline after "each of:"), or null
- * when it has none of at least two items.
+ * when it has no list of 2 to MAX_PARTS items.
  */
 export function extractByRules(prompt: string): PromptSchema | null {
   return listSchema(prompt) ?? inlineSchema(prompt);

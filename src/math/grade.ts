@@ -35,7 +35,7 @@ export interface GradeOptions {
   extract?: ExtractPolicy;
 }
 
-/** A grader's verdict: whether the answers are equal, and the rule that decided it. */
+/** A grader's verdict: whether the answers are equal, and why. */
 export type GradeResult = Verdict;
 
 /** Any grader of a predicted answer against the gold one (gradeAnswer is the default of eval and rollouts). */

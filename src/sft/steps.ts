@@ -25,7 +25,7 @@ export interface PlanGroup {
   reason: string;
 }
 
-/** The step-1 answer: the reasoning's steps, and the groups of them that may run side by side. */
+/** The step-1 answer, the reasoning's steps and the groups of them that may run side by side. */
 export interface StepPlan {
   steps: PlanStep[];
   groups: PlanGroup[];

@@ -192,7 +192,7 @@ export function presetSampling(preset: Preset, use: PresetUse, samplesPerProblem
   return preset.sampling[use];
 }
 
-/** The prompt format a preset pins (a copy the caller may change). */
+/** The prompt format a preset pins (a shallow copy of its `prompt`). */
 export function presetPromptFormat(preset: Preset): PromptFormat {
   return { ...preset.prompt };
 }
