@@ -17,6 +17,7 @@ export interface ArithSubGoal {
   value: number;
 }
 
+/** One synthetic arithmetic task: its family, problem and answer, and the parts its reasoning is rendered from. */
 export interface ArithTask {
   family: ArithFamily;
   problem: string;

@@ -30,6 +30,7 @@ export interface ConvertedRow {
   [field: string]: unknown;
 }
 
+/** A named benchmark: its converted file, public source, licence and row count, and how source rows become ours. */
 export interface Benchmark {
   name: string;
   /** The converted file's name in a data folder. */
@@ -80,6 +81,7 @@ function jsonSafe(v: unknown): unknown {
 
 const PARQUET_EXPORT = 'refs/convert/parquet';
 
+/** Every named benchmark, as `--dataset NAME` and `threadweaver data fetch` know them. */
 export const BENCHMARKS: readonly Benchmark[] = [
   {
     name: 'aime24',

@@ -14,6 +14,7 @@ import { parseJsonLines, type RowIssue } from '../src/internal/jsonl.js';
 import { packageRoot } from '../src/internal/package-root.js';
 import { ThreadweaverError } from '../src/errors.js';
 
+/** One problem of a dataset: its id, text and gold answer, and the row's other fields. */
 export interface Problem {
   /** Unique within its dataset (the results store keys on it). */
   id: string;
@@ -36,6 +37,7 @@ export interface DatasetSource {
   seed?: number;
 }
 
+/** A named list of problems, with where its rows came from. */
 export interface Dataset {
   name: string;
   problems: Problem[];
@@ -43,6 +45,10 @@ export interface Dataset {
   source?: DatasetSource;
 }
 
+/**
+ * Which dataset loadDataset loads (a benchmark name, `arith` or a file), with the limit and seed
+ * that pick its problems.
+ */
 export interface DatasetSpec {
   /** A benchmark name (see BENCHMARK_FILES), `arith`, or a path to a JSONL file. */
   name?: string | undefined;

@@ -29,6 +29,7 @@ export function fileUrl(endpoint: string, f: HubFile): string {
   return `${endpoint}/datasets/${segments(f.repo)}/resolve/${encodeURIComponent(f.revision)}/${segments(f.path)}`;
 }
 
+/** Options of fetchBenchmark: the data folder, hub or mirror, token, timeout, abort signal and a callback per file. */
 export interface FetchOptions {
   /** Where to store the converted file (default: defaultCacheDir()). */
   dataDir?: string | undefined;
@@ -44,6 +45,7 @@ export interface FetchOptions {
   onFile?: ((e: { benchmark: string; url: string; bytes: number }) => void) | undefined;
 }
 
+/** What fetchBenchmark stored: the converted file, its rows, and the files downloaded. */
 export interface FetchResult {
   name: string;
   /** The converted JSONL file written. */

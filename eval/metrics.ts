@@ -56,6 +56,10 @@ export interface ModeSummary {
   k: number;
 }
 
+/**
+ * How much faster parallel mode is than sequential on the same problems, by tokens and by wall
+ * time, with bootstrap intervals.
+ */
 export interface SpeedupSummary {
   /** mean sequential total tokens / mean parallel critical-path tokens. */
   tokenLatencyRatioOfMeans: number | null;
@@ -87,6 +91,10 @@ export interface GroupSummary {
   speedup: SpeedupSummary;
 }
 
+/**
+ * One dataset's figures in a run summary (per mode, and the speedups), and the same per problem
+ * family when rows carry one.
+ */
 export interface DatasetSummary extends GroupSummary {
   /** The same figures per problem family, when rows carry one. */
   families?: Record<string, GroupSummary>;

@@ -5,6 +5,7 @@
 import { formatProgressBar } from '../src/batch/progress.js';
 import type { Mode } from './results.js';
 
+/** Where an eval run stands: samples done, accuracy per mode and speedup so far, elapsed time, and the last sample. */
 export interface EvalProgress {
   /** Samples finished, including those found already stored when the run resumed. */
   done: number;

@@ -28,6 +28,10 @@ export interface DatasetProvenance {
   seed?: number;
 }
 
+/**
+ * What produced a run's numbers: versions, model and its weights' sha256, engine, every sampling
+ * and grading setting, and each dataset's file.
+ */
 export interface Provenance {
   /** threadweaver-ts version that wrote the summary. */
   version: string;

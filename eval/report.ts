@@ -8,7 +8,9 @@ import { problemSpeedups, type GroupSummary, type ModeSummary, type SampleRow } 
 import type { RunSummary } from './summary.js';
 import { histogramSvg, lineChartSvg, type Point } from './svg.js';
 
+/** The report's file name in a run folder. */
 export const REPORT_FILE = 'report.md';
+/** The charts' folder in a run folder (the SVG files the report shows). */
 export const CHARTS_DIR = 'charts';
 
 export interface Chart {

@@ -9,7 +9,9 @@ import { parseJsonLine } from '../src/internal/jsonl.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 import { ThreadweaverError } from '../src/errors.js';
 
+/** How a sample is solved, with fork/join reasoning (`parallel`) or without it (`sequential`). */
 export type Mode = 'parallel' | 'sequential';
+/** Both modes, parallel first. */
 export const MODES: readonly Mode[] = ['parallel', 'sequential'];
 
 /** One graded sample. */
@@ -141,6 +143,7 @@ export function resultRow(s: GradedSample): ResultRow {
 /** The results file: rows keyed by (dataset, problem, sample, mode). */
 export type ResultsStore = JsonlStore<ResultRow, ResultKey>;
 
+/** A results file that cannot be used: a bad line (named `file:line`), or a stored row that does not fit the run. */
 export class ResultsError extends ThreadweaverError {
   override name = 'ResultsError';
 }

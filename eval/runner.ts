@@ -32,6 +32,7 @@ import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 import { DEFAULT_PRESET, type ResolvedPreset } from '../src/solve/preset.js';
 import { ResultsError } from './results.js';
 
+/** The results file's name in a run folder (one graded sample per line). */
 export const RESULTS_FILE = 'results.jsonl';
 
 /** One sample as the eval runner asks its solver for it (the batch runs' SampleRequest). */
@@ -43,6 +44,10 @@ export type EvalSolveResult = SampleOutcome;
 /** Solves one sample: `engineSolver(engine)` (src/batch/solver.ts) runs solve() on an engine. */
 export type EvalSolveFn = SampleSolver;
 
+/**
+ * What runEval runs and records: datasets, samples and modes, sampling and seeds, the run folder,
+ * the solver and grader, and the settings stored with every row.
+ */
 export interface RunEvalOptions {
   /** Loaded datasets (see loadDataset). Problem ids must be unique within each. */
   datasets: Dataset[];
@@ -101,6 +106,7 @@ export interface RunEvalOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** What runEval returns: the summary, the files written, samples solved and resumed, and whether it was aborted. */
 export interface RunEvalResult {
   summary: RunSummary;
   files: { results: string; summary: string; report: string; charts: string[] };

@@ -13,8 +13,10 @@ import type { ExtractPolicy } from '../src/math/extract.js';
 import type { ResolvedPreset } from '../src/solve/preset.js';
 import { ThreadweaverError } from '../src/errors.js';
 
+/** The summary's file name in a run folder. */
 export const SUMMARY_FILE = 'summary.json';
 
+/** The settings a run summary was made with: samples, modes, sampling, seed base, extraction and preset. */
 export interface RunConfig {
   k: number;
   modes: Mode[];
@@ -27,6 +29,7 @@ export interface RunConfig {
   preset?: ResolvedPreset;
 }
 
+/** A run's `summary.json`: its settings, provenance, how the intervals were made, and the figures per dataset. */
 export interface RunSummary {
   version: 1;
   createdAt: string;

@@ -7,6 +7,7 @@
  */
 import { createRng } from '../src/internal/random.js';
 
+/** How bootstrap intervals are drawn: resamples and seed. */
 export interface BootstrapOptions {
   /** Resamples of the problems (default 1000). */
   resamples?: number;
@@ -17,6 +18,7 @@ export interface BootstrapOptions {
 export const DEFAULT_RESAMPLES = 1000;
 export const CONFIDENCE = 0.95;
 
+/** A confidence interval as its lower and upper bounds. */
 export type Interval = [lo: number, hi: number];
 
 /**
@@ -91,6 +93,7 @@ export function pooledAccuracy(problems: readonly ProblemScore[]): number | null
   return n > 0 ? c / n : null;
 }
 
+/** The uncertainty of an accuracy over problems: its standard error and 95% bootstrap interval. */
 export interface AccuracyUncertainty {
   /** Standard error over problems (each problem's share of correct samples is one score). */
   stderr: number;

@@ -10,6 +10,7 @@ export interface ScoredTrajectory {
   reward: number;
 }
 
+/** Whether computeAdvantages divides r − mean by the group's std (standard GRPO) or not (P-GRPO, the default). */
 export interface AdvantageOptions {
   /** 'mean': P-GRPO, r − mean (default). 'std': standard GRPO, (r − mean) / (std + epsilon). */
   normalize?: 'mean' | 'std';

@@ -24,6 +24,7 @@ export interface ExpandedCall {
   finishReason: FinishReason;
 }
 
+/** How expandCalls writes each call's completion (the EOS id it appends to calls that ended on EOS). */
 export interface ExpandOptions {
   /**
    * Append this id to the completion of every call that ended on EOS. Engines drop the EOS

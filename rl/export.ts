@@ -12,15 +12,23 @@ import { sftLayout, type TrieLayout } from '../src/trie/index.js';
 import { expandCalls } from './calls.js';
 import { readRolloutLines, rolloutUid, RolloutFileError, type RolloutRow } from './rollout-row.js';
 
+/** The training exports of a rollouts file (see exportRollouts). */
 export const EXPORT_FORMATS = ['sft', 'trie', 'rl'] as const;
+/** The name of a training export of a rollouts file (`sft`, `trie` or `rl`). */
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/** A row of the `sft` export: the trajectory as chat messages. */
 export interface SftExportRow {
   messages: ChatMessage[];
 }
 
+/** A row of the `trie` export: the trajectory's trie-packed SFT layout. */
 export type TrieExportRow = TrieLayout;
 
+/**
+ * A row of the `rl` export: one engine call with its context, its generated ids and the
+ * trajectory's advantage (verl-style field names).
+ */
 export interface RlExportRow {
   /** The call's full context: prompt, trajectory so far, and a thread's `\n<Thread>\n{n}:`. */
   prompt_ids: number[];
@@ -97,6 +105,10 @@ export function rlExportRows(row: RolloutRow): RlExportRow[] {
   }));
 }
 
+/**
+ * Options of exportRollouts: the rollouts file and output, the format, a correct-only filter, and
+ * the tokenizer the trie format needs.
+ */
 export interface ExportOptions {
   /** A final rollouts file (runRollouts' `out`). */
   input: string;
@@ -110,6 +122,7 @@ export interface ExportOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** What exportRollouts did: trajectories read and exported, rows written. */
 export interface ExportResult {
   /** Trajectories read / exported. */
   read: number;

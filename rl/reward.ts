@@ -18,8 +18,10 @@ export const RewardConfigSchema = z.strictObject({
   countPromptTokens: z.boolean().default(true),
 });
 
+/** Reward settings with every default filled in (see RewardConfigSchema). */
 export type RewardConfig = z.infer<typeof RewardConfigSchema>;
 
+/** What a trajectory's reward is computed from: correctness, T, L, prompt tokens and the format check. */
 export interface RewardInput {
   correct: boolean;
   /** T: every response token, all threads included (prompt excluded). */
@@ -31,6 +33,7 @@ export interface RewardInput {
   formatValid?: boolean;
 }
 
+/** A trajectory's reward and its parts (correctness, speed bonus, η, format penalty). */
 export interface Reward {
   reward: number;
   /** The correctness term (correctReward or incorrectReward). */
@@ -48,6 +51,10 @@ export function rewardConfig(config: Partial<RewardConfig> = {}): RewardConfig {
   return RewardConfigSchema.parse(config);
 }
 
+/**
+ * The reward of one trajectory, its correctness term plus the clipped speed bonus on a correct
+ * answer, minus any format penalty (`config` over the defaults).
+ */
 export function computeReward(input: RewardInput, config: Partial<RewardConfig> | RewardConfig = {}): Reward {
   const c = rewardConfig(config);
   const { totalTokens: t, criticalPathTokens: l, promptTokens: p } = input;

@@ -13,6 +13,7 @@ import { RewardConfigSchema, type Reward, type RewardConfig } from './reward.js'
 import { parseJsonLine, readJsonLines } from '../src/internal/jsonl.js';
 import { ThreadweaverError } from '../src/errors.js';
 
+/** How a rollout run's advantages are scaled, `mean` (P-GRPO) or `std` (GRPO). */
 export type AdvantageMode = 'mean' | 'std';
 
 /** One engine call of the trajectory, as stored. */
@@ -98,6 +99,10 @@ const callSchema = z.object({
   finishReason: z.enum(['stop', 'eos', 'length', 'abort']),
 });
 
+/**
+ * The zod schema a rollout row is validated with when read from a file (settings missing in older
+ * files get their defaults).
+ */
 export const RolloutRowSchema = resultRowSchema.extend({
   totalTokens: count,
   criticalPathTokens: count,

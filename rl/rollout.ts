@@ -49,6 +49,10 @@ export type RolloutSolveOptions = SampleRequest;
 /** Produces one trajectory; the default is `solve()` on the run's engine. */
 export type RolloutSolveFn = SampleSolver<SolveResult>;
 
+/**
+ * Where a rollout run stands: trajectories and groups done, accuracy and mean reward so far, and
+ * the last trajectory stored.
+ */
 export interface RolloutProgress {
   /** Trajectories stored (resumed ones included) out of `total`. */
   done: number;
@@ -65,6 +69,10 @@ export interface RolloutProgress {
   last?: { problemId: string; sample: number; correct: boolean; reward: number };
 }
 
+/**
+ * Options of runRollouts: the dataset and group size, sampling, prompt and format, the output
+ * file, the solver, grader, reward and advantage, and progress.
+ */
 export interface RolloutOptions {
   dataset: Dataset;
   /** Trajectories per problem (≥ 1). */
@@ -111,6 +119,10 @@ export interface RolloutOptions {
   progressEvery?: number | undefined;
 }
 
+/**
+ * What runRollouts returns: the summary and final rows of its plan, trajectories solved and
+ * resumed, and warnings for training.
+ */
 export interface RolloutResult {
   /** Over the final rows of this run's plan. */
   summary: RolloutSummary;

@@ -1,6 +1,7 @@
 /** Aggregate figures of a set of rollout rows (the CLI's closing line). */
 import type { RolloutRow } from './rollout-row.js';
 
+/** Aggregate figures of a set of rollout rows: means and shares, and how many groups give no learning signal. */
 export interface RolloutSummary {
   trajectories: number;
   /** Distinct (dataset, problem, mode) groups. */
@@ -29,6 +30,7 @@ type SummaryInput = Pick<
 
 const groupKey = (r: SummaryInput): string => JSON.stringify([r.dataset, r.problemId, r.mode]);
 
+/** The RolloutSummary of `rows`, grouped by dataset, problem and mode. */
 export function summarizeRollouts(rows: readonly SummaryInput[]): RolloutSummary {
   const n = rows.length;
   const mean = (f: (r: SummaryInput) => number): number | null => (n ? rows.reduce((s, r) => s + f(r), 0) / n : null);

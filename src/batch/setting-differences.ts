@@ -6,6 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ThreadweaverError } from '../errors.js';
 
+/** One setting whose stored value differs from this run's, as SettingsMismatchError lists them. */
 export interface SettingDifference {
   /** In words: `temperature`, `top-p`, `model sha256`, … */
   setting: string;

@@ -10,6 +10,10 @@ const NUMBERED = /^\s*(?:(\d+)[.)]|\((\d+)\))\s+(\S.*)$/;
 const BULLET = /^\s*[-*•]\s+(\S.*)$/;
 const INLINE = /^([\s\S]*?)\b(?:for each of|each of|all of)(?: the following)?\s*:\s*([\s\S]+?)([.?!]?)\s*$/i;
 
+/**
+ * The schema of a prompt's explicit list (numbered, bulleted, or inline after "each of:"), or null
+ * when it has no list of 2 to MAX_PARTS items.
+ */
 export function extractByRules(prompt: string): PromptSchema | null {
   return listSchema(prompt) ?? inlineSchema(prompt);
 }

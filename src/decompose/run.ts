@@ -20,8 +20,13 @@ import { partInputs, partPrompts, type PromptSchema } from './schema.js';
 
 /** How the schema is found: the rules only, the model only, or the rules and then the model. */
 export const DECOMPOSE_POLICIES = ['rules', 'model', 'auto'] as const;
+/** How a prompt's schema is found (see DECOMPOSE_POLICIES). */
 export type DecomposePolicy = (typeof DECOMPOSE_POLICIES)[number];
 
+/**
+ * One part of a decomposed prompt with the completion that answered it (its text, extracted
+ * answer, tokens and time).
+ */
 export interface DecomposedPart {
   /** The input (or `1`…`n` in the count form). */
   input: string;

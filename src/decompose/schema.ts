@@ -5,6 +5,10 @@
  */
 import { z } from 'zod';
 
+/**
+ * A prompt split for prompt-level forks (ParallelPrompt's row shape): a task template, shared
+ * context, and the independent inputs or a count.
+ */
 export interface PromptSchema {
   /** The task for one input; `{data}` marks where the input goes (absent in the `n` form). */
   template: string;

@@ -4,6 +4,7 @@ export interface ChatMessage {
   content: string;
 }
 
+/** How a tokenizer's chat template renders messages. */
 export interface ChatTemplateOptions {
   /** End with the assistant header (default true). */
   addGenerationPrompt?: boolean;
@@ -23,8 +24,13 @@ export interface Tokenizer {
   singleTokenId(text: string): number | undefined;
 }
 
+/**
+ * Why a completion ended: a stop string matched (`stop`), EOS, the token limit (`length`), or the
+ * caller's signal (`abort`).
+ */
 export type FinishReason = 'stop' | 'eos' | 'length' | 'abort';
 
+/** How tokens are sampled: temperature, top-p and seed (greedy when the temperature is unset or near 0). */
 export interface SamplingOptions {
   /** ≥ 0. Below 1e-5 (including 0 and undefined) decoding is greedy, as in vLLM. */
   temperature?: number;
@@ -38,6 +44,7 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+/** One completion asked of an engine: the prompt, its token budget and stops, sampling, and the cache scope. */
 export interface CompletionRequest extends SamplingOptions {
   /** Raw prompt: text, or token ids (ids avoid re-tokenizing generated text). */
   prompt: string | readonly number[];
@@ -55,6 +62,7 @@ export interface CompletionRequest extends SamplingOptions {
   onDelta?: (delta: string) => void;
 }
 
+/** Token counts (and prefill time) of one completion, and where the counts came from. */
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
@@ -69,6 +77,7 @@ export interface Usage {
   source: 'engine' | 'server' | 'tokenizer';
 }
 
+/** What an engine returns for one completion: its text and ids, why it ended, usage and timing. */
 export interface CompletionResult {
   /** Generated text, including a matched stop, excluding an EOS token's text. */
   text: string;

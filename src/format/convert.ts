@@ -14,13 +14,19 @@
  */
 import type { BlockContent, Dialect, ForkBlock } from './dialect.js';
 
+/** A converted trajectory, or the reason it cannot be converted without loss. */
 export type Conversion = { ok: true; text: string } | { ok: false; reason: string };
 
+/** What convertTrajectory may lose on request. */
 export interface ConvertOptions {
   /** Drop the plan when the target has none (Parallel-R1): the outlines are lost. */
   dropPlan?: boolean;
 }
 
+/**
+ * Convert a trajectory from one format to another, block by block, or say why it cannot be done
+ * without loss. The source must pass its own strict check, and the result passes the target's.
+ */
 export function convertTrajectory(text: string, from: Dialect, to: Dialect, options: ConvertOptions = {}): Conversion {
   const refuse = (reason: string): Conversion => ({ ok: false, reason });
   const bad = from.validate(text);

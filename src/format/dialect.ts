@@ -55,7 +55,9 @@ export interface Dialect {
   renderBlock(block: BlockContent): string;
 }
 
+/** The names of the built-in trajectory formats, the default (`threadweaver`) first. */
 export const DIALECT_NAMES = ['threadweaver', 'multiverse', 'parallel-r1', 'npr'] as const;
+/** The name of a built-in trajectory format (see DIALECT_NAMES). */
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
 /**
@@ -99,6 +101,10 @@ export interface ForkThread {
   blocks: ForkBlock[];
 }
 
+/**
+ * One block of a parsed trajectory in any format, with its plan, threads and reduce step. Offsets
+ * are into the parsed text.
+ */
 export interface ForkBlock {
   /** Offset of the block's first tag. */
   start: number;

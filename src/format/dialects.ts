@@ -26,6 +26,7 @@ export interface FormatSpec {
   threadTokens?: number;
 }
 
+/** The format used when none is named (ThreadWeaver, the bundled model's). */
 export const DEFAULT_FORMAT: DialectName = 'threadweaver';
 
 const whole = (min: number) => z.number().int().min(min);

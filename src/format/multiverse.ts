@@ -43,6 +43,10 @@ export const MULTIVERSE_MAX_DEPTH = 6;
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 
+/**
+ * The Multiverse format (`<Goal>` plans, `<Path>` threads, a `<Conclusion>` per block), whose
+ * blocks nest up to `maxDepth` deep (default 6).
+ */
 export function multiverse(options: { maxDepth?: number | undefined; maxThreads?: number | undefined } = {}): Dialect {
   const maxDepth = options.maxDepth ?? MULTIVERSE_MAX_DEPTH;
   return {

@@ -22,6 +22,10 @@ import { FormatError } from './errors.js';
 const NAMES = ['guideline', 'plan', 'step', 'takeaway'] as const;
 const PLAN_RE = /<plan>\s*([0-9]+(?:\.[0-9]+)*)\s*:/g;
 
+/**
+ * The NPR format (`<guideline>` plans, `<step>` threads, the model's own `<takeaway>` after each
+ * round), without nesting.
+ */
 export function npr(options: { maxThreads?: number } = {}): Dialect {
   return {
     name: 'npr',

@@ -34,6 +34,10 @@ export interface ParallelR1Options {
   maxThreadTokens?: number | null;
 }
 
+/**
+ * The Parallel-R1 format, which starts `paths` threads (default 2) at every `<Parallel>`, with no
+ * plan and a `<Summary>` after each block. A `paths` below 1 or not whole is refused.
+ */
 export function parallelR1(options: ParallelR1Options = {}): Dialect {
   const paths = options.paths ?? PARALLEL_R1_PATHS;
   if (!Number.isInteger(paths) || paths < 1)

@@ -11,6 +11,7 @@ function renderParsedBlock(block: ParallelBlock): string {
   return TAG.parallelOpen + block.parts.map((p) => p.raw).join('') + (block.closed ? TAG.parallelClose : '');
 }
 
+/** What formatBlock writes for one ThreadWeaver block: its outlines and one thread per outline, in order. */
 export interface BlockSpec {
   /** Outline texts, numbered 1..k in order. */
   outlines: readonly string[];

@@ -12,7 +12,9 @@ export const TAG = {
   threadClose: '</Thread>',
 } as const;
 
+/** The key of a tag in TAG (`thinkOpen`, `parallelClose`, …). */
 export type TagName = keyof typeof TAG;
+/** Every ThreadWeaver tag, in TAG's order: the format's tags, which a checkpoint adds as tokens. */
 export const ALL_TAGS: readonly string[] = Object.values(TAG);
 
 /** Tags that may appear inside a `<Parallel>` block (the reference data filter's list). */

@@ -40,6 +40,10 @@ export function threadweaverForkTree(tree: TrajectoryTree): ForkTree {
   return { source: tree.source, blocks };
 }
 
+/**
+ * The ThreadWeaver format (the default), with the bundled model's bytes and the reference
+ * controller's fork and join.
+ */
 export const threadweaver: Dialect = {
   name: 'threadweaver',
   title: 'ThreadWeaver',

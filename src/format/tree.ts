@@ -25,6 +25,7 @@ export interface Outline extends Span {
   closed: boolean;
 }
 
+/** A block's `<Outlines>` section (through `</Outlines>`, or up to where it was cut off) with its entries. */
 export interface OutlinesSection extends Span {
   kind: 'outlines';
   raw: string;
@@ -32,6 +33,7 @@ export interface OutlinesSection extends Span {
   closed: boolean;
 }
 
+/** One `<Thread>` of a parsed block, through its `</Thread>` (or the end of the text when unclosed). */
 export interface Thread extends Span {
   kind: 'thread';
   raw: string;
@@ -49,8 +51,13 @@ export interface BlockText extends Span {
   raw: string;
 }
 
+/** A piece of a block's inside, in text order: the outlines section, a thread, or other text. */
 export type BlockPart = OutlinesSection | Thread | BlockText;
 
+/**
+ * One `<Parallel>` block of a parsed ThreadWeaver trajectory: its parts in order, and its outlines
+ * and threads picked out.
+ */
 export interface ParallelBlock extends Span {
   kind: 'parallel';
   /** `<Parallel>` through `</Parallel>` (or the end of text when unclosed). */
@@ -60,8 +67,13 @@ export interface ParallelBlock extends Span {
   threads: Thread[];
 }
 
+/** A piece of a parsed trajectory, sequential text or a block; the segments partition the text. */
 export type Segment = SequentialSegment | ParallelBlock;
 
+/**
+ * A ThreadWeaver trajectory as parseTrajectory reads it: segments covering the text in order, and
+ * the blocks among them.
+ */
 export interface TrajectoryTree {
   source: string;
   segments: Segment[];

@@ -2,6 +2,7 @@ import { parseTrajectory } from './parse.js';
 import { ALL_TAGS, MAX_OUTLINES, TAG } from './tags.js';
 import type { TrajectoryTree } from './tree.js';
 
+/** What a strict format check found wrong, as a stable code (ThreadWeaver's first, then the other formats'). */
 export type ViolationCode =
   | 'think-duplicate'
   | 'think-unclosed'
@@ -39,6 +40,7 @@ export type ViolationCode =
   | 'reduce-missing'
   | 'nesting-depth';
 
+/** One broken rule of a strict format check, with the offset where it is seen and a message. */
 export interface Violation {
   code: ViolationCode;
   /** Offset in the text where the problem is seen. */

@@ -2,6 +2,10 @@
 
 import { ThreadweaverError } from '../errors.js';
 
+/**
+ * An LLM answer with no usable JSON object, or one of the wrong shape; askChecked puts its message
+ * to the LLM when it asks again.
+ */
 export class AnswerFormatError extends ThreadweaverError {
   override name = 'AnswerFormatError';
 }

@@ -13,11 +13,13 @@ const caseRow = z.object({
   equal: z.boolean(),
 });
 
+/** One row of a grading-case file, a prediction and a gold answer with the verdict expected of the grader. */
 export interface GradingCase extends z.infer<typeof caseRow> {
   /** 1-based line in the file it came from. */
   line: number;
 }
 
+/** A grading case the grader judged against its expected verdict, with the grader's reason. */
 export interface Disagreement {
   line: number;
   pred: string | null;
@@ -27,6 +29,7 @@ export interface Disagreement {
   reason: string;
 }
 
+/** How far the grader agrees with a set of grading cases, and every case where it does not. */
 export interface CaseReport {
   total: number;
   agree: number;
@@ -38,6 +41,7 @@ export function parseGradingCases(text: string, file: string): GradingCase[] {
   return parseJsonLines(text, file, caseRow).map(({ row, line }) => ({ ...row, line }));
 }
 
+/** Read a grading-case JSONL file (see parseGradingCases). */
 export async function readGradingCases(file: string): Promise<GradingCase[]> {
   return parseGradingCases(await readFile(file, 'utf8'), file);
 }

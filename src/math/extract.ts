@@ -10,6 +10,7 @@ import { statedAnswer, statedAnswerOfText, withinTurn } from './answer-line.js';
  * `lenient` does the same and, when there is no box, reads the answer line (docs/grading.md).
  */
 export const EXTRACT_POLICIES = ['boxed', 'lenient'] as const;
+/** A final-answer extraction policy (see EXTRACT_POLICIES). */
 export type ExtractPolicy = (typeof EXTRACT_POLICIES)[number];
 
 const THINK_OPEN = '<think>';

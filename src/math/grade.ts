@@ -20,6 +20,10 @@ import {
 import { symbolicEqual, symbolicProportional } from './symbolic.js';
 import type { CompareContext, Verdict } from './types.js';
 
+/**
+ * Settings of gradeAnswer: the time budget per item, the numeric tolerance, the symbolic engine's
+ * size limit and the extraction policy.
+ */
 export interface GradeOptions {
   /** Time budget per item in milliseconds; running out counts as not equal. Default 1000. */
   timeLimitMs?: number;
@@ -31,11 +35,13 @@ export interface GradeOptions {
   extract?: ExtractPolicy;
 }
 
+/** A grader's verdict: whether the answers are equal, and why. */
 export type GradeResult = Verdict;
 
 /** Any grader of a predicted answer against the gold one (gradeAnswer is the default of eval and rollouts). */
 export type GradeFn = (pred: string | null, gold: string) => GradeResult | Promise<GradeResult>;
 
+/** The settings gradeAnswer uses for the options not given. */
 export const DEFAULT_GRADE_OPTIONS: Readonly<Required<GradeOptions>> = {
   timeLimitMs: 1000,
   relTol: 1e-6,

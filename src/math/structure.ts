@@ -6,8 +6,13 @@
 import { parseLatex, variables } from './latex-eval.js';
 import { mixedNumber } from './normalize.js';
 
+/** A relation symbol between terms, as normalization spells it. */
 export type RelationOp = '=' | '<' | '\\le' | '>' | '\\ge' | '\\ne' | '\\approx';
 
+/**
+ * The structure of a normalized answer as parseStructure splits it: a scalar, a container of
+ * answers (list, set, tuple or interval, union, matrix), or a relation.
+ */
 export type AnswerNode =
   /** `opaque`: not read as maths (a malformed mixed number such as `11 6/6`); compared as text. */
   | { kind: 'expr'; latex: string; opaque?: true }

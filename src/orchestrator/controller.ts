@@ -32,6 +32,10 @@ export interface ControllerOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * The default cap on a run's state transitions (the reference controller's); a run that reaches it
+ * ends with `transitions`.
+ */
 export const DEFAULT_MAX_TRANSITIONS = 32;
 
 let runCounter = 0;

@@ -41,6 +41,7 @@ export type ControllerEvent =
   | { type: 'done'; trajectory: Trajectory }
   | { type: 'error'; error: Error };
 
+/** The name (`type` tag) of a controller event. */
 export type ControllerEventName = ControllerEvent['type'];
 
 /** What a listener of event `K` receives: the tagged object without its tag. */

@@ -4,6 +4,7 @@ import { threadweaver, threadweaverForkTree } from '../format/threadweaver.js';
 import type { TrajectoryTree } from '../format/tree.js';
 import type { Trajectory } from './trajectory.js';
 
+/** Token counts of one block for T and L: its overhead, and each thread's tokens and critical path. */
 export interface BlockStats {
   /** In-block tokens outside thread bodies: plan, newlines, thread wrappers, reduce step. */
   overheadTokens: number;

@@ -48,6 +48,10 @@ export interface PromptFormat {
   chatTemplateKwargs: Record<string, unknown>;
 }
 
+/**
+ * The bundled model's prompt format (trained style, no suffix, the sequential system message),
+ * which promptFormat completes partial formats with.
+ */
 export const DEFAULT_PROMPT_FORMAT: Readonly<PromptFormat> = {
   style: 'trained',
   suffix: '',

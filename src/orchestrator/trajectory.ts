@@ -29,6 +29,10 @@ export interface Piece {
   call?: number;
 }
 
+/**
+ * What ended a run: EOS (`done`, `thread-eos`), a limit (`budget`, `context`, `transitions`), the
+ * caller's signal (`abort`), or an error thrown during the run (`error`).
+ */
 export type TrajectoryEnd =
   | 'done' // the model ended with EOS in the sequential phase
   | 'thread-eos' // a thread ended with EOS; tags were closed and the run ended (reference rule)
@@ -54,6 +58,10 @@ export interface Phase {
   endMs: number;
 }
 
+/**
+ * The record of one run: its prompt, every call and piece, the phases, the joined completion and
+ * how it ended. Metrics and training rows are derived from it.
+ */
 export interface Trajectory {
   problem: string;
   mode: 'parallel' | 'sequential';

@@ -17,6 +17,7 @@ export interface Exchange {
   error?: string;
 }
 
+/** The outcome of askChecked: the checked value, or the last error, with every exchange made. */
 export type AskResult<T> =
   { ok: true; value: T; exchanges: Exchange[] } | { ok: false; error: string; exchanges: Exchange[] };
 

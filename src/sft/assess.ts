@@ -9,6 +9,7 @@ import { extractAnswer } from '../math/extract.js';
 import { gradeAnswer } from '../math/grade.js';
 import { parallelStats, type ParallelStats } from '../orchestrator/metrics.js';
 
+/** Step 5's judgement of one trajectory (strict format check, graded answer, threads per block, T/L statistics). */
 export interface Assessment {
   formatValid: boolean;
   violations: Violation[];
@@ -22,6 +23,10 @@ export interface Assessment {
   stats: ParallelStats;
 }
 
+/**
+ * Judge one ThreadWeaver trajectory against the gold answer, counting T and L with `tokenizer`:
+ * what both SFT stages filter on (see passesFilter).
+ */
 export function assessTrajectory(text: string, gold: string, tokenizer: Tokenizer): Assessment {
   const tree = parseTrajectory(text);
   const violations = validateTrajectory(tree);

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../internal/files.js';
 
+/** One entry of the answer cache: the request's key, what was asked, the answer and its usage. */
 export interface CachedAnswer {
   key: string;
   /** What was asked, kept for inspection. */
@@ -31,6 +32,10 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The on-disk LLM answer cache in `dir`, one JSON file per request key (in a folder named by the
+ * key's first two characters).
+ */
 export class AnswerCache {
   constructor(readonly dir: string) {}
 

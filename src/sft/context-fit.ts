@@ -11,6 +11,7 @@ export const CHARS_PER_TOKEN = 4;
 /** Room for the step-1 answer (a JSON step plan) when no answer limit is set. */
 export const DEFAULT_ANSWER_TOKENS = 1024;
 
+/** Whether stage 1's longest request fits the LLM's context, with the estimate behind the verdict. */
 export interface PromptFit {
   /** The trace with the longest step-1 request. */
   longestId: string;

@@ -12,9 +12,12 @@ import { sftLayout, threadTagIds } from '../trie/sft.js';
 import { jsonlText, writeFileAtomic } from '../internal/files.js';
 import { parseJsonLines } from '../internal/jsonl.js';
 
+/** The SFT dataset's file name in a run folder (TRL's conversational format). */
 export const SFT_FILE = 'sft.jsonl';
+/** The trie-layout file's name in a run folder, written beside SFT_FILE when the tokenizer allows. */
 export const SFT_TRIE_FILE = 'sft-trie.jsonl';
 
+/** One kept trajectory with its problem, as the SFT dataset is written from it. */
 export interface SftExample {
   id: string;
   problem: string;
@@ -22,11 +25,13 @@ export interface SftExample {
   trajectory: string;
 }
 
+/** One row of `sft.jsonl`: the user turn with the problem, the assistant turn with the trajectory. */
 export interface SftRow {
   id: string;
   messages: [{ role: 'user'; content: string }, { role: 'assistant'; content: string }];
 }
 
+/** One row of `sft-trie.jsonl`: an SFT row's trie layout (see TrieLayout), with the row's id. */
 export interface TrieRow {
   id: string;
   ids: number[];
@@ -36,6 +41,7 @@ export interface TrieRow {
   loss: number[];
 }
 
+/** The files writeSftDataset wrote; the trie file is null, with the reason, when the rows could not be laid out. */
 export interface SftFiles {
   sft: string;
   /** Null when the tokenizer cannot lay the rows out (tags not single tokens); see trieError. */
@@ -62,6 +68,7 @@ export function userContent(problem: string, options: SftWriteOptions = {}): str
   return options.instruction ? `${problem} ${options.instruction}` : problem + (options.prompt?.suffix ?? '');
 }
 
+/** The `sft.jsonl` row of an example, its user turn ending with the instruction or else the prompt format's suffix. */
 export function sftRow(example: SftExample, options: SftWriteOptions = {}): SftRow {
   return {
     id: example.id,
@@ -122,6 +129,7 @@ export function parseSftRows(text: string, file: string): SftRow[] {
   return parseJsonLines(text, file, rowSchema).map((r) => r.row);
 }
 
+/** Read an `sft.jsonl` file back (see parseSftRows). */
 export async function readSftDataset(file: string): Promise<SftRow[]> {
   return parseSftRows(await readFile(file, 'utf8'), file);
 }

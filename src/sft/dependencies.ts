@@ -15,6 +15,7 @@ import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
 import { AnswerFormatError } from '../internal/json-answer.js';
 
+/** One find/replace edit the LLM proposes for a thread (step 3). */
 export interface Edit {
   find: string;
   replace: string;
@@ -26,6 +27,10 @@ export interface Edit {
  */
 export type RewriteAction = 'edited' | 'no-edits' | 'unparseable' | 'emptied' | 'tags' | 'too-short';
 
+/**
+ * What step 3 did to one thread, with the edits applied and unmatched, the text before and after,
+ * and the exchanges.
+ */
 export interface ThreadRewrite {
   /** Index of the block among the draft's blocks (0-based). */
   block: number;
@@ -49,6 +54,7 @@ export const MIN_KEPT_SHARE = 0.5;
 
 const editsSchema = z.object({ edits: z.array(z.object({ find: z.string(), replace: z.string() })) });
 
+/** Read and check a step-3 answer, a JSON list of find/replace edits; throws saying what is wrong. */
 export function readEdits(content: string): Edit[] {
   const parsed = editsSchema.safeParse(parseJsonAnswer(content));
   if (!parsed.success)

@@ -9,6 +9,7 @@ import { ThreadweaverError } from '../errors.js';
 /** A 1-based, inclusive line range of the reasoning. */
 export type LineRange = readonly [start: number, end: number];
 
+/** One thread of a draft block: its line range, the step ids it was made of, and its text. */
 export interface DraftThread {
   lines: LineRange;
   /** The step ids the thread was made of (step 1's ids). */
@@ -17,6 +18,10 @@ export interface DraftThread {
   text: string;
 }
 
+/**
+ * A parallel block of the stage-1 draft: the lines it replaced, its threads, and its outlines once
+ * step 4 wrote them.
+ */
 export interface DraftBlock {
   kind: 'block';
   /** The lines the block replaced. */
@@ -33,8 +38,10 @@ export interface DraftText {
   text: string;
 }
 
+/** A piece of the stage-1 draft, plain text or a block. */
 export type DraftPiece = DraftText | DraftBlock;
 
+/** The working document of stage 1, the reasoning as text pieces and blocks in order (see renderTrajectory). */
 export interface Draft {
   pieces: DraftPiece[];
 }

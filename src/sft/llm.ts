@@ -8,6 +8,7 @@ import type { ChatMessage } from '../engine/types.js';
 import { AnswerCache, requestKey } from './cache.js';
 import { createLimiter, type Limiter } from './limiter.js';
 
+/** An LLM's answer to one chat request, with its cache key and whether the cache supplied it. */
 export interface ChatAnswer {
   content: string;
   /** The cache key of the request (also the name of its cache file). */
@@ -27,6 +28,7 @@ export interface ChatModel {
   contextLength?(): Promise<number | undefined>;
 }
 
+/** Running counts of a ChatModel's requests (sent, answered from the cache) and tokens. */
 export interface ChatCounters {
   /** Requests that reached the endpoint. */
   sent: number;
@@ -36,6 +38,10 @@ export interface ChatCounters {
   completionTokens: number;
 }
 
+/**
+ * Options of OpenAIChatModel: the endpoint and model, concurrency, retries, timeout, the cache
+ * folder and the request parameters.
+ */
 export interface OpenAIChatOptions {
   /** e.g. `http://127.0.0.1:8000/v1`. */
   baseURL: string;
@@ -58,6 +64,10 @@ export interface OpenAIChatOptions {
   reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high' | undefined;
 }
 
+/**
+ * A ChatModel on any OpenAI-compatible chat endpoint, with a concurrency limit, the client's
+ * retries and the answer cache. Identical requests in flight share one answer.
+ */
 export class OpenAIChatModel implements ChatModel {
   readonly model: string;
   readonly counters: ChatCounters = { sent: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };

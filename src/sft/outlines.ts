@@ -12,6 +12,7 @@ import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
 import { AnswerFormatError } from '../internal/json-answer.js';
 
+/** Step 4's result for one block: its outlines, or why the block went back to plain text. */
 export interface BlockOutlines {
   /** Index of the block among the draft's blocks (0-based). */
   block: number;

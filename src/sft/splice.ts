@@ -6,14 +6,17 @@
 import type { Draft, DraftBlock, DraftPiece, LineRange } from './draft.js';
 import type { BlockCandidate } from './steps.js';
 
+/** Why step 2 did not turn a group into a block. */
 export type SkipReason = 'too-few-threads' | 'overlapping-threads' | 'overlaps-block' | 'too-little-parallel-text';
 
+/** A group step 2 did not turn into a block, and why. */
 export interface SkippedBlock {
   group: number;
   reason: SkipReason;
   detail: string;
 }
 
+/** What splice requires of a block before it keeps it. */
 export interface SpliceOptions {
   /**
    * A block is kept only when its threads hold at least this many characters outside the longest
@@ -22,6 +25,7 @@ export interface SpliceOptions {
   minParallelChars?: number;
 }
 
+/** What splice made: the draft, the groups that became blocks and those skipped, and the lines dropped. */
 export interface SpliceResult {
   draft: Draft;
   /** Groups that became blocks, in text order. */
@@ -31,6 +35,10 @@ export interface SpliceResult {
   droppedLines: number[];
 }
 
+/**
+ * The default of SpliceOptions.minParallelChars, the characters a block's threads must hold
+ * outside the longest one.
+ */
 export const DEFAULT_MIN_PARALLEL_CHARS = 200;
 
 /** Drop blank lines at both ends (spaces inside lines are kept). */
@@ -38,6 +46,10 @@ export function trimBlankLines(text: string): string {
   return text.replace(/^(?:[ \t]*\n)+/, '').replace(/(?:\n[ \t]*)+$/, '');
 }
 
+/**
+ * Splice a block into `lines` for each candidate group that passes step 2's checks (at least two
+ * threads with text, no overlaps, enough text outside the longest thread), and return the draft.
+ */
 export function splice(
   lines: readonly string[],
   candidates: readonly BlockCandidate[],

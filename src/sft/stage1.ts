@@ -29,6 +29,10 @@ import { datasetStats, type DatasetStats } from './stats.js';
 import { blockCandidates, extractSteps } from './steps.js';
 import type { Trace } from './traces.js';
 
+/**
+ * Options of runStage1: the traces, run folder, LLM and tokenizer, thresholds and attempts, how
+ * rows are written, and the check of the LLM's context.
+ */
 export interface Stage1Options {
   traces: readonly Trace[];
   /** The run folder (created if missing). */
@@ -58,6 +62,7 @@ export interface Stage1Options {
   signal?: AbortSignal | undefined;
 }
 
+/** How a stage-1 item ended: kept in the dataset, rejected by the filter, or failed (no trajectory). */
 export type ItemStatus = 'kept' | 'rejected' | 'failed';
 
 /** One line of `items.jsonl`. */
@@ -79,6 +84,7 @@ export interface ItemSummary {
   acceleration?: number;
 }
 
+/** Stage 1's `stats.json`: the dataset statistics, the counts of each step, and the LLM's counters. */
 export interface Stage1Stats extends DatasetStats {
   stage: 1;
   model: string;
@@ -102,6 +108,7 @@ export interface Stage1Stats extends DatasetStats {
   trieError?: string;
 }
 
+/** What runStage1 returns: the statistics, one summary per item, the files written, and whether it was aborted. */
 export interface Stage1Result {
   stats: Stage1Stats;
   items: ItemSummary[];
@@ -234,6 +241,11 @@ async function runItem(trace: Trace, o: Stage1Options, root: string): Promise<It
   }
 }
 
+/**
+ * Run SFT stage 1, rewriting every trace with the LLM (steps 1 to 4) and writing the trajectories
+ * that pass the filter as the SFT dataset, with the items, statistics and report. Refuses to start
+ * (ContextTooSmallError) when the longest request cannot fit the LLM's context.
+ */
 export async function runStage1(o: Stage1Options): Promise<Stage1Result> {
   const contextLength = o.llmContextLength ?? (await o.model.contextLength?.());
   if (contextLength !== undefined) {

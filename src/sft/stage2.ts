@@ -15,6 +15,7 @@ import type { ResolvedPreset } from '../solve/preset.js';
 import { renderReport, writeStats } from './report.js';
 import { datasetStats, type DatasetStats } from './stats.js';
 
+/** Options of runStage2: the dataset and engine, samples and sampling, the run folder, and how the rows are written. */
 export interface Stage2Options {
   dataset: Dataset;
   engine: Engine;
@@ -43,6 +44,7 @@ export interface Stage2Options {
   signal?: AbortSignal | undefined;
 }
 
+/** Stage 2's `stats.json`: the dataset statistics, the sampling, the duplicates dropped and the problems kept. */
 export interface Stage2Stats extends DatasetStats {
   stage: 2;
   dataset: string;
@@ -58,6 +60,10 @@ export interface Stage2Stats extends DatasetStats {
   trieError?: string;
 }
 
+/**
+ * What runStage2 returns: the statistics, rollouts solved and resumed, the files written, and
+ * whether it was aborted.
+ */
 export interface Stage2Result {
   stats: Stage2Stats;
   /** Rollouts solved in this call, and found already stored (a resumed run). */
@@ -67,8 +73,13 @@ export interface Stage2Result {
   aborted: boolean;
 }
 
+/** The folder of stage 2's eval run (its rollouts) inside the run folder. */
 export const ROLLOUTS_DIR = 'rollouts';
 
+/**
+ * Run SFT stage 2, solving the dataset with the engine (an eval run, so a rerun resumes) and
+ * writing each distinct trajectory that passes the filter as the SFT dataset.
+ */
 export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   const samples = o.samples ?? 1;
   const temperature = o.temperature ?? 0;

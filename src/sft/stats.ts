@@ -1,6 +1,7 @@
 /** Dataset statistics shared by both stages (written to stats.json and report.md). */
 import type { Assessment } from './assess.js';
 
+/** Count, mean, extremes and percentiles (10th, median, 90th) of a list of numbers. */
 export interface Distribution {
   count: number;
   mean: number;
@@ -11,6 +12,7 @@ export interface Distribution {
   max: number;
 }
 
+/** The statistics both SFT stages write: pass rates over the judged trajectories, and the shape of the kept ones. */
 export interface DatasetStats {
   /** Trajectories produced and judged. */
   generated: number;
@@ -48,6 +50,7 @@ const quantile = (sorted: readonly number[], q: number): number => {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
 };
 
+/** The Distribution of `values` (percentiles interpolated linearly), or null when there are none. */
 export function distribution(values: readonly number[]): Distribution | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -62,6 +65,10 @@ export function distribution(values: readonly number[]): Distribution | null {
   };
 }
 
+/**
+ * Counts of `values` in bins of `width` from 0, keyed like `0.10-0.15` (empty bins left out,
+ * negatives in the first).
+ */
 export function histogram(values: readonly number[], width: number): Record<string, number> {
   const bins = new Map<number, number>();
   for (const v of values) {

@@ -10,6 +10,7 @@ import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
 import { AnswerFormatError } from '../internal/json-answer.js';
 
+/** One step of a step-1 plan: its id, summary and line range, with its sub-steps. */
 export interface PlanStep {
   id: string;
   summary: string;
@@ -24,6 +25,7 @@ export interface PlanGroup {
   reason: string;
 }
 
+/** The step-1 answer, the reasoning's steps and the groups of them that may run side by side. */
 export interface StepPlan {
   steps: PlanStep[];
   groups: PlanGroup[];

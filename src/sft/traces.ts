@@ -76,6 +76,7 @@ export function parseTraces(input: string, file: string): Trace[] {
   return traces;
 }
 
+/** Read and parse a traces file (see parseTraces); a missing or unreadable file is a TraceError. */
 export async function readTraces(file: string): Promise<Trace[]> {
   let input: string;
   try {

@@ -89,6 +89,7 @@ export const presetSchema = z.strictObject({
   }),
 });
 
+/** A checkpoint's settings as a preset file holds them (checked by presetSchema). */
 export type Preset = z.infer<typeof presetSchema>;
 
 export interface Sampling {
@@ -191,6 +192,7 @@ export function presetSampling(preset: Preset, use: PresetUse, samplesPerProblem
   return preset.sampling[use];
 }
 
+/** The prompt format a preset pins (a shallow copy of its `prompt`). */
 export function presetPromptFormat(preset: Preset): PromptFormat {
   return { ...preset.prompt };
 }

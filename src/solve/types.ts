@@ -47,6 +47,7 @@ export interface SolveOptions extends ControllerOptions {
   decompose?: DecomposePolicy | undefined;
 }
 
+/** The outcome of solve(): the answer, the joined text, the trajectory and its metrics, and the strict format check. */
 export interface SolveResult {
   /** The final answer (by default the content of the last `\boxed{}` after `</think>`), or null. */
   answer: string | null;

@@ -20,12 +20,14 @@ export interface TrieLayout {
 }
 
 /**
+ * The order in which flattenTrie lays out the nodes:
  * - `depth-first`: the reference order; children in insertion order, so the first-inserted path
  *   comes out whole and branches follow, the deepest fork first.
  * - `insertion`: node creation order; branches follow in the order they were inserted.
  */
 export type FlattenOrder = 'depth-first' | 'insertion';
 
+/** Lay a trie out as one flat sequence (a TrieLayout), nodes in `order` (default depth-first, the reference order). */
 export function flattenTrie(trie: TokenTrie, order: FlattenOrder = 'depth-first'): TrieLayout {
   const nodes = order === 'insertion' ? trie.nodes : depthFirst(trie);
   const flatIndex = new Map<TrieNode, number>();

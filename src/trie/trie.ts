@@ -16,6 +16,7 @@ export interface TrieNode {
   loss: boolean;
 }
 
+/** How TokenTrie.insert marks loss and merges a path with existing nodes. */
 export interface InsertOptions {
   /** Tokens at index ≥ lossFrom carry loss (default 0: the whole path). */
   lossFrom?: number;
@@ -32,6 +33,7 @@ export interface TrieCall {
   completionIds: readonly number[];
 }
 
+/** A token trie built by inserting token paths, shared prefixes merged (see TrieNode for the order kept). */
 export class TokenTrie {
   /** Children of the implicit root, in insertion order. */
   readonly roots: TrieNode[] = [];

@@ -14,6 +14,10 @@ import { StopMatcher } from '../stop.js';
 import { loadTokenizer, type HFTokenizer } from '../tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from '../types.js';
 
+/**
+ * Options of the embedded engine: the model, its weights and graph, threads, the prefix cache and
+ * the cascade graph.
+ */
 export interface TransformersEngineOptions {
   /** Local folder or Hugging Face id; default: the bundled tiny-threadweaver model. */
   model?: string;

@@ -9,6 +9,10 @@ import { HFTokenizer, loadTokenizer } from '../tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, Tokenizer } from '../types.js';
 import { EngineError } from '../errors.js';
 
+/**
+ * Options of an engine on one OpenAI-compatible server: where it is, the served model and its
+ * tokenizer, how prompts are sent, limits, timeouts and retries.
+ */
 export interface OpenAIEngineOptions {
   /** The server's OpenAI API root, e.g. `http://localhost:8000/v1` (a bare host gets `/v1`). */
   baseUrl: string;

@@ -13,6 +13,10 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
+/**
+ * The retry policy of remote engines where none is given: 3 retries, backoff from 0.5 s doubling
+ * up to 8 s, Retry-After honoured up to 30 s.
+ */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetries: 3,
   baseDelayMs: 500,

@@ -26,6 +26,7 @@ import { completeAsConcurrentCalls } from '../siblings.js';
 import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../types.js';
 import { EngineError } from '../errors.js';
 
+/** When a server taken out of rotation is probed again (the delay doubles from the first to the cap). */
 export interface ProbePolicy {
   /** First probe of a server taken out; doubles with each failed probe and each repeat ejection. */
   firstDelayMs: number;
@@ -34,6 +35,10 @@ export interface ProbePolicy {
 
 export const DEFAULT_PROBE_POLICY: ProbePolicy = { firstDelayMs: 250, maxDelayMs: 10_000 };
 
+/**
+ * Options of a RoutedEngine: the servers' base URLs and the probe policy, with the
+ * OpenAIEngineOptions every server shares.
+ */
 export interface RoutedEngineOptions extends Omit<OpenAIEngineOptions, 'baseUrl'> {
   baseUrls: readonly string[];
   probe?: Partial<ProbePolicy>;

@@ -17,6 +17,10 @@ import { chatMessage, finishReason, runReport, usage } from './reply.js';
 import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
 import { streamRun } from './stream.js';
 
+/**
+ * Options of startGateway: the engine, model id, prompt and trajectory format, request defaults
+ * and decompose policy, over the model server's options.
+ */
 export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelName'> {
   /** The engine every run decodes on (embedded, a server, or several routed). */
   engine: Engine;
@@ -34,6 +38,7 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   decompose?: DecomposePolicy | undefined;
 }
 
+/** The gateway's base model id when `modelName` is not given. */
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
 
 /**

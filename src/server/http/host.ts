@@ -4,6 +4,7 @@ import { ApiError } from './errors.js';
 import { sendError, sendResponse, type HttpResponse } from './response.js';
 import { ThreadweaverError } from '../../errors.js';
 
+/** Where a host listens, how long its graceful close waits, and where its request log goes. */
 export interface HostOptions {
   /** Interface to bind (default 127.0.0.1: local clients only). */
   host?: string | undefined;
@@ -29,6 +30,7 @@ export interface RequestControls {
 /** Answers one request with a response value (sendResponse writes it); a rejection is answered in OpenAI's error shape. */
 export type RequestHandler = (req: IncomingMessage, controls: RequestControls) => Promise<HttpResponse>;
 
+/** A running HTTP host: its address, its open connections, and a graceful close(). */
 export interface Host {
   /** `http://host:port`. */
   url: string;
@@ -48,6 +50,7 @@ export interface Host {
   close(): Promise<void>;
 }
 
+/** How long close() lets requests in flight finish before aborting them, when `shutdownGraceMs` is not given. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
 /**
  * When a half-closed client is probed, in ms after its FIN: at once, soon again (the second write

@@ -15,6 +15,7 @@ export interface HttpResponse {
   streamError?: (error: ApiError) => string;
 }
 
+/** A JSON response with `status`, `value` serialized as its body (Content-Type set over `headers`). */
 export function jsonResponse(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
   return { status, headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(value) };
 }

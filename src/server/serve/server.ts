@@ -12,6 +12,10 @@ import { getModel, listModels } from './models.js';
 import { FairQueue } from '../http/queue.js';
 import { ThreadweaverError } from '../../errors.js';
 
+/**
+ * Options of startServer: the engine, API key, model id, request limits, concurrency and extra
+ * routes, over the host's options.
+ */
 export interface ServerOptions extends HostOptions {
   engine: Engine;
   /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
@@ -30,11 +34,13 @@ export interface ServerOptions extends HostOptions {
   routes?: RouteTable | undefined;
 }
 
+/** A running model server: its host, and the base URL OpenAI clients take. */
 export interface RunningServer extends Host {
   /** `url + '/v1'`: what OpenAI clients take as their base URL. */
   baseURL: string;
 }
 
+/** One path's handlers by HTTP method, and whether the API key guards it. */
 export interface Route {
   methods: Partial<Record<string, Handler>>;
   /**

@@ -33,6 +33,10 @@ export interface RunRow extends ResultRow {
   eos?: boolean;
 }
 
+/**
+ * A run folder as loadRun read it: its kind (eval or rollouts), its JSONL files, their rows (a
+ * sample's first row kept) and the stored summary.
+ */
 export interface LoadedRun {
   dir: string;
   kind: RunKind;
@@ -124,6 +128,7 @@ export interface ProblemEntry {
   speedup: number | null;
 }
 
+/** What the viewer shows of a run: its summaries per dataset, rollout figures, charts and problem table. */
 export interface RunOverview {
   dir: string;
   kind: RunKind;

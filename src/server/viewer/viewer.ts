@@ -8,6 +8,10 @@ import { jsonResponse } from '../http/response.js';
 import { pageResponse, webFile } from '../http/static.js';
 import { loadRun, problemView, runCharts, runOverview, type LoadedRun } from './run.js';
 
+/**
+ * Options of startViewer: the run to show, where to listen, the tokenizer for rows stored without
+ * ids, and the request log.
+ */
 export interface ViewerOptions {
   /** An eval run folder, a rollouts folder, or one results/rollouts file. */
   target: string;
