@@ -2,7 +2,8 @@
  * Aggregate metrics over graded samples: per mode (accuracy, pass@k, maj@k, format, activation,
  * tokens, η, wall time) and between modes (token-latency and wall-clock speedups).
  */
-import type { Mode } from './results.js';
+import { summarizePrefill, type JoinTotals, type PhaseTotals } from './prefill.js';
+import type { Mode, RowPrefill } from './results.js';
 import { accuracyUncertainty, intervalOver, type BootstrapOptions, type Interval } from './uncertainty.js';
 
 /** The fields of a result row the metrics read. */
@@ -21,6 +22,8 @@ export interface SampleRow {
   /** Prompt tokens and the prompt's prefill time, when recorded. */
   promptTokens?: number;
   prefillMs?: number;
+  /** The sample's prefill ledger, when recorded. */
+  prefill?: RowPrefill;
   family?: string;
 }
 
@@ -51,6 +54,15 @@ export interface ModeSummary {
   prefillMs?: { mean: number } | null;
   /** Mean wall time per sample after the prompt's prefill (null unless every sample has a prefill time). */
   decodeWallMs?: { mean: number } | null;
+  /**
+   * Prompt tokens sent with every call, summed over the samples, by phase: sequential calls,
+   * thread starts, continuations after a join (null unless every sample recorded them).
+   */
+  promptTokens?: PhaseTotals<number> | null;
+  /** Of those, what the servers' prefix caches served; a phase is null when a server did not report it. */
+  cachedPromptTokens?: PhaseTotals<number | null> | null;
+  /** The continuation after each block's join (block 0: every sample's first), summed over the samples. */
+  joinPrefill?: JoinTotals[] | null;
   samples: number;
   problems: number;
   k: number;
@@ -173,6 +185,7 @@ export function summarizeMode(rows: readonly SampleRow[], options: SummaryOption
     options.bootstrap,
   )!;
   const prefill = allPrefill(rows);
+  const ledger = summarizePrefill(rows);
   return {
     accuracy: share(rows, (r) => r.correct),
     accuracyStderr: uncertainty.stderr,
@@ -188,6 +201,9 @@ export function summarizeMode(rows: readonly SampleRow[], options: SummaryOption
     meanPromptTokens: rows.every((r) => r.promptTokens !== undefined) ? mean(rows.map((r) => r.promptTokens!)) : null,
     prefillMs: prefill ? { mean: mean(prefill) } : null,
     decodeWallMs: prefill ? { mean: mean(rows.map((r, i) => r.wallMs - prefill[i]!)) } : null,
+    promptTokens: ledger?.promptTokens ?? null,
+    cachedPromptTokens: ledger?.cachedPromptTokens ?? null,
+    joinPrefill: ledger?.joins ?? null,
     samples: rows.length,
     problems: problems.size,
     k,

@@ -250,6 +250,84 @@ function wallClockSection(groups: Array<[string, GroupSummary]>): string[] {
   ];
 }
 
+const share = (part: number | null, whole: number): string => (part === null || whole <= 0 ? '–' : pct(part / whole));
+const perSample = (v: number | null, n: number): string => (v === null ? '–' : tokens(v / n));
+const uncached = (prompt: number, cached: number | null): number | null => (cached === null ? null : prompt - cached);
+
+/**
+ * The prefill ledger: prompt tokens sent per sample and the share the servers' prefix caches
+ * served, by phase; then what each join cost (the continuation's prompt, and how much of it the
+ * server had to prefill). Only for runs whose rows record it.
+ */
+function prefillSection(groups: Array<[string, GroupSummary]>): string[] {
+  const phases: string[][] = [];
+  const joins: string[][] = [];
+  for (const [name, g] of groups) {
+    for (const [mode, s] of modesOf(g, ['sequential', 'parallel'])) {
+      const p = s.promptTokens;
+      const c = s.cachedPromptTokens;
+      if (!p || !c) continue;
+      const n = s.samples;
+      phases.push([
+        name,
+        mode,
+        perSample(p.total, n),
+        share(c.total, p.total),
+        perSample(uncached(p.total, c.total), n),
+        perSample(uncached(p.sequential, c.sequential), n),
+        perSample(uncached(p.threadStarts, c.threadStarts), n),
+        perSample(uncached(p.afterJoin, c.afterJoin), n),
+      ]);
+      for (const j of s.joinPrefill ?? []) {
+        joins.push([
+          name,
+          mode,
+          String(j.block + 1),
+          String(j.joins),
+          tokens(j.promptTokens / j.joins),
+          perSample(j.cachedPromptTokens, j.joins),
+          perSample(uncached(j.promptTokens, j.cachedPromptTokens), j.joins),
+          share(j.cachedPromptTokens, j.promptTokens),
+        ]);
+      }
+    }
+  }
+  if (!phases.length) return [];
+  return [
+    '## Prefill',
+    '',
+    "Prompt tokens of every call, per sample, and the share the server's prefix cache served (`cached_tokens`; – where the server does not report it). Prefilled = prompt − cached: what the server computed. Phases: sequential calls before any block, thread starts (the block's context and the thread's header), and continuations after a join.",
+    '',
+    table(
+      [
+        'dataset',
+        'mode',
+        'prompt tokens',
+        'cached',
+        'prefilled',
+        'prefilled, sequential',
+        'prefilled, thread starts',
+        'prefilled, after joins',
+      ],
+      phases,
+      2,
+    ),
+    '',
+    ...(joins.length
+      ? [
+          "What each join cost: the call that goes on after the joined block (join 1 is each sample's first), means per join.",
+          '',
+          table(
+            ['dataset', 'mode', 'join', 'samples', 'prompt tokens', 'cached', 'prefilled', 'cached share'],
+            joins,
+            3,
+          ),
+          '',
+        ]
+      : []),
+  ];
+}
+
 function modeTable(groups: Array<[string, GroupSummary]>): string {
   const rows: string[][] = [];
   for (const [name, g] of groups) {
@@ -338,6 +416,7 @@ export function renderReport(summary: RunSummary, charts: readonly Chart[] = [])
   const note = uncertaintyNote(summary);
   if (note) out.push(note, '');
   out.push(...wallClockSection(groups));
+  out.push(...prefillSection(groups));
   out.push('## Per mode', '', modeTable(groups), '');
   for (const [name, g] of groups) {
     if (!g.families) continue;

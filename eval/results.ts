@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { openJsonlStore, type JsonlStore } from '../src/batch/jsonl-store.js';
 import { parseJsonLine } from '../src/internal/jsonl.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
+import type { PrefillLedger } from '../src/orchestrator/ledger.js';
 import { ThreadweaverError } from '../src/errors.js';
 
 /** How a sample is solved, with fork/join reasoning (`parallel`) or without it (`sequential`). */
@@ -45,7 +46,18 @@ export interface ResultRow {
   family?: string;
   /** The full trajectory text, unless the run was told not to keep it. */
   text?: string;
+  /** Prompt tokens and cached tokens of the sample's calls, by phase, and each join's (rows of runs that record them). */
+  prefill?: RowPrefill;
+  /** The key every call of the sample carried (sampleAffinityKey). */
+  affinityKey?: string;
   [extra: string]: unknown;
+}
+
+/** A sample's prefill ledger as its row keeps it: the totals by phase and the joins, not every call. */
+export type RowPrefill = Omit<PrefillLedger, 'calls'>;
+
+export function rowPrefill(ledger: PrefillLedger): RowPrefill {
+  return { phases: ledger.phases, joins: ledger.joins };
 }
 
 export interface ResultKey {
@@ -63,6 +75,12 @@ export function resultKey(k: ResultKey): string {
 export const extractPolicySchema = z.enum(['boxed', 'lenient'] satisfies ExtractPolicy[]);
 
 const count = z.number().int().nonnegative();
+const cached = count.nullable();
+const tally = z.object({ calls: count, promptTokens: count, cachedPromptTokens: cached });
+const rowPrefillSchema = z.object({
+  phases: z.object({ sequential: tally, threadStarts: tally, afterJoin: tally }),
+  joins: z.array(z.object({ block: count, promptTokens: count, cachedPromptTokens: cached })),
+});
 /** The stored form of a ResultRow (extra fields kept: rollouts extend it). */
 export const resultRowSchema = z.looseObject({
   dataset: z.string(),
@@ -87,6 +105,8 @@ export const resultRowSchema = z.looseObject({
   preset: z.string().optional(),
   family: z.string().optional(),
   text: z.string().optional(),
+  prefill: rowPrefillSchema.optional(),
+  affinityKey: z.string().optional(),
 });
 
 /** What a solved and graded sample contributes to its row. */

@@ -23,9 +23,10 @@ import {
 import { progressNotes, type EvalProgress } from './progress.js';
 import { progressBar, type ProgressStream } from '../src/batch/progress.js';
 import { writeReport } from './report.js';
+import { runName, sampleAffinityKey } from '../src/batch/affinity.js';
 import { runSampleLoop, type StoredMismatch } from '../src/batch/sample-run.js';
 import type { SampleMetrics, SampleOutcome, SampleRequest, SampleSolver } from '../src/batch/solver.js';
-import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
+import { openResults, resultKey, resultRow, rowPrefill, type Mode, type ResultRow } from './results.js';
 import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
@@ -272,6 +273,7 @@ const describeJob = (j: Job): string => `${j.dataset}/${j.problem.id} sample ${j
 
 /** The stored row of one solved and graded sample. */
 async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<ResultRow | undefined> {
+  const affinityKey = sampleAffinityKey(run.name, keyOf(j));
   const result = await o.solve(j.problem.problem, {
     mode: j.mode,
     seed: j.seed,
@@ -286,6 +288,7 @@ async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<Resul
     dataset: j.dataset,
     problemId: j.problem.id,
     sample: j.sample,
+    affinityKey,
   });
   if (o.signal?.aborted) return undefined; // a solve cut short by the abort is not a result
   const verdict = await o.grade(result.answer, j.problem.answer);
@@ -303,6 +306,8 @@ async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<Resul
     ...(o.preset ? { preset: run.preset } : {}),
     ...(result.metrics.promptTokens !== undefined ? { promptTokens: result.metrics.promptTokens } : {}),
     ...(result.metrics.prefillMs != null ? { prefillMs: result.metrics.prefillMs } : {}),
+    ...(result.metrics.prefill ? { prefill: rowPrefill(result.metrics.prefill) } : {}),
+    affinityKey,
     settings: run.settings,
     ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
   };
@@ -310,6 +315,8 @@ async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<Resul
 
 /** What every sample of one run shares. */
 interface RunFacts {
+  /** What the samples' affinity keys are made from (runName). */
+  name: string;
   extract: ExtractPolicy;
   preset: string;
   settings: SampleSettings;
@@ -328,6 +335,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const store = await openResults(resultsPath);
   const jobs = planJobs(o);
   const run: RunFacts = {
+    name: runName(o.out),
     extract: o.extract ?? 'boxed',
     preset: o.preset?.name ?? DEFAULT_PRESET,
     settings: sampleSettings(o),

@@ -89,6 +89,12 @@ const modeSchema = z.looseObject({
   meanPromptTokens: num.nullable().exactOptional(),
   prefillMs: z.object({ mean: num }).nullable().exactOptional(),
   decodeWallMs: z.object({ mean: num }).nullable().exactOptional(),
+  promptTokens: z.record(z.string(), num).nullable().exactOptional(),
+  cachedPromptTokens: z.record(z.string(), num.nullable()).nullable().exactOptional(),
+  joinPrefill: z
+    .array(z.looseObject({ block: num, joins: num, promptTokens: num, cachedPromptTokens: num.nullable() }))
+    .nullable()
+    .exactOptional(),
   samples: num,
   problems: num,
   k: num,

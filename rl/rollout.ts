@@ -13,6 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Problem } from '../eval/dataset.js';
 import { runSampleLoop } from '../src/batch/sample-run.js';
+import { runName, sampleAffinityKey } from '../src/batch/affinity.js';
 import { engineSolver, type SampleRequest, type SampleSolver } from '../src/batch/solver.js';
 import { progressBar, type ProgressStream } from '../src/batch/progress.js';
 import { deriveSeed } from '../src/internal/random.js';
@@ -23,7 +24,7 @@ import {
   SettingsMismatchError,
   type SettingDifference,
 } from '../src/batch/setting-differences.js';
-import { resultKey, resultRow, type Mode, type ResultKey } from '../eval/results.js';
+import { resultKey, resultRow, rowPrefill, type Mode, type ResultKey } from '../eval/results.js';
 import { openJsonlStore, type JsonlStore } from '../src/batch/jsonl-store.js';
 import type { Engine } from '../src/engine/types.js';
 import { gradeAnswer, type GradeFn, type GradeResult } from '../src/math/grade.js';
@@ -424,6 +425,7 @@ async function solveTrajectory(
   run: RunFacts,
   how: { solveOne: RolloutSolveFn; grade: GradeFn; eosId: number | null },
 ): Promise<RolloutRow | undefined> {
+  const affinityKey = sampleAffinityKey(runName(o.out), j.key);
   const result = await how.solveOne(j.problem.problem, {
     mode: run.mode,
     seed: j.seed,
@@ -437,6 +439,7 @@ async function solveTrajectory(
     dataset: o.dataset.name,
     problemId: j.problem.id,
     sample: j.sample,
+    affinityKey,
   });
   if (o.signal?.aborted) return undefined; // a trajectory cut short by the abort is not a rollout
   const verdict = await how.grade(result.answer, j.problem.answer);
@@ -448,6 +451,7 @@ async function solveTrajectory(
     eosId: how.eosId,
     keepContextIds: o.keepContextIds === true,
     dataset: o.dataset.name,
+    affinityKey,
   });
 }
 
@@ -459,6 +463,8 @@ interface RowContext {
   settings: RolloutSettings;
   eosId: number | null;
   keepContextIds: boolean;
+  /** The key every call of the trajectory carried (sampleAffinityKey). */
+  affinityKey?: string | undefined;
 }
 
 /** The stored row of one graded trajectory (no advantage yet). */
@@ -514,6 +520,8 @@ export function rolloutRow(
       text: c.text,
       finishReason: c.finishReason,
     })),
+    prefill: rowPrefill(m.prefill),
+    ...(ctx.affinityKey ? { affinityKey: ctx.affinityKey } : {}),
     reward,
     rewardParts,
     settings: ctx.settings,

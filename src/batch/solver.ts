@@ -2,6 +2,7 @@ import type { Engine } from '../engine/types.js';
 import type { Dialect } from '../format/dialect.js';
 import { resolveDialect } from '../format/dialects.js';
 import type { ExtractPolicy } from '../math/extract.js';
+import type { PrefillLedger } from '../orchestrator/ledger.js';
 import { withStyle, type PromptFormat, type PromptStyle } from '../orchestrator/prompt.js';
 import { solve } from '../solve/solve.js';
 import type { SolveOptions, SolveResult } from '../solve/types.js';
@@ -29,6 +30,8 @@ export interface SampleRequest {
   dataset: string;
   problemId: string;
   sample: number;
+  /** The sample's affinity key (sampleAffinityKey): every call of the sample carries it. */
+  affinityKey?: string | undefined;
 }
 
 /** The figures of a solved sample that batch runs store. */
@@ -43,6 +46,8 @@ export interface SampleMetrics {
   promptTokens?: number;
   /** The prompt's prefill time, when the engine reports it. */
   prefillMs?: number | null;
+  /** Every call's prompt tokens and cached tokens, by phase, when the solver records them. */
+  prefill?: PrefillLedger;
 }
 
 /** What a batch run needs back from a sample (solve()'s result has all of it). */
@@ -86,6 +91,7 @@ export function engineSolver(engine?: Engine, fixed: Partial<SolveOptions> = {})
       prompt: withStyle(r.prompt, r.promptStyle),
       format: r.format === undefined ? undefined : dialectOf(r.format),
       signal: r.signal,
+      affinityKey: r.affinityKey,
       ...fixed,
     });
 }

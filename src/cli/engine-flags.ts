@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { affinityPolicy, DEFAULT_AFFINITY_HEADERS, HEADER_NAME } from '../engine/remote/affinity.js';
 import { OpenAIEngine, type OpenAIEngineOptions } from '../engine/remote/openai.js';
 import { bundledHasFp32, missingGraph, resolveModelSource } from '../engine/model-source.js';
 import { RoutedEngine } from '../engine/remote/router.js';
@@ -21,6 +22,8 @@ export const engineFlagOptions = {
   'context-length': { type: 'string' },
   timeout: { type: 'string' },
   'max-retries': { type: 'string' },
+  affinity: { type: 'string' },
+  'affinity-header': { type: 'string', multiple: true },
   'prompt-style': { type: 'string' },
 } as const;
 
@@ -39,6 +42,8 @@ export const engineFlagSchema = z.object({
   contextLength: intFlag().min(2).optional(),
   timeout: intFlag().min(1).optional(),
   maxRetries: intFlag().min(0).max(100).optional(),
+  affinity: z.enum(['key', 'none']).optional(),
+  affinityHeader: z.array(z.string().regex(HEADER_NAME, 'must be an HTTP header name')).optional(),
   promptStyle: z.enum(['trained', 'instructed']).optional(),
 });
 
@@ -66,6 +71,10 @@ Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadw
   --context-length N    max prompt + completion tokens (default: the server's max_model_len)
   --timeout MS          per-request timeout (default 120000)
   --max-retries N       retries of a failed request: 429, 5xx, dropped, timed out (default 3)
+  --affinity key|none   every request names its sample for a router in front of several servers
+                        (default key: in ${DEFAULT_AFFINITY_HEADERS.join(', ')} and the body's user
+                        field; docs/scale-out.md); none sends nothing
+  --affinity-header NAME   also send the key in this header (repeatable), e.g. x-dynamo-session-id
 Prompt:
   --prompt-style trained|instructed   the format the model was trained on (default), or a
                         system prompt that teaches it (for models never trained on it)`;
@@ -102,6 +111,8 @@ const REMOTE_ONLY = [
   'contextLength',
   'timeout',
   'maxRetries',
+  'affinity',
+  'affinityHeader',
 ] as const;
 const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -132,6 +143,8 @@ export async function engineFromFlags(
       `${stray.map(flagName).join(', ')} choose the embedded engine; with --base-url name the model with --served-model and its tokenizer with --tokenizer`,
     );
   }
+  if (flags.affinity === 'none' && flags.affinityHeader?.length)
+    throw new UsageError('--affinity none sends no key: it cannot be combined with --affinity-header');
   const options: Omit<OpenAIEngineOptions, 'baseUrl'> = {
     ...remoteDefaults,
     ...(flags.servedModel ? { model: flags.servedModel } : {}),
@@ -142,6 +155,7 @@ export async function engineFromFlags(
     ...(flags.contextLength ? { contextLength: flags.contextLength } : {}),
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.maxRetries !== undefined ? { maxRetries: flags.maxRetries } : {}),
+    affinity: affinityPolicy({ none: flags.affinity === 'none', headers: flags.affinityHeader ?? [] }),
   };
   return urls.length === 1
     ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! })

@@ -32,6 +32,7 @@ export async function extractByModel(
     maxTokens?: number | undefined;
     signal?: AbortSignal | undefined;
     cacheScope?: string;
+    affinityKey?: string | undefined;
   } = {},
 ): Promise<ModelExtraction> {
   const tok = engine.tokenizer;
@@ -58,6 +59,7 @@ export async function extractByModel(
     temperature: 0,
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.cacheScope ? { cacheScope: o.cacheScope } : {}),
+    ...(o.affinityKey ? { affinity: { key: o.affinityKey } } : {}),
   });
   const done = { text: r.text, tokens: r.ids.length, startMs: r.startMs, endMs: r.endMs };
   let answer: unknown;

@@ -11,6 +11,7 @@ import { cutResult, shareBudget } from '../engine/siblings.js';
 import type { CompletionResult, Engine, FinishReason } from '../engine/types.js';
 import { extractAnswer, type ExtractPolicy } from '../math/extract.js';
 import { onControllerEvents, type ControllerEvent, type ControllerEvents } from '../orchestrator/events.js';
+import { prefillLedger } from '../orchestrator/ledger.js';
 import type { Metrics } from '../orchestrator/metrics.js';
 import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
 import { TrajectoryBuilder, type Trajectory, type TrajectoryEnd } from '../orchestrator/trajectory.js';
@@ -63,6 +64,8 @@ export interface DecomposeRunOptions {
   seed?: number | undefined;
   signal?: AbortSignal | undefined;
   extract?: ExtractPolicy | undefined;
+  /** The sample's key, carried by the schema request and every part's (see CallAffinity). */
+  affinityKey?: string | undefined;
   /** Every event of the run, tagged (as the controller's reach solve's listeners). */
   onEvent?: ((e: ControllerEvent) => void) | undefined;
 }
@@ -82,7 +85,12 @@ export async function findSchema(
       schema: null,
       reason: 'no explicit list of inputs (numbered, bulleted, or "each of: a; b; c")',
     };
-  const m = await extractByModel(engine, problem, { prompt: o.prompt, signal: o.signal, maxTokens: o.maxTokens });
+  const m = await extractByModel(engine, problem, {
+    prompt: o.prompt,
+    signal: o.signal,
+    maxTokens: o.maxTokens,
+    affinityKey: o.affinityKey,
+  });
   const extraction = { text: m.text, tokens: m.tokens, ms: m.endMs - m.startMs };
   return m.schema
     ? { policy: o.policy, source: 'model', schema: m.schema, extraction }
@@ -152,6 +160,7 @@ export async function runParts(
         cacheScope: `decompose-${++runCounter}`,
         ...(o.seed !== undefined ? { seeds: labels.map((_, i) => deriveSeed(o.seed!, 1000 + i)) } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.affinityKey ? { affinity: { key: o.affinityKey, block: 0 } } : {}),
         onDelta: (i, text) => events.emit('thread:delta', { block: 0, thread: labels[i]!, text }),
       });
       const shares = shareBudget(
@@ -260,5 +269,6 @@ function partMetrics(t: Trajectory, parts: DecomposedPart[], extraction: number,
       tokens: c.completionIds.length,
       ms: c.endMs - c.startMs,
     })),
+    prefill: prefillLedger(t),
   };
 }

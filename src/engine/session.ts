@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Engine } from './types.js';
 
 /**
@@ -16,4 +17,16 @@ export function hasSessions(engine: Engine): engine is SessionEngine {
 /** `engine.session(key)` when the engine has sessions, else `engine` itself. */
 export function bindSession(engine: Engine, key: string): Engine {
   return hasSessions(engine) ? engine.session(key) : engine;
+}
+
+/**
+ * What a sample's key may be: printable ASCII without spaces (it travels in HTTP headers), at
+ * most 200 characters (routers cap session ids: NVIDIA Dynamo at 256 bytes, with room left for
+ * a block's suffix).
+ */
+export const AFFINITY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** A fresh key for a sample that was given none: one problem's calls, different from any other's. */
+export function newAffinityKey(): string {
+  return `tw-${randomUUID().replace(/-/g, '')}`;
 }

@@ -102,6 +102,7 @@ export async function completeAsConcurrentCalls(
       };
     }
     const seed = siblingSeed(request, i);
+    const affinity = request.affinities?.[i] ?? request.affinity;
     try {
       const r = await complete({
         prompt,
@@ -110,6 +111,7 @@ export async function completeAsConcurrentCalls(
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
         ...(request.topP !== undefined ? { topP: request.topP } : {}),
         ...(seed !== undefined ? { seed } : {}),
+        ...(affinity ? { affinity } : {}),
         signal,
         ...(onDelta && total === undefined ? { onDelta: (d: string) => onDelta(i, d) } : {}),
       });

@@ -44,6 +44,18 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+/**
+ * Which sample a call belongs to, for routers in front of several servers: every call of one
+ * sample carries the same key, so a router that hashes or pins on it keeps the sample's growing
+ * context on one server's prefix cache. Engines that run in-process ignore it.
+ */
+export interface CallAffinity {
+  /** The sample's key (printable ASCII, no spaces). */
+  key: string;
+  /** A thread's call: the block it forked from (its index in the trajectory), for routers that record lineage. */
+  block?: number;
+}
+
 /** One completion asked of an engine: the prompt, its token budget and stops, sampling, and the cache scope. */
 export interface CompletionRequest extends SamplingOptions {
   /** Raw prompt: text, or token ids (ids avoid re-tokenizing generated text). */
@@ -60,13 +72,20 @@ export interface CompletionRequest extends SamplingOptions {
   cacheScope?: string;
   /** Called with each decoded piece as it is generated. */
   onDelta?: (delta: string) => void;
+  /** The sample this call belongs to (see CallAffinity). */
+  affinity?: CallAffinity;
 }
 
 /** Token counts (and prefill time) of one completion, and where the counts came from. */
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
-  cachedPromptTokens?: number;
+  /**
+   * Prompt tokens served from a prefix cache: the engine's own hits, or what the server reported
+   * (`usage.prompt_tokens_details.cached_tokens`); null when a server did not report it, absent
+   * when the engine cannot know.
+   */
+  cachedPromptTokens?: number | null;
   /**
    * Time from the call's start until its first token could be sampled: the prompt's prefill
    * (cache lookup included). Only engines that see it report it (the embedded engine; a remote
@@ -115,6 +134,8 @@ export interface Engine {
     suffixes: readonly (readonly number[])[],
     request: Omit<CompletionRequest, 'prompt' | 'onDelta'> & {
       seeds?: readonly (number | undefined)[];
+      /** Per sibling, over `affinity` (a round's threads may belong to different blocks). */
+      affinities?: readonly (CallAffinity | undefined)[];
       /**
        * A budget all siblings share, spent in lockstep (one token per unfinished sibling per
        * step, in index order; see lockstepShares): once spent, the rest end by `length`. An EOS

@@ -30,6 +30,11 @@ export interface ControllerOptions {
   /** Base seed (any safe integer); each call and each thread derives its own with `deriveSeed`. */
   seed?: number | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * The sample's key, carried by every call of the run (threads and continuations included) so
+   * that a router in front of several servers keeps them on one (see CallAffinity). Unset: none.
+   */
+  affinityKey?: string | undefined;
 }
 
 /**
@@ -121,6 +126,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       sampling: { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope: `run-${++runCounter}` },
       seedOf: seed === undefined ? undefined : (k: number) => deriveSeed(seed, k),
       signal: options.signal,
+      affinityKey: options.affinityKey,
       state,
       limit: (hit) => {
         state.limits.push(hit);
@@ -181,6 +187,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       ...fork.sampling,
       ...(fork.seedOf ? { seed: fork.seedOf(state.transitions) } : {}),
       ...(fork.signal ? { signal: fork.signal } : {}),
+      ...(fork.affinityKey ? { affinity: { key: fork.affinityKey } } : {}),
       onDelta: (text) => this.emit('delta', { text }),
     });
     const call = b.record({ kind: 'sequential' }, prefixLength, [], r);

@@ -20,6 +20,8 @@ export interface ForkContext {
   /** The seed of derivation `k`, or undefined when the run is unseeded. */
   seedOf: ((k: number) => number) | undefined;
   signal?: AbortSignal | undefined;
+  /** The sample's key (ControllerOptions.affinityKey): each thread's call names its block too. */
+  affinityKey?: string | undefined;
   /** Mutable run state: transitions so far, the next block number, rails hit. */
   state: { transitions: number; blocks: number; limits: LimitHit[] };
   /** Record a rail hit (kept in the trajectory, told as a `limit` event). */
@@ -88,6 +90,7 @@ async function runRound(
       ...ctx.sampling,
       ...(ctx.seedOf ? { seeds: threads.map((t) => ctx.seedOf!(threadDerivation(t))) } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.affinityKey ? { affinities: threads.map((t) => ({ key: ctx.affinityKey!, block: t.block.index })) } : {}),
       onDelta: (i, text) =>
         ctx.emit('thread:delta', { block: threads[i]!.block.index, thread: threads[i]!.label, text }),
     },

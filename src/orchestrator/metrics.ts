@@ -2,6 +2,7 @@ import type { Tokenizer } from '../engine/types.js';
 import type { Dialect, ForkBlock, ForkThread } from '../format/dialect.js';
 import { threadweaver, threadweaverForkTree } from '../format/threadweaver.js';
 import type { TrajectoryTree } from '../format/tree.js';
+import { prefillLedger, type PrefillLedger } from './ledger.js';
 import type { Trajectory } from './trajectory.js';
 
 /** Token counts of one block for T and L: its overhead, and each thread's tokens and critical path. */
@@ -192,6 +193,8 @@ export interface Metrics extends ParallelStats {
   wallMs: number;
   phaseMs: { sequential: number; parallel: number };
   threadTimings: ThreadTiming[];
+  /** Every call's prompt tokens and the engine's or server's cached tokens, by phase (see prefillLedger). */
+  prefill: PrefillLedger;
 }
 
 /** A trajectory's own T/L: how much of its work ran side by side. Not a speedup against a sequential run. */
@@ -227,5 +230,6 @@ export function trajectoryMetrics(t: Trajectory, tokenizer: Tokenizer, dialect?:
     wallMs: t.endMs - t.startMs,
     phaseMs,
     threadTimings,
+    prefill: prefillLedger(t),
   };
 }

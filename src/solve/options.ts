@@ -4,6 +4,7 @@ import { EXTRACT_POLICIES } from '../math/extract.js';
 import { resolveDialect, type FormatSpec } from '../format/dialects.js';
 import type { Dialect } from '../format/dialect.js';
 import { DECOMPOSE_POLICIES } from '../decompose/run.js';
+import { AFFINITY_KEY } from '../engine/session.js';
 import type { SolveOptions } from './types.js';
 
 // The library boundary: `solve()` options come from code we do not control (JavaScript callers,
@@ -105,6 +106,13 @@ export const solveOptionsSchema = z.object({
     .unknown()
     .refine((v) => v === undefined || typeof v === 'string' || (typeof v === 'object' && v !== null), {
       error: (iss) => `must be a format name, a format spec or a Dialect${got(iss)}`,
+    })
+    .optional(),
+  affinityKey: z
+    .string({ error: (iss) => `must be a string${got(iss)}` })
+    .regex(AFFINITY_KEY, {
+      error: (iss) =>
+        `must be 1 to 200 printable ASCII characters without spaces (it is sent in HTTP headers)${got(iss)}`,
     })
     .optional(),
 } satisfies Record<keyof SolveOptions, z.ZodType>);

@@ -1,4 +1,4 @@
-import { bindSession } from '../engine/session.js';
+import { bindSession, newAffinityKey } from '../engine/session.js';
 import { embeddedEngine } from '../engine/load.js';
 import type { Engine } from '../engine/types.js';
 import { extractAnswer } from '../math/extract.js';
@@ -27,9 +27,12 @@ export async function runSolve(
 ): Promise<SolveResult> {
   if (typeof problem !== 'string' || problem.trim() === '') throw new ThreadweaverError('solve: the problem is empty');
   const dialect = checkSolveOptions(options);
-  const engine =
+  const given =
     options.engine ??
     (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
+  // One key for every call of this problem: a router keeps them on one server (and a RoutedEngine too).
+  const affinityKey = options.affinityKey ?? newAffinityKey();
+  const engine = bindSession(given, affinityKey);
   const mode = options.mode ?? 'parallel';
   const format = withStyle(options.prompt, options.promptStyle);
   const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
@@ -44,7 +47,7 @@ export async function runSolve(
   };
   let decomposition: Decomposition | undefined;
   if (options.decompose) {
-    const o = decomposeOptions(options, format, handle);
+    const o = decomposeOptions({ ...options, affinityKey }, format, handle);
     const found = await findSchema(engine, problem, o);
     if (found.schema) {
       const run = await runParts(engine, problem, found.schema, found, o);
@@ -72,10 +75,9 @@ export async function runSolve(
       `the prompt (${promptTokens} tokens) leaves no room in the context limit of ${contextLimit} tokens: nothing was generated`,
     );
 
-  // Engines with sessions (several servers) keep every call of this problem on one server.
-  const controller = new Controller(bindSession(engine, prompt), dialect);
+  const controller = new Controller(engine, dialect);
   onControllerEvents(controller, handle);
-  const trajectory = await controller.run(problem, prompt, options);
+  const trajectory = await controller.run(problem, prompt, { ...options, affinityKey });
   if (trajectory.finishReason === 'error') {
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory, { cause: failure });
   }
@@ -102,7 +104,7 @@ function decomposeOptions(
   prompt: Partial<PromptFormat>,
   onEvent: (e: ControllerEvent) => void,
 ): DecomposeRunOptions {
-  const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract } = o;
+  const { decompose, system, maxTokens, contextLimit, temperature, topP, seed, signal, extract, affinityKey } = o;
   return {
     policy: decompose!,
     prompt,
@@ -115,6 +117,7 @@ function decomposeOptions(
     seed,
     signal,
     extract,
+    affinityKey,
   };
 }
 

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import { z } from 'zod';
+import { affinityFields, DEFAULT_AFFINITY_POLICY, type AffinityPolicy } from './affinity.js';
 import { resolveModelSource } from '../model-source.js';
 import { withoutChatTemplate } from '../plain-template.js';
 import { classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type FailureKind, type RetryPolicy } from './retry.js';
@@ -57,6 +58,11 @@ export interface OpenAIEngineOptions {
    * server strips stops and says nothing: the single stop string passed is re-appended).
    */
   unreportedStop?: 'eos' | 'stripped';
+  /**
+   * How a request names its sample for a router (see AffinityPolicy): by default the sample's
+   * key in `X-Session-ID`, `X-SMG-Routing-Key` and the body's `user`; `none` sends nothing.
+   */
+  affinity?: AffinityPolicy;
 }
 
 /** Counters for tests and reports. */
@@ -106,6 +112,7 @@ export class OpenAIEngine implements Engine {
   private readonly promptFormat: 'ids' | 'text';
   private readonly unreportedStop: 'eos' | 'stripped';
   private readonly extraBody: Record<string, unknown>;
+  private readonly affinity: AffinityPolicy;
 
   constructor(config: OpenAIEngineConfig) {
     this.baseUrl = normalizeBaseUrl(config.baseUrl);
@@ -119,6 +126,7 @@ export class OpenAIEngine implements Engine {
     this.retryPolicy = retryPolicyOf(config);
     this.extraBody = { ...((config.vendorParams ?? true) ? VENDOR_PARAMS : {}), ...config.extraBody };
     this.client = createClient(this.baseUrl, config.apiKey, this.timeoutMs);
+    this.affinity = config.affinity ?? DEFAULT_AFFINITY_POLICY;
   }
 
   /** Load the tokenizer and ask the server for its model name and context length. */
@@ -181,6 +189,7 @@ export class OpenAIEngine implements Engine {
         : typeof request.prompt === 'string'
           ? request.prompt
           : this.tokenizer.decode(ids);
+    const affinity = affinityFields(this.affinity, request.affinity);
     const body = {
       model: this.model,
       prompt,
@@ -189,6 +198,7 @@ export class OpenAIEngine implements Engine {
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
       ...(stops.length > 0 ? { stop: stops } : {}),
+      ...affinity.body,
       ...this.extraBody,
     } as CompletionCreateParamsNonStreaming;
     this.stats.requests++;
@@ -197,6 +207,7 @@ export class OpenAIEngine implements Engine {
       raw = await this.client.completions.create(body, {
         timeout: this.timeoutMs,
         maxRetries: 0,
+        headers: affinity.headers,
         ...(request.signal ? { signal: request.signal } : {}),
       });
     } catch (err) {
@@ -236,7 +247,7 @@ export class OpenAIEngine implements Engine {
       usage: {
         promptTokens: usage?.prompt_tokens ?? ids.length,
         completionTokens: read.ids.length,
-        ...(typeof cached === 'number' ? { cachedPromptTokens: cached } : {}),
+        cachedPromptTokens: typeof cached === 'number' ? cached : null,
         source: read.idsFrom,
       },
       startMs,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/types.js';
+import { newAffinityKey } from '../../engine/session.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { Dialect } from '../../format/dialect.js';
 import { resolveDialect } from '../../format/dialects.js';
@@ -156,6 +157,8 @@ function solveOptions(
     temperature: req.temperature ?? defaults.temperature,
     topP: req.topP ?? defaults.topP,
     seed: req.seed,
+    // Each request is one problem: its upstream calls carry one key, so a router keeps them together.
+    affinityKey: newAffinityKey(),
   };
 }
 

@@ -61,6 +61,16 @@ const PROBE_EVERY_MS = 500;
 /** After the grace period: how long aborted requests' answers get to go out before sockets are destroyed. */
 const FLUSH_MS = 500;
 
+/**
+ * The request's `X-Session-ID` (the key routers keep a sample's calls together by), for the log:
+ * an operator can see which server each sample's calls reached. Only printable ASCII, cut short.
+ */
+function sessionOf(req: IncomingMessage): string | undefined {
+  const value = req.headers['x-session-id'];
+  const one = Array.isArray(value) ? value[0] : value;
+  return one && /^[\x21-\x7e]{1,200}$/.test(one) ? one : undefined;
+}
+
 export const shuttingDown = () =>
   new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
 
@@ -96,7 +106,10 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
       if (options.log) {
         const why = forced ? 'closed at shutdown' : 'client closed';
         const status = !cut ? String(res.statusCode) : res.headersSent ? `${res.statusCode} (${why})` : why;
-        options.log(`${req.method} ${req.url} ${status} ${Math.round(performance.now() - t0)}ms${failure}`);
+        const session = sessionOf(req);
+        options.log(
+          `${req.method} ${req.url} ${status} ${Math.round(performance.now() - t0)}ms${session ? ` session=${session}` : ''}${failure}`,
+        );
       }
     });
     const fail = (err: unknown) => {

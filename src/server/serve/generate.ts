@@ -123,7 +123,8 @@ export interface Generation {
   choices: GeneratedChoice[];
   promptTokens: number;
   completionTokens: number;
-  cachedPromptTokens: number;
+  /** Prompt tokens the engine's prefix cache served (null when the engine does not say). */
+  cachedPromptTokens: number | null;
   /** True when the signal stopped any choice: the caller owns what that means. */
   aborted: boolean;
 }
@@ -174,7 +175,16 @@ export async function runGeneration(
     })),
     promptTokens: plan.promptIds.length,
     completionTokens: results.reduce((s, r) => s + r.ids.length, 0),
-    cachedPromptTokens: Math.max(0, ...results.map((r) => r.usage.cachedPromptTokens ?? 0)),
+    cachedPromptTokens: cachedTokens(results),
     aborted: results.some((r) => r.finishReason === 'abort'),
   };
+}
+
+/**
+ * The prompt tokens a request had from the prefix cache: the engine's own count (the embedded
+ * engine's hits; siblings share one prefix, so the largest), null when any result lacks one.
+ */
+function cachedTokens(results: readonly CompletionResult[]): number | null {
+  const counts = results.map((r) => r.usage.cachedPromptTokens);
+  return counts.every((c): c is number => typeof c === 'number') ? Math.max(0, ...counts) : null;
 }
