@@ -16,11 +16,20 @@ export {
   type SampleMetrics,
 } from '../src/batch/solver.js';
 export type { EvalProgress } from './progress.js';
-export { openResults, ResultsError, MODES, type Mode, type ResultRow, type ResultsStore } from './results.js';
+export {
+  openResults,
+  ResultsError,
+  MODES,
+  type Mode,
+  type ResultRow,
+  type ResultsStore,
+  type RowPrefill,
+} from './results.js';
 export type { SampleSettings } from './settings.js';
 export { SettingsMismatchError, type SettingDifference } from '../src/batch/setting-differences.js';
 export { passAtK, type ModeSummary, type SpeedupSummary, type DatasetSummary } from './metrics.js';
 export { SUMMARY_FILE, summarizeRun, readSummary, type RunConfig, type RunSummary } from './summary.js';
+export { summarizePrefill, type PrefillSummary, type PhaseTotals, type JoinTotals } from './prefill.js';
 export type { Provenance } from './provenance.js';
 export { REPORT_FILE, CHARTS_DIR, writeReport, renderReport, summaryTable } from './report.js';
 export { compareRuns, compareRunFolders } from './compare.js';

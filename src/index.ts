@@ -22,6 +22,12 @@ export {
   type ServerCounters,
 } from './engine/remote/router.js';
 export { RetriesExhaustedError, DEFAULT_RETRY_POLICY, type RetryPolicy } from './engine/remote/retry.js';
+export {
+  affinityPolicy,
+  DEFAULT_AFFINITY_HEADERS,
+  DEFAULT_AFFINITY_POLICY,
+  type AffinityPolicy,
+} from './engine/remote/affinity.js';
 export { completeAsConcurrentCalls } from './engine/siblings.js';
 export { startServer, type ServerOptions, type RunningServer } from './server/serve/server.js';
 export { startGateway, type GatewayOptions } from './server/gateway/gateway.js';
@@ -42,6 +48,15 @@ export {
   type ParallelStats,
   type BlockStats,
 } from './orchestrator/metrics.js';
+export {
+  prefillLedger,
+  PREFILL_PHASES,
+  type PrefillLedger,
+  type PrefillPhase,
+  type PrefillTally,
+  type JoinPrefill,
+  type CallPrefill,
+} from './orchestrator/ledger.js';
 export {
   callContextIds,
   type Trajectory,
