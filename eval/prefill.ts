@@ -18,6 +18,7 @@ export interface JoinTotals {
   cachedPromptTokens: number | null;
 }
 
+/** A mode's prefill ledger in summary.json: prompt and cached tokens by phase, and the joins. */
 export interface PrefillSummary {
   promptTokens: PhaseTotals<number>;
   /** A phase is null when any of its calls' cached tokens are unknown (a server that does not report them). */

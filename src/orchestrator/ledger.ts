@@ -7,6 +7,7 @@ import type { Call, Trajectory } from './trajectory.js';
  * a thread's call after its nested block).
  */
 export type PrefillPhase = 'sequential' | 'threadStarts' | 'afterJoin';
+/** The phases in the order a trajectory passes them. */
 export const PREFILL_PHASES: readonly PrefillPhase[] = ['sequential', 'threadStarts', 'afterJoin'];
 
 /** Prompt tokens of some calls, and how many of them a prefix cache served. */
@@ -46,6 +47,7 @@ const cachedOf = (c: Call): number | null =>
 export const addKnown = (a: number | null, b: number | null): number | null =>
   a === null || b === null ? null : a + b;
 
+/** A tally of no calls. */
 export function emptyTally(): PrefillTally {
   return { calls: 0, promptTokens: 0, cachedPromptTokens: 0 };
 }

@@ -8,12 +8,13 @@ import type { CallAffinity } from '../types.js';
 export type AffinityPolicy = 'none' | { headers: readonly string[]; user: boolean };
 
 /**
- * What the routers people run read: the vLLM router's `consistent_hash` policy and
+ * The headers the key goes in by default, what the routers people run read: the vLLM router's `consistent_hash` policy and
  * production-stack's session routing `X-Session-ID`, the SGLang model gateway `X-SMG-Routing-Key`,
  * HAProxy and nginx whatever they are told to hash on (docs/scale-out.md).
  */
 export const DEFAULT_AFFINITY_HEADERS = ['X-Session-ID', 'X-SMG-Routing-Key'] as const;
 
+/** What a remote engine sends unless told otherwise: the key in the default headers and in `user`. */
 export const DEFAULT_AFFINITY_POLICY: AffinityPolicy = { headers: DEFAULT_AFFINITY_HEADERS, user: true };
 
 /**
@@ -26,7 +27,7 @@ const LINEAGE_HEADERS: Record<string, string> = {
   'x-dynamo-session-id': 'X-Dynamo-Parent-Session-ID',
 };
 
-/** The default headers plus `extra` (repeats dropped, case-insensitively); `none` for no affinity. */
+/** The policy the CLI flags ask for: the default headers and `headers` (repeats dropped, case-insensitively), or `none`. */
 export function affinityPolicy(o: { none?: boolean; headers?: readonly string[] } = {}): AffinityPolicy {
   if (o.none) return 'none';
   const headers: string[] = [];
