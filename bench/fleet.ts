@@ -73,7 +73,7 @@ export function startServe(cli: string, name: string, args: readonly string[] = 
     });
     const log: string[] = [];
     let partial = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
       const lines = (partial + d).split('\n');
       partial = lines.pop()!;
       log.push(...lines);
@@ -87,7 +87,7 @@ export function startServe(cli: string, name: string, args: readonly string[] = 
     child.once('exit', (code, signal) =>
       reject(new Error(`serve ${name} exited (${code ?? signal}): ${log.join('\n')}`)),
     );
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       const m = /at http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(stdout);
       if (m) resolve({ name, port: Number(m[1]), child, log, stop });
@@ -147,7 +147,7 @@ export async function startHaproxy(binary: string, dir: string, config: string, 
   await writeFile(file, config);
   const child = spawn(binary, ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
