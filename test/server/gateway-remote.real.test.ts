@@ -111,4 +111,29 @@ describe('gateway --base-url threadweaver serve', () => {
       await lonely.close();
     }
   });
+
+  it("each chat request is one sample upstream: its calls carry one key (serve's log shows it), the next request another", async () => {
+    const sessions: string[][] = [];
+    for (let i = 0; i < 2; i++) {
+      const before = upstreamLog.length;
+      const r = await postJson(
+        `${gw.baseURL}/chat/completions`,
+        { messages: [{ role: 'user', content: problem }] },
+        auth,
+      );
+      expect(r.status).toBe(200);
+      sessions.push(
+        upstreamLog
+          .slice(before)
+          .filter((l) => l.startsWith('POST /v1/completions 200'))
+          .map((l) => /session=(\S+)$/.exec(l)?.[1] ?? 'none'),
+      );
+    }
+    for (const keys of sessions) {
+      expect(keys).toHaveLength(5);
+      expect(new Set(keys).size).toBe(1);
+      expect(keys[0]).toMatch(/^tw-[0-9a-f]{32}$/);
+    }
+    expect(sessions[0]![0]).not.toBe(sessions[1]![0]);
+  });
 });
