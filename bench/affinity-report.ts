@@ -2,13 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Balance } from './fleet.js';
+import { benchRoot } from './side-by-side.js';
 
-const root = path.resolve(
-  import.meta.dirname,
-  '..',
-  existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..',
-);
-export const AFFINITY_RESULT = path.join(root, 'bench/results/affinity.json');
+export const AFFINITY_RESULT = path.join(benchRoot, 'bench/results/affinity.json');
 
 /** One configuration's figures for one mode. */
 export interface AffinityFigures {

@@ -11,7 +11,7 @@
  *   npx tsc -p . && node dist/bench/affinity.js [--problems N] [--chunk M]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,54 +19,29 @@ import { parseArgs } from 'node:util';
 import type { ResultRow } from '../eval/results.js';
 import { PREFILL_PHASES } from '../src/orchestrator/ledger.js';
 import { AFFINITY_RESULT, type AffinityFigures, type AffinityResult } from './affinity-report.js';
-import {
-  findHaproxy,
-  freePort,
-  haproxyConfig,
-  requestLog,
-  startHaproxy,
-  startServe,
-  untilHealthy,
-  type Balance,
-  type Haproxy,
-  type ServeProcess,
-} from './fleet.js';
+import { findHaproxy, requestLog, startFleet, type Balance, type Fleet } from './fleet.js';
+import { benchRoot, machineDuring } from './side-by-side.js';
 
-const root = path.resolve(
-  import.meta.dirname,
-  '..',
-  existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..',
-);
-const CLI = path.join(root, 'dist/src/cli/main.js');
+const CLI = path.join(benchRoot, 'dist/src/cli/main.js');
 const BALANCES: readonly Balance[] = ['affinity', 'roundrobin'];
 const SERVERS = 3;
 const CONCURRENCY = 3;
 const MAX_TOKENS = 512;
 const PER_SERVER = 2;
+const serveArgs = ['--max-concurrent', String(PER_SERVER)];
 
-interface Fleet {
+/** One configuration's fleet and what its eval runs add up to. */
+interface Run {
   balance: Balance;
-  servers: ServeProcess[];
-  proxy: Haproxy;
+  fleet: Fleet;
   out: string;
   wallMs: number;
 }
 
-async function startFleet(haproxy: string, dir: string, balance: Balance): Promise<Fleet> {
-  const servers = await Promise.all(
-    Array.from({ length: SERVERS }, (_, i) => startServe(CLI, `s${i + 1}`, ['--max-concurrent', String(PER_SERVER)])),
-  );
-  const port = await freePort();
-  const config = haproxyConfig({ port, servers: servers.map((s) => ({ name: s.name, port: s.port })), balance });
-  const proxy = await startHaproxy(haproxy, dir, config, port);
-  await untilHealthy(proxy.baseURL);
-  return { balance, servers, proxy, out: path.join(dir, balance), wallMs: 0 };
-}
-
 /** `threadweaver eval` on the first `limit` problems (a resume: only the new ones run); its wall time, ms. */
-function evalOn(fleet: Fleet, limit: number): Promise<number> {
-  const args = ['eval', '--dataset', 'arith', '--limit', String(limit), '--base-url', fleet.proxy.baseURL];
-  args.push('--out', fleet.out, '--concurrency', String(CONCURRENCY), '--max-tokens', String(MAX_TOKENS));
+function evalOn(run: Run, limit: number): Promise<number> {
+  const args = ['eval', '--dataset', 'arith', '--limit', String(limit), '--base-url', run.fleet.proxy.baseURL];
+  args.push('--out', run.out, '--concurrency', String(CONCURRENCY), '--max-tokens', String(MAX_TOKENS));
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -75,7 +50,7 @@ function evalOn(fleet: Fleet, limit: number): Promise<number> {
     child.once('exit', (code) =>
       code === 0
         ? resolve(performance.now() - t0)
-        : reject(new Error(`eval (${fleet.balance}) exited ${code}: ${stderr.slice(-2000)}`)),
+        : reject(new Error(`eval (${run.balance}) exited ${code}: ${stderr.slice(-2000)}`)),
     );
   });
 }
@@ -130,9 +105,12 @@ export async function runAffinityBench(problems: number, chunk: number): Promise
   const uptimeBefore = uptime();
   const loadBefore = os.loadavg();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tw-bench-affinity-'));
-  const fleets: Fleet[] = [];
+  const fleets: Run[] = [];
   try {
-    for (const b of BALANCES) fleets.push(await startFleet(haproxy, dir, b));
+    for (const balance of BALANCES) {
+      const fleet = await startFleet({ cli: CLI, haproxy, dir, balance, servers: SERVERS, serveArgs });
+      fleets.push({ balance, fleet, out: path.join(dir, balance), wallMs: 0 });
+    }
     for (let step = 0, limit = 0; limit < problems; step++) {
       limit = Math.min(problems, limit + chunk);
       for (const f of step % 2 ? [...fleets].reverse() : fleets) {
@@ -148,7 +126,7 @@ export async function runAffinityBench(problems: number, chunk: number): Promise
           b,
           figures(
             rows[b].filter((r) => r.mode === m),
-            fleetOf(b),
+            fleetOf(b).fleet,
           ),
         ]),
       ) as Record<Balance, AffinityFigures>;
@@ -156,16 +134,7 @@ export async function runAffinityBench(problems: number, chunk: number): Promise
     const result: AffinityResult = {
       benchmark: 'affinity',
       date: new Date().toISOString(),
-      machine: {
-        cpu: os.cpus()[0]?.model ?? 'unknown',
-        cores: os.cpus().length,
-        node: process.version,
-        haproxy: haproxyVersion,
-        uptimeBefore,
-        uptimeAfter: uptime(),
-        loadAverageBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
-        loadAverageAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
-      },
+      machine: { ...machineDuring(loadBefore), haproxy: haproxyVersion, uptimeBefore, uptimeAfter: uptime() },
       config: {
         servers: SERVERS,
         dataset: 'arith (generated)',
@@ -186,10 +155,7 @@ export async function runAffinityBench(problems: number, chunk: number): Promise
     await writeFile(AFFINITY_RESULT, JSON.stringify(result, null, 2) + '\n');
     return result;
   } finally {
-    for (const f of fleets) {
-      await f.proxy.stop();
-      await Promise.all(f.servers.map((s) => s.stop()));
-    }
+    for (const f of fleets) await f.fleet.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -204,11 +170,7 @@ if (isMain) {
   const r = await runAffinityBench(Math.max(1, Number(values.problems) || 30), Math.max(1, Number(values.chunk) || 5));
   const { affinityTable } = await import('./affinity-report.js');
   process.stderr.write(affinityTable(r) + '\n');
-  const { renderResults } = await import('./decoding.js');
-  await renderResults(
-    JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as Parameters<
-      typeof renderResults
-    >[0],
-  );
+  const { renderStoredResults } = await import('./decoding.js');
+  await renderStoredResults();
   process.exit(0);
 }

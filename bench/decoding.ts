@@ -603,13 +603,17 @@ What these figures say about the targets, and why batching is not free on this m
   );
 }
 
-const isMain =
-  process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
-if (isMain && process.argv.includes('--render')) {
-  // Re-render bench/RESULTS.md from the committed results (e.g. after bench/kv-append.ts ran).
+/** Re-render bench/RESULTS.md from the committed results (after another benchmark wrote its own). */
+export async function renderStoredResults(): Promise<void> {
   await renderResults(
     JSON.parse(readFileSync(path.join(root, 'bench/results/decoding.json'), 'utf8')) as DecodingResult,
   );
+}
+
+const isMain =
+  process.argv[1] && path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('bench', 'decoding.js'));
+if (isMain && process.argv.includes('--render')) {
+  await renderStoredResults();
 } else if (isMain) {
   const { values } = parseArgs({
     options: { limit: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' } },

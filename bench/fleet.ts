@@ -188,3 +188,49 @@ export async function untilHealthy(baseURL: string, ms = 10_000): Promise<void> 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface Fleet {
+  servers: ServeProcess[];
+  proxy: Haproxy;
+  /** Stop HAProxy, then every server still running. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `servers` × `threadweaver serve` (each with `serveArgs`) behind HAProxy balancing by `balance`,
+ * its configuration written into `dir`; resolves once a request gets through.
+ */
+export async function startFleet(o: {
+  cli: string;
+  haproxy: string;
+  dir: string;
+  balance: Balance;
+  servers: number;
+  serveArgs?: readonly string[];
+}): Promise<Fleet> {
+  const servers = await Promise.all(
+    Array.from({ length: o.servers }, (_, i) => startServe(o.cli, `s${i + 1}`, o.serveArgs)),
+  );
+  const stopServers = () => Promise.all(servers.map((s) => s.stop())).then(() => undefined);
+  try {
+    const port = await freePort();
+    const config = haproxyConfig({
+      port,
+      servers: servers.map((s) => ({ name: s.name, port: s.port })),
+      balance: o.balance,
+    });
+    const proxy = await startHaproxy(o.haproxy, o.dir, config, port);
+    await untilHealthy(proxy.baseURL);
+    return {
+      servers,
+      proxy,
+      stop: async () => {
+        await proxy.stop();
+        await stopServers();
+      },
+    };
+  } catch (err) {
+    await stopServers();
+    throw err;
+  }
+}

@@ -1,7 +1,16 @@
 /** What the benchmarks share: robust summaries, and timing two engines against each other in one process. */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { TransformersEngine } from '../src/engine/embedded/transformers.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
+
+/** The repository's root, from a bench file run as TypeScript source or built into dist/bench. */
+export const benchRoot = path.resolve(
+  import.meta.dirname,
+  '..',
+  existsSync(path.resolve(import.meta.dirname, '..', 'package.json')) ? '' : '..',
+);
 
 export type Which = 'before' | 'after';
 export const WHICH = ['before', 'after'] as const;

@@ -7,20 +7,13 @@ import { OpenAIEngine, type OpenAIEngineOptions } from '../../src/engine/remote/
 import { RoutedEngine } from '../../src/engine/remote/router.js';
 import { prefillLedger } from '../../src/orchestrator/ledger.js';
 import { solve } from '../../src/solve/solve.js';
-import { EOS, rules } from '../support/scripted-engine.js';
-import { startScriptedServer, type ScriptedServer } from '../support/scripted-http.js';
+import { rules } from '../support/scripted-engine.js';
+import { startScriptedServer, TWO_THREADS, type ScriptedServer } from '../support/scripted-http.js';
 import type { StubRequest } from '../support/openai-stub-server.js';
 
 // Affinity keys on the wire and the prefill ledger, against loopback servers that run a scripted
 // model: one fork of two threads, then the continuation after the join.
-const OUTLINES =
-  '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
-const model = rules(
-  [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
-  [/<Thread>\n2:$/, ' b = 22.\n</Thread>'],
-  [/<\/Thread>\n$/, `</Parallel>\nSo 23.\n</think>\nThe answer is \\boxed{23}.${EOS}`],
-  [/assistant\n$/, OUTLINES],
-);
+const model = rules(...TWO_THREADS);
 
 const servers: ScriptedServer[] = [];
 afterEach(async () => {

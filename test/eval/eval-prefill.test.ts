@@ -10,18 +10,13 @@ import { engineSolver } from '../../src/batch/solver.js';
 import { OpenAIEngine } from '../../src/engine/remote/openai.js';
 import type { GradeFn } from '../../src/math/grade.js';
 import { EOS, rules } from '../support/scripted-engine.js';
-import { startScriptedServer, type ScriptedServer } from '../support/scripted-http.js';
+import { startScriptedServer, TWO_THREADS, type ScriptedServer } from '../support/scripted-http.js';
 import { readJsonl } from '../support/helpers.js';
 
 // An eval through a remote engine: each sample's key on its requests and in its row, stable on
 // resume; the prefill ledger in the rows, summary.json and report.md.
-const OUTLINES =
-  '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
 const model = rules(
-  [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
-  [/<Thread>\n2:$/, ' b = 22.\n</Thread>'],
-  [/<\/Thread>\n$/, `</Parallel>\nSo 23.\n</think>\nThe answer is \\boxed{23}.${EOS}`],
-  [/assistant\n$/, OUTLINES],
+  ...TWO_THREADS,
   // The sequential prompt has its own system text: the model answers at once.
   [/./, `<think>\nSo 23.\n</think>\nThe answer is \\boxed{23}.${EOS}`],
 );

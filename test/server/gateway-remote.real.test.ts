@@ -27,15 +27,12 @@ afterAll(async () => {
 });
 
 const auth = { authorization: 'Bearer gw-key' };
+const ask = () => postJson(`${gw.baseURL}/chat/completions`, { messages: [{ role: 'user', content: problem }] }, auth);
 
 describe('gateway --base-url threadweaver serve', () => {
   it('runs the same trajectory through the server, plain and streamed byte-identically', async () => {
     const before = upstreamLog.length;
-    const plain = await postJson(
-      `${gw.baseURL}/chat/completions`,
-      { messages: [{ role: 'user', content: problem }] },
-      auth,
-    );
+    const plain = await ask();
     expect(plain.status).toBe(200);
     const m = plain.body.choices[0].message;
     expect(m.content).toContain('\\boxed{1523}');
@@ -116,11 +113,7 @@ describe('gateway --base-url threadweaver serve', () => {
     const sessions: string[][] = [];
     for (let i = 0; i < 2; i++) {
       const before = upstreamLog.length;
-      const r = await postJson(
-        `${gw.baseURL}/chat/completions`,
-        { messages: [{ role: 'user', content: problem }] },
-        auth,
-      );
+      const r = await ask();
       expect(r.status).toBe(200);
       sessions.push(
         upstreamLog

@@ -2,16 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  freePort,
-  haproxyConfig,
-  requestLog,
-  startHaproxy,
-  startServe,
-  untilHealthy,
-  type Haproxy,
-  type ServeProcess,
-} from '../../bench/fleet.js';
+import { requestLog, startFleet, type Fleet, type ServeProcess } from '../../bench/fleet.js';
 import { cliPath, completeLines, jsonlRows, runCli } from '../support/cli-process.js';
 import { haproxyPath } from '../support/haproxy.js';
 
@@ -25,32 +16,25 @@ const SAMPLES = PROBLEMS * 2; // both modes
 
 describe.skipIf(!haproxyPath)('an eval through HAProxy in front of three threadweaver serve', () => {
   let dir: string;
+  let fleet: Fleet | undefined;
   let servers: ServeProcess[] = [];
-  let proxy: Haproxy | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tw-fleet-'));
-    servers = await Promise.all(['s1', 's2', 's3'].map((name) => startServe(cliPath, name, ['--max-concurrent', '2'])));
-    const port = await freePort();
-    proxy = await startHaproxy(
-      haproxyPath!,
-      dir,
-      haproxyConfig({ port, servers: servers.map((s) => ({ name: s.name, port: s.port })), balance: 'affinity' }),
-      port,
-    );
-    await untilHealthy(proxy.baseURL);
+    const o = { cli: cliPath, haproxy: haproxyPath!, dir, balance: 'affinity' as const, servers: 3 };
+    fleet = await startFleet({ ...o, serveArgs: ['--max-concurrent', '2'] });
+    servers = fleet.servers;
   });
 
   afterAll(async () => {
-    await proxy?.stop();
-    await Promise.all(servers.map((s) => s.stop()));
+    await fleet?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('keeps each sample on one server, spreads samples over all three, and loses no row when one is killed', async () => {
     const out = path.join(dir, 'run');
     const results = path.join(out, 'results.jsonl');
-    const args = ['eval', '--dataset', 'arith', '--limit', String(PROBLEMS), '--base-url', proxy!.baseURL];
+    const args = ['eval', '--dataset', 'arith', '--limit', String(PROBLEMS), '--base-url', fleet!.proxy.baseURL];
     args.push('--out', out, '--concurrency', '4', '--max-tokens', '256');
 
     /** The samples (keys) each server completed a call of so far. */

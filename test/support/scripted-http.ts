@@ -1,4 +1,4 @@
-import { ScriptedEngine, type Script } from './scripted-engine.js';
+import { EOS, ScriptedEngine, type Script } from './scripted-engine.js';
 import { startStubServer, type StubServer } from './openai-stub-server.js';
 
 // A scripted "model" behind a loopback OpenAI-compatible /v1/completions (text prompts), for
@@ -6,6 +6,17 @@ import { startStubServer, type StubServer } from './openai-stub-server.js';
 // `prompt_tokens_details.cached_tokens` as a prefix cache would: the longest prefix (in its
 // tokens) the prompt shares with any prompt or completion it served before. It is not a model
 // server's cache, only a stand-in that makes the counts predictable.
+
+/** The rules of a model that forks once: two outlines, two threads, then the answer after the join. */
+export const TWO_THREADS: [RegExp, string][] = [
+  [/<Thread>\n1:$/, ' a = 1.\n</Thread>'],
+  [/<Thread>\n2:$/, ' b = 22.\n</Thread>'],
+  [/<\/Thread>\n$/, `</Parallel>\nSo 23.\n</think>\nThe answer is \\boxed{23}.${EOS}`],
+  [
+    /assistant\n$/,
+    '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>',
+  ],
+];
 
 export interface ScriptedServer extends StubServer {
   engine: ScriptedEngine;
