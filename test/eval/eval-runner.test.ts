@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseArithProblem, renderArith } from '../../eval/arith.js';
+import { generateArith, parseArithProblem, renderArith } from '../../eval/arith.js';
 import { ARITH_DEFAULT_SEED, loadDataset, type Dataset } from '../../eval/dataset.js';
 import { SettingsMismatchError } from '../../src/batch/setting-differences.js';
 import { readSummary } from '../../eval/summary.js';
@@ -414,6 +415,23 @@ describe('runEval', () => {
     expect(summary.provenance.datasets['arith-b']).toMatchObject({ path: null, sha256: null, rows: null, problems: 4 });
     expect(summary.uncertainty).toMatchObject({ resamples: 1000, seed: 0, confidence: 0.95 });
     expect((await readSummary(out)).provenance?.modelSha256).toBe('aa');
+  });
+
+  it('a dataset read from a file: its path, the sha256 of its bytes, its rows, and the problems run (fewer with a limit)', async () => {
+    const file = path.join(dir, 'five.jsonl');
+    const text = generateArith(5, 7)
+      .map((t, i) => JSON.stringify({ id: `p${i}`, problem: t.problem, answer: String(t.answer) }) + '\n')
+      .join('');
+    await writeFile(file, text);
+    const five = await loadDataset({ name: 'five', file, limit: 2 });
+    const res = await runEval(options(path.join(dir, 'provenance-file'), { datasets: [five], k: 1 }));
+    expect(res.summary.provenance!.datasets.five).toEqual({
+      path: file,
+      sha256: createHash('sha256').update(text).digest('hex'),
+      rows: 5,
+      problems: 2,
+      problemIdsSha256: createHash('sha256').update('p0\np1').digest('hex'),
+    });
   });
 
   it('hands the extraction policy to solve and records it in every row and in the summary', async () => {
