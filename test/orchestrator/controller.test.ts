@@ -253,15 +253,14 @@ describe('controller: where a plan starts', () => {
   });
 
   it('a segment that opens <Outlines> twice forks on the last plan only', async () => {
-    const twice =
-      '<think>\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n<Outlines>\n<Outline>3: C.</Outline>\n</Outlines>';
-    const { t } = await run(
-      rules(
-        [/<Thread>\n\d:$/, ' c = 3.\n</Thread>'],
-        [/<\/Thread>\n$/, `</Parallel>\n</think>\n\\boxed{3}${EOS}`],
-        [/assistant\n$/, twice],
-      ),
+    const opened = (...labels: number[]) =>
+      `\n<Outlines>\n${labels.map((n) => `<Outline>${n}: part ${n}.</Outline>\n`).join('')}`;
+    const script = rules(
+      [/<Thread>\n\d:$/, ' c = 3.\n</Thread>'],
+      [/<\/Thread>\n$/, `</Parallel>\n</think>\n\\boxed{3}${EOS}`],
+      [/assistant\n$/, `<think>\n<Parallel>${opened(1, 2)}${opened(3)}</Outlines>`],
     );
+    const { t } = await run(script);
     expect(t.calls.map((c) => (c.role.kind === 'thread' ? `t${c.role.thread}` : 's'))).toEqual(['s', 't3', 's']);
     expect(t.finishReason).toBe('done');
   });
