@@ -43,6 +43,8 @@ export async function runSolve(
     onEvent?.(e);
   };
   let decomposition: Decomposition | undefined;
+  /** Options of the run as one task: a schema extraction that found none has spent part of the budget. */
+  let runOptions = options;
   if (options.decompose) {
     const o = decomposeOptions(options, format, handle);
     const found = await findSchema(engine, problem, o);
@@ -64,6 +66,9 @@ export async function runSolve(
     }
     decomposition = { ...found, parts: [] };
     warnings.push(`not decomposed, run as one task: ${found.reason}`);
+    const spent = found.extraction?.tokens ?? 0;
+    if (spent > 0)
+      runOptions = { ...options, maxTokens: Math.max(0, (options.maxTokens ?? engine.contextLength) - spent) };
   }
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
@@ -75,7 +80,7 @@ export async function runSolve(
   // Engines with sessions (several servers) keep every call of this problem on one server.
   const controller = new Controller(bindSession(engine, prompt), dialect);
   onControllerEvents(controller, handle);
-  const trajectory = await controller.run(problem, prompt, options);
+  const trajectory = await controller.run(problem, prompt, runOptions);
   if (trajectory.finishReason === 'error') {
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory, { cause: failure });
   }
