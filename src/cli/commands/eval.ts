@@ -45,7 +45,7 @@ Run a benchmark in parallel and sequential mode side by side; report accuracy an
 Results are appended to OUT/results.jsonl as each sample finishes: rerun the same command to resume.
 
 Options:
-  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k arith500 (get them with
+  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k hmmt25 brumo25 arith500 (get them with
                      \`threadweaver data fetch NAME\`), or arith (generated, works anywhere); repeatable
   --data FILE        any JSONL file of {id, problem, answer}; repeatable
   --data-dir DIR     where benchmark files live (default: $THREADWEAVER_DATA_DIR, else the data fetch
