@@ -37,7 +37,11 @@ export type ViolationCode =
   | 'thread-count'
   | 'too-many-threads'
   | 'reduce-missing'
-  | 'nesting-depth';
+  | 'nesting-depth'
+  // Codes of the lenient check (src/format/lenient.ts).
+  | 'block-unclosed'
+  | 'outline-unanswered'
+  | 'close-unmatched';
 
 export interface Violation {
   code: ViolationCode;
