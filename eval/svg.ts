@@ -6,6 +6,8 @@
 export interface Point {
   x: number;
   y: number;
+  /** Written beside the point (e.g. the budget a frontier point was run at). */
+  label?: string;
 }
 
 export interface Series {
@@ -184,9 +186,14 @@ export function lineChartSvg(
       parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
     }
     for (const p of sorted) {
+      const what = `${s.name}${p.label ? ` (${p.label})` : ''}: ${fmt(p.x)}, ${fmt(p.y)}`;
       parts.push(
-        `<circle cx="${f1(sx(p.x))}" cy="${f1(sy(p.y))}" r="4" fill="${color}"><title>${escapeXml(`${s.name}: ${fmt(p.x)}, ${fmt(p.y)}`)}</title></circle>`,
+        `<circle cx="${f1(sx(p.x))}" cy="${f1(sy(p.y))}" r="4" fill="${color}"><title>${escapeXml(what)}</title></circle>`,
       );
+      if (p.label)
+        parts.push(
+          `<text x="${f1(sx(p.x) + 6)}" y="${f1(sy(p.y) + (i % 2 ? 15 : -7))}" font-size="10" fill="${color}">${escapeXml(p.label)}</text>`,
+        );
     }
     const ly = M.top + 8 + i * 18;
     const lx = M.left + PLOT_W - 150;

@@ -34,6 +34,12 @@ export interface GradeOptions {
 
 export type GradeResult = Verdict;
 
+/**
+ * The grader's rule-set version, recorded when a run is re-graded (`eval rescore`). Raised whenever
+ * a rule changes a verdict; docs/grading.md ("Versions") says what each version changed.
+ */
+export const GRADER_VERSION = '2';
+
 /** Any grader of a predicted answer against the gold one (gradeAnswer is the default of eval and rollouts). */
 export type GradeFn = (pred: string | null, gold: string) => GradeResult | Promise<GradeResult>;
 
