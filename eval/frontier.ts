@@ -96,6 +96,7 @@ export function frontierCharts(summary: RunSummary, dir = 'charts'): Chart[] {
             series,
             yRange: [0, 1],
             yFormat: (v) => `${Math.round(v * 100)}%`,
+            inOrder: true,
           }),
         });
       }

@@ -157,19 +157,19 @@ function checkOptions(o: RunEvalOptions): void {
 }
 
 /**
- * Every sample of the run, ordered so that both modes of a (problem, sample) are adjacent; a
- * sweep runs its points one after the other, smallest first (a thread sweep's sequential samples
- * once, see pointOfMode).
+ * Every sample of the run, ordered so that both modes of a (problem, sample) are adjacent; in a
+ * sweep, all its points of a (problem, sample) too, smallest first, so every point runs under the
+ * same load as the others (a thread sweep's sequential samples once, see pointOfMode).
  */
 function planJobs(o: RunEvalOptions): Job[] {
   const points = sweepPoints(o);
   const jobs: Job[] = [];
   const seen = new Set<string>();
-  for (const at of points.length ? points : [undefined]) {
-    for (const d of o.datasets) {
-      d.problems.forEach((problem, index) => {
-        for (let sample = 0; sample < o.k; sample++) {
-          const seed = deriveSeed(o.seedBase, index, sample);
+  for (const d of o.datasets) {
+    d.problems.forEach((problem, index) => {
+      for (let sample = 0; sample < o.k; sample++) {
+        const seed = deriveSeed(o.seedBase, index, sample);
+        for (const at of points.length ? points : [undefined]) {
           for (const mode of o.modes) {
             const job: Job = { dataset: d.name, problem, index, sample, mode, seed, point: pointOfMode(at, mode) };
             const key = resultKey(keyOf(job));
@@ -177,8 +177,8 @@ function planJobs(o: RunEvalOptions): Job[] {
             seen.add(key);
           }
         }
-      });
-    }
+      }
+    });
   }
   return jobs;
 }
