@@ -53,6 +53,14 @@ export {
 export {
   passAtK,
   majorityCorrect,
+  majorityAtK,
+  gPassAtK,
+  hypergeometric,
+  estimatorKs,
+  answerGroups,
+  G_PASS_TAUS,
+  tauKey,
+  type AnswerGroup,
   byProblem,
   summarizeMode,
   summarizeSpeedup,
@@ -138,3 +146,17 @@ export {
   type ProblemScore,
   type AccuracyUncertainty,
 } from './uncertainty.js';
+export {
+  sweepPoints,
+  splitSweep,
+  summarizeSweep,
+  withThreadCap,
+  SweepError,
+  type SweepPoint,
+  type SweepPlan,
+  type SweepRows,
+  type SweepSummary,
+} from './sweep.js';
+export { frontierCharts, sweepTable } from './frontier.js';
+export { rescoreRun, RescoreError, type RescoreOptions, type RescoreResult } from './rescore.js';
+export type { RescoreRecord } from './provenance.js';

@@ -3,10 +3,13 @@
  * structure is sound: blocks and threads closed, no stray close tag, every outline answered by a
  * thread of its number), including the example eval/README.md gives of one passing and not the other.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveDialect } from '../../src/format/dialects.js';
 import { isLenientFormat, lenientViolations } from '../../src/format/lenient.js';
 import { isValidTrajectory } from '../../src/format/validate.js';
+import { repoRoot } from '../support/helpers.js';
 
 const codes = (text: string, format?: string) => lenientViolations(text, resolveDialect(format)).map((v) => v.code);
 
@@ -43,6 +46,18 @@ describe('strict and lenient format checks', () => {
       .replace('</think>\n', '');
     expect(isValidTrajectory(swapped)).toBe(false);
     expect(isLenientFormat(swapped)).toBe(true);
+  });
+
+  it('the example eval/README.md gives passes lenient and fails strict, and cut before its second </Thread> fails both', () => {
+    const readme = readFileSync(path.join(repoRoot, 'eval/README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Format correctness'));
+    const example = /```\n([\s\S]*?)\n```/.exec(section)![1]!;
+    expect(example).toContain('<Parallel>');
+    expect(isValidTrajectory(example)).toBe(false);
+    expect(isLenientFormat(example)).toBe(true);
+    const cut = example.slice(0, example.lastIndexOf('</Thread>'));
+    expect(isValidTrajectory(cut)).toBe(false);
+    expect(isLenientFormat(cut)).toBe(false);
   });
 
   it('strict-only rules: a third thread, a tag inside a thread, text between threads, unnumbered outlines', () => {
