@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rescoreRun } from '../../eval/rescore.js';
 import { summarizeRun, readSummary } from '../../eval/summary.js';
 import { runEval } from '../../eval/runner.js';
-import { engineSolver } from '../../src/batch/solver.js';
-import { GRADER_VERSION, gradeAnswer } from '../../src/math/grade.js';
+import { GRADER_VERSION } from '../../src/math/grade.js';
 import { threadweaver } from '../support/cli.js';
 import { readJsonl } from '../support/helpers.js';
 import { EOS, rules, ScriptedEngine } from '../support/scripted-engine.js';
+import { scriptedEvalOptions } from '../support/scripted-eval.js';
 
 const block = (a: string, b: string) =>
   `<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>\n<Thread>\n1: ${a}\n</Thread><Thread>\n2: ${b}\n</Thread>\n</Parallel>\n`;
@@ -174,20 +174,8 @@ describe('eval rescore', () => {
   it('rescores a sweep point by point', async () => {
     const out = path.join(dir, 'sweep');
     const script = rules([/assistant\n$/, `<think>\nSo 3.\n</think>\nThe answer is \\boxed{3}.${EOS}`]);
-    await runEval({
-      datasets: [{ name: 'toy', problems: [{ id: 'p1', problem: 'Add.', answer: '3' }] }],
-      k: 1,
-      modes: ['parallel', 'sequential'],
-      concurrency: 1,
-      temperature: 0,
-      topP: 1,
-      seedBase: 0,
-      out,
-      solve: engineSolver(new ScriptedEngine(script)),
-      grade: (pred, gold) => gradeAnswer(pred, gold),
-      budgets: [5, 100],
-      progress: false,
-    });
+    const toy = { name: 'toy', problems: [{ id: 'p1', problem: 'Add.', answer: '3' }] };
+    await runEval(scriptedEvalOptions(out, new ScriptedEngine(script), [toy], { budgets: [5, 100] }));
     const before = await readSummary(out);
     const r = await rescoreRun(out);
     expect(r.changed).toBe(0);

@@ -8,15 +8,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineSolver } from '../../src/batch/solver.js';
 import type { Dataset } from '../../eval/dataset.js';
 import { resultKey } from '../../eval/results.js';
 import { runEval, type RunEvalOptions } from '../../eval/runner.js';
 import { readSummary } from '../../eval/summary.js';
-import { gradeAnswer } from '../../src/math/grade.js';
 import { solve } from '../../src/solve/solve.js';
 import { readJsonl } from '../support/helpers.js';
 import { EOS, rules, ScriptedEngine } from '../support/scripted-engine.js';
+import { scriptedEvalOptions } from '../support/scripted-eval.js';
 
 const OUTLINES =
   '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
@@ -46,23 +45,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function options(out: string, engine: ScriptedEngine, extra: Partial<RunEvalOptions> = {}): RunEvalOptions {
-  return {
-    datasets: [toy],
-    k: 1,
-    modes: ['parallel', 'sequential'],
-    concurrency: 1,
-    temperature: 0,
-    topP: 1,
-    seedBase: 0,
-    out,
-    solve: engineSolver(engine),
-    grade: (pred, gold) => gradeAnswer(pred, gold),
-    format: 'threadweaver',
-    progress: false,
-    ...extra,
-  };
-}
+const options = (out: string, engine: ScriptedEngine, extra: Partial<RunEvalOptions> = {}): RunEvalOptions =>
+  scriptedEvalOptions(out, engine, [toy], { format: 'threadweaver', ...extra });
 
 describe('is a shorter budget’s run the prefix of a longer one’s?', () => {
   const at = async (mode: 'parallel' | 'sequential', maxTokens: number) =>
