@@ -81,6 +81,36 @@ function jsonSafe(v: unknown): unknown {
 
 const PARQUET_EXPORT = 'refs/convert/parquet';
 
+/**
+ * A competition as MathArena publishes it on the hub (`MathArena/<repo>`: one Parquet file of 30
+ * rows with problem_idx, problem, answer, problem_type), released after the cutoff of most models.
+ */
+function matharena(name: string, repo: string, title: string, idPrefix: string): Benchmark {
+  return {
+    name,
+    file: `${name}.jsonl`,
+    title,
+    source: [
+      {
+        repo: `MathArena/${repo}`,
+        revision: 'main',
+        path: 'data/train-00000-of-00001.parquet',
+        format: 'parquet',
+        rows: 30,
+      },
+    ],
+    licence: 'CC BY-NC-SA 4.0 (dataset card); problems © their competition',
+    rows: 30,
+    mapping: `id ← ${idPrefix}-<problem_idx>, problem ← problem, answer ← answer; problem_type kept`,
+    convert: (r) => ({
+      id: `${idPrefix}-${text(r, 'problem_idx')}`,
+      problem: text(r, 'problem'),
+      answer: text(r, 'answer'),
+      ...keep(r, 'problem_type'),
+    }),
+  };
+}
+
 /** Every named benchmark, as `--dataset NAME` and `threadweaver data fetch` know them. */
 export const BENCHMARKS: readonly Benchmark[] = [
   {
@@ -250,6 +280,8 @@ export const BENCHMARKS: readonly Benchmark[] = [
       };
     },
   },
+  matharena('hmmt25', 'hmmt_feb_2025', 'HMMT February 2025 (MathArena)', 'hmmt-feb-2025'),
+  matharena('brumo25', 'brumo_2025', 'BRUMO 2025, Brown University Math Olympiad (MathArena)', 'brumo-2025'),
   {
     name: 'arith500',
     file: 'arith500.jsonl',

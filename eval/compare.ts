@@ -7,11 +7,12 @@ import { readSummary, type RunSummary } from './summary.js';
 
 type Kind = 'share' | 'tokens' | 'ratio' | 'number' | 'ms';
 
-const MODE_METRICS: Array<[string, (s: ModeSummary) => number, Kind]> = [
+const MODE_METRICS: Array<[string, (s: ModeSummary) => number | null | undefined, Kind]> = [
   ['accuracy (avg@k)', (s) => s.accuracy, 'share'],
   ['pass@k', (s) => s.passAtK, 'share'],
   ['maj@k', (s) => s.majAtK, 'share'],
   ['format correct', (s) => s.formatCorrect, 'share'],
+  ['format correct, lenient', (s) => s.formatCorrectLenient, 'share'],
   ['activation ratio', (s) => s.activationRatio, 'share'],
   ['mean total tokens', (s) => s.meanTotalTokens, 'tokens'],
   ['mean critical-path tokens', (s) => s.meanCriticalPathTokens, 'tokens'],

@@ -27,7 +27,18 @@ export {
 } from './results.js';
 export type { SampleSettings } from './settings.js';
 export { SettingsMismatchError, type SettingDifference } from '../src/batch/setting-differences.js';
-export { passAtK, type ModeSummary, type SpeedupSummary, type DatasetSummary } from './metrics.js';
+export {
+  passAtK,
+  majorityAtK,
+  gPassAtK,
+  G_PASS_TAUS,
+  type ModeSummary,
+  type SpeedupSummary,
+  type DatasetSummary,
+} from './metrics.js';
+export { SweepError, type SweepPoint, type SweepSummary } from './sweep.js';
+export { rescoreRun, RescoreError, type RescoreOptions, type RescoreResult } from './rescore.js';
+export type { RescoreRecord } from './provenance.js';
 export { SUMMARY_FILE, summarizeRun, readSummary, type RunConfig, type RunSummary } from './summary.js';
 export { summarizePrefill, type PrefillSummary, type PhaseTotals, type JoinTotals } from './prefill.js';
 export type { Provenance } from './provenance.js';

@@ -14,6 +14,8 @@ export interface SampleRow {
   correct: boolean;
   answer: string | null;
   formatValid: boolean;
+  /** The lenient format verdict, when recorded. */
+  formatValidLenient?: boolean;
   parallelBlocks: number;
   totalTokens: number;
   criticalPathTokens: number;
@@ -35,12 +37,29 @@ export interface ModeSummary {
   accuracyStderr?: number;
   /** 95% percentile bootstrap interval of `accuracy`, resampling problems. */
   accuracyCI95?: Interval;
-  /** Unbiased pass@k, averaged over problems (k capped at a problem's sample count). */
+  /**
+   * Unbiased pass@k at k = K, averaged over problems (k capped at a problem's sample count).
+   * @deprecated Superseded by `passAt[K]` (the same figure); kept for one release.
+   */
   passAtK: number;
-  /** Majority vote over extracted answers per problem, averaged over problems. */
+  /**
+   * Majority vote over all extracted answers per problem (ties: the answer seen first), averaged over problems.
+   * @deprecated Superseded by `majAt[K]` (which splits ties evenly); kept for one release.
+   */
   majAtK: number;
-  /** Share of samples whose trajectory passed the strict format check. */
+  /** Unbiased pass@k for k = 1, 2, 4, … below K and K itself, keyed by k (`passAt["1"]` is `accuracy`). */
+  passAt?: Record<string, number>;
+  /** Expected majority-vote correctness of k samples drawn from a problem's n, same keys as `passAt`. */
+  majAt?: Record<string, number>;
+  /** G-Pass@k_τ (Liu et al. 2024), keyed by k (as `passAt`), then τ (`"0.5"`, `"0.75"`, `"1.0"`). */
+  gPassAt?: Record<string, Record<string, number>>;
+  /** Share of samples whose trajectory passed the strict format check (every rule of the validator). */
   formatCorrect: number;
+  /**
+   * Share of samples whose fork/join structure is sound (lenient check, src/format/lenient.ts);
+   * null when a sample was stored without the lenient verdict (rescore computes it from the text).
+   */
+  formatCorrectLenient?: number | null;
   /** Share of samples with at least one parallel block. */
   activationRatio: number;
   meanTotalTokens: number;
@@ -126,14 +145,117 @@ export interface SummaryOptions {
  * of ratios so that large n does not overflow.
  */
 export function passAtK(n: number, c: number, k: number): number {
-  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)))
-    throw new RangeError('pass@k needs integers');
-  if (k < 1 || k > n || c < 0 || c > n)
-    throw new RangeError(`pass@k needs 1 <= k <= n and 0 <= c <= n (n=${n}, c=${c}, k=${k})`);
+  checkCounts('pass@k', n, c, k);
   if (n - c < k) return 1;
   let miss = 1;
   for (let i = n - c + 1; i <= n; i++) miss *= 1 - k / i;
   return 1 - miss;
+}
+
+function checkCounts(what: string, n: number, c: number, k: number): void {
+  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)))
+    throw new RangeError(`${what} needs integers`);
+  if (k < 1 || k > n || c < 0 || c > n)
+    throw new RangeError(`${what} needs 1 <= k <= n and 0 <= c <= n (n=${n}, c=${c}, k=${k})`);
+}
+
+/** The k at which the estimators are reported: 1, 2, 4, … below K, and K itself. */
+export function estimatorKs(K: number): number[] {
+  const ks: number[] = [];
+  for (let k = 1; k < K; k *= 2) ks.push(k);
+  if (K >= 1) ks.push(K);
+  return ks;
+}
+
+/** The thresholds τ of G-Pass@k_τ reported per mode. */
+export const G_PASS_TAUS = [0.5, 0.75, 1] as const;
+
+/** τ as a key of `gPassAt[k]`: `"0.5"`, `"0.75"`, `"1.0"` (never an integer-like key, so the order holds in JSON). */
+export const tauKey = (tau: number): string => (Number.isInteger(tau) ? tau.toFixed(1) : String(tau));
+
+/**
+ * The hypergeometric distribution of correct samples among k drawn without replacement from n
+ * with c correct: entry j is C(c, j)·C(n−c, k−j)/C(n, k). Built by ratios of neighbouring terms
+ * outward from the mode (the largest term, set to 1) and normalized by the sum, so no binomial
+ * is ever formed and large n neither overflows nor loses the small terms' relative precision.
+ */
+export function hypergeometric(n: number, c: number, k: number): number[] {
+  checkCounts('hypergeometric', n, c, k);
+  const lo = Math.max(0, k - (n - c));
+  const hi = Math.min(k, c);
+  const mode = Math.min(hi, Math.max(lo, Math.floor(((k + 1) * (c + 1)) / (n + 2))));
+  const w = new Array<number>(k + 1).fill(0);
+  w[mode] = 1;
+  for (let j = mode; j < hi; j++) w[j + 1] = (w[j]! * (c - j) * (k - j)) / ((j + 1) * (n - c - k + j + 1));
+  for (let j = mode; j > lo; j--) w[j - 1] = (w[j]! * j * (n - c - k + j)) / ((c - j + 1) * (k - j + 1));
+  const total = w.reduce((a, b) => a + b, 0);
+  return w.map((x) => x / total);
+}
+
+/**
+ * G-Pass@k_τ (Liu et al. 2024, "Are Your LLMs Capable of Stable Reasoning?"): the probability that
+ * at least ⌈τ·k⌉ of k samples drawn from n (c correct) are correct,
+ * Σ_{j=⌈τk⌉}^{k} C(c, j)·C(n−c, k−j)/C(n, k). τ → 0 is pass@k; τ = 1 asks all k to be right.
+ */
+export function gPassAtK(n: number, c: number, k: number, tau: number): number {
+  if (!(tau > 0 && tau <= 1)) throw new RangeError(`G-Pass@k needs 0 < τ <= 1, got ${tau}`);
+  const need = Math.ceil(tau * k - 1e-9);
+  return hypergeometric(n, c, k)
+    .slice(need)
+    .reduce((a, b) => a + b, 0);
+}
+
+/** One answer's votes among a problem's samples: how many gave it, and whether it is correct. */
+export interface AnswerGroup {
+  size: number;
+  correct: boolean;
+}
+
+const binomialRow = (m: number, upTo: number): bigint[] => {
+  const row = [1n];
+  for (let j = 1; j <= Math.min(m, upTo); j++) row.push((row[j - 1]! * BigInt(m - j + 1)) / BigInt(j));
+  return row;
+};
+
+/**
+ * maj@k from n samples: the expected correctness of a majority vote over k samples drawn without
+ * replacement from the n, over all C(n, k) draws. Samples without an answer (`unanswered`) do not
+ * vote; a draw with no vote counts 0; a tie between t answers counts the share of correct ones
+ * among them (a tie broken at random). Counted exactly (big integers, one pass over the answers
+ * per possible winning count), so at k = 1 it is the accuracy and at k = n the vote over all.
+ */
+export function majorityAtK(groups: readonly AnswerGroup[], unanswered: number, k: number): number {
+  const n = groups.reduce((s, g) => s + g.size, 0) + unanswered;
+  checkCounts('maj@k', n, 0, k);
+  let total = 1n;
+  for (let j = 1; j <= k; j++) total = (total * BigInt(n - j + 1)) / BigInt(j);
+  const rows = groups.map((g) => binomialRow(g.size, k));
+  const none = binomialRow(unanswered, k);
+  let expected = 0;
+  const largest = Math.max(0, ...groups.map((g) => g.size));
+  // Draws whose winning count is x: every answer has at most x votes, a correct and b wrong ones exactly x.
+  for (let x = 1; x <= Math.min(k, largest); x++) {
+    let states = new Map<string, bigint>();
+    none.forEach((ways, j) => states.set(`${j},0,0`, ways));
+    groups.forEach((g, gi) => {
+      const next = new Map<string, bigint>();
+      for (const [key, ways] of states) {
+        const [s, a, b] = key.split(',').map(Number) as [number, number, number];
+        for (let j = 0; j <= Math.min(g.size, x, k - s); j++) {
+          const top = j === x;
+          const to = `${s + j},${a + (top && g.correct ? 1 : 0)},${b + (top && !g.correct ? 1 : 0)}`;
+          next.set(to, (next.get(to) ?? 0n) + ways * rows[gi]![j]!);
+        }
+      }
+      states = next;
+    });
+    for (const [key, ways] of states) {
+      const [s, a, b] = key.split(',').map(Number) as [number, number, number];
+      if (s !== k || a === 0) continue;
+      expected += (Number((ways << 64n) / total) / 2 ** 64) * (a / (a + b));
+    }
+  }
+  return expected;
 }
 
 const defaultSameAnswer = (a: string, b: string): boolean => a.replace(/\s+/g, '') === b.replace(/\s+/g, '');
@@ -156,6 +278,50 @@ export function majorityCorrect(
   let best: (typeof groups)[number] | undefined;
   for (const g of groups) if (!best || g.votes > best.votes) best = g;
   return best?.correct ?? false;
+}
+
+/** A problem's samples as answer groups (null answers apart), grouped as majorityCorrect groups them. */
+export function answerGroups(
+  samples: ReadonlyArray<Pick<SampleRow, 'answer' | 'correct'>>,
+  sameAnswer: (a: string, b: string) => boolean = defaultSameAnswer,
+): { groups: AnswerGroup[]; unanswered: number } {
+  const groups: Array<AnswerGroup & { answer: string }> = [];
+  let unanswered = 0;
+  for (const s of samples) {
+    if (s.answer === null) {
+      unanswered++;
+      continue;
+    }
+    const g = groups.find((x) => sameAnswer(x.answer, s.answer!));
+    if (g) g.size++;
+    else groups.push({ answer: s.answer, correct: s.correct, size: 1 });
+  }
+  return { groups: groups.map(({ size, correct }) => ({ size, correct })), unanswered };
+}
+
+/** passAt, majAt and gPassAt of one mode's problems, each k capped at a problem's own sample count. */
+function estimators(
+  perProblem: ReadonlyArray<readonly SampleRow[]>,
+  K: number,
+  sameAnswer: ((a: string, b: string) => boolean) | undefined,
+): Pick<ModeSummary, 'passAt' | 'majAt' | 'gPassAt'> {
+  const passAt: Record<string, number> = {};
+  const majAt: Record<string, number> = {};
+  const gPassAt: Record<string, Record<string, number>> = {};
+  const counted = perProblem.map((l) => ({
+    n: l.length,
+    c: l.filter((r) => r.correct).length,
+    votes: answerGroups(l, sameAnswer),
+  }));
+  for (const k of estimatorKs(K)) {
+    const at = (p: (typeof counted)[number]) => Math.min(k, p.n);
+    passAt[k] = mean(counted.map((p) => passAtK(p.n, p.c, at(p))));
+    majAt[k] = mean(counted.map((p) => majorityAtK(p.votes.groups, p.votes.unanswered, at(p))));
+    gPassAt[k] = Object.fromEntries(
+      G_PASS_TAUS.map((tau) => [tauKey(tau), mean(counted.map((p) => gPassAtK(p.n, p.c, at(p), tau)))]),
+    );
+  }
+  return { passAt, majAt, gPassAt };
 }
 
 const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -192,7 +358,11 @@ export function summarizeMode(rows: readonly SampleRow[], options: SummaryOption
     accuracyCI95: uncertainty.ci95,
     passAtK: mean(perProblem.map((l) => passAtK(l.length, l.filter((r) => r.correct).length, Math.min(k, l.length)))),
     majAtK: share(perProblem, (l) => majorityCorrect(l, options.sameAnswer)),
+    ...estimators(perProblem, k, options.sameAnswer),
     formatCorrect: share(rows, (r) => r.formatValid),
+    formatCorrectLenient: rows.every((r) => r.formatValidLenient !== undefined)
+      ? share(rows, (r) => r.formatValidLenient === true)
+      : null,
     activationRatio: share(rows, (r) => r.parallelBlocks > 0),
     meanTotalTokens: mean(rows.map((r) => r.totalTokens)),
     meanCriticalPathTokens: mean(rows.map((r) => r.criticalPathTokens)),

@@ -63,6 +63,23 @@ export interface Provenance {
   /** The preset the run was made with (null: none was named); `config.preset` holds its resolved settings. */
   preset: string | null;
   datasets: Record<string, DatasetProvenance>;
+  /** Set when the run's stored texts were graded again (`eval rescore`): the latest re-grade. */
+  rescored?: RescoreRecord;
+}
+
+/** What `provenance.rescored` records. */
+export interface RescoreRecord {
+  /** When the run was re-graded (ISO time). */
+  at: string;
+  /** The grader's rule-set version (GRADER_VERSION of src/math). */
+  graderVersion: string;
+  /** The threadweaver-ts version that re-graded it. */
+  version: string;
+  /** The extraction policy of the re-grade. */
+  extract: ExtractPolicy;
+  /** Rows re-graded, and how many of them changed verdict. */
+  rows: number;
+  changed: number;
 }
 
 export function datasetProvenance(d: Dataset): DatasetProvenance {
@@ -152,4 +169,14 @@ export const provenanceSchema = z.looseObject({
       seed: z.number().optional(),
     }),
   ),
+  rescored: z
+    .looseObject({
+      at: z.string(),
+      graderVersion: z.string(),
+      version: z.string(),
+      extract: extractPolicySchema,
+      rows: z.number(),
+      changed: z.number(),
+    })
+    .optional(),
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { problemSpeedups, type GroupSummary, type ModeSummary, type SampleRow } from './metrics.js';
 import type { RunSummary } from './summary.js';
 import { histogramSvg, lineChartSvg, type Point } from './svg.js';
+import { frontierCharts, sweepSections } from './frontier.js';
 
 /** The report's file name in a run folder. */
 export const REPORT_FILE = 'report.md';
@@ -15,7 +16,7 @@ export const CHARTS_DIR = 'charts';
 
 export interface Chart {
   dataset: string;
-  kind: 'speedup-histogram' | 'accuracy-vs-latency';
+  kind: 'speedup-histogram' | 'accuracy-vs-latency' | 'frontier-tokens' | 'frontier-wall';
   /** Path relative to the run folder. */
   file: string;
   title: string;
@@ -171,8 +172,15 @@ export function summaryTable(summary: RunSummary): string {
         interval(s.accuracyCI95, pp),
       ]);
       if (s.k > 1) {
-        rows.push([name, mode, n, `pass@${s.k}`, pct(s.passAtK), '', '']);
-        rows.push([name, mode, n, `maj@${s.k}`, pct(s.majAtK), '', '']);
+        // Older summaries hold the figures at K only.
+        const passAt = s.passAt ?? { [s.k]: s.passAtK };
+        const majAt = s.majAt ?? { [s.k]: s.majAtK };
+        for (const [k, v] of Object.entries(passAt))
+          if (k !== '1') rows.push([name, mode, n, `pass@${k}`, pct(v), '', '']);
+        for (const [k, v] of Object.entries(majAt))
+          if (k !== '1') rows.push([name, mode, n, `maj@${k}`, pct(v), '', '']);
+        for (const [tau, v] of Object.entries(s.gPassAt?.[s.k] ?? {}))
+          rows.push([name, mode, n, `G-Pass@${s.k}, τ = ${tau}`, pct(v), '', '']);
       }
       if (mode === 'parallel')
         rows.push([
@@ -341,6 +349,7 @@ function modeTable(groups: Array<[string, GroupSummary]>): string {
         pct(s.passAtK),
         pct(s.majAtK),
         pct(s.formatCorrect),
+        pct(s.formatCorrectLenient),
         pct(s.activationRatio),
         tokens(s.meanTotalTokens),
         tokens(s.meanCriticalPathTokens),
@@ -359,7 +368,8 @@ function modeTable(groups: Array<[string, GroupSummary]>): string {
       'avg@k',
       'pass@k',
       'maj@k',
-      'format ok',
+      'format strict',
+      'format lenient',
       'activation',
       'mean T',
       'mean L',
@@ -379,8 +389,10 @@ const DEFINITIONS = `## Definitions
   longest thread. **η** = 1 − L/T.
 - **Accuracy** is avg@k: the mean correctness over all k samples of all problems (the reference's pass@1).
   **pass@k** is the unbiased estimator 1 − C(n−c, k)/C(n, k) per problem (n samples, c correct), averaged over
-  problems. **maj@k** is the correctness of the most frequent extracted answer per problem (samples without an answer
-  do not vote; ties go to the answer seen first).
+  problems. **maj@k** is the expected correctness of a majority vote over k samples drawn from a problem's n (samples
+  without an answer do not vote; a tie counts the share of correct answers among the tied). **G-Pass@k, τ** is the
+  probability that at least ⌈τk⌉ of k drawn samples are correct, Σ_{j≥⌈τk⌉} C(c, j)·C(n−c, k−j)/C(n, k). In the
+  per-mode table pass@k and maj@k are at k = K (maj@K there: ties to the answer seen first).
 - **Latency (tokens), sequential** is the sequential mode's mean T; **latency (tokens), parallel** is the parallel
   mode's mean L.
 - **Average speedup** is the mean over problems of (mean sequential T / mean parallel L) for that problem.
@@ -392,8 +404,9 @@ const DEFINITIONS = `## Definitions
   measured in this run, interleaved per problem under the same load.
 - **own T/L** is the parallel trajectories' own mean T / mean L. It measures how much work the threads overlap; it is
   **not** a speedup against the sequential mode.
-- **format ok** is the share of samples passing the strict format check; **activation** is the share of samples with
-  at least one parallel block. **Avg** is the unweighted mean over datasets.
+- **format strict** is the share of samples passing every rule of the format's validator; **format lenient** the share
+  whose fork/join structure is sound (blocks and threads closed, no stray close tag, every outline answered by a thread
+  of its number); **activation** is the share of samples with at least one parallel block. **Avg** is the unweighted mean over datasets.
 `;
 
 /** The markdown report for a summary; `charts` are linked under their dataset. */
@@ -423,6 +436,7 @@ export function renderReport(summary: RunSummary, charts: readonly Chart[] = [])
     const families = Object.entries(g.families);
     out.push(`## ${name} by family`, '', headlineTable(families, false), '', modeTable(families), '');
   }
+  out.push(...sweepSections(summary));
   if (charts.length) {
     out.push('## Charts', '');
     for (const ch of charts) out.push(`![${ch.title}](${ch.file})`, '');
@@ -437,12 +451,15 @@ export async function writeReport(
   summary: RunSummary,
   rows: ReadonlyArray<SampleRow & { dataset: string }>,
 ): Promise<{ report: string; charts: string[] }> {
-  const charts = Object.keys(summary.datasets).flatMap((name) =>
-    datasetCharts(
-      name,
-      rows.filter((r) => r.dataset === name),
+  const charts = [
+    ...Object.keys(summary.datasets).flatMap((name) =>
+      datasetCharts(
+        name,
+        rows.filter((r) => r.dataset === name),
+      ),
     ),
-  );
+    ...frontierCharts(summary, CHARTS_DIR),
+  ];
   const written: string[] = [];
   for (const ch of charts) {
     const file = path.join(outDir, ch.file);

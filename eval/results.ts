@@ -50,6 +50,12 @@ export interface ResultRow {
   prefill?: RowPrefill;
   /** The key every call of the sample carried (sampleAffinityKey). */
   affinityKey?: string;
+  /** Whether the trajectory passed the lenient format check (absent in rows written before it was recorded). */
+  formatValidLenient?: boolean;
+  /** The response budget of the budget sweep point this row belongs to (absent: not a sweep row). */
+  budget?: number;
+  /** The cap on each thread's tokens of the thread-budget sweep point this row belongs to. */
+  threadBudget?: number;
   [extra: string]: unknown;
 }
 
@@ -65,10 +71,20 @@ export interface ResultKey {
   problemId: string;
   sample: number;
   mode: Mode;
+  /** A sweep row's point: part of its key, so each budget is a sample of its own. */
+  budget?: number | undefined;
+  threadBudget?: number | undefined;
 }
 
+/**
+ * A row's key: dataset, problem, sample and mode, and its sweep point when it has one. A row
+ * without one keeps the key it always had, so run folders written before sweeps still resume.
+ */
 export function resultKey(k: ResultKey): string {
-  return JSON.stringify([k.dataset, k.problemId, k.sample, k.mode]);
+  const key: unknown[] = [k.dataset, k.problemId, k.sample, k.mode];
+  if (k.budget !== undefined) key.push({ budget: k.budget });
+  if (k.threadBudget !== undefined) key.push({ threadBudget: k.threadBudget });
+  return JSON.stringify(key);
 }
 
 /** The extraction policies (EXTRACT_POLICIES of src/math), without loading the grader. */
@@ -107,6 +123,9 @@ export const resultRowSchema = z.looseObject({
   text: z.string().optional(),
   prefill: rowPrefillSchema.optional(),
   affinityKey: z.string().optional(),
+  formatValidLenient: z.boolean().optional(),
+  budget: count.positive().optional(),
+  threadBudget: count.positive().optional(),
 });
 
 /** What a solved and graded sample contributes to its row. */

@@ -26,10 +26,21 @@ import { writeReport } from './report.js';
 import { runName, sampleAffinityKey } from '../src/batch/affinity.js';
 import { runSampleLoop, type StoredMismatch } from '../src/batch/sample-run.js';
 import type { SampleMetrics, SampleOutcome, SampleRequest, SampleSolver } from '../src/batch/solver.js';
-import { openResults, resultKey, resultRow, rowPrefill, type Mode, type ResultRow } from './results.js';
+import { openResults, resultKey, resultRow, rowPrefill, type Mode, type ResultKey, type ResultRow } from './results.js';
 import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
+import { resolveDialect } from '../src/format/dialects.js';
+import { isLenientFormat } from '../src/format/lenient.js';
+import {
+  checkSweep,
+  pointOfMode,
+  splitSweep,
+  sweepFields,
+  sweepPoints,
+  withThreadCap,
+  type SweepPoint,
+} from './sweep.js';
 import { DEFAULT_PRESET, type ResolvedPreset } from '../src/solve/preset.js';
 import { ResultsError } from './results.js';
 
@@ -83,8 +94,18 @@ export interface RunEvalOptions {
    * recorded in every row's settings and in summary.json's provenance.
    */
   engine?: EngineProvenance | undefined;
-  /** Handed to `solve` and recorded as a setting. */
+  /** Handed to `solve` and recorded as a setting (a budget sweep's points replace it). */
   maxTokens?: number | undefined;
+  /**
+   * A budget sweep: every sample at each of these response budgets (every thread counted), each
+   * point's rows keyed by it; summary.json gets `budgets`. See eval/sweep.ts.
+   */
+  budgets?: number[] | undefined;
+  /**
+   * A thread-budget sweep: every sample with each thread capped at each of these token counts
+   * (the format's `thread-tokens`), `maxTokens` fixed; summary.json gets `threadBudgets`.
+   */
+  threadBudgets?: number[] | undefined;
   /** Handed to `solve` and recorded as a setting. */
   promptStyle?: PromptStyle | undefined;
   /** The prompt format (a preset's): handed to `solve` and recorded (suffix, system prompt, template variables). */
@@ -125,6 +146,8 @@ interface Job {
   sample: number;
   mode: Mode;
   seed: number;
+  /** The sweep point (absent: the base run). */
+  point?: SweepPoint | undefined;
 }
 
 function checkOptions(o: RunEvalOptions): void {
@@ -138,24 +161,53 @@ function checkOptions(o: RunEvalOptions): void {
   }
   const names = o.datasets.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new RangeError(`runEval: dataset names repeat: ${names.join(', ')}`);
+  checkSweep(o);
 }
 
-/** Every sample of the run, ordered so that both modes of a (problem, sample) are adjacent. */
+/**
+ * Every sample of the run, ordered so that both modes of a (problem, sample) are adjacent; in a
+ * sweep, all its points of a (problem, sample) too, smallest first, so every point runs under the
+ * same load as the others (a thread sweep's sequential samples once, see pointOfMode).
+ */
 function planJobs(o: RunEvalOptions): Job[] {
+  const points = sweepPoints(o);
   const jobs: Job[] = [];
+  const seen = new Set<string>();
   for (const d of o.datasets) {
     d.problems.forEach((problem, index) => {
       for (let sample = 0; sample < o.k; sample++) {
         const seed = deriveSeed(o.seedBase, index, sample);
-        for (const mode of o.modes) jobs.push({ dataset: d.name, problem, index, sample, mode, seed });
+        for (const at of points.length ? points : [undefined]) {
+          for (const mode of o.modes) {
+            const job: Job = { dataset: d.name, problem, index, sample, mode, seed, point: pointOfMode(at, mode) };
+            const key = resultKey(keyOf(job));
+            if (!seen.has(key)) jobs.push(job);
+            seen.add(key);
+          }
+        }
       }
     });
   }
   return jobs;
 }
 
-function keyOf(j: Job): { dataset: string; problemId: string; sample: number; mode: Mode } {
-  return { dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode };
+function keyOf(j: Job): ResultKey {
+  return { dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode, ...sweepFields(j.point) };
+}
+
+/** The response budget and format a job runs with: the run's, or its sweep point's. */
+function jobBudget(j: Job, o: RunEvalOptions): { maxTokens: number | undefined; format: string | undefined } {
+  return {
+    maxTokens: j.point?.kind === 'budget' ? j.point.tokens : o.maxTokens,
+    format: j.point?.kind === 'thread' ? withThreadCap(o.format, j.point.tokens) : o.format,
+  };
+}
+
+/** The settings record of a job's row: the run's, with its sweep point's budget or format. */
+function settingsOf(j: Job, o: RunEvalOptions, settings: SampleSettings): SampleSettings {
+  if (!j.point) return settings;
+  const b = jobBudget(j, o);
+  return { ...settings, maxTokens: b.maxTokens ?? null, format: b.format ?? null };
 }
 
 /** Running figures for the progress line. */
@@ -215,7 +267,8 @@ function rowDifferences(
   run: { extract: ExtractPolicy; preset: string; settings: SampleSettings },
   file: string,
 ): SettingDifference[] {
-  const { extract, preset, settings } = run;
+  const { extract, preset } = run;
+  const settings = settingsOf(j, o, run.settings);
   let stored: Partial<SampleSettings> = {};
   if (r.settings !== undefined) {
     const parsed = sampleSettingsSchema.safeParse(r.settings);
@@ -269,21 +322,25 @@ function settingsMismatch(file: string, found: StoredMismatch<Job, ResultRow>[])
   );
 }
 
-const describeJob = (j: Job): string => `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})`;
+const describeJob = (j: Job): string =>
+  `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}` +
+  (j.point ? `, ${j.point.kind === 'budget' ? 'budget' : 'thread budget'} ${j.point.tokens}` : '') +
+  ')';
 
 /** The stored row of one solved and graded sample. */
 async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<ResultRow | undefined> {
-  const affinityKey = sampleAffinityKey(run.name, keyOf(j));
+  const affinityKey = sampleAffinityKey(run.name, resultKey(keyOf(j)));
+  const budget = jobBudget(j, o);
   const result = await o.solve(j.problem.problem, {
     mode: j.mode,
     seed: j.seed,
     temperature: o.temperature,
     topP: o.topP,
     extract: run.extract,
-    maxTokens: o.maxTokens,
+    maxTokens: budget.maxTokens,
     promptStyle: o.promptStyle,
     prompt: o.prompt,
-    format: o.format,
+    format: budget.format,
     signal: o.signal,
     dataset: j.dataset,
     problemId: j.problem.id,
@@ -303,12 +360,14 @@ async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<Resul
       metrics: result.metrics,
       verdict,
     }),
+    formatValidLenient: isLenientFormat(result.text, resolveDialect(budget.format)),
+    ...sweepFields(j.point),
     ...(o.preset ? { preset: run.preset } : {}),
     ...(result.metrics.promptTokens !== undefined ? { promptTokens: result.metrics.promptTokens } : {}),
     ...(result.metrics.prefillMs != null ? { prefillMs: result.metrics.prefillMs } : {}),
     ...(result.metrics.prefill ? { prefill: rowPrefill(result.metrics.prefill) } : {}),
     affinityKey,
-    settings: run.settings,
+    settings: settingsOf(j, o, run.settings),
     ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
   };
 }
@@ -421,8 +480,10 @@ async function writeRunFiles(
     preset: o.preset,
     datasets: o.datasets,
   });
+  const sweep = checkSweep(o);
+  const split = splitSweep(rows, sweep);
   const summary = summarizeRun(
-    rows,
+    split.top,
     {
       k: o.k,
       modes: o.modes,
@@ -431,12 +492,14 @@ async function writeRunFiles(
       seedBase: o.seedBase,
       extract: run.extract,
       ...(o.preset ? { preset: o.preset } : {}),
+      ...(sweep.budgets.length ? { budgets: sweep.budgets } : {}),
+      ...(sweep.threadBudgets.length ? { threadBudgets: sweep.threadBudgets } : {}),
     },
     o.datasets.map((d) => d.name),
-    { sameAnswer: o.sameAnswer, bootstrap: o.bootstrap, provenance },
+    { sameAnswer: o.sameAnswer, bootstrap: o.bootstrap, provenance, sweep: split },
   );
   const summaryPath = path.join(o.out, SUMMARY_FILE);
   await writeFileAtomic(summaryPath, jsonText(summary));
-  const written = await writeReport(o.out, summary, rows);
+  const written = await writeReport(o.out, summary, split.top);
   return { summary, files: { summary: summaryPath, report: written.report, charts: written.charts } };
 }

@@ -5,7 +5,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { summarizeDataset, type DatasetSummary, type SampleRow, type SummaryOptions } from './metrics.js';
+import type { DatasetSummary, SampleRow, SummaryOptions } from './metrics.js';
+import { summarizeDatasets, summarizeSweep, type SweepRows, type SweepSummary } from './sweep.js';
 import { provenanceSchema, type Provenance } from './provenance.js';
 import { CONFIDENCE, DEFAULT_RESAMPLES } from './uncertainty.js';
 import { extractPolicySchema, type Mode } from './results.js';
@@ -27,6 +28,10 @@ export interface RunConfig {
   extract?: ExtractPolicy;
   /** The preset the run was made with, as resolved against its flags. */
   preset?: ResolvedPreset;
+  /** The response budgets a sweep ran at (absent: no budget sweep). */
+  budgets?: number[];
+  /** The caps on each thread's tokens a sweep ran at (absent: no thread-budget sweep). */
+  threadBudgets?: number[];
 }
 
 /** A run's `summary.json`: its settings, provenance, how the intervals were made, and the figures per dataset. */
@@ -38,8 +43,12 @@ export interface RunSummary {
   /** How the intervals were made (absent in summaries written before they were). */
   uncertainty?: { method: string; resamples: number; seed: number; confidence: number };
   config: RunConfig;
-  /** Keyed by dataset name, in run order. */
+  /** Keyed by dataset name, in run order. In a sweep: the largest budget's (else the largest thread cap's). */
   datasets: Record<string, DatasetSummary>;
+  /** A budget sweep's points, keyed by response budget: each the same `datasets` as the top level. */
+  budgets?: Record<string, SweepSummary>;
+  /** A thread-budget sweep's points, keyed by the cap on each thread's tokens. */
+  threadBudgets?: Record<string, SweepSummary>;
 }
 
 /** Summarize rows (each with its dataset name) into a RunSummary; datasets keep the given order. */
@@ -47,28 +56,28 @@ export function summarizeRun(
   rows: ReadonlyArray<SampleRow & { dataset: string }>,
   config: RunConfig,
   datasetOrder: readonly string[],
-  options: Omit<SummaryOptions, 'k'> & { provenance?: Provenance } = {},
+  options: Omit<SummaryOptions, 'k'> & {
+    provenance?: Provenance;
+    /** A sweep's rows by point (splitSweep); `rows` are then its top level. */
+    sweep?: Pick<SweepRows<SampleRow & { dataset: string }>, 'budgets' | 'threadBudgets'>;
+  } = {},
 ): RunSummary {
-  const { provenance, ...summaryOptions } = options;
+  const { provenance, sweep, ...summaryOptions } = options;
   const uncertainty = {
     method: 'percentile bootstrap over problems; paired across modes for speedups',
     resamples: summaryOptions.bootstrap?.resamples ?? DEFAULT_RESAMPLES,
     seed: summaryOptions.bootstrap?.seed ?? 0,
     confidence: CONFIDENCE,
   };
-  const names = [...new Set([...datasetOrder, ...rows.map((r) => r.dataset)])];
-  const datasets: Record<string, DatasetSummary> = {};
-  for (const name of names) {
-    const mine = rows.filter((r) => r.dataset === name);
-    if (mine.length) datasets[name] = summarizeDataset(mine, { ...summaryOptions, k: config.k });
-  }
+  const perDataset = { ...summaryOptions, k: config.k };
   return {
     version: 1,
     createdAt: new Date().toISOString(),
     ...(provenance ? { provenance } : {}),
     uncertainty,
     config,
-    datasets,
+    datasets: summarizeDatasets(rows, datasetOrder, perDataset),
+    ...(sweep ? summarizeSweep(sweep, datasetOrder, perDataset) : {}),
   };
 }
 
@@ -95,6 +104,10 @@ const modeSchema = z.looseObject({
     .array(z.looseObject({ block: num, joins: num, promptTokens: num, cachedPromptTokens: num.nullable() }))
     .nullable()
     .exactOptional(),
+  passAt: z.record(z.string(), num).exactOptional(),
+  majAt: z.record(z.string(), num).exactOptional(),
+  gPassAt: z.record(z.string(), z.record(z.string(), num)).exactOptional(),
+  formatCorrectLenient: num.nullable().exactOptional(),
   samples: num,
   problems: num,
   k: num,
@@ -120,6 +133,10 @@ const groupSchema = z.looseObject({
   sequential: modeSchema.nullable(),
   speedup: speedupSchema,
 });
+const datasetsSchema = z.record(
+  z.string(),
+  groupSchema.extend({ families: z.record(z.string(), groupSchema).exactOptional() }),
+);
 export const runSummarySchema = z.looseObject({
   version: z.literal(1),
   createdAt: z.string(),
@@ -132,8 +149,12 @@ export const runSummarySchema = z.looseObject({
     topP: num,
     seedBase: num,
     extract: extractPolicySchema.exactOptional(),
+    budgets: z.array(num).exactOptional(),
+    threadBudgets: z.array(num).exactOptional(),
   }),
-  datasets: z.record(z.string(), groupSchema.extend({ families: z.record(z.string(), groupSchema).exactOptional() })),
+  datasets: datasetsSchema,
+  budgets: z.record(z.string(), z.looseObject({ datasets: datasetsSchema })).exactOptional(),
+  threadBudgets: z.record(z.string(), z.looseObject({ datasets: datasetsSchema })).exactOptional(),
 });
 
 /** Read and validate a summary: `run` is a run folder holding summary.json, or the file itself. */

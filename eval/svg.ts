@@ -6,6 +6,8 @@
 export interface Point {
   x: number;
   y: number;
+  /** Written beside the point (e.g. the budget a frontier point was run at). */
+  label?: string;
 }
 
 export interface Series {
@@ -167,9 +169,18 @@ export function histogramSvg(
   return document(parts);
 }
 
-/** Lines with points, one per series, with a legend. `yRange` fixes the y axis (e.g. [0, 1] for accuracy). */
+/**
+ * Lines with points, one per series, with a legend. `yRange` fixes the y axis (e.g. [0, 1] for
+ * accuracy). `inOrder` joins each series' points in the order given (a frontier's budgets) rather
+ * than by x, and puts the legend above the plot, clear of the points.
+ */
 export function lineChartSvg(
-  opts: Frame & { series: readonly Series[]; yRange?: [number, number]; yFormat?: (v: number) => string },
+  opts: Frame & {
+    series: readonly Series[];
+    yRange?: [number, number];
+    yFormat?: (v: number) => string;
+    inOrder?: boolean;
+  },
 ): string {
   const points = opts.series.flatMap((s) => s.points);
   if (!points.length) return emptyChart(opts);
@@ -180,18 +191,23 @@ export function lineChartSvg(
   const { sx, sy, parts } = frame(opts, x, { ...y, format: opts.yFormat });
   opts.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length]!;
-    const sorted = [...s.points].sort((a, b) => a.x - b.x);
+    const sorted = opts.inOrder ? s.points : [...s.points].sort((a, b) => a.x - b.x);
     if (sorted.length > 1) {
       const d = sorted.map((p, j) => `${j ? 'L' : 'M'}${f1(sx(p.x))} ${f1(sy(p.y))}`).join(' ');
       parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
     }
     for (const p of sorted) {
+      const what = `${s.name}${p.label ? ` (${p.label})` : ''}: ${fmt(p.x)}, ${fmt(p.y)}`;
       parts.push(
-        `<circle cx="${f1(sx(p.x))}" cy="${f1(sy(p.y))}" r="4" fill="${color}"><title>${escapeXml(`${s.name}: ${fmt(p.x)}, ${fmt(p.y)}`)}</title></circle>`,
+        `<circle cx="${f1(sx(p.x))}" cy="${f1(sy(p.y))}" r="4" fill="${color}"><title>${escapeXml(what)}</title></circle>`,
       );
+      if (p.label)
+        parts.push(
+          `<text x="${f1(sx(p.x) + 6)}" y="${f1(sy(p.y) + (i % 2 ? 15 : -7))}" font-size="10" fill="${color}">${escapeXml(p.label)}</text>`,
+        );
     }
-    const ly = M.top + 8 + i * 18;
-    const lx = M.left + PLOT_W - 150;
+    const ly = opts.inOrder ? M.top - 13 : M.top + 8 + i * 18;
+    const lx = opts.inOrder ? M.left + i * 130 : M.left + PLOT_W - 150;
     parts.push(
       `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${color}"/>`,
       `<text x="${lx + 18}" y="${ly + 10}" font-size="12" fill="#111827">${escapeXml(s.name)}</text>`,

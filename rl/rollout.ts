@@ -425,7 +425,7 @@ async function solveTrajectory(
   run: RunFacts,
   how: { solveOne: RolloutSolveFn; grade: GradeFn; eosId: number | null },
 ): Promise<RolloutRow | undefined> {
-  const affinityKey = sampleAffinityKey(runName(o.out), j.key);
+  const affinityKey = sampleAffinityKey(runName(o.out), resultKey(j.key));
   const result = await how.solveOne(j.problem.problem, {
     mode: run.mode,
     seed: j.seed,

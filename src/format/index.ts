@@ -4,6 +4,7 @@ export { parseTrajectory } from './parse.js';
 export { renderTree, formatBlock, type BlockSpec } from './render.js';
 export { outlineNumbers } from './outlines.js';
 export { validateTrajectory, isValidTrajectory, type Violation, type ViolationCode } from './validate.js';
+export { lenientViolations, isLenientFormat } from './lenient.js';
 export {
   DIALECT_NAMES,
   flattenBlocks,

@@ -38,7 +38,11 @@ export type ViolationCode =
   | 'thread-count'
   | 'too-many-threads'
   | 'reduce-missing'
-  | 'nesting-depth';
+  | 'nesting-depth'
+  // Codes of the lenient check (src/format/lenient.ts).
+  | 'block-unclosed'
+  | 'outline-unanswered'
+  | 'close-unmatched';
 
 /** One broken rule of a strict format check, with the offset where it is seen and a message. */
 export interface Violation {

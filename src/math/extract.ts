@@ -33,8 +33,10 @@ const HAS_BOX = new RegExp(BOX_COMMAND.source);
  * Text between two boxes that still reads as one answer list: commas, semicolons, the words
  * "and"/"or" (bare or in `\text{}`), LaTeX spacing, and math delimiters. At least one real
  * separator (`,` `;` and/or `\quad`) is required, so two boxes on separate lines stay separate.
+ * The next box's own label may end the gap (`x = \boxed{1} and y = \boxed{2}`).
  */
-const JOIN_GAP = /^(?:\s|\$|\\[,;:! ]|\\q?quad|\\\[|\\\]|\\\(|\\\)|,|;|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\})*$/;
+const JOIN_GAP =
+  /^(?:\s|\$|\\[,;:! ]|\\q?quad|\\\[|\\\]|\\\(|\\\)|,|;|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\})*(?:[A-Za-z](?:_(?:\{\w+\}|\w))?\s*=\s*)?$/;
 const JOIN_SEPARATOR = /,|;|\band\b|\bor\b|\\q?quad/;
 
 /**

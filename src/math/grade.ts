@@ -6,6 +6,7 @@
 import { Deadline, GradeTimeout } from './deadline.js';
 import { answerOf, type ExtractPolicy } from './extract.js';
 import { normalizeAnswer } from './normalize.js';
+import { evaluate, parseLatex } from './latex-eval.js';
 import { hasDecimal } from './number.js';
 import { numericEqual, numericProportional } from './numeric.js';
 import {
@@ -37,6 +38,12 @@ export interface GradeOptions {
 
 /** A grader's verdict: whether the answers are equal, and why. */
 export type GradeResult = Verdict;
+
+/**
+ * The grader's rule-set version, recorded when a run is re-graded (`eval rescore`). Raised whenever
+ * a rule changes a verdict; docs/grading.md ("Versions") says what each version changed.
+ */
+export const GRADER_VERSION = '2';
 
 /** Any grader of a predicted answer against the gold one (gradeAnswer is the default of eval and rollouts). */
 export type GradeFn = (pred: string | null, gold: string) => GradeResult | Promise<GradeResult>;
@@ -207,12 +214,21 @@ function sameTerms(a: Oriented, b: Oriented, ctx: CompareContext): Verdict {
   return ordered(a.terms.map(expr), b.terms.map(expr), ctx, 'relation');
 }
 
-/** `a < x \le b` -> `(a, b]`, `x \ge c` -> `[c, \infty)`; null when the relation is no interval. */
-function relationAsInterval(r: Relation): Tuple | null {
+const expr = (latex: string): AnswerNode => ({ kind: 'expr', latex });
+const isNumeric = (t: string) => !/[A-Za-z]/.test(t.replace(/\\(?:infty|pi|sqrt|frac|cdot|times)/g, ''));
+/** `|x|`, `|z|`: the absolute value of one variable. */
+const ABSOLUTE = /^\|\s*[A-Za-z](?:_(?:\{\w+\}|\w))?\s*\|$/;
+
+/**
+ * `a < x \le b` -> `(a, b]`, `x \ge c` -> `[c, \infty)`, and an absolute value bounded by numbers
+ * -> the intervals it describes (`1 \le |z| \le 2` -> `[-2, -1] \cup [1, 2]`, `|x| < 3` -> `(-3, 3)`);
+ * null when the relation is no interval.
+ */
+function relationAsInterval(r: Relation): AnswerNode | null {
   const o = orient(r);
   if (!o.ops.every((op) => op === '<' || op === '\\le')) return null;
-  const expr = (latex: string): AnswerNode => ({ kind: 'expr', latex });
-  const isNumeric = (t: string) => !/[A-Za-z]/.test(t.replace(/\\(?:infty|pi|sqrt|frac|cdot|times)/g, ''));
+  const absolute = absoluteAsIntervals(o);
+  if (absolute) return absolute;
   if (o.terms.length === 3 && !isNumeric(o.terms[1]!)) {
     return {
       kind: 'tuple',
@@ -232,6 +248,51 @@ function relationAsInterval(r: Relation): Tuple | null {
     }
   }
   return null;
+}
+
+/** `a < |x| < b`, `|x| < b` or `|x| > a` (numeric bounds, `a` positive) as intervals; null otherwise. */
+function absoluteAsIntervals(o: Oriented): AnswerNode | null {
+  const [first = '', second = '', third] = o.terms;
+  const open = (i: number) => o.ops[i] === '<';
+  let lower: { at: string; open: boolean } | null;
+  let upper: { at: string; open: boolean };
+  if (o.terms.length === 3 && ABSOLUTE.test(second) && isNumeric(first) && isNumeric(third!)) {
+    [lower, upper] = [
+      { at: first, open: open(0) },
+      { at: third!, open: open(1) },
+    ];
+  } else if (o.terms.length === 2 && ABSOLUTE.test(first) && isNumeric(second)) {
+    [lower, upper] = [null, { at: second, open: open(0) }];
+  } else if (o.terms.length === 2 && ABSOLUTE.test(second) && isNumeric(first)) {
+    [lower, upper] = [
+      { at: first, open: open(0) },
+      { at: '\\infty', open: true },
+    ];
+  } else return null;
+  const interval = (a: string, aOpen: boolean, b: string, bOpen: boolean): Tuple => ({
+    kind: 'tuple',
+    open: aOpen ? '(' : '[',
+    close: bOpen ? ')' : ']',
+    items: [expr(a), expr(b)],
+  });
+  const neg = (t: string) => (t === '\\infty' ? '-\\infty' : `-(${t})`);
+  if (lower === null) return interval(neg(upper.at), upper.open, upper.at, upper.open);
+  if (!isPositive(lower.at)) return null;
+  return {
+    kind: 'union',
+    items: [
+      interval(neg(upper.at), upper.open, neg(lower.at), lower.open),
+      interval(lower.at, lower.open, upper.at, upper.open),
+    ],
+  };
+}
+
+/** A bound our own reader evaluates to a positive real number. */
+function isPositive(latex: string): boolean {
+  const e = parseLatex(latex);
+  if (!e) return false;
+  const v = evaluate(e, {});
+  return Math.abs(v.im) < 1e-12 && v.re > 0;
 }
 
 function ordered(p: AnswerNode[], g: AnswerNode[], ctx: CompareContext, what: string): Verdict {

@@ -13,6 +13,7 @@ export { normalizeAnswer } from './normalize.js';
 export { parseStructure, type AnswerNode, type RelationOp } from './structure.js';
 export {
   DEFAULT_GRADE_OPTIONS,
+  GRADER_VERSION,
   gradeAnswer,
   isEquivalent,
   type GradeFn,

@@ -125,7 +125,7 @@ function stripDelimiters(s: string): string {
 
 /** Synonymous commands mapped to one spelling. */
 function canonicalCommands(s: string): string {
-  return s
+  return shorthandArguments(s)
     .replace(/\\[dtc]frac(?![A-Za-z])/g, '\\frac')
     .replace(/\\[dt]binom(?![A-Za-z])/g, '\\binom')
     .replace(/\\(?:neq)(?![A-Za-z])/g, '\\ne ')
@@ -141,6 +141,15 @@ function canonicalCommands(s: string): string {
     .replace(/\\rangle(?![A-Za-z])/g, ')')
     .replace(/(?<![\\A-Za-z])inf(?:inity)?(?![A-Za-z])/gi, '\\infty')
     .replace(/\\infin(?![A-Za-z])/g, '\\infty');
+}
+
+/**
+ * Arguments written without braces and run into the command's name, which TeX would read as one
+ * unknown command: `\fracab` is `\frac{a}{b}`, `\fracabc` is `\frac{a}{b}c`, `\sqrta` is
+ * `\sqrt{a}` (the shorthand Minerva's and the MATH graders rewrite the same way).
+ */
+function shorthandArguments(s: string): string {
+  return s.replace(/\\([dtc]?frac)([A-Za-z])([A-Za-z\d])/g, '\\$1{$2}{$3}').replace(/\\sqrt([A-Za-z])/g, '\\sqrt{$1}');
 }
 
 /** `x^2 = 4 \Rightarrow x = 2`: what follows the last implication is the conclusion. */

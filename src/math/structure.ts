@@ -31,24 +31,20 @@ export type AnswerNode =
 const OPENERS = new Set(['(', '[', '{']);
 const CLOSERS = new Set([')', ']', '}']);
 
-const MATRIX =
-  /^\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\s*\{[^{}]*\})?([\s\S]*)\\end\{\1\}$/;
 // Relation symbols after normalization (which maps \leq, >=, \neq, ... to these spellings).
 const RELATION = /\\approx(?![A-Za-z])|\\le(?![A-Za-z])|\\ge(?![A-Za-z])|\\ne(?![A-Za-z])|<|>|=/y;
 
 /** Split a normalized answer into its structure. */
 export function parseStructure(text: string): AnswerNode {
   const s = text.trim();
-  const matrix = MATRIX.exec(s);
-  if (matrix) {
-    const body = matrix[2]!.trim().replace(/\\\\\s*$/, '');
-    const rows = splitTop(body, ['\\\\']).map((row) => splitTop(row, ['&']).map((cell) => parseStructure(cell)));
-    return { kind: 'matrix', rows };
-  }
+  const matrix = matrixExpression(s);
+  if (matrix) return { kind: 'matrix', rows: matrix.map((row) => row.map((cell) => parseStructure(cell))) };
 
   const union = splitTop(s, ['\\cup']);
   if (union.length > 1) return { kind: 'union', items: union.map(parseStructure) };
 
+  const groups = assignmentGroups(s);
+  if (groups) return { kind: 'list', items: groups };
   const parts = splitTop(s, [',', ';']).filter((p) => p.trim() !== '');
   if (parts.length > 1) return { kind: 'list', items: parts.map(parseStructure) };
 
@@ -75,6 +71,99 @@ export function parseStructure(text: string): AnswerNode {
   if (pm) return pm;
   const mixed = mixedNumber(s);
   return mixed === null ? { kind: 'expr', latex: s, opaque: true } : { kind: 'expr', latex: mixed };
+}
+
+/**
+ * `p=5,q=2;p=7,q=2`: solutions written as `;`-separated groups of labelled values are tuples, one
+ * per group, each item still labelled (so `(5,2),(7,2)` matches). Null unless every group is two or
+ * more `label = value` items.
+ */
+function assignmentGroups(s: string): AnswerNode[] | null {
+  const groups = splitTop(s, [';']).filter((g) => g !== '');
+  if (groups.length < 2) return null;
+  const tuples: AnswerNode[] = [];
+  for (const g of groups) {
+    const items = splitTop(g, [',']).map(parseStructure);
+    if (
+      items.length < 2 ||
+      !items.every((i) => i.kind === 'relation' && i.ops.length === 1 && i.ops[0] === '=' && isLabel(i.terms[0]!))
+    )
+      return null;
+    tuples.push({ kind: 'tuple', open: '(', close: ')', items });
+  }
+  return tuples;
+}
+
+type Cells = string[][];
+
+/**
+ * A matrix, or a sum, difference or product of matrices written out (`A + B`, `A B`, `A \cdot B`),
+ * as the cells of the result (each cell the LaTeX of its entry). Null when `s` is not made of
+ * matrices alone, or their shapes do not fit.
+ */
+function matrixExpression(s: string): Cells | null {
+  const terms: Array<{ op: string; cells: Cells }> = [];
+  let i = 0;
+  let op = '';
+  for (;;) {
+    const m = MATRIX_OPEN.exec(s.slice(i));
+    if (!m || m.index !== 0) return null;
+    const env = m[1]!;
+    const end = environmentEnd(s, i, env);
+    if (end < 0) return null;
+    const inner = s.slice(i + m[0].length, end - `\\end{${env}}`.length);
+    const body = inner.trim().replace(/\\\\\s*$/, '');
+    terms.push({ op, cells: splitTop(body, ['\\\\']).map((row) => splitTop(row, ['&'])) });
+    const next = /^\s*(\+|-|\\cdot(?![A-Za-z])|\\times(?![A-Za-z]))?\s*/.exec(s.slice(end))!;
+    i = end + next[0].length;
+    if (i >= s.length) break;
+    op = next[1] ?? '*';
+  }
+  // Products first, then sums and differences, left to right.
+  const sums: Array<{ op: string; cells: Cells }> = [];
+  for (const t of terms) {
+    if (t.op === '' || t.op === '+' || t.op === '-') sums.push({ ...t });
+    else {
+      const last = sums.at(-1)!;
+      const product = matrixProduct(last.cells, t.cells);
+      if (!product) return null;
+      last.cells = product;
+    }
+  }
+  let result = sums[0]!.cells;
+  for (const t of sums.slice(1)) {
+    const sum = matrixSum(result, t.cells, t.op as '+' | '-');
+    if (!sum) return null;
+    result = sum;
+  }
+  return result;
+}
+
+const MATRIX_OPEN = /\\begin\{(pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|matrix|smallmatrix|array)\}(?:\s*\{[^{}]*\})?/;
+
+/** Index just past the `\end{env}` closing the `\begin{env}` at `start`, or -1. */
+function environmentEnd(s: string, start: number, env: string): number {
+  const re = new RegExp(`\\\\(begin|end)\\{${env}\\}`, 'g');
+  re.lastIndex = start;
+  let depth = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    depth += m[1] === 'begin' ? 1 : -1;
+    if (depth === 0) return m.index + m[0].length;
+  }
+  return -1;
+}
+
+const sameShape = (a: Cells, b: Cells) => a.length === b.length && a.every((r, i) => r.length === b[i]!.length);
+
+function matrixSum(a: Cells, b: Cells, op: '+' | '-'): Cells | null {
+  if (!sameShape(a, b)) return null;
+  return a.map((row, i) => row.map((x, j) => `(${x})${op}(${b[i]![j]!})`));
+}
+
+function matrixProduct(a: Cells, b: Cells): Cells | null {
+  const inner = b.length;
+  if (!a.every((r) => r.length === inner) || !b.every((r) => r.length === b[0]!.length)) return null;
+  return a.map((row) => b[0]!.map((_, j) => row.map((x, k) => `(${x})\\cdot(${b[k]![j]!})`).join('+')));
 }
 
 /** `\pm a` -> {a, -a}; `a \pm b` -> {a+b, a-b}. Only a single top-level `\pm`/`\mp`. */
@@ -175,7 +264,9 @@ export function statement(r: Relation): Statement | null {
   // `2x+1 \approx 5` is an approximate equation, not an approximated value.
   if (terms.length === 1) return hasVariables(value) ? null : { label: null, value, ...approx };
   if (labelled) return { label: terms[0]!, value, ...approx };
-  return terms.every(isConstant) ? { label: null, value, ...approx } : null;
+  if (terms.every(isConstant)) return { label: null, value, ...approx };
+  // A chain of three or more members that ends in a number is a derivation: it states that number.
+  return terms.length >= 3 && isConstant(value) ? { label: null, value, ...approx } : null;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nearestName } from '../internal/edit-distance.js';
 import { CONTROLLER_EVENTS as EVENTS } from '../orchestrator/events.js';
 import { EXTRACT_POLICIES } from '../math/extract.js';
 import { resolveDialect, type FormatSpec } from '../format/dialects.js';
@@ -131,7 +132,7 @@ export function checkSolveOptions(options: unknown): Dialect {
   const problems: string[] = [];
   for (const key of Object.keys(options)) {
     if (OPTION_NAMES.includes(key)) continue;
-    const near = closest(key, OPTION_NAMES);
+    const near = nearestName(key, OPTION_NAMES, 2);
     problems.push(
       `unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the options are ${OPTION_NAMES.join(', ')}`,
     );
@@ -159,25 +160,4 @@ export function checkSolveOptions(options: unknown): Dialect {
   }
   if (problems.length || !dialect) throw new TypeError(`solve: ${problems.join('; ')}`);
   return dialect;
-}
-
-/** The option name within edit distance 2 of a misspelt one (case-insensitive), if any. */
-function closest(word: string, names: readonly string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const name of names) {
-    const d = editDistance(word.toLowerCase(), name.toLowerCase());
-    if (d <= 2 && (!best || d < best.d)) best = { name, d };
-  }
-  return best?.name;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
 }

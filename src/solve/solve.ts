@@ -46,6 +46,8 @@ export async function runSolve(
     onEvent?.(e);
   };
   let decomposition: Decomposition | undefined;
+  /** Options of the run as one task: a schema extraction that found none has spent part of the budget. */
+  let runOptions = options;
   if (options.decompose) {
     const o = decomposeOptions({ ...options, affinityKey }, format, handle);
     const found = await findSchema(engine, problem, o);
@@ -67,6 +69,9 @@ export async function runSolve(
     }
     decomposition = { ...found, parts: [] };
     warnings.push(`not decomposed, run as one task: ${found.reason}`);
+    const spent = found.extraction?.tokens ?? 0;
+    if (spent > 0)
+      runOptions = { ...options, maxTokens: Math.max(0, (options.maxTokens ?? engine.contextLength) - spent) };
   }
   const promptTokens = engine.tokenizer.count(prompt);
   const contextLimit = Math.min(options.contextLimit ?? engine.contextLength, engine.contextLength);
@@ -77,7 +82,7 @@ export async function runSolve(
 
   const controller = new Controller(engine, dialect);
   onControllerEvents(controller, handle);
-  const trajectory = await controller.run(problem, prompt, { ...options, affinityKey });
+  const trajectory = await controller.run(problem, prompt, { ...runOptions, affinityKey });
   if (trajectory.finishReason === 'error') {
     throw new SolveError(`solve: the engine failed: ${trajectory.error}`, trajectory, { cause: failure });
   }

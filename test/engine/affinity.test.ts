@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { resultKey } from '../../eval/results.js';
 import { sampleAffinityKey } from '../../src/batch/affinity.js';
 import { engineFlagSchema, engineFromFlags } from '../../src/cli/engine-flags.js';
 import { UsageError } from '../../src/cli/command.js';
@@ -128,18 +129,19 @@ describe('affinity keys: options and flags', () => {
     await expect(engineFromFlags({ affinity: 'none' })).rejects.toThrow(/--affinity only apply with --base-url/);
   });
 
-  it("a batch sample's key: the same when resumed, different for another sample, mode, problem or run", () => {
-    const s = { dataset: 'arith', problemId: 'p1', sample: 0, mode: 'parallel' };
-    const key = sampleAffinityKey('/runs/a', s);
-    expect(sampleAffinityKey('/runs/a', { ...s })).toBe(key);
+  it("a batch sample's key: the same when resumed, different for another sample, mode, problem, sweep point or run", () => {
+    const s = { dataset: 'arith', problemId: 'p1', sample: 0, mode: 'parallel' as const };
+    const key = sampleAffinityKey('/runs/a', resultKey(s));
+    expect(sampleAffinityKey('/runs/a', resultKey({ ...s }))).toBe(key);
     expect(key).toMatch(/^tw-[0-9a-f]{32}$/);
     const others = [
-      sampleAffinityKey('/runs/a', { ...s, sample: 1 }),
-      sampleAffinityKey('/runs/a', { ...s, mode: 'sequential' }),
-      sampleAffinityKey('/runs/a', { ...s, problemId: 'p2' }),
-      sampleAffinityKey('/runs/b', s),
+      sampleAffinityKey('/runs/a', resultKey({ ...s, sample: 1 })),
+      sampleAffinityKey('/runs/a', resultKey({ ...s, mode: 'sequential' })),
+      sampleAffinityKey('/runs/a', resultKey({ ...s, problemId: 'p2' })),
+      sampleAffinityKey('/runs/a', resultKey({ ...s, budget: 512 })),
+      sampleAffinityKey('/runs/b', resultKey(s)),
     ];
-    expect(new Set([key, ...others]).size).toBe(5);
+    expect(new Set([key, ...others]).size).toBe(6);
   });
 });
 

@@ -289,7 +289,9 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
       expect(r.text).toBe(r.trajectory.pieces.map((p) => p.text).join(''));
       expect(r.answer).toBe(extractAnswer(r.text));
       expect(r.formatValid).toBe(r.violations.length === 0);
-      expect(r.metrics.totalTokens).toBeGreaterThan(0);
+      // T counts every token of the trajectory once, and its EOS.
+      expect(r.trajectory.ids.length).toBeGreaterThan(0);
+      expect(r.metrics.totalTokens).toBe(r.trajectory.ids.length + (r.trajectory.eos ? 1 : 0));
       console.log(
         `[openai.e2e] instructed ${mode}: ${r.finishReason}, ${r.trajectory.calls.length} call(s), answer ${r.answer}, ${r.violations.length} violation(s)`,
       );

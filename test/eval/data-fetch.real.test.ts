@@ -116,6 +116,19 @@ function fixtures(): Map<string, Buffer> {
       { name: 'is_multiple_answer', data: n674.map((i) => i === 1), type: 'BOOLEAN' },
     ]),
   );
+  for (const repo of ['hmmt_feb_2025', 'brumo_2025']) {
+    put(
+      `MathArena/${repo}`,
+      'main',
+      'data/train-00000-of-00001.parquet',
+      parquet([
+        { name: 'problem_idx', data: n30.map((i) => BigInt(i + 1)), type: 'INT64' },
+        { name: 'problem', data: n30.map(problem), type: 'STRING' },
+        { name: 'answer', data: n30.map((i) => (i === 4 ? '\\frac{9}{2}' : String(answer(i)))), type: 'STRING' },
+        { name: 'problem_type', data: n30.map((i) => (i % 2 ? ['Algebra'] : ['Combinatorics', 'Number Theory'])) },
+      ]),
+    );
+  }
   const n1319 = range(1319);
   put(
     'openai/gsm8k',
@@ -185,6 +198,8 @@ describe('the benchmark catalog', () => {
       'minerva',
       'olympiadbench',
       'gsm8k',
+      'hmmt25',
+      'brumo25',
       'arith500',
     ]);
     for (const b of BENCHMARKS) {
@@ -248,6 +263,14 @@ describe('data fetch from a local mirror', () => {
       final_answer: ['$69$,$84$'],
       is_multiple_answer: true,
     });
+    // MathArena's post-cutoff sets: ids from problem_idx, LaTeX answers as written, problem types kept.
+    expect((await load('hmmt25'))[4]).toMatchObject({
+      id: 'hmmt-feb-2025-5',
+      answer: '\\frac{9}{2}',
+      problem_type: ['Combinatorics', 'Number Theory'],
+    });
+    expect((await load('brumo25'))[1]).toMatchObject({ id: 'brumo-2025-2', answer: String(answer(1)) });
+    expect((await load('brumo25'))[1]!.source).toBe('hf:MathArena/brumo_2025@main:data/train-00000-of-00001.parquet');
     expect((await load('gsm8k'))[2]).toMatchObject({
       id: 'gsm8k-2',
       answer: '1,450',
@@ -274,6 +297,9 @@ describe('data fetch from a local mirror', () => {
       /gsm8k +1319 rows[\s\S]*source: +http:\/\/127\.0\.0\.1:\d+\/datasets\/openai\/gsm8k \(main\/test-00000-of-00001\.parquet\)[\s\S]*licence: MIT/,
     );
     expect(list.stdout).toMatch(/arith500[\s\S]*source: +made for the bundled model/);
+    expect(list.stdout).toMatch(
+      /hmmt25 +30 rows +HMMT February 2025[\s\S]*source: +http:\/\/127\.0\.0\.1:\d+\/datasets\/MathArena\/hmmt_feb_2025 \(data\/train-00000-of-00001\.parquet\)[\s\S]*licence: CC BY-NC-SA 4\.0/,
+    );
     const json = JSON.parse((await threadweaver(['data', 'list', '--json'], env)).stdout);
     expect(json.find((b: { name: string }) => b.name === 'math500').local).toEqual({ file, rows: 500 });
 
@@ -292,7 +318,7 @@ describe('data fetch from a local mirror', () => {
     const out = path.join(dir, 'cli-all');
     const r = await threadweaver(['data', 'fetch', 'all', '--mirror', mirror, '--data-dir', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim().split('\n')).toHaveLength(7);
+    expect(r.stdout.trim().split('\n')).toHaveLength(9);
     for (const b of BENCHMARKS.filter((x) => x.source)) expect(existsSync(path.join(out, b.file))).toBe(true);
     expect(existsSync(path.join(out, 'arith500.jsonl'))).toBe(false);
   });

@@ -5,7 +5,7 @@ import { trajectoryMetrics } from '../../src/orchestrator/metrics.js';
 import { callContextIds, type Trajectory } from '../../src/orchestrator/trajectory.js';
 import { solve } from '../../src/solve/solve.js';
 import { ReplayEngine, type ReplayFacts } from '../support/replay-engine.js';
-import { ScriptedEngine } from '../support/scripted-engine.js';
+import { EOS, ScriptedEngine } from '../support/scripted-engine.js';
 
 // Each format's example trajectory is written here from the project's own code, outputs and
 // docs (cited in src/format/<format>.ts), with our own content; the replay engine knows where the
@@ -350,6 +350,25 @@ describe('a runaway nesting model is bounded', () => {
     expect(t.text.endsWith('\n</Path>\n</Parallel>')).toBe(true);
   });
 
+  it('the transition cap counts nested rounds: maxTransitions 3 allows a plan, 2 threads and 4 nested ones (7 calls), 4 the next 8 (15)', async () => {
+    for (const [maxTransitions, threads] of [
+      [3, [2, 4]],
+      [4, [2, 4, 8]],
+    ] as const) {
+      const engine = new ScriptedEngine(() => forever);
+      const r = await solve(PROBLEM, { engine, format: 'multiverse:depth=3', maxTransitions, maxTokens: 50_000 });
+      expect(r.finishReason).toBe('transitions');
+      const calls = r.trajectory.calls;
+      expect(calls.map((c) => c.role.kind)).toEqual(['sequential', ...threads.flatMap((n) => Array(n).fill('thread'))]);
+      expect(engine.requests).toHaveLength(1 + threads.reduce((a, b) => a + b, 0));
+      // Two threads in each block that ran: the top one, then those nested in its threads, and so on.
+      const perBlock = new Map<number, number>();
+      for (const c of calls)
+        if (c.role.kind === 'thread') perBlock.set(c.role.block, (perBlock.get(c.role.block) ?? 0) + 1);
+      expect([...perBlock.values()]).toEqual(Array(threads.reduce((a, b) => a + b, 0) / 2).fill(2));
+    }
+  });
+
   it('abort inside a nested block returns promptly, labelled abort', async () => {
     const ac = new AbortController();
     const engine = new ScriptedEngine(
@@ -363,6 +382,33 @@ describe('a runaway nesting model is bounded', () => {
     const t = await controller.run('Q', 'prompt', { signal: ac.signal });
     expect(t.finishReason).toBe('abort');
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
+
+describe('where a nested plan starts (Multiverse)', () => {
+  const depth = (ctx: string) => ctx.split('<Parallel>').length - 1;
+  const script = (ctx: string): string => {
+    if (ctx.endsWith('</Goal>\n<Path>\n1:'))
+      return depth(ctx) === 1
+        ? // The path plans twice before its `</Goal>`: only the last plan (one path) forks.
+          ' x\n<Parallel>\n<Goal>\n<Outline>\n1: p\n</Outline>\n<Outline>\n2: q\n</Outline>\n<Goal>\n<Outline>\n1: r\n</Outline>\n</Goal>'
+        : ' y\n</Path>';
+    if (ctx.endsWith(' w\n</Path>\n<Conclusion>\n'))
+      return `done\n</Conclusion>\n</Parallel>\n</Think>\n\\boxed{1}${EOS}`;
+    // After its nested block, the path writes a stray `</Goal>` with no plan since the block: no fork.
+    if (ctx.endsWith('</Path>\n<Conclusion>\n')) return 'z\n</Conclusion>\n</Parallel>\nstray </Goal>';
+    if (ctx.endsWith('stray </Goal>')) return ' w\n</Path>';
+    return '<Think>\n<Parallel>\n<Goal>\n<Outline>\n1: top\n</Outline>\n</Goal>';
+  };
+
+  it('a path forks on its last plan, and never again on a plan before its joined block', async () => {
+    const engine = new ScriptedEngine(script);
+    const t = await new Controller(engine, resolveDialect('multiverse')).run('Q', 'prompt');
+    expect(t.finishReason).toBe('done');
+    expect(threadCalls(t)).toEqual(['0:1', '1:1', '0:1', '0:1']);
+    expect(t.text).toContain(
+      '</Goal>\n<Path>\n1: y\n</Path>\n<Conclusion>\nz\n</Conclusion>\n</Parallel>\nstray </Goal> w\n</Path>',
+    );
   });
 });
 

@@ -22,6 +22,21 @@ describe('format names and settings', () => {
     expect(resolveDialect('npr:threads=2').limits.maxThreads).toBe(2);
   });
 
+  it('a plan is read from the last opening of a plan in the text: an earlier, unfinished one is no part of it', () => {
+    const plans: [string, string][] = [
+      [
+        'threadweaver',
+        '<Outlines>\n<Outline>1: a</Outline>\n<Outline>2: b</Outline>\n<Outlines>\n<Outline>7: c</Outline>\n</Outlines>',
+      ],
+      [
+        'multiverse',
+        '<Goal>\n<Outline>\n1: a\n</Outline>\n<Outline>\n2: b\n</Outline>\n<Goal>\n<Outline>\n7: c\n</Outline>\n</Goal>',
+      ],
+      ['npr', '<guideline>\n<plan>1: a</plan>\n<plan>2: b</plan>\n<guideline>\n<plan>7: c</plan>\n</guideline>'],
+    ];
+    for (const [name, text] of plans) expect(resolveDialect(name).plan(text), name).toEqual(['7']);
+  });
+
   it('every format has its tags, a trigger among them, and renders a block its own parser reads back', () => {
     for (const name of DIALECT_NAMES) {
       const d = resolveDialect(name);

@@ -55,6 +55,15 @@ describe('extractAnswer', () => {
     expect(extractAnswer('\\[\n\\boxed{(1, 2)}, \\boxed{(2, 1)}\n\\]')).toBe('(1, 2), (2, 1)');
   });
 
+  it("joins across the next box's own label (Math-Verify test_open_thoughts)", () => {
+    expect(extractAnswer('\\(y_1 = \\boxed{-2(x - 1)^2 + 5} \\) and \\( y_2 = \\boxed{3(x + 2)^2 - 2} \\)')).toBe(
+      '-2(x - 1)^2 + 5, 3(x + 2)^2 - 2',
+    );
+    expect(extractAnswer('$x = \\boxed{1}$, $y = \\boxed{2}$')).toBe('1, 2');
+    // A label is not a separator: without one the boxes stay apart.
+    expect(extractAnswer('\\boxed{1} y = \\boxed{2}')).toBe('2');
+  });
+
   it('does not join boxes separated by prose or only by whitespace', () => {
     expect(extractAnswer('\\boxed{1}\n\nSo \\boxed{2}')).toBe('2');
     expect(extractAnswer('\\boxed{1} \\boxed{2}')).toBe('2');

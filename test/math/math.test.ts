@@ -102,6 +102,17 @@ describe('grading policies', () => {
     expectGrade('\\begin{pmatrix}1 & 2\\end{pmatrix}', '\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}', false);
   });
 
+  it('a sum, difference or product of matrices written out is the matrix it makes (Math-Verify test_matrix_extraction)', () => {
+    const m = (rows: string) => `\\begin{pmatrix}${rows}\\end{pmatrix}`;
+    expectGrade(`${m('1 & 2 \\\\ 3 & 4')} + ${m('5 & 6 \\\\ 7 & 8')}`, m('6 & 8 \\\\ 10 & 12'), true);
+    expectGrade(`${m('1 & 2 \\\\ 3 & 4')} - ${m('1 & 1 \\\\ 1 & 1')}`, m('0 & 1 \\\\ 2 & 3'), true);
+    expectGrade(`${m('1 & 2 \\\\ 3 & 4')} ${m('0 & 1 \\\\ 1 & 0')}`, m('2 & 1 \\\\ 4 & 3'), true);
+    expectGrade(`${m('1 & 2')} \\cdot ${m('3 \\\\ 4')}`, m('11'), true);
+    expectGrade(`${m('1 & 2 \\\\ 3 & 4')} + ${m('5 & 6 \\\\ 7 & 8')}`, m('6 & 8 \\\\ 10 & 13'), false);
+    // Shapes that do not fit make no matrix.
+    expectGrade(`${m('1 & 2')} + ${m('1 \\\\ 2')}`, m('2 & 4'), false);
+  });
+
   it('pi is a number: exact forms agree, decimals need the tolerance, degrees are not radians', () => {
     expectGrade('\\pi/2', '\\frac{\\pi}{2}', true);
     expectGrade('3.14159265', '\\pi', true);
@@ -180,6 +191,14 @@ describe('grading policies', () => {
     expectGrade('y = 2x + 3', 'y = 2x + 4', false);
   });
 
+  it('groups of labelled values separated by ; are tuples (Math-Verify test_numina_cases)', () => {
+    expectGrade('(5,2),(7,2)', 'p=5,q=2;p=7,q=2', true);
+    expectGrade('(7,2),(5,2)', 'p=5,q=2;p=7,q=2', true);
+    expectGrade('(2,5),(7,2)', 'p=5,q=2;p=7,q=2', false);
+    // A plain ; list stays a list.
+    expectGrade('-12, -11', '-12;-11', true);
+  });
+
   it('an approximation after \\approx does not replace the exact value', () => {
     expectGrade('\\frac{40}{3} \\approx 13.33', '\\frac{40}{3}', true);
     expectGrade('x=\\frac27\\approx0.29', '\\frac27', true);
@@ -210,6 +229,13 @@ describe('grading policies', () => {
     expectGrade('x = 5+5+1 = 7 = 11', 'x = 7', false);
   });
 
+  it('a chain of three or more members ending in a number states that number (Math-Verify test_relations_math)', () => {
+    expectGrade('0', '1 = \\zzz = x = 0', true);
+    expectGrade('1', '1 = \\zzz = x = 0', false);
+    // Two members are an equation, not a derivation.
+    expectGrade('11a+c', '7 = 11a+c', false);
+  });
+
   it('what follows the last implication arrow is the conclusion', () => {
     expectGrade('x^2 = 4 \\Rightarrow x = 2', '2', true);
     expectGrade('2x = 6 \\implies x = 3', '3', true);
@@ -229,6 +255,16 @@ describe('grading policies', () => {
     expectGrade('(5,\\infty)', 'x \\ge 5', false);
     expectGrade('x>5', '(5,\\infty)', false);
     expectGrade('-2 < x < 3', '(-2,3)', false);
+  });
+
+  it('an absolute value bounded by numbers is the intervals it describes (Math-Verify test_numina_cases)', () => {
+    const union = 'z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]';
+    expectGrade(union, '1\\leq|z|\\leq \\frac{3}{2}', true);
+    expectGrade('(-3, 3)', '|x| < 3', true);
+    expectGrade('(-\\infty, -2) \\cup (2, \\infty)', '|x| > 2', true);
+    expectGrade('[-3, 3]', '|x| < 3', false);
+    expectGrade('[1, \\frac{3}{2}]', '1\\leq|z|\\leq \\frac{3}{2}', false);
+    expectGrade('(-1, -0.5) \\cup (0.5, 1)', '0.5 < |x| < 1', true);
   });
 
   it('mixed numbers', () => {
@@ -267,6 +303,15 @@ describe('grading policies', () => {
     expectGrade('1.0e6', '10^6', true);
     expectGrade('1e-3', '0.001', true);
     expectGrade('-\\frac{1}{3}', '-1./3', true);
+  });
+
+  it('brace-less arguments run into \\frac and \\sqrt are read as Minerva and the MATH graders read them', () => {
+    expectGrade('\\fracab', '\\frac{a}{b}', true);
+    expectGrade('\\fracabc', '\\frac{a}{b}c', true);
+    expectGrade('\\dfrac1b', '\\frac{1}{b}', true);
+    expectGrade('\\sqrta', '\\sqrt{a}', true);
+    expectGrade('\\sqrtab', '\\sqrt{a}b', true);
+    expectGrade('\\fracab', '\\frac{b}{a}', false);
   });
 
   it('symbolic equivalence, including complex numbers and functions', () => {

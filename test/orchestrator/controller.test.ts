@@ -35,6 +35,18 @@ async function run(
   return { t, engine, events };
 }
 
+/** An engine that ignores a sibling call's shared budget: it runs every sibling to its own cap. */
+function ignoringTotal(inner: ScriptedEngine): Engine {
+  return {
+    name: 'ignores-total',
+    tokenizer: inner.tokenizer,
+    contextLength: inner.contextLength,
+    complete: (r) => inner.complete(r),
+    completeSiblings: (prefix, suffixes, r) =>
+      Promise.all(suffixes.map((s) => inner.complete({ ...r, prompt: [...prefix, ...s], onDelta: () => {} }))),
+  };
+}
+
 describe('controller: the reference semantics', () => {
   it('forks at </Outlines>, prompts each thread with \\n<Thread>\\n{n}:, joins byte-exactly', async () => {
     const { t, engine, events } = await run(wellBehaved);
@@ -240,6 +252,19 @@ describe('controller: where a plan starts', () => {
     expect(t.text.endsWith('Stray </Outlines>\nSo 23.\n</think>\n\\boxed{23}')).toBe(true);
   });
 
+  it('a segment that opens <Outlines> twice forks on the last plan only', async () => {
+    const opened = (...labels: number[]) =>
+      `\n<Outlines>\n${labels.map((n) => `<Outline>${n}: part ${n}.</Outline>\n`).join('')}`;
+    const script = rules(
+      [/<Thread>\n\d:$/, ' c = 3.\n</Thread>'],
+      [/<\/Thread>\n$/, `</Parallel>\n</think>\n\\boxed{3}${EOS}`],
+      [/assistant\n$/, `<think>\n<Parallel>${opened(1, 2)}${opened(3)}</Outlines>`],
+    );
+    const { t } = await run(script);
+    expect(t.calls.map((c) => (c.role.kind === 'thread' ? `t${c.role.thread}` : 's'))).toEqual(['s', 't3', 's']);
+    expect(t.finishReason).toBe('done');
+  });
+
   it('outline lines before any <Outlines> are no plan', async () => {
     const { t } = await run(
       rules(
@@ -307,17 +332,7 @@ describe('controller: budget', () => {
   });
 
   it('the total is enforced after the join even when an engine ignores the shared budget', async () => {
-    const inner = new ScriptedEngine(unequal);
-    const greedy: Engine = {
-      name: 'ignores-total',
-      tokenizer: inner.tokenizer,
-      contextLength: inner.contextLength,
-      complete: (r) => inner.complete(r),
-      // Runs every sibling to its own cap.
-      completeSiblings: (prefix, suffixes, r) =>
-        Promise.all(suffixes.map((s) => inner.complete({ ...r, prompt: [...prefix, ...s], onDelta: () => {} }))),
-    };
-    const t = await new Controller(greedy).run('Q', PROMPT, { maxTokens: 250 });
+    const t = await new Controller(ignoringTotal(new ScriptedEngine(unequal))).run('Q', PROMPT, { maxTokens: 250 });
     expect(generated(t)).toBe(250);
     expect(t.finishReason).toBe('budget');
     const reference = await run(unequal, {}, { maxTokens: 250 });
@@ -378,6 +393,21 @@ describe('controller: context limit', () => {
         ).toEqual([]);
       }
       expect(t.finishReason).toBe('context');
+    }
+  });
+
+  it('the threads share the context room, not the budget left, even when an engine ignores the shared budget', async () => {
+    const tok = new ScriptedEngine(endless).tokenizer;
+    for (const extra of [21, 57, 200]) {
+      const limit = tok.count(PROMPT + OUTLINES) + extra;
+      // The budget (the engine's whole context) is far from spent: only the room binds.
+      const t = await new Controller(ignoringTotal(new ScriptedEngine(endless))).run('Q', PROMPT, {
+        contextLimit: limit,
+      });
+      expect(t.promptIds.length + t.ids.length, `limit ${limit}`).toBe(limit);
+      expect(t.finishReason).toBe('context');
+      const reference = await run(endless, {}, { contextLimit: limit });
+      expect(t.text, `limit ${limit}`).toBe(reference.t.text);
     }
   });
 

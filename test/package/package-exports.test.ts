@@ -51,8 +51,18 @@ function declaredExports(): Map<string, Map<string, string>> {
 }
 
 function firstSentence(doc: string): string {
-  const end = doc.search(/[.:;](\s|$)/);
-  const text = (end < 0 ? doc : doc.slice(0, end)).replace(/\|/g, '\\|');
+  // A sentence ends at `.`, `:` or `;` and a space: not inside a code span, nor at e.g., i.e., vs.
+  let code = false;
+  let end = doc.length;
+  for (let i = 0; i < doc.length; i++) {
+    if (doc[i] === '`') code = !code;
+    else if (!code && '.:;'.includes(doc[i]!) && (i + 1 === doc.length || /\s/.test(doc[i + 1]!))) {
+      if (/\b(?:e\.g|i\.e|vs|etc)$/.test(doc.slice(0, i))) continue;
+      end = i;
+      break;
+    }
+  }
+  const text = doc.slice(0, end).replace(/\|/g, '\\|');
   return text.length > 160 ? `${text.slice(0, 157)}…` : text;
 }
 

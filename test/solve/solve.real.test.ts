@@ -92,7 +92,9 @@ describe('bundled model: cancellation and odd input', () => {
     );
     const unk = engine.tokenizer.singleTokenId('<unk>');
     expect(r.trajectory.promptIds.filter((id) => id === unk)).toHaveLength(5);
-    expect(r.metrics.totalTokens).toBeGreaterThan(0);
+    // T counts every token of the trajectory once, and its EOS.
+    expect(r.trajectory.ids.length).toBeGreaterThan(0);
+    expect(r.metrics.totalTokens).toBe(r.trajectory.ids.length + (r.trajectory.eos ? 1 : 0));
     expect(['done', 'budget', 'context', 'thread-eos']).toContain(r.finishReason);
   });
 

@@ -1,4 +1,5 @@
 import { completeAsConcurrentCalls } from '../../src/engine/siblings.js';
+import { ThreadweaverError } from '../../src/errors.js';
 import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../../src/engine/types.js';
 
 // A test-only engine for the controller's state machine: a character tokenizer (tags and
@@ -55,8 +56,8 @@ export type Script = (context: string) => string;
 
 export interface ScriptedEngineOptions {
   contextLength?: number;
-  /** Milliseconds per generated token (to test cancellation). */
-  tokenDelayMs?: number;
+  /** Milliseconds per generated token (to test cancellation), or per context. */
+  tokenDelayMs?: number | ((context: string) => number);
   /** Throw on the n-th call (0-based). */
   failOnCall?: number;
 }
@@ -78,6 +79,16 @@ export class ScriptedEngine implements Engine {
     const startMs = Date.now();
     const context = typeof request.prompt === 'string' ? request.prompt : this.tokenizer.decode(request.prompt);
     if (this.options.failOnCall === this.requests.length) throw new Error('scripted failure');
+    // As a model does: a prompt must leave room for a token, and a call ends at the context.
+    const promptTokens = this.tokenizer.count(context);
+    if (promptTokens === 0) throw new ThreadweaverError('scripted: empty prompt');
+    if (promptTokens >= this.contextLength)
+      throw new ThreadweaverError(
+        `scripted: prompt of ${promptTokens} tokens does not fit the context of ${this.contextLength}`,
+      );
+    const maxTokens = Math.min(request.maxTokens, this.contextLength - promptTokens);
+    const delayOption = this.options.tokenDelayMs;
+    const delayMs = typeof delayOption === 'function' ? delayOption(context) : (delayOption ?? 0);
     this.requests.push({ context, maxTokens: request.maxTokens, stop: request.stop ?? [] });
     const planned = this.tokenizer.encode(this.script(context));
     const ids: number[] = [];
@@ -86,15 +97,17 @@ export class ScriptedEngine implements Engine {
       ids,
       finishReason,
       ...(matchedStop ? { matchedStop } : {}),
-      usage: { promptTokens: this.tokenizer.count(context), completionTokens: ids.length, source: 'tokenizer' },
+      usage: { promptTokens, completionTokens: ids.length, source: 'tokenizer' },
       startMs,
       endMs: Date.now(),
     });
     for (let i = 0; ; i++) {
       if (request.signal?.aborted) return done('abort');
-      if (ids.length >= request.maxTokens) return done('length');
-      if (this.options.tokenDelayMs) await new Promise((r) => setTimeout(r, this.options.tokenDelayMs));
+      if (ids.length >= maxTokens) return done('length');
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
       else if (i % 64 === 0) await new Promise((r) => setImmediate(r));
+      // An abort while it waited: no token after it.
+      if (request.signal?.aborted) return done('abort');
       const id = planned[i];
       if (id === undefined || id === 2) return done('eos');
       ids.push(id);

@@ -6,6 +6,7 @@ import { summaryTable, uncertaintyNote } from '../../../eval/report.js';
 import { DEFAULT_RESAMPLES } from '../../../eval/uncertainty.js';
 import { describeEngine } from '../../engine/provenance.js';
 import { runEval } from '../../../eval/runner.js';
+import { rescoreRun } from '../../../eval/rescore.js';
 import { engineSolver } from '../../batch/solver.js';
 import type { Engine } from '../../engine/types.js';
 import { EXTRACT_POLICIES } from '../../math/extract.js';
@@ -22,6 +23,17 @@ import {
 } from '../engine-flags.js';
 import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage, presetRun } from '../preset-flags.js';
 
+/** `1024,4096,16384`: distinct whole numbers ≥ 1. */
+const budgetList = () =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => (x.trim() === '' ? NaN : Number(x))))
+    .pipe(
+      z
+        .array(z.number().int('must be whole numbers, comma-separated').min(1, 'must be ≥ 1'))
+        .refine((xs) => new Set(xs).size === xs.length, 'must not repeat'),
+    );
+
 const schema = engineFlagSchema
   .extend(samplingFlagSchema.shape)
   .extend(presetFlagSchema.shape)
@@ -36,16 +48,21 @@ const schema = engineFlagSchema
     concurrency: intFlag().min(1).default(1),
     extract: z.enum(EXTRACT_POLICIES).default('boxed'),
     bootstrap: intFlag().min(1).max(1_000_000).default(DEFAULT_RESAMPLES),
+    budgets: budgetList().optional(),
+    threadBudgets: budgetList().optional(),
   });
+
+const rescoreSchema = z.object({ extract: z.enum(EXTRACT_POLICIES).optional() });
 
 const usage = `Usage: threadweaver eval --dataset NAME|--data FILE.jsonl [options]
        threadweaver eval compare RUN_A RUN_B
+       threadweaver eval rescore RUN_DIR [--extract boxed|lenient]
 
 Run a benchmark in parallel and sequential mode side by side; report accuracy and speedup.
 Results are appended to OUT/results.jsonl as each sample finishes: rerun the same command to resume.
 
 Options:
-  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k arith500 (get them with
+  --dataset NAME     aime24 aime25 amc23 math500 minerva olympiadbench gsm8k hmmt25 brumo25 arith500 (get them with
                      \`threadweaver data fetch NAME\`), or arith (generated, works anywhere); repeatable
   --data FILE        any JSONL file of {id, problem, answer}; repeatable
   --data-dir DIR     where benchmark files live (default: $THREADWEAVER_DATA_DIR, else the data fetch
@@ -59,9 +76,17 @@ Options:
   --max-tokens N, --temperature T, --top-p P   override the preset's (tiny: greedy for k=1, else 0.6 and 0.95)
   --seed N           base seed (default 0)
   --bootstrap N      resamples of the problems for the 95% intervals (default 1000; seeded)
+  --budgets B1,B2,...  a budget sweep: every sample at each response budget (every thread
+                     counted; replaces --max-tokens); summary.json gets budgets, report.md and
+                     charts/ the accuracy-latency frontier
+  --thread-budgets T1,T2,...  a thread-budget sweep: every sample with each thread capped at
+                     each token count (the format's thread-tokens), the response budget fixed
   --extract boxed|lenient   answer extraction (default boxed: the last \\boxed{} after </think>;
                      lenient also reads "The final answer is X", "The answer is X", "Answer: X"
                      and the last $...$ of the final sentence when there is no box)
+
+rescore grades a run's stored texts again with the current grader (no decoding) and rewrites
+results.jsonl, summary.json, report.md and charts/ (--extract: default the run's own policy).
 ${presetFlagUsage}
                      (a run folder keeps its preset: resuming with another one is refused)
 ${engineFlagUsage}`;
@@ -77,6 +102,17 @@ const command: Command = {
       const { table, warnings } = await compareRunFolders(a, b);
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(table + '\n');
+      return 0;
+    }
+    if (args[0] === 'rescore') {
+      const { values, positionals } = parseCommandArgs(args.slice(1), { extract: { type: 'string' } }, rescoreSchema);
+      const [dir, ...rest] = positionals;
+      if (!dir || rest.length) throw new UsageError('rescore takes one run folder');
+      const r = await rescoreRun(dir, { extract: values.extract });
+      process.stderr.write(
+        `${r.rows} rows re-graded (extract ${r.summary.config.extract}, grader ${r.summary.provenance?.rescored?.graderVersion}): ${r.changed} changed verdict\n`,
+      );
+      process.stdout.write(`\n${summaryTable(r.summary)}\n\n${r.files.report}\n${r.files.summary}\n`);
       return 0;
     }
     const { values, positionals } = parseCommandArgs(
@@ -95,6 +131,8 @@ const command: Command = {
         concurrency: { type: 'string' },
         extract: { type: 'string' },
         bootstrap: { type: 'string' },
+        budgets: { type: 'string' },
+        'thread-budgets': { type: 'string' },
       },
       schema,
     );
@@ -110,6 +148,8 @@ const command: Command = {
     }
     const run = presetRun(values, 'eval', { samplesPerProblem: values.k });
     const { temperature, topP, maxTokens, prompt, format } = run.resolved.settings;
+    if (values.budgets && values.maxTokens !== undefined)
+      throw new UsageError('--budgets sweeps the response budget: give it or --max-tokens, not both');
     if (values.k > 1 && temperature === 0)
       process.stderr.write('note: k > 1 at temperature 0 repeats the same greedy sample\n');
     const out = values.out ?? path.join('runs', datasets.map((d) => d.name).join('+'));
@@ -130,6 +170,8 @@ const command: Command = {
           extract: values.extract,
           engine: described,
           maxTokens: maxTokens ?? undefined,
+          budgets: values.budgets,
+          threadBudgets: values.threadBudgets,
           promptStyle: prompt.style,
           prompt,
           format,

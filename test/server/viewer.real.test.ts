@@ -29,7 +29,11 @@ describe('run loader', () => {
     expect(o.problems[0]!.problem).toMatch(/^Compute /);
     expect(o.problems[0]!.modes.parallel?.samples).toBe(1);
     expect(o.datasets.arith!.parallel!.samples).toBe(3);
-    expect(o.charts.length).toBeGreaterThan(0);
+    // The eval report's two charts of the dataset: every problem ran in both modes.
+    expect(o.charts).toEqual([
+      { dataset: 'arith', title: 'arith: per-problem token-latency speedup (3 problems)', file: '0.svg' },
+      { dataset: 'arith', title: 'arith: accuracy against critical-path tokens', file: '1.svg' },
+    ]);
     const withBlocks = run.rows.find((r) => r.mode === 'parallel' && r.parallelBlocks > 0)!;
     const view = problemView(run, 'arith', withBlocks.problemId, await resolveTokenizer())!;
     const sample = view.samples.find((s) => s.row.mode === 'parallel')!;
