@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { TransformersEngine, type TransformersEngineOptions } from './embedded/transformers.js';
+import { LlamaCppEngine, type LlamaCppEngineOptions } from './llama-cpp/engine.js';
 
 const engines = new Map<string, Promise<TransformersEngine>>();
 
@@ -23,6 +25,20 @@ export function embeddedEngine(options: TransformersEngineOptions = {}): Promise
     engine = TransformersEngine.load(options);
     engines.set(key, engine);
     engine.catch(() => engines.delete(key));
+  }
+  return engine;
+}
+
+const ggufEngines = new Map<string, Promise<LlamaCppEngine>>();
+
+/** The llama-cpp engine for these options, loaded once per process and set of options (as embeddedEngine). */
+export function llamaCppEngine(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
+  const key = JSON.stringify({ ...options, model: path.resolve(options.model) }, Object.keys(options).sort());
+  let engine = ggufEngines.get(key);
+  if (!engine) {
+    engine = LlamaCppEngine.load(options);
+    ggufEngines.set(key, engine);
+    engine.catch(() => ggufEngines.delete(key));
   }
   return engine;
 }
