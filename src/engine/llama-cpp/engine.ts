@@ -26,7 +26,11 @@ export interface LlamaCppEngineOptions {
   model: string;
   /** `auto` (default): the GPU build node-llama-cpp finds (Metal, CUDA, Vulkan), else the CPU; `false`: the CPU. */
   gpu?: LlamaGpu;
-  /** CPU threads llama.cpp uses (default: node-llama-cpp's, every math core). */
+  /**
+   * CPU threads llama.cpp uses. Default: 1 for a file under 64 MB (its ops are too small to split,
+   * and llama.cpp's threads spin while they wait: on a busy machine two threads on the bundled
+   * model decoded ten times slower than one), else node-llama-cpp's (every math core).
+   */
   threads?: number;
   /**
    * Max prompt + completion tokens of one call (default: the file's training context, at most
@@ -53,6 +57,9 @@ export interface LlamaCppEngineOptions {
   /** `none`: no chat template, the prompt is the bare message text (base models). */
   chatTemplate?: 'model' | 'none';
 }
+
+/** Files below this size run on one CPU thread by default (see `LlamaCppEngineOptions.threads`). */
+const SMALL_MODEL_BYTES = 64 * 2 ** 20;
 
 /** Defaults that size the context (memory grows with both). */
 export const DEFAULT_SEQUENCES = 5;
@@ -165,12 +172,13 @@ export class LlamaCppEngine implements Engine {
     const trained = model.trainContextSize;
     const contextLength =
       options.contextLength ?? Math.min(trained, DEFAULT_MAX_CONTEXT, options.maxContextLength ?? Infinity);
+    const threads = options.threads ?? (statSync(file).size < SMALL_MODEL_BYTES ? 1 : undefined);
     let context: LlamaContext;
     try {
       context = await model.createContext({
         contextSize: contextLength,
         sequences,
-        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(threads !== undefined ? { threads } : {}),
         failedCreationRemedy: false,
       });
     } catch (err) {
@@ -437,6 +445,11 @@ export class LlamaCppEngine implements Engine {
       slot.scope = undefined;
       slot.lastUsed = 0;
     }
+  }
+
+  /** Empty every idle sequence (benchmarks: the next call starts from nothing). */
+  async clearCache(): Promise<void> {
+    for (const slot of this.pool.idle()) await slot.seq.clearHistory();
   }
 
   async close(): Promise<void> {

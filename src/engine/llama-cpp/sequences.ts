@@ -47,9 +47,13 @@ export class SequencePool {
     }
   }
 
-  /** Free sequences last used by `scope` (for `releaseCache`). */
+  /** Free sequences last used by `scope` (for `releaseCache`), or all free ones. */
   idleOf(scope: string): Slot[] {
     return this.free.filter((s) => s.scope === scope);
+  }
+
+  idle(): readonly Slot[] {
+    return [...this.free];
   }
 
   private take(n: number, tokens: readonly number[]): Slot[] {

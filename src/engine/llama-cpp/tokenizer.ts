@@ -19,10 +19,13 @@ export class GgufTokenizer implements Tokenizer {
     private readonly model: LlamaModel,
     chatTemplate: string | undefined,
   ) {
-    const { eos, eot } = model.tokens;
+    const eos = model.tokens.eos;
+    // The file's own end-of-turn token; not llama.cpp's guess from token texts (it takes the tiny
+    // model's <|endoftext|>, which tokenizer.json does not end generation on).
+    const eot = model.fileInfo.metadata.tokenizer?.ggml?.eot_token_id;
     const eosSet = new Set<number>();
     if (eos !== null) eosSet.add(eos);
-    if (eot !== null) eosSet.add(eot);
+    if (typeof eot === 'number') eosSet.add(eot);
     // As HFTokenizer: a ChatML model's turn end ends generation even when the file names another EOS.
     const imEnd = this.singleTokenId('<|im_end|>');
     if (imEnd !== undefined) eosSet.add(imEnd);
