@@ -78,7 +78,7 @@ describe.runIf(runs)('commands on a GGUF file', () => {
     }
   });
 
-  it('eval runs a GGUF file and records the file it ran', async () => {
+  it('eval and rollout run a GGUF file; eval records the file it ran', async () => {
     const out = path.join(tmp, 'eval-run');
     const r = await threadweaver('eval', '--dataset', 'arith', '--limit', '2', '--model', gguf, '--out', out);
     expect(r.code, r.stderr).toBe(0);
@@ -86,6 +86,22 @@ describe.runIf(runs)('commands on a GGUF file', () => {
     expect(rows).toHaveLength(4);
     for (const row of rows) expect((row.settings as { model: string }).model).toBe(gguf);
     expect(rows.every((row) => row.correct === true)).toBe(true);
+    const rollouts = path.join(tmp, 'rollouts.jsonl');
+    const rl = await threadweaver(
+      'rollout',
+      '--dataset',
+      'arith',
+      '--limit',
+      '1',
+      '--group',
+      '2',
+      '--model',
+      gguf,
+      '--out',
+      rollouts,
+    );
+    expect(rl.code, rl.stderr).toBe(0);
+    expect(jsonlRows(rollouts)).toHaveLength(2);
   });
 
   it('a preset’s added tokens must be single tokens of the file', async () => {
