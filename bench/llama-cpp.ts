@@ -38,7 +38,9 @@ const problemCount = Number(values.problems ?? 20);
 
 const hfDir = path.resolve(root, '../shared/models/tiny-threadweaver');
 if (!existsSync(path.join(hfDir, 'model.safetensors'))) {
-  console.error(`llama-cpp bench: ${hfDir}/model.safetensors is absent (the weights the GGUF files are made of): skipped`);
+  console.error(
+    `llama-cpp bench: ${hfDir}/model.safetensors is absent (the weights the GGUF files are made of): skipped`,
+  );
   process.exit(0);
 }
 const loadBefore = os.loadavg();
