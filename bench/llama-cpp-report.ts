@@ -76,12 +76,14 @@ ${Object.entries(r.solve.byEngine)
   .join('\n')}
 
 - Sampled decoding (temperature 0.8, F32): ${f2(r.sampler.msPerToken.threadweaver)} ms/token with our sampler over llama.cpp's
-  candidates, ${f2(r.sampler.msPerToken.llamaCpp)} ms/token with llama.cpp's own (${f2(r.sampler.extraMsPerToken)} ms/token for ours, at a
-  vocabulary of 110; the candidates are capped at 256 whatever the vocabulary).
+  candidates, ${f2(r.sampler.msPerToken.llamaCpp)} ms/token with llama.cpp's own: ours − theirs = ${f2(r.sampler.extraMsPerToken)} ms/token
+  at a vocabulary of 110 (the candidates are capped at 256 whatever the vocabulary).
 - The fork: ${r.fork.copies} state copies (a save and loads of the prefix's KV cells), ${f2(r.fork.msPerCopy)} ms each.
 
-On a GPU the picture changes: there a decode step of a small batch costs about what one row costs (the weights are read
-once per step and the rows share that read), so the k rows of a block come almost free, where on this CPU every row adds
-its own compute. See [docs/llama-cpp.md](../docs/llama-cpp.md).
+On this model and CPU the ONNX engine is the faster: a llama.cpp decode step of the 3.4M model is mostly the fixed cost
+of llama.cpp and node-llama-cpp (building the step's graph, two hops to a worker thread), and each row adds its own
+compute. On a GPU the picture changes (not measured here: this machine has none): a decode step of a large model is
+bound by reading the weights once, which the rows of a batch share, so the k threads of a block cost about one row
+until their arithmetic catches up with that read. See [docs/llama-cpp.md](../docs/llama-cpp.md).
 `;
 }

@@ -10,6 +10,7 @@ import { byteEncode, convertToGguf, permuteRope } from '../../src/engine/llama-c
 import {
   bool,
   f32,
+  fromHalf,
   GgufError,
   i32s,
   quantizeQ8_0,
@@ -27,15 +28,6 @@ import { repoRoot } from '../support/helpers.js';
 // (JavaScript: no native build needed) and against the arithmetic they stand for.
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'gguf-test-'));
-
-function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
 
 describe('toHalf', () => {
   it('rounds to the nearest half, ties to even, through subnormals and overflow', () => {

@@ -8,7 +8,8 @@ import { isChunkInvariant } from './chunk-invariance.js';
 import { OnnxDecoder, range, type DecoderShape, type OrtSession } from './onnx-decoder.js';
 import { PrefixCache } from './prefix-cache.js';
 import { createSampler } from '../sampling.js';
-import { siblingSeed } from '../siblings.js';
+import { siblingSampling } from '../siblings.js';
+import { decodedResult } from '../result.js';
 import { StopMatcher } from '../stop.js';
 import { loadTokenizer, type HFTokenizer } from '../tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from '../types.js';
@@ -195,10 +196,7 @@ export class TransformersEngine implements Engine {
     request: SiblingRequest,
   ): Promise<CompletionResult[]> {
     if (suffixes.length === 0) return [];
-    const sampling = suffixes.map((_, i) => {
-      const seed = siblingSeed(request, i);
-      return { ...request, ...(seed !== undefined ? { seed } : {}) };
-    });
+    const sampling = suffixes.map((_, i) => siblingSampling(request, i));
     const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
     // Each row needs a position of its own to start from: an empty suffix takes the prefix's last
     // token (for one row too with the cascade graph, so a row decodes the same alone or not).
@@ -242,21 +240,12 @@ export class TransformersEngine implements Engine {
     const results = new Array<CompletionResult>(suffixes.length);
     const finish = (row: Row, reason: FinishReason, matchedStop?: string) => {
       const promptTokens = prefix.length + suffixes[row.out]!.length;
-      results[row.out] = {
-        text: this.tokenizer.decode(row.ids),
-        ids: row.ids,
-        finishReason: reason,
-        ...(matchedStop !== undefined ? { matchedStop } : {}),
-        usage: {
-          promptTokens,
-          completionTokens: row.ids.length,
-          cachedPromptTokens: cached,
-          prefillMs,
-          source: 'engine',
-        },
+      results[row.out] = decodedResult(this.tokenizer, row.ids, reason, matchedStop, {
+        promptTokens,
+        cachedPromptTokens: cached,
+        prefillMs,
         startMs,
-        endMs: Date.now(),
-      };
+      });
     };
 
     // Shared prefix: reuse a cached prefix, prefill the rest at batch 1.

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { ThreadweaverError } from '../../errors.js';
-import { cutResult, shareBudget, siblingSeed } from '../siblings.js';
+import { decodedResult } from '../result.js';
+import { cutResult, shareBudget, siblingSampling } from '../siblings.js';
 import { StopMatcher } from '../stop.js';
 import { withoutChatTemplate } from '../plain-template.js';
 import type {
@@ -206,14 +207,11 @@ export class LlamaCppEngine implements Engine {
     request: SiblingRequest,
   ): Promise<CompletionResult[]> {
     if (suffixes.length === 0) return [];
-    const plans = suffixes.map((suffix, i): RowPlan => {
-      const seed = siblingSeed(request, i);
-      return {
-        prompt: [...prefix, ...suffix],
-        sampling: { ...request, ...(seed !== undefined ? { seed } : {}) },
-        onDelta: request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined,
-      };
-    });
+    const plans = suffixes.map((suffix, i): RowPlan => ({
+      prompt: [...prefix, ...suffix],
+      sampling: siblingSampling(request, i),
+      onDelta: request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined,
+    }));
     if (plans.length <= this.pool.size) return this.run(plans, request, true);
     // More rows than sequences: waves, each capped one token over the shared budget, which is then
     // applied in lockstep as if all had decoded together (as siblings on separate calls are).
@@ -279,21 +277,12 @@ export class LlamaCppEngine implements Engine {
     const finish = async (row: LiveRow, reason: FinishReason, matchedStop?: string) => {
       await row.gen?.return(undefined);
       row.gen = undefined;
-      results[row.index] = {
-        text: this.tokenizer.decode(row.ids),
-        ids: row.ids,
-        finishReason: reason,
-        ...(matchedStop !== undefined ? { matchedStop } : {}),
-        usage: {
-          promptTokens: row.plan.prompt.length,
-          completionTokens: row.ids.length,
-          cachedPromptTokens: cached,
-          prefillMs,
-          source: 'engine',
-        },
+      results[row.index] = decodedResult(this.tokenizer, row.ids, reason, matchedStop, {
+        promptTokens: row.plan.prompt.length,
+        cachedPromptTokens: cached,
+        prefillMs,
         startMs,
-        endMs: Date.now(),
-      };
+      });
     };
     try {
       const prepared = await this.prepare(rows, base, siblings);

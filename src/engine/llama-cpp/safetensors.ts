@@ -3,7 +3,7 @@
  * values as float32, read from the file one tensor at a time.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { GgufError } from './gguf.js';
+import { fromHalf, GgufError } from './gguf.js';
 
 export interface SafetensorsEntry {
   dtype: string;
@@ -87,13 +87,4 @@ const scratchF32 = new Float32Array(scratch.buffer);
 function fromBits(bits: number): number {
   scratch[0] = bits >>> 0;
   return scratchF32[0]!;
-}
-
-function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
