@@ -72,8 +72,8 @@ Engine options (llama-cpp: a GGUF file in-process through node-llama-cpp, docs/l
                         reserves a full context of KV cache
   --sampler threadweaver|llama.cpp   who samples above temperature 0 (default threadweaver: our
                         order and seeded streams; llama.cpp: its own chain)
-  --context-length N    max prompt + completion tokens (default: the file's, at most 8192)
-  --chat-template none  the bare problem text, no chat template (base models)`;
+  --context-length N    per sequence: max prompt + completion tokens (default: the file's, at most 8192)
+  --chat-template none  the bare problem text instead of the file's chat template (base models)`;
 
 export const engineFlagUsage = `${embeddedEngineFlagUsage}
 Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadweaver serve):
