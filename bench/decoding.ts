@@ -26,6 +26,7 @@ import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
 import { decomposeSection } from './decompose-report.js';
 import { affinitySection } from './affinity-report.js';
+import { llamaCppSection } from './llama-cpp-report.js';
 import { solve } from '../src/solve/solve.js';
 import { type SolveResult } from '../src/solve/types.js';
 import type { CompletionResult } from '../src/engine/types.js';
@@ -385,7 +386,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   return result;
 }
 
-type DecodingResult = Awaited<ReturnType<typeof runDecodingBench>>;
+export type DecodingResult = Awaited<ReturnType<typeof runDecodingBench>>;
 
 /** The before/after section for the appending KV cache (bench/kv-append.ts, bench/token-identity.ts), if measured. */
 function kvAppendSection(): string {
@@ -599,7 +600,7 @@ What these figures say about the targets, and why batching is not free on this m
 `;
   await writeFileAtomic(
     path.join(root, 'bench/RESULTS.md'),
-    md + kvAppendSection() + cascadeSection() + decomposeSection() + affinitySection(),
+    md + kvAppendSection() + cascadeSection() + decomposeSection() + affinitySection() + llamaCppSection(),
   );
 }
 

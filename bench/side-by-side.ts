@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TransformersEngine } from '../src/engine/embedded/transformers.js';
+import type { Engine } from '../src/engine/types.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 
 /** The repository's root, from a bench file run as TypeScript source or built into dist/bench. */
@@ -22,16 +22,19 @@ export const median = (xs: readonly number[]): number => {
 
 export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** An engine whose cached prefixes a benchmark can drop between rounds. */
+export type ClearableEngine = Engine & { clearCache(): void | Promise<void> };
+
 /**
  * Tokens per second of one plain completion (400 tokens of a parallel trajectory) on each engine,
  * alternating which goes first each round; medians and their ratio (after ÷ before).
  */
-export async function singleStreamSideBySide(engines: Record<Which, TransformersEngine>, rounds: number) {
+export async function singleStreamSideBySide(engines: Record<Which, ClearableEngine>, rounds: number) {
   const tps: Record<Which, number[]> = { before: [], after: [] };
   for (let r = 0; r < rounds; r++) {
     for (const w of r % 2 ? WHICH : ([...WHICH].reverse() as Which[])) {
       const e = engines[w];
-      e.clearCache();
+      await e.clearCache();
       const prompt = buildPrompt(e.tokenizer, 'Compute 76*84 + 24*30 + 87*81 + 82*55.', 'parallel');
       const t0 = performance.now();
       const out = await e.complete({ prompt, maxTokens: 400 });

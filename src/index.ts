@@ -2,7 +2,7 @@ export { ThreadweaverError } from './errors.js';
 export { SettingsMismatchError, type SettingDifference } from './batch/setting-differences.js';
 export { createRng, deriveSeed, type Rng } from './internal/random.js';
 export { solve } from './solve/solve.js';
-export { embeddedEngine } from './engine/load.js';
+export { embeddedEngine, llamaCppEngine } from './engine/load.js';
 export { SolveError, type SolveOptions, type SolveResult } from './solve/types.js';
 export { solveStream, type SolveEvent } from './solve/stream.js';
 export * from './format/index.js';
@@ -12,6 +12,17 @@ export {
   type TransformersEngineOptions,
   type EngineStats,
 } from './engine/embedded/transformers.js';
+export { LlamaCppEngine, type LlamaCppEngineOptions, type LlamaCppEngineStats } from './engine/llama-cpp/engine.js';
+export { LlamaCppUnavailableError, type LlamaGpu } from './engine/llama-cpp/errors.js';
+export type { LlamaCppSampler } from './engine/llama-cpp/sampling.js';
+export {
+  convertToGguf,
+  GGUF_WEIGHT_TYPES,
+  type GgufConvertOptions,
+  type GgufConvertResult,
+  type GgufWeightType,
+} from './engine/llama-cpp/convert.js';
+export { GgufError } from './engine/llama-cpp/gguf.js';
 export { bundledModelDir, resolveModelSource } from './engine/model-source.js';
 export { OpenAIEngine, type OpenAIEngineOptions, type OpenAIEngineStats } from './engine/remote/openai.js';
 export {

@@ -1,15 +1,19 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { affinityPolicy, DEFAULT_AFFINITY_HEADERS, HEADER_NAME } from '../engine/remote/affinity.js';
 import { OpenAIEngine, type OpenAIEngineOptions } from '../engine/remote/openai.js';
 import { bundledHasFp32, missingGraph, resolveModelSource } from '../engine/model-source.js';
 import { RoutedEngine } from '../engine/remote/router.js';
 import type { Engine } from '../engine/types.js';
-import { embeddedEngine } from '../engine/load.js';
+import { embeddedEngine, llamaCppEngine } from '../engine/load.js';
+import type { LlamaCppEngineOptions } from '../engine/llama-cpp/engine.js';
 import { intFlag, numberFlag } from './args.js';
 import { UsageError } from './command.js';
 
 /** Flags shared by every command that runs a model: the embedded engine, or remote servers. */
 export const engineFlagOptions = {
+  engine: { type: 'string' },
   model: { type: 'string' },
   dtype: { type: 'string' },
   threads: { type: 'string' },
@@ -25,11 +29,15 @@ export const engineFlagOptions = {
   affinity: { type: 'string' },
   'affinity-header': { type: 'string', multiple: true },
   'prompt-style': { type: 'string' },
+  gpu: { type: 'string' },
+  sequences: { type: 'string' },
+  sampler: { type: 'string' },
 } as const;
 
 const httpUrl = z.string().refine((s) => /^https?:\/\/[^/]/.test(s), 'must be an http:// or https:// URL');
 
 export const engineFlagSchema = z.object({
+  engine: z.enum(['embedded', 'llama-cpp']).optional(),
   model: z.string().min(1).optional(),
   dtype: z.enum(['q8', 'fp32']).optional(),
   threads: intFlag().min(1).optional(),
@@ -45,6 +53,9 @@ export const engineFlagSchema = z.object({
   affinity: z.enum(['key', 'none']).optional(),
   affinityHeader: z.array(z.string().regex(HEADER_NAME, 'must be an HTTP header name')).optional(),
   promptStyle: z.enum(['trained', 'instructed']).optional(),
+  gpu: z.enum(['auto', 'cpu', 'metal', 'cuda', 'vulkan']).optional(),
+  sequences: intFlag().min(1).max(64).optional(),
+  sampler: z.enum(['threadweaver', 'llama.cpp']).optional(),
 });
 
 export type EngineFlags = z.infer<typeof engineFlagSchema>;
@@ -58,7 +69,16 @@ const dtypeUsage = bundledHasFp32()
 export const embeddedEngineFlagUsage = `Engine options (embedded):
   --model DIR|ID        model folder or Hugging Face id (default: the bundled tiny-threadweaver)
 ${dtypeUsage}
-  --threads N           onnxruntime intra-op threads (default 1)`;
+  --threads N           onnxruntime intra-op threads (default 1; llama.cpp threads with --engine llama-cpp)
+Engine options (llama-cpp: a GGUF file in-process through node-llama-cpp, docs/llama-cpp.md):
+  --engine llama-cpp    run --model FILE.gguf (a .gguf --model is recognised without it)
+  --gpu auto|cpu|metal|cuda|vulkan   the llama.cpp build to use (default auto: a GPU when found)
+  --sequences N         rows decoded at once: the controller and its threads (default 5); each
+                        reserves a full context of KV cache
+  --sampler threadweaver|llama.cpp   who samples above temperature 0 (default threadweaver: our
+                        order and seeded streams; llama.cpp: its own chain)
+  --context-length N    per sequence: max prompt + completion tokens (default: the file's, at most 8192)
+  --chat-template none  the bare problem text instead of the file's chat template (base models)`;
 
 export const engineFlagUsage = `${embeddedEngineFlagUsage}
 Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadweaver serve):
@@ -102,6 +122,9 @@ export const samplingFlagUsage = `Sampling options:
   --seed N              base seed; each call and thread derives its own`;
 
 const EMBEDDED_ONLY = ['model', 'dtype', 'threads'] as const;
+const LLAMA_CPP_ONLY = ['gpu', 'sequences', 'sampler'] as const;
+// What a GGUF file carries itself, or only servers take.
+const NOT_FOR_LLAMA_CPP = ['dtype', 'servedModel', 'tokenizer', 'promptFormat', 'timeout', 'maxRetries'] as const;
 // `--api-key` is not refused without --base-url: `threadweaver serve` reads it as its own key.
 const REMOTE_ONLY = [
   'servedModel',
@@ -126,6 +149,10 @@ export async function engineFromFlags(
   remoteDefaults: Partial<Omit<OpenAIEngineOptions, 'baseUrl'>> = {},
 ): Promise<Engine> {
   const urls = flags.baseUrl ?? [];
+  if (engineKind(flags) === 'llama-cpp') return llamaCppEngine(llamaCppOptionsFromFlags(flags));
+  const llamaOnly = LLAMA_CPP_ONLY.filter((k) => flags[k] !== undefined);
+  if (llamaOnly.length > 0)
+    throw new UsageError(`${llamaOnly.map(flagName).join(', ')} only apply with --engine llama-cpp (a GGUF --model)`);
   if (urls.length === 0) {
     const stray = REMOTE_ONLY.filter((k) => flags[k] !== undefined);
     if (stray.length > 0) throw new UsageError(`${stray.map(flagName).join(', ')} only apply with --base-url`);
@@ -160,4 +187,43 @@ export async function engineFromFlags(
   return urls.length === 1
     ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! })
     : RoutedEngine.connect({ ...options, baseUrls: urls });
+}
+
+/** Which in-process engine the flags choose: `--engine`, else llama-cpp for a `.gguf` --model. */
+export function engineKind(
+  flags: Pick<EngineFlags, 'engine' | 'model' | 'baseUrl'>,
+): 'embedded' | 'llama-cpp' | 'remote' {
+  if (flags.engine) return flags.engine;
+  if (flags.model && /\.gguf$/i.test(flags.model)) return 'llama-cpp';
+  return (flags.baseUrl?.length ?? 0) > 0 ? 'remote' : 'embedded';
+}
+
+/**
+ * The llama-cpp engine options the flags set; `cap` (a preset's context length) bounds the
+ * default context. Flags that do not apply to a GGUF file are an error.
+ */
+export function llamaCppOptionsFromFlags(flags: EngineFlags, cap?: number): LlamaCppEngineOptions {
+  if ((flags.baseUrl?.length ?? 0) > 0)
+    throw new UsageError('--engine llama-cpp runs a GGUF file in-process; --base-url is for OpenAI-compatible servers');
+  const stray = NOT_FOR_LLAMA_CPP.filter((k) => flags[k] !== undefined);
+  if (stray.length > 0)
+    throw new UsageError(
+      `${stray.map(flagName).join(', ')} do not apply to --engine llama-cpp (the GGUF file carries its tokenizer)`,
+    );
+  if (!flags.model) throw new UsageError('--engine llama-cpp needs --model FILE.gguf');
+  if (!existsSync(flags.model) || !statSync(flags.model).isFile())
+    throw new UsageError(`--model: GGUF file not found: ${path.resolve(flags.model)}`);
+  return {
+    model: flags.model,
+    ...(flags.gpu ? { gpu: flags.gpu === 'cpu' ? false : flags.gpu } : {}),
+    ...(flags.threads ? { threads: flags.threads } : {}),
+    ...(flags.sequences ? { sequences: flags.sequences } : {}),
+    ...(flags.sampler ? { sampler: flags.sampler } : {}),
+    ...(flags.contextLength
+      ? { contextLength: flags.contextLength }
+      : cap !== undefined
+        ? { maxContextLength: cap }
+        : {}),
+    ...(flags.chatTemplate ? { chatTemplate: flags.chatTemplate } : {}),
+  };
 }

@@ -13,7 +13,9 @@ import {
 import { parseFormatSpec, resolveDialect, type FormatSpec } from '../format/dialects.js';
 import type { Dialect } from '../format/dialect.js';
 import { UsageError } from './command.js';
-import { engineFromFlags, type EngineFlags } from './engine-flags.js';
+import { engineFromFlags, engineKind, llamaCppOptionsFromFlags, type EngineFlags } from './engine-flags.js';
+import { llamaCppEngine } from '../engine/load.js';
+import { ThreadweaverError } from '../errors.js';
 
 /** `--preset NAME|FILE` and `--format NAME`, for every command that runs a model. */
 export const presetFlagOptions = { preset: { type: 'string' }, format: { type: 'string' } } as const;
@@ -92,6 +94,7 @@ export function presetRun(
  */
 export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Promise<Engine> {
   const { preset } = run;
+  if (engineKind(flags) === 'llama-cpp') return llamaCppFromPreset(flags, preset);
   const remote = (flags.baseUrl?.length ?? 0) > 0;
   if (!remote) {
     if (preset.engine === 'server' && !flags.model) {
@@ -105,6 +108,28 @@ export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Prom
   // The preset's tokenizer is loaded from --tokenizer when given (with the added tokens).
   const { tokenizer: _, ...rest } = flags;
   return engineFromFlags(defaults.tokenizer ? rest : flags, defaults);
+}
+
+/**
+ * A GGUF file under a preset: its context length bounds the default context, `chatTemplate: none`
+ * applies, and the tokens the checkpoint added must be single tokens of the file (a GGUF model
+ * cannot have tokens added: its embeddings are fixed).
+ */
+async function llamaCppFromPreset(flags: EngineFlags, preset: Preset): Promise<Engine> {
+  const chatTemplate = flags.chatTemplate ?? (preset.chatTemplate === 'none' ? 'none' : undefined);
+  const options = llamaCppOptionsFromFlags(
+    { ...flags, ...(chatTemplate ? { chatTemplate } : {}) },
+    preset.contextLength ?? undefined,
+  );
+  const engine = await llamaCppEngine(options);
+  const missing = preset.tokenizer.addedTokens.filter((t) => engine.tokenizer.singleTokenId(t) === undefined);
+  if (missing.length > 0) {
+    throw new ThreadweaverError(
+      `preset ${preset.name}: ${options.model} does not have ${missing.join(' ')} as single tokens; ` +
+        'the checkpoint the preset describes added them (is this a GGUF file of another checkpoint?)',
+    );
+  }
+  return engine;
 }
 
 /** The solve options a preset run sets: trajectory format, prompt format, sampling and response budget. */

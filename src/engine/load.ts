@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { TransformersEngine, type TransformersEngineOptions } from './embedded/transformers.js';
+import { LlamaCppEngine, type LlamaCppEngineOptions } from './llama-cpp/engine.js';
 
 const engines = new Map<string, Promise<TransformersEngine>>();
 
@@ -18,11 +20,24 @@ export function embeddedEngine(options: TransformersEngineOptions = {}): Promise
     options.cascade ?? true,
     options.cascadeMinPrefix ?? null,
   ]);
-  let engine = engines.get(key);
+  return loadOnce(engines, key, () => TransformersEngine.load(options));
+}
+
+const ggufEngines = new Map<string, Promise<LlamaCppEngine>>();
+
+/** The llama-cpp engine for these options, loaded once per process and set of options (as embeddedEngine). */
+export function llamaCppEngine(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
+  const key = JSON.stringify({ ...options, model: path.resolve(options.model) }, Object.keys(options).sort());
+  return loadOnce(ggufEngines, key, () => LlamaCppEngine.load(options));
+}
+
+/** The engine loaded under `key`, loading it on first use (a failed load is tried again next time). */
+function loadOnce<E>(cache: Map<string, Promise<E>>, key: string, load: () => Promise<E>): Promise<E> {
+  let engine = cache.get(key);
   if (!engine) {
-    engine = TransformersEngine.load(options);
-    engines.set(key, engine);
-    engine.catch(() => engines.delete(key));
+    engine = load();
+    cache.set(key, engine);
+    engine.catch(() => cache.delete(key));
   }
   return engine;
 }

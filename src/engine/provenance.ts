@@ -8,13 +8,14 @@ import { createHash } from 'node:crypto';
 import { OpenAIEngine } from './remote/openai.js';
 import { RoutedEngine } from './remote/router.js';
 import { TransformersEngine } from './embedded/transformers.js';
+import { LlamaCppEngine } from './llama-cpp/engine.js';
 import { HFTokenizer } from './tokenizer.js';
 import type { Engine, Tokenizer } from './types.js';
 
 export interface EngineProvenance {
   /** The model folder (absolute), Hugging Face id, or the served model's name. */
   model: string;
-  /** The ONNX graph file the embedded engine runs (null for remote engines). */
+  /** The ONNX graph (or GGUF) file an in-process engine runs (null for remote engines). */
   modelFile: string | null;
   /** sha256 of that file (null for remote engines, or when the file is not on disk). */
   modelSha256: string | null;
@@ -76,6 +77,12 @@ export async function describeEngine(engine: Engine): Promise<EngineProvenance |
     const { model, dtype, graphPath } = engine.loaded;
     const sha = await fileSha256(graphPath).catch(() => null);
     return { model, modelFile: graphPath, modelSha256: sha, dtype, engine: 'embedded', ...common };
+  }
+  // In-process too: the GGUF file and its hash tell its runs from the ONNX engine's.
+  if (engine instanceof LlamaCppEngine) {
+    const { file } = engine.loaded;
+    const sha = await fileSha256(file).catch(() => null);
+    return { model: file, modelFile: file, modelSha256: sha, dtype: null, engine: 'embedded', ...common };
   }
   if (engine instanceof OpenAIEngine) {
     return {

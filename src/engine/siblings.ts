@@ -62,6 +62,12 @@ export function siblingSeed(request: Pick<SiblingRequest, 'seed' | 'seeds'>, i: 
   return deriveSeed(request.seed, i);
 }
 
+/** The sampling options of sibling `i`: the request's, with its own seed (see siblingSeed). */
+export function siblingSampling<R extends Pick<SiblingRequest, 'seed' | 'seeds'>>(request: R, i: number): R {
+  const seed = siblingSeed(request, i);
+  return { ...request, ...(seed !== undefined ? { seed } : {}) };
+}
+
 /**
  * `completeSiblings` for engines that can only run single completions: one concurrent
  * `complete` per suffix on `prefix + suffix`, each with its own seed, each capped by the whole

@@ -21,8 +21,8 @@ Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/co
 
 Options:
 ${serverFlagUsage({ port: 8000, what: 'generations run', modelName: "the model id clients see (default: the model's name)" })}
-  --preset NAME|FILE        a preset of an in-process model (tiny, the default); presets of models
-                            served by vLLM or SGLang do not apply
+  --preset NAME|FILE        a preset of an in-process model (tiny, the default); a preset of a model
+                            served by vLLM or SGLang applies to its GGUF file (--model FILE.gguf)
 ${embeddedEngineFlagUsage}`;
 
 const command: Command = {

@@ -9,7 +9,8 @@ import { isChunkInvariant } from './chunk-invariance.js';
 import { OnnxDecoder, range, type DecoderShape, type OrtSession } from './onnx-decoder.js';
 import { PrefixCache } from './prefix-cache.js';
 import { createSampler } from '../sampling.js';
-import { siblingSeed } from '../siblings.js';
+import { siblingSampling } from '../siblings.js';
+import { decodedResult } from '../result.js';
 import { StopMatcher } from '../stop.js';
 import { loadTokenizer, type HFTokenizer } from '../tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from '../types.js';
@@ -216,10 +217,7 @@ export class TransformersEngine implements Engine {
     request: SiblingRequest,
   ): Promise<CompletionResult[]> {
     if (suffixes.length === 0) return [];
-    const sampling = suffixes.map((_, i) => {
-      const seed = siblingSeed(request, i);
-      return { ...request, ...(seed !== undefined ? { seed } : {}) };
-    });
+    const sampling = suffixes.map((_, i) => siblingSampling(request, i));
     const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
     // Each row needs a position of its own to start from: an empty suffix takes the prefix's last
     // token (for one row too with the cascade graph, so a row decodes the same alone or not).
@@ -450,22 +448,12 @@ export class TransformersEngine implements Engine {
 
   /** A finished row's result; always false (the row leaves the batch). */
   private finish(call: RunCall, row: Row, reason: FinishReason, matchedStop?: string): false {
-    const promptTokens = call.prefix.length + call.suffixes[row.out]!.length;
-    call.results[row.out] = {
-      text: this.tokenizer.decode(row.ids),
-      ids: row.ids,
-      finishReason: reason,
-      ...(matchedStop !== undefined ? { matchedStop } : {}),
-      usage: {
-        promptTokens,
-        completionTokens: row.ids.length,
-        cachedPromptTokens: call.cachedTokens,
-        prefillMs: call.prefillMs,
-        source: 'engine',
-      },
+    call.results[row.out] = decodedResult(this.tokenizer, row.ids, reason, matchedStop, {
+      promptTokens: call.prefix.length + call.suffixes[row.out]!.length,
+      cachedPromptTokens: call.cachedTokens,
+      prefillMs: call.prefillMs,
       startMs: call.startMs,
-      endMs: Date.now(),
-    };
+    });
     return false;
   }
 
