@@ -1,6 +1,7 @@
 /** What the benchmarks share: robust summaries, and timing two engines against each other in one process. */
 import os from 'node:os';
 import type { TransformersEngine } from '../src/engine/embedded/transformers.js';
+import { machineInfo } from './machine.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 
 export type Which = 'before' | 'after';
@@ -40,11 +41,9 @@ export async function singleStreamSideBySide(engines: Record<Which, Transformers
 export const sameIds = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((x, j) => x === b[j]);
 
-/** The machine a side-by-side run measured on, with the load average before it and now. */
+/** The machine a side-by-side run measured on (bench/machine.ts), with the load average before it and now. */
 export const machineDuring = (loadAverageBefore: readonly number[]) => ({
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  cores: os.cpus().length,
-  node: process.version,
+  ...machineInfo(),
   loadAverageBefore: loadAverageBefore.map(round3),
   loadAverageAfter: os.loadavg().map(round3),
 });
