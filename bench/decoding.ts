@@ -23,6 +23,7 @@ import { cascadeSection } from './cascade-report.js';
 import { machineDuring, median } from './side-by-side.js';
 import { describeMachine, machineNote, type RecordedMachine } from './machine.js';
 import { graphProfileSection } from './graph-profile-report.js';
+import { staticShapesSection } from './static-shapes-report.js';
 import { prefill, siblingRows, type Which } from './sibling-rows.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
@@ -279,7 +280,7 @@ async function stepCost(
 }
 
 /** Tokens/s of one stream: our decode loop against transformers.js generate() on the same model. */
-async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', rounds: number) {
+export async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', rounds: number) {
   env.localModelPath = path.join(root, 'models') + '/';
   env.allowRemoteModels = false;
   const model = await AutoModelForCausalLM.from_pretrained('tiny-threadweaver', { dtype, local_files_only: true });
@@ -597,7 +598,7 @@ What these figures say about the targets, and why batching is not free on this m
 `;
   await writeFileAtomic(
     path.join(root, 'bench/RESULTS.md'),
-    md + kvAppendSection(m) + cascadeSection(m) + decomposeSection(m) + graphProfileSection(m),
+    md + kvAppendSection(m) + cascadeSection(m) + staticShapesSection(m) + graphProfileSection(m) + decomposeSection(m),
   );
 }
 
