@@ -7,7 +7,7 @@ import { machineNote, type RecordedMachine } from './machine.js';
 export const GRAPH_PROFILE_RESULT = path.join(packageRoot(), 'bench/results/graph-profile.json');
 
 export interface GraphProfile {
-  graph: 'exported' | 'rewritten';
+  graph: 'exported' | 'rewritten, shapes not folded' | 'rewritten';
   file: string;
   batch: number;
   steps: number;
@@ -56,7 +56,7 @@ export function graphProfileSection(reference: RecordedMachine): string {
 
 ${machineNote(r.machine, reference)}\`node dist/bench/graph-profile.js\` (${r.date.slice(0, 10)}, load average ${r.machine.loadAverageBefore[0]} → ${r.machine.loadAverageAfter[0]}, onnxruntime ${r.onnxruntime}, one thread, its profiler on):
 ${r.config.steps} greedy decode steps after the ${r.config.promptTokens}-token bench prompt (context ${r.profiles[0]?.context.from}–${r.profiles[0]?.context.to}), each row the same;
-ms per step. "forward" is the engine's call as JavaScript times it (median), "run" onnxruntime's own timing of the run, "kernels" the sum of its kernel events (the profiler adds a little to each).
+ms per step. "forward" is the engine's call as JavaScript times it, without the profiler (median); with the profiler on, "run" is onnxruntime's timing of the run and "kernels" the sum of its kernel events, by op type in the other columns (the profiler adds to each kernel, so read those as shares).
 
 | graph | batch | forward | run | kernels | kernels per step | ${ops.join(' | ')} | other |
 | --- | ---: | ---: | ---: | ---: | ---: | ${ops.map(() => '---:').join(' | ')} | ---: |

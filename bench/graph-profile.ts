@@ -4,11 +4,12 @@
  * the engine runs (`onnx/model_append_quantized.onnx`, docs/onnx-rewrite.md), at batch 1 and 4,
  * from onnxruntime's own profiler (`enableProfiling`: one event per kernel run).
  *
- * Each configuration: a session with the engine's options (one intra-op thread) and profiling on,
- * the bench prompt prefilled for every row, then `--steps` greedy decode steps through the
- * engine's OnnxDecoder (so each graph is fed by its own cache contract), the profile parsed and
- * the decode steps' kernel events summed by op type. Also per step: the run as onnxruntime times
- * it (`model_run`), and the whole forward call as JavaScript sees it (feeds, run, outputs).
+ * Each configuration: a session with the engine's options (one intra-op thread), the bench prompt
+ * prefilled for every row, then `--steps` greedy decode steps through the engine's OnnxDecoder
+ * (so each graph is fed by its own cache contract), each forward call timed as JavaScript sees it
+ * (feeds, run, outputs). Then the same with the profiler on (it adds to every kernel, so its
+ * times are for the shares): the decode steps' kernel events summed by op type, and the run as
+ * onnxruntime times it (`model_run`).
  *
  * Usage: node dist/bench/graph-profile.js [--steps 300] [--out bench/results/graph-profile.json]
  */
@@ -17,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { rewriteAppendingDecoder } from '../scripts/onnx/rewrite-decoder.js';
 import { OnnxDecoder, type DecoderShape } from '../src/engine/embedded/onnx-decoder.js';
 import { transformersJs } from '../src/engine/transformers-js.js';
 import { jsonText, writeFileAtomic } from '../src/internal/files.js';
@@ -27,7 +29,15 @@ import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { GRAPH_PROFILE_RESULT, type GraphProfile, type GraphProfileResult } from './graph-profile-report.js';
 import { machineDuring, round3 } from './side-by-side.js';
 
-const GRAPHS = { exported: 'onnx/model_quantized.onnx', rewritten: 'onnx/model_append_quantized.onnx' } as const;
+/**
+ * The graphs: the export, the appending graph as the rewrite tools made it before its shapes were
+ * folded (built in memory), and the bundled appending graph.
+ */
+const GRAPHS = {
+  exported: 'onnx/model_quantized.onnx',
+  'rewritten, shapes not folded': 'rewriteAppendingDecoder(onnx/model_quantized.onnx), in memory',
+  rewritten: 'onnx/model_append_quantized.onnx',
+} as const;
 type GraphName = keyof typeof GRAPHS;
 const PROBLEM = 'Compute 76*84 + 24*30 + 87*81 + 82*55.';
 
@@ -46,22 +56,19 @@ function argmax(logits: Float32Array, row: number, vocab: number): number {
   return best;
 }
 
-async function profileOne(
-  dir: string,
-  graph: GraphName,
-  batch: number,
-  steps: number,
-  prompt: number[],
-  shape: DecoderShape,
-): Promise<GraphProfile> {
-  const prefix = path.join(await mkdtemp(path.join(os.tmpdir(), 'tw-profile-')), 'run');
-  const session = await ort.InferenceSession.create(path.join(dir, GRAPHS[graph]), {
+/** A session on `model` with the engine's options; with the profiler on when `profileFilePrefix` is given. */
+function session(model: Uint8Array, profileFilePrefix?: string): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
-    enableProfiling: true,
-    profileFilePrefix: prefix,
+    logSeverityLevel: 3,
+    ...(profileFilePrefix ? { enableProfiling: true, profileFilePrefix } : {}),
   });
-  const decoder = new OnnxDecoder(session, shape);
+}
+
+/** The prompt prefilled for `batch` rows, then `steps` greedy decode steps; the forward calls' ms. */
+async function decode(s: ort.InferenceSession, batch: number, steps: number, prompt: number[], shape: DecoderShape) {
+  const decoder = new OnnxDecoder(s, shape);
   const rows = Array.from({ length: batch }, () => prompt);
   let { lastLogits, present } = await decoder.forward(
     {
@@ -72,9 +79,9 @@ async function profileOne(
     decoder.empty(batch),
   );
   const jsMs: number[] = [];
-  for (let s = 0; s < steps; s++) {
+  for (let step = 0; step < steps; step++) {
     const next = rows.map((_, b) => [argmax(lastLogits, b, shape.vocab)]);
-    const length = prompt.length + s;
+    const length = prompt.length + step;
     const t0 = performance.now();
     ({ lastLogits, present } = await decoder.forward(
       {
@@ -86,9 +93,27 @@ async function profileOne(
     ));
     jsMs.push(performance.now() - t0);
   }
+  return jsMs;
+}
+
+async function profileOne(
+  model: Uint8Array,
+  graph: GraphName,
+  batch: number,
+  steps: number,
+  prompt: number[],
+  shape: DecoderShape,
+): Promise<GraphProfile> {
+  // Timed without the profiler (it adds its own cost to every kernel), then profiled.
+  const plain = await session(model);
+  const jsMs = await decode(plain, batch, steps, prompt, shape);
+  await plain.release();
+  const prefix = path.join(await mkdtemp(path.join(os.tmpdir(), 'tw-profile-')), 'run');
+  const profiled = await session(model, prefix);
+  await decode(profiled, batch, steps, prompt, shape);
   // onnxruntime writes the profile to `<prefix>_<date>.json` when profiling ends.
-  session.endProfiling();
-  await session.release();
+  profiled.endProfiling();
+  await profiled.release();
   const written = (await readdir(path.dirname(prefix))).filter((f) => f.endsWith('.json'));
   if (written.length !== 1) throw new Error(`profile of ${graph} × ${batch}: ${written.length} profile files`);
   const events = JSON.parse(await readFile(path.join(path.dirname(prefix), written[0]!), 'utf8')) as TraceEvent[];
@@ -150,13 +175,23 @@ export async function runGraphProfile(steps: number): Promise<GraphProfileResult
     vocab: config.vocab_size!,
   };
   const prompt = tokenizer.encode(buildPrompt(tokenizer, PROBLEM, 'parallel'));
+  const exported = await readFile(path.join(source.dir, GRAPHS.exported));
+  const models: Record<GraphName, Uint8Array> = {
+    exported,
+    'rewritten, shapes not folded': rewriteAppendingDecoder(exported, {
+      heads: config.num_attention_heads!,
+      kvHeads: shape.kvHeads,
+      headDim: shape.headDim,
+    }),
+    rewritten: await readFile(path.join(source.dir, GRAPHS.rewritten)),
+  };
   const profiles: GraphProfile[] = [];
   // Configurations in turn, twice, the second pass kept: the first warms the machine's caches.
-  const order = (['exported', 'rewritten'] as const).flatMap((g) => [1, 4].map((b) => [g, b] as const));
+  const order = (Object.keys(GRAPHS) as GraphName[]).flatMap((g) => [1, 4].map((b) => [g, b] as const));
   for (const pass of [0, 1])
     for (const [graph, batch] of order) {
       process.stderr.write(`  ${graph} × ${batch}${pass === 0 ? ' (warm-up)' : ''}\n`);
-      const p = await profileOne(source.dir, graph, batch, steps, prompt, shape);
+      const p = await profileOne(models[graph], graph, batch, steps, prompt, shape);
       if (pass === 1) profiles.push(p);
     }
   return {
@@ -170,7 +205,7 @@ export async function runGraphProfile(steps: number): Promise<GraphProfileResult
       promptTokens: prompt.length,
       steps,
       intraOpThreads: 1,
-      how: 'onnxruntime-node session with enableProfiling; greedy decode steps through OnnxDecoder; kernel events of the decode steps summed by op type',
+      how: "onnxruntime-node sessions; greedy decode steps through OnnxDecoder, timed without the profiler, then run again with enableProfiling and the decode steps' kernel events summed by op type",
     },
     profiles,
   };
