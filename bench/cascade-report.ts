@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../src/internal/package-root.js';
+import { machineNote, type RecordedMachine } from './machine.js';
 
 export const CASCADE_RESULT = path.join(packageRoot(), 'bench/results/cascade.json');
 
@@ -22,7 +23,7 @@ export interface CascadeResult {
   durationS: number;
   graphs: { before: string; after: string };
   defaultCascadeMinPrefix: number;
-  machine: { cpu: string; cores: number; node: string; loadAverageBefore: number[]; loadAverageAfter: number[] };
+  machine: RecordedMachine & { loadAverageBefore: number[]; loadAverageAfter: number[] };
   /** Per context: one plain row's ms, and 1–4 sibling rows relative to it, on copies (before) and with the cascade (after). */
   stepCostRelativeToOne: Record<string, { plainMs: number; before: Side; after: Side }>;
   forkAndDrop: {
@@ -48,7 +49,7 @@ export interface CascadeResult {
 }
 
 /** The section of bench/RESULTS.md for cascade attention (empty until measured). */
-export function cascadeSection(): string {
+export function cascadeSection(reference: RecordedMachine): string {
   if (!existsSync(CASCADE_RESULT)) return '';
   const r = JSON.parse(readFileSync(CASCADE_RESULT, 'utf8')) as CascadeResult;
   const f2 = (x: number) => x.toFixed(2);
@@ -64,7 +65,7 @@ export function cascadeSection(): string {
   return `
 ## Before/after: cascade attention for sibling batches
 
-\`node --expose-gc dist/bench/cascade.js\` (${r.date.slice(0, 10)}, load average ${r.machine.loadAverageBefore[0]} → ${r.machine.loadAverageAfter[0]}): sibling rows on copies of
+${machineNote(r.machine, reference)}\`node --expose-gc dist/bench/cascade.js\` (${r.date.slice(0, 10)}, load average ${r.machine.loadAverageBefore[0]} → ${r.machine.loadAverageAfter[0]}): sibling rows on copies of
 their prefix (the appending graph) against rows reading one stored copy (\`${r.graphs.after.split(' ')[0]}\`), in one process, interleaved.
 
 | context | rows | one row ms | 1 row | 2 | 3 | 4 | 4 rows ms |

@@ -20,7 +20,10 @@ import { extractAnswer } from '../src/math/extract.js';
 import { packageRoot } from '../src/internal/package-root.js';
 import { DEFAULT_CASCADE_MIN_PREFIX, TransformersEngine } from '../src/engine/embedded/transformers.js';
 import { cascadeSection } from './cascade-report.js';
-import { median } from './side-by-side.js';
+import { machineDuring, median } from './side-by-side.js';
+import { describeMachine, machineNote, type RecordedMachine } from './machine.js';
+import { graphProfileSection } from './graph-profile-report.js';
+import { staticShapesSection } from './static-shapes-report.js';
 import { prefill, siblingRows, type Which } from './sibling-rows.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { parallelStats } from '../src/orchestrator/metrics.js';
@@ -279,7 +282,7 @@ async function stepCost(
 }
 
 /** Tokens/s of one stream: our decode loop against transformers.js generate() on the same model. */
-async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', rounds: number) {
+export async function singleStream(engine: TransformersEngine, dtype: 'q8' | 'fp32', rounds: number) {
   env.localModelPath = path.join(root, 'models') + '/';
   env.allowRemoteModels = false;
   const model = await AutoModelForCausalLM.from_pretrained('tiny-threadweaver', { dtype, local_files_only: true });
@@ -326,6 +329,7 @@ function table(rows: [string, ...string[]][]): string {
 }
 
 export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp32'; threads?: number }) {
+  const loadBefore = os.loadavg();
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
   // Only the q8 graph is vendored; fp32 is read from ../shared when it is there.
@@ -353,13 +357,7 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
   const result = {
     benchmark: 'decoding',
     date: new Date().toISOString(),
-    machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-    },
+    machine: machineDuring(loadBefore),
     config: {
       model: 'tiny-threadweaver',
       dtype: opts.dtype,
@@ -389,12 +387,12 @@ export async function runDecodingBench(opts: { limit: number; dtype: 'q8' | 'fp3
 export type DecodingResult = Awaited<ReturnType<typeof runDecodingBench>>;
 
 /** The before/after section for the appending KV cache (bench/kv-append.ts, bench/token-identity.ts), if measured. */
-function kvAppendSection(): string {
+function kvAppendSection(reference: RecordedMachine): string {
   const file = path.join(root, 'bench/results/kv-append.json');
   if (!existsSync(file)) return '';
   const kv = JSON.parse(readFileSync(file, 'utf8')) as {
     date: string;
-    machine: { loadAverageBefore: number[]; loadAverageAfter: number[] };
+    machine: RecordedMachine & { loadAverageBefore: number[]; loadAverageAfter: number[] };
     stepCostRelativeToOne: Record<string, Record<'before' | 'after', Record<string, number>>>;
     singleStream: { tokensPerSecond: { before: number; after: number }; ratio: number };
     problems: Record<
@@ -427,7 +425,7 @@ function kvAppendSection(): string {
   return `
 ## Before/after: the KV cache appended to outside the graph
 
-\`node dist/bench/kv-append.js\` (${kv.date.slice(0, 10)}, load average ${kv.machine.loadAverageBefore[0]} → ${kv.machine.loadAverageAfter[0]}): the decoder-with-past
+${machineNote(kv.machine, reference)}\`node dist/bench/kv-append.js\` (${kv.date.slice(0, 10)}, load average ${kv.machine.loadAverageBefore[0]} → ${kv.machine.loadAverageAfter[0]}): the decoder-with-past
 graph (before) and the appending graph (after) in one process, interleaved; same logits bit for bit.
 
 ${table([['context, graph', 'batch 1 ms', '2', '3', '4', 'batch 4 ms'], ...stepRows])}
@@ -521,9 +519,11 @@ What a multi-row step cannot shed is its extra rows' own arithmetic (the int8 Ma
     ['no block', none],
     ...families.map((f) => [f, result.byFamily[f]!] as [string, ReturnType<typeof aggregate>]),
   ];
+  const m: RecordedMachine & { loadAverageBefore?: number[]; loadAverageAfter?: number[] } = result.machine;
   const md = `# Benchmark results
 
-Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}.
+Machine: ${describeMachine(m)}; ${m.memoryGiB ?? '?'} GiB, ${m.platform ?? '?'}, Node ${m.node ?? '?'}${m.loadAverageBefore ? `; load average ${m.loadAverageBefore[0]} → ${m.loadAverageAfter?.[0]}` : ''}.
+A section measured on another machine says so; figures from different machines are not comparable in time (docs/performance.md, "AVX2 and AVX-512").
 Shared and noisy: configurations are measured side by side per problem (A, B, C in turn, the first one rotating) and reported as ratios.
 
 ## Decoding (bundled model, ${opts.dtype}, greedy, ${source})
@@ -600,7 +600,14 @@ What these figures say about the targets, and why batching is not free on this m
 `;
   await writeFileAtomic(
     path.join(root, 'bench/RESULTS.md'),
-    md + kvAppendSection() + cascadeSection() + decomposeSection() + affinitySection() + llamaCppSection(),
+    md +
+      kvAppendSection(m) +
+      cascadeSection(m) +
+      staticShapesSection(m) +
+      graphProfileSection(m) +
+      decomposeSection(m) +
+      affinitySection() +
+      llamaCppSection(),
   );
 }
 

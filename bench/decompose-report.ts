@@ -1,6 +1,7 @@
 /** The prompt-level forks results (bench/decompose.ts) and their section of bench/RESULTS.md. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { machineNote, type RecordedMachine } from './machine.js';
 
 const root = path.resolve(
   import.meta.dirname,
@@ -27,7 +28,8 @@ export interface DecomposeRow {
 export interface DecomposeResult {
   benchmark: 'decompose';
   date: string;
-  machine: { cpu: string; cores: number; node: string; loadAverageBefore: number; loadAverageAfter: number };
+  /** Load averages: the 1-, 5- and 15-minute ones (older results: the 1-minute one alone). */
+  machine: RecordedMachine & { loadAverageBefore: number | number[]; loadAverageAfter: number | number[] };
   config: { model: string; dtype: string; greedy: boolean; rounds: number; extractor: string };
   example: DecomposeRow;
   byParts: {
@@ -43,8 +45,10 @@ export interface DecomposeResult {
   rows: DecomposeRow[];
 }
 
+const oneMinute = (load: number | number[]): number => (Array.isArray(load) ? load[0]! : load);
+
 /** The section of bench/RESULTS.md for prompt-level forks (empty until measured). */
-export function decomposeSection(): string {
+export function decomposeSection(reference: RecordedMachine): string {
   if (!existsSync(DECOMPOSE_RESULT)) return '';
   const r = JSON.parse(readFileSync(DECOMPOSE_RESULT, 'utf8')) as DecomposeResult;
   const f2 = (x: number) => x.toFixed(2);
@@ -53,7 +57,7 @@ export function decomposeSection(): string {
   return `
 ## Prompt-level forks (\`--decompose\`)
 
-\`node dist/bench/decompose.js\` (${r.date.slice(0, 10)}, load average ${r.machine.loadAverageBefore} → ${r.machine.loadAverageAfter}, median of ${r.config.rounds} rounds, configurations in turn):
+${machineNote(r.machine, reference)}\`node dist/bench/decompose.js\` (${r.date.slice(0, 10)}, load average ${oneMinute(r.machine.loadAverageBefore)} → ${oneMinute(r.machine.loadAverageAfter)}, median of ${r.config.rounds} rounds, configurations in turn):
 "Compute each of: …" prompts split by the rule-based extractor. Serial = the same part prompts answered one after
 another; decomposed = one sibling batch (\`solve(prompt, { decompose: 'rules' })\`); whole = the prompt put to the
 model as one task.

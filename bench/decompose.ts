@@ -22,7 +22,7 @@ import { buildPrompt } from '../src/orchestrator/prompt.js';
 import { solve } from '../src/solve/solve.js';
 import { embeddedEngine } from '../src/engine/load.js';
 import { DECOMPOSE_RESULT as RESULT, type DecomposeResult, type DecomposeRow as Row } from './decompose-report.js';
-import { median } from './side-by-side.js';
+import { machineDuring, median } from './side-by-side.js';
 
 const root = path.resolve(
   import.meta.dirname,
@@ -116,7 +116,7 @@ export async function runDecomposeBench(rounds: number): Promise<DecomposeResult
   // Warm-up: first calls pay session initialisation.
   await solve(list[0]!.text, { engine, decompose: 'rules' });
   await serial(engine, ['Compute 12*34.'], 'warm');
-  const load = os.loadavg()[0]!;
+  const load = os.loadavg();
   const rows: Row[] = [];
   for (const p of list) {
     process.stderr.write(`  ${p.text}\n`);
@@ -140,13 +140,7 @@ export async function runDecomposeBench(rounds: number): Promise<DecomposeResult
   const result: DecomposeResult = {
     benchmark: 'decompose',
     date: new Date().toISOString(),
-    machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      node: process.version,
-      loadAverageBefore: Number(load.toFixed(2)),
-      loadAverageAfter: Number(os.loadavg()[0]!.toFixed(2)),
-    },
+    machine: machineDuring(load),
     config: { model: 'tiny-threadweaver', dtype: 'q8', greedy: true, rounds, extractor: 'rules' },
     example: rows[0]!,
     byParts,

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { jsonText, writeFileAtomic } from '../src/internal/files.js';
+import { machineInfo } from './machine.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readGradingCases } from '../src/math/cases.js';
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
 
   const result = {
     date: new Date().toISOString(),
-    node: process.version,
+    machine: machineInfo(),
     cases: { shared: shared.length, public: pub.length, own: OWN.length, total: all.length },
     passes,
     casesPerSecond,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Engine } from '../src/engine/types.js';
+import { machineInfo } from './machine.js';
 import { buildPrompt } from '../src/orchestrator/prompt.js';
 
 /** The repository's root, from a bench file run as TypeScript source or built into dist/bench. */
@@ -52,11 +53,9 @@ export async function singleStreamSideBySide(engines: Record<Which, ClearableEng
 export const sameIds = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((x, j) => x === b[j]);
 
-/** The machine a side-by-side run measured on, with the load average before it and now. */
+/** The machine a side-by-side run measured on (bench/machine.ts), with the load average before it and now. */
 export const machineDuring = (loadAverageBefore: readonly number[]) => ({
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  cores: os.cpus().length,
-  node: process.version,
+  ...machineInfo(),
   loadAverageBefore: loadAverageBefore.map(round3),
   loadAverageAfter: os.loadavg().map(round3),
 });

@@ -9,6 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { jsonText, writeFileAtomic } from '../src/internal/files.js';
+import { machineInfo } from './machine.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TransformersEngine } from '../src/engine/embedded/transformers.js';
@@ -147,7 +148,14 @@ async function main(command: string | undefined, rest: string[]): Promise<void> 
     if (values.json)
       await writeFileAtomic(
         values.json,
-        jsonText({ date: new Date().toISOString(), before: beforeFile, after: afterFile, ...result }),
+        // Greedy tokens follow the CPU's arithmetic too: identity holds on the machine it was checked on.
+        jsonText({
+          date: new Date().toISOString(),
+          machine: machineInfo(),
+          before: beforeFile,
+          after: afterFile,
+          ...result,
+        }),
       );
     for (const k of CONFIGS)
       console.log(

@@ -1,4 +1,5 @@
 /** Aggregate figures of a set of rollout rows (the CLI's closing line). */
+import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import type { RolloutRow } from './rollout-row.js';
 
 /** Aggregate figures of a set of rollout rows: means and shares, and how many groups give no learning signal. */
@@ -63,9 +64,12 @@ export function rolloutWarnings(s: RolloutSummary, run: { temperature: number })
       `so every advantage is 0 and the group gives the trainer no learning signal.`,
   ];
   if (s.identicalGroups > 0) {
+    const why =
+      run.temperature < GREEDY_BELOW
+        ? `at temperature ${run.temperature} decoding is greedy`
+        : `at temperature ${run.temperature} the model is near-deterministic (the bundled model varies only from about 1.5)`;
     out.push(
-      `In ${s.identicalGroups} of them every sample is the same text: at temperature ${run.temperature} ` +
-        `the model is near-deterministic (the bundled model varies only from about 1.5). Raise --temperature (1.5 to 1.7 for the bundled model).`,
+      `In ${s.identicalGroups} of them every sample is the same text: ${why}. Raise --temperature (1.5 to 1.7 for the bundled model).`,
     );
   }
   const mixed = s.flatGroups - s.identicalGroups;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { machineInfo } from '../../bench/machine.js';
 import { rewriteGqa } from './rewrite-gqa.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
@@ -211,6 +212,7 @@ async function main(): Promise<void> {
       interleaveChunk: chunk,
       statistic: 'median over all timed steps',
     },
+    machine: machineInfo(),
     environment: {
       node: process.version,
       onnxruntime: ort.env.versions.common,

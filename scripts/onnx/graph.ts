@@ -168,6 +168,25 @@ export class Graph {
     return before - this.nodes.length;
   }
 
+  /** Drop initializers no node reads (onnxruntime warns about each one at load); returns how many. */
+  removeUnusedInitializers(): number {
+    const read = new Set(this.nodes.flatMap((n) => n.view.inputs));
+    const unused = (f: Field) => {
+      if (f.no !== GraphField.initializer) return false;
+      const name = decodeFields(fieldBytes(f)).find((x) => x.no === TensorField.name);
+      return !read.has(name ? fieldString(name) : '');
+    };
+    const before = this.rest.length + this.added.length;
+    for (let k = this.rest.length - 1; k >= 0; k--) {
+      if (!unused(this.rest[k]!)) continue;
+      this.rest.splice(k, 1);
+      if (k < this.nodeSlot) this.nodeSlot--;
+    }
+    const keep = this.added.filter((f) => !unused(f));
+    this.added.splice(0, this.added.length, ...keep);
+    return before - this.rest.length - this.added.length;
+  }
+
   /** Throw unless every node input is a graph input, an initializer or an earlier node's output. */
   checkOrder(): void {
     const known = new Set<string>(['', ...this.inputs, ...this.initializerNames()]);

@@ -63,8 +63,9 @@ export function rewriteCascade(model: Uint8Array, shape: AttentionShape): { mode
   const fail = (why: string): never => {
     throw new Error(`rewrite-cascade: ${why}`);
   };
-  if (graph.initializerNames().includes('cascade/kv'))
-    fail('the model already has cascade/kv; was it rewritten before?');
+  // cascade/kv goes when rewrite-static-shapes drops unread initializers; the shared inputs stay.
+  if (graph.initializerNames().includes('cascade/kv') || graph.inputs.some((i) => i.startsWith('shared.')))
+    fail('the model already has cascade/kv or shared.* inputs; was it rewritten before?');
   if (!graph.inputs.includes(appendNames.past(0, 'key')))
     fail(`no ${appendNames.past(0, 'key')} input (run rewrite-append-kv first)`);
   const report: CascadeReport = { layers: 0, addedNodes: 0, removedNodes: 0 };

@@ -7,7 +7,8 @@ import { Graph } from '../../scripts/onnx/graph.js';
 import { decodeModel, GraphField } from '../../scripts/onnx/onnx-proto.js';
 import { fieldBytes } from '../../scripts/onnx/protobuf.js';
 import { rewriteAppendKv } from '../../scripts/onnx/rewrite-append-kv.js';
-import { rewriteDecoder, rewriteDecoderWithPast } from '../../scripts/onnx/rewrite-decoder.js';
+import { rewriteCascade } from '../../scripts/onnx/rewrite-cascade.js';
+import { rewriteAppendingDecoder, rewriteDecoder, rewriteDecoderWithPast } from '../../scripts/onnx/rewrite-decoder.js';
 import { rewriteGqa } from '../../scripts/onnx/rewrite-gqa.js';
 import { rewriteTokenQuant } from '../../scripts/onnx/rewrite-token-quant.js';
 import { TransformersEngine } from '../../src/engine/embedded/transformers.js';
@@ -35,9 +36,9 @@ const gqaOnly = rewriteGqa(original, shape).model;
 const withPast = rewriteDecoderWithPast(original, shape);
 
 describe('the committed decoder', () => {
-  it('is what the rewrite tools produce from the export (GQA, per-token quantization, appending cache), and is under 5 MB', () => {
+  it('is what the rewrite tools produce from the export (GQA, per-token quantization, appending cache, static shapes), and is under 5 MB', async () => {
     const committed = readFileSync(rewrittenPath);
-    expect(Buffer.compare(Buffer.from(rewriteDecoder(original, shape)), committed)).toBe(0);
+    expect(Buffer.compare(Buffer.from(await rewriteDecoder(original, shape)), committed)).toBe(0);
     expect(committed.length).toBeLessThan(5 * 1024 * 1024);
   });
 });
@@ -423,6 +424,88 @@ describe('cache kept outside the graph, appended to (model_append_quantized.onnx
               }
             }
           }
+        }
+      }
+    },
+  );
+});
+
+describe('shape arithmetic folded into constants (rewrite-static-shapes.ts)', () => {
+  const appending = rewriteAppendingDecoder(original, shape);
+  const graphs = {
+    append: { before: appending, after: committed },
+    cascade: {
+      before: rewriteCascade(appending, shape).model,
+      after: readFileSync(path.join(modelDir, 'onnx/model_cascade_quantized.onnx')),
+    },
+  };
+
+  it('keeps a few of the shape chains and reads every initializer it keeps', () => {
+    for (const { before, after } of Object.values(graphs)) {
+      const [g0, g1] = [new Graph(decodeModel(before).graph), new Graph(decodeModel(after).graph)];
+      const count = (g: Graph, op: string) => g.nodes.filter((n) => n.view.opType === op).length;
+      expect(count(g1, 'Shape')).toBeLessThan(count(g0, 'Shape') / 4);
+      expect(g1.nodes.length).toBeLessThan(g0.nodes.length - 300);
+      expect(g1.inputs).toEqual(g0.inputs);
+      expect(g1.outputs).toEqual(g0.outputs);
+      const read = new Set(g1.nodes.flatMap((n) => n.view.inputs));
+      expect(g1.initializerNames().filter((n) => !read.has(n))).toEqual([]);
+    }
+  });
+
+  /** Random feeds for any of the graphs, from its declared inputs: masks with holes, caches of `past` positions. */
+  function feedsFor(session: ort.InferenceSession, next: () => number, sizes: Record<string, number>) {
+    const dims: Record<string, number> = {
+      ...sizes,
+      total_sequence_length: sizes.past_sequence_length! + sizes.sequence_length!,
+    };
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const m of session.inputMetadata) {
+      if (!m.isTensor) throw new Error(`${m.name}: not a tensor`);
+      const d = m.shape.map((x) => (typeof x === 'number' ? x : dims[x]!));
+      const n = d.reduce((a, x) => a * x, 1);
+      const int = (f: (k: number) => number) =>
+        new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: n }, (_, k) => BigInt(f(k))),
+          d,
+        );
+      if (m.name === 'input_ids') feeds[m.name] = int(() => Math.floor(next() * 110));
+      else if (m.name === 'position_ids')
+        feeds[m.name] = int((k) => dims.past_sequence_length! + (k % dims.sequence_length!));
+      else if (m.name === 'attention_mask')
+        feeds[m.name] = int((k) => (k % d[1]! === d[1]! - 1 || next() > 0.2 ? 1 : 0));
+      else
+        feeds[m.name] = new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: n }, () => next() * 4 - 2),
+          d,
+        );
+    }
+    return feeds;
+  }
+
+  // Sizes the tool's probes did not use.
+  const sizes = [
+    { batch_size: 5, sequence_length: 3, past_sequence_length: 17, shared_sequence_length: 40 },
+    { batch_size: 1, sequence_length: 1, past_sequence_length: 0, shared_sequence_length: 1 },
+    { batch_size: 2, sequence_length: 6, past_sequence_length: 611, shared_sequence_length: 9 },
+  ];
+  it.each(Object.keys(graphs) as (keyof typeof graphs)[])(
+    '%s graph: every output the same bits as before folding, for calls of other sizes than the probes',
+    async (name) => {
+      const [a, b] = await Promise.all(
+        [graphs[name].before, graphs[name].after].map((m) => ort.InferenceSession.create(m, { logSeverityLevel: 3 })),
+      );
+      for (const [k, size] of sizes.entries()) {
+        const feeds = feedsFor(a!, rng(100 + k), size);
+        const [x, y] = [await a!.run(feeds), await b!.run(feeds)];
+        for (const out of a!.outputNames) {
+          expect(y[out]!.dims, `${name} ${out}`).toEqual(x[out]!.dims);
+          expect(
+            bits(x[out]!.data as Float32Array, y[out]!.data as Float32Array),
+            `${name} ${out} ${JSON.stringify(size)}`,
+          ).toBe(true);
         }
       }
     },

@@ -32,5 +32,9 @@ describe('tests that need ../shared', () => {
     const ci = readFileSync(path.join(repoRoot, '.ci/run'), 'utf8');
     expect(ci.indexOf('export THREADWEAVER_REQUIRE_SHARED=1')).toBeGreaterThan(-1);
     expect(ci.indexOf('export THREADWEAVER_REQUIRE_SHARED=1')).toBeLessThan(ci.indexOf('npm test'));
+    // Then the suite again as a fresh clone without ../shared: the variable unset, the skips taken.
+    const fresh = ci.indexOf('unset THREADWEAVER_REQUIRE_SHARED');
+    expect(fresh).toBeGreaterThan(ci.indexOf('npm test'));
+    expect(ci.indexOf('npm test', fresh)).toBeGreaterThan(fresh);
   });
 });

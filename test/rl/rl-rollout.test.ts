@@ -391,6 +391,9 @@ describe('reward spread', () => {
       /^In 1 of them every sample is the same text: at temperature 1 the model is near-deterministic/,
     );
     expect(w[2]).toMatch(/^In 1 of them the texts differ but got the same reward/);
+    expect(rolloutWarnings(s, { temperature: 0 })[1]).toMatch(
+      /^In 1 of them every sample is the same text: at temperature 0 decoding is greedy\. Raise --temperature/,
+    );
     expect(
       rolloutWarnings(summarizeRollouts(rows.filter((r) => r.problemId === 'signal')), { temperature: 1 }),
     ).toEqual([]);

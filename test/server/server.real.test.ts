@@ -146,7 +146,7 @@ describe('POST /v1/completions', () => {
     expect(one.body.choices.map((c: any) => c.token_ids)).toEqual([alone.ids, alone.ids]);
   });
 
-  it('n > 1: greedy choices agree; seeded choices are reproducible and differ from each other', async () => {
+  it('n > 1: greedy choices agree; seeded choices are reproducible, each sampled with a seed of its own', async () => {
     const prompt = parallel();
     const greedy = await completions({ prompt, max_tokens: 30, n: 2 });
     const single = await completions({ prompt, max_tokens: 30 });
@@ -162,7 +162,15 @@ describe('POST /v1/completions', () => {
     const a = await completions(body);
     const b = await completions(body);
     expect(a.body.choices.map((c: any) => c.text)).toEqual(b.body.choices.map((c: any) => c.text));
-    expect(new Set(a.body.choices.map((c: any) => c.text)).size).toBeGreaterThan(1);
+    // Whether four samples at temperature 2 differ follows the CPU's arithmetic; that each choice
+    // has its own seed does not (test/engine.real.test.ts: different seeds, different texts).
+    const seeds = [7, ...[1, 2, 3].map((i) => deriveSeed(7, i))];
+    const alone = await Promise.all(
+      seeds.map((seed) =>
+        engine.complete({ prompt: engine.tokenizer.encode(prompt), maxTokens: 120, temperature: 2, seed }),
+      ),
+    );
+    expect(a.body.choices.map((c: any) => c.token_ids)).toEqual(alone.map((r) => r.ids));
     expect(a.body.usage.completion_tokens).toBe(
       a.body.choices.reduce((s: number, c: any) => s + c.token_ids.length, 0),
     );
@@ -173,22 +181,12 @@ describe('POST /v1/completions', () => {
     const top = Number.MAX_SAFE_INTEGER;
     const many = await completions({ prompt, max_tokens: 40, n: 3, temperature: 2, seed: top });
     expect(many.status).toBe(200);
-    const texts = many.body.choices.map((c: any) => c.text);
-    expect(new Set(texts).size).toBe(3);
-    const alone = await engine.complete({
-      prompt: engine.tokenizer.encode(prompt),
-      maxTokens: 40,
-      temperature: 2,
-      seed: top,
-    });
-    expect(many.body.choices[0].token_ids).toEqual(alone.ids);
-    const second = await engine.complete({
-      prompt: engine.tokenizer.encode(prompt),
-      maxTokens: 40,
-      temperature: 2,
-      seed: deriveSeed(top, 1),
-    });
-    expect(many.body.choices[1].token_ids).toEqual(second.ids);
+    const alone = await Promise.all(
+      [top, deriveSeed(top, 1), deriveSeed(top, 2)].map((seed) =>
+        engine.complete({ prompt: engine.tokenizer.encode(prompt), maxTokens: 40, temperature: 2, seed }),
+      ),
+    );
+    expect(many.body.choices.map((c: any) => c.token_ids)).toEqual(alone.map((r) => r.ids));
     // Beyond the safe range a seed cannot name one stream: refused, not a 500.
     const over = await completions({ prompt, max_tokens: 4, seed: 2 ** 60 });
     expect(over.status).toBe(400);

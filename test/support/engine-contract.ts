@@ -356,9 +356,11 @@ function contractFor(factory: EngineFactory): void {
         expect(view(derived[i]!)).toEqual(view(await engine.complete({ prompt: s, ...sampling, seed })));
       }
       if (c.samples) {
-        // One seed for the call still gives each sibling its own stream.
-        const twins = await engine.completeSiblings(singles[0]!, [[], []], { ...sampling, seed: 5 });
-        expect(twins[0]!.text).not.toBe(twins[1]!.text);
+        // One seed for the call still gives each sibling its own stream: with one stream for all,
+        // four siblings would write the same text for certain. (That two samples at temperature 2
+        // differ is not certain, and which tokens they take follows the CPU's arithmetic.)
+        const rows = await engine.completeSiblings(singles[0]!, [[], [], [], []], { ...sampling, seed: 5 });
+        expect(new Set(rows.map((r) => r.text)).size).toBeGreaterThan(1);
       }
     });
 
@@ -382,8 +384,10 @@ function contractFor(factory: EngineFactory): void {
       if (c.samples) {
         const texts = await Promise.all([1, 2, 3, 4].map(async (s) => (await sampled(s)).text));
         expect(new Set(texts).size).toBeGreaterThan(1);
-        // All of a seed's bits select its stream.
-        expect((await sampled(0)).text).not.toBe((await sampled(2 ** 32)).text);
+        // All of a seed's bits select its stream: seeds that differ only above bit 32 would all
+        // write one text if those bits were dropped (not all four alike, as above).
+        const high = await Promise.all([0, 2 ** 32, 2 ** 33, 2 ** 34].map(async (s) => (await sampled(s)).text));
+        expect(new Set(high).size).toBeGreaterThan(1);
       }
     });
   });

@@ -28,3 +28,13 @@ export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
 }
 
 export const vendoredTrieVectors = path.join(repoRoot, 'models/tiny-threadweaver/trie-vectors.jsonl');
+
+/**
+ * A sampling temperature at which every token of the bundled model is about as likely as any
+ * other: its logits span about 25, so at 100 the likeliest of its 110 tokens has a probability
+ * near 0.011 against 0.009 for all alike. Two seeds then write the same 32 tokens with a chance
+ * of about 0.01^32, and a rounding difference between CPUs moves the probabilities by far less
+ * than that changes a sampled token. At the temperatures the model is used at (1–2), whether two
+ * seeds' texts differ depends on the model and on the CPU's arithmetic, which a test may not pin.
+ */
+export const FLAT_TEMPERATURE = 100;
