@@ -21,6 +21,7 @@ export const engineFlagOptions = {
   'context-length': { type: 'string' },
   timeout: { type: 'string' },
   'max-retries': { type: 'string' },
+  'no-stream-upstream': { type: 'boolean' },
   'prompt-style': { type: 'string' },
 } as const;
 
@@ -39,6 +40,7 @@ export const engineFlagSchema = z.object({
   contextLength: intFlag().min(2).optional(),
   timeout: intFlag().min(1).optional(),
   maxRetries: intFlag().min(0).max(100).optional(),
+  noStreamUpstream: z.boolean().optional(),
   promptStyle: z.enum(['trained', 'instructed']).optional(),
 });
 
@@ -64,8 +66,10 @@ Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadw
   --chat-template none  send the bare problem text, no chat template (base models)
   --prompt-format ids|text   send prompts as token ids (default; vLLM, SGLang) or as text
   --context-length N    max prompt + completion tokens (default: the server's max_model_len)
-  --timeout MS          per-request timeout (default 120000)
+  --timeout MS          per-request timeout; streamed, the longest wait for the next chunk (default 120000)
   --max-retries N       retries of a failed request: 429, 5xx, dropped, timed out (default 3)
+  --no-stream-upstream  read each completion whole instead of streamed (servers that cannot
+                        stream; the text then reaches the output a call at a time)
 Prompt:
   --prompt-style trained|instructed   the format the model was trained on (default), or a
                         system prompt that teaches it (for models never trained on it)`;
@@ -102,6 +106,7 @@ const REMOTE_ONLY = [
   'contextLength',
   'timeout',
   'maxRetries',
+  'noStreamUpstream',
 ] as const;
 const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -142,6 +147,7 @@ export async function engineFromFlags(
     ...(flags.contextLength ? { contextLength: flags.contextLength } : {}),
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.maxRetries !== undefined ? { maxRetries: flags.maxRetries } : {}),
+    ...(flags.noStreamUpstream ? { stream: false } : {}),
   };
   return urls.length === 1
     ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! })

@@ -51,8 +51,13 @@ export interface CompletionRequest extends SamplingOptions {
    * engine generates, only how fast; any call may reuse any cached prefix.
    */
   cacheScope?: string;
-  /** Called with each decoded piece as it is generated. */
-  onDelta?: (delta: string) => void;
+  /**
+   * Called with each decoded piece as it is generated; the pieces join to the result's `text`
+   * (an engine that decodes token by token may send half a character as U+FFFD). `ids`, when
+   * the engine knows them, are the ids sampled since the previous piece: a piece's text can lag
+   * its ids (half a character waits for the rest) but never runs ahead of them.
+   */
+  onDelta?: (delta: string, ids?: readonly number[]) => void;
 }
 
 export interface Usage {
@@ -62,7 +67,7 @@ export interface Usage {
   /**
    * Time from the call's start until its first token could be sampled: the prompt's prefill
    * (cache lookup included). Only engines that see it report it (the embedded engine; a remote
-   * server's completion arrives whole).
+   * server's prefill is hidden in its first chunk).
    */
   prefillMs?: number;
   /** Where the counts came from: the server's `usage`, or our tokenizer. */
@@ -112,7 +117,7 @@ export interface Engine {
        * costs nothing. Engines that run siblings separately cut their results to it afterwards.
        */
       maxTotalTokens?: number;
-      onDelta?: (index: number, delta: string) => void;
+      onDelta?: (index: number, delta: string, ids?: readonly number[]) => void;
     },
   ): Promise<CompletionResult[]>;
   /** Forget cached state of a scope (a finished trajectory). */

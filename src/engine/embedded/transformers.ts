@@ -79,7 +79,7 @@ interface Row {
   stop: StopMatcher;
   mask: number[];
   nextPos: number;
-  onDelta?: (delta: string) => void;
+  onDelta?: (delta: string, ids?: readonly number[]) => void;
 }
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
@@ -199,7 +199,9 @@ export class TransformersEngine implements Engine {
       const seed = siblingSeed(request, i);
       return { ...request, ...(seed !== undefined ? { seed } : {}) };
     });
-    const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
+    const deltas = suffixes.map((_, i) =>
+      request.onDelta ? (d: string, ids?: readonly number[]) => request.onDelta!(i, d, ids) : undefined,
+    );
     // Each row needs a position of its own to start from: an empty suffix takes the prefix's last
     // token (for one row too with the cascade graph, so a row decodes the same alone or not).
     if ((suffixes.length > 1 || this.cascade) && suffixes.some((s) => s.length === 0) && prefix.length > 0) {
@@ -226,7 +228,7 @@ export class TransformersEngine implements Engine {
     suffixes: readonly (readonly number[])[],
     request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal' | 'cacheScope'> & { maxTotalTokens?: number },
     sampling: readonly SamplingOptions[],
-    deltas: readonly (((d: string) => void) | undefined)[],
+    deltas: readonly (((d: string, ids?: readonly number[]) => void) | undefined)[],
     siblingCall: boolean,
   ): Promise<CompletionResult[]> {
     const startMs = Date.now();
@@ -362,7 +364,7 @@ export class TransformersEngine implements Engine {
         const piece = this.tokenizer.decode([id]);
         row.ids.push(id);
         total++;
-        row.onDelta?.(piece);
+        row.onDelta?.(piece, [id]);
         const matched = row.stop.push(id, piece);
         if (matched !== undefined) {
           finish(row, 'stop', matched);

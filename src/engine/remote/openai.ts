@@ -1,12 +1,24 @@
 import OpenAI from 'openai';
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import { z } from 'zod';
+import { ThreadweaverError } from '../../errors.js';
 import { resolveModelSource } from '../model-source.js';
 import { withoutChatTemplate } from '../plain-template.js';
+import {
+  readCompletionStream,
+  StreamStop,
+  type ChunkSink,
+  type ServerChoice,
+  type ServerCompletion,
+} from './completion-stream.js';
 import { classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type FailureKind, type RetryPolicy } from './retry.js';
+import { StreamedCall } from './streamed-call.js';
+import { completionSchema, modelsSchema, reportedStop } from './wire.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
 import { HFTokenizer, loadTokenizer } from '../tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, Tokenizer } from '../types.js';
+
+export type { ServerChoice } from './completion-stream.js';
 
 export interface OpenAIEngineOptions {
   /** The server's OpenAI API root, e.g. `http://localhost:8000/v1` (a bare host gets `/v1`). */
@@ -31,8 +43,17 @@ export interface OpenAIEngineOptions {
    * checkpoint was trained for): the smaller of it and what the server or tokenizer says.
    */
   maxContextLength?: number;
-  /** Per-request timeout in ms (default 120000). */
+  /**
+   * Per-request timeout in ms (default 120000): of a whole completion, or, streamed, of the wait
+   * for the head and then for each next chunk.
+   */
   timeoutMs?: number;
+  /**
+   * Stream every completion (`stream: true`, default): the text reaches `onDelta` chunk by chunk,
+   * the usage comes from `stream_options.include_usage`. false reads each completion whole, for
+   * servers that cannot stream; the results are the same.
+   */
+  stream?: boolean;
   /** Retries of a failed request (default 3); shorthand for `retry.maxRetries`. */
   maxRetries?: number;
   retry?: Partial<RetryPolicy>;
@@ -63,6 +84,13 @@ export interface OpenAIEngineStats {
   /** Retries after a retryable failure. */
   retries: number;
   failures: Record<FailureKind, number>;
+  /** Text-bearing chunks received (a whole completion counts 1). */
+  chunks: number;
+  /**
+   * Retries whose stream departed from text already passed on, continued from that text
+   * instead (see StreamedCall).
+   */
+  resumes: number;
 }
 
 /** One model listed by `/v1/models`; vLLM adds `max_model_len`. */
@@ -85,8 +113,8 @@ const PROBE_TIMEOUT_MS = 10_000;
  * An Engine on an OpenAI-compatible server (vLLM, SGLang, `threadweaver serve`): raw-prompt
  * `/v1/completions` on the client-side chat template, so the controller keeps token-level
  * control of the trajectory. Siblings run as concurrent requests (the server's prefix cache
- * shares the prefix). Completions are not streamed: `onDelta` gets each call's text once, when
- * it is complete, so a retried request never emits text twice.
+ * shares the prefix). Completions are streamed: `onDelta` gets the text chunk by chunk, each
+ * piece once across retries (see StreamedCall), with the chunk's ids when the server sends them.
  */
 export class OpenAIEngine implements Engine {
   readonly name: string;
@@ -94,13 +122,21 @@ export class OpenAIEngine implements Engine {
   readonly contextLength: number;
   readonly model: string;
   readonly baseUrl: string;
-  readonly stats: OpenAIEngineStats = { requests: 0, successes: 0, retries: 0, failures: emptyFailures() };
+  readonly stats: OpenAIEngineStats = {
+    requests: 0,
+    successes: 0,
+    retries: 0,
+    failures: emptyFailures(),
+    chunks: 0,
+    resumes: 0,
+  };
   readonly retryPolicy: RetryPolicy;
   private readonly client: OpenAI;
   private readonly timeoutMs: number;
   private readonly promptFormat: 'ids' | 'text';
   private readonly unreportedStop: 'eos' | 'stripped';
   private readonly extraBody: Record<string, unknown>;
+  private readonly streaming: boolean;
 
   constructor(config: OpenAIEngineConfig) {
     this.baseUrl = normalizeBaseUrl(config.baseUrl);
@@ -111,6 +147,7 @@ export class OpenAIEngine implements Engine {
     this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.promptFormat = config.promptFormat ?? 'ids';
     this.unreportedStop = config.unreportedStop ?? 'eos';
+    this.streaming = config.stream ?? true;
     this.retryPolicy = retryPolicyOf(config);
     this.extraBody = { ...((config.vendorParams ?? true) ? VENDOR_PARAMS : {}), ...config.extraBody };
     this.client = createClient(this.baseUrl, config.apiKey, this.timeoutMs);
@@ -131,17 +168,27 @@ export class OpenAIEngine implements Engine {
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     const startMs = Date.now();
+    const call = this.call(request);
     try {
-      const r = await withRetry(`POST ${this.baseUrl}/completions`, () => this.attempt(request), this.retryPolicy, {
-        ...(request.signal ? { signal: request.signal } : {}),
-        onRetry: () => this.stats.retries++,
-      });
-      request.onDelta?.(r.text);
+      const r = await withRetry(
+        `POST ${this.baseUrl}/completions`,
+        () => call.run((req, sink) => this.attempt(req, sink)),
+        this.retryPolicy,
+        {
+          ...(request.signal ? { signal: request.signal } : {}),
+          onRetry: () => this.stats.retries++,
+        },
+      );
       return { ...r, startMs };
     } catch (err) {
-      if (classifyFailure(err) === 'abort') return abortedResult(startMs);
+      if (classifyFailure(err) === 'abort') return call.aborted(startMs);
       throw err;
     }
+  }
+
+  /** A call's text across its attempts, as `complete` and a router run it. */
+  call(request: CompletionRequest): StreamedCall {
+    return new StreamedCall(request, this.tokenizer, () => this.stats.resumes++);
   }
 
   completeSiblings(
@@ -159,10 +206,11 @@ export class OpenAIEngine implements Engine {
   }
 
   /**
-   * One HTTP request, no retry, no `onDelta`: the unit a router schedules. Failures are thrown
-   * as the openai client's error classes (abort included).
+   * One HTTP request, no retry, no `onDelta`: the unit a router schedules. A streamed reply's
+   * pieces go to `onChunk` as they come. Failures are thrown as the openai client's error
+   * classes (abort included), or a StreamInterruptedError once a stream has begun.
    */
-  async attempt(request: CompletionRequest): Promise<CompletionResult> {
+  async attempt(request: CompletionRequest, onChunk?: ChunkSink): Promise<CompletionResult> {
     const startMs = Date.now();
     const ids = typeof request.prompt === 'string' ? this.tokenizer.encode(request.prompt) : request.prompt;
     if (request.maxTokens <= 0) return emptyResult('length', ids.length, startMs);
@@ -187,38 +235,23 @@ export class OpenAIEngine implements Engine {
       ...this.extraBody,
     } as CompletionCreateParamsNonStreaming;
     this.stats.requests++;
-    let raw: unknown;
+    let reply: ServerCompletion;
     try {
-      raw = await this.client.completions.create(body, {
-        timeout: this.timeoutMs,
-        maxRetries: 0,
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
+      reply = this.streaming
+        ? await readCompletionStream(this.client, body, {
+            signal: request.signal,
+            idleMs: this.timeoutMs,
+            onChunk,
+          })
+        : await this.whole(body, request.signal);
     } catch (err) {
-      this.stats.failures[classifyFailure(err)]++;
+      if (!(err instanceof StreamStop)) this.stats.failures[classifyFailure(err)]++;
       throw err;
     }
-    const parsed = completionSchema.safeParse(raw);
-    if (!parsed.success)
-      throw new Error(`${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`);
-    const choice = parsed.data.choices[0]!;
-    const read = readChoice(
-      {
-        text: choice.text,
-        finishReason: choice.finish_reason ?? null,
-        ...(choice.stop_reason !== undefined
-          ? { stopReason: choice.stop_reason }
-          : choice.matched_stop !== undefined
-            ? { stopReason: choice.matched_stop }
-            : {}),
-        ...(choice.token_ids ? { tokenIds: choice.token_ids } : {}),
-      },
-      stops,
-      this.tokenizer,
-      this.unreportedStop,
-    );
+    this.stats.chunks += reply.chunks;
+    const read = readChoice(reply.choice, stops, this.tokenizer, this.unreportedStop);
     this.stats.successes++;
-    const usage = parsed.data.usage;
+    const usage = reply.usage;
     const cached = usage?.prompt_tokens_details?.cached_tokens;
     return {
       text: read.text,
@@ -236,6 +269,29 @@ export class OpenAIEngine implements Engine {
     };
   }
 
+  /** One non-streamed completion. */
+  private async whole(body: CompletionCreateParamsNonStreaming, signal?: AbortSignal): Promise<ServerCompletion> {
+    const raw: unknown = await this.client.completions.create(body, {
+      timeout: this.timeoutMs,
+      maxRetries: 0,
+      ...(signal ? { signal } : {}),
+    });
+    const parsed = completionSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new ThreadweaverError(`${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`);
+    const c = parsed.data.choices[0]!;
+    return {
+      choice: {
+        text: c.text,
+        finishReason: c.finish_reason ?? null,
+        ...reportedStop(c),
+        ...(c.token_ids ? { tokenIds: c.token_ids } : {}),
+      },
+      usage: parsed.data.usage,
+      chunks: 1,
+    };
+  }
+
   /** One `GET /v1/models` (no retry): is the server up? */
   probe(): Promise<ServedModel[]> {
     return listServedModels(this.client);
@@ -250,41 +306,6 @@ const VENDOR_PARAMS = {
   spaces_between_special_tokens: false,
   return_token_ids: true,
 } as const;
-
-// The HTTP boundary: only what we read, the rest passes.
-const stopReportSchema = z.union([z.string(), z.number(), z.null()]).optional();
-const completionSchema = z.object({
-  choices: z
-    .array(
-      z.object({
-        text: z.string(),
-        finish_reason: z.string().nullable().optional(),
-        stop_reason: stopReportSchema,
-        matched_stop: stopReportSchema,
-        token_ids: z.array(z.number().int()).nullable().optional(),
-      }),
-    )
-    .min(1),
-  usage: z
-    .object({
-      prompt_tokens: z.number().optional(),
-      prompt_tokens_details: z.object({ cached_tokens: z.number().nullable().optional() }).nullable().optional(),
-    })
-    .nullable()
-    .optional(),
-});
-
-const modelsSchema = z.object({
-  data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().optional() })),
-});
-
-/** A completion choice as the server returned it. `stopReason` undefined: the server did not report one. */
-export interface ServerChoice {
-  text: string;
-  finishReason: string | null;
-  stopReason?: string | number | null;
-  tokenIds?: readonly number[];
-}
 
 export interface ReadChoice {
   text: string;
@@ -443,9 +464,4 @@ function emptyResult(finishReason: FinishReason, promptTokens: number, startMs: 
     startMs,
     endMs: Date.now(),
   };
-}
-
-/** A call cancelled by the caller's signal: nothing generated is kept (completions are not streamed). */
-export function abortedResult(startMs: number): CompletionResult {
-  return emptyResult('abort', 0, startMs);
 }

@@ -7,7 +7,6 @@ import {
   OpenAIEngine,
   resolveTokenizer,
   retryPolicyOf,
-  abortedResult,
   type OpenAIEngineOptions,
   type ServedModel,
 } from './openai.js';
@@ -21,6 +20,7 @@ import {
   type FailureKind,
   type RetryPolicy,
 } from './retry.js';
+import type { ChunkSink } from './completion-stream.js';
 import type { SessionEngine } from '../session.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
 import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../types.js';
@@ -286,6 +286,8 @@ export class RoutedEngine implements SessionEngine {
   private async run(affinity: Affinity, request: CompletionRequest): Promise<CompletionResult> {
     const startMs = Date.now();
     this.counters.calls++;
+    // Streamed text reaches the caller once, whichever servers the attempts go to.
+    const call = this.servers[0]!.engine.call(request);
     let attempts = 0;
     let last: unknown;
     let lastKind: FailureKind | undefined;
@@ -298,9 +300,8 @@ export class RoutedEngine implements SessionEngine {
           if (attempts > 0) this.counters.retries++;
           attempts++;
           try {
-            const r = await this.attemptOn(server, request);
+            const r = await call.run((req, sink) => this.attemptOn(server, req, sink));
             this.counters.succeeded++;
-            request.onDelta?.(r.text);
             return { ...r, startMs };
           } catch (err) {
             lastKind = classifyFailure(err);
@@ -337,20 +338,20 @@ export class RoutedEngine implements SessionEngine {
     } catch (err) {
       if (classifyFailure(err) === 'abort') {
         this.counters.aborted++;
-        return abortedResult(startMs);
+        return call.aborted(startMs);
       }
       this.counters.failed++;
       throw err;
     }
   }
 
-  private async attemptOn(server: Server, request: CompletionRequest): Promise<CompletionResult> {
+  private async attemptOn(server: Server, request: CompletionRequest, onChunk: ChunkSink): Promise<CompletionResult> {
     const c = server.counters;
     c.attempts++;
     c.outstanding++;
     this.counters.attempts++;
     try {
-      const r = await server.engine.attempt(request);
+      const r = await server.engine.attempt(request, onChunk);
       c.successes++;
       server.strikes = 0;
       server.failStreak = 0;

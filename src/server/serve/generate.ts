@@ -136,7 +136,7 @@ export async function runGeneration(
   engine: Engine,
   plan: GenerationPlan,
   signal: AbortSignal,
-  onDelta?: (index: number, delta: string) => void,
+  onDelta?: (index: number, delta: string, ids?: readonly number[]) => void,
 ): Promise<Generation> {
   const sampling = {
     maxTokens: plan.maxTokens,
@@ -153,7 +153,7 @@ export async function runGeneration(
         ...sampling,
         prompt: plan.promptIds,
         ...(seed !== undefined ? { seed } : {}),
-        ...(onDelta ? { onDelta: (d: string) => onDelta(0, d) } : {}),
+        ...(onDelta ? { onDelta: (d: string, ids?: readonly number[]) => onDelta(0, d, ids) } : {}),
       }),
     ];
   } else {

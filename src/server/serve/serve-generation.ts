@@ -79,17 +79,25 @@ export async function serveGeneration(
         // Per choice: stop strings are held back in the engine's text, then special tokens rewritten.
         const holds = Array.from({ length: plan.n }, () => new StopHoldback(plan.stop));
         const texts = Array.from({ length: plan.n }, () => new SpecialTokenText(specials, options.specialTokens));
+        // Ids sampled since each choice's last chunk, and how many went out (vLLM's per-chunk token_ids).
+        const unsent = Array.from({ length: plan.n }, (): number[] => []);
+        const sent = new Array<number>(plan.n).fill(0);
         let gen: Generation | undefined;
         yield* pushIterable<object>(async (push) => {
-          gen = await runGeneration(server.engine, plan, rc.signal, (i, delta) => {
+          gen = await runGeneration(server.engine, plan, rc.signal, (i, delta, ids) => {
+            if (ids) unsent[i]!.push(...ids);
             const text = texts[i]!.push(holds[i]!.push(delta));
-            if (text) push(chunk([shape.delta(i, text)]));
+            if (!text) return;
+            const out = options.withIds ? unsent[i]!.splice(0) : undefined;
+            sent[i]! += out?.length ?? 0;
+            push(chunk([shape.delta(i, text, out)]));
           });
         });
         if (!gen || gen.aborted) throw rc.signal.reason;
         for (const c of gen.choices) {
           const text = texts[c.index]!;
-          yield chunk([shape.last(c, text.push(holds[c.index]!.finish(c.text)) + text.end(), options.withIds)]);
+          const rest = text.push(holds[c.index]!.finish(c.text)) + text.end();
+          yield chunk([shape.last(c, rest, options.withIds ? c.tokenIds.slice(sent[c.index]) : undefined)]);
         }
         if (options.includeUsage) yield { ...head(shape.chunkObject), choices: [], usage: usageBody(gen) };
       } finally {
