@@ -22,6 +22,8 @@ const schema = engineFlagSchema
     upstreamApiKey: z.string().min(1).optional(),
     decompose: z.boolean().optional(),
     extractor: z.enum(DECOMPOSE_POLICIES).optional(),
+    reasoningField: z.enum(['reasoning', 'reasoning_content', 'both']).optional(),
+    reasoningTags: z.enum(['strip', 'keep']).optional(),
   });
 
 const usage = `Usage: threadweaver gateway [options]
@@ -36,6 +38,11 @@ ${serverFlagUsage({ port: 8080, what: 'runs decoded', modelName: `the base model
   --decompose               also serve "<model>-decompose": prompt-level forks for models never
                             trained to fork (each input of the prompt answered at once)
   --extractor rules|model|auto  how -decompose finds the inputs (default auto: lists, then the model)
+  --reasoning-field reasoning|reasoning_content|both   the field of messages and deltas that
+                            carries the think text (default both: vLLM and OpenRouter read
+                            "reasoning", SGLang, llama.cpp and DeepSeek clients "reasoning_content")
+  --reasoning-tags strip|keep   leave <think> and </think> out of that text (default strip, as
+                            vLLM's reasoning parsers do) or keep them
 ${presetFlagUsage}
                         (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
@@ -54,12 +61,22 @@ const command: Command = {
         'upstream-api-key': { type: 'string' },
         decompose: { type: 'boolean' },
         extractor: { type: 'string' },
+        'reasoning-field': { type: 'string' },
+        'reasoning-tags': { type: 'string' },
       },
       schema,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // --api-key guards the gateway, as it guards serve; the servers behind it get their own key.
-    const { apiKey: _ownKey, upstreamApiKey, decompose, extractor, ...engineFlags } = values;
+    const {
+      apiKey: _ownKey,
+      upstreamApiKey,
+      decompose,
+      extractor,
+      reasoningField,
+      reasoningTags,
+      ...engineFlags
+    } = values;
     if (upstreamApiKey && !values.baseUrl?.length)
       throw new UsageError('--upstream-api-key only applies with --base-url');
     const run = presetRun(values, 'solve');
@@ -73,6 +90,7 @@ const command: Command = {
       format,
       ...(decompose || extractor ? { decompose: extractor ?? 'auto' } : {}),
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
+      reasoning: { field: reasoningField, keepTags: reasoningTags === 'keep' },
     });
     announceServer('gateway', options, `${engine.name} at ${server.baseURL}`, `; live view at ${server.url}/`);
     await untilSignal('gateway', server, options.shutdownGraceMs);

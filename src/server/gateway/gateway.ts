@@ -13,7 +13,7 @@ import { ApiError } from '../http/errors.js';
 import { jsonResponse, sseResponse, type HttpResponse } from '../http/response.js';
 import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../serve/server.js';
 import { webFile } from '../http/static.js';
-import { chatMessage, finishReason, runReport, usage } from './reply.js';
+import { chatMessage, finishReason, reasoningEnd, runReport, usage, type ReasoningOutput } from './reply.js';
 import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
 import { streamRun } from './stream.js';
 
@@ -32,6 +32,8 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   format?: string | Dialect | undefined;
   /** Serve `<model>-decompose`: prompt-level forks with this schema extractor (see solve's `decompose`). */
   decompose?: DecomposePolicy | undefined;
+  /** Which field(s) carry the reasoning (default both `reasoning` and `reasoning_content`), with or without its tags. */
+  reasoning?: ReasoningOutput | undefined;
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -43,24 +45,37 @@ export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
  * graceful close are the model server's.
  */
 export function startGateway(options: GatewayOptions): Promise<RunningServer> {
-  const { promptStyle, prompt: format, defaults = {}, format: trajectoryFormat, decompose, ...rest } = options;
+  const {
+    promptStyle,
+    prompt: format,
+    defaults = {},
+    format: trajectoryFormat,
+    decompose,
+    reasoning = {},
+    ...rest
+  } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
   const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
   const dialect = resolveDialect(trajectoryFormat);
   return startServer({
     ...rest,
     modelName,
-    routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect, decompose),
+    routes: gatewayRoutes({ keyed: Boolean(options.apiKey), prompt, defaults, dialect, decompose, reasoning }),
   });
 }
 
-function gatewayRoutes(
-  keyed: boolean,
-  prompt: Partial<PromptFormat>,
-  defaults: NonNullable<GatewayOptions['defaults']>,
-  dialect: Dialect,
-  decompose: DecomposePolicy | undefined,
-): RouteTable {
+/** What every request of one gateway shares. */
+interface GatewaySettings {
+  keyed: boolean;
+  prompt: Partial<PromptFormat>;
+  defaults: NonNullable<GatewayOptions['defaults']>;
+  dialect: Dialect;
+  decompose: DecomposePolicy | undefined;
+  reasoning: ReasoningOutput;
+}
+
+function gatewayRoutes(settings: GatewaySettings): RouteTable {
+  const { keyed, prompt, defaults, dialect, decompose } = settings;
   const modelObjects = (server: Parameters<Handler>[0]) =>
     gatewayModels(server.modelName, decompose).map((m) => ({
       id: m.id,
@@ -85,7 +100,7 @@ function gatewayRoutes(
       dialect: dialect.name,
       decompose,
     });
-    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect));
+    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect), settings);
   };
 
   return {
@@ -175,6 +190,7 @@ async function answer(
   rc: RequestContext,
   req: SolveRequest,
   options: SolveOptions,
+  settings: GatewaySettings,
 ): Promise<HttpResponse> {
   const { engine } = server;
   const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
@@ -190,14 +206,11 @@ async function answer(
     const release = await server.queue.acquire(rc.client, rc.signal);
     try {
       const r = finished(await solve(req.problem, options).catch((err: unknown) => Promise.reject(engineFailure(err))));
-      const message = chatMessage(r);
+      const message = chatMessage(r, settings.reasoning);
       return jsonResponse(200, {
         ...head('chat.completion'),
         choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(r.finishReason) }],
-        usage: usage(r.trajectory, engine.tokenizer, {
-          reasoning: message.reasoning_content,
-          content: message.content,
-        }),
+        usage: usage(r.trajectory, engine.tokenizer, reasoningEnd(r.text, r.format?.think)),
         threadweaver: runReport(r),
       });
     } finally {
@@ -215,6 +228,7 @@ async function answer(
           includeUsage: req.includeUsage,
           tokenizer: engine.tokenizer,
           think,
+          reasoning: settings.reasoning,
         });
         let r: SolveResult | undefined;
         try {

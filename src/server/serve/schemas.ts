@@ -93,6 +93,10 @@ export const chatMessageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
   content: z.union([z.string(), z.array(textPart)]),
   name: z.string().nullish(),
+  // An assistant turn sent back may carry its reasoning under either name; earlier reasoning is
+  // not part of the prompt (as Qwen3's template drops it).
+  reasoning: z.string().nullish(),
+  reasoning_content: z.string().nullish(),
 });
 
 export const chatBodySchema = z.object({

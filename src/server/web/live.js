@@ -44,7 +44,8 @@ class RunView {
 
   chunk(c) {
     const delta = c.choices?.[0]?.delta ?? {};
-    if (delta.reasoning_content) this.reasoning += delta.reasoning_content;
+    const reasoning = delta.reasoning ?? delta.reasoning_content;
+    if (reasoning) this.reasoning += reasoning;
     if (delta.content) this.content += delta.content;
     const e = c.threadweaver;
     if (e) this.event(e);
