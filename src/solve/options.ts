@@ -89,6 +89,12 @@ export const solveOptionsSchema = z.object({
     .optional(),
   extract: oneOf(EXTRACT_POLICIES).optional(),
   system: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
+  history: z
+    .array(
+      z.strictObject({ role: z.enum(['user', 'assistant']), content: z.string() }),
+      { error: (iss) => `must be an array of { role: 'user' | 'assistant', content } turns${got(iss)}` },
+    )
+    .optional(),
   on: z
     .strictObject(Object.fromEntries(EVENTS.map((e) => [e, listener.optional()])), {
       error: (iss) =>

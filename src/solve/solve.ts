@@ -33,7 +33,7 @@ export async function runSolve(
   const mode = options.mode ?? 'parallel';
   const dialect = resolveDialect(options.format);
   const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name, options.history);
   const warnings = unknownCharWarnings(engine, problem);
   // Every event goes to the caller's listeners and `onEvent`; an engine's error is kept as the cause.
   const listeners = options.on ?? {};

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
+import { presetClientSystem } from '../../solve/preset.js';
 import type { RunningServer } from '../../server/serve/server.js';
 import { parseCommandArgs } from '../args.js';
 import {
@@ -24,6 +25,8 @@ const schema = engineFlagSchema
     extractor: z.enum(DECOMPOSE_POLICIES).optional(),
     reasoningField: z.enum(['reasoning', 'reasoning_content', 'both']).optional(),
     reasoningTags: z.enum(['strip', 'keep']).optional(),
+    clientSystem: z.enum(['keep', 'drop', 'replace']).optional(),
+    systemText: z.string().min(1).optional(),
   });
 
 const usage = `Usage: threadweaver gateway [options]
@@ -43,6 +46,10 @@ ${serverFlagUsage({ port: 8080, what: 'runs decoded', modelName: `the base model
                             "reasoning", SGLang, llama.cpp and DeepSeek clients "reasoning_content")
   --reasoning-tags strip|keep   leave <think> and </think> out of that text (default strip, as
                             vLLM's reasoning parsers do) or keep them
+  --client-system keep|drop|replace   what becomes of a chat client's system messages (default:
+                            the preset's, what its checkpoint was trained with; tiny and
+                            threadweaver-qwen3-8b drop them, instructed presets keep them)
+  --system-text TEXT        with --client-system replace: the system text used in their place
 ${presetFlagUsage}
                         (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
@@ -63,6 +70,8 @@ const command: Command = {
         extractor: { type: 'string' },
         'reasoning-field': { type: 'string' },
         'reasoning-tags': { type: 'string' },
+        'client-system': { type: 'string' },
+        'system-text': { type: 'string' },
       },
       schema,
     );
@@ -75,8 +84,12 @@ const command: Command = {
       extractor,
       reasoningField,
       reasoningTags,
+      clientSystem,
+      systemText,
       ...engineFlags
     } = values;
+    if ((clientSystem === 'replace') !== (systemText !== undefined))
+      throw new UsageError('--client-system replace and --system-text TEXT go together');
     if (upstreamApiKey && !values.baseUrl?.length)
       throw new UsageError('--upstream-api-key only applies with --base-url');
     const run = presetRun(values, 'solve');
@@ -91,6 +104,12 @@ const command: Command = {
       ...(decompose || extractor ? { decompose: extractor ?? 'auto' } : {}),
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
       reasoning: { field: reasoningField, keepTags: reasoningTags === 'keep' },
+      clientSystem:
+        clientSystem === 'replace'
+          ? { client: 'replace', text: systemText! }
+          : clientSystem
+            ? { client: clientSystem }
+            : presetClientSystem(run.preset),
     });
     announceServer('gateway', options, `${engine.name} at ${server.baseURL}`, `; live view at ${server.url}/`);
     await untilSignal('gateway', server, options.shutdownGraceMs);

@@ -6,6 +6,7 @@ import { resolveDialect } from '../../format/dialects.js';
 import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve/stream.js';
 import { solve } from '../../solve/solve.js';
+import type { ClientSystemPolicy } from '../../solve/preset.js';
 import { SolveError, type SolveOptions, type SolveResult } from '../../solve/types.js';
 import { parseJsonBody } from '../http/body.js';
 import type { Handler, RequestContext, ServerContext } from '../serve/context.js';
@@ -34,6 +35,11 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   decompose?: DecomposePolicy | undefined;
   /** Which field(s) carry the reasoning (default both `reasoning` and `reasoning_content`), with or without its tags. */
   reasoning?: ReasoningOutput | undefined;
+  /**
+   * What becomes of a client's system messages (default `keep`; a preset's is what its checkpoint
+   * needs, see presetClientSystem): passed on, left out, or replaced by a text.
+   */
+  clientSystem?: ClientSystemPolicy | undefined;
 }
 
 export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
@@ -52,6 +58,7 @@ export function startGateway(options: GatewayOptions): Promise<RunningServer> {
     format: trajectoryFormat,
     decompose,
     reasoning = {},
+    clientSystem = { client: 'keep' },
     ...rest
   } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
@@ -60,7 +67,15 @@ export function startGateway(options: GatewayOptions): Promise<RunningServer> {
   return startServer({
     ...rest,
     modelName,
-    routes: gatewayRoutes({ keyed: Boolean(options.apiKey), prompt, defaults, dialect, decompose, reasoning }),
+    routes: gatewayRoutes({
+      keyed: Boolean(options.apiKey),
+      prompt,
+      defaults,
+      dialect,
+      decompose,
+      reasoning,
+      clientSystem,
+    }),
   });
 }
 
@@ -72,6 +87,7 @@ interface GatewaySettings {
   dialect: Dialect;
   decompose: DecomposePolicy | undefined;
   reasoning: ReasoningOutput;
+  clientSystem: ClientSystemPolicy;
 }
 
 function gatewayRoutes(settings: GatewaySettings): RouteTable {
@@ -99,6 +115,8 @@ function gatewayRoutes(settings: GatewaySettings): RouteTable {
       prompt,
       dialect: dialect.name,
       decompose,
+      clientSystem: settings.clientSystem,
+      thinkClose: dialect.think ? dialect.think.close : null,
     });
     return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect), settings);
   };
@@ -161,6 +179,7 @@ function solveOptions(
     format: dialect,
     decompose: req.decompose,
     system: req.system,
+    history: req.history,
     // The request's sampling wins over the gateway's defaults.
     maxTokens: req.maxTokens ?? defaults.maxTokens,
     temperature: req.temperature ?? defaults.temperature,

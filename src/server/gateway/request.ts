@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { Engine } from '../../engine/types.js';
+import type { ChatMessage, Engine } from '../../engine/types.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { DialectName } from '../../format/dialect.js';
 import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
+import type { ClientSystemPolicy } from '../../solve/preset.js';
 import { toChatMessage } from '../serve/chat.js';
 import { ApiError, badRequest } from '../http/errors.js';
 import { chatBodySchema } from '../serve/schemas.js';
@@ -56,8 +57,12 @@ export interface SolveRequest {
   mode: Mode;
   /** The last user message. */
   problem: string;
-  /** The system (and developer) messages, joined; undefined when none. */
+  /** The system text the run gets: the client's system (and developer) messages joined, as the policy says. */
   system?: string | undefined;
+  /** The conversation's earlier user and assistant turns (assistant turns without their reasoning). */
+  history: ChatMessage[];
+  /** Tokens of the whole prompt (the conversation through the chat template). */
+  promptTokens: number;
   maxTokens?: number | undefined;
   temperature?: number | undefined;
   topP?: number | undefined;
@@ -79,12 +84,34 @@ export interface RequestLimits {
   dialect?: DialectName | undefined;
   /** Serve the `-decompose` model with this extractor policy. */
   decompose?: DecomposePolicy | undefined;
+  /** What becomes of the client's system messages (default: kept). */
+  clientSystem?: ClientSystemPolicy | undefined;
+  /** The closing reasoning tag of the format (default `</think>`; null: none): earlier answers are cut after it. */
+  thinkClose?: string | null | undefined;
+}
+
+/** The system text a run gets from the client's system messages, under `policy`. */
+export function systemText(client: readonly string[], policy: ClientSystemPolicy = { client: 'keep' }): string | undefined {
+  if (client.length === 0 || policy.client === 'drop') return undefined;
+  return policy.client === 'replace' ? policy.text : client.join('\n\n');
+}
+
+/**
+ * An earlier assistant turn as the prompt holds it: its answer, without the reasoning (what
+ * follows the last `</think>`, leading newlines dropped), as Qwen3's chat template does.
+ */
+export function earlierAnswer(content: string, thinkClose: string | null = '</think>'): string {
+  if (!thinkClose) return content;
+  const at = content.lastIndexOf(thinkClose);
+  return at < 0 ? content : content.slice(at + thinkClose.length).replace(/^\n+/, '');
 }
 
 /**
  * A validated body as a solve request. The problem is the last message, which must be the
- * user's; system messages pass through; earlier user and assistant turns are not part of a run.
- * Bad input is a 400 (an unknown model a 404, as OpenAI answers it).
+ * user's; earlier user and assistant turns come before it in the prompt, through the chat
+ * template; system messages become the run's system text as `clientSystem` says. The whole
+ * prompt must leave room for an answer. Bad input is a 400 (an unknown model a 404, as OpenAI
+ * answers it).
  */
 export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestLimits): SolveRequest {
   const models = gatewayModels(limits.modelName, limits.decompose);
@@ -118,8 +145,15 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   }
   const problem = last.content;
   if (problem.trim() === '') throw badRequest('messages: the last user message is empty', 'messages');
-  const systems = messages.filter((m) => m.role === 'system').map((m) => m.content);
-  const system = systems.length ? systems.join('\n\n') : undefined;
+  const system = systemText(
+    messages.filter((m) => m.role === 'system').map((m) => m.content),
+    limits.clientSystem,
+  );
+  const thinkClose = limits.thinkClose === undefined ? '</think>' : limits.thinkClose;
+  const history = messages
+    .slice(0, -1)
+    .filter((m) => m.role !== 'system')
+    .map((m) => (m.role === 'assistant' ? { ...m, content: earlierAnswer(m.content, thinkClose) } : m));
 
   const [maxTokens, maxTokensParam] =
     body.threadweaver?.maxTokens != null
@@ -134,20 +168,16 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
     );
   }
   const promptTokens = engine.tokenizer.count(
-    buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect),
+    buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect, history),
   );
-  if (promptTokens >= engine.contextLength) {
-    throw badRequest(
-      `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,
-      'messages',
-      'context_length_exceeded',
-    );
-  }
+  if (promptTokens >= engine.contextLength) throw contextExceeded(engine.contextLength, promptTokens, messages.length);
   return {
     model,
     mode,
     problem,
     system,
+    history,
+    promptTokens,
     maxTokens,
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
@@ -157,4 +187,13 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
     events: body.threadweaver?.events ?? true,
     decompose: known.decompose,
   };
+}
+
+/** The 400 of a conversation too long for the context (no room left for an answer). */
+export function contextExceeded(contextLength: number, promptTokens: number, messages: number) {
+  return badRequest(
+    `this model's maximum context length is ${contextLength} tokens, and the prompt (${messages} message${messages === 1 ? '' : 's'}) has ${promptTokens} tokens: shorten the conversation so the model can answer`,
+    'messages',
+    'context_length_exceeded',
+  );
 }
