@@ -229,5 +229,21 @@ export default tseslint.config(
   },
   { files: ['src/server/web/**/*.js'], languageOptions: { globals: globals.browser } },
 
+  // Every deliberate error is a ThreadweaverError (a subclass names the room's failure), so a caller
+  // tells the package's failures from bugs; argument checks may throw TypeError or RangeError.
+  {
+    files: ['src/**/*.ts', 'eval/**/*.ts', 'rl/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ThrowStatement > NewExpression[callee.name='Error']",
+          message: 'throw a ThreadweaverError (or a subclass such as EngineError), not a plain Error',
+        },
+      ],
+      'max-lines-per-function': ['error', { max: 120 }],
+    },
+  },
+
   ...walls,
 );

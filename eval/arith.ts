@@ -6,6 +6,7 @@
  */
 import { TAG } from '../src/format/tags.js';
 import { createRng, type Rng } from '../src/internal/random.js';
+import { ThreadweaverError } from '../src/errors.js';
 
 export type ArithFamily = 'products' | 'single' | 'chain' | 'poly';
 
@@ -83,7 +84,8 @@ function polyText([a, b, c]: PolyCoef): string {
 
 /** `Compute a*b + c*d - e*f.`: `ops` has one entry fewer than `pairs`. */
 export function productsTask(pairs: ReadonlyArray<readonly [number, number]>, ops: readonly ArithOp[]): ArithTask {
-  if (pairs.length < 2 || ops.length !== pairs.length - 1) throw new Error('products: need k >= 2 pairs and k-1 ops');
+  if (pairs.length < 2 || ops.length !== pairs.length - 1)
+    throw new ThreadweaverError('products: need k >= 2 pairs and k-1 ops');
   const expr = pairs.map(([a, b], i) => (i === 0 ? '' : ` ${ops[i - 1]} `) + `${a}*${b}`).join('');
   const subs = pairs.map(([a, b]) => {
     const m = mulSteps(a, b);
@@ -133,7 +135,7 @@ export function chainTask(a: number, b: number, c: number, d: number): ArithTask
 
 /** `Let f(x) = ax^2 + bx + c. Compute f(x1) + f(x2) ...` */
 export function polyTask(coef: PolyCoef, xs: readonly number[]): ArithTask {
-  if (xs.length < 2) throw new Error('poly: need at least two evaluations');
+  if (xs.length < 2) throw new ThreadweaverError('poly: need at least two evaluations');
   const subs = xs.map((x) => {
     const e = polyEvalSteps(coef, x);
     return { goal: `Compute f(${x}).`, lines: e.lines, value: e.value };

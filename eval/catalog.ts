@@ -4,6 +4,7 @@
  * `threadweaver data fetch` downloads from here; `--dataset NAME` reads the converted file.
  */
 import { extractBoxedAll } from '../src/math/extract.js';
+import { DatasetError } from './dataset.js';
 
 /** One file of a hub dataset repository. */
 export interface HubFile {
@@ -59,7 +60,7 @@ export function text(row: SourceRow, ...names: string[]): string {
     if (typeof v === 'number' && Number.isFinite(v)) return String(v); // 27.0 is written 27
   }
   const present = Object.keys(row).join(', ') || 'none';
-  throw new Error(`no ${names.map((n) => `"${n}"`).join(' or ')} field (fields: ${present})`);
+  throw new DatasetError(`no ${names.map((n) => `"${n}"`).join(' or ')} field (fields: ${present})`);
 }
 
 /** Fields kept as extra metadata: the named ones that are present, made JSON-safe. */
@@ -206,7 +207,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
       'id ← olympiadbench-<id>, problem ← question (after context, if any), answer ← final_answer joined by ", " with unescaped $ removed; subfield, answer_type, unit kept',
     convert: (r, i) => {
       const finals = Array.isArray(r.final_answer) ? r.final_answer.map(String) : [text(r, 'final_answer')];
-      if (!finals.length) throw new Error('final_answer is empty');
+      if (!finals.length) throw new DatasetError('final_answer is empty');
       const answer = finals.map((a) => a.replace(/(?<!\\)\$/g, '').trim()).join(', ');
       const context = typeof r.context === 'string' && r.context.trim() ? `${r.context.trim()}\n\n` : '';
       const id = r.id === undefined || r.id === null ? String(i) : text(r, 'id');
@@ -238,7 +239,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     convert: (r, i) => {
       const full = text(r, 'answer');
       const cut = full.lastIndexOf('####');
-      if (cut < 0) throw new Error('answer has no "####" line');
+      if (cut < 0) throw new DatasetError('answer has no "####" line');
       return {
         id: `gsm8k-${i}`,
         problem: text(r, 'question'),

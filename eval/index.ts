@@ -1,133 +1,27 @@
-/** The eval harness: datasets, the arith generator, results file, metrics, reports, runner. */
+/**
+ * The eval harness, as eval/README.md's "Library" section lists it: datasets, the run and its
+ * solver, the rows, the summary and report, comparisons, uncertainty.
+ */
+export { loadDataset, DatasetError, type Problem, type Dataset, type DatasetSpec } from './dataset.js';
+export { BENCHMARKS, type Benchmark } from './catalog.js';
+export { fetchBenchmark, FetchError, type FetchOptions, type FetchResult } from './fetch.js';
+export { generateArith, sampleArith, type ArithTask } from './arith.js';
+export { runEval, RESULTS_FILE, type RunEvalOptions, type RunEvalResult } from './runner.js';
+export type { EvalSolveFn, EvalSolveOptions, EvalSolveResult, EvalSolveMetrics } from './runner.js';
 export {
-  loadDataset,
-  parseProblems,
-  dataFolders,
-  defaultDataDir,
-  defaultCacheDir,
-  DatasetError,
-  ARITH_DEFAULT_SEED,
-  ARITH_DEFAULT_COUNT,
-  BENCHMARK_FILES,
-  type Problem,
-  type Dataset,
-  type DatasetSpec,
-  type DatasetSource,
-} from './dataset.js';
-export { BENCHMARKS, benchmark, type Benchmark, type HubFile } from './catalog.js';
-export {
-  fetchBenchmark,
-  fetchable,
-  hubEndpoint,
-  fileUrl,
-  DEFAULT_ENDPOINT,
-  FetchError,
-  type FetchOptions,
-  type FetchResult,
-} from './fetch.js';
-export {
-  generateArith,
-  sampleArith,
-  parseArithProblem,
-  renderArith,
-  type ArithTask,
-  type ArithFamily,
-  type ArithOp,
-  type ArithSubGoal,
-  type ArithRendering,
-} from './arith.js';
-export {
-  openResults,
-  parseResultLine,
-  resultKey,
-  resultRow,
-  resultRowSchema,
-  ResultsError,
-  MODES,
-  type Mode,
-  type ResultRow,
-  type ResultKey,
-  type ResultsStore,
-  type GradedSample,
-} from './results.js';
-export {
-  passAtK,
-  majorityCorrect,
-  byProblem,
-  summarizeMode,
-  summarizeSpeedup,
-  summarizeGroup,
-  summarizeDataset,
-  problemSpeedups,
-  speedupBetween,
-  type SampleRow,
-  type ModeSummary,
-  type SpeedupSummary,
-  type GroupSummary,
-  type DatasetSummary,
-  type SummaryOptions,
-  type ProblemSpeedup,
-  type SpeedupSides,
-} from './metrics.js';
-export {
-  SUMMARY_FILE,
-  summarizeRun,
-  readSummary,
-  runSummarySchema,
-  type RunConfig,
-  type RunSummary,
-} from './summary.js';
-export {
-  REPORT_FILE,
-  CHARTS_DIR,
-  writeReport,
-  renderReport,
-  summaryTable,
-  uncertaintyNote,
-  datasetCharts,
-  accuracyByLatency,
-  type Chart,
-} from './report.js';
-export { compareRuns, compareRunFolders, compareWarnings } from './compare.js';
-export { formatProgress, type EvalProgress } from './progress.js';
-export {
-  runEval,
-  RESULTS_FILE,
-  type RunEvalOptions,
-  type RunEvalResult,
-  type EvalSolveFn,
-  type EvalSolveOptions,
-  type EvalSolveResult,
-  type EvalSolveMetrics,
-} from './runner.js';
-export { sampleSettingsSchema, type SampleSettings } from './settings.js';
-export {
-  differingSettings,
-  describeDifferences,
-  settingLabel,
-  SettingsMismatchError,
-  type SettingDifference,
-} from '../src/batch/setting-differences.js';
-export {
-  runProvenance,
-  datasetProvenance,
-  provenanceSchema,
-  type Provenance,
-  type DatasetProvenance,
-  type ProvenanceInput,
-} from './provenance.js';
-export {
-  bootstrap,
-  percentileInterval,
-  standardError,
-  quantile,
-  pooledAccuracy,
-  accuracyUncertainty,
-  intervalOver,
-  DEFAULT_RESAMPLES,
-  CONFIDENCE,
-  type BootstrapOptions,
-  type Interval,
-  type ProblemScore,
-  type AccuracyUncertainty,
-} from './uncertainty.js';
+  engineSolver,
+  type SampleSolver,
+  type SampleRequest,
+  type SampleOutcome,
+  type SampleMetrics,
+} from '../src/batch/solver.js';
+export type { EvalProgress } from './progress.js';
+export { openResults, ResultsError, MODES, type Mode, type ResultRow, type ResultsStore } from './results.js';
+export type { SampleSettings } from './settings.js';
+export { SettingsMismatchError, type SettingDifference } from '../src/batch/setting-differences.js';
+export { passAtK, type ModeSummary, type SpeedupSummary, type DatasetSummary } from './metrics.js';
+export { SUMMARY_FILE, summarizeRun, readSummary, type RunConfig, type RunSummary } from './summary.js';
+export type { Provenance } from './provenance.js';
+export { REPORT_FILE, CHARTS_DIR, writeReport, renderReport, summaryTable } from './report.js';
+export { compareRuns, compareRunFolders } from './compare.js';
+export { accuracyUncertainty, type Interval, type AccuracyUncertainty, type BootstrapOptions } from './uncertainty.js';

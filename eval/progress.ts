@@ -1,8 +1,8 @@
 /**
  * What the eval progress line says: a bar with done/total, accuracy so far per mode, the
- * token-latency speedup so far, elapsed time and ETA (written by src/progress.ts's progressLine).
+ * token-latency speedup so far, elapsed time and ETA (drawn by src/batch/progress.ts's progressBar).
  */
-import { etaMs, formatBar, formatTiming } from '../src/batch/progress.js';
+import { formatProgressBar } from '../src/batch/progress.js';
 import type { Mode } from './results.js';
 
 export interface EvalProgress {
@@ -22,16 +22,24 @@ export interface EvalProgress {
   last?: { dataset: string; problemId: string; sample: number; mode: Mode; correct: boolean };
 }
 
-export function formatProgress(p: EvalProgress, width = 24): string {
-  const frac = p.total ? p.done / p.total : 1;
+/** The figures after the bar: accuracy per mode so far, then the speedup or the parallel width. */
+export function progressNotes(p: EvalProgress): string[] {
   const acc = (['parallel', 'sequential'] as const)
     .filter((m) => p.accuracy[m] !== null)
     .map((m) => `${m === 'parallel' ? 'par' : 'seq'} ${(p.accuracy[m]! * 100).toFixed(1)}%`)
     .join(' ');
-  const parts = [`${formatBar(p.done, p.total, width)} ${(frac * 100).toFixed(0)}%`];
-  if (acc) parts.push(`acc ${acc}`);
-  if (p.speedup !== null) parts.push(`speedup ${p.speedup.toFixed(2)}×`);
-  if (p.parallelWidth != null) parts.push(`width T/L ${p.parallelWidth.toFixed(2)}×`);
-  parts.push(formatTiming(p.elapsedMs, etaMs(p.done - p.resumed, p.total - p.done, p.elapsedMs)));
-  return parts.join(' | ');
+  const notes: string[] = [];
+  if (acc) notes.push(`acc ${acc}`);
+  if (p.speedup !== null) notes.push(`speedup ${p.speedup.toFixed(2)}×`);
+  if (p.parallelWidth != null) notes.push(`width T/L ${p.parallelWidth.toFixed(2)}×`);
+  return notes;
+}
+
+/** The whole eval progress line (as the runner's progress bar draws it). */
+export function formatProgress(p: EvalProgress, width = 24): string {
+  return formatProgressBar('', p.done, p.total, progressNotes(p), p.elapsedMs, {
+    width,
+    resumed: p.resumed,
+    percent: true,
+  });
 }

@@ -20,64 +20,28 @@ import {
   SettingsMismatchError,
   type SettingDifference,
 } from '../src/batch/setting-differences.js';
-import { formatProgress, type EvalProgress } from './progress.js';
-import { progressLine, type ProgressStream } from '../src/batch/progress.js';
+import { progressNotes, type EvalProgress } from './progress.js';
+import { progressBar, type ProgressStream } from '../src/batch/progress.js';
 import { writeReport } from './report.js';
-import { runJobs } from '../src/batch/job-pool.js';
+import { runSampleLoop, type StoredMismatch } from '../src/batch/sample-run.js';
+import type { SampleMetrics, SampleOutcome, SampleRequest, SampleSolver } from '../src/batch/solver.js';
 import { openResults, resultKey, resultRow, type Mode, type ResultRow } from './results.js';
 import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './summary.js';
 import { DEFAULT_PRESET, type ResolvedPreset } from '../src/solve/preset.js';
+import { ResultsError } from './results.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 
-export interface EvalSolveOptions {
-  mode: Mode;
-  seed: number;
-  temperature: number;
-  topP: number;
-  /** How the solver must extract the final answer from its text. */
-  extract: ExtractPolicy;
-  /** The response budget (undefined: the engine's context length). */
-  maxTokens?: number | undefined;
-  /** How the problem is put to the model (undefined: the solver's default). */
-  promptStyle?: PromptStyle | undefined;
-  /** The whole prompt format (undefined: the solver's default); `promptStyle` is its style. */
-  prompt?: Partial<PromptFormat> | undefined;
-  /** The trajectory format, as spec text (undefined: the solver's default). */
-  format?: string | undefined;
-  signal?: AbortSignal | undefined;
-  /** Which sample this is (for logging; solvers need not read it). */
-  dataset: string;
-  problemId: string;
-  sample: number;
-}
-
-export interface EvalSolveMetrics {
-  totalTokens: number;
-  criticalPathTokens: number;
-  acceleration: number;
-  parallelBlocks: number;
-  threads: number;
-  wallMs: number;
-  /** Prompt tokens, when the solver counts them. */
-  promptTokens?: number;
-  /** The prompt's prefill time, when the engine reports it. */
-  prefillMs?: number | null;
-}
-
-export interface EvalSolveResult {
-  /** The extracted final answer, or null when the trajectory has none. */
-  answer: string | null;
-  /** The full trajectory text. */
-  text: string;
-  /** Whether the trajectory passed the strict format check. */
-  formatValid: boolean;
-  metrics: EvalSolveMetrics;
-}
-
-export type EvalSolveFn = (problem: string, options: EvalSolveOptions) => Promise<EvalSolveResult>;
+/** One sample as the eval runner asks its solver for it (the batch runs' SampleRequest). */
+export type EvalSolveOptions = SampleRequest;
+/** The figures of a solved sample the runner stores. */
+export type EvalSolveMetrics = SampleMetrics;
+/** What the runner needs back from a sample. */
+export type EvalSolveResult = SampleOutcome;
+/** Solves one sample: `engineSolver(engine)` (src/batch/solver.ts) runs solve() on an engine. */
+export type EvalSolveFn = SampleSolver;
 
 export interface RunEvalOptions {
   /** Loaded datasets (see loadDataset). Problem ids must be unique within each. */
@@ -249,7 +213,7 @@ function rowDifferences(
   if (r.settings !== undefined) {
     const parsed = sampleSettingsSchema.safeParse(r.settings);
     if (!parsed.success)
-      throw new Error(
+      throw new ResultsError(
         `${file}: ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode}) has a malformed settings record: ${parsed.error.issues[0]!.message}`,
       );
     stored = parsed.data;
@@ -282,6 +246,69 @@ function rowDifferences(
   );
 }
 
+/** The error for a resume whose stored rows were made with other settings: every setting that differs. */
+function settingsMismatch(file: string, found: StoredMismatch<Job, ResultRow>[]): SettingsMismatchError {
+  const differences = new Map<string, SettingDifference & { sample: string }>();
+  for (const { job: j, differences: diffs } of found)
+    for (const d of diffs)
+      if (!differences.has(d.setting)) differences.set(d.setting, { ...d, sample: describeJob(j) });
+  const list = [...differences.values()];
+  const n = found.length;
+  return new SettingsMismatchError(
+    `${file}: ${n} stored sample${n === 1 ? ' was' : 's were'} made with other settings: ` +
+      `${describeDifferences(list)} (first seen in ${list[0]!.sample}). ` +
+      `Use another --out folder, or rerun with the same settings to resume.`,
+    list,
+  );
+}
+
+const describeJob = (j: Job): string => `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})`;
+
+/** The stored row of one solved and graded sample. */
+async function solveJob(j: Job, o: RunEvalOptions, run: RunFacts): Promise<ResultRow | undefined> {
+  const result = await o.solve(j.problem.problem, {
+    mode: j.mode,
+    seed: j.seed,
+    temperature: o.temperature,
+    topP: o.topP,
+    extract: run.extract,
+    maxTokens: o.maxTokens,
+    promptStyle: o.promptStyle,
+    prompt: o.prompt,
+    format: o.format,
+    signal: o.signal,
+    dataset: j.dataset,
+    problemId: j.problem.id,
+    sample: j.sample,
+  });
+  if (o.signal?.aborted) return undefined; // a solve cut short by the abort is not a result
+  const verdict = await o.grade(result.answer, j.problem.answer);
+  return {
+    ...resultRow({
+      ...j,
+      temperature: o.temperature,
+      topP: o.topP,
+      answer: result.answer,
+      extract: run.extract,
+      formatValid: result.formatValid,
+      metrics: result.metrics,
+      verdict,
+    }),
+    ...(o.preset ? { preset: run.preset } : {}),
+    ...(result.metrics.promptTokens !== undefined ? { promptTokens: result.metrics.promptTokens } : {}),
+    ...(result.metrics.prefillMs != null ? { prefillMs: result.metrics.prefillMs } : {}),
+    settings: run.settings,
+    ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
+  };
+}
+
+/** What every sample of one run shares. */
+interface RunFacts {
+  extract: ExtractPolicy;
+  preset: string;
+  settings: SampleSettings;
+}
+
 /**
  * Run an evaluation into `out`. Resumes from `out/results.jsonl`: samples already stored are
  * skipped; if any was made with other settings, nothing runs and a SettingsMismatchError names
@@ -294,46 +321,19 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const resultsPath = path.join(o.out, RESULTS_FILE);
   const store = await openResults(resultsPath);
   const jobs = planJobs(o);
-  const extract = o.extract ?? 'boxed';
-
-  const settings = sampleSettings(o);
-  const planned = new Map(jobs.map((j) => [resultKey(keyOf(j)), j]));
-  const preset = o.preset?.name ?? DEFAULT_PRESET;
+  const run: RunFacts = {
+    extract: o.extract ?? 'boxed',
+    preset: o.preset?.name ?? DEFAULT_PRESET,
+    settings: sampleSettings(o),
+  };
   const counts = tally();
-  let resumed = 0;
-  // Every setting in which some stored sample differs from this run (the first such sample's values).
-  const differences = new Map<string, SettingDifference & { sample: string }>();
-  let mismatched = 0;
-  try {
-    for (const r of store.rows()) {
-      const j = planned.get(resultKey(r));
-      if (!j) continue;
-      const diffs = rowDifferences(r, j, o, { extract, preset, settings }, resultsPath);
-      for (const d of diffs)
-        if (!differences.has(d.setting))
-          differences.set(d.setting, { ...d, sample: `${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})` });
-      if (diffs.length) mismatched++;
-      counts.add(r);
-      resumed++;
-    }
-    if (differences.size) {
-      const list = [...differences.values()];
-      throw new SettingsMismatchError(
-        `${resultsPath}: ${mismatched} stored sample${mismatched === 1 ? ' was' : 's were'} made with other settings: ` +
-          `${describeDifferences(list)} (first seen in ${list[0]!.sample}). ` +
-          `Use another --out folder, or rerun with the same settings to resume.`,
-        list,
-      );
-    }
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  const todo = jobs.filter((j) => !store.has(keyOf(j)));
-
   const started = Date.now();
-  const line = progressLine(o.progress ?? process.stderr, o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)));
-  let done = resumed;
+  const bar = progressBar('', jobs.length, o.progress ?? process.stderr, {
+    every: o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)),
+    percent: true,
+  });
+  let done = 0;
+  let resumed = 0;
   const report = (last?: EvalProgress['last']): void => {
     const p: EvalProgress = {
       done,
@@ -344,75 +344,65 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       elapsedMs: Date.now() - started,
       ...(last ? { last } : {}),
     };
-    line.update(formatProgress(p), p.done, p.total);
+    bar.update(p.done, progressNotes(p));
     o.onProgress?.(p);
   };
-  report();
 
-  let ran = 0;
-
-  const runJob = async (j: Job): Promise<void> => {
-    const result = await o.solve(j.problem.problem, {
-      mode: j.mode,
-      seed: j.seed,
-      temperature: o.temperature,
-      topP: o.topP,
-      extract,
-      maxTokens: o.maxTokens,
-      promptStyle: o.promptStyle,
-      prompt: o.prompt,
-      format: o.format,
-      signal: o.signal,
-      dataset: j.dataset,
-      problemId: j.problem.id,
-      sample: j.sample,
-    });
-    if (o.signal?.aborted) return; // a solve cut short by the abort is not a result
-    const verdict = await o.grade(result.answer, j.problem.answer);
-    const row: ResultRow = {
-      ...resultRow({
-        ...j,
-        temperature: o.temperature,
-        topP: o.topP,
-        answer: result.answer,
-        extract,
-        formatValid: result.formatValid,
-        metrics: result.metrics,
-        verdict,
-      }),
-      ...(o.preset ? { preset } : {}),
-      ...(result.metrics.promptTokens !== undefined ? { promptTokens: result.metrics.promptTokens } : {}),
-      ...(result.metrics.prefillMs != null ? { prefillMs: result.metrics.prefillMs } : {}),
-      settings,
-      ...(o.keepText === false ? {} : { problem: j.problem.problem, text: result.text }),
-    };
-    await store.append(row);
-    counts.add(row);
-    done++;
-    ran++;
-    report({ dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode, correct: row.correct });
-  };
-
-  let failure: Error | undefined;
-  try {
-    failure = await runJobs(todo, o.concurrency, runJob, {
-      signal: o.signal,
-      describe: (j) => `eval stopped at ${j.dataset}/${j.problem.id} sample ${j.sample} (${j.mode})`,
-    });
-  } finally {
-    line.finish();
-    await store.close();
-  }
+  const loop = await runSampleLoop<Job, ResultRow>({
+    jobs,
+    jobKey: (j) => resultKey(keyOf(j)),
+    rowKey: resultKey,
+    stores: [store],
+    differences: (r, j, file) => rowDifferences(r, j, o, run, file),
+    mismatch: (found) => settingsMismatch(resultsPath, found),
+    close: () => store.close(),
+    start: async (stored) => {
+      for (const r of stored.values()) counts.add(r);
+      done = resumed = stored.size;
+      report();
+    },
+    run: async (j) => {
+      const row = await solveJob(j, o, run);
+      if (!row) return false;
+      await store.append(row);
+      counts.add(row);
+      done++;
+      report({ dataset: j.dataset, problemId: j.problem.id, sample: j.sample, mode: j.mode, correct: row.correct });
+      return true;
+    },
+    concurrency: o.concurrency,
+    signal: o.signal,
+    describe: (j) => `eval stopped at ${describeJob(j)}`,
+    progress: bar,
+  });
 
   // Summarize exactly this run's plan: rows of other datasets, modes or larger k in the file are left out.
+  const planned = new Set(jobs.map((j) => resultKey(keyOf(j))));
   const rows = store.rows().filter((r) => planned.has(resultKey(r)));
+  const written = await writeRunFiles(o, rows, run);
+  if (loop.failure) throw loop.failure;
+  return {
+    summary: written.summary,
+    files: { results: resultsPath, ...written.files },
+    ran: loop.ran,
+    resumed: loop.resumed.size,
+    aborted: loop.aborted,
+  };
+}
+
+/** summary.json, report.md and the charts of the run's rows. */
+async function writeRunFiles(
+  o: RunEvalOptions,
+  rows: ResultRow[],
+  run: RunFacts,
+): Promise<{ summary: RunSummary; files: Omit<RunEvalResult['files'], 'results'> }> {
   const provenance = runProvenance({
-    settings,
+    settings: run.settings,
     engine: o.engine,
     temperature: o.temperature,
     topP: o.topP,
     seedBase: o.seedBase,
-    extract,
+    extract: run.extract,
     k: o.k,
     preset: o.preset,
     datasets: o.datasets,
@@ -425,7 +415,7 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
       temperature: o.temperature,
       topP: o.topP,
       seedBase: o.seedBase,
-      extract,
+      extract: run.extract,
       ...(o.preset ? { preset: o.preset } : {}),
     },
     o.datasets.map((d) => d.name),
@@ -434,12 +424,5 @@ export async function runEval(o: RunEvalOptions): Promise<RunEvalResult> {
   const summaryPath = path.join(o.out, SUMMARY_FILE);
   await writeFileAtomic(summaryPath, jsonText(summary));
   const written = await writeReport(o.out, summary, rows);
-  if (failure) throw failure;
-  return {
-    summary,
-    files: { results: resultsPath, summary: summaryPath, report: written.report, charts: written.charts },
-    ran,
-    resumed,
-    aborted: o.signal?.aborted === true,
-  };
+  return { summary, files: { summary: summaryPath, report: written.report, charts: written.charts } };
 }

@@ -11,6 +11,7 @@ import { CONFIDENCE, DEFAULT_RESAMPLES } from './uncertainty.js';
 import { extractPolicySchema, type Mode } from './results.js';
 import type { ExtractPolicy } from '../src/math/extract.js';
 import type { ResolvedPreset } from '../src/solve/preset.js';
+import { ThreadweaverError } from '../src/errors.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -132,14 +133,14 @@ export async function readSummary(run: string): Promise<RunSummary> {
   try {
     if ((await stat(run)).isDirectory()) file = path.join(run, SUMMARY_FILE);
   } catch {
-    throw new Error(`${run}: no such run folder or summary file`);
+    throw new ThreadweaverError(`${run}: no such run folder or summary file`);
   }
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
+    throw new ThreadweaverError(
       code === 'ENOENT' ? `${file}: not found (is ${run} a finished run folder?)` : `${file}: invalid JSON`,
       { cause: err },
     );
@@ -147,7 +148,7 @@ export async function readSummary(run: string): Promise<RunSummary> {
   const parsed = runSummarySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`${file}: not a run summary: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ThreadweaverError(`${file}: not a run summary: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return parsed.data as RunSummary;
 }

@@ -151,7 +151,9 @@ export function histogramSvg(
   const counts = new Array<number>(nBins).fill(0);
   for (const v of values) counts[Math.min(nBins - 1, Math.floor((v - start) / width + 1e-9))]! += 1;
   const x = ticks(start, start + nBins * width, 8);
-  const y = ticks(0, Math.max(...counts), 5);
+  // Headroom over the tallest bar for the markers' labels (one line each), so no bar covers them.
+  const labelBand = markers.length ? markers.length * 15 + 8 : 0;
+  const y = ticks(0, (Math.max(...counts) * PLOT_H) / (PLOT_H - labelBand), 5);
   const { sx, sy, parts } = frame(opts, x, y);
   counts.forEach((c, i) => {
     if (!c) return;

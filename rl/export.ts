@@ -65,7 +65,7 @@ export function sftCompletion(row: RolloutRow, tokenizer: Pick<Tokenizer, 'decod
 export function trieExportRow(row: RolloutRow, tokenizer: ExportTokenizer): TrieExportRow {
   const promptIds = tokenizer.encode(row.prompt);
   if (promptIds.length !== row.promptIds.length || promptIds.some((id, i) => id !== row.promptIds[i])) {
-    throw new Error(
+    throw new RolloutFileError(
       'this tokenizer encodes the prompt differently from the rollout (pass the rollout model as --model)',
     );
   }
@@ -76,7 +76,7 @@ export function trieExportRow(row: RolloutRow, tokenizer: ExportTokenizer): Trie
 export function rlExportRows(row: RolloutRow): RlExportRow[] {
   const advantage = row.advantage;
   if (advantage === undefined) {
-    throw new Error(
+    throw new RolloutFileError(
       'the row has no advantage (its group was not complete): export the final rollouts file, not the pending one',
     );
   }
@@ -124,7 +124,7 @@ export function exportRows(row: RolloutRow, format: ExportFormat, tokenizer?: Ex
     case 'sft':
       return [sftExportRow(row)];
     case 'trie':
-      if (!tokenizer) throw new Error('the trie export needs a tokenizer');
+      if (!tokenizer) throw new RolloutFileError('the trie export needs a tokenizer');
       return [trieExportRow(row, tokenizer)];
     case 'rl':
       return rlExportRows(row);
@@ -136,7 +136,7 @@ export function exportRows(row: RolloutRow, format: ExportFormat, tokenizer?: Ex
  * and leaves no output (it is written beside `out` and renamed at the end).
  */
 export async function exportRollouts(o: ExportOptions): Promise<ExportResult> {
-  if (o.format === 'trie' && !o.tokenizer) throw new Error('the trie export needs a tokenizer');
+  if (o.format === 'trie' && !o.tokenizer) throw new RolloutFileError('the trie export needs a tokenizer');
   return writeAtomically(o.out, async (out) => {
     const result: ExportResult = { read: 0, exported: 0, rows: 0 };
     for await (const { row, line } of readRolloutLines(o.input, o.signal)) {

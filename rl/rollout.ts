@@ -12,7 +12,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Problem } from '../eval/dataset.js';
-import { runJobs } from '../src/batch/job-pool.js';
+import { runSampleLoop } from '../src/batch/sample-run.js';
+import { engineSolver, type SampleRequest, type SampleSolver } from '../src/batch/solver.js';
 import { progressBar, type ProgressStream } from '../src/batch/progress.js';
 import { deriveSeed } from '../src/internal/random.js';
 import { GREEDY_BELOW } from '../src/engine/sampling.js';
@@ -26,9 +27,8 @@ import { resultKey, resultRow, type Mode, type ResultKey } from '../eval/results
 import { openJsonlStore, type JsonlStore } from '../src/batch/jsonl-store.js';
 import type { Engine } from '../src/engine/types.js';
 import { gradeAnswer, type GradeFn, type GradeResult } from '../src/math/grade.js';
-import { promptFormat, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
+import { promptFormat, withStyle, type PromptFormat, type PromptStyle } from '../src/orchestrator/prompt.js';
 import { DEFAULT_PRESET } from '../src/solve/preset.js';
-import { solve } from '../src/solve/solve.js';
 import { type SolveResult } from '../src/solve/types.js';
 import { embeddedEngine } from '../src/engine/load.js';
 import { computeAdvantages } from './advantage.js';
@@ -43,24 +43,11 @@ import {
 } from './rollout-row.js';
 import { rolloutWarnings, summarizeRollouts, type RolloutSummary } from './summary.js';
 
-export interface RolloutSolveOptions {
-  mode: Mode;
-  seed: number;
-  temperature: number;
-  topP: number;
-  maxTokens?: number | undefined;
-  promptStyle: PromptStyle;
-  prompt: PromptFormat;
-  /** The trajectory format (see solve's `format`). */
-  format?: string | undefined;
-  signal?: AbortSignal | undefined;
-  /** Which sample this is (for logging; solvers need not read it). */
-  problemId: string;
-  sample: number;
-}
+/** One trajectory as the rollout runner asks its solver for it (the batch runs' SampleRequest). */
+export type RolloutSolveOptions = SampleRequest;
 
 /** Produces one trajectory; the default is `solve()` on the run's engine. */
-export type RolloutSolveFn = (problem: string, options: RolloutSolveOptions) => Promise<SolveResult>;
+export type RolloutSolveFn = SampleSolver<SolveResult>;
 
 export interface RolloutProgress {
   /** Trajectories stored (resumed ones included) out of `total`. */
@@ -182,29 +169,34 @@ function mismatches(
   );
 }
 
-/** Run (or resume) rollouts into `out`. A solve or grade error stops the run after storing what finished. */
-export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
-  checkOptions(o);
-  const mode = o.mode ?? 'parallel';
-  const temperature = o.temperature ?? 1;
-  const topP = o.topP ?? 1;
-  const { style, ...prompt } = promptFormat({ ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) });
-  const settings: RolloutSettings = {
-    group: o.group,
-    maxTokens: o.maxTokens ?? null,
-    promptStyle: style,
-    prompt,
-    preset: o.preset ?? DEFAULT_PRESET,
-    reward: rewardConfig(o.rewardConfig),
-    advantage: o.advantage ?? 'mean',
-  };
-  const engine = o.engine ?? (o.solve ? undefined : await embeddedEngine());
-  const eosId = engine?.tokenizer.eosIds[0] ?? null;
-  const solveOne: RolloutSolveFn =
-    o.solve ?? ((problem, { problemId: _id, sample: _sample, ...s }) => solve(problem, { ...s, engine }));
-  const grade: GradeFn = o.grade ?? ((pred, gold) => gradeAnswer(pred, gold));
+/** What every trajectory of one run shares. */
+interface RunFacts {
+  mode: Mode;
+  temperature: number;
+  topP: number;
+  settings: RolloutSettings;
+}
 
-  // The plan: problem by problem, so groups complete (and get final rows) early.
+function runFacts(o: RolloutOptions): RunFacts {
+  const { style, ...prompt } = promptFormat(withStyle(o.prompt, o.promptStyle));
+  return {
+    mode: o.mode ?? 'parallel',
+    temperature: o.temperature ?? 1,
+    topP: o.topP ?? 1,
+    settings: {
+      group: o.group,
+      maxTokens: o.maxTokens ?? null,
+      promptStyle: style,
+      prompt,
+      preset: o.preset ?? DEFAULT_PRESET,
+      reward: rewardConfig(o.rewardConfig),
+      advantage: o.advantage ?? 'mean',
+    },
+  };
+}
+
+/** The plan: problem by problem, so groups complete (and get final rows) early. */
+function planRollouts(o: RolloutOptions, mode: Mode): Job[] {
   const jobs: Job[] = [];
   o.dataset.problems.forEach((problem, index) => {
     for (let sample = 0; sample < o.group; sample++) {
@@ -212,201 +204,239 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       jobs.push({ problem, index, sample, seed: deriveSeed(o.seedBase ?? 0, index, sample), key });
     }
   });
-  const planned = new Map(jobs.map((j) => [resultKey(j.key), j]));
-  const groups = new Map<string, Job[]>();
-  for (const j of jobs) groups.set(j.problem.id, [...(groups.get(j.problem.id) ?? []), j]);
-  const groupJobs = (problemId: string): Job[] => groups.get(problemId) ?? [];
+  return jobs;
+}
 
-  await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
-  const pendingPath = pendingFile(o.out);
-  const openRollouts = (file: string) =>
-    openJsonlStore<RolloutRow, ResultKey>(file, { parse: parseRolloutLine, key: resultKey, error: RolloutFileError });
-  const final = await openRollouts(o.out);
-  let pending: JsonlStore<RolloutRow, ResultKey>;
+type RolloutStore = JsonlStore<RolloutRow, ResultKey>;
+
+const openRollouts = (file: string): Promise<RolloutStore> =>
+  openJsonlStore<RolloutRow, ResultKey>(file, { parse: parseRolloutLine, key: resultKey, error: RolloutFileError });
+
+/** The final store and the pending one beside it. */
+async function openStores(out: string): Promise<{ final: RolloutStore; pending: RolloutStore }> {
+  await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+  const final = await openRollouts(out);
   try {
-    pending = await openRollouts(pendingPath);
+    return { final, pending: await openRollouts(pendingFile(out)) };
   } catch (err) {
     await final.close();
     throw err;
   }
-  const closeAll = async (): Promise<void> => {
-    await Promise.all([final.close(), pending.close()]);
-  };
+}
 
-  // Known trajectories: final rows first (they carry their advantage), then pending ones.
-  const known = new Map<string, RolloutRow>();
-  const finalRows = new Map<string, RolloutRow>();
-  try {
-    for (const [store, isFinal] of [
-      [final, true],
-      [pending, false],
-    ] as const) {
-      const file = store.path;
-      for (const row of store.rows()) {
-        const key = resultKey(row);
-        const job = planned.get(key);
-        if (!job) continue; // another plan's row: kept in the file, not used here
-        const diff = mismatches(row, job, { temperature, topP, settings });
-        if (diff.length) {
-          throw new SettingsMismatchError(
-            `${file}: ${row.problemId} sample ${row.sample} was made with ${describeDifferences(diff)}. ` +
-              `Use another output file or the same settings.`,
-            diff,
-          );
-        }
-        if (isFinal && !finalRows.has(key)) finalRows.set(key, row);
-        if (!known.has(key)) known.set(key, row);
-      }
+/**
+ * The groups of a run: which trajectories are known (stored anywhere) and which are final, the
+ * running figures, and the final rows of a group once all of its trajectories are known.
+ */
+class Groups {
+  readonly known = new Map<string, RolloutRow>();
+  readonly finalRows = new Map<string, RolloutRow>();
+  private readonly members = new Map<string, Job[]>();
+  done = 0;
+  groupsDone = 0;
+  private correct = 0;
+  private rewardSum = 0;
+  private tokens = 0;
+  private critical = 0;
+
+  constructor(
+    jobs: readonly Job[],
+    private readonly final: RolloutStore,
+    private readonly settings: RolloutSettings,
+    private readonly out: string,
+  ) {
+    for (const j of jobs) this.members.set(j.problem.id, [...(this.members.get(j.problem.id) ?? []), j]);
+    const planned = new Set(jobs.map((j) => resultKey(j.key)));
+    for (const row of final.rows()) {
+      const key = resultKey(row);
+      if (planned.has(key) && !this.finalRows.has(key)) this.finalRows.set(key, row);
     }
-  } catch (err) {
-    await closeAll();
-    throw err;
   }
-  const resumed = known.size;
 
-  // Running figures.
-  let done = resumed;
-  let correct = 0;
-  let rewardSum = 0;
-  let tokens = 0;
-  let critical = 0;
-  const count = (r: RolloutRow): void => {
-    if (r.correct) correct++;
-    rewardSum += r.reward;
-    tokens += r.totalTokens;
-    critical += r.criticalPathTokens;
-  };
-  for (const r of known.values()) count(r);
-  const groupsTotal = o.dataset.problems.length;
-  const isFinalGroup = (problemId: string): boolean => groupJobs(problemId).every((j) => final.has(j.key));
-  let groupsDone = o.dataset.problems.filter((p) => isFinalGroup(p.id)).length;
+  /** A trajectory found stored or just solved. */
+  add(row: RolloutRow): void {
+    this.known.set(resultKey(row), row);
+    this.done++;
+    if (row.correct) this.correct++;
+    this.rewardSum += row.reward;
+    this.tokens += row.totalTokens;
+    this.critical += row.criticalPathTokens;
+  }
 
-  const started = Date.now();
-  const line = progressBar('rollouts', jobs.length, o.progress ?? false, {
-    every: o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)),
-    resumed,
-  });
-  const percent = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
-  const report = (last?: RolloutProgress['last']): void => {
-    const p: RolloutProgress = {
-      done,
-      total: jobs.length,
-      resumed,
-      groupsDone,
-      groupsTotal,
-      accuracy: done ? correct / done : null,
-      meanReward: done ? rewardSum / done : null,
-      elapsedMs: Date.now() - started,
-      ...(last ? { last } : {}),
-    };
-    const notes = [
-      `acc ${percent(p.accuracy)}`,
-      `reward ${p.meanReward === null ? '–' : p.meanReward.toFixed(3)}`,
-      `groups ${groupsDone}/${groupsTotal}`,
-    ];
-    if (critical > 0) notes.push(`width T/L ${(tokens / critical).toFixed(2)}×`);
-    line.update(done, notes);
-    o.onProgress?.(p);
-  };
+  isFinal(problemId: string): boolean {
+    return (this.members.get(problemId) ?? []).every((j) => this.final.has(j.key));
+  }
 
   /** Write the final rows of a complete group (those not yet written). */
-  const finalize = async (problemId: string): Promise<void> => {
-    const members = groupJobs(problemId).map((j) => known.get(resultKey(j.key)));
-    if (members.some((r) => r === undefined)) return;
-    const rows = members as RolloutRow[];
-    const advantages = computeAdvantages(rows, { normalize: settings.advantage });
-    for (const [i, row] of rows.entries()) {
+  async finalize(problemId: string): Promise<void> {
+    const rows = (this.members.get(problemId) ?? []).map((j) => this.known.get(resultKey(j.key)));
+    if (rows.some((r) => r === undefined)) return;
+    const group = rows as RolloutRow[];
+    const advantages = computeAdvantages(group, { normalize: this.settings.advantage });
+    for (const [i, row] of group.entries()) {
       const key = resultKey(row);
-      const stored = finalRows.get(key);
+      const stored = this.finalRows.get(key);
       if (stored) {
         // Only possible if the pending file was edited: the group's rows would disagree.
         if (stored.advantage === undefined || Math.abs(stored.advantage - advantages[i]!) > 1e-9) {
-          throw new Error(
-            `${o.out}: ${row.problemId} sample ${row.sample} has advantage ${stored.advantage}, its group now gives ${advantages[i]}`,
+          throw new RolloutFileError(
+            `${this.out}: ${row.problemId} sample ${row.sample} has advantage ${stored.advantage}, its group now gives ${advantages[i]}`,
           );
         }
         continue;
       }
       const { advantage: _, ...trajectory } = row;
-      const out: RolloutRow = { ...trajectory, advantage: advantages[i]! };
-      await final.append(out);
-      finalRows.set(key, out);
+      const final: RolloutRow = { ...trajectory, advantage: advantages[i]! };
+      await this.final.append(final);
+      this.finalRows.set(key, final);
     }
-    groupsDone++;
+    this.groupsDone++;
+  }
+
+  progress(total: number, resumed: number, groupsTotal: number, elapsedMs: number): RolloutProgress {
+    return {
+      done: this.done,
+      total,
+      resumed,
+      groupsDone: this.groupsDone,
+      groupsTotal,
+      accuracy: this.done ? this.correct / this.done : null,
+      meanReward: this.done ? this.rewardSum / this.done : null,
+      elapsedMs,
+    };
+  }
+
+  /** The progress line's notes. */
+  notes(p: RolloutProgress): string[] {
+    const percent = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
+    const notes = [
+      `acc ${percent(p.accuracy)}`,
+      `reward ${p.meanReward === null ? '–' : p.meanReward.toFixed(3)}`,
+      `groups ${p.groupsDone}/${p.groupsTotal}`,
+    ];
+    if (this.critical > 0) notes.push(`width T/L ${(this.tokens / this.critical).toFixed(2)}×`);
+    return notes;
+  }
+}
+
+/** Run (or resume) rollouts into `out`. A solve or grade error stops the run after storing what finished. */
+export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
+  checkOptions(o);
+  const run = runFacts(o);
+  const engine = o.engine ?? (o.solve ? undefined : await embeddedEngine());
+  const eosId = engine?.tokenizer.eosIds[0] ?? null;
+  const solveOne: RolloutSolveFn = o.solve ?? engineSolver(engine);
+  const grade: GradeFn = o.grade ?? ((pred, gold) => gradeAnswer(pred, gold));
+  const jobs = planRollouts(o, run.mode);
+  const { final, pending } = await openStores(o.out);
+  const groups = new Groups(jobs, final, run.settings, o.out);
+  const groupsTotal = o.dataset.problems.length;
+  const bar = progressBar('rollouts', jobs.length, o.progress ?? false, {
+    every: o.progressEvery ?? Math.max(1, Math.ceil(jobs.length / 20)),
+  });
+  const started = Date.now();
+  let resumed = 0;
+  const report = (last?: RolloutProgress['last']): void => {
+    const p = {
+      ...groups.progress(jobs.length, resumed, groupsTotal, Date.now() - started),
+      ...(last ? { last } : {}),
+    };
+    bar.update(p.done, groups.notes(p));
+    o.onProgress?.(p);
   };
 
-  let failure: Error | undefined;
-  let ran = 0;
-  try {
-    for (const p of o.dataset.problems) if (!isFinalGroup(p.id)) await finalize(p.id);
-  } catch (err) {
-    failure = err as Error;
-  }
-  report();
+  const loop = await runSampleLoop<Job, RolloutRow>({
+    jobs,
+    jobKey: (j) => resultKey(j.key),
+    rowKey: resultKey,
+    // Final rows first (they carry their advantage), then pending ones.
+    stores: [final, pending],
+    differences: (row, job) => mismatches(row, job, run),
+    mismatch: ([first]) =>
+      new SettingsMismatchError(
+        `${first!.file}: ${first!.row.problemId} sample ${first!.row.sample} was made with ${describeDifferences(first!.differences)}. ` +
+          `Use another output file or the same settings.`,
+        first!.differences,
+      ),
+    close: async () => {
+      await Promise.all([final.close(), pending.close()]);
+    },
+    start: async (stored) => {
+      for (const r of stored.values()) groups.add(r);
+      resumed = stored.size;
+      groups.groupsDone = o.dataset.problems.filter((p) => groups.isFinal(p.id)).length;
+      try {
+        for (const p of o.dataset.problems) if (!groups.isFinal(p.id)) await groups.finalize(p.id);
+      } finally {
+        report();
+      }
+    },
+    run: async (j) => {
+      const row = await solveTrajectory(j, o, run, { solveOne, grade, eosId });
+      if (!row) return false;
+      await pending.append(row);
+      groups.add(row);
+      await groups.finalize(j.problem.id);
+      report({ problemId: row.problemId, sample: row.sample, correct: row.correct, reward: row.reward });
+      return true;
+    },
+    concurrency: o.concurrency ?? 1,
+    signal: o.signal,
+    describe: (j) => `rollout stopped at ${j.problem.id} sample ${j.sample}`,
+    progress: bar,
+  });
+  if (loop.failure) throw loop.failure;
 
-  const runJob = async (j: Job): Promise<void> => {
-    const result = await solveOne(j.problem.problem, {
-      mode,
-      seed: j.seed,
-      temperature,
-      topP,
-      maxTokens: o.maxTokens,
-      promptStyle: settings.promptStyle,
-      prompt: { style: settings.promptStyle, ...settings.prompt },
-      format: o.format,
-      signal: o.signal,
-      problemId: j.problem.id,
-      sample: j.sample,
-    });
-    if (o.signal?.aborted) return; // a trajectory cut short by the abort is not a rollout
-    const verdict = await grade(result.answer, j.problem.answer);
-    const row = rolloutRow(j, result, verdict, {
-      mode,
-      temperature,
-      topP,
-      settings,
-      eosId,
-      keepContextIds: o.keepContextIds === true,
-      dataset: o.dataset.name,
-    });
-    await pending.append(row);
-    known.set(resultKey(row), row);
-    count(row);
-    done++;
-    ran++;
-    const last = { problemId: row.problemId, sample: row.sample, correct: row.correct, reward: row.reward };
-    await finalize(j.problem.id);
-    report(last);
-  };
-
-  const todo = jobs.filter((j) => !known.has(resultKey(j.key)));
-  try {
-    failure = await runJobs(todo, o.concurrency ?? 1, runJob, {
-      signal: o.signal,
-      describe: (j) => `rollout stopped at ${j.problem.id} sample ${j.sample}`,
-      failure,
-    });
-  } finally {
-    line.finish();
-    await closeAll();
-  }
-  if (failure) throw failure;
-
+  const planned = new Set(jobs.map((j) => resultKey(j.key)));
   const complete = jobs.every((j) => final.has(j.key));
   // Everything pending is final (this plan's rows and any other's): the pending file is redundant.
-  if (pending.rows().every((r) => final.has(r))) await rm(pendingPath, { force: true });
+  if (pending.rows().every((r) => final.has(r))) await rm(pendingFile(o.out), { force: true });
   const rows = final.rows().filter((r) => planned.has(resultKey(r)));
   const summary = summarizeRollouts(rows);
   return {
     summary,
-    warnings: rolloutWarnings(summary, { temperature }),
+    warnings: rolloutWarnings(summary, { temperature: run.temperature }),
     rows,
     file: o.out,
-    ran,
-    resumed,
-    aborted: o.signal?.aborted === true,
+    ran: loop.ran,
+    resumed: loop.resumed.size,
+    aborted: loop.aborted,
     complete,
   };
+}
+
+/** One trajectory solved, graded and rewarded (no advantage yet); undefined when the abort cut it short. */
+async function solveTrajectory(
+  j: Job,
+  o: RolloutOptions,
+  run: RunFacts,
+  how: { solveOne: RolloutSolveFn; grade: GradeFn; eosId: number | null },
+): Promise<RolloutRow | undefined> {
+  const result = await how.solveOne(j.problem.problem, {
+    mode: run.mode,
+    seed: j.seed,
+    temperature: run.temperature,
+    topP: run.topP,
+    maxTokens: o.maxTokens,
+    promptStyle: run.settings.promptStyle,
+    prompt: { style: run.settings.promptStyle, ...run.settings.prompt },
+    format: o.format,
+    signal: o.signal,
+    dataset: o.dataset.name,
+    problemId: j.problem.id,
+    sample: j.sample,
+  });
+  if (o.signal?.aborted) return undefined; // a trajectory cut short by the abort is not a rollout
+  const verdict = await how.grade(result.answer, j.problem.answer);
+  return rolloutRow(j, result, verdict, {
+    mode: run.mode,
+    temperature: run.temperature,
+    topP: run.topP,
+    settings: run.settings,
+    eosId: how.eosId,
+    keepContextIds: o.keepContextIds === true,
+    dataset: o.dataset.name,
+  });
 }
 
 interface RowContext {

@@ -1,3 +1,4 @@
+import { ThreadweaverError } from '../errors.js';
 /**
  * Run jobs in order with at most `concurrency` in flight. The first failure stops new jobs (those
  * in flight finish) and is returned wrapped with `describe(job)`; a job cut short by the abort
@@ -18,7 +19,9 @@ export async function runJobs<J>(
         await run(job);
       } catch (err) {
         if (options.signal?.aborted || (err instanceof Error && err.name === 'AbortError')) continue;
-        failure ??= new Error(`${options.describe(job)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        failure ??= new ThreadweaverError(`${options.describe(job)}: ${(err as Error)?.message ?? String(err)}`, {
+          cause: err,
+        });
       }
     }
   };

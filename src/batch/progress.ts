@@ -51,7 +51,7 @@ export interface ProgressLine {
  * A progress line on `stream` (none when false). On a TTY it is redrawn in place; elsewhere a
  * line is printed at the first update, every `every` items and at the last.
  */
-export function progressLine(stream: ProgressStream | false, every: number): ProgressLine {
+function progressLine(stream: ProgressStream | false, every: number): ProgressLine {
   const tty = stream !== false && stream.isTTY === true;
   let last: { text: string; done: number } | undefined;
   let printed = -1;
@@ -78,18 +78,32 @@ export function progressLine(stream: ProgressStream | false, every: number): Pro
   };
 }
 
-/** `label [####----] 3/12 | note | note | 6s, ETA 18s`; the ETA is at the pace of the items done after the first `resumed`. */
+/** How a progress bar is drawn. */
+export interface ProgressBarStyle {
+  /** Bar width in characters. Default 24. */
+  width?: number | undefined;
+  /** Items done before this run (the ETA is at the pace of the others). Default 0. */
+  resumed?: number | undefined;
+  /** Show the percentage after the count. Default false. */
+  percent?: boolean | undefined;
+}
+
+/**
+ * `label [####----] 3/12 | note | note | 6s, ETA 18s` (no label when it is empty; `3/12 25%` with
+ * `percent`); the ETA is at the pace of the items done after the first `resumed`.
+ */
 export function formatProgressBar(
   label: string,
   done: number,
   total: number,
   notes: readonly string[],
   elapsedMs: number,
-  width = 24,
-  resumed = 0,
+  style: ProgressBarStyle = {},
 ): string {
+  const { width = 24, resumed = 0, percent = false } = style;
+  const bar = formatBar(done, total, width) + (percent ? ` ${((total ? done / total : 1) * 100).toFixed(0)}%` : '');
   return [
-    `${label} ${formatBar(done, total, width)}`,
+    label ? `${label} ${bar}` : bar,
     ...notes,
     formatTiming(elapsedMs, etaMs(done - resumed, total - done, elapsedMs)),
   ].join(' | ');
@@ -103,22 +117,21 @@ export interface ProgressBar {
   finish(): void;
 }
 
-/** A labelled progress line (formatProgressBar) on `stream`; `resumed` items were done before this run. */
+/**
+ * The progress line of a batch run (formatProgressBar) on `stream`: redrawn in place on a TTY,
+ * elsewhere printed at the first update, every `every` items and at the last.
+ */
 export function progressBar(
   label: string,
   total: number,
   stream: ProgressStream | false,
-  options: { every?: number; resumed?: number } = {},
+  options: ProgressBarStyle & { every?: number | undefined } = {},
 ): ProgressBar {
   const started = Date.now();
   const line = progressLine(stream, options.every ?? Math.max(1, Math.ceil(total / 20)));
   return {
     update: (done, notes) =>
-      line.update(
-        formatProgressBar(label, done, total, notes, Date.now() - started, 24, options.resumed ?? 0),
-        done,
-        total,
-      ),
+      line.update(formatProgressBar(label, done, total, notes, Date.now() - started, options), done, total),
     say: (text) => line.say(text),
     finish: () => line.finish(),
   };

@@ -10,7 +10,8 @@ import {
   type PresetUse,
   type ResolvedPreset,
 } from '../solve/preset.js';
-import { parseFormatSpec } from '../format/dialects.js';
+import { parseFormatSpec, resolveDialect, type FormatSpec } from '../format/dialects.js';
+import type { Dialect } from '../format/dialect.js';
 import { UsageError } from './command.js';
 import { engineFromFlags, type EngineFlags } from './engine-flags.js';
 
@@ -41,6 +42,8 @@ export interface PresetRunFlags extends EngineFlags {
 export interface PresetRun {
   preset: Preset;
   resolved: ResolvedPreset;
+  /** The trajectory format, parsed once from `--format` or the preset: what solve runs. */
+  dialect: Dialect;
 }
 
 /** Load `--preset` (default tiny) and apply the explicit flags over it. */
@@ -56,9 +59,10 @@ export function presetRun(
   } catch (err) {
     throw new UsageError(`--preset: ${(err as Error).message}`);
   }
+  let format: FormatSpec | undefined;
   if (flags.format !== undefined) {
     try {
-      parseFormatSpec(flags.format);
+      format = parseFormatSpec(flags.format);
     } catch (err) {
       throw new UsageError(`--format: ${(err as Error).message}`);
     }
@@ -67,7 +71,7 @@ export function presetRun(
     preset,
     use,
     {
-      format: flags.format,
+      format,
       tokenizer: flags.tokenizer,
       chatTemplate: flags.chatTemplate,
       promptStyle: flags.promptStyle,
@@ -78,7 +82,7 @@ export function presetRun(
     },
     { file: isPresetFile(name) ? name : undefined, samplesPerProblem: options.samplesPerProblem },
   );
-  return { preset, resolved };
+  return { preset, resolved, dialect: resolveDialect(format ?? resolved.settings.format) };
 }
 
 /**
@@ -105,7 +109,7 @@ export async function engineFromPreset(flags: EngineFlags, run: PresetRun): Prom
 
 /** The solve options a preset run sets: trajectory format, prompt format, sampling and response budget. */
 export function presetSolveOptions(run: PresetRun): {
-  format: string;
+  format: Dialect;
   prompt: ResolvedPreset['settings']['prompt'];
   temperature: number;
   topP: number;
@@ -113,7 +117,7 @@ export function presetSolveOptions(run: PresetRun): {
 } {
   const s = run.resolved.settings;
   return {
-    format: s.format,
+    format: run.dialect,
     prompt: s.prompt,
     temperature: s.temperature,
     topP: s.topP,

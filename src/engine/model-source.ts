@@ -10,6 +10,7 @@ export const MODEL_FOLDER_FILES = [
   'special_tokens_map.json',
 ] as const;
 import { packageRoot } from '../internal/package-root.js';
+import { EngineError } from './errors.js';
 
 export { packageRoot };
 
@@ -29,14 +30,14 @@ export function resolveModelSource(model?: string): ModelSource {
   const abs = path.resolve(value);
   if (existsSync(abs)) {
     if (!statSync(abs).isDirectory())
-      throw new Error(`model: ${value} is a file; pass the folder that holds config.json`);
+      throw new EngineError(`model: ${value} is a file; pass the folder that holds config.json`, 'model');
     if (!existsSync(path.join(abs, 'config.json')) && !existsSync(path.join(abs, 'tokenizer.json'))) {
-      throw new Error(`model: ${abs} has neither config.json nor tokenizer.json; is it a model folder?`);
+      throw new EngineError(`model: ${abs} has neither config.json nor tokenizer.json; is it a model folder?`, 'model');
     }
     return { kind: 'local', dir: abs, parent: path.dirname(abs), name: path.basename(abs) };
   }
   const looksLikeHubId = /^[\w.-]+\/[\w.-]+$/.test(value) && !value.startsWith('.');
-  if (!looksLikeHubId) throw new Error(`model: folder not found: ${abs}`);
+  if (!looksLikeHubId) throw new EngineError(`model: folder not found: ${abs}`, 'model');
   return { kind: 'hub', id: value };
 }
 
@@ -76,12 +77,13 @@ export function missingGraph(source: ModelSource, dtype: Dtype): string | undefi
 }
 
 /** A clear message for a hub model that could not be fetched (offline, or not found). */
-export function hubLoadError(id: string, cause: unknown): Error {
+export function hubLoadError(id: string, cause: unknown): EngineError {
   const why = cause instanceof Error ? cause.message : String(cause);
-  return new Error(
+  return new EngineError(
     `model: could not load '${id}' from the Hugging Face hub (${why}). ` +
       `Offline? Download the model once, or point --model at a local folder with config.json, ` +
       `tokenizer.json and onnx/model_quantized.onnx (the bundled model lives in ${bundledModelDir()}).`,
+    'model',
     { cause },
   );
 }

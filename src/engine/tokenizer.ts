@@ -1,6 +1,8 @@
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { transformersJs } from './transformers-js.js';
 import { hubLoadError, type ModelSource } from './model-source.js';
 import type { ChatMessage, ChatTemplateOptions, Tokenizer } from './types.js';
+import { EngineError } from './errors.js';
 
 /** Our Tokenizer over a transformers.js tokenizer; special tokens are always kept when decoding. */
 export class HFTokenizer implements Tokenizer {
@@ -34,7 +36,7 @@ export class HFTokenizer implements Tokenizer {
 
   /** The tokenizer's own chat template (Jinja, from tokenizer_config.json or chat_template.jinja). */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
-    if (!this.inner.chat_template) throw new Error('tokenizer has no chat template');
+    if (!this.inner.chat_template) throw new EngineError('tokenizer has no chat template', 'model');
     // tokenize: false and return_dict: false make the result the rendered string.
     return this.inner.apply_chat_template<false, false, false>(messages as ChatMessage[], {
       ...options.kwargs,
@@ -96,6 +98,7 @@ interface AddedToken {
 
 /** Load a tokenizer from a resolved model source (local folders never touch the network). */
 export async function loadTokenizer(source: ModelSource): Promise<HFTokenizer> {
+  const { AutoTokenizer, env } = await transformersJs();
   if (source.kind === 'local') {
     env.localModelPath = source.parent + '/';
     env.allowLocalModels = true;

@@ -9,6 +9,7 @@ import { multiverse } from './multiverse.js';
 import { npr } from './npr.js';
 import { parallelR1 } from './parallel-r1.js';
 import { threadweaver } from './threadweaver.js';
+import { FormatError } from './errors.js';
 
 /** A format and the settings that differ from its defaults. */
 export interface FormatSpec {
@@ -53,7 +54,8 @@ export function parseFormatSpec(text: string): FormatSpec {
   for (const pair of options.split(',').filter((p) => p.trim())) {
     const [k = '', v = ''] = pair.split('=').map((s) => s.trim());
     const key = KEYS[k];
-    if (!key) throw new Error(`format ${text}: unknown setting '${k}' (settings: ${Object.keys(KEYS).join(', ')})`);
+    if (!key)
+      throw new FormatError(`format ${text}: unknown setting '${k}' (settings: ${Object.keys(KEYS).join(', ')})`);
     const n = Number(v);
     raw[key] = v !== '' && Number.isFinite(n) ? n : v;
   }
@@ -67,12 +69,12 @@ export function checkFormatSpec(value: unknown, shown = JSON.stringify(value)): 
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.');
     const what = field === 'name' ? `must be one of ${DIALECT_NAMES.join(', ')}` : issue.message;
-    throw new Error(`format ${shown}: ${field ? `${field} ` : ''}${what}`);
+    throw new FormatError(`format ${shown}: ${field ? `${field} ` : ''}${what}`);
   }
   const spec = parsed.data as FormatSpec;
   for (const [key, only] of Object.entries(ONLY)) {
     if (spec[key as keyof FormatSpec] !== undefined && spec.name !== only)
-      throw new Error(`format ${shown}: '${key}' applies to ${only} only`);
+      throw new FormatError(`format ${shown}: '${key}' applies to ${only} only`);
   }
   return spec;
 }

@@ -31,6 +31,7 @@ import {
   unclosedViolations,
 } from './element-rules.js';
 import type { Violation } from './validate.js';
+import { FormatError } from './errors.js';
 
 const NAMES = ['Think', 'Parallel', 'Goal', 'Outline', 'Path', 'Conclusion'] as const;
 const tag = (name: string) => `<${name}>`;
@@ -196,7 +197,7 @@ function checkBlock(text: string, p: Element, out: Violation[]): void {
 }
 
 function renderBlock(block: BlockContent): string {
-  if (block.plan === null) throw new Error('multiverse blocks need a plan (outlines)');
+  if (block.plan === null) throw new FormatError('multiverse blocks need a plan (outlines)');
   const outlines = block.plan.map((o, i) => `<Outline>\n${i + 1}: ${o}\n</Outline>\n`).join('');
   const paths = block.threads.map((t, i) => `<Path>\n${i + 1}: ${t}\n</Path>\n`).join('');
   return `<Parallel>\n<Goal>\n${outlines}</Goal>\n${paths}<Conclusion>\n${block.reduce ?? ''}\n</Conclusion>\n</Parallel>`;

@@ -17,6 +17,7 @@ import { labelled, numbersAfter, type BlockContent, type Dialect, type ForkBlock
 import { elementThread, numberingViolations, strayOutside, unclosedViolations } from './element-rules.js';
 import { innerText, scanElements, strayTextAt, type Element } from './elements.js';
 import type { Violation } from './validate.js';
+import { FormatError } from './errors.js';
 
 const NAMES = ['guideline', 'plan', 'step', 'takeaway'] as const;
 const PLAN_RE = /<plan>\s*([0-9]+(?:\.[0-9]+)*)\s*:/g;
@@ -146,7 +147,7 @@ function validate(text: string): Violation[] {
 }
 
 function renderBlock(block: BlockContent): string {
-  if (block.plan === null) throw new Error('npr rounds need a plan');
+  if (block.plan === null) throw new FormatError('npr rounds need a plan');
   const plans = block.plan.map((p, i) => `<plan>${i + 1}: ${p}</plan>\n`).join('');
   const steps = block.threads.map((t, i) => `\n<step>\n${i + 1}: ${t}\n</step>`).join('');
   return `<guideline>\n${plans}</guideline>${steps}\n<takeaway>${block.reduce ?? ''}</takeaway>`;

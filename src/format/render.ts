@@ -1,5 +1,6 @@
 import { TAG, threadHeader } from './tags.js';
 import type { ParallelBlock, TrajectoryTree } from './tree.js';
+import { FormatError } from './errors.js';
 
 /** Render a parsed tree back to text: byte-identical to what was parsed. */
 export function renderTree(tree: TrajectoryTree): string {
@@ -24,7 +25,7 @@ export interface BlockSpec {
  */
 export function formatBlock(spec: BlockSpec): string {
   if (spec.outlines.length !== spec.threads.length) {
-    throw new Error(`formatBlock: ${spec.outlines.length} outlines but ${spec.threads.length} threads`);
+    throw new FormatError(`formatBlock: ${spec.outlines.length} outlines but ${spec.threads.length} threads`);
   }
   const outlines = spec.outlines.map((o, i) => `${TAG.outlineOpen}${i + 1}: ${o}${TAG.outlineClose}\n`).join('');
   const threads = spec.threads

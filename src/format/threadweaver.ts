@@ -13,6 +13,7 @@ import { formatBlock } from './render.js';
 import { ALL_TAGS, MAX_OUTLINES, TAG, threadHeader, threadPrompt } from './tags.js';
 import type { TrajectoryTree } from './tree.js';
 import { validateTrajectory } from './validate.js';
+import { FormatError } from './errors.js';
 
 /** The fork tree of a parsed ThreadWeaver trajectory (tags `<Parallel>`/`</Parallel>` count as sequential text). */
 export function threadweaverForkTree(tree: TrajectoryTree): ForkTree {
@@ -61,7 +62,7 @@ export const threadweaver: Dialect = {
   parse: (text) => threadweaverForkTree(parseTrajectory(text)),
   validate: (text) => validateTrajectory(text),
   renderBlock: (block: BlockContent) => {
-    if (block.plan === null) throw new Error('threadweaver blocks need a plan (outlines)');
+    if (block.plan === null) throw new FormatError('threadweaver blocks need a plan (outlines)');
     return formatBlock({ outlines: block.plan, threads: block.threads });
   },
 };

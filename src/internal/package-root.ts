@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ThreadweaverError } from '../errors.js';
 
 let cached: string | undefined;
 let version: string | undefined;
@@ -20,7 +21,7 @@ export function packageRoot(): string {
       // no (readable) package.json here: keep walking up
     }
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('threadweaver-ts: cannot locate the package folder');
+    if (up === dir) throw new ThreadweaverError('threadweaver-ts: cannot locate the package folder');
     dir = up;
   }
 }

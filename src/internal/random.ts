@@ -1,3 +1,4 @@
+import { ThreadweaverError } from '../errors.js';
 /**
  * The package's one seeded random generator and its one rule for derived seeds. Every stream
  * (a token sampler, a dataset subset, the arith generator, bootstrap resampling) comes from
@@ -70,11 +71,11 @@ export function createRng(seed: number): Rng {
     next,
     int,
     choice: (items) => {
-      if (items.length === 0) throw new Error('choice from an empty list');
+      if (items.length === 0) throw new ThreadweaverError('choice from an empty list');
       return items[int(0, items.length - 1)] as (typeof items)[number];
     },
     sample: (items, k) => {
-      if (k > items.length) throw new Error(`cannot sample ${k} of ${items.length} items`);
+      if (k > items.length) throw new ThreadweaverError(`cannot sample ${k} of ${items.length} items`);
       const pool = [...items];
       const out = [];
       for (let i = 0; i < k; i++) {

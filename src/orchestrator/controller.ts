@@ -63,118 +63,22 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
   async run(problem: string, prompt: string, options: ControllerOptions = {}): Promise<Trajectory> {
     const startMs = Date.now();
-    const d = this.dialect;
-    const tok = this.engine.tokenizer;
     const mode = options.mode ?? 'parallel';
-    const budget = options.maxTokens ?? this.engine.contextLength;
-    const contextLimit = Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength);
-    const maxTransitions = options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS;
-    const promptIds = tok.encode(prompt);
+    const promptIds = this.engine.tokenizer.encode(prompt);
     const b = new TrajectoryBuilder(promptIds, (p) =>
       this.emit('text', { text: p.text, source: p.source, tokens: p.ids.length }),
     );
-    // One cache scope per run: prefixes are reused within this trajectory only.
-    const cacheScope = `run-${++runCounter}`;
-    const sampling = { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope };
-    const seedOf = options.seed === undefined ? undefined : (k: number) => deriveSeed(options.seed!, k);
-    const state = { transitions: 0, blocks: 0, limits: [] as LimitHit[] };
-    const fork: ForkContext = {
-      engine: this.engine,
-      dialect: d,
-      builder: b,
-      emit: this.emit.bind(this),
-      budget,
-      contextLimit,
-      maxTransitions,
-      sampling,
-      seedOf,
-      signal: options.signal,
-      state,
-      limit: (hit) => {
-        state.limits.push(hit);
-        this.emit('limit', hit);
-      },
-    };
-
+    const fork = this.forkContext(b, options);
     let end: TrajectoryEnd | undefined;
     let error: Error | undefined;
     let eos = false;
-    let pending: string[] = [];
-    /** Where the text after the last joined block starts. */
-    let segmentStart = 0;
-
     try {
-      while (!end) {
-        if (options.signal?.aborted) {
-          end = 'abort';
-          break;
-        }
-        if (state.transitions++ >= maxTransitions) {
-          end = 'transitions';
-          break;
-        }
-        const room = contextLimit - b.length;
-        const left = budget - b.generated;
-        if (left <= 0) {
-          end = 'budget';
-          break;
-        }
-        if (room <= 0) {
-          end = 'context';
-          break;
-        }
-
-        if (pending.length === 0) {
-          // Sequential phase.
-          const phaseStart = Date.now();
-          this.emit('phase', { phase: 'sequential' });
-          const prefixLength = b.length;
-          const r = await this.engine.complete({
-            prompt: b.context(),
-            maxTokens: Math.min(left, room),
-            stop: mode === 'parallel' ? [d.forkTrigger] : [],
-            ...sampling,
-            ...(seedOf ? { seed: seedOf(state.transitions) } : {}),
-            ...(options.signal ? { signal: options.signal } : {}),
-            onDelta: (text) => this.emit('delta', { text }),
-          });
-          const call = b.record({ kind: 'sequential' }, prefixLength, [], r);
-          b.append({ source: 'model', text: r.text, ids: r.ids, call: call.index });
-          b.phases.push({ kind: 'sequential', startMs: phaseStart, endMs: Date.now() });
-          if (r.finishReason === 'abort') end = 'abort';
-          else if (r.finishReason === 'eos') {
-            eos = true;
-            end = 'done';
-          } else if (r.finishReason === 'length') end = b.generated >= budget ? 'budget' : 'context';
-          else if (r.ids.length === 0) end = 'done';
-          else if (r.matchedStop === d.forkTrigger) {
-            if (d.limits.maxBlocks !== null && state.blocks >= d.limits.maxBlocks) {
-              fork.limit({
-                kind: 'blocks',
-                message: `block limit ${d.limits.maxBlocks} reached: the model writes on sequentially`,
-              });
-            } else {
-              // The plan is the last one written since the previous block.
-              pending = capPlan(fork, d.plan(b.text.slice(segmentStart)));
-              if (pending.length > 0) this.emit('outlines', { block: state.blocks, numbers: pending });
-            }
-            // No plan: keep decoding sequentially from a context that ends in the trigger.
-          }
-          continue;
-        }
-
-        // Parallel phase: one continuation per plan entry, all from the same context.
-        const numbers = pending;
-        pending = [];
-        end = await runParallelPhase(fork, numbers);
-        if (!end) segmentStart = b.text.length;
-      }
+      ({ end, eos } = await this.decode(fork, mode));
     } catch (err) {
       error = err instanceof Error ? err : new Error(String(err));
       end = 'error';
     }
-
-    this.engine.releaseCache?.(cacheScope);
+    this.engine.releaseCache?.(fork.sampling.cacheScope);
     const trajectory: Trajectory = {
       problem,
       mode,
@@ -188,12 +92,112 @@ export class Controller extends EventEmitter<ControllerEvents> {
       eos,
       finishReason: end ?? 'done',
       ...(error ? { error: error.message } : {}),
-      ...(state.limits.length ? { limits: state.limits } : {}),
+      ...(fork.state.limits.length ? { limits: fork.state.limits } : {}),
       startMs,
       endMs: Date.now(),
     };
     if (error) this.emit('error', { error });
     this.emit('done', { trajectory });
     return trajectory;
+  }
+
+  /** What the phases of one run share: the engine, its limits, sampling, seeds and the run's state. */
+  private forkContext(b: TrajectoryBuilder, options: ControllerOptions): ForkContext {
+    const state = { transitions: 0, blocks: 0, limits: [] as LimitHit[] };
+    const seed = options.seed;
+    return {
+      engine: this.engine,
+      dialect: this.dialect,
+      builder: b,
+      emit: this.emit.bind(this),
+      maxTokens: options.maxTokens ?? this.engine.contextLength,
+      contextLimit: Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength),
+      maxTransitions: options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS,
+      // One cache scope per run: prefixes are reused within this trajectory only.
+      sampling: { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope: `run-${++runCounter}` },
+      seedOf: seed === undefined ? undefined : (k: number) => deriveSeed(seed, k),
+      signal: options.signal,
+      state,
+      limit: (hit) => {
+        state.limits.push(hit);
+        this.emit('limit', hit);
+      },
+    };
+  }
+
+  /** The run's phases, sequential and parallel in turn, until something ends it. */
+  private async decode(
+    fork: ForkContext,
+    mode: 'parallel' | 'sequential',
+  ): Promise<{ end: TrajectoryEnd; eos: boolean }> {
+    const { builder: b, state } = fork;
+    let plan: string[] = [];
+    /** Where the text after the last joined block starts. */
+    let segmentStart = 0;
+    for (;;) {
+      if (fork.signal?.aborted) return { end: 'abort', eos: false };
+      if (state.transitions++ >= fork.maxTransitions) return { end: 'transitions', eos: false };
+      const room = fork.contextLimit - b.length;
+      const left = fork.maxTokens - b.generated;
+      if (left <= 0) return { end: 'budget', eos: false };
+      if (room <= 0) return { end: 'context', eos: false };
+      if (plan.length === 0) {
+        const step = await this.sequentialPhase(fork, mode, Math.min(left, room), segmentStart);
+        if (step.end) return { end: step.end, eos: step.eos };
+        plan = step.plan;
+        continue;
+      }
+      // Parallel phase: one continuation per plan entry, all from the same context.
+      const labels = plan;
+      plan = [];
+      const end = await runParallelPhase(fork, labels);
+      if (end) return { end, eos: false };
+      segmentStart = b.text.length;
+    }
+  }
+
+  /**
+   * One sequential call, up to the fork trigger: how the run ends, or the plan to fork (empty:
+   * keep decoding sequentially, from a context that may end in the trigger).
+   */
+  private async sequentialPhase(
+    fork: ForkContext,
+    mode: 'parallel' | 'sequential',
+    maxTokens: number,
+    segmentStart: number,
+  ): Promise<{ end?: TrajectoryEnd; eos: boolean; plan: string[] }> {
+    const { builder: b, dialect: d, state } = fork;
+    const phaseStart = Date.now();
+    this.emit('phase', { phase: 'sequential' });
+    const prefixLength = b.length;
+    const r = await this.engine.complete({
+      prompt: b.context(),
+      maxTokens,
+      stop: mode === 'parallel' ? [d.forkTrigger] : [],
+      ...fork.sampling,
+      ...(fork.seedOf ? { seed: fork.seedOf(state.transitions) } : {}),
+      ...(fork.signal ? { signal: fork.signal } : {}),
+      onDelta: (text) => this.emit('delta', { text }),
+    });
+    const call = b.record({ kind: 'sequential' }, prefixLength, [], r);
+    b.append({ source: 'model', text: r.text, ids: r.ids, call: call.index });
+    b.phases.push({ kind: 'sequential', startMs: phaseStart, endMs: Date.now() });
+    if (r.finishReason === 'abort') return { end: 'abort', eos: false, plan: [] };
+    if (r.finishReason === 'eos') return { end: 'done', eos: true, plan: [] };
+    if (r.finishReason === 'length')
+      return { end: b.generated >= fork.maxTokens ? 'budget' : 'context', eos: false, plan: [] };
+    if (r.ids.length === 0) return { end: 'done', eos: false, plan: [] };
+    if (r.matchedStop !== d.forkTrigger) return { eos: false, plan: [] };
+    if (d.limits.maxBlocks !== null && state.blocks >= d.limits.maxBlocks) {
+      fork.limit({
+        kind: 'blocks',
+        message: `block limit ${d.limits.maxBlocks} reached: the model writes on sequentially`,
+      });
+      return { eos: false, plan: [] };
+    }
+    // The plan is the last one written since the previous block.
+    const plan = capPlan(fork, d.plan(b.text.slice(segmentStart)));
+    if (plan.length > 0) this.emit('outlines', { block: state.blocks, numbers: plan });
+    return { eos: false, plan };
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { packageRoot } from '../internal/package-root.js';
 import type { ChatMessage, Tokenizer } from '../engine/types.js';
 import type { DialectName } from '../format/dialect.js';
+import { ThreadweaverError } from '../errors.js';
 
 /**
  * How the problem is put to the model:
@@ -24,7 +25,7 @@ export function loadPrompt(name: string, slots: Record<string, string> = {}): st
   }
   return text.replace(/\{\{(\w+)\}\}/g, (m, slot: string) => {
     const value = slots[slot];
-    if (value === undefined) throw new Error(`prompt ${name}: no value for {{${slot}}}`);
+    if (value === undefined) throw new ThreadweaverError(`prompt ${name}: no value for {{${slot}}}`);
     return value;
   });
 }
@@ -108,4 +109,20 @@ export function buildPrompt(
     addGenerationPrompt: true,
     kwargs: f.chatTemplateKwargs,
   });
+}
+
+/**
+ * A prompt format with a style given on its own (a `--prompt-style` flag, solve's `promptStyle`)
+ * over its own style: the one place the two are merged.
+ */
+export function withStyle(format: PromptFormat, style: PromptStyle | undefined): PromptFormat;
+export function withStyle(
+  format: Partial<PromptFormat> | undefined,
+  style: PromptStyle | undefined,
+): Partial<PromptFormat>;
+export function withStyle(
+  format: Partial<PromptFormat> | undefined,
+  style: PromptStyle | undefined,
+): Partial<PromptFormat> {
+  return { ...format, ...(style ? { style } : {}) };
 }

@@ -13,6 +13,7 @@ import { describeIssues, type Exchange } from './ask.js';
 import { hasTag, isBlock, linesBefore, nonEmptyLines, type Draft, type DraftBlock } from './draft.js';
 import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
+import { AnswerFormatError } from '../internal/json-answer.js';
 
 export interface Edit {
   find: string;
@@ -51,7 +52,7 @@ const editsSchema = z.object({ edits: z.array(z.object({ find: z.string(), repla
 export function readEdits(content: string): Edit[] {
   const parsed = editsSchema.safeParse(parseJsonAnswer(content));
   if (!parsed.success)
-    throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
+    throw new AnswerFormatError(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
   return parsed.data.edits;
 }
 

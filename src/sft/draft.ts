@@ -4,6 +4,7 @@
  */
 import { formatBlock } from '../format/render.js';
 import { ALL_TAGS, TAG } from '../format/tags.js';
+import { ThreadweaverError } from '../errors.js';
 
 /** A 1-based, inclusive line range of the reasoning. */
 export type LineRange = readonly [start: number, end: number];
@@ -48,7 +49,7 @@ export function renderBody(draft: Draft, options: { pendingOutlines?: boolean } 
     .map((p) => {
       if (p.kind === 'text') return p.text;
       const outlines = p.outlines ?? (options.pendingOutlines ? p.threads.map(() => OUTLINE_PENDING) : undefined);
-      if (!outlines) throw new Error(`the block at lines ${p.lines[0]}-${p.lines[1]} has no outlines`);
+      if (!outlines) throw new ThreadweaverError(`the block at lines ${p.lines[0]}-${p.lines[1]} has no outlines`);
       return formatBlock({ outlines, threads: p.threads.map((t) => t.text) });
     })
     .join('\n');
@@ -93,7 +94,7 @@ export function hasTag(text: string): boolean {
 /** Turn block `index` back into the plain lines it replaced. */
 export function revertBlock(draft: Draft, index: number): Draft {
   const piece = draft.pieces[index];
-  if (!piece || piece.kind !== 'block') throw new Error(`piece ${index} is not a block`);
+  if (!piece || piece.kind !== 'block') throw new ThreadweaverError(`piece ${index} is not a block`);
   const pieces = [...draft.pieces];
   pieces[index] = { kind: 'text', text: piece.original };
   return { pieces };

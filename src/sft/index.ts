@@ -64,11 +64,4 @@ export {
   type ItemStatus,
 } from './stage1.js';
 export { ContextTooSmallError, promptFit, type PromptFit } from './context-fit.js';
-export {
-  runStage2,
-  controllerSolver,
-  ROLLOUTS_DIR,
-  type Stage2Options,
-  type Stage2Result,
-  type Stage2Stats,
-} from './stage2.js';
+export { runStage2, ROLLOUTS_DIR, type Stage2Options, type Stage2Result, type Stage2Stats } from './stage2.js';

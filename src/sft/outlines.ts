@@ -10,6 +10,7 @@ import { askChecked, describeIssues, type Exchange } from './ask.js';
 import { hasTag, isBlock, linesBefore, revertBlock, type Draft, type DraftBlock } from './draft.js';
 import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
+import { AnswerFormatError } from '../internal/json-answer.js';
 
 export interface BlockOutlines {
   /** Index of the block among the draft's blocks (0-based). */
@@ -32,13 +33,13 @@ const LEADING_NUMBER = /^(?:thread\s*)?\d+\s*(?::|[.)](?=\s))\s*/i;
 export function readOutlines(content: string, count: number): string[] {
   const parsed = outlinesSchema.safeParse(parseJsonAnswer(content));
   if (!parsed.success)
-    throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
+    throw new AnswerFormatError(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
   const outlines = parsed.data.outlines.map((o) => o.replace(/\s+/g, ' ').trim().replace(LEADING_NUMBER, ''));
   if (outlines.length !== count)
-    throw new Error(`${outlines.length} outline(s) for ${count} threads; write exactly ${count}`);
+    throw new AnswerFormatError(`${outlines.length} outline(s) for ${count} threads; write exactly ${count}`);
   outlines.forEach((o, i) => {
-    if (o === '') throw new Error(`outline ${i + 1} is empty`);
-    if (hasTag(o)) throw new Error(`outline ${i + 1} contains a tag; use plain text`);
+    if (o === '') throw new AnswerFormatError(`outline ${i + 1} is empty`);
+    if (hasTag(o)) throw new AnswerFormatError(`outline ${i + 1} contains a tag; use plain text`);
   });
   return outlines;
 }

@@ -1,15 +1,13 @@
 /**
  * SFT stage 2: self-training data. A parallel model solves the problems through the fork/join
- * controller (run by the eval runner, so rollouts are stored as they finish and a rerun resumes);
+ * controller (an eval run, so rollouts are stored as they finish and a rerun resumes);
  * trajectories that pass the strict validator and grade correct are kept once each.
  */
 import path from 'node:path';
-import type { Dataset } from '../../eval/dataset.js';
-import { openResults, type ResultRow } from '../../eval/results.js';
-import { RESULTS_FILE, runEval, type EvalSolveFn } from '../../eval/runner.js';
+import { openResults, ResultsError, RESULTS_FILE, runEval, type Dataset, type ResultRow } from '../../eval/index.js';
+import { engineSolver } from '../batch/solver.js';
 import type { Engine } from '../engine/types.js';
 import { gradeAnswer } from '../math/grade.js';
-import { solve } from '../solve/solve.js';
 import { assessTrajectory, passesFilter, type Assessment } from './assess.js';
 import { writeOptions, writeSftDataset, type SftExample, type SftFiles } from './dataset.js';
 import type { PromptFormat } from '../orchestrator/prompt.js';
@@ -71,24 +69,6 @@ export interface Stage2Result {
 
 export const ROLLOUTS_DIR = 'rollouts';
 
-/** The eval runner's solve function over the fork/join controller on `engine`. */
-export function controllerSolver(engine: Engine, maxTokens?: number, prompt?: Partial<PromptFormat>): EvalSolveFn {
-  return async (problem, s) => {
-    const r = await solve(problem, {
-      engine,
-      prompt,
-      mode: s.mode,
-      seed: s.seed,
-      temperature: s.temperature,
-      topP: s.topP,
-      extract: s.extract,
-      maxTokens,
-      signal: s.signal,
-    });
-    return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
-  };
-}
-
 export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   const samples = o.samples ?? 1;
   const temperature = o.temperature ?? 0;
@@ -103,7 +83,8 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
     topP,
     seedBase: o.seed ?? 0,
     out: rolloutsDir,
-    solve: controllerSolver(o.engine, o.maxTokens, o.prompt),
+    // The budget is the solver's, not a recorded setting of the rollouts' eval run.
+    solve: engineSolver(o.engine, { maxTokens: o.maxTokens }),
     prompt: o.prompt,
     preset: o.preset,
     grade: gradeAnswer,
@@ -121,7 +102,7 @@ export async function runStage2(o: Stage2Options): Promise<Stage2Result> {
   let duplicates = 0;
   for (const row of rows) {
     if (row.text === undefined)
-      throw new Error(
+      throw new ResultsError(
         `${rolloutsDir}/${RESULTS_FILE}: ${row.problemId} sample ${row.sample} was stored without its text`,
       );
     const a = assessTrajectory(row.text, row.gold, o.engine.tokenizer);

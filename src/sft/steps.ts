@@ -8,6 +8,7 @@ import { askChecked, describeIssues, type AskResult } from './ask.js';
 import type { LineRange } from './draft.js';
 import { parseJsonAnswer } from '../internal/json-answer.js';
 import type { ChatModel } from './llm.js';
+import { AnswerFormatError } from '../internal/json-answer.js';
 
 export interface PlanStep {
   id: string;
@@ -56,15 +57,15 @@ export function numberLines(lines: readonly string[]): string {
 export function readStepPlan(content: string, lineCount: number): StepPlan {
   const parsed = planSchema.safeParse(parseJsonAnswer(content));
   if (!parsed.success)
-    throw new Error(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
+    throw new AnswerFormatError(`the JSON does not have the asked shape: ${describeIssues(parsed.error.issues)}`);
   const plan: StepPlan = parsed.data;
   const ids = new Set<string>();
   const checkRange = (s: { id: string; start: number; end: number }, within: LineRange) => {
-    if (ids.has(s.id)) throw new Error(`step id "${s.id}" is used twice`);
+    if (ids.has(s.id)) throw new AnswerFormatError(`step id "${s.id}" is used twice`);
     ids.add(s.id);
-    if (s.start > s.end) throw new Error(`step ${s.id}: start ${s.start} is after end ${s.end}`);
+    if (s.start > s.end) throw new AnswerFormatError(`step ${s.id}: start ${s.start} is after end ${s.end}`);
     if (s.start < within[0] || s.end > within[1]) {
-      throw new Error(`step ${s.id}: lines ${s.start}-${s.end} are outside ${within[0]}-${within[1]}`);
+      throw new AnswerFormatError(`step ${s.id}: lines ${s.start}-${s.end} are outside ${within[0]}-${within[1]}`);
     }
   };
   for (const step of plan.steps) {
@@ -73,7 +74,7 @@ export function readStepPlan(content: string, lineCount: number): StepPlan {
   }
   plan.groups.forEach((g, gi) => {
     for (const id of g.threads.flat())
-      if (!ids.has(id)) throw new Error(`group ${gi + 1} names step "${id}", which is not in "steps"`);
+      if (!ids.has(id)) throw new AnswerFormatError(`group ${gi + 1} names step "${id}", which is not in "steps"`);
   });
   return plan;
 }

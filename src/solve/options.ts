@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CONTROLLER_EVENTS as EVENTS } from '../orchestrator/events.js';
 import { EXTRACT_POLICIES } from '../math/extract.js';
-import { resolveDialect } from '../format/dialects.js';
+import { resolveDialect, type FormatSpec } from '../format/dialects.js';
+import type { Dialect } from '../format/dialect.js';
 import { DECOMPOSE_POLICIES } from '../decompose/run.js';
 import type { SolveOptions } from './types.js';
 
@@ -90,10 +91,9 @@ export const solveOptionsSchema = z.object({
   extract: oneOf(EXTRACT_POLICIES).optional(),
   system: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
   history: z
-    .array(
-      z.strictObject({ role: z.enum(['user', 'assistant']), content: z.string() }),
-      { error: (iss) => `must be an array of { role: 'user' | 'assistant', content } turns${got(iss)}` },
-    )
+    .array(z.strictObject({ role: z.enum(['user', 'assistant']), content: z.string() }), {
+      error: (iss) => `must be an array of { role: 'user' | 'assistant', content } turns${got(iss)}`,
+    })
     .optional(),
   on: z
     .strictObject(Object.fromEntries(EVENTS.map((e) => [e, listener.optional()])), {
@@ -105,22 +105,11 @@ export const solveOptionsSchema = z.object({
     .optional(),
   // Options added after `on` keep the list of options in its documented order.
   decompose: oneOf(DECOMPOSE_POLICIES).optional(),
+  // Checked for its kind here; checkSolveOptions reads it (once) into the Dialect the run uses.
   format: z
     .unknown()
-    .superRefine((v, ctx) => {
-      if (v === undefined) return;
-      if (typeof v !== 'string' && (typeof v !== 'object' || v === null)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a format name, a format spec or a Dialect${got({ input: v })}`,
-        });
-        return;
-      }
-      try {
-        resolveDialect(v as never);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `is not a format: ${(err as Error).message}` });
-      }
+    .refine((v) => v === undefined || typeof v === 'string' || (typeof v === 'object' && v !== null), {
+      error: (iss) => `must be a format name, a format spec or a Dialect${got(iss)}`,
     })
     .optional(),
 } satisfies Record<keyof SolveOptions, z.ZodType>);
@@ -128,8 +117,11 @@ export const solveOptionsSchema = z.object({
 const OPTION_NAMES = Object.keys(solveOptionsSchema.shape);
 const EMBEDDED_ONLY = ['model', 'dtype', 'threads'] as const;
 
-/** Check `solve()` options; throws a TypeError that names each bad option and what it accepts. */
-export function checkSolveOptions(options: unknown): void {
+/**
+ * Check `solve()` options; throws a TypeError that names each bad option and what it accepts.
+ * Returns the trajectory format the options name, read once (`format` text is parsed here only).
+ */
+export function checkSolveOptions(options: unknown): Dialect {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`solve: options must be an object${got({ input: options })}`);
   }
@@ -154,7 +146,16 @@ export function checkSolveOptions(options: unknown): void {
         `${stray.map((k) => `'${k}'`).join(', ')} choose the embedded engine and cannot be combined with 'engine'`,
       );
   }
-  if (problems.length) throw new TypeError(`solve: ${problems.join('; ')}`);
+  let dialect: Dialect | undefined;
+  if (parsed.success) {
+    try {
+      dialect = resolveDialect(o.format as string | FormatSpec | Dialect | undefined);
+    } catch (err) {
+      problems.push(`option 'format' is not a format: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length || !dialect) throw new TypeError(`solve: ${problems.join('; ')}`);
+  return dialect;
 }
 
 /** The option name within edit distance 2 of a misspelt one (case-insensitive), if any. */

@@ -12,14 +12,21 @@ import type { OpenAIEngineOptions } from '../engine/remote/openai.js';
 import { resolveModelSource } from '../engine/model-source.js';
 import { type HFTokenizer, loadTokenizer } from '../engine/tokenizer.js';
 import { packageRoot } from '../internal/package-root.js';
-import type { PromptFormat } from '../orchestrator/prompt.js';
+import { withStyle, type PromptFormat } from '../orchestrator/prompt.js';
+import { ThreadweaverError } from '../errors.js';
 import {
   checkFormatSpec,
   DEFAULT_FORMAT,
   formatSpecSchema,
   formatSpecText,
   parseFormatSpec,
+  type FormatSpec,
 } from '../format/dialects.js';
+
+/** A preset that cannot be read: not found, not JSON, or a field its schema refuses (named). */
+export class PresetError extends ThreadweaverError {
+  override name = 'PresetError';
+}
 
 /** What a run samples for: one problem, an evaluation, RL rollouts, SFT self-training. */
 export type PresetUse = 'solve' | 'eval' | 'rollout' | 'sft';
@@ -162,7 +169,7 @@ export function parsePreset(json: unknown, file: string): Preset {
   const parsed = presetSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`preset ${file}: ${issues}`);
+    throw new PresetError(`preset ${file}: ${issues}`);
   }
   return parsed.data;
 }
@@ -173,7 +180,7 @@ function readPresetFile(file: string): Preset {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`preset ${file}: ${code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`, { cause: err });
+    throw new PresetError(`preset ${file}: ${code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`, { cause: err });
   }
   return parsePreset(json, file);
 }
@@ -191,7 +198,7 @@ export function loadPreset(nameOrFile: string = DEFAULT_PRESET): Preset {
   if (isPresetFile(nameOrFile)) return readPresetFile(path.resolve(nameOrFile));
   const file = presetFiles('all').find((f) => path.basename(f) === `${nameOrFile}.json`);
   if (!file || !existsSync(file)) {
-    throw new Error(
+    throw new PresetError(
       `preset '${nameOrFile}' not found; the shipped presets are ${builtinPresets('all')
         .map((p) => p.name)
         .join(', ')} (or pass a preset .json file)`,
@@ -228,7 +235,7 @@ export async function presetTokenizer(preset: Preset, spec?: string): Promise<HF
     if (spec !== undefined) throw err;
     const why =
       (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-    throw new Error(
+    throw new PresetError(
       `preset ${preset.name}: could not load its tokenizer '${source}' (${why}); offline, pass --tokenizer DIR, ` +
         `a folder with tokenizer.json and tokenizer_config.json (the checkpoint's own)`,
       { cause: err },
@@ -252,8 +259,8 @@ export async function presetEngineOptions(preset: Preset, tokenizer?: string): P
 
 /** Explicit settings that replace a preset's (from flags or options); undefined: the preset's. */
 export interface PresetOverrides {
-  /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`). */
-  format?: string | undefined;
+  /** The trajectory format (spec text, e.g. `parallel-r1:paths=4`, or the spec it parses to). */
+  format?: string | FormatSpec | undefined;
   tokenizer?: string | undefined;
   chatTemplate?: 'model' | 'none' | undefined;
   promptStyle?: PromptFormat['style'] | undefined;
@@ -312,12 +319,14 @@ export function resolvePreset(
     overridden,
     settings: {
       format:
-        overrides.format !== undefined ? formatSpecText(parseFormatSpec(overrides.format)) : presetFormatSpec(preset),
+        overrides.format === undefined
+          ? presetFormatSpec(preset)
+          : formatSpecText(typeof overrides.format === 'string' ? parseFormatSpec(overrides.format) : overrides.format),
       engine: preset.engine,
       tokenizer: overrides.tokenizer ?? preset.tokenizer.id,
       addedTokens: [...preset.tokenizer.addedTokens],
       chatTemplate: overrides.chatTemplate ?? preset.chatTemplate,
-      prompt: { ...presetPromptFormat(preset), ...(overrides.promptStyle ? { style: overrides.promptStyle } : {}) },
+      prompt: withStyle(presetPromptFormat(preset), overrides.promptStyle),
       stop: { ...preset.stop },
       extraBody: { ...preset.extraBody },
       contextLength: overrides.contextLength ?? preset.contextLength,

@@ -1,15 +1,15 @@
 import { bindSession } from '../engine/session.js';
 import { embeddedEngine } from '../engine/load.js';
 import type { Engine } from '../engine/types.js';
-import { resolveDialect } from '../format/dialects.js';
 import { extractAnswer } from '../math/extract.js';
 import { Controller } from '../orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';
 import { trajectoryMetrics } from '../orchestrator/metrics.js';
-import { buildPrompt, type PromptFormat } from '../orchestrator/prompt.js';
+import { buildPrompt, withStyle, type PromptFormat } from '../orchestrator/prompt.js';
 import { findSchema, runParts, type DecomposeRunOptions, type Decomposition } from '../decompose/run.js';
 import { checkSolveOptions } from './options.js';
 import { SolveError, type SolveOptions, type SolveResult } from './types.js';
+import { ThreadweaverError } from '../errors.js';
 
 /**
  * Solve one problem with fork/join reasoning (or sequentially with `mode: 'sequential'`).
@@ -25,14 +25,13 @@ export async function runSolve(
   options: SolveOptions,
   onEvent?: (e: ControllerEvent) => void,
 ): Promise<SolveResult> {
-  if (typeof problem !== 'string' || problem.trim() === '') throw new Error('solve: the problem is empty');
-  checkSolveOptions(options);
+  if (typeof problem !== 'string' || problem.trim() === '') throw new ThreadweaverError('solve: the problem is empty');
+  const dialect = checkSolveOptions(options);
   const engine =
     options.engine ??
     (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
-  const dialect = resolveDialect(options.format);
-  const format = { ...options.prompt, ...(options.promptStyle ? { style: options.promptStyle } : {}) };
+  const format = withStyle(options.prompt, options.promptStyle);
   const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name, options.history);
   const warnings = unknownCharWarnings(engine, problem);
   // Every event goes to the caller's listeners and `onEvent`; an engine's error is kept as the cause.

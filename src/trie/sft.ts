@@ -2,6 +2,7 @@ import { TAG } from '../format/tags.js';
 import { flattenTrie, type TrieLayout } from './flatten.js';
 import { siblingThreads, type ThreadTagIds } from './sibling-threads.js';
 import { TokenTrie } from './trie.js';
+import { ThreadweaverError } from '../errors.js';
 
 /** The one tokenizer capability the trie needs (a subset of the engine's Tokenizer). */
 export interface TokenEncoder {
@@ -36,7 +37,7 @@ export function sftTrie(example: PromptCompletion, encoder: TokenEncoder): Token
   for (const { anchor, open, close } of siblingThreads(main, tags)) {
     const headerEnd = main.indexOf(colon, open);
     if (headerEnd < 0 || headerEnd > close) {
-      throw new Error(`the thread at token ${open} has no "n:" header before its ${TAG.threadClose}`);
+      throw new ThreadweaverError(`the thread at token ${open} has no "n:" header before its ${TAG.threadClose}`);
     }
     const context = main.slice(0, anchor + 1);
     const branch = [newline, ...main.slice(open, close + 1)];
@@ -68,7 +69,7 @@ export function threadTagIds(encoder: TokenEncoder): ThreadTagIds {
 function singleTokenId(encoder: TokenEncoder, text: string): number {
   const ids = encoder.encode(text);
   if (ids.length !== 1) {
-    throw new Error(
+    throw new ThreadweaverError(
       `${JSON.stringify(text)} encodes to ${ids.length} tokens; the trie layout needs it as one token ` +
         `(add the trajectory tags to the tokenizer as added tokens)`,
     );

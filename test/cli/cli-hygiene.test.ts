@@ -72,7 +72,7 @@ describe('CLI hygiene', () => {
       10,
     );
     expect(line).toBe('[####------] 40/100 40% | acc par 50.0% | 20s, ETA 2m00s');
-    expect(formatProgressBar('stage 1', 3, 12, ['kept 2'], 6000, 12)).toBe(
+    expect(formatProgressBar('stage 1', 3, 12, ['kept 2'], 6000, { width: 12 })).toBe(
       'stage 1 [###---------] 3/12 | kept 2 | 6s, ETA 18s',
     );
   });

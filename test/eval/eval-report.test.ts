@@ -82,6 +82,26 @@ describe('SVG charts', () => {
     expect(svg).toContain('no speedup');
   });
 
+  it("no bar reaches up into the markers' labels", () => {
+    const svg = histogramSvg({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'n',
+      values: [0.9, 1, 1, 1, 1.1],
+      markers: [
+        { x: 1, label: 'no speedup (1×)' },
+        { x: 1.02, label: 'mean 1.02×' },
+      ],
+    });
+    const barTops = [...svg.matchAll(/<rect x="[\d.]+" y="([\d.]+)"[^>]*fill-opacity/g)].map((m) => Number(m[1]));
+    const labelBottoms = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)" font-size="11" fill="#6b7280">/g)].map(
+      (m) => Number(m[1]) + 3,
+    );
+    expect(barTops.length).toBeGreaterThan(0);
+    expect(labelBottoms).toHaveLength(2);
+    expect(Math.min(...barTops)).toBeGreaterThan(Math.max(...labelBottoms));
+  });
+
   it('a single repeated value still draws one bar', () => {
     const svg = histogramSvg({ title: 't', xLabel: 'x', yLabel: 'y', values: [1, 1, 1] });
     assertWellFormed(svg);

@@ -14,7 +14,7 @@ import rolloutCommand from '../../src/cli/commands/rollout.js';
 import type { TransformersEngine } from '../../src/engine/embedded/transformers.js';
 import { gradeAnswer } from '../../src/math/grade.js';
 import { callContextIds } from '../../src/orchestrator/trajectory.js';
-import { solve } from '../../src/solve/solve.js';
+import { engineSolver } from '../../src/batch/solver.js';
 import { type SolveResult } from '../../src/solve/types.js';
 import { embeddedEngine } from '../../src/engine/load.js';
 import { sftLayout } from '../../src/trie/index.js';
@@ -48,9 +48,9 @@ beforeAll(async () => {
     seedBase: SEED,
     out: path.join(dir, 'rollouts.jsonl'),
     engine,
-    solve: async (problem, { problemId, sample, ...options }) => {
-      const r = await solve(problem, { ...options, engine });
-      live.set(keyOf({ problemId, sample }), r);
+    solve: async (problem, request) => {
+      const r = await engineSolver(engine)(problem, request);
+      live.set(keyOf(request), r);
       return r;
     },
   });

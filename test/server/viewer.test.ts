@@ -6,6 +6,7 @@ import { resolveTokenizer } from '../../src/engine/remote/openai.js';
 import { loadRun, problemView, runOverview, startViewer } from '../../src/server/index.js';
 import { getJson } from '../support/server-http.js';
 import { makeEvalRun, makeRollouts } from '../support/run-fixtures.js';
+import { makeFourThreadRun } from '../support/web-fixtures.js';
 
 let dir: string;
 let evalRun: string;
@@ -38,6 +39,34 @@ describe('run loader', () => {
     // The timeline's critical path is the row's L.
     const phases = sample.timeline.rows[0]!.bars;
     expect(phases.at(-1)!.end).toBe(withBlocks.criticalPathTokens);
+  });
+
+  it('numbers blocks from 0 in the JSON and from 1 in the labels a person reads', async () => {
+    const { dir: four, engine } = await makeFourThreadRun(path.join(dir, 'four'));
+    const view = problemView(await loadRun(four), 'arith', 'four-0', engine.tokenizer)!;
+    const sample = view.samples.find((s) => s.row.mode === 'parallel')!;
+    const blocks = sample.segments.filter((s) => s.kind === 'block');
+    expect(blocks.map((b) => b.block)).toEqual([0]);
+    expect(blocks[0]!.kind === 'block' && blocks[0]!.threads.map((t) => t.thread)).toEqual(['1', '2', '3', '4']);
+    // Thread texts end where the model's text does: no closing tag.
+    for (const t of blocks[0]!.kind === 'block' ? blocks[0]!.threads : []) expect(t.text).not.toContain('</Thread>');
+    const labels = sample.timeline.rows.map((r) => r.label);
+    expect(labels).toEqual([
+      'phases',
+      'block 1 · thread 1',
+      'block 1 · thread 2',
+      'block 1 · thread 3',
+      'block 1 · thread 4',
+    ]);
+    expect(sample.timeline.rows[0]!.bars.find((b) => b.kind === 'parallel')!.title).toMatch(/^parallel block 1: /);
+    // The critical thread is the long third one, and the phases end at the row's L.
+    expect(blocks[0]!.kind === 'block' && blocks[0]!.threads.map((t) => t.critical)).toEqual([
+      false,
+      false,
+      true,
+      false,
+    ]);
+    expect(sample.timeline.rows[0]!.bars.at(-1)!.end).toBe(sample.row.criticalPathTokens);
   });
 
   it('reads rollouts (rewards, advantages, pending rows) and skips a torn last line', async () => {

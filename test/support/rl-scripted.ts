@@ -1,6 +1,6 @@
 import type { Dataset } from '../../eval/dataset.js';
 import type { RolloutSolveFn, RolloutSolveOptions } from '../../rl/rollout.js';
-import { solve } from '../../src/solve/solve.js';
+import { engineSolver } from '../../src/batch/solver.js';
 import { EOS, rules, ScriptedEngine } from './scripted-engine.js';
 
 // Rollouts without a model: solve() on a scripted engine whose "model" depends on the
@@ -49,7 +49,6 @@ export function scriptedSolve(log: ScriptedLog[] = [], fail?: (o: RolloutSolveOp
     if (fail?.(options)) throw new Error('engine down');
     const engine = new ScriptedEngine(scriptFor(options.seed));
     log.push({ options, engine });
-    const { problemId: _id, sample: _sample, ...rest } = options;
-    return solve(problem, { ...rest, engine });
+    return engineSolver(engine)(problem, options);
   };
 }

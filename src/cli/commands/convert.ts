@@ -8,6 +8,7 @@ import { resolveDialect } from '../../format/dialects.js';
 import { convertTrajectory, type Conversion } from '../../format/convert.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
+import { ThreadweaverError } from '../../errors.js';
 
 const formatName = z.string().min(1);
 const schema = z.object({
@@ -92,7 +93,7 @@ const command: Command = {
         }
       }
     } catch (err) {
-      throw new Error(`cannot read ${values.input}: ${(err as Error).message}`, { cause: err });
+      throw new ThreadweaverError(`cannot read ${values.input}: ${(err as Error).message}`, { cause: err });
     }
     await mkdir(path.dirname(path.resolve(values.out!)), { recursive: true });
     await writeFile(values.out!, converted.map((l) => l + '\n').join(''));

@@ -5,11 +5,11 @@ import { compareRunFolders } from '../../../eval/compare.js';
 import { summaryTable, uncertaintyNote } from '../../../eval/report.js';
 import { DEFAULT_RESAMPLES } from '../../../eval/uncertainty.js';
 import { describeEngine } from '../../engine/provenance.js';
-import { runEval, type EvalSolveFn } from '../../../eval/runner.js';
+import { runEval } from '../../../eval/runner.js';
+import { engineSolver } from '../../batch/solver.js';
 import type { Engine } from '../../engine/types.js';
 import { EXTRACT_POLICIES } from '../../math/extract.js';
 import { gradeAnswer } from '../../math/grade.js';
-import { solve } from '../../solve/solve.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { withSigint } from '../interrupt.js';
@@ -116,21 +116,6 @@ const command: Command = {
     const engine: Engine = await engineFromPreset(values, run);
     const described = await describeEngine(engine);
 
-    const solveFn: EvalSolveFn = async (problem, o) => {
-      const r = await solve(problem, {
-        engine,
-        mode: o.mode,
-        seed: o.seed,
-        temperature: o.temperature,
-        topP: o.topP,
-        extract: o.extract,
-        signal: o.signal,
-        maxTokens: o.maxTokens,
-        prompt: { ...o.prompt, ...(o.promptStyle ? { style: o.promptStyle } : {}) },
-        format: o.format,
-      });
-      return { answer: r.answer, text: r.text, formatValid: r.formatValid, metrics: r.metrics };
-    };
     const result = await withSigint(
       (signal) =>
         runEval({
@@ -150,7 +135,7 @@ const command: Command = {
           format,
           bootstrap: { resamples: values.bootstrap },
           out,
-          solve: solveFn,
+          solve: engineSolver(engine),
           grade: (pred, gold) => gradeAnswer(pred, gold),
           signal,
         }),

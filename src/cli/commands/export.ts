@@ -6,6 +6,7 @@ import { EXPORT_FORMATS, exportRollouts } from '../../../rl/export.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type Command } from '../command.js';
 import { interrupted, interruptible } from '../interrupt.js';
+import { ThreadweaverError } from '../../errors.js';
 
 const schema = z.object({
   input: z.string({ error: 'is required' }).min(1),
@@ -52,7 +53,9 @@ const command: Command = {
         threadTagIds(tokenizer);
       } catch (err) {
         const where = source.kind === 'local' ? source.dir : source.id;
-        throw new Error(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new ThreadweaverError(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+        });
       }
     }
     const r = await interruptible((signal) =>

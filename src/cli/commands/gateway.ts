@@ -93,14 +93,14 @@ const command: Command = {
     if (upstreamApiKey && !values.baseUrl?.length)
       throw new UsageError('--upstream-api-key only applies with --base-url');
     const run = presetRun(values, 'solve');
-    const { prompt, temperature, topP, maxTokens, format } = run.resolved.settings;
+    const { prompt, temperature, topP, maxTokens } = run.resolved.settings;
     const engine = await engineFromPreset({ ...engineFlags, apiKey: upstreamApiKey }, run);
     const options = serverOptionsFromFlags(values, 8080);
     const server: RunningServer = await startGateway({
       engine,
       ...options,
       prompt,
-      format,
+      format: run.dialect,
       ...(decompose || extractor ? { decompose: extractor ?? 'auto' } : {}),
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
       reasoning: { field: reasoningField, keepTags: reasoningTags === 'keep' },

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { resolveModelSource } from '../../engine/model-source.js';
 import { withoutChatTemplate } from '../../engine/plain-template.js';
 import { loadTokenizer } from '../../engine/tokenizer.js';
-import { resolveDialect } from '../../format/dialects.js';
 import { buildPrompt } from '../../orchestrator/prompt.js';
 import { presetTokenizer } from '../../solve/preset.js';
 import { parseCommandArgs } from '../args.js';
@@ -53,13 +52,13 @@ const command: Command = {
     const problem = positionals.join(' ');
     if (!problem.trim()) throw new UsageError('give the problem as an argument');
     if (values.tokenizer && values.model) throw new UsageError('give --tokenizer or --model, not both');
-    const { preset, resolved } = presetRun(values, 'solve');
+    const { preset, resolved, dialect: format } = presetRun(values, 'solve');
     const loaded = values.model
       ? await loadTokenizer(resolveModelSource(values.model))
       : ((await presetTokenizer(preset, values.tokenizer)) ??
         (await loadTokenizer(resolveModelSource(preset.model ?? undefined))));
     const tokenizer = resolved.settings.chatTemplate === 'none' ? withoutChatTemplate(loaded) : loaded;
-    const dialect = resolveDialect(resolved.settings.format).name;
+    const dialect = format.name;
     const prompt = buildPrompt(
       tokenizer,
       problem,

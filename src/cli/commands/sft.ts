@@ -23,6 +23,7 @@ import { engineFromPreset, presetFlagOptions, presetFlagSchema, presetFlagUsage,
 import { presetTokenizer } from '../../solve/preset.js';
 import { datasetFlagOptions, datasetFlagSchema, datasetFromFlags } from '../dataset-flags.js';
 import { withSigint } from '../interrupt.js';
+import { ThreadweaverError } from '../../errors.js';
 
 const usage = `Usage:
   threadweaver sft stage1 --input FILE.jsonl --out DIR --llm-base-url URL --llm-model NAME [options]
@@ -194,7 +195,7 @@ async function stage1(args: string[]): Promise<number> {
       signal,
     }),
   ).catch((err: unknown) => {
-    if (err instanceof ContextTooSmallError) throw new Error(`stage 1: ${v.llmBaseUrl}: ${err.message}`);
+    if (err instanceof ContextTooSmallError) throw new ThreadweaverError(`stage 1: ${v.llmBaseUrl}: ${err.message}`);
     throw err;
   });
   const s: Stage1Stats = result.stats;

@@ -7,6 +7,7 @@ import { sftLayout, threadTagIds } from '../../trie/sft.js';
 import { writeAtomically } from '../../internal/files.js';
 import { interrupted, interruptible } from '../interrupt.js';
 import { parseJsonLine, readJsonLines } from '../../internal/jsonl.js';
+import { ThreadweaverError } from '../../errors.js';
 
 const usage = `Usage: threadweaver trie --input FILE.jsonl --out FILE.jsonl [--model DIR]
 
@@ -39,7 +40,9 @@ const trie: Command = {
       threadTagIds(tokenizer);
     } catch (err) {
       const where = source.kind === 'local' ? source.dir : source.id;
-      throw new Error(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ThreadweaverError(`tokenizer ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
     // Written beside the target and renamed at the end, so a bad row or Ctrl-C leaves no half-written file.
     const written = await interruptible((signal) =>
@@ -55,9 +58,12 @@ const trie: Command = {
           try {
             layout = sftLayout(row, tokenizer);
           } catch (err) {
-            throw new Error(`${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`, {
-              cause: err,
-            });
+            throw new ThreadweaverError(
+              `${values.input}:${line}: ${err instanceof Error ? err.message : String(err)}`,
+              {
+                cause: err,
+              },
+            );
           }
           const { ids, parent, position, branch, loss } = layout;
           await out.write(JSON.stringify({ ids, parent, position, branch, loss }) + '\n');

@@ -1,3 +1,4 @@
+import { EngineError } from '../errors.js';
 /**
  * Key/value cache held in JavaScript, one float32 buffer per past input of the decoder, in one of
  * three layouts:
@@ -60,7 +61,7 @@ export function kvInput(kv: KVCache, i: number): { data: Float32Array; dims: num
  * (doubling) when full.
  */
 export function appendKV(kv: KVCache, added: readonly Float32Array[], count: number): KVCache {
-  if (kv.layout === 'batch-major') throw new Error('appendKV: the cache is not sequence-major');
+  if (kv.layout === 'batch-major') throw new EngineError('appendKV: the cache is not sequence-major', 'internal');
   const size = positionSize(kv);
   const length = kv.length + count;
   if (length > kv.capacity) {
@@ -74,7 +75,7 @@ export function appendKV(kv: KVCache, added: readonly Float32Array[], count: num
   }
   added.forEach((a, i) => {
     if (a.length !== count * size)
-      throw new Error(`appendKV: buffer ${i} has ${a.length} values, expected ${count * size}`);
+      throw new EngineError(`appendKV: buffer ${i} has ${a.length} values, expected ${count * size}`, 'internal');
     kv.data[i]!.set(a, kv.length * size);
   });
   kv.length = length;
@@ -109,7 +110,7 @@ export function selectRows(kv: KVCache, rows: readonly number[]): KVCache {
 export function keepRows(kv: KVCache, rows: readonly number[]): KVCache {
   if (kv.layout === 'batch-major') return selectRows(kv, rows);
   if (rows.some((r, i) => r >= kv.batch || (i > 0 && r <= rows[i - 1]!)))
-    throw new Error('keepRows: rows must be ascending and within the batch');
+    throw new EngineError('keepRows: rows must be ascending and within the batch', 'internal');
   for (const buffer of kv.data) moveRows(kv, buffer, buffer, rows);
   const kept = { ...kv, batch: rows.length };
   // Fewer rows per position: the same buffers hold more positions.
@@ -151,7 +152,7 @@ function moveRows(kv: KVCache, src: Float32Array, out: Float32Array, rows: reado
 
 /** A copy of the first `length` positions of a batch-1 cache (for reusing a shared prefix). */
 export function truncate(kv: KVCache, length: number): KVCache {
-  if (kv.batch !== 1) throw new Error('truncate expects a batch of one');
+  if (kv.batch !== 1) throw new EngineError('truncate expects a batch of one', 'internal');
   const n = Math.min(length, kv.length);
   if (kv.layout !== 'batch-major') {
     const size = positionSize(kv);

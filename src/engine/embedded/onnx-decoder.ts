@@ -1,5 +1,6 @@
-import { Tensor } from '@huggingface/transformers';
+import { loadedTransformersJs } from '../transformers-js.js';
 import { appendKV, emptyKV, kvInput, type KVCache, type KVLayout } from './kv-cache.js';
+import { EngineError } from '../errors.js';
 
 /** The slice of onnxruntime's InferenceSession we use. */
 export interface OrtSession {
@@ -41,6 +42,7 @@ export function range(from: number, to: number): number[] {
 // transformers.js wraps onnxruntime's Tensor; building through it avoids a direct dependency on
 // the runtime package while handing the session the exact tensor class it expects.
 function ortTensor(type: 'int64' | 'float32', data: BigInt64Array | Float32Array, dims: number[]): unknown {
+  const { Tensor } = loadedTransformersJs();
   return (new Tensor(type, data, dims) as unknown as { ort_tensor: unknown }).ort_tensor;
 }
 
@@ -48,7 +50,7 @@ function int64Matrix(rows: readonly (readonly number[])[]): { data: BigInt64Arra
   const width = rows[0]?.length ?? 0;
   const data = new BigInt64Array(rows.length * width);
   rows.forEach((row, r) => {
-    if (row.length !== width) throw new Error('forward: ragged batch');
+    if (row.length !== width) throw new EngineError('forward: ragged batch', 'internal');
     for (let c = 0; c < width; c++) data[r * width + c] = BigInt(row[c]!);
   });
   return { data, dims: [rows.length, width] };
@@ -59,7 +61,7 @@ function maskMatrix(rows: readonly (readonly number[])[]): { data: BigInt64Array
   const width = rows[0]?.length ?? 0;
   const data = new BigInt64Array(rows.length * width).fill(1n);
   rows.forEach((row, r) => {
-    if (row.length !== width) throw new Error('forward: ragged batch');
+    if (row.length !== width) throw new EngineError('forward: ragged batch', 'internal');
     for (let c = 0; c < width; c++) if (row[c] === 0) data[r * width + c] = 0n;
   });
   return { data, dims: [rows.length, width] };
@@ -112,14 +114,14 @@ export class OnnxDecoder {
     this.sharesPrefix = contract.shared.length > 0;
     for (const n of [...this.pastNames, ...this.sharedNames]) {
       if (!session.inputNames.includes(n))
-        throw new Error(`decoder: session has no input ${n} (expected ${shape.layers} layers)`);
+        throw new EngineError(`decoder: session has no input ${n} (expected ${shape.layers} layers)`, 'model');
     }
     for (const n of this.outNames) {
-      if (!session.outputNames.includes(n)) throw new Error(`decoder: session has no output ${n}`);
+      if (!session.outputNames.includes(n)) throw new EngineError(`decoder: session has no output ${n}`, 'model');
     }
     const extra = session.inputNames.filter((n) => /^past/.test(n) && !this.pastNames.includes(n));
     if (extra.length > 0)
-      throw new Error(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`);
+      throw new EngineError(`decoder: expected ${shape.layers} layers, found more cache inputs (${extra[0]})`, 'model');
   }
 
   empty(batch: number): KVCache {
@@ -132,16 +134,22 @@ export class OnnxDecoder {
    */
   async forward(input: ForwardInput, past: KVCache, shared?: KVCache): Promise<ForwardOutput> {
     const batch = input.ids.length;
-    if (past.batch !== batch) throw new Error(`forward: cache batch ${past.batch} ≠ input batch ${batch}`);
-    if (past.layout !== this.layout) throw new Error(`forward: a ${past.layout} cache for a ${this.layout} graph`);
+    if (past.batch !== batch)
+      throw new EngineError(`forward: cache batch ${past.batch} ≠ input batch ${batch}`, 'internal');
+    if (past.layout !== this.layout)
+      throw new EngineError(`forward: a ${past.layout} cache for a ${this.layout} graph`, 'internal');
     if (this.sharesPrefix !== (shared !== undefined))
-      throw new Error(
+      throw new EngineError(
         this.sharesPrefix
           ? 'forward: this graph needs the shared prefix'
           : 'forward: this graph takes no shared prefix',
+        'internal',
       );
     if (shared && (shared.batch !== 1 || shared.layout === 'batch-major' || shared.length === 0))
-      throw new Error('forward: the shared prefix must be a non-empty sequence-major cache of one row');
+      throw new EngineError(
+        'forward: the shared prefix must be a non-empty sequence-major cache of one row',
+        'internal',
+      );
     const ids = int64Matrix(input.ids);
     const pos = int64Matrix(input.positions);
     const mask = maskMatrix(input.mask);
@@ -163,7 +171,7 @@ export class OnnxDecoder {
     }
     const out = await this.session.run(feeds);
     const logits = out.logits;
-    if (!logits) throw new Error('decoder: session returned no logits');
+    if (!logits) throw new EngineError('decoder: session returned no logits', 'model');
     const [, seq, vocab] = logits.dims as [number, number, number];
     const all = logits.data as Float32Array;
     const lastLogits = new Float32Array(batch * vocab);

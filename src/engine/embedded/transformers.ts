@@ -1,6 +1,7 @@
+import { EngineError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { AutoModelForCausalLM, env } from '@huggingface/transformers';
+import { transformersJs } from '../transformers-js.js';
 import { keepRows, selectRows, type KVCache } from './kv-cache.js';
 import { hubLoadError, missingGraph, resolveModelSource, type ModelSource } from '../model-source.js';
 import { cascadeFault } from './cascade.js';
@@ -84,6 +85,21 @@ interface Row {
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
 
+type RunRequest = Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal' | 'cacheScope'> & { maxTotalTokens?: number };
+
+/** One batched call while it runs: its inputs, timings and the results of the rows that finished. */
+interface RunCall {
+  prefix: number[];
+  suffixes: readonly (readonly number[])[];
+  request: RunRequest;
+  startMs: number;
+  /** Prefill time (prefix and suffixes), reported with every row. */
+  prefillMs: number;
+  /** Prefix tokens taken from the prefix cache. */
+  cachedTokens: number;
+  results: CompletionResult[];
+}
+
 /**
  * The embedded engine: the model's ONNX graph run directly through onnxruntime (loaded by
  * transformers.js), with our own decode loop. Owning the loop gives exact per-row stopping
@@ -135,12 +151,12 @@ export class TransformersEngine implements Engine {
   static async load(options: TransformersEngineOptions = {}): Promise<TransformersEngine> {
     const source = resolveModelSource(options.model);
     const missing = missingGraph(source, options.dtype ?? 'q8');
-    if (missing) throw new Error(`model: ${missing}`);
+    if (missing) throw new EngineError(`model: ${missing}`, 'model');
     const tokenizer = await loadTokenizer(source);
     const { model, file } = await loadModel(source, options);
     const config = (model as unknown as { config: Record<string, number> }).config;
     const session = (model as unknown as { sessions: Record<string, OrtSession> }).sessions.model;
-    if (!session) throw new Error('model: no decoder session found');
+    if (!session) throw new EngineError('model: no decoder session found', 'model');
     const heads = config.num_attention_heads!;
     const shape = {
       layers: config.num_hidden_layers!,
@@ -174,7 +190,8 @@ export class TransformersEngine implements Engine {
       engine.cascadeMinPrefix = Math.max(1, options.cascadeMinPrefix ?? DEFAULT_CASCADE_MIN_PREFIX);
     }
     // A hub model's files sit in transformers.js's cache under `<id>/<file>`.
-    const root = source.kind === 'local' ? source.dir : path.join(env.cacheDir ?? '', source.id);
+    const root =
+      source.kind === 'local' ? source.dir : path.join((await transformersJs()).env.cacheDir ?? '', source.id);
     engine.loaded = {
       model: source.kind === 'local' ? source.dir : source.id,
       dtype: options.dtype ?? 'q8',
@@ -219,89 +236,104 @@ export class TransformersEngine implements Engine {
   }
 
   /**
-   * Decode `prefix + suffixes[i]` for all i in one batch. The prefix is prefilled once (or
-   * taken from the prefix cache); rows leave the batch the step they finish. Sibling calls on
-   * the cascade graph read the prefix's cache in place; otherwise each row decodes on a copy.
+   * Decode `prefix + suffixes[i]` for all i in one batch, in four steps: prefill the shared prefix
+   * (or take it from the prefix cache), choose the decoder (the cascade graph for sibling calls
+   * from a long prefix, else rows on copies), prefill the suffixes as padded rows, then decode the
+   * rows until each finishes (a row leaves the batch the step it does).
    */
   private async run(
     prefix: number[],
     suffixes: readonly (readonly number[])[],
-    request: Pick<CompletionRequest, 'maxTokens' | 'stop' | 'signal' | 'cacheScope'> & { maxTotalTokens?: number },
+    request: RunRequest,
     sampling: readonly SamplingOptions[],
     deltas: readonly (((d: string, ids?: readonly number[]) => void) | undefined)[],
     siblingCall: boolean,
   ): Promise<CompletionResult[]> {
-    const startMs = Date.now();
+    const call: RunCall = {
+      prefix,
+      suffixes,
+      request,
+      startMs: Date.now(),
+      prefillMs: 0,
+      cachedTokens: 0,
+      results: new Array<CompletionResult>(suffixes.length),
+    };
     const t0 = performance.now();
-    let prefillMs = 0;
     const longest = prefix.length + Math.max(...suffixes.map((s) => s.length));
-    if (longest === 0) throw new Error('complete: empty prompt');
+    if (longest === 0) throw new EngineError('complete: empty prompt', 'bad-request');
     if (longest >= this.contextLength) {
-      throw new Error(`complete: prompt of ${longest} tokens does not fit the context of ${this.contextLength}`);
+      throw new EngineError(
+        `complete: prompt of ${longest} tokens does not fit the context of ${this.contextLength}`,
+        'context-length',
+      );
     }
     const maxTokens = Math.max(0, Math.min(request.maxTokens, this.contextLength - longest));
-    const samplers = suffixes.map((_, i) => createSampler(sampling[i] ?? {}));
-    const results = new Array<CompletionResult>(suffixes.length);
-    const finish = (row: Row, reason: FinishReason, matchedStop?: string) => {
-      const promptTokens = prefix.length + suffixes[row.out]!.length;
-      results[row.out] = {
-        text: this.tokenizer.decode(row.ids),
-        ids: row.ids,
-        finishReason: reason,
-        ...(matchedStop !== undefined ? { matchedStop } : {}),
-        usage: {
-          promptTokens,
-          completionTokens: row.ids.length,
-          cachedPromptTokens: cached,
-          prefillMs,
-          source: 'engine',
-        },
-        startMs,
-        endMs: Date.now(),
-      };
-    };
-
-    // Shared prefix: reuse a cached prefix, prefill the rest at batch 1.
-    // Some token must still run to produce logits: the suffixes, or else the prefix's last one.
-    const reusable = suffixes.every((s) => s.length > 0) ? prefix.length : prefix.length - 1;
-    let kv: KVCache = this.cache?.lookup(prefix, reusable) ?? this.decoder.empty(1);
-    const cached = kv.length;
-    this.stats.cachedPromptTokens += cached;
-    let logits: Float32Array | undefined;
-    if (prefix.length > kv.length) {
-      const todo = prefix.slice(kv.length);
-      const out = await this.forward(
-        { ids: [todo], positions: [range(kv.length, prefix.length)], mask: [ones(prefix.length)] },
-        kv,
-      );
-      this.stats.prefillTokens += todo.length;
-      kv = out.present;
-      logits = out.lastLogits;
-      if (suffixes.length > 1 || suffixes[0]!.length > 0) this.cache?.store(prefix, kv, request.cacheScope);
-    }
-
-    // With the cascade graph every row reads the prefix's cache in place (`shared`); each row's
-    // cache and mask hold its own positions only, and the prefix is never copied.
-    const cascade =
-      siblingCall && prefix.length >= this.cascadeMinPrefix && suffixes.every((s) => s.length > 0)
-        ? this.cascade
-        : undefined;
-    const shared = cascade ? kv : undefined;
-    const decoder = cascade ?? this.decoder;
-    if (cascade) this.stats.cascadeCalls++;
+    const prefilled = await this.prefillPrefix(call);
+    const { decoder, shared } = this.chooseDecoder(call, prefilled.kv, siblingCall);
     const rows: Row[] = suffixes.map((_, i) => ({
       out: i,
       ids: [],
       maxTokens,
-      sampler: samplers[i]!,
+      sampler: createSampler(sampling[i] ?? {}),
       stop: new StopMatcher(request.stop ?? [], (s) => this.tokenizer.singleTokenId(s)),
       mask: shared ? [] : ones(prefix.length),
       nextPos: prefix.length,
       ...(deltas[i] ? { onDelta: deltas[i] } : {}),
     }));
+    const batch = await this.prefillSuffixes(call, rows, prefilled, decoder, shared);
+    call.prefillMs = performance.now() - t0;
+    await this.decodeRows(call, rows, batch, decoder, shared);
+    return call.results;
+  }
 
-    // Suffixes (thread headers) are right-aligned with padding so one forward covers them all.
-    // The rows are copies: a forward extends its cache in place, and the prefix may be cached.
+  /** The shared prefix's cache: reused from the prefix cache, the rest prefilled at batch 1. */
+  private async prefillPrefix(call: RunCall): Promise<{ kv: KVCache; logits: Float32Array | undefined }> {
+    const { prefix, suffixes } = call;
+    // Some token must still run to produce logits: the suffixes, or else the prefix's last one.
+    const reusable = suffixes.every((s) => s.length > 0) ? prefix.length : prefix.length - 1;
+    let kv: KVCache = this.cache?.lookup(prefix, reusable) ?? this.decoder.empty(1);
+    call.cachedTokens = kv.length;
+    this.stats.cachedPromptTokens += kv.length;
+    if (prefix.length <= kv.length) return { kv, logits: undefined };
+    const todo = prefix.slice(kv.length);
+    const out = await this.forward(
+      { ids: [todo], positions: [range(kv.length, prefix.length)], mask: [ones(prefix.length)] },
+      kv,
+    );
+    this.stats.prefillTokens += todo.length;
+    kv = out.present;
+    if (suffixes.length > 1 || suffixes[0]!.length > 0) this.cache?.store(prefix, kv, call.request.cacheScope);
+    return { kv, logits: out.lastLogits };
+  }
+
+  /**
+   * The cascade graph for sibling calls from a prefix of at least cascadeMinPrefix tokens: every
+   * row reads the prefix's cache in place (`shared`), each row's cache and mask hold its own
+   * positions only, and the prefix is never copied. Otherwise the appending graph on copies.
+   */
+  private chooseDecoder(call: RunCall, kv: KVCache, siblingCall: boolean): { decoder: OnnxDecoder; shared?: KVCache } {
+    const cascade =
+      siblingCall && call.prefix.length >= this.cascadeMinPrefix && call.suffixes.every((s) => s.length > 0)
+        ? this.cascade
+        : undefined;
+    if (!cascade) return { decoder: this.decoder };
+    this.stats.cascadeCalls++;
+    return { decoder: cascade, shared: kv };
+  }
+
+  /**
+   * The suffixes (thread headers) right-aligned with padding so one forward covers them all. The
+   * rows are copies: a forward extends its cache in place, and the prefix may be cached.
+   */
+  private async prefillSuffixes(
+    call: RunCall,
+    rows: Row[],
+    prefilled: { kv: KVCache; logits: Float32Array | undefined },
+    decoder: OnnxDecoder,
+    shared: KVCache | undefined,
+  ): Promise<{ kv: KVCache; logits: Float32Array; width: number }> {
+    const { suffixes } = call;
+    let { kv, logits } = prefilled;
     const width = Math.max(...suffixes.map((s) => s.length));
     if (width > 0) {
       kv = shared
@@ -321,68 +353,46 @@ export class TransformersEngine implements Engine {
         row.nextPos += s.length;
       });
       const out = await this.forward({ ids, positions, mask: rows.map((r) => r.mask) }, kv, decoder, shared);
-      this.stats.prefillTokens += suffixes.reduce((s, x) => s + x.length, 0);
+      this.stats.prefillTokens += suffixes.reduce((n, x) => n + x.length, 0);
       kv = out.present;
       logits = out.lastLogits;
     }
-    if (!logits) throw new Error('complete: nothing to run');
-    prefillMs = performance.now() - t0;
+    if (!logits) throw new EngineError('complete: nothing to run', 'bad-request');
+    return { kv, logits, width };
+  }
 
+  /** Decode the rows step by step until each stops (its stop, EOS, its budget, the shared budget, abort). */
+  private async decodeRows(
+    call: RunCall,
+    rows: Row[],
+    start: { kv: KVCache; logits: Float32Array; width: number },
+    decoder: OnnxDecoder,
+    shared: KVCache | undefined,
+  ): Promise<void> {
+    const { prefix, suffixes, request } = call;
+    let { kv, logits } = start;
     // The first row's cache is the joined text's own up to its end (the same tokens after the same
     // context; exact because a row's bits do not depend on its batch or on how a prefix was split),
     // so it is kept for the continuation after the join. Not with padding in it, nor from the
     // cascade graph, whose rows differ from a prefill in the last bits.
     const keepFirstRow =
-      this.cache !== undefined && !shared && rows.length > 1 && width > 0 && suffixes[0]!.length === width;
+      this.cache !== undefined && !shared && rows.length > 1 && start.width > 0 && suffixes[0]!.length === start.width;
     let live = rows;
     const eos = new Set(this.tokenizer.eosIds);
-    const maxTotal = request.maxTotalTokens ?? Infinity;
-    let total = 0;
+    const budget = { left: request.maxTotalTokens ?? Infinity };
     while (live.length > 0) {
       const keep: number[] = [];
-      const next: Row[] = [];
-      for (let i = 0; i < live.length; i++) {
-        const row = live[i]!;
-        if (request.signal?.aborted) {
-          finish(row, 'abort');
-          continue;
-        }
-        if (row.ids.length >= row.maxTokens) {
-          finish(row, 'length');
-          continue;
-        }
-        const id = row.sampler(logits, i * this.vocab, this.vocab);
-        if (eos.has(id)) {
-          finish(row, 'eos');
-          continue;
-        }
-        // The shared budget runs out in lockstep, rows in order (see lockstepShares); EOS costs nothing.
-        if (total >= maxTotal) {
-          finish(row, 'length');
-          continue;
-        }
-        const piece = this.tokenizer.decode([id]);
-        row.ids.push(id);
-        total++;
-        row.onDelta?.(piece, [id]);
-        const matched = row.stop.push(id, piece);
-        if (matched !== undefined) {
-          finish(row, 'stop', matched);
-          continue;
-        }
-        keep.push(i);
-        next.push(row);
-      }
+      for (const [i, row] of live.entries()) if (this.step(call, row, logits, i, eos, budget)) keep.push(i);
       const firstDone = keepFirstRow ? live.findIndex((r, i) => r.out === 0 && !keep.includes(i)) : -1;
       if (firstDone >= 0 && !request.signal?.aborted) {
-        const fed = kv.length - prefix.length - width;
+        const fed = kv.length - prefix.length - start.width;
         this.cache!.store(
           [...prefix, ...suffixes[0]!, ...live[firstDone]!.ids.slice(0, fed)],
           selectRows(kv, [firstDone]),
           request.cacheScope,
         );
       }
-      if (next.length === 0) {
+      if (keep.length === 0) {
         // A lone sequence's cache is worth keeping: the next call usually extends it.
         if (rows.length === 1 && kv.batch === 1 && !shared) {
           const done = rows[0]!;
@@ -392,13 +402,11 @@ export class TransformersEngine implements Engine {
             request.cacheScope,
           );
         }
-        break;
+        return;
       }
       if (keep.length !== live.length) kv = keepRows(kv, keep);
-      live = next;
-      for (const row of live) {
-        row.mask.push(1);
-      }
+      live = keep.map((i) => live[i]!);
+      for (const row of live) row.mask.push(1);
       const out = await this.forward(
         {
           ids: live.map((r) => [r.ids[r.ids.length - 1]!]),
@@ -413,7 +421,50 @@ export class TransformersEngine implements Engine {
       kv = out.present;
       logits = out.lastLogits;
     }
-    return results;
+  }
+
+  /** One row's next token from its logits (row `i` of the step); false when the row finished. */
+  private step(
+    call: RunCall,
+    row: Row,
+    logits: Float32Array,
+    i: number,
+    eos: ReadonlySet<number>,
+    budget: { left: number },
+  ): boolean {
+    if (call.request.signal?.aborted) return this.finish(call, row, 'abort');
+    if (row.ids.length >= row.maxTokens) return this.finish(call, row, 'length');
+    const id = row.sampler(logits, i * this.vocab, this.vocab);
+    if (eos.has(id)) return this.finish(call, row, 'eos');
+    // The shared budget runs out in lockstep, rows in order (see lockstepShares); EOS costs nothing.
+    if (budget.left <= 0) return this.finish(call, row, 'length');
+    const piece = this.tokenizer.decode([id]);
+    row.ids.push(id);
+    budget.left--;
+    row.onDelta?.(piece, [id]);
+    const matched = row.stop.push(id, piece);
+    return matched === undefined || this.finish(call, row, 'stop', matched);
+  }
+
+  /** A finished row's result; always false (the row leaves the batch). */
+  private finish(call: RunCall, row: Row, reason: FinishReason, matchedStop?: string): false {
+    const promptTokens = call.prefix.length + call.suffixes[row.out]!.length;
+    call.results[row.out] = {
+      text: this.tokenizer.decode(row.ids),
+      ids: row.ids,
+      finishReason: reason,
+      ...(matchedStop !== undefined ? { matchedStop } : {}),
+      usage: {
+        promptTokens,
+        completionTokens: row.ids.length,
+        cachedPromptTokens: call.cachedTokens,
+        prefillMs: call.prefillMs,
+        source: 'engine',
+      },
+      startMs: call.startMs,
+      endMs: Date.now(),
+    };
+    return false;
   }
 
   private async forward(
@@ -484,11 +535,12 @@ export function graphFileName(
   if (graph === 'original') return 'model';
   const append = path.join(dir, 'onnx', dtype === 'q8' ? 'model_append_quantized.onnx' : 'model_append.onnx');
   if (existsSync(append)) return 'model_append';
-  if (graph === 'append') throw new Error(`model: ${append} not found (graph 'append' was asked for)`);
+  if (graph === 'append') throw new EngineError(`model: ${append} not found (graph 'append' was asked for)`, 'model');
   return 'model';
 }
 
 async function loadModel(source: ModelSource, options: TransformersEngineOptions, stem?: string) {
+  const { AutoModelForCausalLM, env } = await transformersJs();
   const session_options = { intraOpNumThreads: options.threads ?? 1, interOpNumThreads: 1 };
   const dtype = options.dtype ?? 'q8';
   if (source.kind === 'local') {
@@ -504,8 +556,9 @@ async function loadModel(source: ModelSource, options: TransformersEngineOptions
       });
       return { model, file: `onnx/${model_file_name}${dtype === 'q8' ? '_quantized' : ''}.onnx` };
     } catch (err) {
-      throw new Error(
+      throw new EngineError(
         `model: cannot load ${source.dir} (dtype ${dtype}): ${err instanceof Error ? err.message : String(err)}`,
+        'model',
         { cause: err },
       );
     }

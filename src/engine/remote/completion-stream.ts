@@ -3,6 +3,7 @@ import { APIError } from 'openai';
 import type { CompletionCreateParamsStreaming } from 'openai/resources/completions';
 import { z } from 'zod';
 import { ThreadweaverError } from '../../errors.js';
+import { EngineError } from '../errors.js';
 import { abortError, describe, StreamInterruptedError } from './retry.js';
 import { completionChunkSchema, reportedStop, type WireUsage } from './wire.js';
 
@@ -76,7 +77,7 @@ export async function readCompletionStream(
       watch();
       const parsed = completionChunkSchema.safeParse(raw);
       if (!parsed.success) {
-        throw new ThreadweaverError(`completion stream: unexpected chunk: ${z.prettifyError(parsed.error)}`);
+        throw new EngineError(`completion stream: unexpected chunk: ${z.prettifyError(parsed.error)}`, 'server');
       }
       if (parsed.data.usage) usage = parsed.data.usage;
       const c = parsed.data.choices.find((x) => (x.index ?? 0) === 0);

@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import { z } from 'zod';
-import { ThreadweaverError } from '../../errors.js';
 import { resolveModelSource } from '../model-source.js';
 import { withoutChatTemplate } from '../plain-template.js';
 import {
@@ -17,6 +16,7 @@ import { completionSchema, modelsSchema, reportedStop } from './wire.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
 import { HFTokenizer, loadTokenizer } from '../tokenizer.js';
 import type { CompletionRequest, CompletionResult, Engine, FinishReason, Tokenizer } from '../types.js';
+import { EngineError } from '../errors.js';
 
 export type { ServerChoice } from './completion-stream.js';
 
@@ -278,7 +278,10 @@ export class OpenAIEngine implements Engine {
     });
     const parsed = completionSchema.safeParse(raw);
     if (!parsed.success)
-      throw new ThreadweaverError(`${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`);
+      throw new EngineError(
+        `${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`,
+        'server',
+      );
     const c = parsed.data.choices[0]!;
     return {
       choice: {
@@ -349,15 +352,16 @@ export function readChoice(
     else if (typeof reported === 'string' && stops.includes(reported)) matchedStop = reported;
     else if (reported === undefined && !endsOnEosId && unreportedStop === 'stripped' && stops.length > 0) {
       if (stops.length > 1) {
-        throw new Error(
+        throw new EngineError(
           `finish_reason "stop" without stop_reason: cannot tell which of ${stops.length} stop strings the server stripped`,
+          'server',
         );
       }
       matchedStop = stops[0];
     }
     finishReason = matchedStop === undefined ? 'eos' : 'stop';
   } else {
-    throw new Error(`unexpected finish_reason ${JSON.stringify(choice.finishReason)} from the server`);
+    throw new EngineError(`unexpected finish_reason ${JSON.stringify(choice.finishReason)} from the server`, 'server');
   }
 
   if (matchedStop !== undefined && !text.endsWith(matchedStop)) text += matchedStop;
@@ -383,9 +387,10 @@ export function normalizeBaseUrl(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`base URL: not a URL: ${value}`);
+    throw new EngineError(`base URL: not a URL: ${value}`, 'config');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`base URL: ${value} is not http(s)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new EngineError(`base URL: ${value} is not http(s)`, 'config');
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1';
   return url.toString().replace(/\/+$/, '');
 }
@@ -413,7 +418,7 @@ export async function listServedModels(client: OpenAI, timeoutMs = PROBE_TIMEOUT
   const raw: unknown = await client.get('/models', { maxRetries: 0, timeout: Math.min(timeoutMs, client.timeout) });
   const parsed = modelsSchema.safeParse(raw);
   if (!parsed.success)
-    throw new Error(`${client.baseURL}/models: unexpected response: ${z.prettifyError(parsed.error)}`);
+    throw new EngineError(`${client.baseURL}/models: unexpected response: ${z.prettifyError(parsed.error)}`, 'server');
   return parsed.data.data.map((m) => ({
     id: m.id,
     ...(m.max_model_len !== undefined ? { maxModelLen: m.max_model_len } : {}),
@@ -422,7 +427,8 @@ export async function listServedModels(client: OpenAI, timeoutMs = PROBE_TIMEOUT
 
 export function firstModel(baseUrl: string, served: readonly ServedModel[]): string {
   const first = served[0];
-  if (!first) throw new Error(`${baseUrl}/models lists no model; pass the served model name (--served-model)`);
+  if (!first)
+    throw new EngineError(`${baseUrl}/models lists no model; pass the served model name (--served-model)`, 'server');
   return first.id;
 }
 
@@ -440,8 +446,9 @@ export function contextLengthOf(
   // Tokenizers without a limit say 1e30.
   if (Number.isInteger(fromTokenizer) && fromTokenizer > 0 && fromTokenizer < 10_000_000) return atMost(fromTokenizer);
   if (cap !== undefined) return cap;
-  throw new Error(
+  throw new EngineError(
     `context length of ${model}: the server does not report max_model_len and the tokenizer sets no model_max_length; pass it (--context-length)`,
+    'config',
   );
 }
 

@@ -24,6 +24,7 @@ import type { ChunkSink } from './completion-stream.js';
 import type { SessionEngine } from '../session.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
 import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../types.js';
+import { EngineError } from '../errors.js';
 
 export interface ProbePolicy {
   /** First probe of a server taken out; doubles with each failed probe and each repeat ejection. */
@@ -131,7 +132,7 @@ export class RoutedEngine implements SessionEngine {
   private closed = false;
 
   constructor(engines: readonly OpenAIEngine[], options: { retry?: RetryPolicy; probe?: Partial<ProbePolicy> } = {}) {
-    if (engines.length === 0) throw new Error('router: no servers');
+    if (engines.length === 0) throw new EngineError('router: no servers', 'config');
     const first = engines[0]!;
     this.tokenizer = first.tokenizer;
     this.contextLength = Math.min(...engines.map((e) => e.contextLength));
@@ -165,7 +166,7 @@ export class RoutedEngine implements SessionEngine {
    * rotation and are probed; at least one must answer.
    */
   static async connect(options: RoutedEngineOptions): Promise<RoutedEngine> {
-    if (options.baseUrls.length === 0) throw new Error('router: no base URLs');
+    if (options.baseUrls.length === 0) throw new EngineError('router: no base URLs', 'config');
     const urls = options.baseUrls.map(normalizeBaseUrl);
     const [tokenizer, listed] = await Promise.all([
       resolveTokenizer(options.tokenizer),
@@ -174,14 +175,15 @@ export class RoutedEngine implements SessionEngine {
     const up = listed.flatMap((r, i) => (r.status === 'fulfilled' ? [{ url: urls[i]!, served: r.value }] : []));
     if (up.length === 0) {
       const why = listed.map((r, i) => `${urls[i]}: ${r.status === 'rejected' ? describe(r.reason) : 'ok'}`).join('; ');
-      throw new Error(`router: no server answered GET /models (${why})`);
+      throw new EngineError(`router: no server answered GET /models (${why})`, 'server');
     }
     let model = options.model;
     if (model === undefined) {
       const ids = new Set(up.map((u) => firstModel(u.url, u.served)));
       if (ids.size > 1)
-        throw new Error(
+        throw new EngineError(
           `router: the servers list different models (${[...ids].join(', ')}); pass the served model name (--served-model)`,
+          'config',
         );
       model = [...ids][0]!;
     }
@@ -323,8 +325,9 @@ export class RoutedEngine implements SessionEngine {
             what,
             attempts,
             last ??
-              new Error(
+              new EngineError(
                 `no healthy server (${this.servers.map((s) => s.counters.baseUrl).join(', ')} all out of rotation)`,
+                'server',
               ),
           );
         }

@@ -1,4 +1,4 @@
-import { ThreadweaverError } from '../../errors.js';
+import { EngineError } from '../errors.js';
 import type { CompletionRequest, CompletionResult, Tokenizer } from '../types.js';
 import { StreamStop, type ChunkSink } from './completion-stream.js';
 
@@ -125,8 +125,9 @@ export class StreamedCall {
   private finish(r: CompletionResult): CompletionResult {
     const text = this.base.text + r.text;
     if (!text.startsWith(this.shown)) {
-      throw new ThreadweaverError(
+      throw new EngineError(
         `the completion's text does not begin with what its stream showed (…${JSON.stringify(this.shown.slice(-40))})`,
+        'internal',
       );
     }
     const ids = this.base.ids.length ? [...this.base.ids, ...r.ids] : r.ids;

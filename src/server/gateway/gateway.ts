@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/types.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { Dialect } from '../../format/dialect.js';
 import { resolveDialect } from '../../format/dialects.js';
-import type { PromptFormat, PromptStyle } from '../../orchestrator/prompt.js';
+import { withStyle, type PromptFormat, type PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve/stream.js';
 import { solve } from '../../solve/solve.js';
 import type { ClientSystemPolicy } from '../../solve/preset.js';
@@ -62,7 +62,7 @@ export function startGateway(options: GatewayOptions): Promise<RunningServer> {
     ...rest
   } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
-  const prompt = { ...format, ...(promptStyle ? { style: promptStyle } : {}) };
+  const prompt = withStyle(format, promptStyle);
   const dialect = resolveDialect(trajectoryFormat);
   return startServer({
     ...rest,

@@ -91,7 +91,10 @@ export interface RequestLimits {
 }
 
 /** The system text a run gets from the client's system messages, under `policy`. */
-export function systemText(client: readonly string[], policy: ClientSystemPolicy = { client: 'keep' }): string | undefined {
+export function systemText(
+  client: readonly string[],
+  policy: ClientSystemPolicy = { client: 'keep' },
+): string | undefined {
   if (client.length === 0 || policy.client === 'drop') return undefined;
   return policy.client === 'replace' ? policy.text : client.join('\n\n');
 }

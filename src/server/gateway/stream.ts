@@ -3,6 +3,7 @@ import type { SolveEvent } from '../../solve/stream.js';
 import { type SolveResult } from '../../solve/types.js';
 import { finishReason, reasoningEnd, reasoningFields, runReport, usage, type ReasoningOutput } from './reply.js';
 import { OrderedText, ReasoningSplitter, splitReasoning, type Channels, type ThinkTags } from './text-stream.js';
+import { ThreadweaverError } from '../../errors.js';
 
 export interface StreamOptions {
   /** `id`, `object`, `created`, `model`, `system_fingerprint` of every chunk. */
@@ -76,7 +77,7 @@ export async function* streamRun(
       yield* emit(splitter.finish());
       const whole = splitReasoning(r.text, split);
       if (whole.reasoning !== streamed.reasoning || whole.content !== streamed.content) {
-        throw new Error(
+        throw new ThreadweaverError(
           'the streamed text differs from the trajectory (an engine whose deltas do not add up to its text)',
         );
       }

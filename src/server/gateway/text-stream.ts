@@ -1,3 +1,4 @@
+import { ThreadweaverError } from '../../errors.js';
 /** The reasoning span's tags (a format's own, e.g. Multiverse's `<Think>`; default `<think>`). */
 export interface ThinkTags {
   open: string;
@@ -145,7 +146,9 @@ export class OrderedText {
     if (!piece.startsWith(sent)) {
       // Only an engine whose deltas do not add up to its text gets here; what went out cannot
       // be taken back, so the stream says so rather than silently differ.
-      throw new Error(`the streamed preview ${JSON.stringify(sent.slice(-40))} is not how the call's text begins`);
+      throw new ThreadweaverError(
+        `the streamed preview ${JSON.stringify(sent.slice(-40))} is not how the call's text begins`,
+      );
     }
     this.previewed = '';
     this.sentPreview = 0;

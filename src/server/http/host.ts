@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { ApiError } from './errors.js';
 import { sendError, sendResponse, type HttpResponse } from './response.js';
+import { ThreadweaverError } from '../../errors.js';
 
 export interface HostOptions {
   /** Interface to bind (default 127.0.0.1: local clients only). */
@@ -67,7 +68,7 @@ export const shuttingDown = () =>
 export async function startHost(handle: RequestHandler, options: HostOptions = {}): Promise<Host> {
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   if (!(graceMs >= 0 && Number.isFinite(graceMs)))
-    throw new Error(`startHost: shutdownGraceMs must be a non-negative number, got ${graceMs}`);
+    throw new ThreadweaverError(`startHost: shutdownGraceMs must be a non-negative number, got ${graceMs}`);
   const host = options.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   const inFlight = new Map<ServerResponse, AbortController>();
@@ -191,7 +192,8 @@ async function listen(server: Server, host: string, port: number): Promise<{ url
     });
   });
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('startHost: the server has no TCP address');
+  if (address === null || typeof address === 'string')
+    throw new ThreadweaverError('startHost: the server has no TCP address');
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { url: `http://${urlHost}:${address.port}`, port: address.port };
 }

@@ -1,4 +1,5 @@
 import { ApiError } from './errors.js';
+import { ThreadweaverError } from '../../errors.js';
 
 /** Called when the waiter is given its slot. */
 type Waiter = () => void;
@@ -18,8 +19,8 @@ export class FairQueue {
     readonly maxActive: number,
     readonly maxQueued: number,
   ) {
-    if (!(maxActive >= 1)) throw new Error(`FairQueue: maxActive must be at least 1, got ${maxActive}`);
-    if (!(maxQueued >= 0)) throw new Error(`FairQueue: maxQueued must be at least 0, got ${maxQueued}`);
+    if (!(maxActive >= 1)) throw new ThreadweaverError(`FairQueue: maxActive must be at least 1, got ${maxActive}`);
+    if (!(maxQueued >= 0)) throw new ThreadweaverError(`FairQueue: maxQueued must be at least 0, got ${maxQueued}`);
   }
 
   get stats(): { active: number; queued: number } {

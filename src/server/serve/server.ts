@@ -10,6 +10,7 @@ import { health } from './health.js';
 import { startHost, type Host, type HostOptions, type RequestHandler } from '../http/host.js';
 import { getModel, listModels } from './models.js';
 import { FairQueue } from '../http/queue.js';
+import { ThreadweaverError } from '../../errors.js';
 
 export interface ServerOptions extends HostOptions {
   engine: Engine;
@@ -104,7 +105,7 @@ export function apiHandler(options: ServerOptions): RequestHandler {
   const { engine } = options;
   const maxTokensLimit = options.maxTokensLimit ?? engine.contextLength;
   if (!(Number.isInteger(maxTokensLimit) && maxTokensLimit >= 1))
-    throw new Error(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
+    throw new ThreadweaverError(`startServer: maxTokensLimit must be a positive integer, got ${maxTokensLimit}`);
   const context: ServerContext = {
     engine,
     modelName: options.modelName ?? engine.name,

@@ -200,7 +200,10 @@ export function runOverview(run: LoadedRun): RunOverview {
   };
 }
 
-/** A trajectory laid out for display: sequential text and blocks with their threads as columns. */
+/**
+ * A trajectory laid out for display: sequential text and blocks with their threads as columns.
+ * `block` counts from 0, as in the JSON everywhere; the labels and titles a person reads count from 1.
+ */
 export type Segment =
   | { kind: 'sequential'; text: string; tokens: number }
   | {
@@ -283,12 +286,12 @@ export function sampleView(row: RunRow, tokenizer: Tokenizer): SampleView {
       end: x + span,
       kind: 'parallel',
       critical: true,
-      title: `parallel block ${b}: ${stat.overheadTokens} + ${longest} tokens on the critical path`,
+      title: `parallel block ${b + 1}: ${stat.overheadTokens} + ${longest} tokens on the critical path`,
     });
     seg.threads.forEach((t, i) => {
       const n = stat.threadTokens[i] ?? 0;
       threadRows.push({
-        label: `block ${b} · thread ${t.number ?? '?'}`,
+        label: `block ${b + 1} · thread ${t.number ?? '?'}`,
         bars: [
           {
             start: x + stat.overheadTokens,

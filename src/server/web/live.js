@@ -1,5 +1,7 @@
 // The live view: runs a problem through the gateway's streaming chat API and draws the run as
-// it happens, from the controller events in each chunk's `threadweaver` field.
+// it happens, from the controller events in each chunk's `threadweaver` field. Events number
+// blocks from 0; what the page shows numbers them from 1.
+import { lanesBox, plural, threadBody } from './lanes.js';
 import { ApiError, streamChat } from './sse.js';
 import { criticalThreads, renderTimeline, runTimeline } from './timeline.js';
 
@@ -13,6 +15,24 @@ function setStatus(state, text) {
   s.dataset.state = state;
   s.textContent = text;
 }
+
+const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+
+/** How a run ended, in the words and colour (the `data-state`) the page shows it with. */
+const ENDINGS = {
+  done: { state: 'done' },
+  'thread-eos': { state: 'done' },
+  budget: { state: 'budget', why: 'the budget ran out', title: 'budget spent', lane: 'cut: budget spent' },
+  context: { state: 'context', why: "the model's context filled up", title: 'context full', lane: 'cut: context full' },
+  transitions: {
+    state: 'transitions',
+    why: 'the transition cap was reached',
+    title: 'transition cap reached',
+    lane: 'cut: transition cap',
+  },
+  abort: { state: 'stopped', why: 'the run was stopped', title: 'stopped', lane: '■ stopped' },
+};
+const ending = (report) => ENDINGS[report.finishReason] ?? ENDINGS.done;
 
 function div(className, parent, text) {
   const node = document.createElement('div');
@@ -33,13 +53,19 @@ class RunView {
     this.lanes = new Map();
     this.t0 = performance.now();
     this.live = { phases: [], threads: [] };
+    this.halted = undefined;
     this.content = '';
     this.reasoning = '';
     this.report = undefined;
   }
 
   now() {
-    return performance.now() - this.t0;
+    return this.halted?.at ?? performance.now() - this.t0;
+  }
+
+  /** Whether the run drew anything (a refused request draws nothing). */
+  isEmpty() {
+    return this.container.childElementCount === 0;
   }
 
   chunk(c) {
@@ -69,9 +95,11 @@ class RunView {
         el.dataset.block = String(e.block);
         el.dataset.state = 'running';
         const head = div('block-head', el);
-        head.textContent = `parallel block ${e.block} · ${e.numbers.length} threads`;
-        const lanes = div('lanes', el);
-        this.blocks.set(e.block, { el, lanes });
+        div('block-name', head, `parallel block ${e.block + 1} · ${plural(e.numbers.length, 'thread')}`);
+        const state = div('block-state', head, '');
+        const lanes = lanesBox();
+        el.appendChild(lanes);
+        this.blocks.set(e.block, { el, lanes, state });
         this.seq = undefined;
         break;
       }
@@ -81,33 +109,71 @@ class RunView {
         lane.dataset.thread = `${e.block}.${e.thread}`;
         lane.dataset.state = 'running';
         const head = div('lane-head', lane);
-        div('', head, `thread ${e.thread}`);
+        div('lane-name', head, `thread ${e.thread}`);
         const info = div('lane-info', head, '');
+        const state = div('lane-state', head, '● writing');
         const text = div('lane-text text', lane, '');
-        this.lanes.set(lane.dataset.thread, { lane, info, text });
+        this.lanes.set(lane.dataset.thread, { lane, info, state, text, raw: '' });
         this.live.threads.push({ block: e.block, thread: e.thread, start: t, end: null, tokens: 0 });
         break;
       }
-      case 'thread:delta':
-        this.lanes.get(`${e.block}.${e.thread}`).text.textContent += e.text;
-        break;
-      case 'thread:end': {
+      case 'thread:delta': {
         const l = this.lanes.get(`${e.block}.${e.thread}`);
-        l.text.textContent = e.text;
-        l.lane.dataset.state = 'done';
-        l.info.textContent = `${e.tokens} tokens · ${e.ms} ms${e.finishReason === 'stop' ? '' : ` · ended by ${e.finishReason}`}`;
-        const live = this.live.threads.find((x) => x.block === e.block && x.thread === e.thread);
-        if (live) Object.assign(live, { end: t, tokens: e.tokens });
+        l.raw += e.text;
+        this.write(l, threadBody(l.raw, false));
         break;
       }
-      case 'join':
-        this.blocks.get(e.block).el.dataset.state = 'joined';
+      case 'thread:end': {
+        const l = this.lanes.get(`${e.block}.${e.thread}`);
+        l.raw = e.text;
+        this.write(l, threadBody(e.text));
+        const cut = e.finishReason === 'length' || e.finishReason === 'abort';
+        l.lane.dataset.state = cut ? 'cut' : 'done';
+        l.state.textContent = cut ? 'cut off' : '';
+        l.info.textContent = `${e.tokens} tokens · ${e.ms} ms`;
+        const live = this.live.threads.find((x) => x.block === e.block && x.thread === e.thread);
+        if (live) Object.assign(live, { end: t, tokens: e.tokens, cut });
         break;
+      }
+      case 'join': {
+        const b = this.blocks.get(e.block);
+        b.el.dataset.state = 'joined';
+        b.state.textContent = 'joined';
+        break;
+      }
       case 'done':
         this.done(e);
         break;
     }
     if (e.type !== 'done') this.drawLive();
+  }
+
+  /** A lane's text as it grows; a lane scrolled to its end follows the text. */
+  write(l, text) {
+    const box = l.text;
+    const follow = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    box.textContent = text;
+    if (follow) box.scrollTop = box.scrollHeight;
+  }
+
+  /** The run ended early ('stopped' by the user, or an 'error'): nothing is still writing. */
+  halt(state) {
+    if (this.report || this.halted) return;
+    this.halted = { at: performance.now() - this.t0, state };
+    const words = state === 'stopped' ? '■ stopped' : '✕ failed';
+    for (const l of this.lanes.values()) {
+      if (l.lane.dataset.state !== 'running') continue;
+      l.lane.dataset.state = state;
+      l.state.textContent = words;
+    }
+    for (const b of this.blocks.values()) {
+      if (b.el.dataset.state !== 'running') continue;
+      b.el.dataset.state = state;
+      b.state.textContent = state === 'stopped' ? 'stopped before the join' : 'failed before the join';
+    }
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
+    if (this.timeline && (this.live.phases.length || this.live.threads.length)) this.drawLiveNow();
   }
 
   /** Redraw the live timeline at most once a frame (events come once per token). */
@@ -131,35 +197,49 @@ class RunView {
           end: p.end,
           kind: p.kind,
           critical: true,
-          title: p.kind,
+          cut: Boolean(this.halted) && p.end === null,
+          title: p.kind === 'parallel' ? `parallel block ${p.block + 1}` : p.kind,
         })),
       },
     ];
     for (const x of this.live.threads) {
       rows.push({
-        label: `block ${x.block} · thread ${x.thread}`,
+        label: `block ${x.block + 1} · thread ${x.thread}`,
         bars: [
           {
             start: x.start,
             end: x.end,
             kind: 'thread',
             critical: x.end !== null && critical.has(`${x.block}.${x.thread}`),
-            title: `thread ${x.thread}`,
+            cut: x.cut || (Boolean(this.halted) && x.end === null),
+            title: `block ${x.block + 1} · thread ${x.thread}`,
           },
         ],
       });
     }
     $('timeline-panel').hidden = false;
-    renderTimeline(this.timeline, { unit: 'ms', rows }, this.now());
+    renderTimeline(this.timeline, { unit: 'ms', rows }, { now: this.now() });
   }
 
   done(report) {
     this.report = report;
     for (const key of criticalThreads(report.blocks)) {
       const l = this.lanes.get(key);
-      if (l) l.lane.dataset.critical = 'true';
+      if (!l) continue;
+      l.lane.dataset.critical = 'true';
+      l.info.textContent += ' · critical path';
     }
-    if (this.timeline) renderTimeline(this.timeline, runTimeline(report));
+    const end = ending(report);
+    // A thread cut off says by what, in that ending's colour.
+    for (const l of this.lanes.values()) {
+      if (l.lane.dataset.state !== 'cut' || !end.lane) continue;
+      l.lane.dataset.state = end.state === 'done' ? 'cut' : end.state;
+      l.state.textContent = end.lane;
+    }
+    if (this.timeline) {
+      $('timeline-panel').hidden = false;
+      renderTimeline(this.timeline, runTimeline(report));
+    }
   }
 }
 
@@ -193,16 +273,48 @@ function showMetrics(par, seq) {
   }
 }
 
+/** The answer line: the answer in green only when the run finished; otherwise what cut it, in that state's colour. */
 function showAnswer(el, view) {
   el.replaceChildren();
   const r = view.report;
   if (!r) return;
+  const end = ending(r);
+  el.dataset.state = r.answer === null && end.state === 'done' ? 'none' : end.state;
+  if (r.answer === null) {
+    el.textContent =
+      end.state === 'done' ? 'No answer: the model finished without writing one.' : `No answer: ${end.why} first.`;
+    return;
+  }
   el.append('Answer: ');
   const b = document.createElement('span');
   b.className = 'boxed';
-  b.textContent = r.answer ?? '(none)';
+  b.textContent = r.answer;
   el.appendChild(b);
-  if (r.finishReason !== 'done') el.append(` (run ended: ${r.finishReason})`);
+  if (end.why) el.append(` (then ${end.why} and the run was cut off)`);
+}
+
+/** The answer line of a run that never reported: stopped or failed. */
+function showHalt(el, state, text) {
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+/** The status line once every run has reported. */
+function finalStatus(par, seq) {
+  for (const [name, r] of [
+    ['', par],
+    ['the sequential baseline: ', seq],
+  ]) {
+    if (!r) continue;
+    const end = ending(r);
+    if (end.state === 'done') continue;
+    return [
+      end.state,
+      `⚠ ${name}${end.title}: the run was cut off after ${r.metrics.totalTokens} tokens (${seconds(r.metrics.wallMs)})`,
+    ];
+  }
+  const also = seq ? ` (the sequential baseline in ${seconds(seq.metrics.wallMs)})` : '';
+  return ['done', `✓ done in ${seconds(par.metrics.wallMs)}${also}`];
 }
 
 async function runOnce(body, view, signal) {
@@ -242,29 +354,43 @@ async function run() {
   $('baseline-panel').hidden = true;
   $('metrics-panel').hidden = true;
   $('answer').replaceChildren();
+  $('timeline-panel').hidden = true;
   const view = new RunView($('trajectory'), $('timeline'));
+  let current = view;
+  let answer = $('answer');
   try {
     setStatus('running', `running (${mode})…`);
     await runOnce(body, view, abort.signal);
     showAnswer($('answer'), view);
     showMetrics(view.report);
+    let baseline;
     if (compare) {
       setStatus('running', 'running the sequential baseline…');
       $('baseline-panel').hidden = false;
       $('baseline-answer').replaceChildren();
-      const baseline = new RunView($('baseline'));
+      baseline = current = new RunView($('baseline'));
+      answer = $('baseline-answer');
       await runOnce({ ...body, model: 'threadweaver-sequential' }, baseline, abort.signal);
       showAnswer($('baseline-answer'), baseline);
       showMetrics(view.report, baseline.report);
     }
-    setStatus('done', `done in ${(view.report.metrics.wallMs / 1000).toFixed(2)} s`);
+    setStatus(...finalStatus(view.report, baseline?.report));
   } catch (err) {
-    if (abort.signal.aborted) setStatus('error', 'stopped');
-    else if (err instanceof ApiError && err.status === 401) {
+    const stopped = abort.signal.aborted;
+    current.halt(stopped ? 'stopped' : 'error');
+    if (stopped) {
+      setStatus('stopped', `■ stopped after ${seconds(current.now())}: what was written until then is kept below`);
+      showHalt(answer, 'stopped', 'Stopped before an answer.');
+    } else if (err instanceof ApiError && err.status === 401) {
       $('key-box').hidden = false;
       keyRequired = true;
-      setStatus('error', `The API key was refused: ${err.message}`);
-    } else setStatus('error', `error: ${err.message}`);
+      setStatus('error', `✕ The API key was refused: ${err.message}`);
+    } else {
+      setStatus('error', `✕ error: ${err.message}`);
+      showHalt(answer, 'error', `The run failed: ${err.message}`);
+    }
+    // A request refused before the run began leaves nothing to show.
+    if (current.isEmpty()) (current === view ? $('run-panel') : $('baseline-panel')).hidden = true;
   } finally {
     $('run').disabled = false;
     $('stop').disabled = true;
@@ -284,13 +410,19 @@ async function init() {
     $('key-box').hidden = false;
     $('api-key').value = sessionStorage.getItem(KEY_STORE) ?? '';
   }
+  // Behind a key, /v1/models is a 401 page to a browser that follows a link: no link then.
+  $('models-link').hidden = keyRequired;
   $('run-form').addEventListener('submit', (e) => {
     e.preventDefault();
     void run();
   });
   $('stop').addEventListener('click', () => running?.abort());
+  // "Compare with sequential" means nothing in sequential mode.
+  const compareOffered = () => ($('compare-box').hidden = $('mode').value === 'sequential');
+  $('mode').addEventListener('change', compareOffered);
   const params = new URLSearchParams(location.search);
   if (params.get('mode') === 'sequential') $('mode').value = 'sequential';
+  compareOffered();
   if (params.has('compare')) $('compare').checked = params.get('compare') !== '0';
   if (params.get('maxTokens')) $('max-tokens').value = params.get('maxTokens');
   const problem = params.get('problem');

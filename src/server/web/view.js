@@ -1,6 +1,8 @@
 // The run viewer: a run's summary, charts and problem table (/), and one problem's samples side
-// by side (/problem?dataset=…&id=…). Data comes from the viewer's /api/* JSON.
-import { renderTimeline } from './timeline.js';
+// by side (/problem?dataset=…&id=…). Data comes from the viewer's /api/* JSON, where blocks
+// count from 0; the page counts them from 1.
+import { lanesBox, plural } from './lanes.js';
+import { renderTimeline, timelineEnd } from './timeline.js';
 
 const main = document.getElementById('main');
 
@@ -85,20 +87,24 @@ function summaryPanel(run) {
         )
       : null,
     h(
-      'table',
-      { class: 'rows', id: 'summary' },
+      'div',
+      { class: 'table-box' },
       h(
-        'thead',
-        {},
+        'table',
+        { class: 'rows', id: 'summary' },
         h(
-          'tr',
+          'thead',
           {},
-          ...['dataset', 'mode', 'accuracy', 'pass@k', 'mean T', 'mean L', 'mean η', 'format ok', 'samples'].map((t) =>
-            h('th', {}, t),
+          h(
+            'tr',
+            {},
+            ...['dataset', 'mode', 'accuracy', 'pass@k', 'mean T', 'mean L', 'mean η', 'format ok', 'samples'].map(
+              (t) => h('th', {}, t),
+            ),
           ),
         ),
+        h('tbody', {}, rows),
       ),
-      h('tbody', {}, rows),
     ),
     h('ul', { class: 'hint' }, speed),
   );
@@ -266,20 +272,24 @@ function problemsPanel(run) {
     tbody,
   );
   draw();
-  return panel('Problems', filters, table);
+  return panel('Problems', filters, h('div', { class: 'table-box' }, table));
 }
 
 function trajectoryView(segments) {
   const root = h('div', { class: 'trajectory' });
+  let afterBlock = false;
   for (const s of segments) {
     if (s.kind === 'sequential') {
-      if (s.text) root.append(h('div', { class: 'seq text' }, s.text));
+      // The text after a block starts with the newline that followed `</Parallel>`: not a blank line to show.
+      const text = afterBlock ? s.text.replace(/^\n/, '') : s.text;
+      if (text) root.append(h('div', { class: 'seq text' }, text));
+      afterBlock = false;
       continue;
     }
-    const lanes = h(
-      'div',
-      { class: 'lanes' },
-      s.threads.map((t) =>
+    afterBlock = true;
+    const lanes = lanesBox();
+    lanes.append(
+      ...s.threads.map((t) =>
         h(
           'div',
           {
@@ -290,8 +300,8 @@ function trajectoryView(segments) {
           h(
             'div',
             { class: 'lane-head' },
-            h('div', {}, `thread ${t.thread ?? '?'}`),
-            h('div', {}, `${t.tokens} tokens`),
+            h('div', { class: 'lane-name' }, `thread ${t.thread ?? '?'}`),
+            h('div', { class: 'lane-info' }, `${t.tokens} tokens${t.critical ? ' · critical path' : ''}`),
           ),
           h('div', { class: 'lane-text text' }, t.text),
         ),
@@ -304,7 +314,7 @@ function trajectoryView(segments) {
         h(
           'div',
           { class: 'block-head' },
-          `parallel block ${s.block} · ${s.threads.length} threads · ${s.overheadTokens} tokens of outlines and wrappers`,
+          `parallel block ${s.block + 1} · ${plural(s.threads.length, 'thread')} · ${s.overheadTokens} tokens of outlines and wrappers`,
         ),
         h(
           'div',
@@ -334,7 +344,7 @@ function sampleCard(s) {
     h(
       'p',
       { class: 'hint' },
-      `answer ${r.answer ?? '(none)'} · T ${r.totalTokens} · L ${r.criticalPathTokens} · η ${num(r.acceleration, 3)} · ${r.parallelBlocks} blocks, ${r.threads} threads · wall ${(r.wallMs / 1000).toFixed(2)} s · seed ${r.seed}` +
+      `answer ${r.answer ?? '(none)'} · T ${r.totalTokens} · L ${r.criticalPathTokens} · η ${num(r.acceleration, 3)} · ${plural(r.parallelBlocks, 'block')}, ${plural(r.threads, 'thread')} · wall ${(r.wallMs / 1000).toFixed(2)} s · seed ${r.seed}` +
         (typeof r.reward === 'number' ? ` · reward ${num(r.reward, 3)}` : '') +
         (typeof r.advantage === 'number' ? ` · advantage ${num(r.advantage, 3)}` : '') +
         (r.formatValid ? '' : ' · format invalid') +
@@ -373,7 +383,7 @@ async function problemPage(params) {
     ),
   );
   main.append(
-    h('p', {}, h('a', { href: '/', id: 'back' }, '← all problems')),
+    h('p', { class: 'back' }, h('a', { href: '/', id: 'back' }, '← all problems')),
     h(
       'section',
       { class: 'panel', id: 'problem', 'data-problem-id': p.problemId },
@@ -383,7 +393,9 @@ async function problemPage(params) {
     ),
     ...grid,
   );
-  for (const c of cards) renderTimeline(c.timelineEl, c.timelineModel);
+  // One x scale for every timeline on the page: the samples are compared by their lengths.
+  const end = Math.max(...cards.map((c) => timelineEnd(c.timelineModel)));
+  for (const c of cards) renderTimeline(c.timelineEl, c.timelineModel, { end });
 }
 
 async function listPage() {
@@ -400,6 +412,8 @@ async function init() {
     status('done', '');
   } catch (err) {
     status('error', `error: ${err.message}`);
+    if (location.pathname !== '/')
+      document.getElementById('status').append(h('a', { href: '/', id: 'back' }, '← all problems'));
   }
 }
 
