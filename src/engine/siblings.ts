@@ -1,5 +1,5 @@
 import { deriveSeed } from '../internal/random.js';
-import type { CompletionRequest, CompletionResult, Engine } from './types.js';
+import type { CompletionRequest, CompletionResult, Engine, SamplingOptions } from './types.js';
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
 
@@ -49,6 +49,22 @@ export function cutResult(
     finishReason: 'length',
     usage: { ...r.usage, completionTokens: ids.length },
   };
+}
+
+/** The sampling a request sets, seed aside (each sibling gets its own). */
+export function samplingOf(r: SamplingOptions): Omit<SamplingOptions, 'seed'> {
+  const out: Omit<SamplingOptions, 'seed'> = {};
+  for (const k of [
+    'temperature',
+    'topP',
+    'topK',
+    'minP',
+    'repetitionPenalty',
+    'presencePenalty',
+    'frequencyPenalty',
+  ] as const)
+    if (r[k] !== undefined) out[k] = r[k];
+  return out;
 }
 
 /**
@@ -182,8 +198,7 @@ export async function completeAsConcurrentCalls(
         prompt,
         maxTokens,
         ...(request.stop ? { stop: request.stop } : {}),
-        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-        ...(request.topP !== undefined ? { topP: request.topP } : {}),
+        ...samplingOf(request),
         ...(seed !== undefined ? { seed } : {}),
         signal,
         ...(shares

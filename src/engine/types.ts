@@ -36,6 +36,38 @@ export interface SamplingOptions {
    * Derived seeds (per call, per thread) come from `deriveSeed`. Unset: a fresh random stream.
    */
   seed?: number;
+  /** Keep the k likeliest tokens (vLLM's `top_k`); -1 or 0: all. Only engines listing it in `samplingControls` honour it. */
+  topK?: number;
+  /** Drop tokens less likely than `minP` × the likeliest one's probability (vLLM's `min_p`); 0: none. */
+  minP?: number;
+  /** vLLM's `repetition_penalty` (1: none). */
+  repetitionPenalty?: number;
+  /** OpenAI's `presence_penalty` (0: none). */
+  presencePenalty?: number;
+  /** OpenAI's `frequency_penalty` (0: none). */
+  frequencyPenalty?: number;
+}
+
+/** The sampling controls beyond temperature, top-p and seed, which only some engines honour. */
+export type SamplingControl = 'topK' | 'minP' | 'repetitionPenalty' | 'presencePenalty' | 'frequencyPenalty';
+
+/** Values of sampling controls (absent: the engine's default). */
+export type SamplingControls = Partial<Pick<SamplingOptions, SamplingControl>>;
+
+/** Each control's value that changes nothing (what an engine without it may be given). */
+export const NEUTRAL_SAMPLING: Readonly<Record<SamplingControl, readonly number[]>> = {
+  topK: [-1, 0],
+  minP: [0],
+  repetitionPenalty: [1],
+  presencePenalty: [0],
+  frequencyPenalty: [0],
+};
+
+/** The sampling controls of `options` that are set to something other than their neutral value. */
+export function activeControls(options: Partial<Record<SamplingControl, number | undefined>>): SamplingControl[] {
+  return (Object.keys(NEUTRAL_SAMPLING) as SamplingControl[]).filter(
+    (k) => options[k] !== undefined && !NEUTRAL_SAMPLING[k].includes(options[k]),
+  );
 }
 
 export interface CompletionRequest extends SamplingOptions {
@@ -86,6 +118,8 @@ export interface CompletionResult {
   endMs: number;
 }
 
+export type EngineHealth = { ok: true; detail?: string } | { ok: false; reason: string };
+
 /**
  * An autoregressive engine. Engines know nothing of trajectory tags beyond the stop strings
  * they are handed.
@@ -100,6 +134,8 @@ export interface Engine {
   readonly tokenizer: Tokenizer;
   /** Max prompt + completion tokens. */
   readonly contextLength: number;
+  /** The sampling controls it honours beyond temperature, top-p and seed (none when absent). */
+  readonly samplingControls?: readonly SamplingControl[];
   complete(request: CompletionRequest): Promise<CompletionResult>;
   /**
    * Continue `prefix + suffixes[i]` for every i, as siblings that share `prefix`. Per-sibling
@@ -122,5 +158,10 @@ export interface Engine {
   ): Promise<CompletionResult[]>;
   /** Forget cached state of a scope (a finished trajectory). */
   releaseCache?(scope: string): void;
+  /**
+   * Whether it can serve now (engines on servers ask them; absent: always). The reason says
+   * what is wrong without naming the servers' addresses: it may reach a client.
+   */
+  health?(): Promise<EngineHealth>;
   close?(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { bindSession } from '../engine/session.js';
 import { embeddedEngine } from '../engine/load.js';
-import type { Engine } from '../engine/types.js';
+import { activeControls, type Engine } from '../engine/types.js';
 import { extractAnswer } from '../math/extract.js';
 import { Controller } from '../orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';
@@ -31,6 +31,12 @@ export async function runSolve(
     options.engine ??
     (await embeddedEngine(defined({ model: options.model, dtype: options.dtype, threads: options.threads })));
   const mode = options.mode ?? 'parallel';
+  const unhonoured = activeControls(options.controls ?? {}).filter((c) => !engine.samplingControls?.includes(c));
+  if (unhonoured.length > 0) {
+    throw new TypeError(
+      `solve: option 'controls.${unhonoured[0]}': the engine ${engine.name} cannot honour it (it honours ${engine.samplingControls?.join(', ') || 'none of the controls'})`,
+    );
+  }
   const format = withStyle(options.prompt, options.promptStyle);
   const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name, options.history);
   const warnings = unknownCharWarnings(engine, problem);

@@ -54,7 +54,7 @@ describe('conversations', () => {
       `<|im_start|>user\n${long}<|im_end|>\n<|im_start|>assistant\nok<|im_end|>\n<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n`,
     );
     expect(r.body.error).toEqual({
-      message: `this model's maximum context length is 200 tokens, and the prompt (3 messages) has ${size} tokens: shorten the conversation so the model can answer`,
+      message: `this model's maximum context length is 200 tokens, and the prompt (3 messages) has ${size} tokens: shorten it so the model can answer`,
       type: 'invalid_request_error',
       param: 'messages',
       code: 'context_length_exceeded',

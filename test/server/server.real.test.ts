@@ -257,6 +257,28 @@ describe('streaming', () => {
   });
 });
 
+describe('sampling controls on the embedded engine', () => {
+  it('top_k and min_p are honoured (the sampled ids are the engine’s with them); the penalties are refused by name', async () => {
+    const body = { prompt: parallel(), max_tokens: 40, temperature: 1.5, seed: 11 };
+    const direct = async (controls: object) =>
+      (await engine.complete({ prompt: parallel(), maxTokens: 40, temperature: 1.5, seed: 11, ...controls })).ids;
+    const greedyLike = await completions({ ...body, top_k: 1 });
+    expect(greedyLike.status).toBe(200);
+    expect(greedyLike.body.choices[0].token_ids).toEqual(await direct({ topK: 1 }));
+    // top_k 1 keeps only the likeliest token: the greedy continuation.
+    expect(greedyLike.body.choices[0].token_ids).toEqual(
+      (await engine.complete({ prompt: parallel(), maxTokens: 40 })).ids,
+    );
+    const minP = await completions({ ...body, min_p: 0.2 });
+    expect(minP.body.choices[0].token_ids).toEqual(await direct({ minP: 0.2 }));
+    for (const field of ['repetition_penalty', 'presence_penalty', 'frequency_penalty']) {
+      const r = await completions({ ...body, [field]: 1.5 });
+      expect(r.status).toBe(400);
+      expect(r.body.error.param).toBe(field);
+    }
+  });
+});
+
 describe('POST /v1/chat/completions', () => {
   it('applies the chat template with the generation prompt; OpenAI’s chat shape', async () => {
     const messages = [

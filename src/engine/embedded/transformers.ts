@@ -8,11 +8,18 @@ import { cascadeFault } from './cascade.js';
 import { isChunkInvariant } from './chunk-invariance.js';
 import { OnnxDecoder, range, type DecoderShape, type OrtSession } from './onnx-decoder.js';
 import { PrefixCache } from './prefix-cache.js';
-import { createSampler } from '../sampling.js';
+import { createSampler, LOCAL_SAMPLING_CONTROLS } from '../sampling.js';
 import { siblingSeed } from '../siblings.js';
 import { StopMatcher } from '../stop.js';
 import { loadTokenizer, type HFTokenizer } from '../tokenizer.js';
-import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from '../types.js';
+import type {
+  CompletionRequest,
+  CompletionResult,
+  Engine,
+  FinishReason,
+  SamplingControl,
+  SamplingOptions,
+} from '../types.js';
 
 export interface TransformersEngineOptions {
   /** Local folder or Hugging Face id; default: the bundled tiny-threadweaver model. */
@@ -109,6 +116,7 @@ interface RunCall {
 export class TransformersEngine implements Engine {
   readonly name: string;
   readonly contextLength: number;
+  readonly samplingControls: readonly SamplingControl[] = LOCAL_SAMPLING_CONTROLS;
   readonly stats: EngineStats = {
     forwardCalls: 0,
     prefillTokens: 0,

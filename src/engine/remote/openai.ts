@@ -15,7 +15,15 @@ import { StreamedCall } from './streamed-call.js';
 import { completionSchema, modelsSchema, reportedStop } from './wire.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
 import { HFTokenizer, loadTokenizer } from '../tokenizer.js';
-import type { CompletionRequest, CompletionResult, Engine, FinishReason, Tokenizer } from '../types.js';
+import type {
+  CompletionRequest,
+  CompletionResult,
+  Engine,
+  EngineHealth,
+  FinishReason,
+  SamplingControl,
+  Tokenizer,
+} from '../types.js';
 import { EngineError } from '../errors.js';
 
 export type { ServerChoice } from './completion-stream.js';
@@ -108,6 +116,21 @@ export interface OpenAIEngineConfig extends Omit<OpenAIEngineOptions, 'tokenizer
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 const PROBE_TIMEOUT_MS = 10_000;
+const HEALTH_TIMEOUT_MS = 2_000;
+const HEALTH_CACHE_MS = 1_000;
+
+/** What kind of failure an error is, in words that name no address. */
+export function failureWords(err: unknown): string {
+  const kind = classifyFailure(err);
+  if (kind === 'connection') return 'connection refused or dropped';
+  if (kind === 'timeout') return 'no answer in time';
+  if (kind === 'rate-limit') return 'rate limited (429)';
+  if (kind === 'server' || kind === 'fatal') {
+    const status = (err as { status?: unknown }).status;
+    return typeof status === 'number' ? `it answered ${status}` : 'it answered with an error';
+  }
+  return 'cancelled';
+}
 
 /**
  * An Engine on an OpenAI-compatible server (vLLM, SGLang, `threadweaver serve`): raw-prompt
@@ -120,6 +143,8 @@ export class OpenAIEngine implements Engine {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
+  /** vLLM and SGLang take every control in the body. */
+  readonly samplingControls = REMOTE_SAMPLING_CONTROLS;
   readonly model: string;
   readonly baseUrl: string;
   readonly stats: OpenAIEngineStats = {
@@ -233,6 +258,8 @@ export class OpenAIEngine implements Engine {
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
       ...(stops.length > 0 ? { stop: stops } : {}),
       ...this.extraBody,
+      // The request's own controls win over the preset's extra body.
+      ...controlFields(request),
     } as CompletionCreateParamsNonStreaming;
     this.stats.requests++;
     let reply: ServerCompletion;
@@ -299,6 +326,44 @@ export class OpenAIEngine implements Engine {
   probe(): Promise<ServedModel[]> {
     return listServedModels(this.client);
   }
+
+  private lastHealth: { at: number; health: Promise<EngineHealth> } | undefined;
+
+  /** A probe of the server (at most one a second, however often asked). */
+  health(): Promise<EngineHealth> {
+    const now = Date.now();
+    if (!this.lastHealth || now - this.lastHealth.at >= HEALTH_CACHE_MS) {
+      const health = listServedModels(this.client, HEALTH_TIMEOUT_MS).then(
+        (): EngineHealth => ({ ok: true }),
+        (err: unknown): EngineHealth => ({
+          ok: false,
+          reason: `the upstream server cannot be reached (${failureWords(err)})`,
+        }),
+      );
+      this.lastHealth = { at: now, health };
+    }
+    return this.lastHealth.health;
+  }
+}
+
+/** The sampling controls every OpenAI-compatible engine passes on. */
+export const REMOTE_SAMPLING_CONTROLS: readonly SamplingControl[] = [
+  'topK',
+  'minP',
+  'repetitionPenalty',
+  'presencePenalty',
+  'frequencyPenalty',
+];
+
+/** The request's sampling controls as vLLM's and SGLang's body fields. */
+function controlFields(r: CompletionRequest): Record<string, number> {
+  const fields: Record<string, number> = {};
+  if (r.topK !== undefined) fields.top_k = r.topK;
+  if (r.minP !== undefined) fields.min_p = r.minP;
+  if (r.repetitionPenalty !== undefined) fields.repetition_penalty = r.repetitionPenalty;
+  if (r.presencePenalty !== undefined) fields.presence_penalty = r.presencePenalty;
+  if (r.frequencyPenalty !== undefined) fields.frequency_penalty = r.frequencyPenalty;
+  return fields;
 }
 
 /** vLLM reads the first four fields, SGLang `no_stop_trim` and `skip_special_tokens`; both ignore the others. */

@@ -5,6 +5,7 @@ import {
   listServedModels,
   normalizeBaseUrl,
   OpenAIEngine,
+  REMOTE_SAMPLING_CONTROLS,
   resolveTokenizer,
   retryPolicyOf,
   type OpenAIEngineOptions,
@@ -23,7 +24,7 @@ import {
 import type { ChunkSink } from './completion-stream.js';
 import type { SessionEngine } from '../session.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
-import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../types.js';
+import type { CompletionRequest, CompletionResult, Engine, EngineHealth, Tokenizer } from '../types.js';
 import { EngineError } from '../errors.js';
 
 export interface ProbePolicy {
@@ -111,6 +112,7 @@ export class RoutedEngine implements SessionEngine {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
+  readonly samplingControls = REMOTE_SAMPLING_CONTROLS;
   /** The served model's name (the same on every server). */
   readonly model: string;
   readonly counters: RouterCounters = {
@@ -224,6 +226,7 @@ export class RoutedEngine implements SessionEngine {
       name: this.name,
       tokenizer: this.tokenizer,
       contextLength: this.contextLength,
+      samplingControls: this.samplingControls,
       complete: (request) => this.run(affinity, request),
       completeSiblings: (prefix, suffixes, request) => this.siblingsOn(affinity, prefix, suffixes, request),
     };
@@ -242,6 +245,17 @@ export class RoutedEngine implements SessionEngine {
       suffixes,
       request,
     );
+  }
+
+  /** Healthy while a server in rotation answers its probe (each probed at most once a second). */
+  async health(): Promise<EngineHealth> {
+    const of = this.servers.length;
+    const answers = await Promise.all(
+      this.servers.map(async (s) => s.counters.healthy && (await s.engine.health()).ok),
+    );
+    const up = answers.filter(Boolean).length;
+    if (up === 0) return { ok: false, reason: `none of the ${of} upstream servers can be reached` };
+    return { ok: true, detail: `${up} of ${of} upstream servers answer` };
   }
 
   /** A snapshot of the per-server counters. */

@@ -7,15 +7,21 @@ import { withStyle, type PromptFormat, type PromptStyle } from '../../orchestrat
 import { solveStream } from '../../solve/stream.js';
 import { solve } from '../../solve/solve.js';
 import type { ClientSystemPolicy } from '../../solve/preset.js';
-import { SolveError, type SolveOptions, type SolveResult } from '../../solve/types.js';
+import type { SolveOptions, SolveResult } from '../../solve/types.js';
 import { parseJsonBody } from '../http/body.js';
 import type { Handler, RequestContext, ServerContext } from '../serve/context.js';
 import { ApiError } from '../http/errors.js';
+import { waitInStream } from '../http/queue.js';
 import { jsonResponse, sseResponse, type HttpResponse } from '../http/response.js';
 import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../serve/server.js';
 import { webFile } from '../http/static.js';
+import { healthResponse } from '../serve/health.js';
+import { modelNotFound } from '../serve/models.js';
+import { admitText } from '../serve/admission.js';
+import { messagesText, toChatMessage } from '../serve/chat.js';
+import { engineFailure } from './failure.js';
 import { chatMessage, finishReason, reasoningEnd, runReport, usage, type ReasoningOutput } from './reply.js';
-import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
+import { gatewayBodySchema, gatewayModels, promptSubject, solveRequest, type SolveRequest } from './request.js';
 import { streamRun } from './stream.js';
 
 export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelName'> {
@@ -109,6 +115,10 @@ function gatewayRoutes(settings: GatewaySettings): RouteTable {
   const chat: Handler = async (server, rc) => {
     // The signal stops the read too: a client trickling its body is cut off at shutdown (503).
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema, rc.signal);
+    // A body that cannot fit is refused before it is tokenized whole (and without stalling other streams).
+    const text = messagesText(body.messages.map(toChatMessage));
+    const subject = promptSubject(body.messages.length);
+    await admitText(server.engine.tokenizer, text, server.engine.contextLength, 'messages', subject);
     const req = solveRequest(body, server.engine, {
       modelName: server.modelName,
       maxTokensLimit: server.maxTokensLimit,
@@ -125,16 +135,7 @@ function gatewayRoutes(settings: GatewaySettings): RouteTable {
     '/': { methods: { GET: webPage('live.html') }, guarded: false },
     '/assets/*': { methods: { GET: webAsset }, guarded: false },
     '/health': {
-      methods: {
-        GET: async (server) =>
-          jsonResponse(200, {
-            status: 'ok',
-            model: server.modelName,
-            engine: server.engine.name,
-            apiKeyRequired: keyed,
-            ...server.queue.stats,
-          }),
-      },
+      methods: { GET: (server) => healthResponse(server, { engine: server.engine.name, apiKeyRequired: keyed }) },
       guarded: false,
     },
     '/v1/models': {
@@ -144,14 +145,12 @@ function gatewayRoutes(settings: GatewaySettings): RouteTable {
     '/v1/models/*': {
       methods: {
         GET: async (server, { param }) => {
-          const model = modelObjects(server).find((m) => m.id === param);
+          const models = modelObjects(server);
+          const model = models.find((m) => m.id === param);
           if (!model)
-            throw new ApiError(
-              404,
-              `the model '${param}' does not exist`,
-              'not_found_error',
-              'model',
-              'model_not_found',
+            throw modelNotFound(
+              param ?? '',
+              models.map((m) => m.id),
             );
           return jsonResponse(200, model);
         },
@@ -185,24 +184,13 @@ function solveOptions(
     temperature: req.temperature ?? defaults.temperature,
     topP: req.topP ?? defaults.topP,
     seed: req.seed,
+    controls: req.controls,
   };
-}
-
-/** An engine failure as the client sees it: a 502, the engine being the gateway's upstream. */
-function engineFailure(err: unknown): unknown {
-  if (!(err instanceof SolveError)) return err;
-  return new ApiError(
-    502,
-    `the reasoning run failed: ${err.message.replace(/^solve: /, '')}`,
-    'server_error',
-    null,
-    'engine_error',
-  );
 }
 
 /**
  * Run the request in a slot of the fair queue: one JSON response, or an SSE stream of chunks
- * (streamRun) whose head goes out once the slot is given.
+ * (streamRun) whose head goes out at once (with SSE comments while it waits for its slot).
  */
 async function answer(
   server: ServerContext,
@@ -237,9 +225,11 @@ async function answer(
     }
   }
   const think = resolveDialect(options.format).think;
+  // A full queue is still a 503; a queued stream gets its head at once and comments while it waits.
+  const ticket = server.queue.enqueue(rc.client, rc.signal);
   return sseResponse(
     (async function* () {
-      const release = await server.queue.acquire(rc.client, rc.signal);
+      const release = yield* waitInStream(ticket);
       try {
         const chunks = streamRun(solveStream(req.problem, options), {
           head: head('chat.completion.chunk'),

@@ -1,12 +1,15 @@
 import { z } from 'zod';
-import type { ChatMessage, Engine } from '../../engine/types.js';
+import type { ChatMessage, Engine, SamplingControls } from '../../engine/types.js';
+import { contextTooLong } from '../serve/admission.js';
+import { modelNotFound } from '../serve/models.js';
+import { controlsInput, honouredControls } from '../serve/generate.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { DialectName } from '../../format/dialect.js';
 import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
 import type { ClientSystemPolicy } from '../../solve/preset.js';
 import { toChatMessage } from '../serve/chat.js';
-import { ApiError, badRequest } from '../http/errors.js';
-import { chatBodySchema } from '../serve/schemas.js';
+import { badRequest } from '../http/errors.js';
+import { chatBodyShape, streamOptionsNeedStream, unsupported } from '../serve/schemas.js';
 
 export type Mode = 'parallel' | 'sequential';
 
@@ -26,28 +29,25 @@ export function gatewayModels(
   ];
 }
 
-const noop = (what: string, isNoop: (v: unknown) => boolean) =>
-  z
-    .unknown()
-    .optional()
-    .refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by the gateway` });
-
 /** The chat body, with the gateway's own `threadweaver` field and the fields a reasoning run cannot honour refused. */
-export const gatewayBodySchema = chatBodySchema.extend({
-  n: noop('n other than 1', (v) => v === 1),
-  stop: noop('stop', (v) => (Array.isArray(v) ? v.length === 0 : false)),
-  // solve()'s range: the base of every call's and thread's derived seed.
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
-  threadweaver: z
-    .strictObject({
-      mode: z.enum(['parallel', 'sequential']).optional(),
-      /** Response budget over every thread; wins over max_tokens. */
-      maxTokens: z.number().int().min(1).optional(),
-      /** Live controller events in the stream's chunks (default true). */
-      events: z.boolean().optional(),
-    })
-    .nullish(),
-});
+export const gatewayBodySchema = chatBodyShape
+  .extend({
+    // A run gives one answer, and its stops are the format's.
+    n: unsupported((v) => v === 1, 'a reasoning run gives one answer (n: 1)'),
+    stop: unsupported((v) => (Array.isArray(v) ? v.length === 0 : false), 'the run stops where its format ends'),
+    // solve()'s range: the base of every call's and thread's derived seed; -1 asks for a random one (as vLLM reads it).
+    seed: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).nullish(),
+    threadweaver: z
+      .strictObject({
+        mode: z.enum(['parallel', 'sequential']).optional(),
+        /** Response budget over every thread; wins over max_tokens. */
+        maxTokens: z.number().int().min(1).optional(),
+        /** Live controller events in the stream's chunks (default true). */
+        events: z.boolean().optional(),
+      })
+      .nullish(),
+  })
+  .superRefine(streamOptionsNeedStream);
 export type GatewayBody = z.infer<typeof gatewayBodySchema>;
 
 /** What one request asks the gateway to solve. */
@@ -67,6 +67,8 @@ export interface SolveRequest {
   temperature?: number | undefined;
   topP?: number | undefined;
   seed?: number | undefined;
+  /** Top-k, min-p and penalties, all honoured by the engine. */
+  controls: SamplingControls;
   stream: boolean;
   includeUsage: boolean;
   events: boolean;
@@ -120,15 +122,11 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   const models = gatewayModels(limits.modelName, limits.decompose);
   const model = body.model ?? limits.modelName;
   const known = models.find((m) => m.id === model);
-  if (!known) {
-    throw new ApiError(
-      404,
-      `the model '${model}' does not exist: this gateway serves ${models.map((m) => `'${m.id}'`).join(', ')}`,
-      'not_found_error',
-      'model',
-      'model_not_found',
+  if (!known)
+    throw modelNotFound(
+      model,
+      models.map((m) => m.id),
     );
-  }
   const asked = body.threadweaver?.mode;
   if (known.mode && asked && asked !== known.mode) {
     throw badRequest(
@@ -166,14 +164,16 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
         : [body.max_tokens ?? undefined, 'max_tokens'];
   if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
     throw badRequest(
-      `${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`,
+      `${maxTokensParam}: ${maxTokens} is above this server's limit of ${limits.maxTokensLimit}`,
       maxTokensParam,
     );
   }
   const promptTokens = engine.tokenizer.count(
     buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect, history),
   );
-  if (promptTokens >= engine.contextLength) throw contextExceeded(engine.contextLength, promptTokens, messages.length);
+  if (promptTokens >= engine.contextLength) {
+    throw contextTooLong(engine.contextLength, promptTokens, 'messages', promptSubject(messages.length));
+  }
   return {
     model,
     mode,
@@ -184,7 +184,8 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
     maxTokens,
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
-    seed: body.seed ?? undefined,
+    seed: body.seed === -1 ? undefined : (body.seed ?? undefined),
+    controls: honouredControls(engine, controlsInput(body)),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     events: body.threadweaver?.events ?? true,
@@ -192,11 +193,7 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   };
 }
 
-/** The 400 of a conversation too long for the context (no room left for an answer). */
-export function contextExceeded(contextLength: number, promptTokens: number, messages: number) {
-  return badRequest(
-    `this model's maximum context length is ${contextLength} tokens, and the prompt (${messages} message${messages === 1 ? '' : 's'}) has ${promptTokens} tokens: shorten the conversation so the model can answer`,
-    'messages',
-    'context_length_exceeded',
-  );
+/** How a context error names a conversation's prompt. */
+export function promptSubject(messages: number): string {
+  return `the prompt (${messages} message${messages === 1 ? '' : 's'})`;
 }

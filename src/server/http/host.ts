@@ -98,6 +98,8 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
     });
     const fail = (err: unknown) => {
       if (!(err instanceof ApiError)) failure = `: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+      // A 5xx for a failure behind it (an upstream server): the log names what the client is not told.
+      else if (err.status >= 500 && err.cause instanceof Error) failure = `: ${err.cause.message}`;
       // An unread body (too large, refused, or held back by `Expect`): close rather than read it.
       if (!req.complete) res.shouldKeepAlive = false;
       sendError(res, err);

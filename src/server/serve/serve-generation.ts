@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerContext, RequestContext } from './context.js';
 import { runGeneration, type Generation, type GenerationPlan } from './generate.js';
 import { pushIterable } from '../../internal/push-iterable.js';
+import { waitInStream } from '../http/queue.js';
 import { jsonResponse, sseResponse, type HttpResponse } from '../http/response.js';
 import { usageBody, type ResponseShape } from './shapes.js';
 import { SpecialTokenText, specialTokenTexts, type SpecialTokenOptions } from './special-text.js';
@@ -35,8 +36,8 @@ export function serveOptions(body: {
 
 /**
  * Wait for a slot in the fair queue, run the plan, and answer in `shape`: one JSON response, or
- * an SSE stream whose text deltas never contain a stop string (its head goes out once the slot is
- * given, so a full queue is still a 503). An aborted generation throws the signal's reason (a
+ * an SSE stream whose text deltas never contain a stop string (its head goes out at once, and
+ * SSE comments while it waits for its slot; a full queue is still a 503). An aborted generation throws the signal's reason (a
  * disconnect is then answered with nothing, a shutdown with a 503).
  */
 export async function serveGeneration(
@@ -70,11 +71,12 @@ export async function serveGeneration(
     }
   }
   const chunk = (choices: object[]) => ({ ...head(shape.chunkObject), choices });
+  // A full queue is still a 503; a queued stream gets its head at once and comments while it waits.
+  const ticket = server.queue.enqueue(rc.client, rc.signal);
   return sseResponse(
     (async function* () {
-      const release = await server.queue.acquire(rc.client, rc.signal);
+      const release = yield* waitInStream(ticket);
       try {
-        yield '';
         if (shape.opening) for (let i = 0; i < plan.n; i++) yield chunk([shape.opening(i)]);
         // Per choice: stop strings are held back in the engine's text, then special tokens rewritten.
         const holds = Array.from({ length: plan.n }, () => new StopHoldback(plan.stop));
