@@ -112,7 +112,7 @@ const command: Command = {
             : presetClientSystem(run.preset),
     });
     announceServer('gateway', options, `${engine.name} at ${server.baseURL}`, `; live view at ${server.url}/`);
-    await untilSignal('gateway', server, options.shutdownGraceMs);
+    await untilSignal('gateway', server, options.shutdownGraceMs, values.exitWithParent ?? 'auto');
     await engine.close?.();
     return 0;
   },
