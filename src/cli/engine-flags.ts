@@ -28,6 +28,7 @@ export const engineFlagOptions = {
   'max-retries': { type: 'string' },
   affinity: { type: 'string' },
   'affinity-header': { type: 'string', multiple: true },
+  'no-stream-upstream': { type: 'boolean' },
   'prompt-style': { type: 'string' },
   gpu: { type: 'string' },
   sequences: { type: 'string' },
@@ -52,6 +53,7 @@ export const engineFlagSchema = z.object({
   maxRetries: intFlag().min(0).max(100).optional(),
   affinity: z.enum(['key', 'none']).optional(),
   affinityHeader: z.array(z.string().regex(HEADER_NAME, 'must be an HTTP header name')).optional(),
+  noStreamUpstream: z.boolean().optional(),
   promptStyle: z.enum(['trained', 'instructed']).optional(),
   gpu: z.enum(['auto', 'cpu', 'metal', 'cuda', 'vulkan']).optional(),
   sequences: intFlag().min(1).max(64).optional(),
@@ -89,12 +91,14 @@ Engine options (remote, OpenAI-compatible /v1/completions: vLLM, SGLang, threadw
   --chat-template none  send the bare problem text, no chat template (base models)
   --prompt-format ids|text   send prompts as token ids (default; vLLM, SGLang) or as text
   --context-length N    max prompt + completion tokens (default: the server's max_model_len)
-  --timeout MS          per-request timeout (default 120000)
+  --timeout MS          per-request timeout; streamed, the longest wait for the next chunk (default 120000)
   --max-retries N       retries of a failed request: 429, 5xx, dropped, timed out (default 3)
   --affinity key|none   every request names its sample for a router in front of several servers
                         (default key: in ${DEFAULT_AFFINITY_HEADERS.join(', ')} and the body's user
                         field; docs/scale-out.md); none sends nothing
   --affinity-header NAME   also send the key in this header (repeatable), e.g. x-dynamo-session-id
+  --no-stream-upstream  read each completion whole instead of streamed (servers that cannot
+                        stream; the text then reaches the output a call at a time)
 Prompt:
   --prompt-style trained|instructed   the format the model was trained on (default), or a
                         system prompt that teaches it (for models never trained on it)`;
@@ -136,6 +140,7 @@ const REMOTE_ONLY = [
   'maxRetries',
   'affinity',
   'affinityHeader',
+  'noStreamUpstream',
 ] as const;
 const flagName = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -183,6 +188,7 @@ export async function engineFromFlags(
     ...(flags.timeout ? { timeoutMs: flags.timeout } : {}),
     ...(flags.maxRetries !== undefined ? { maxRetries: flags.maxRetries } : {}),
     affinity: affinityPolicy({ none: flags.affinity === 'none', headers: flags.affinityHeader ?? [] }),
+    ...(flags.noStreamUpstream ? { stream: false } : {}),
   };
   return urls.length === 1
     ? OpenAIEngine.connect({ ...options, baseUrl: urls[0]! })

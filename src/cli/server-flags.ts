@@ -14,6 +14,7 @@ export const serverFlagOptions = {
   'max-queued': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'shutdown-grace': { type: 'string' },
+  'exit-with-parent': { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -27,6 +28,7 @@ export const serverFlagSchema = z.object({
   maxBodyBytes: intFlag().min(1).optional(),
   apiKey: z.string().min(1).optional(),
   shutdownGrace: numberFlag().min(0).optional(),
+  exitWithParent: z.enum(['auto', 'on', 'off']).optional(),
   quiet: z.boolean().optional(),
 });
 
@@ -42,6 +44,8 @@ export function serverFlagUsage(o: { port: number; what: string; modelName: stri
   --max-body-bytes N        largest request body (default 1048576)
   --shutdown-grace S        on SIGINT/SIGTERM, seconds requests in flight get to finish before
                             they are cut off (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000}); a second signal exits at once
+  --exit-with-parent auto|on|off   close (as on SIGTERM) when the process that started the
+                            server dies; auto (default): only when started through npm or npx
   --quiet                   no request log on stderr`;
 }
 

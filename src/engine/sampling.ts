@@ -7,9 +7,13 @@ export { deriveSeed } from '../internal/random.js';
 /** Temperatures below this sample greedily (vLLM's rule): dividing logits by less overflows. */
 export const GREEDY_BELOW = 1e-5;
 
+/** The sampling controls the local sampler implements. */
+export const LOCAL_SAMPLING_CONTROLS = ['topK', 'minP'] as const;
+
 /**
  * A sampler bound to one sequence: greedy when temperature is below `GREEDY_BELOW` (or unset),
- * else temperature + top-p. A seed names a `createRng` stream; without one, each sampler draws its own.
+ * else temperature, then min-p, top-k and top-p on the tempered probabilities, in vLLM's
+ * order. A seed names a `createRng` stream; without one, each sampler draws its own.
  */
 export function createSampler(
   options: SamplingOptions,
@@ -19,6 +23,10 @@ export function createSampler(
     throw new RangeError(`temperature must be a finite number ≥ 0, got ${temperature}`);
   const topP = options.topP ?? 1;
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${topP}`);
+  const topK = options.topK ?? -1;
+  if (!(Number.isInteger(topK) && topK >= -1)) throw new RangeError(`topK must be a whole number ≥ -1, got ${topK}`);
+  const minP = options.minP ?? 0;
+  if (!(minP >= 0 && minP <= 1)) throw new RangeError(`minP must be in [0, 1], got ${minP}`);
   if (temperature < GREEDY_BELOW) return argmax;
   const rng = createRng(options.seed ?? randomSeed());
   return (logits, offset, vocab) => {
@@ -32,9 +40,16 @@ export function createSampler(
       sum += p;
     }
     let order: number[] = [];
-    for (let i = 0; i < vocab; i++) order.push(i);
+    // min-p: the largest tempered probability is exp(0) = 1 before normalizing.
+    for (let i = 0; i < vocab; i++) if (minP === 0 || probs[i]! >= minP) order.push(i);
+    if (minP > 0) sum = order.reduce((s, i) => s + probs[i]!, 0);
+    if (topK > 0 && topK < order.length) {
+      order.sort((x, y) => probs[y]! - probs[x]! || x - y);
+      order = order.slice(0, topK);
+      sum = order.reduce((s, i) => s + probs[i]!, 0);
+    }
     if (topP < 1) {
-      order.sort((x, y) => probs[y]! - probs[x]!);
+      order.sort((x, y) => probs[y]! - probs[x]! || x - y);
       let acc = 0;
       let cut = order.length;
       for (let i = 0; i < order.length; i++) {

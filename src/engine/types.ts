@@ -42,6 +42,38 @@ export interface SamplingOptions {
    * Derived seeds (per call, per thread) come from `deriveSeed`. Unset: a fresh random stream.
    */
   seed?: number;
+  /** Keep the k likeliest tokens (vLLM's `top_k`); -1 or 0: all. Only engines listing it in `samplingControls` honour it. */
+  topK?: number;
+  /** Drop tokens less likely than `minP` × the likeliest one's probability (vLLM's `min_p`); 0: none. */
+  minP?: number;
+  /** vLLM's `repetition_penalty` (1: none). */
+  repetitionPenalty?: number;
+  /** OpenAI's `presence_penalty` (0: none). */
+  presencePenalty?: number;
+  /** OpenAI's `frequency_penalty` (0: none). */
+  frequencyPenalty?: number;
+}
+
+/** The sampling controls beyond temperature, top-p and seed, which only some engines honour. */
+export type SamplingControl = 'topK' | 'minP' | 'repetitionPenalty' | 'presencePenalty' | 'frequencyPenalty';
+
+/** Values of sampling controls (absent: the engine's default). */
+export type SamplingControls = Partial<Pick<SamplingOptions, SamplingControl>>;
+
+/** Each control's value that changes nothing (what an engine without it may be given). */
+export const NEUTRAL_SAMPLING: Readonly<Record<SamplingControl, readonly number[]>> = {
+  topK: [-1, 0],
+  minP: [0],
+  repetitionPenalty: [1],
+  presencePenalty: [0],
+  frequencyPenalty: [0],
+};
+
+/** The sampling controls of `options` that are set to something other than their neutral value. */
+export function activeControls(options: Partial<Record<SamplingControl, number | undefined>>): SamplingControl[] {
+  return (Object.keys(NEUTRAL_SAMPLING) as SamplingControl[]).filter(
+    (k) => options[k] !== undefined && !NEUTRAL_SAMPLING[k].includes(options[k]),
+  );
 }
 
 /**
@@ -70,8 +102,13 @@ export interface CompletionRequest extends SamplingOptions {
    * engine generates, only how fast; any call may reuse any cached prefix.
    */
   cacheScope?: string;
-  /** Called with each decoded piece as it is generated. */
-  onDelta?: (delta: string) => void;
+  /**
+   * Called with each decoded piece as it is generated; the pieces join to the result's `text`
+   * (an engine that decodes token by token may send half a character as U+FFFD). `ids`, when
+   * the engine knows them, are the ids sampled since the previous piece: a piece's text can lag
+   * its ids (half a character waits for the rest) but never runs ahead of them.
+   */
+  onDelta?: (delta: string, ids?: readonly number[]) => void;
   /** The sample this call belongs to (see CallAffinity). */
   affinity?: CallAffinity;
 }
@@ -89,7 +126,7 @@ export interface Usage {
   /**
    * Time from the call's start until its first token could be sampled: the prompt's prefill
    * (cache lookup included). Only engines that see it report it (the embedded engine; a remote
-   * server's completion arrives whole).
+   * server's prefill is hidden in its first chunk).
    */
   prefillMs?: number;
   /** Where the counts came from: the server's `usage`, or our tokenizer. */
@@ -109,6 +146,9 @@ export interface CompletionResult {
   endMs: number;
 }
 
+/** Whether an engine can serve now: ok (with a detail), or not and why (a gateway's /health answers 503 with it). */
+export type EngineHealth = { ok: true; detail?: string } | { ok: false; reason: string };
+
 /**
  * An autoregressive engine. Engines know nothing of trajectory tags beyond the stop strings
  * they are handed.
@@ -123,6 +163,8 @@ export interface Engine {
   readonly tokenizer: Tokenizer;
   /** Max prompt + completion tokens. */
   readonly contextLength: number;
+  /** The sampling controls it honours beyond temperature, top-p and seed (none when absent). */
+  readonly samplingControls?: readonly SamplingControl[];
   complete(request: CompletionRequest): Promise<CompletionResult>;
   /**
    * Continue `prefix + suffixes[i]` for every i, as siblings that share `prefix`. Per-sibling
@@ -142,10 +184,15 @@ export interface Engine {
        * costs nothing. Engines that run siblings separately cut their results to it afterwards.
        */
       maxTotalTokens?: number;
-      onDelta?: (index: number, delta: string) => void;
+      onDelta?: (index: number, delta: string, ids?: readonly number[]) => void;
     },
   ): Promise<CompletionResult[]>;
   /** Forget cached state of a scope (a finished trajectory). */
   releaseCache?(scope: string): void;
+  /**
+   * Whether it can serve now (engines on servers ask them; absent: always). The reason says
+   * what is wrong without naming the servers' addresses: it may reach a client.
+   */
+  health?(): Promise<EngineHealth>;
   close?(): Promise<void>;
 }

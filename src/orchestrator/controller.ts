@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { deriveSeed } from '../engine/sampling.js';
-import type { Engine } from '../engine/types.js';
+import type { Engine, SamplingControls } from '../engine/types.js';
 import type { Dialect } from '../format/dialect.js';
 import { threadweaver } from '../format/threadweaver.js';
 import type { ControllerEvents } from './events.js';
@@ -27,6 +27,8 @@ export interface ControllerOptions {
   maxTransitions?: number | undefined;
   temperature?: number | undefined;
   topP?: number | undefined;
+  /** Top-k, min-p and penalties for every call, for engines that list them in `samplingControls`. */
+  controls?: SamplingControls | undefined;
   /** Base seed (any safe integer); each call and each thread derives its own with `deriveSeed`. */
   seed?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -123,7 +125,12 @@ export class Controller extends EventEmitter<ControllerEvents> {
       contextLimit: Math.min(options.contextLimit ?? this.engine.contextLength, this.engine.contextLength),
       maxTransitions: options.maxTransitions ?? DEFAULT_MAX_TRANSITIONS,
       // One cache scope per run: prefixes are reused within this trajectory only.
-      sampling: { temperature: options.temperature ?? 0, topP: options.topP ?? 1, cacheScope: `run-${++runCounter}` },
+      sampling: {
+        ...options.controls,
+        temperature: options.temperature ?? 0,
+        topP: options.topP ?? 1,
+        cacheScope: `run-${++runCounter}`,
+      },
       seedOf: seed === undefined ? undefined : (k: number) => deriveSeed(seed, k),
       signal: options.signal,
       affinityKey: options.affinityKey,

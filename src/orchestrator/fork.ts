@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
 import { cutResult, shareBudget } from '../engine/siblings.js';
-import type { CompletionResult, Engine } from '../engine/types.js';
+import type { CompletionResult, Engine, SamplingControls } from '../engine/types.js';
 import { BlockTree, type ThreadRun } from './block-tree.js';
 import type { Dialect } from '../format/dialect.js';
 import type { ControllerEvents } from './events.js';
@@ -16,7 +16,7 @@ export interface ForkContext {
   maxTokens: number;
   contextLimit: number;
   maxTransitions: number;
-  sampling: { temperature: number; topP: number; cacheScope: string };
+  sampling: SamplingControls & { temperature: number; topP: number; cacheScope: string };
   /** The seed of derivation `k`, or undefined when the run is unseeded. */
   seedOf: ((k: number) => number) | undefined;
   signal?: AbortSignal | undefined;

@@ -67,7 +67,8 @@ export function promptFormat(format: PromptStyle | Partial<PromptFormat> = {}): 
 /**
  * The messages put to the model. `system` is the caller's own system text (a chat client's
  * system messages): it follows the mode's system prompt, if any, in the one system message, since
- * many chat templates accept a system message only first.
+ * many chat templates accept a system message only first. `history` holds a conversation's
+ * earlier user and assistant turns, which come before the problem as they are.
  */
 export function promptMessages(
   problem: string,
@@ -75,6 +76,7 @@ export function promptMessages(
   format: PromptStyle | Partial<PromptFormat> = 'trained',
   system?: string,
   dialect: DialectName = 'threadweaver',
+  history: readonly ChatMessage[] = [],
 ): ChatMessage[] {
   const f = promptFormat(format);
   const parts: string[] = [];
@@ -92,7 +94,7 @@ export function promptMessages(
   else if (mode === 'sequential' && f.sequentialSystem) parts.push(loadPrompt('sequential-system'));
   if (system) parts.push(system);
   const messages: ChatMessage[] = parts.length ? [{ role: 'system', content: parts.join('\n\n') }] : [];
-  messages.push({ role: 'user', content: problem + f.suffix });
+  messages.push(...history, { role: 'user', content: problem + f.suffix });
   return messages;
 }
 
@@ -104,9 +106,10 @@ export function buildPrompt(
   format: PromptStyle | Partial<PromptFormat> = 'trained',
   system?: string,
   dialect: DialectName = 'threadweaver',
+  history: readonly ChatMessage[] = [],
 ): string {
   const f = promptFormat(format);
-  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system, dialect), {
+  return tokenizer.applyChatTemplate(promptMessages(problem, mode, f, system, dialect, history), {
     addGenerationPrompt: true,
     kwargs: f.chatTemplateKwargs,
   });

@@ -63,6 +63,23 @@ export const solveOptionsSchema = z.object({
   seed: wholeAtLeast(0)
     .refine(Number.isSafeInteger, { error: (iss) => `must be a whole number ≥ 0 up to 2^53 − 1${got(iss)}` })
     .optional(),
+  controls: z
+    .strictObject(
+      {
+        topK: z.number().int().min(-1).optional(),
+        minP: z.number().min(0).max(1).optional(),
+        repetitionPenalty: z.number().gt(0).optional(),
+        presencePenalty: z.number().min(-2).max(2).optional(),
+        frequencyPenalty: z.number().min(-2).max(2).optional(),
+      },
+      {
+        error: (iss) =>
+          iss.code === 'unrecognized_keys'
+            ? `has no control ${iss.keys.map((k) => `'${k}'`).join(', ')}; the controls are topK, minP, repetitionPenalty, presencePenalty, frequencyPenalty`
+            : `must be an object of sampling controls${got(iss)}`,
+      },
+    )
+    .optional(),
   signal: z.instanceof(AbortSignal, { error: (iss) => `must be an AbortSignal${got(iss)}` }).optional(),
   engine: engineSchema.optional(),
   model: z
@@ -92,6 +109,11 @@ export const solveOptionsSchema = z.object({
     .optional(),
   extract: oneOf(EXTRACT_POLICIES).optional(),
   system: z.string({ error: (iss) => `must be a string${got(iss)}` }).optional(),
+  history: z
+    .array(z.strictObject({ role: z.enum(['user', 'assistant']), content: z.string() }), {
+      error: (iss) => `must be an array of { role: 'user' | 'assistant', content } turns${got(iss)}`,
+    })
+    .optional(),
   on: z
     .strictObject(Object.fromEntries(EVENTS.map((e) => [e, listener.optional()])), {
       error: (iss) =>

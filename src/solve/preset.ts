@@ -69,6 +69,21 @@ export const presetSchema = z.strictObject({
     sequentialSystem: z.boolean(),
     chatTemplateKwargs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   }),
+  /**
+   * System prompts: whether the checkpoint was trained with one (`trained`), and what a gateway
+   * does with a chat client's system messages (`client`): pass them on (`keep`), leave them out
+   * (`drop`: a checkpoint trained without one stops forking, or never closes its reasoning, under
+   * a chat UI's default system prompt), or put `text` in their place (`replace`). Absent: `drop`
+   * for a trained style, `keep` for the instructed one.
+   */
+  system: z
+    .strictObject({
+      trained: z.boolean(),
+      client: z.enum(['keep', 'drop', 'replace']),
+      text: z.string().min(1).optional(),
+    })
+    .refine((v) => v.client !== 'replace' || v.text !== undefined, { error: "client 'replace' needs the text" })
+    .optional(),
   stop: z.strictObject({
     /** Send the vLLM/SGLang fields that keep stops and special tokens (see OpenAIEngineOptions.vendorParams). */
     vendorParams: z.boolean(),
@@ -91,6 +106,16 @@ export const presetSchema = z.strictObject({
 
 /** A checkpoint's settings as a preset file holds them (checked by presetSchema). */
 export type Preset = z.infer<typeof presetSchema>;
+
+/** What becomes of a chat client's system messages (see the preset's `system`). */
+export type ClientSystemPolicy = { client: 'keep' } | { client: 'drop' } | { client: 'replace'; text: string };
+
+/** A preset's policy for client system messages, defaulted by its prompt style. */
+export function presetClientSystem(preset: Preset): ClientSystemPolicy {
+  const s = preset.system;
+  if (!s) return { client: preset.prompt.style === 'instructed' ? 'keep' : 'drop' };
+  return s.client === 'replace' ? { client: 'replace', text: s.text! } : { client: s.client };
+}
 
 export interface Sampling {
   temperature: number;

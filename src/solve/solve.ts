@@ -1,6 +1,6 @@
 import { bindSession, newAffinityKey } from '../engine/session.js';
 import { embeddedEngine } from '../engine/load.js';
-import type { Engine } from '../engine/types.js';
+import { activeControls, type Engine } from '../engine/types.js';
 import { extractAnswer } from '../math/extract.js';
 import { Controller } from '../orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';
@@ -34,8 +34,14 @@ export async function runSolve(
   const affinityKey = options.affinityKey ?? newAffinityKey();
   const engine = bindSession(given, affinityKey);
   const mode = options.mode ?? 'parallel';
+  const unhonoured = activeControls(options.controls ?? {}).filter((c) => !engine.samplingControls?.includes(c));
+  if (unhonoured.length > 0) {
+    throw new TypeError(
+      `solve: option 'controls.${unhonoured[0]}': the engine ${engine.name} cannot honour it (it honours ${engine.samplingControls?.join(', ') || 'none of the controls'})`,
+    );
+  }
   const format = withStyle(options.prompt, options.promptStyle);
-  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name);
+  const prompt = buildPrompt(engine.tokenizer, problem, mode, format, options.system, dialect.name, options.history);
   const warnings = unknownCharWarnings(engine, problem);
   // Every event goes to the caller's listeners and `onEvent`; an engine's error is kept as the cause.
   const listeners = options.on ?? {};

@@ -1,5 +1,5 @@
 import type { TransformersEngineOptions } from '../engine/embedded/transformers.js';
-import type { Engine } from '../engine/types.js';
+import type { ChatMessage, Engine } from '../engine/types.js';
 import type { Dialect } from '../format/dialect.js';
 import type { FormatSpec } from '../format/dialects.js';
 import type { Violation } from '../format/validate.js';
@@ -30,6 +30,12 @@ export interface SolveOptions extends ControllerOptions {
   extract?: ExtractPolicy | undefined;
   /** System text of the caller's own (e.g. a chat client's system messages), put to the model with the problem. */
   system?: string | undefined;
+  /**
+   * A conversation's earlier turns, put before the problem through the chat template (the
+   * problem is the last user turn). Assistant turns are their answers: give them without their
+   * reasoning, as chat templates such as Qwen3's leave earlier reasoning out.
+   */
+  history?: readonly ChatMessage[] | undefined;
   /** Listeners for the controller's typed events (each gets the tagged event, as solveStream yields it). */
   on?: Partial<ControllerEvents> | undefined;
   /**

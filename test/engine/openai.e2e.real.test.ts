@@ -12,9 +12,10 @@ import type { TransformersEngine } from '../../src/engine/embedded/transformers.
 import { extractAnswer } from '../../src/math/extract.js';
 import { startServer } from '../../src/server/index.js';
 import { solve } from '../../src/solve/solve.js';
+import { solveStream } from '../../src/solve/stream.js';
 import { type SolveResult } from '../../src/solve/types.js';
 import { embeddedEngine } from '../../src/engine/load.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy, type FaultProxyOptions } from '../support/fault-proxy.js';
 import { hasSharedFile, readJsonl, sharedDir } from '../support/helpers.js';
 
 // End to end over real loopback HTTP: `threadweaver serve`'s server on the bundled model, and
@@ -80,6 +81,19 @@ function expectSameTrajectory(remoteResult: SolveResult, local: SolveResult, lab
     label,
   ).toEqual(local.trajectory.calls.map((c) => [c.role, c.finishReason, c.matchedStop, c.prefixLength]));
   expect(remoteResult.finishReason, label).toBe(local.finishReason);
+}
+
+/** A fault proxy in front of the server, and an engine through it with quick retries. */
+async function behindFaultProxy(faults: Omit<FaultProxyOptions, 'target'>, maxRetries: number) {
+  const proxy = await startFaultProxy({ target: server.url, ...faults });
+  cleanups.push(() => proxy.close());
+  const faulty = await OpenAIEngine.connect({
+    baseUrl: proxy.url,
+    timeoutMs: 60_000,
+    maxRetries,
+    retry: { baseDelayMs: 20, maxDelayMs: 200 },
+  });
+  return { proxy, faulty };
 }
 
 async function closedPortUrl(): Promise<string> {
@@ -181,20 +195,15 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
   });
 
   it('through the fault proxy (500s, drops, 429s): the same results, with retries counted and bounded', async () => {
-    const proxy = await startFaultProxy({
-      target: server.url,
-      schedule: ['pass', 'error', 'drop', 'pass', 'rate-limit'],
-      probabilities: { error: 0.1, drop: 0.05, 'rate-limit': 0.05 },
-      seed: 3,
-      retryAfterSeconds: 0,
-    });
-    cleanups.push(() => proxy.close());
-    const faulty = await OpenAIEngine.connect({
-      baseUrl: proxy.url,
-      timeoutMs: 60_000,
-      maxRetries: 6,
-      retry: { baseDelayMs: 20, maxDelayMs: 200 },
-    });
+    const { proxy, faulty } = await behindFaultProxy(
+      {
+        schedule: ['pass', 'error', 'drop', 'pass', 'rate-limit'],
+        probabilities: { error: 0.1, drop: 0.05, 'rate-limit': 0.05 },
+        seed: 3,
+        retryAfterSeconds: 0,
+      },
+      6,
+    );
     for (const row of rows.slice(0, 5)) {
       expectSameTrajectory(await solve(row.problem, { engine: faulty }), await expected(row.problem), row.id);
     }
@@ -207,6 +216,59 @@ describe('OpenAIEngine against threadweaver serve on the bundled model', () => {
     expect(faulty.stats.retries).toBe(injected);
     expect(faulty.stats.requests).toBe(faulty.stats.successes + injected);
     expect(proxy.counts.forwarded).toBe(faulty.stats.successes + 1); // + the model listing at connect
+  });
+
+  it('streamed and whole completions give the same trajectories; streams cut mid-way are retried from scratch, their text passed on once', async () => {
+    const whole = await OpenAIEngine.connect({ baseUrl: server.url, timeoutMs: 60_000, stream: false });
+    const streamedChunks = remote.stats.chunks;
+    const streamedRequests = remote.stats.requests;
+    for (const row of rows.slice(0, 4)) {
+      const a = await solve(row.problem, { engine: remote });
+      const b = await solve(row.problem, { engine: whole });
+      expectSameTrajectory(a, b, row.id);
+      expect(a.trajectory.calls.map((c) => c.completionIds)).toEqual(b.trajectory.calls.map((c) => c.completionIds));
+    }
+    const chunks = remote.stats.chunks - streamedChunks;
+    const requests = remote.stats.requests - streamedRequests;
+    console.log(
+      `[openai.e2e] streamed: ${chunks} chunks over ${requests} requests (${(chunks / requests).toFixed(1)} per call); whole: ${whole.stats.chunks} over ${whole.stats.requests}`,
+    );
+    expect(chunks).toBeGreaterThan(5 * requests);
+    expect(whole.stats.chunks).toBe(whole.stats.requests);
+
+    // Every other completion is cut after a few of its chunks.
+    const { proxy, faulty } = await behindFaultProxy({ probabilities: { cut: 0.5 }, seed: 5, cutAfterEvents: 4 }, 10);
+    for (const row of rows.slice(0, 3)) {
+      const sequential: string[] = [];
+      const threads = new Map<string, string>();
+      let result: SolveResult | undefined;
+      for await (const e of solveStream(row.problem, { engine: faulty })) {
+        if (e.type === 'phase' && e.phase === 'sequential') sequential.push('');
+        else if (e.type === 'delta') sequential[sequential.length - 1] += e.text;
+        else if (e.type === 'thread:delta') {
+          const key = `${e.block}/${e.thread}`;
+          threads.set(key, (threads.get(key) ?? '') + e.text);
+        } else if (e.type === 'result') result = e.result;
+      }
+      expectSameTrajectory(result!, await expected(row.problem), row.id);
+      // Each call's deltas join to exactly its text: nothing a cut stream sent was passed on twice.
+      const calls = result!.trajectory.calls;
+      expect(sequential, row.id).toEqual(calls.filter((c) => c.role.kind === 'sequential').map((c) => c.text));
+      const byThread = new Map<string, string>();
+      for (const c of calls)
+        if (c.role.kind === 'thread') {
+          const key = `${c.role.block}/${c.role.thread}`;
+          byThread.set(key, (byThread.get(key) ?? '') + c.text);
+        }
+      expect(threads, row.id).toEqual(byThread);
+    }
+    console.log(
+      `[openai.e2e] cut streams: ${proxy.counts.byFault.cut} of ${proxy.counts.matched} requests cut mid-stream, ${faulty.stats.retries} retries, ${faulty.stats.resumes} resumed`,
+    );
+    expect(proxy.counts.byFault.cut).toBeGreaterThanOrEqual(3);
+    expect(faulty.stats.retries).toBe(proxy.counts.byFault.cut);
+    // Greedy: every retry regenerated the shown text, so none had to continue from it.
+    expect(faulty.stats.resumes).toBe(0);
   });
 
   it('a request held past the timeout is cut and retried once', async () => {

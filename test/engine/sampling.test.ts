@@ -57,3 +57,44 @@ describe('top-p', () => {
     expect(a! + b! + c!).toBe(3000);
   });
 });
+
+describe('top-k and min-p', () => {
+  // Probabilities 0.5, 0.25, 0.15, 0.1 at temperature 1.
+  const logits = Float32Array.from([0.5, 0.25, 0.15, 0.1], Math.log);
+  const drawn = (options: { topK?: number; minP?: number; topP?: number }, draws = 4000) => {
+    const sample = createSampler({ temperature: 1, seed: 5, ...options });
+    const n = [0, 0, 0, 0];
+    for (let i = 0; i < draws; i++) n[sample(logits, 0, 4)]!++;
+    return n;
+  };
+
+  it('top-k keeps the k likeliest tokens, renormalized; -1 and 0 keep all', () => {
+    const [a, b, c, d] = drawn({ topK: 2 });
+    expect(a! + b!).toBe(4000);
+    expect([c, d]).toEqual([0, 0]);
+    expect(a! / 4000).toBeGreaterThan(0.62); // 2/3 of the draws
+    expect(a! / 4000).toBeLessThan(0.71);
+    expect(drawn({ topK: 1 })).toEqual([4000, 0, 0, 0]);
+    for (const topK of [-1, 0, 4, 50]) expect(drawn({ topK }).every((n) => n > 0)).toBe(true);
+  });
+
+  it('min-p drops tokens below min-p × the top probability (0.29 × 0.5 keeps 0.15, 0.31 × 0.5 drops it)', () => {
+    const kept = drawn({ minP: 0.29 });
+    expect(kept[3]).toBe(0);
+    expect(kept.slice(0, 3).every((n) => n > 0)).toBe(true);
+    expect(drawn({ minP: 0.31 }).slice(2)).toEqual([0, 0]);
+    expect(drawn({ minP: 1 })).toEqual([4000, 0, 0, 0]);
+  });
+
+  it('applies top-p to what top-k leaves: top-k 3 (0.9 renormalized) then top-p 0.8 keeps two', () => {
+    // After top-k 3: 0.556, 0.278, 0.167; the first two reach 0.83 ≥ 0.8.
+    expect(drawn({ topK: 3, topP: 0.8 }).slice(2)).toEqual([0, 0]);
+  });
+
+  it('greedy ignores them; bad values are refused', () => {
+    expect(createSampler({ temperature: 0, topK: 3, minP: 0.5 })(logits, 0, 4)).toBe(0);
+    expect(() => createSampler({ temperature: 1, topK: -2 })).toThrow(/topK must be/);
+    expect(() => createSampler({ temperature: 1, topK: 1.5 })).toThrow(/topK must be/);
+    expect(() => createSampler({ temperature: 1, minP: 1.5 })).toThrow(/minP must be/);
+  });
+});

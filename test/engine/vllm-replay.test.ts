@@ -145,6 +145,81 @@ describe('solve --preset threadweaver-qwen3-8b on a vLLM-shaped server', () => {
   });
 });
 
+/** A record without what differs between any two runs: times and ids made up per run. */
+function timeless(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(timeless);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => !/(Ms|ms|Seconds|seconds|At|time|Time|speedup|Speedup)$/.test(k) && k !== 'wallMs')
+      .map(([k, v]) => [k, timeless(v)]),
+  );
+}
+
+describe('streamed and whole completions', () => {
+  it('give byte-identical trajectories: streamed by default, whole with --no-stream-upstream', async () => {
+    const before = stub.requests.length;
+    const streamed = await solveJson(stub, '--preset', 'threadweaver-qwen3-8b', '--tokenizer', ckpt);
+    const streamedBodies = stub.requests.slice(before);
+    const mid = stub.requests.length;
+    const whole = await solveJson(
+      stub,
+      '--preset',
+      'threadweaver-qwen3-8b',
+      '--tokenizer',
+      ckpt,
+      '--no-stream-upstream',
+    );
+    const wholeBodies = stub.requests.slice(mid);
+    expect(streamedBodies.every((b) => b.stream === true && b.stream_options?.include_usage === true)).toBe(true);
+    expect(wholeBodies.every((b) => b.stream === undefined && b.stream_options === undefined)).toBe(true);
+    // The same requests apart from streaming, and the same result, calls and ids included.
+    const strip = (b: Record<string, unknown>) => {
+      const { stream: _, stream_options: __, ...rest } = b;
+      return rest;
+    };
+    expect(streamedBodies.map(strip)).toEqual(wholeBodies);
+    expect(streamed.text).toBe(completion);
+    expect(timeless(streamed)).toEqual(timeless(whole));
+  });
+
+  it('give identical eval rows', async () => {
+    const data = path.join(dir, 'one.jsonl');
+    await writeFile(data, JSON.stringify({ id: 'sample', problem: SAMPLE_PROBLEM, answer: '32' }) + '\n');
+    const rows: unknown[] = [];
+    for (const extra of [[], ['--no-stream-upstream']]) {
+      const out = path.join(dir, `eval-${extra.length}`);
+      const r = await threadweaver(
+        'eval',
+        '--data',
+        data,
+        '--mode',
+        'parallel',
+        '--out',
+        out,
+        '--base-url',
+        stub.url,
+        '--preset',
+        'threadweaver-qwen3-8b',
+        '--tokenizer',
+        ckpt,
+        ...extra,
+      );
+      expect(r.stderr).not.toMatch(/error/i);
+      expect(r.code).toBe(0);
+      rows.push(
+        ...(await readFile(path.join(out, 'results.jsonl'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      );
+    }
+    expect(rows).toHaveLength(2);
+    expect((rows[0] as { correct: boolean }).correct).toBe(true);
+    expect(timeless(rows[0])).toEqual(timeless(rows[1]));
+  });
+});
+
 describe('explicit flags and the gateway', () => {
   it('explicit sampling and budget flags override the preset', async () => {
     const before = stub.requests.length;

@@ -132,6 +132,33 @@ describe.skipIf(!hasChromium)('in the browser', () => {
     }
   });
 
+  it('takes the model ids from the server: a gateway serving "tw" runs from the page, compare included', async () => {
+    const log: string[] = [];
+    const renamed = await startGateway({
+      engine: await embeddedEngine(),
+      port: 0,
+      modelName: 'tw',
+      apiKey: 'k2',
+      log: (l) => log.push(l),
+    });
+    try {
+      const page = await open(`${renamed.url}/`);
+      await page.waitForSelector('#key-box:not([hidden])');
+      await page.fill('#api-key', 'k2');
+      await page.fill('#problem', 'Compute 71*52.');
+      await page.check('#compare');
+      await page.click('#run');
+      await finished(page);
+      expect(await page.getAttribute('#status', 'data-state')).toBe('done');
+      expect(await page.textContent('#answer')).toContain('3692');
+      expect(await page.isVisible('#baseline-panel')).toBe(true);
+      expect(log.filter((l) => l.startsWith('POST /v1/chat/completions 200'))).toHaveLength(2);
+      await page.close();
+    } finally {
+      await renamed.close();
+    }
+  });
+
   it('the run viewer lists the rows of a small run and opens one', async () => {
     const run = await makeEvalRun(path.join(await mkdtemp(path.join(tmpdir(), 'tw-view-run-')), 'run'), 3);
     const viewer = await startViewer({ target: run });

@@ -70,7 +70,27 @@ describe('threadweaver gateway', () => {
     }
   });
 
+  it("the tiny preset drops a chat client's system prompt (its model was trained without one); --reasoning-field", async () => {
+    const { printed } = capture();
+    const running = gateway.run(['--port', '0', '--quiet', '--reasoning-field', 'reasoning']);
+    const baseURL = /(http:\S+\/v1)/.exec(await started(running, printed))![1]!;
+    const ask = (messages: object[]) => postJson(`${baseURL}/chat/completions`, { messages });
+    const problem = { role: 'user', content: 'Compute 37*24 + 18*53 - 29*11.' };
+    const plain = await ask([problem]);
+    const withSystem = await ask([{ role: 'system', content: 'You are a helpful assistant.' }, problem]);
+    expect(withSystem.status).toBe(200);
+    expect(withSystem.body.choices[0].message).toEqual(plain.body.choices[0].message);
+    expect(withSystem.body.usage.prompt_tokens).toBe(plain.body.usage.prompt_tokens);
+    expect(plain.body.choices[0].message.reasoning).toContain('<Parallel>');
+    expect(plain.body.choices[0].message).not.toHaveProperty('reasoning_content');
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await running).toBe(0);
+  });
+
   it('bad flags are usage errors', async () => {
+    await expect(gateway.run(['--client-system', 'replace'])).rejects.toThrow(/--system-text/);
+    await expect(gateway.run(['--system-text', 'x'])).rejects.toThrow(/--client-system replace/);
+    await expect(gateway.run(['--reasoning-field', 'thoughts'])).rejects.toThrow(/--reasoning-field/);
     await expect(gateway.run(['--port', '70000'])).rejects.toThrow(/--port/);
     await expect(gateway.run(['--upstream-api-key', 'k'])).rejects.toThrow(/only applies with --base-url/);
     await expect(gateway.run(['extra'])).rejects.toThrow(UsageError);

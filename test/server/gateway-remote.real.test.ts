@@ -50,11 +50,11 @@ describe('gateway --base-url threadweaver serve', () => {
     for (const e of s.events) {
       if (e === '[DONE]') continue;
       for (const c of e.choices) {
-        reasoning += c.delta.reasoning_content ?? '';
+        reasoning += c.delta.reasoning ?? '';
         content += c.delta.content ?? '';
       }
     }
-    expect(reasoning).toBe(m.reasoning_content);
+    expect(reasoning).toBe(m.reasoning);
     expect(content).toBe(m.content);
     expect(s.events.at(-1)).toBe('[DONE]');
     expect((await getJson(`${gw.url}/health`)).body.engine).toMatch(/^openai:tw@127\.0\.0\.1:/);

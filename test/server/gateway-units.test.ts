@@ -3,7 +3,7 @@ import { OrderedText, ReasoningSplitter, splitReasoning } from '../../src/server
 import { startGateway } from '../../src/server/gateway/gateway.js';
 import { solveStream, type SolveEvent } from '../../src/solve/stream.js';
 import { EOS, rules, ScriptedEngine } from '../support/scripted-engine.js';
-import { postJson } from '../support/server-http.js';
+import { postJson, postStream } from '../support/server-http.js';
 
 const OUTLINES =
   '<think>\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>';
@@ -19,33 +19,52 @@ describe('splitReasoning and ReasoningSplitter', () => {
     '<think>\nx\n</think>\nAnswer 1.',
     '  <think>a</think>b</think>c',
     '<think>never closed',
+    '<think>closes late</thi',
+    '<think>a <</think>b',
+    '<think>a </</think>',
     'no reasoning at all',
     '<thin',
     '',
     ' \n',
     '<think></think>',
   ];
-  it.each(cases)('pieces of %j join to the whole split', (text) => {
-    const whole = splitReasoning(text);
-    expect(whole.reasoning + whole.content).toBe(text);
-    for (const size of [1, 2, 3, 7]) {
-      const s = new ReasoningSplitter();
-      let reasoning = '';
-      let content = '';
-      for (let i = 0; i < text.length; i += size) {
-        const c = s.push(text.slice(i, i + size));
-        // Once content flows, reasoning never comes back.
-        if (content) expect(c.reasoning).toBe('');
-        reasoning += c.reasoning;
-        content += c.content;
+  for (const keepTags of [false, true]) {
+    it.each(cases)(`pieces of %j join to the whole split (keepTags ${keepTags})`, (text) => {
+      const whole = splitReasoning(text, { keepTags });
+      if (keepTags) expect(whole.reasoning + whole.content).toBe(text);
+      for (const size of [1, 2, 3, 7]) {
+        const s = new ReasoningSplitter({ keepTags });
+        let reasoning = '';
+        let content = '';
+        for (let i = 0; i < text.length; i += size) {
+          const c = s.push(text.slice(i, i + size));
+          // Once content flows, reasoning never comes back.
+          if (content) expect(c.reasoning).toBe('');
+          reasoning += c.reasoning;
+          content += c.content;
+        }
+        const rest = s.finish();
+        expect({ reasoning: reasoning + rest.reasoning, content: content + rest.content }).toEqual(whole);
       }
-      const rest = s.finish();
-      expect({ reasoning: reasoning + rest.reasoning, content: content + rest.content }).toEqual(whole);
-    }
-  });
-  it('reasoning is the think part with its tags; content the text after', () => {
-    expect(splitReasoning('<think>\nx\n</think>\nA')).toEqual({ reasoning: '<think>\nx\n</think>', content: '\nA' });
+    });
+  }
+  it('reasoning is the text inside the think tags (vLLM), or with keepTags the span with its tags; content the text after', () => {
+    expect(splitReasoning('<think>\nx\n</think>\nA')).toEqual({ reasoning: '\nx\n', content: '\nA' });
+    expect(splitReasoning('  <think>x</think>A</think>')).toEqual({ reasoning: 'x', content: 'A</think>' });
+    expect(splitReasoning('<think>cut off')).toEqual({ reasoning: 'cut off', content: '' });
+    expect(splitReasoning('<think>\nx\n</think>\nA', { keepTags: true })).toEqual({
+      reasoning: '<think>\nx\n</think>',
+      content: '\nA',
+    });
     expect(splitReasoning('plain')).toEqual({ reasoning: '', content: 'plain' });
+    expect(splitReasoning('<Think>x</Think>y', { think: { open: '<Think>', close: '</Think>' } })).toEqual({
+      reasoning: 'x',
+      content: 'y',
+    });
+    expect(splitReasoning('<think>x</think>y', { think: null })).toEqual({
+      reasoning: '',
+      content: '<think>x</think>y',
+    });
   });
 });
 
@@ -133,6 +152,70 @@ describe('startGateway', () => {
       const report = r.body.threadweaver;
       expect(report.blocks.map((b: { threads: unknown[] }) => b.threads.length)).toEqual([1]);
       expect(report.warnings).toEqual([expect.stringMatching(/^limit: /)]);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('reasoning fields', () => {
+  const THINK = `\nTwo parts.\n<Parallel>\n<Outlines>\n<Outline>1: A.</Outline>\n<Outline>2: B.</Outline>\n</Outlines>\n<Thread>\n1: a = 1.\n</Thread><Thread>\n2: b = 22.\n</Thread>\n</Parallel>\nSo 23.\n`;
+  const CONTENT = '\nThe answer is \\boxed{23}.';
+  /** The message and the streamed deltas joined per field, from a gateway with these settings. */
+  async function reply(reasoning?: Parameters<typeof startGateway>[0]['reasoning']) {
+    const gw = await startGateway({ engine: new ScriptedEngine(script), port: 0, reasoning });
+    try {
+      const body = { messages: [{ role: 'user', content: 'Q' }] };
+      const plain = await postJson(`${gw.baseURL}/chat/completions`, body);
+      expect(plain.status).toBe(200);
+      const s = await postStream(`${gw.baseURL}/chat/completions`, body);
+      const joined: Record<string, string> = {};
+      for (const e of s.events)
+        if (e !== '[DONE]')
+          for (const c of e.choices)
+            for (const [k, v] of Object.entries(c.delta)) if (typeof v === 'string') joined[k] = (joined[k] ?? '') + v;
+      return { message: plain.body.choices[0].message, deltas: joined };
+    } finally {
+      await gw.close();
+    }
+  }
+
+  it('by default the think text without its tags, in both reasoning and reasoning_content, message and deltas', async () => {
+    const { message, deltas } = await reply();
+    expect(message).toEqual({
+      role: 'assistant',
+      content: CONTENT,
+      reasoning: THINK,
+      reasoning_content: THINK,
+      refusal: null,
+    });
+    expect(deltas).toEqual({ role: 'assistant', content: CONTENT, reasoning: THINK, reasoning_content: THINK });
+  });
+
+  it('one field when asked, and the tags kept when asked', async () => {
+    const a = await reply({ field: 'reasoning' });
+    expect(a.message).not.toHaveProperty('reasoning_content');
+    expect(a.message.reasoning).toBe(THINK);
+    expect(a.deltas).toEqual({ role: 'assistant', content: CONTENT, reasoning: THINK });
+    const b = await reply({ field: 'reasoning_content', keepTags: true });
+    expect(b.message).not.toHaveProperty('reasoning');
+    expect(b.message.reasoning_content).toBe(`<think>${THINK}</think>`);
+    expect(b.deltas).toEqual({ role: 'assistant', content: CONTENT, reasoning_content: `<think>${THINK}</think>` });
+  });
+
+  it('accepts assistant turns sent back with either field', async () => {
+    const gw = await startGateway({ engine: new ScriptedEngine(script), port: 0 });
+    try {
+      for (const field of ['reasoning', 'reasoning_content']) {
+        const r = await postJson(`${gw.baseURL}/chat/completions`, {
+          messages: [
+            { role: 'user', content: 'Q0' },
+            { role: 'assistant', content: 'The answer is 1.', [field]: 'earlier thoughts' },
+            { role: 'user', content: 'Q' },
+          ],
+        });
+        expect(r.status).toBe(200);
+      }
     } finally {
       await gw.close();
     }

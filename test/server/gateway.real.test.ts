@@ -44,7 +44,9 @@ function assembleStream(events: any[]) {
   for (const e of events) {
     if (e === '[DONE]') continue;
     for (const c of e.choices) {
-      reasoning += c.delta.reasoning_content ?? '';
+      // Both fields carry the same reasoning (the default).
+      expect(c.delta.reasoning).toBe(c.delta.reasoning_content);
+      reasoning += c.delta.reasoning ?? '';
       content += c.delta.content ?? '';
       if (c.finish_reason) last = { ...c, threadweaver: e.threadweaver };
     }
@@ -56,7 +58,7 @@ function assembleStream(events: any[]) {
 }
 
 describe('gateway: chat completions over solve()', () => {
-  it('answers in the chat shape: reasoning_content + content is the trajectory, usage counts every thread, threadweaver carries metrics and blocks', async () => {
+  it('answers in the chat shape: the think text without its tags in reasoning and reasoning_content, content after it; usage counts every thread; threadweaver carries metrics and blocks', async () => {
     const r = await chat({ model: 'threadweaver', ...user(problem) });
     expect(r.status).toBe(200);
     const b = r.body;
@@ -65,9 +67,11 @@ describe('gateway: chat completions over solve()', () => {
     expect(b.model).toBe('threadweaver');
     const direct = await solve(problem, { engine });
     const m = b.choices[0].message;
-    expect(m.reasoning_content + m.content).toBe(direct.text);
-    expect(m.reasoning_content.startsWith('<think>')).toBe(true);
-    expect(m.reasoning_content.endsWith('</think>')).toBe(true);
+    expect(m.reasoning).toBe(m.reasoning_content);
+    expect(`<think>${m.reasoning}</think>${m.content}`).toBe(direct.text);
+    expect(m.reasoning).not.toContain('<think>');
+    expect(m.reasoning).not.toContain('</think>');
+    expect(m.reasoning).toContain('<Parallel>');
     expect(m.content).toContain('\\boxed{1523}');
     expect(b.choices[0].finish_reason).toBe('stop');
     const generated = direct.trajectory.calls.reduce((s, c) => s + c.completionIds.length, 0);
@@ -93,7 +97,7 @@ describe('gateway: chat completions over solve()', () => {
     expect(tw.phases.map((p: any) => p.kind)).toEqual(['sequential', 'parallel', 'sequential']);
   });
 
-  it('streams reasoning_content then content, byte-identical to the non-streamed message, with live thread deltas and [DONE]', async () => {
+  it('streams reasoning then content, byte-identical to the non-streamed message, with live thread deltas and [DONE]', async () => {
     const plain = (await chat(user(problem))).body;
     const s = await postStream(`${gw.baseURL}/chat/completions`, {
       ...user(problem),
@@ -103,17 +107,17 @@ describe('gateway: chat completions over solve()', () => {
     expect(s.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(s.events.at(-1)).toBe('[DONE]');
     const a = assembleStream(s.events);
-    expect(a.reasoning).toBe(plain.choices[0].message.reasoning_content);
+    expect(a.reasoning).toBe(plain.choices[0].message.reasoning);
     expect(a.content).toBe(plain.choices[0].message.content);
     // Ordinary clients see reasoning first, then content, never interleaved.
     const kinds = s.events
       .filter((e) => e !== '[DONE]')
       .flatMap((e) =>
         e.choices.flatMap((c: any) =>
-          Object.keys(c.delta).filter((k) => (k === 'content' ? c.delta.content !== '' : k === 'reasoning_content')),
+          Object.keys(c.delta).filter((k) => (k === 'content' ? c.delta.content !== '' : k === 'reasoning')),
         ),
       );
-    expect(kinds.lastIndexOf('reasoning_content')).toBeLessThan(kinds.indexOf('content'));
+    expect(kinds.lastIndexOf('reasoning')).toBeLessThan(kinds.indexOf('content'));
     // Every thread's live deltas join to the thread's text in the final report.
     const threads = plain.threadweaver.blocks.flatMap((b: any) =>
       b.threads.map((t: any) => [`${b.block}.${t.thread}`, t.text]),
@@ -153,7 +157,7 @@ describe('gateway: chat completions over solve()', () => {
     expect(seq.model).toBe('threadweaver-sequential');
     expect(seq.threadweaver.mode).toBe('sequential');
     expect(seq.threadweaver.metrics.parallelBlocks).toBe(0);
-    expect(seq.choices[0].message.reasoning_content).not.toContain('<Parallel>');
+    expect(seq.choices[0].message.reasoning).not.toContain('<Parallel>');
     const byField = (await chat({ ...user(problem), threadweaver: { mode: 'sequential' } })).body;
     expect(byField.choices[0].message).toEqual(seq.choices[0].message);
     const plain = (await chat(user(problem))).body;
@@ -248,7 +252,7 @@ describe('gateway: chat completions over solve()', () => {
     });
     const reader = res.body!.getReader();
     let got = '';
-    while (!got.includes('reasoning_content')) got += new TextDecoder().decode((await reader.read()).value);
+    while (!got.includes('reasoning')) got += new TextDecoder().decode((await reader.read()).value);
     abort.abort();
     await expect
       .poll(() => calls.slice(before).some((c) => c.finishReason === 'abort'), { timeout: 30_000 })

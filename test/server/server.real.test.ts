@@ -216,15 +216,17 @@ describe('streaming', () => {
         expect(e.object).toBe('text_completion');
         expect(e.id).toBe(chunks[0].id);
       }
-      const { texts, finals } = assemble(chunks, 'text');
+      const { texts, finals, ids } = assemble(chunks, 'text');
       const expected = plain.body.choices[0];
       expect(texts[0]).toBe(expected.text);
+      expect(ids[0]).toEqual(expected.token_ids);
+      // Ids ride on the chunks as they are sampled, not all on the last one.
+      expect(chunks.filter((e: any) => e.choices[0]?.token_ids?.length > 0).length).toBeGreaterThan(10);
       expect(chunks.length).toBeGreaterThan(10);
       for (const e of chunks.slice(0, -2)) for (const st of stop) expect(e.choices[0].text).not.toContain(st);
       expect(finals[0]).toMatchObject({
         finish_reason: 'stop',
         stop_reason: expected.stop_reason,
-        token_ids: expected.token_ids,
         logprobs: null,
       });
     }
@@ -246,9 +248,32 @@ describe('streaming', () => {
     );
     for (const e of chunks) expect(e.object).toBe('chat.completion.chunk');
     expect(chunks[0].id).toMatch(/^chatcmpl-/);
-    const { texts, finals } = assemble(chunks, 'content');
+    const { texts, finals, ids } = assemble(chunks, 'content');
     expect(texts).toEqual(plain.body.choices.map((c: any) => c.message.content));
-    expect(finals.map((f) => f.token_ids)).toEqual(plain.body.choices.map((c: any) => c.token_ids));
+    expect(finals).toHaveLength(2);
+    expect(ids).toEqual(plain.body.choices.map((c: any) => c.token_ids));
+  });
+});
+
+describe('sampling controls on the embedded engine', () => {
+  it('top_k and min_p are honoured (the sampled ids are the engine’s with them); the penalties are refused by name', async () => {
+    const body = { prompt: parallel(), max_tokens: 40, temperature: 1.5, seed: 11 };
+    const direct = async (controls: object) =>
+      (await engine.complete({ prompt: parallel(), maxTokens: 40, temperature: 1.5, seed: 11, ...controls })).ids;
+    const greedyLike = await completions({ ...body, top_k: 1 });
+    expect(greedyLike.status).toBe(200);
+    expect(greedyLike.body.choices[0].token_ids).toEqual(await direct({ topK: 1 }));
+    // top_k 1 keeps only the likeliest token: the greedy continuation.
+    expect(greedyLike.body.choices[0].token_ids).toEqual(
+      (await engine.complete({ prompt: parallel(), maxTokens: 40 })).ids,
+    );
+    const minP = await completions({ ...body, min_p: 0.2 });
+    expect(minP.body.choices[0].token_ids).toEqual(await direct({ minP: 0.2 }));
+    for (const field of ['repetition_penalty', 'presence_penalty', 'frequency_penalty']) {
+      const r = await completions({ ...body, [field]: 1.5 });
+      expect(r.status).toBe(400);
+      expect(r.body.error.param).toBe(field);
+    }
   });
 });
 

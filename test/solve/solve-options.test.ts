@@ -52,9 +52,12 @@ describe('solve() options', () => {
   it('an unknown option is named, with the likely one and the full list', async () => {
     const msg = await refusal({ temprature: 0.5 });
     expect(msg).toMatch(
-      /unknown option 'temprature' \(did you mean 'temperature'\?\); the options are mode, maxTokens, contextLimit, maxTransitions, temperature, topP, seed, signal, engine, model, dtype, threads, promptStyle, prompt, extract, system, on/,
+      /unknown option 'temprature' \(did you mean 'temperature'\?\); the options are mode, maxTokens, contextLimit, maxTransitions, temperature, topP, seed, controls, signal, engine, model, dtype, threads, promptStyle, prompt, extract, system, history, on/,
     );
     expect(await refusal({ max_tokens: 10 })).toMatch(/unknown option 'max_tokens'/);
+    expect(await refusal({ history: [{ role: 'system', content: 'x' }] })).toMatch(
+      /option 'history\.0\.role'.*"user"\|"assistant"/,
+    );
     expect(await refusal({ on: { dleta: () => {} } })).toMatch(
       /option 'on' has no event 'dleta'; the events are phase, delta, outlines/,
     );

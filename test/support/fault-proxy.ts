@@ -10,11 +10,13 @@ import { createRng } from '../../src/internal/random.js';
  * - `delay`: hold the request `delayMs` (past the client's timeout), then forward it if the
  *   client is still there;
  * - `rate-limit`: answer 429 with `Retry-After: retryAfterSeconds`;
+ * - `cut`: forward, then drop the connection mid-answer, once `cutAfterEvents` SSE events of a
+ *   streamed answer (or half of a whole one) went through: a stream that breaks after its first tokens;
  * - `pass`: forward as is.
  * The fault of the k-th matched request is `schedule[k]` while the schedule lasts, then drawn
  * from `probabilities` with a seeded generator (so runs are repeatable), else `pass`.
  */
-export type Fault = 'pass' | 'error' | 'drop' | 'delay' | 'rate-limit';
+export type Fault = 'pass' | 'error' | 'drop' | 'delay' | 'rate-limit' | 'cut';
 
 export interface FaultProxyOptions {
   /** Upstream origin, e.g. `http://127.0.0.1:8000` (a path is ignored). */
@@ -24,6 +26,8 @@ export interface FaultProxyOptions {
   seed?: number;
   delayMs?: number;
   retryAfterSeconds?: number;
+  /** `cut`: SSE events let through before the connection is dropped (default 5). */
+  cutAfterEvents?: number;
   /** Which requests faults apply to. */
   match?: (method: string, path: string) => boolean;
 }
@@ -59,7 +63,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     matched: 0,
     forwarded: 0,
     refused: 0,
-    byFault: { pass: 0, error: 0, drop: 0, delay: 0, 'rate-limit': 0 },
+    byFault: { pass: 0, error: 0, drop: 0, delay: 0, 'rate-limit': 0, cut: 0 },
   };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -76,7 +80,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return 'pass';
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse) => {
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, cut = false) => {
     counts.forwarded++;
     const up = httpRequest(
       {
@@ -88,7 +92,33 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
+        if (!cut) return void upRes.pipe(res);
+        const sse = String(upRes.headers['content-type']).startsWith('text/event-stream');
+        const limit = sse ? (options.cutAfterEvents ?? 5) : Number(upRes.headers['content-length'] ?? 2) / 2;
+        let seen = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          if (res.destroyed) return;
+          if (sse) {
+            // Whole events only, up to the limit: then the connection drops.
+            const text = chunk.toString('utf8');
+            let at = 0;
+            while (seen < limit) {
+              const end = text.indexOf('\n\n', at);
+              if (end < 0) break;
+              seen++;
+              at = end + 2;
+            }
+            res.write(text.slice(0, seen < limit ? text.length : at));
+          } else {
+            res.write(chunk.subarray(0, Math.max(0, limit - seen)));
+            seen += chunk.length;
+          }
+          if (seen >= limit) {
+            upRes.destroy();
+            // Let what went through reach the client before the reset.
+            setTimeout(() => req.socket.destroy(), 50);
+          }
+        });
       },
     );
     up.on('error', () => res.destroy());
@@ -112,6 +142,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       switch (fault) {
         case 'pass':
           return forward(req, body, res);
+        case 'cut':
+          return forward(req, body, res, true);
         case 'error':
           res.writeHead(500, { 'content-type': 'application/json' });
           return res.end(JSON.stringify({ error: { message: 'injected server error', type: 'server_error' } }));

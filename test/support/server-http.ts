@@ -54,18 +54,24 @@ export async function postStream(
 }
 
 /** Per choice index: the joined text deltas and the last chunk's choice (finish_reason set). */
-export function assemble(events: any[], field: 'text' | 'content'): { texts: string[]; finals: any[] } {
+export function assemble(
+  events: any[],
+  field: 'text' | 'content',
+): { texts: string[]; finals: any[]; ids: number[][] } {
   const texts: string[] = [];
   const finals: any[] = [];
+  // Each chunk's token_ids are the ids sampled since the previous one (vLLM's streams): joined per choice.
+  const ids: number[][] = [];
   for (const e of events) {
     if (e === '[DONE]') continue;
     for (const c of e.choices) {
       const piece = field === 'text' ? c.text : c.delta.content;
       texts[c.index] = (texts[c.index] ?? '') + (piece ?? '');
+      if (c.token_ids) (ids[c.index] ??= []).push(...c.token_ids);
       if (c.finish_reason !== null) finals[c.index] = c;
     }
   }
-  return { texts, finals };
+  return { texts, finals, ids };
 }
 
 /** One response read off a raw socket: the final one, and the statuses of the interim (1xx) ones before it. */

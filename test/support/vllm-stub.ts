@@ -5,7 +5,11 @@
 // `include_stop_str_in_output` (the stop string, and the EOS text, kept or cut),
 // `skip_special_tokens` (added tags dropped from the text when true, vLLM's default),
 // `max_tokens`, `stop_reason` (the stop string, null for EOS or length), `return_token_ids`
-// (the generated ids per choice), `usage`, and `/v1/models` with `max_model_len`.
+// (the generated ids per choice), `usage`, and `/v1/models` with `max_model_len`. Streamed
+// (`stream: true`) as vLLM streams: a chunk per token with that token's id and the text it
+// completes (half a character waits for the rest; without `include_stop_str_in_output`, text
+// that could start a stop string waits too), the end on the last chunk, then the usage chunk
+// when `stream_options.include_usage` asks.
 import type { HFTokenizer } from '../../src/engine/tokenizer.js';
 import { startStubServer } from './openai-stub-server.js';
 
@@ -52,11 +56,16 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
     let text = '';
     let finish = 'length';
     let stopReason: string | null = null;
+    // The streamed pieces: how much of the text may go out once each id is sampled.
+    const steps: { id: number; upTo: number }[] = [];
+    const holdBack = keepStop ? 0 : Math.max(0, ...stops.map((x) => x.length - 1));
     while (ids.length < maxTokens && prompt.length + ids.length < seq.length) {
       const id = seq[prompt.length + ids.length]!;
       ids.push(id);
       const before = text.length;
       text = tok.inner.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false });
+      const settled = text.endsWith('\uFFFD') ? before : text.length;
+      steps.push({ id, upTo: Math.max(steps.at(-1)?.upTo ?? 0, settled - holdBack) });
       if (eos.has(id)) {
         // vLLM keeps the EOS text only when asked to keep stop strings.
         if (!keepStop) text = text.slice(0, before);
@@ -74,6 +83,35 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
         break;
       }
     }
+    const withIds = body.return_token_ids && o.tokenIds !== false;
+    const usage = {
+      prompt_tokens: prompt.length,
+      completion_tokens: ids.length,
+      total_tokens: prompt.length + ids.length,
+    };
+    if (body.stream) {
+      const head = { id: 'cmpl-replay', object: 'text_completion', created: 0, model };
+      const events: object[] = steps.map((step, i) => {
+        const last = i === steps.length - 1;
+        const from = i === 0 ? 0 : Math.min(steps[i - 1]!.upTo, text.length);
+        const to = last ? text.length : Math.min(step.upTo, text.length);
+        return {
+          ...head,
+          choices: [
+            {
+              index: 0,
+              text: text.slice(from, to),
+              logprobs: null,
+              finish_reason: last ? finish : null,
+              stop_reason: last ? stopReason : null,
+              ...(withIds ? { token_ids: [step.id] } : {}),
+            },
+          ],
+        };
+      });
+      if (body.stream_options?.include_usage) events.push({ ...head, choices: [], usage });
+      return { events };
+    }
     return {
       status: 200,
       json: {
@@ -88,14 +126,10 @@ export async function startVllmStub(o: VllmStubOptions): Promise<VllmStub> {
             logprobs: null,
             finish_reason: finish,
             stop_reason: stopReason,
-            ...(body.return_token_ids && o.tokenIds !== false ? { token_ids: ids } : {}),
+            ...(withIds ? { token_ids: ids } : {}),
           },
         ],
-        usage: {
-          prompt_tokens: prompt.length,
-          completion_tokens: ids.length,
-          total_tokens: prompt.length + ids.length,
-        },
+        usage,
       },
     };
   };

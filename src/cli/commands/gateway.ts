@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DECOMPOSE_POLICIES } from '../../decompose/run.js';
 import { DEFAULT_GATEWAY_MODEL, startGateway } from '../../server/gateway/gateway.js';
+import { presetClientSystem } from '../../solve/preset.js';
 import type { RunningServer } from '../../server/serve/server.js';
 import { parseCommandArgs } from '../args.js';
 import {
@@ -22,6 +23,10 @@ const schema = engineFlagSchema
     upstreamApiKey: z.string().min(1).optional(),
     decompose: z.boolean().optional(),
     extractor: z.enum(DECOMPOSE_POLICIES).optional(),
+    reasoningField: z.enum(['reasoning', 'reasoning_content', 'both']).optional(),
+    reasoningTags: z.enum(['strip', 'keep']).optional(),
+    clientSystem: z.enum(['keep', 'drop', 'replace']).optional(),
+    systemText: z.string().min(1).optional(),
   });
 
 const usage = `Usage: threadweaver gateway [options]
@@ -36,6 +41,15 @@ ${serverFlagUsage({ port: 8080, what: 'runs decoded', modelName: `the base model
   --decompose               also serve "<model>-decompose": prompt-level forks for models never
                             trained to fork (each input of the prompt answered at once)
   --extractor rules|model|auto  how -decompose finds the inputs (default auto: lists, then the model)
+  --reasoning-field reasoning|reasoning_content|both   the field of messages and deltas that
+                            carries the think text (default both: vLLM and OpenRouter read
+                            "reasoning", SGLang, llama.cpp and DeepSeek clients "reasoning_content")
+  --reasoning-tags strip|keep   leave <think> and </think> out of that text (default strip, as
+                            vLLM's reasoning parsers do) or keep them
+  --client-system keep|drop|replace   what becomes of a chat client's system messages (default:
+                            the preset's, what its checkpoint was trained with; tiny and
+                            threadweaver-qwen3-8b drop them, instructed presets keep them)
+  --system-text TEXT        with --client-system replace: the system text used in their place
 ${presetFlagUsage}
                         (its prompt, and its solve sampling and budget for requests that do not set them)
 ${engineFlagUsage}`;
@@ -54,12 +68,28 @@ const command: Command = {
         'upstream-api-key': { type: 'string' },
         decompose: { type: 'boolean' },
         extractor: { type: 'string' },
+        'reasoning-field': { type: 'string' },
+        'reasoning-tags': { type: 'string' },
+        'client-system': { type: 'string' },
+        'system-text': { type: 'string' },
       },
       schema,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     // --api-key guards the gateway, as it guards serve; the servers behind it get their own key.
-    const { apiKey: _ownKey, upstreamApiKey, decompose, extractor, ...engineFlags } = values;
+    const {
+      apiKey: _ownKey,
+      upstreamApiKey,
+      decompose,
+      extractor,
+      reasoningField,
+      reasoningTags,
+      clientSystem,
+      systemText,
+      ...engineFlags
+    } = values;
+    if ((clientSystem === 'replace') !== (systemText !== undefined))
+      throw new UsageError('--client-system replace and --system-text TEXT go together');
     if (upstreamApiKey && !values.baseUrl?.length)
       throw new UsageError('--upstream-api-key only applies with --base-url');
     const run = presetRun(values, 'solve');
@@ -73,9 +103,16 @@ const command: Command = {
       format: run.dialect,
       ...(decompose || extractor ? { decompose: extractor ?? 'auto' } : {}),
       defaults: { temperature, topP, ...(maxTokens !== null ? { maxTokens } : {}) },
+      reasoning: { field: reasoningField, keepTags: reasoningTags === 'keep' },
+      clientSystem:
+        clientSystem === 'replace'
+          ? { client: 'replace', text: systemText! }
+          : clientSystem
+            ? { client: clientSystem }
+            : presetClientSystem(run.preset),
     });
     announceServer('gateway', options, `${engine.name} at ${server.baseURL}`, `; live view at ${server.url}/`);
-    await untilSignal('gateway', server, options.shutdownGraceMs);
+    await untilSignal('gateway', server, options.shutdownGraceMs, values.exitWithParent ?? 'auto');
     await engine.close?.();
     return 0;
   },

@@ -48,7 +48,7 @@ const command: Command = {
     const options = serverOptionsFromFlags(values, 8000);
     const server = await startServer({ engine, ...options });
     announceServer('serve', options, `${values.servedModelName ?? engine.name} at ${server.baseURL}`);
-    await untilSignal('serve', server, options.shutdownGraceMs);
+    await untilSignal('serve', server, options.shutdownGraceMs, values.exitWithParent ?? 'auto');
     await engine.close?.();
     return 0;
   },

@@ -8,12 +8,19 @@ import { cascadeFault } from './cascade.js';
 import { isChunkInvariant } from './chunk-invariance.js';
 import { OnnxDecoder, range, type DecoderShape, type OrtSession } from './onnx-decoder.js';
 import { PrefixCache } from './prefix-cache.js';
-import { createSampler } from '../sampling.js';
+import { createSampler, LOCAL_SAMPLING_CONTROLS } from '../sampling.js';
 import { siblingSampling } from '../siblings.js';
 import { decodedResult } from '../result.js';
 import { StopMatcher } from '../stop.js';
 import { loadTokenizer, type HFTokenizer } from '../tokenizer.js';
-import type { CompletionRequest, CompletionResult, Engine, FinishReason, SamplingOptions } from '../types.js';
+import type {
+  CompletionRequest,
+  CompletionResult,
+  Engine,
+  FinishReason,
+  SamplingControl,
+  SamplingOptions,
+} from '../types.js';
 
 /**
  * Options of the embedded engine: the model, its weights and graph, threads, the prefix cache and
@@ -85,7 +92,7 @@ interface Row {
   stop: StopMatcher;
   mask: number[];
   nextPos: number;
-  onDelta?: (delta: string) => void;
+  onDelta?: (delta: string, ids?: readonly number[]) => void;
 }
 
 type SiblingRequest = Parameters<Engine['completeSiblings']>[2];
@@ -114,6 +121,7 @@ interface RunCall {
 export class TransformersEngine implements Engine {
   readonly name: string;
   readonly contextLength: number;
+  readonly samplingControls: readonly SamplingControl[] = LOCAL_SAMPLING_CONTROLS;
   readonly stats: EngineStats = {
     forwardCalls: 0,
     prefillTokens: 0,
@@ -218,7 +226,9 @@ export class TransformersEngine implements Engine {
   ): Promise<CompletionResult[]> {
     if (suffixes.length === 0) return [];
     const sampling = suffixes.map((_, i) => siblingSampling(request, i));
-    const deltas = suffixes.map((_, i) => (request.onDelta ? (d: string) => request.onDelta!(i, d) : undefined));
+    const deltas = suffixes.map((_, i) =>
+      request.onDelta ? (d: string, ids?: readonly number[]) => request.onDelta!(i, d, ids) : undefined,
+    );
     // Each row needs a position of its own to start from: an empty suffix takes the prefix's last
     // token (for one row too with the cascade graph, so a row decodes the same alone or not).
     if ((suffixes.length > 1 || this.cascade) && suffixes.some((s) => s.length === 0) && prefix.length > 0) {
@@ -246,7 +256,7 @@ export class TransformersEngine implements Engine {
     suffixes: readonly (readonly number[])[],
     request: RunRequest,
     sampling: readonly SamplingOptions[],
-    deltas: readonly (((d: string) => void) | undefined)[],
+    deltas: readonly (((d: string, ids?: readonly number[]) => void) | undefined)[],
     siblingCall: boolean,
   ): Promise<CompletionResult[]> {
     const call: RunCall = {
@@ -441,7 +451,7 @@ export class TransformersEngine implements Engine {
     const piece = this.tokenizer.decode([id]);
     row.ids.push(id);
     budget.left--;
-    row.onDelta?.(piece);
+    row.onDelta?.(piece, [id]);
     const matched = row.stop.push(id, piece);
     return matched === undefined || this.finish(call, row, 'stop', matched);
   }

@@ -4,11 +4,30 @@ import { z } from 'zod';
 import { affinityFields, DEFAULT_AFFINITY_POLICY, type AffinityPolicy } from './affinity.js';
 import { resolveModelSource } from '../model-source.js';
 import { withoutChatTemplate } from '../plain-template.js';
+import {
+  readCompletionStream,
+  StreamStop,
+  type ChunkSink,
+  type ServerChoice,
+  type ServerCompletion,
+} from './completion-stream.js';
 import { classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type FailureKind, type RetryPolicy } from './retry.js';
+import { StreamedCall } from './streamed-call.js';
+import { completionSchema, modelsSchema, reportedStop } from './wire.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
 import { HFTokenizer, loadTokenizer } from '../tokenizer.js';
-import type { CompletionRequest, CompletionResult, Engine, FinishReason, Tokenizer } from '../types.js';
+import type {
+  CompletionRequest,
+  CompletionResult,
+  Engine,
+  EngineHealth,
+  FinishReason,
+  SamplingControl,
+  Tokenizer,
+} from '../types.js';
 import { EngineError } from '../errors.js';
+
+export type { ServerChoice } from './completion-stream.js';
 
 /**
  * Options of an engine on one OpenAI-compatible server: where it is, the served model and its
@@ -37,8 +56,17 @@ export interface OpenAIEngineOptions {
    * checkpoint was trained for): the smaller of it and what the server or tokenizer says.
    */
   maxContextLength?: number;
-  /** Per-request timeout in ms (default 120000). */
+  /**
+   * Per-request timeout in ms (default 120000): of a whole completion, or, streamed, of the wait
+   * for the head and then for each next chunk.
+   */
   timeoutMs?: number;
+  /**
+   * Stream every completion (`stream: true`, default): the text reaches `onDelta` chunk by chunk,
+   * the usage comes from `stream_options.include_usage`. false reads each completion whole, for
+   * servers that cannot stream; the results are the same.
+   */
+  stream?: boolean;
   /** Retries of a failed request (default 3); shorthand for `retry.maxRetries`. */
   maxRetries?: number;
   retry?: Partial<RetryPolicy>;
@@ -74,6 +102,13 @@ export interface OpenAIEngineStats {
   /** Retries after a retryable failure. */
   retries: number;
   failures: Record<FailureKind, number>;
+  /** Text-bearing chunks received (a whole completion counts 1). */
+  chunks: number;
+  /**
+   * Retries whose stream departed from text already passed on, continued from that text
+   * instead (see StreamedCall).
+   */
+  resumes: number;
 }
 
 /** One model listed by `/v1/models`; vLLM adds `max_model_len`. */
@@ -91,21 +126,45 @@ export interface OpenAIEngineConfig extends Omit<OpenAIEngineOptions, 'tokenizer
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 const PROBE_TIMEOUT_MS = 10_000;
+const HEALTH_TIMEOUT_MS = 2_000;
+const HEALTH_CACHE_MS = 1_000;
+
+/** What kind of failure an error is, in words that name no address. */
+export function failureWords(err: unknown): string {
+  const kind = classifyFailure(err);
+  if (kind === 'connection') return 'connection refused or dropped';
+  if (kind === 'timeout') return 'no answer in time';
+  if (kind === 'rate-limit') return 'rate limited (429)';
+  if (kind === 'server' || kind === 'fatal') {
+    const status = (err as { status?: unknown }).status;
+    return typeof status === 'number' ? `it answered ${status}` : 'it answered with an error';
+  }
+  return 'cancelled';
+}
 
 /**
  * An Engine on an OpenAI-compatible server (vLLM, SGLang, `threadweaver serve`): raw-prompt
  * `/v1/completions` on the client-side chat template, so the controller keeps token-level
  * control of the trajectory. Siblings run as concurrent requests (the server's prefix cache
- * shares the prefix). Completions are not streamed: `onDelta` gets each call's text once, when
- * it is complete, so a retried request never emits text twice.
+ * shares the prefix). Completions are streamed: `onDelta` gets the text chunk by chunk, each
+ * piece once across retries (see StreamedCall), with the chunk's ids when the server sends them.
  */
 export class OpenAIEngine implements Engine {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
+  /** vLLM and SGLang take every control in the body. */
+  readonly samplingControls = REMOTE_SAMPLING_CONTROLS;
   readonly model: string;
   readonly baseUrl: string;
-  readonly stats: OpenAIEngineStats = { requests: 0, successes: 0, retries: 0, failures: emptyFailures() };
+  readonly stats: OpenAIEngineStats = {
+    requests: 0,
+    successes: 0,
+    retries: 0,
+    failures: emptyFailures(),
+    chunks: 0,
+    resumes: 0,
+  };
   readonly retryPolicy: RetryPolicy;
   private readonly client: OpenAI;
   private readonly timeoutMs: number;
@@ -113,6 +172,7 @@ export class OpenAIEngine implements Engine {
   private readonly unreportedStop: 'eos' | 'stripped';
   private readonly extraBody: Record<string, unknown>;
   private readonly affinity: AffinityPolicy;
+  private readonly streaming: boolean;
 
   constructor(config: OpenAIEngineConfig) {
     this.baseUrl = normalizeBaseUrl(config.baseUrl);
@@ -123,6 +183,7 @@ export class OpenAIEngine implements Engine {
     this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.promptFormat = config.promptFormat ?? 'ids';
     this.unreportedStop = config.unreportedStop ?? 'eos';
+    this.streaming = config.stream ?? true;
     this.retryPolicy = retryPolicyOf(config);
     this.extraBody = { ...((config.vendorParams ?? true) ? VENDOR_PARAMS : {}), ...config.extraBody };
     this.client = createClient(this.baseUrl, config.apiKey, this.timeoutMs);
@@ -144,17 +205,27 @@ export class OpenAIEngine implements Engine {
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
     const startMs = Date.now();
+    const call = this.call(request);
     try {
-      const r = await withRetry(`POST ${this.baseUrl}/completions`, () => this.attempt(request), this.retryPolicy, {
-        ...(request.signal ? { signal: request.signal } : {}),
-        onRetry: () => this.stats.retries++,
-      });
-      request.onDelta?.(r.text);
+      const r = await withRetry(
+        `POST ${this.baseUrl}/completions`,
+        () => call.run((req, sink) => this.attempt(req, sink)),
+        this.retryPolicy,
+        {
+          ...(request.signal ? { signal: request.signal } : {}),
+          onRetry: () => this.stats.retries++,
+        },
+      );
       return { ...r, startMs };
     } catch (err) {
-      if (classifyFailure(err) === 'abort') return abortedResult(startMs);
+      if (classifyFailure(err) === 'abort') return call.aborted(startMs);
       throw err;
     }
+  }
+
+  /** A call's text across its attempts, as `complete` and a router run it. */
+  call(request: CompletionRequest): StreamedCall {
+    return new StreamedCall(request, this.tokenizer, () => this.stats.resumes++);
   }
 
   completeSiblings(
@@ -172,10 +243,11 @@ export class OpenAIEngine implements Engine {
   }
 
   /**
-   * One HTTP request, no retry, no `onDelta`: the unit a router schedules. Failures are thrown
-   * as the openai client's error classes (abort included).
+   * One HTTP request, no retry, no `onDelta`: the unit a router schedules. A streamed reply's
+   * pieces go to `onChunk` as they come. Failures are thrown as the openai client's error
+   * classes (abort included), or a StreamInterruptedError once a stream has begun.
    */
-  async attempt(request: CompletionRequest): Promise<CompletionResult> {
+  async attempt(request: CompletionRequest, onChunk?: ChunkSink): Promise<CompletionResult> {
     const startMs = Date.now();
     const ids = typeof request.prompt === 'string' ? this.tokenizer.encode(request.prompt) : request.prompt;
     if (request.maxTokens <= 0) return emptyResult('length', ids.length, startMs);
@@ -200,44 +272,28 @@ export class OpenAIEngine implements Engine {
       ...(stops.length > 0 ? { stop: stops } : {}),
       ...affinity.body,
       ...this.extraBody,
+      // The request's own controls win over the preset's extra body.
+      ...controlFields(request),
     } as CompletionCreateParamsNonStreaming;
     this.stats.requests++;
-    let raw: unknown;
+    let reply: ServerCompletion;
     try {
-      raw = await this.client.completions.create(body, {
-        timeout: this.timeoutMs,
-        maxRetries: 0,
-        headers: affinity.headers,
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
+      reply = this.streaming
+        ? await readCompletionStream(this.client, body, {
+            signal: request.signal,
+            idleMs: this.timeoutMs,
+            onChunk,
+            headers: affinity.headers,
+          })
+        : await this.whole(body, request.signal, affinity.headers);
     } catch (err) {
-      this.stats.failures[classifyFailure(err)]++;
+      if (!(err instanceof StreamStop)) this.stats.failures[classifyFailure(err)]++;
       throw err;
     }
-    const parsed = completionSchema.safeParse(raw);
-    if (!parsed.success)
-      throw new EngineError(
-        `${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`,
-        'server',
-      );
-    const choice = parsed.data.choices[0]!;
-    const read = readChoice(
-      {
-        text: choice.text,
-        finishReason: choice.finish_reason ?? null,
-        ...(choice.stop_reason !== undefined
-          ? { stopReason: choice.stop_reason }
-          : choice.matched_stop !== undefined
-            ? { stopReason: choice.matched_stop }
-            : {}),
-        ...(choice.token_ids ? { tokenIds: choice.token_ids } : {}),
-      },
-      stops,
-      this.tokenizer,
-      this.unreportedStop,
-    );
+    this.stats.chunks += reply.chunks;
+    const read = readChoice(reply.choice, stops, this.tokenizer, this.unreportedStop);
     this.stats.successes++;
-    const usage = parsed.data.usage;
+    const usage = reply.usage;
     const cached = usage?.prompt_tokens_details?.cached_tokens;
     return {
       text: read.text,
@@ -255,10 +311,79 @@ export class OpenAIEngine implements Engine {
     };
   }
 
+  /** One non-streamed completion. */
+  private async whole(
+    body: CompletionCreateParamsNonStreaming,
+    signal: AbortSignal | undefined,
+    headers: Record<string, string>,
+  ): Promise<ServerCompletion> {
+    const raw: unknown = await this.client.completions.create(body, {
+      timeout: this.timeoutMs,
+      maxRetries: 0,
+      headers,
+      ...(signal ? { signal } : {}),
+    });
+    const parsed = completionSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new EngineError(
+        `${this.baseUrl}/completions: unexpected response: ${z.prettifyError(parsed.error)}`,
+        'server',
+      );
+    const c = parsed.data.choices[0]!;
+    return {
+      choice: {
+        text: c.text,
+        finishReason: c.finish_reason ?? null,
+        ...reportedStop(c),
+        ...(c.token_ids ? { tokenIds: c.token_ids } : {}),
+      },
+      usage: parsed.data.usage,
+      chunks: 1,
+    };
+  }
+
   /** One `GET /v1/models` (no retry): is the server up? */
   probe(): Promise<ServedModel[]> {
     return listServedModels(this.client);
   }
+
+  private lastHealth: { at: number; health: Promise<EngineHealth> } | undefined;
+
+  /** A probe of the server (at most one a second, however often asked). */
+  health(): Promise<EngineHealth> {
+    const now = Date.now();
+    if (!this.lastHealth || now - this.lastHealth.at >= HEALTH_CACHE_MS) {
+      const health = listServedModels(this.client, HEALTH_TIMEOUT_MS).then(
+        (): EngineHealth => ({ ok: true }),
+        (err: unknown): EngineHealth => ({
+          ok: false,
+          reason: `the upstream server cannot be reached (${failureWords(err)})`,
+        }),
+      );
+      this.lastHealth = { at: now, health };
+    }
+    return this.lastHealth.health;
+  }
+}
+
+/** The sampling controls every OpenAI-compatible engine passes on. */
+export const REMOTE_SAMPLING_CONTROLS: readonly SamplingControl[] = [
+  'topK',
+  'minP',
+  'repetitionPenalty',
+  'presencePenalty',
+  'frequencyPenalty',
+];
+
+/** The request's sampling controls as vLLM's and SGLang's body fields. */
+function controlFields(r: CompletionRequest): Record<string, number> {
+  const fields: Record<string, number> = {};
+  if (r.topK !== undefined) fields.top_k = r.topK;
+  if (r.minP !== undefined) fields.min_p = r.minP;
+  if (r.repetitionPenalty !== undefined) fields.repetition_penalty = r.repetitionPenalty;
+  if (r.presencePenalty !== undefined) fields.presence_penalty = r.presencePenalty;
+  if (r.frequencyPenalty !== undefined) fields.frequency_penalty = r.frequencyPenalty;
+  return fields;
 }
 
 /** vLLM reads the first four fields, SGLang `no_stop_trim` and `skip_special_tokens`; both ignore the others. */
@@ -269,41 +394,6 @@ const VENDOR_PARAMS = {
   spaces_between_special_tokens: false,
   return_token_ids: true,
 } as const;
-
-// The HTTP boundary: only what we read, the rest passes.
-const stopReportSchema = z.union([z.string(), z.number(), z.null()]).optional();
-const completionSchema = z.object({
-  choices: z
-    .array(
-      z.object({
-        text: z.string(),
-        finish_reason: z.string().nullable().optional(),
-        stop_reason: stopReportSchema,
-        matched_stop: stopReportSchema,
-        token_ids: z.array(z.number().int()).nullable().optional(),
-      }),
-    )
-    .min(1),
-  usage: z
-    .object({
-      prompt_tokens: z.number().optional(),
-      prompt_tokens_details: z.object({ cached_tokens: z.number().nullable().optional() }).nullable().optional(),
-    })
-    .nullable()
-    .optional(),
-});
-
-const modelsSchema = z.object({
-  data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().optional() })),
-});
-
-/** A completion choice as the server returned it. `stopReason` undefined: the server did not report one. */
-export interface ServerChoice {
-  text: string;
-  finishReason: string | null;
-  stopReason?: string | number | null;
-  tokenIds?: readonly number[];
-}
 
 export interface ReadChoice {
   text: string;
@@ -466,9 +556,4 @@ function emptyResult(finishReason: FinishReason, promptTokens: number, startMs: 
     startMs,
     endMs: Date.now(),
   };
-}
-
-/** A call cancelled by the caller's signal: nothing generated is kept (completions are not streamed). */
-export function abortedResult(startMs: number): CompletionResult {
-  return emptyResult('abort', 0, startMs);
 }

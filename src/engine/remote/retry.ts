@@ -37,6 +37,7 @@ type ApiError = APIError<number | undefined, Headers | undefined>;
 export type FailureKind = 'abort' | 'fatal' | 'rate-limit' | 'server' | 'connection' | 'timeout';
 
 export function classifyFailure(err: unknown): FailureKind {
+  if (err instanceof StreamInterruptedError) return err.kind;
   if (err instanceof APIUserAbortError) return 'abort';
   if (err instanceof APIConnectionTimeoutError) return 'timeout';
   if (err instanceof APIConnectionError) return 'connection';
@@ -107,6 +108,22 @@ export function abortError(): Error {
   const err = new Error('aborted');
   err.name = 'AbortError';
   return err;
+}
+
+/**
+ * A streamed completion that broke after its head: the connection dropped or went quiet, the
+ * server sent an error event, or the stream ended before the choice finished. Retryable as the
+ * failure it stands for (`kind`).
+ */
+export class StreamInterruptedError extends ThreadweaverError {
+  override name = 'StreamInterruptedError';
+  constructor(
+    readonly kind: 'server' | 'connection' | 'timeout',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** Every attempt failed with a retryable error; `cause` is the last one. */

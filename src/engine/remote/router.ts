@@ -5,9 +5,9 @@ import {
   listServedModels,
   normalizeBaseUrl,
   OpenAIEngine,
+  REMOTE_SAMPLING_CONTROLS,
   resolveTokenizer,
   retryPolicyOf,
-  abortedResult,
   type OpenAIEngineOptions,
   type ServedModel,
 } from './openai.js';
@@ -21,9 +21,10 @@ import {
   type FailureKind,
   type RetryPolicy,
 } from './retry.js';
+import type { ChunkSink } from './completion-stream.js';
 import type { SessionEngine } from '../session.js';
 import { completeAsConcurrentCalls } from '../siblings.js';
-import type { CompletionRequest, CompletionResult, Engine, Tokenizer } from '../types.js';
+import type { CompletionRequest, CompletionResult, Engine, EngineHealth, Tokenizer } from '../types.js';
 import { EngineError } from '../errors.js';
 
 /** When a server taken out of rotation is probed again (the delay doubles from the first to the cap). */
@@ -116,6 +117,7 @@ export class RoutedEngine implements SessionEngine {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
+  readonly samplingControls = REMOTE_SAMPLING_CONTROLS;
   /** The served model's name (the same on every server). */
   readonly model: string;
   readonly counters: RouterCounters = {
@@ -229,6 +231,7 @@ export class RoutedEngine implements SessionEngine {
       name: this.name,
       tokenizer: this.tokenizer,
       contextLength: this.contextLength,
+      samplingControls: this.samplingControls,
       complete: (request) => this.run(affinity, request),
       completeSiblings: (prefix, suffixes, request) => this.siblingsOn(affinity, prefix, suffixes, request),
     };
@@ -247,6 +250,17 @@ export class RoutedEngine implements SessionEngine {
       suffixes,
       request,
     );
+  }
+
+  /** Healthy while a server in rotation answers its probe (each probed at most once a second). */
+  async health(): Promise<EngineHealth> {
+    const of = this.servers.length;
+    const answers = await Promise.all(
+      this.servers.map(async (s) => s.counters.healthy && (await s.engine.health()).ok),
+    );
+    const up = answers.filter(Boolean).length;
+    if (up === 0) return { ok: false, reason: `none of the ${of} upstream servers can be reached` };
+    return { ok: true, detail: `${up} of ${of} upstream servers answer` };
   }
 
   /** A snapshot of the per-server counters. */
@@ -293,6 +307,8 @@ export class RoutedEngine implements SessionEngine {
   private async run(affinity: Affinity, request: CompletionRequest): Promise<CompletionResult> {
     const startMs = Date.now();
     this.counters.calls++;
+    // Streamed text reaches the caller once, whichever servers the attempts go to.
+    const call = this.servers[0]!.engine.call(request);
     let attempts = 0;
     let last: unknown;
     let lastKind: FailureKind | undefined;
@@ -305,9 +321,8 @@ export class RoutedEngine implements SessionEngine {
           if (attempts > 0) this.counters.retries++;
           attempts++;
           try {
-            const r = await this.attemptOn(server, request);
+            const r = await call.run((req, sink) => this.attemptOn(server, req, sink));
             this.counters.succeeded++;
-            request.onDelta?.(r.text);
             return { ...r, startMs };
           } catch (err) {
             lastKind = classifyFailure(err);
@@ -345,20 +360,20 @@ export class RoutedEngine implements SessionEngine {
     } catch (err) {
       if (classifyFailure(err) === 'abort') {
         this.counters.aborted++;
-        return abortedResult(startMs);
+        return call.aborted(startMs);
       }
       this.counters.failed++;
       throw err;
     }
   }
 
-  private async attemptOn(server: Server, request: CompletionRequest): Promise<CompletionResult> {
+  private async attemptOn(server: Server, request: CompletionRequest, onChunk: ChunkSink): Promise<CompletionResult> {
     const c = server.counters;
     c.attempts++;
     c.outstanding++;
     this.counters.attempts++;
     try {
-      const r = await server.engine.attempt(request);
+      const r = await server.engine.attempt(request, onChunk);
       c.successes++;
       server.strikes = 0;
       server.failStreak = 0;

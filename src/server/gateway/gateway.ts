@@ -7,15 +7,22 @@ import { resolveDialect } from '../../format/dialects.js';
 import { withStyle, type PromptFormat, type PromptStyle } from '../../orchestrator/prompt.js';
 import { solveStream } from '../../solve/stream.js';
 import { solve } from '../../solve/solve.js';
-import { SolveError, type SolveOptions, type SolveResult } from '../../solve/types.js';
+import type { ClientSystemPolicy } from '../../solve/preset.js';
+import type { SolveOptions, SolveResult } from '../../solve/types.js';
 import { parseJsonBody } from '../http/body.js';
 import type { Handler, RequestContext, ServerContext } from '../serve/context.js';
 import { ApiError } from '../http/errors.js';
+import { waitInStream } from '../http/queue.js';
 import { jsonResponse, sseResponse, type HttpResponse } from '../http/response.js';
 import { startServer, type RouteTable, type RunningServer, type ServerOptions } from '../serve/server.js';
 import { webFile } from '../http/static.js';
-import { chatMessage, finishReason, runReport, usage } from './reply.js';
-import { gatewayBodySchema, gatewayModels, solveRequest, type SolveRequest } from './request.js';
+import { healthResponse } from '../serve/health.js';
+import { modelNotFound } from '../serve/models.js';
+import { admitText } from '../serve/admission.js';
+import { messagesText, toChatMessage } from '../serve/chat.js';
+import { engineFailure } from './failure.js';
+import { chatMessage, finishReason, reasoningEnd, runReport, usage, type ReasoningOutput } from './reply.js';
+import { gatewayBodySchema, gatewayModels, promptSubject, solveRequest, type SolveRequest } from './request.js';
 import { streamRun } from './stream.js';
 
 /**
@@ -37,6 +44,13 @@ export interface GatewayOptions extends Omit<ServerOptions, 'routes' | 'modelNam
   format?: string | Dialect | undefined;
   /** Serve `<model>-decompose`: prompt-level forks with this schema extractor (see solve's `decompose`). */
   decompose?: DecomposePolicy | undefined;
+  /** Which field(s) carry the reasoning (default both `reasoning` and `reasoning_content`), with or without its tags. */
+  reasoning?: ReasoningOutput | undefined;
+  /**
+   * What becomes of a client's system messages (default `keep`; a preset's is what its checkpoint
+   * needs, see presetClientSystem): passed on, left out, or replaced by a text.
+   */
+  clientSystem?: ClientSystemPolicy | undefined;
 }
 
 /** The gateway's base model id when `modelName` is not given. */
@@ -49,24 +63,47 @@ export const DEFAULT_GATEWAY_MODEL = 'threadweaver';
  * graceful close are the model server's.
  */
 export function startGateway(options: GatewayOptions): Promise<RunningServer> {
-  const { promptStyle, prompt: format, defaults = {}, format: trajectoryFormat, decompose, ...rest } = options;
+  const {
+    promptStyle,
+    prompt: format,
+    defaults = {},
+    format: trajectoryFormat,
+    decompose,
+    reasoning = {},
+    clientSystem = { client: 'keep' },
+    ...rest
+  } = options;
   const modelName = options.modelName ?? DEFAULT_GATEWAY_MODEL;
   const prompt = withStyle(format, promptStyle);
   const dialect = resolveDialect(trajectoryFormat);
   return startServer({
     ...rest,
     modelName,
-    routes: gatewayRoutes(Boolean(options.apiKey), prompt, defaults, dialect, decompose),
+    routes: gatewayRoutes({
+      keyed: Boolean(options.apiKey),
+      prompt,
+      defaults,
+      dialect,
+      decompose,
+      reasoning,
+      clientSystem,
+    }),
   });
 }
 
-function gatewayRoutes(
-  keyed: boolean,
-  prompt: Partial<PromptFormat>,
-  defaults: NonNullable<GatewayOptions['defaults']>,
-  dialect: Dialect,
-  decompose: DecomposePolicy | undefined,
-): RouteTable {
+/** What every request of one gateway shares. */
+interface GatewaySettings {
+  keyed: boolean;
+  prompt: Partial<PromptFormat>;
+  defaults: NonNullable<GatewayOptions['defaults']>;
+  dialect: Dialect;
+  decompose: DecomposePolicy | undefined;
+  reasoning: ReasoningOutput;
+  clientSystem: ClientSystemPolicy;
+}
+
+function gatewayRoutes(settings: GatewaySettings): RouteTable {
+  const { keyed, prompt, defaults, dialect, decompose } = settings;
   const modelObjects = (server: Parameters<Handler>[0]) =>
     gatewayModels(server.modelName, decompose).map((m) => ({
       id: m.id,
@@ -84,30 +121,27 @@ function gatewayRoutes(
   const chat: Handler = async (server, rc) => {
     // The signal stops the read too: a client trickling its body is cut off at shutdown (503).
     const body = await parseJsonBody(rc.req, server.maxBodyBytes, gatewayBodySchema, rc.signal);
+    // A body that cannot fit is refused before it is tokenized whole (and without stalling other streams).
+    const text = messagesText(body.messages.map(toChatMessage));
+    const subject = promptSubject(body.messages.length);
+    await admitText(server.engine.tokenizer, text, server.engine.contextLength, 'messages', subject);
     const req = solveRequest(body, server.engine, {
       modelName: server.modelName,
       maxTokensLimit: server.maxTokensLimit,
       prompt,
       dialect: dialect.name,
       decompose,
+      clientSystem: settings.clientSystem,
+      thinkClose: dialect.think ? dialect.think.close : null,
     });
-    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect));
+    return answer(server, rc, req, solveOptions(server.engine, req, rc.signal, prompt, defaults, dialect), settings);
   };
 
   return {
     '/': { methods: { GET: webPage('live.html') }, guarded: false },
     '/assets/*': { methods: { GET: webAsset }, guarded: false },
     '/health': {
-      methods: {
-        GET: async (server) =>
-          jsonResponse(200, {
-            status: 'ok',
-            model: server.modelName,
-            engine: server.engine.name,
-            apiKeyRequired: keyed,
-            ...server.queue.stats,
-          }),
-      },
+      methods: { GET: (server) => healthResponse(server, { engine: server.engine.name, apiKeyRequired: keyed }) },
       guarded: false,
     },
     '/v1/models': {
@@ -117,14 +151,12 @@ function gatewayRoutes(
     '/v1/models/*': {
       methods: {
         GET: async (server, { param }) => {
-          const model = modelObjects(server).find((m) => m.id === param);
+          const models = modelObjects(server);
+          const model = models.find((m) => m.id === param);
           if (!model)
-            throw new ApiError(
-              404,
-              `the model '${param}' does not exist`,
-              'not_found_error',
-              'model',
-              'model_not_found',
+            throw modelNotFound(
+              param ?? '',
+              models.map((m) => m.id),
             );
           return jsonResponse(200, model);
         },
@@ -152,6 +184,7 @@ function solveOptions(
     format: dialect,
     decompose: req.decompose,
     system: req.system,
+    history: req.history,
     // The request's sampling wins over the gateway's defaults.
     maxTokens: req.maxTokens ?? defaults.maxTokens,
     temperature: req.temperature ?? defaults.temperature,
@@ -159,30 +192,20 @@ function solveOptions(
     seed: req.seed,
     // Each request is one problem: its upstream calls carry one key, so a router keeps them together.
     affinityKey: newAffinityKey(),
+    controls: req.controls,
   };
-}
-
-/** An engine failure as the client sees it: a 502, the engine being the gateway's upstream. */
-function engineFailure(err: unknown): unknown {
-  if (!(err instanceof SolveError)) return err;
-  return new ApiError(
-    502,
-    `the reasoning run failed: ${err.message.replace(/^solve: /, '')}`,
-    'server_error',
-    null,
-    'engine_error',
-  );
 }
 
 /**
  * Run the request in a slot of the fair queue: one JSON response, or an SSE stream of chunks
- * (streamRun) whose head goes out once the slot is given.
+ * (streamRun) whose head goes out at once (with SSE comments while it waits for its slot).
  */
 async function answer(
   server: ServerContext,
   rc: RequestContext,
   req: SolveRequest,
   options: SolveOptions,
+  settings: GatewaySettings,
 ): Promise<HttpResponse> {
   const { engine } = server;
   const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
@@ -198,14 +221,11 @@ async function answer(
     const release = await server.queue.acquire(rc.client, rc.signal);
     try {
       const r = finished(await solve(req.problem, options).catch((err: unknown) => Promise.reject(engineFailure(err))));
-      const message = chatMessage(r);
+      const message = chatMessage(r, settings.reasoning);
       return jsonResponse(200, {
         ...head('chat.completion'),
         choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(r.finishReason) }],
-        usage: usage(r.trajectory, engine.tokenizer, {
-          reasoning: message.reasoning_content,
-          content: message.content,
-        }),
+        usage: usage(r.trajectory, engine.tokenizer, reasoningEnd(r.text, r.format?.think)),
         threadweaver: runReport(r),
       });
     } finally {
@@ -213,9 +233,11 @@ async function answer(
     }
   }
   const think = resolveDialect(options.format).think;
+  // A full queue is still a 503; a queued stream gets its head at once and comments while it waits.
+  const ticket = server.queue.enqueue(rc.client, rc.signal);
   return sseResponse(
     (async function* () {
-      const release = await server.queue.acquire(rc.client, rc.signal);
+      const release = yield* waitInStream(ticket);
       try {
         const chunks = streamRun(solveStream(req.problem, options), {
           head: head('chat.completion.chunk'),
@@ -223,6 +245,7 @@ async function answer(
           includeUsage: req.includeUsage,
           tokenizer: engine.tokenizer,
           think,
+          reasoning: settings.reasoning,
         });
         let r: SolveResult | undefined;
         try {

@@ -4,7 +4,7 @@ import { threadweaver } from '../../format/threadweaver.js';
 import { parallelWidth, tokenOffsets, type Metrics } from '../../orchestrator/metrics.js';
 import type { Trajectory, TrajectoryEnd } from '../../orchestrator/trajectory.js';
 import { type SolveResult } from '../../solve/types.js';
-import { splitReasoning, type Channels } from './text-stream.js';
+import { reasoningSpan, splitReasoning, type ThinkTags } from './text-stream.js';
 
 /** One thread of a block as the gateway reports it (times in ms from the start of the run). */
 export interface ThreadReport {
@@ -86,14 +86,17 @@ export function finishReason(end: TrajectoryEnd): 'stop' | 'length' {
   return end === 'budget' || end === 'context' || end === 'transitions' ? 'length' : 'stop';
 }
 
-/** Generated tokens over every call (threads included), and how many of them are reasoning. */
-export function usage(t: Trajectory, tokenizer: Tokenizer, channels: Channels) {
+/**
+ * Generated tokens over every call (threads included), and how many of them are reasoning: those
+ * that start inside the reasoning span (its tags included), which ends at `reasoningEnd` in the text.
+ */
+export function usage(t: Trajectory, tokenizer: Tokenizer, reasoningEnd: number) {
   const completion = t.calls.reduce((s, c) => s + c.completionIds.length, 0);
   let reasoning = 0;
   let offset = 0;
   for (const p of t.pieces) {
     if (p.source === 'model') {
-      for (const o of tokenOffsets(p.text, p.ids, tokenizer)) if (offset + o < channels.reasoning.length) reasoning++;
+      for (const o of tokenOffsets(p.text, p.ids, tokenizer)) if (offset + o < reasoningEnd) reasoning++;
     }
     offset += p.text.length;
   }
@@ -106,8 +109,34 @@ export function usage(t: Trajectory, tokenizer: Tokenizer, channels: Channels) {
   };
 }
 
-/** The message of a finished run: the reasoning (vLLM's `reasoning_content`) and the answer text. */
-export function chatMessage(r: SolveResult) {
-  const { reasoning, content } = splitReasoning(r.text, r.format ? r.format.think : undefined);
-  return { role: 'assistant' as const, content, reasoning_content: reasoning, refusal: null };
+/** Which field carries the reasoning: vLLM's and OpenRouter's `reasoning`, SGLang's, llama.cpp's and DeepSeek's `reasoning_content`, or both. */
+export type ReasoningField = 'reasoning' | 'reasoning_content' | 'both';
+
+/** How replies carry a run's reasoning. */
+export interface ReasoningOutput {
+  /** Default `both`. */
+  field?: ReasoningField | undefined;
+  /** Keep `<think>` and `</think>` in the reasoning (default: left out, as vLLM does). */
+  keepTags?: boolean | undefined;
+}
+
+/** The reasoning in the field(s) asked for (absent when there is none). */
+export function reasoningFields(reasoning: string, field: ReasoningField = 'both'): Record<string, string> {
+  if (!reasoning) return {};
+  if (field === 'both') return { reasoning, reasoning_content: reasoning };
+  return { [field]: reasoning };
+}
+
+/** The end of the reasoning span in `text` (0: none), with the format's tags. */
+export function reasoningEnd(text: string, think: ThinkTags | null | undefined): number {
+  return reasoningSpan(text, think)?.end ?? 0;
+}
+
+/** The message of a finished run: the reasoning, and the answer text as its content. */
+export function chatMessage(r: SolveResult, output: ReasoningOutput = {}) {
+  const { reasoning, content } = splitReasoning(r.text, {
+    think: r.format ? r.format.think : undefined,
+    keepTags: output.keepTags,
+  });
+  return { role: 'assistant' as const, content, ...reasoningFields(reasoning, output.field), refusal: null };
 }

@@ -1,11 +1,15 @@
 import { z } from 'zod';
-import type { Engine } from '../../engine/types.js';
+import type { ChatMessage, Engine, SamplingControls } from '../../engine/types.js';
+import { contextTooLong } from '../serve/admission.js';
+import { modelNotFound } from '../serve/models.js';
+import { controlsInput, honouredControls } from '../serve/generate.js';
 import type { DecomposePolicy } from '../../decompose/run.js';
 import type { DialectName } from '../../format/dialect.js';
 import { buildPrompt, type PromptFormat } from '../../orchestrator/prompt.js';
+import type { ClientSystemPolicy } from '../../solve/preset.js';
 import { toChatMessage } from '../serve/chat.js';
-import { ApiError, badRequest } from '../http/errors.js';
-import { chatBodySchema } from '../serve/schemas.js';
+import { badRequest } from '../http/errors.js';
+import { chatBodyShape, streamOptionsNeedStream, unsupported } from '../serve/schemas.js';
 
 export type Mode = 'parallel' | 'sequential';
 
@@ -25,28 +29,25 @@ export function gatewayModels(
   ];
 }
 
-const noop = (what: string, isNoop: (v: unknown) => boolean) =>
-  z
-    .unknown()
-    .optional()
-    .refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by the gateway` });
-
 /** The chat body, with the gateway's own `threadweaver` field and the fields a reasoning run cannot honour refused. */
-export const gatewayBodySchema = chatBodySchema.extend({
-  n: noop('n other than 1', (v) => v === 1),
-  stop: noop('stop', (v) => (Array.isArray(v) ? v.length === 0 : false)),
-  // solve()'s range: the base of every call's and thread's derived seed.
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
-  threadweaver: z
-    .strictObject({
-      mode: z.enum(['parallel', 'sequential']).optional(),
-      /** Response budget over every thread; wins over max_tokens. */
-      maxTokens: z.number().int().min(1).optional(),
-      /** Live controller events in the stream's chunks (default true). */
-      events: z.boolean().optional(),
-    })
-    .nullish(),
-});
+export const gatewayBodySchema = chatBodyShape
+  .extend({
+    // A run gives one answer, and its stops are the format's.
+    n: unsupported((v) => v === 1, 'a reasoning run gives one answer (n: 1)'),
+    stop: unsupported((v) => (Array.isArray(v) ? v.length === 0 : false), 'the run stops where its format ends'),
+    // solve()'s range: the base of every call's and thread's derived seed; -1 asks for a random one (as vLLM reads it).
+    seed: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).nullish(),
+    threadweaver: z
+      .strictObject({
+        mode: z.enum(['parallel', 'sequential']).optional(),
+        /** Response budget over every thread; wins over max_tokens. */
+        maxTokens: z.number().int().min(1).optional(),
+        /** Live controller events in the stream's chunks (default true). */
+        events: z.boolean().optional(),
+      })
+      .nullish(),
+  })
+  .superRefine(streamOptionsNeedStream);
 export type GatewayBody = z.infer<typeof gatewayBodySchema>;
 
 /** What one request asks the gateway to solve. */
@@ -56,12 +57,18 @@ export interface SolveRequest {
   mode: Mode;
   /** The last user message. */
   problem: string;
-  /** The system (and developer) messages, joined; undefined when none. */
+  /** The system text the run gets: the client's system (and developer) messages joined, as the policy says. */
   system?: string | undefined;
+  /** The conversation's earlier user and assistant turns (assistant turns without their reasoning). */
+  history: ChatMessage[];
+  /** Tokens of the whole prompt (the conversation through the chat template). */
+  promptTokens: number;
   maxTokens?: number | undefined;
   temperature?: number | undefined;
   topP?: number | undefined;
   seed?: number | undefined;
+  /** Top-k, min-p and penalties, all honoured by the engine. */
+  controls: SamplingControls;
   stream: boolean;
   includeUsage: boolean;
   events: boolean;
@@ -79,26 +86,47 @@ export interface RequestLimits {
   dialect?: DialectName | undefined;
   /** Serve the `-decompose` model with this extractor policy. */
   decompose?: DecomposePolicy | undefined;
+  /** What becomes of the client's system messages (default: kept). */
+  clientSystem?: ClientSystemPolicy | undefined;
+  /** The closing reasoning tag of the format (default `</think>`; null: none): earlier answers are cut after it. */
+  thinkClose?: string | null | undefined;
+}
+
+/** The system text a run gets from the client's system messages, under `policy`. */
+export function systemText(
+  client: readonly string[],
+  policy: ClientSystemPolicy = { client: 'keep' },
+): string | undefined {
+  if (client.length === 0 || policy.client === 'drop') return undefined;
+  return policy.client === 'replace' ? policy.text : client.join('\n\n');
+}
+
+/**
+ * An earlier assistant turn as the prompt holds it: its answer, without the reasoning (what
+ * follows the last `</think>`, leading newlines dropped), as Qwen3's chat template does.
+ */
+export function earlierAnswer(content: string, thinkClose: string | null = '</think>'): string {
+  if (!thinkClose) return content;
+  const at = content.lastIndexOf(thinkClose);
+  return at < 0 ? content : content.slice(at + thinkClose.length).replace(/^\n+/, '');
 }
 
 /**
  * A validated body as a solve request. The problem is the last message, which must be the
- * user's; system messages pass through; earlier user and assistant turns are not part of a run.
- * Bad input is a 400 (an unknown model a 404, as OpenAI answers it).
+ * user's; earlier user and assistant turns come before it in the prompt, through the chat
+ * template; system messages become the run's system text as `clientSystem` says. The whole
+ * prompt must leave room for an answer. Bad input is a 400 (an unknown model a 404, as OpenAI
+ * answers it).
  */
 export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestLimits): SolveRequest {
   const models = gatewayModels(limits.modelName, limits.decompose);
   const model = body.model ?? limits.modelName;
   const known = models.find((m) => m.id === model);
-  if (!known) {
-    throw new ApiError(
-      404,
-      `the model '${model}' does not exist: this gateway serves ${models.map((m) => `'${m.id}'`).join(', ')}`,
-      'not_found_error',
-      'model',
-      'model_not_found',
+  if (!known)
+    throw modelNotFound(
+      model,
+      models.map((m) => m.id),
     );
-  }
   const asked = body.threadweaver?.mode;
   if (known.mode && asked && asked !== known.mode) {
     throw badRequest(
@@ -118,8 +146,15 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
   }
   const problem = last.content;
   if (problem.trim() === '') throw badRequest('messages: the last user message is empty', 'messages');
-  const systems = messages.filter((m) => m.role === 'system').map((m) => m.content);
-  const system = systems.length ? systems.join('\n\n') : undefined;
+  const system = systemText(
+    messages.filter((m) => m.role === 'system').map((m) => m.content),
+    limits.clientSystem,
+  );
+  const thinkClose = limits.thinkClose === undefined ? '</think>' : limits.thinkClose;
+  const history = messages
+    .slice(0, -1)
+    .filter((m) => m.role !== 'system')
+    .map((m) => (m.role === 'assistant' ? { ...m, content: earlierAnswer(m.content, thinkClose) } : m));
 
   const [maxTokens, maxTokensParam] =
     body.threadweaver?.maxTokens != null
@@ -129,32 +164,36 @@ export function solveRequest(body: GatewayBody, engine: Engine, limits: RequestL
         : [body.max_tokens ?? undefined, 'max_tokens'];
   if (maxTokens !== undefined && maxTokens > limits.maxTokensLimit) {
     throw badRequest(
-      `${maxTokensParam}: ${maxTokens} is above this gateway's limit of ${limits.maxTokensLimit}`,
+      `${maxTokensParam}: ${maxTokens} is above this server's limit of ${limits.maxTokensLimit}`,
       maxTokensParam,
     );
   }
   const promptTokens = engine.tokenizer.count(
-    buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect),
+    buildPrompt(engine.tokenizer, problem, mode, limits.prompt, system, limits.dialect, history),
   );
   if (promptTokens >= engine.contextLength) {
-    throw badRequest(
-      `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptTokens}: shorten the messages so the model can answer`,
-      'messages',
-      'context_length_exceeded',
-    );
+    throw contextTooLong(engine.contextLength, promptTokens, 'messages', promptSubject(messages.length));
   }
   return {
     model,
     mode,
     problem,
     system,
+    history,
+    promptTokens,
     maxTokens,
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
-    seed: body.seed ?? undefined,
+    seed: body.seed === -1 ? undefined : (body.seed ?? undefined),
+    controls: honouredControls(engine, controlsInput(body)),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
     events: body.threadweaver?.events ?? true,
     decompose: known.decompose,
   };
+}
+
+/** How a context error names a conversation's prompt. */
+export function promptSubject(messages: number): string {
+  return `the prompt (${messages} message${messages === 1 ? '' : 's'})`;
 }

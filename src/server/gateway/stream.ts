@@ -1,7 +1,7 @@
 import type { Tokenizer } from '../../engine/types.js';
 import type { SolveEvent } from '../../solve/stream.js';
 import { type SolveResult } from '../../solve/types.js';
-import { finishReason, runReport, usage } from './reply.js';
+import { finishReason, reasoningEnd, reasoningFields, runReport, usage, type ReasoningOutput } from './reply.js';
 import { OrderedText, ReasoningSplitter, splitReasoning, type Channels, type ThinkTags } from './text-stream.js';
 import { ThreadweaverError } from '../../errors.js';
 
@@ -15,6 +15,8 @@ export interface StreamOptions {
   tokenizer: Tokenizer;
   /** The format's reasoning tags (default `<think>`; null: the format has none, all is content). */
   think?: ThinkTags | null;
+  /** Which delta field(s) carry the reasoning, with or without its tags. */
+  reasoning?: ReasoningOutput;
 }
 
 /** An event as it travels in a chunk: the controller's, minus what the chunk's own delta carries. */
@@ -35,7 +37,7 @@ function wireEvent(e: SolveEvent): object | undefined {
 }
 
 /**
- * A run as chat-completion chunks: `delta.reasoning_content`, then `delta.content`, in trajectory
+ * A run as chat-completion chunks: `delta.reasoning` / `delta.reasoning_content`, then `delta.content`, in trajectory
  * order (sequential text as it is decoded, a block's threads when it joins), each controller event
  * in a chunk's `threadweaver` field, then the chunk with `finish_reason` and the run's report (and
  * the usage chunk when asked). Returns the result (an aborted run is not finished here).
@@ -51,13 +53,14 @@ export async function* streamRun(
   });
   const ordered = new OrderedText();
   const think = o.think === undefined ? undefined : o.think;
-  const splitter = new ReasoningSplitter(think);
+  const split = { think, keepTags: o.reasoning?.keepTags };
+  const splitter = new ReasoningSplitter(split);
   let streamed: Channels = { reasoning: '', content: '' };
   // The channels' new text as chunks; the event rides on the first one (or alone when there is none).
   const emit = (c: Channels, event?: object): object[] => {
     streamed = { reasoning: streamed.reasoning + c.reasoning, content: streamed.content + c.content };
     const parts: object[] = [];
-    if (c.reasoning) parts.push({ reasoning_content: c.reasoning });
+    if (c.reasoning) parts.push(reasoningFields(c.reasoning, o.reasoning?.field));
     if (c.content) parts.push({ content: c.content });
     if (parts.length === 0 && event) parts.push({});
     return parts.map((delta, i) => chunk(delta, i === 0 && event ? { threadweaver: event } : {}));
@@ -72,14 +75,16 @@ export async function* streamRun(
       const r = e.result;
       if (r.finishReason === 'abort') return r;
       yield* emit(splitter.finish());
-      const whole = splitReasoning(r.text, think);
+      const whole = splitReasoning(r.text, split);
       if (whole.reasoning !== streamed.reasoning || whole.content !== streamed.content) {
         throw new ThreadweaverError(
           'the streamed text differs from the trajectory (an engine whose deltas do not add up to its text)',
         );
       }
       yield chunk({}, { finish: finishReason(r.finishReason), threadweaver: { type: 'done', ...runReport(r) } });
-      if (o.includeUsage) yield { ...o.head, choices: [], usage: usage(r.trajectory, o.tokenizer, whole) };
+      if (o.includeUsage) {
+        yield { ...o.head, choices: [], usage: usage(r.trajectory, o.tokenizer, reasoningEnd(r.text, think)) };
+      }
       return r;
     } else if (event) yield* emit({ reasoning: '', content: '' }, event);
   }

@@ -6,36 +6,69 @@ export interface ThinkTags {
 }
 const THINK: ThinkTags = { open: '<think>', close: '</think>' };
 
-/** A response's two channels: the reasoning (`<think>` … `</think>`, tags included) and the content after it. */
+/** A response's two channels: the reasoning and the content after it. */
 export interface Channels {
   reasoning: string;
   content: string;
 }
 
+/** How the reasoning is cut out of a response. */
+export interface ReasoningSplit {
+  /** The format's reasoning tags (default `<think>`); null: the format has none, all is content. */
+  think?: ThinkTags | null | undefined;
+  /** Keep the tags in the reasoning (default: left out, as vLLM's reasoning parsers do). */
+  keepTags?: boolean | undefined;
+}
+
 /**
- * Split a response the way vLLM's reasoning parsers do: when it opens with `<think>` (after
- * whitespace), the reasoning runs through the first `</think>` (all of the text if it never
- * closes) and the content is the rest; otherwise it is all content. reasoning + content is the text.
+ * Where a response's reasoning is: when it opens with `<think>` (after whitespace), from the
+ * start of the text through the first `</think>` (all of the text if it never closes);
+ * `inner` is the part between the tags. Undefined when the text does not open with `<think>`.
  */
-export function splitReasoning(text: string, think: ThinkTags | null = THINK): Channels {
+export function reasoningSpan(
+  text: string,
+  think: ThinkTags | null | undefined = THINK,
+): { end: number; inner: { start: number; end: number } } | undefined {
   const start = text.length - text.trimStart().length;
-  if (!think || !text.startsWith(think.open, start)) return { reasoning: '', content: text };
+  if (!think || !text.startsWith(think.open, start)) return undefined;
   const close = text.indexOf(think.close, start + think.open.length);
-  const end = close < 0 ? text.length : close + think.close.length;
-  return { reasoning: text.slice(0, end), content: text.slice(end) };
+  const innerEnd = close < 0 ? text.length : close;
+  return {
+    end: close < 0 ? text.length : close + think.close.length,
+    inner: { start: start + think.open.length, end: innerEnd },
+  };
+}
+
+/**
+ * Split a response the way vLLM's reasoning parsers do: when it opens with `<think>`, the
+ * reasoning is the text inside the tags (through the end if it never closes) and the content is
+ * what follows `</think>`; otherwise it is all content. With `keepTags` the reasoning is the
+ * span with its tags, so that reasoning + content is the text.
+ */
+export function splitReasoning(text: string, split: ReasoningSplit = {}): Channels {
+  const span = reasoningSpan(text, split.think === undefined ? THINK : split.think);
+  if (!span) return { reasoning: '', content: text };
+  const reasoning = split.keepTags ? text.slice(0, span.end) : text.slice(span.inner.start, span.inner.end);
+  return { reasoning, content: text.slice(span.end) };
 }
 
 /**
  * splitReasoning for text that arrives in pieces: each push returns the new part of each channel,
- * and the parts joined equal splitReasoning of the whole text. Only the opening is held back,
- * until it is known whether the text starts with `<think>`.
+ * and the parts joined equal splitReasoning of the whole text. Held back: the opening, until it
+ * is known whether the text starts with `<think>`, and (tags left out) what could be the start of
+ * `</think>`.
  */
 export class ReasoningSplitter {
   private text = '';
   private state: 'undecided' | 'reasoning' | 'content' = 'undecided';
   private sent = 0;
+  private readonly think: ThinkTags | null;
+  private readonly keepTags: boolean;
 
-  constructor(private readonly think: ThinkTags | null = THINK) {}
+  constructor(split: ReasoningSplit = {}) {
+    this.think = split.think === undefined ? THINK : split.think;
+    this.keepTags = split.keepTags ?? false;
+  }
 
   push(piece: string): Channels {
     this.text += piece;
@@ -45,17 +78,29 @@ export class ReasoningSplitter {
       const open = this.think?.open;
       if (open && head.length < open.length && open.startsWith(head)) return out;
       this.state = open && head.startsWith(open) ? 'reasoning' : 'content';
+      // Without the tags, the reasoning starts after `<think>` (the whitespace before it is dropped).
+      if (this.state === 'reasoning' && !this.keepTags) this.sent = this.text.length - head.length + open!.length;
     }
     if (this.state === 'reasoning') {
       const CLOSE = this.think!.close;
       const close = this.text.indexOf(CLOSE, Math.max(0, this.sent - CLOSE.length + 1));
       if (close < 0) {
-        out.reasoning = this.text.slice(this.sent);
-        this.sent = this.text.length;
+        let upTo = this.text.length;
+        if (!this.keepTags) {
+          // The start of `</think>` waits: it is not reasoning if the tag completes.
+          for (let n = Math.min(CLOSE.length - 1, upTo - this.sent); n > 0; n--) {
+            if (this.text.endsWith(CLOSE.slice(0, n))) {
+              upTo -= n;
+              break;
+            }
+          }
+        }
+        out.reasoning = this.text.slice(this.sent, upTo);
+        this.sent = upTo;
         return out;
       }
       const end = close + CLOSE.length;
-      out.reasoning = this.text.slice(this.sent, end);
+      out.reasoning = this.text.slice(this.sent, this.keepTags ? end : close);
       this.sent = end;
       this.state = 'content';
     }
@@ -64,13 +109,13 @@ export class ReasoningSplitter {
     return out;
   }
 
-  /** The held-back rest at the end of the text (an opening that turned out not to be `<think>`). */
+  /** The held-back rest at the end of the text (an opening that turned out not to be `<think>`, a partial `</think>`). */
   finish(): Channels {
-    if (this.state !== 'undecided') return { reasoning: '', content: '' };
-    this.state = 'content';
-    const content = this.text.slice(this.sent);
+    const rest = this.text.slice(this.sent);
     this.sent = this.text.length;
-    return { reasoning: '', content };
+    if (this.state === 'reasoning') return { reasoning: rest, content: '' };
+    this.state = 'content';
+    return { reasoning: '', content: rest };
   }
 }
 

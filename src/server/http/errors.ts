@@ -16,8 +16,10 @@ export class ApiError extends ThreadweaverError {
     readonly code: string | null = null,
     /** Extra response headers (e.g. `Allow`, `Retry-After`). */
     readonly headers: Record<string, string> = {},
+    /** The failure behind it (`cause`): for the request log, never the response body. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 
   body(): { error: { message: string; type: ApiErrorType; param: string | null; code: string | null } } {

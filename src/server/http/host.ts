@@ -103,17 +103,12 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
       if (cut) abort.abort(new ApiError(499, 'the client closed the connection', 'invalid_request_error'));
       inFlight.delete(res);
       if (closing) onDrained?.();
-      if (options.log) {
-        const why = forced ? 'closed at shutdown' : 'client closed';
-        const status = !cut ? String(res.statusCode) : res.headersSent ? `${res.statusCode} (${why})` : why;
-        const session = sessionOf(req);
-        options.log(
-          `${req.method} ${req.url} ${status} ${Math.round(performance.now() - t0)}ms${session ? ` session=${session}` : ''}${failure}`,
-        );
-      }
+      options.log?.(requestLogLine(req, res, { cut, forced, ms: performance.now() - t0, failure }));
     });
     const fail = (err: unknown) => {
       if (!(err instanceof ApiError)) failure = `: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+      // A 5xx for a failure behind it (an upstream server): the log names what the client is not told.
+      else if (err.status >= 500 && err.cause instanceof Error) failure = `: ${err.cause.message}`;
       // An unread body (too large, refused, or held back by `Expect`): close rather than read it.
       if (!req.complete) res.shouldKeepAlive = false;
       sendError(res, err);
@@ -196,6 +191,18 @@ export async function startHost(handle: RequestHandler, options: HostOptions = {
       return closed;
     },
   };
+}
+
+/** The request log's line of one finished (or cut) request: method, path, status, time, session, failure. */
+function requestLogLine(
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: { cut: boolean; forced: boolean; ms: number; failure: string },
+): string {
+  const why = o.forced ? 'closed at shutdown' : 'client closed';
+  const status = !o.cut ? String(res.statusCode) : res.headersSent ? `${res.statusCode} (${why})` : why;
+  const session = sessionOf(req);
+  return `${req.method} ${req.url} ${status} ${Math.round(o.ms)}ms${session ? ` session=${session}` : ''}${o.failure}`;
 }
 
 /** Listen on `host:port` (0: a free port) and return the URL clients use. */

@@ -26,10 +26,15 @@ export function errorResponse(err: unknown): HttpResponse {
   return jsonResponse(e.status, e.body(), e.headers);
 }
 
+/** An SSE comment line (`: text`): bytes that keep a connection alive, which every SSE client skips. */
+export class SseComment {
+  constructor(readonly text: string) {}
+}
+
 /**
  * Server-sent events as OpenAI streams them: each value as a `data: {json}` block, then
- * `data: [DONE]`. A failure mid-stream ends it with an `error` event (what the OpenAI client turns
- * into an APIError) and `[DONE]`.
+ * `data: [DONE]` ('' sends the head alone; an SseComment a comment line). A failure mid-stream
+ * ends it with an `error` event (what the OpenAI client turns into an APIError) and `[DONE]`.
  */
 export function sseResponse(events: AsyncIterable<unknown | ''>): HttpResponse {
   return {
@@ -41,7 +46,9 @@ export function sseResponse(events: AsyncIterable<unknown | ''>): HttpResponse {
       'X-Accel-Buffering': 'no',
     },
     body: (async function* () {
-      for await (const e of events) yield e === '' ? '' : `data: ${JSON.stringify(e)}\n\n`;
+      for await (const e of events) {
+        yield e === '' ? '' : e instanceof SseComment ? `: ${e.text}\n\n` : `data: ${JSON.stringify(e)}\n\n`;
+      }
       yield 'data: [DONE]\n\n';
     })(),
     streamError: (error) => `data: ${JSON.stringify(error.body())}\n\ndata: [DONE]\n\n`,

@@ -2,6 +2,7 @@ import type { ChatMessage } from '../../engine/types.js';
 import { parseJsonBody } from '../http/body.js';
 import type { Handler } from './context.js';
 import { badRequest } from '../http/errors.js';
+import { admitText } from './admission.js';
 import { planGeneration, samplingInput } from './generate.js';
 import { checkModel } from './models.js';
 import { chatBodySchema, type ChatMessageBody } from './schemas.js';
@@ -12,17 +13,25 @@ import { chatShape } from './shapes.js';
 export function toChatMessage(m: ChatMessageBody): ChatMessage {
   return {
     role: m.role === 'developer' ? 'system' : m.role,
-    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
+    content:
+      m.content === null ? '' : typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
   };
+}
+
+/** The messages' text, joined: what a prompt made of them holds at least. */
+export function messagesText(messages: readonly ChatMessage[]): string {
+  return messages.map((m) => m.content).join('\n');
 }
 
 /** POST /v1/chat/completions: messages through the model's chat template, with the generation prompt. */
 export const chatCompletions: Handler = async (server, rc) => {
   const body = await parseJsonBody(rc.req, server.maxBodyBytes, chatBodySchema, rc.signal);
   checkModel(server, body.model);
+  const messages = body.messages.map(toChatMessage);
+  await admitText(server.engine.tokenizer, messagesText(messages), server.engine.contextLength, 'messages');
   let prompt: string;
   try {
-    prompt = server.engine.tokenizer.applyChatTemplate(body.messages.map(toChatMessage), { addGenerationPrompt: true });
+    prompt = server.engine.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
   } catch (err) {
     throw badRequest(
       `messages: the model's chat template failed: ${err instanceof Error ? err.message : String(err)}`,

@@ -1,6 +1,7 @@
 import { parseJsonBody } from '../http/body.js';
 import type { Handler } from './context.js';
 import { planGeneration, samplingInput } from './generate.js';
+import { admitText } from './admission.js';
 import { checkModel } from './models.js';
 import { completionBodySchema } from './schemas.js';
 import { serveGeneration, serveOptions } from './serve-generation.js';
@@ -10,6 +11,9 @@ import { completionShape } from './shapes.js';
 export const completions: Handler = async (server, rc) => {
   const body = await parseJsonBody(rc.req, server.maxBodyBytes, completionBodySchema, rc.signal);
   checkModel(server, body.model);
+  if (typeof body.prompt === 'string') {
+    await admitText(server.engine.tokenizer, body.prompt, server.engine.contextLength, 'prompt');
+  }
   const plan = planGeneration(server.engine, server.maxTokensLimit, {
     prompt: body.prompt,
     promptParam: 'prompt',

@@ -1,7 +1,16 @@
 import { HFTokenizer } from '../../engine/tokenizer.js';
 import { deriveSeed } from '../../internal/random.js';
-import type { CompletionResult, Engine, Tokenizer } from '../../engine/types.js';
+import {
+  activeControls,
+  NEUTRAL_SAMPLING,
+  type CompletionResult,
+  type Engine,
+  type SamplingControl,
+  type SamplingControls,
+  type Tokenizer,
+} from '../../engine/types.js';
 import { badRequest } from '../http/errors.js';
+import { contextTooLong } from './admission.js';
 import { stripMatchedStop } from './stop-text.js';
 
 /** What one request asks of the engine, validated against it. */
@@ -15,6 +24,8 @@ export interface GenerationPlan {
   topP?: number | undefined;
   /** Per choice; distinct whenever a seed was given. */
   seeds: (number | undefined)[];
+  /** Top-k, min-p and penalties, all honoured by the engine. */
+  controls: SamplingControls;
 }
 
 /** A request's fields as its body gives them: absent (undefined) and null both ask for the default. */
@@ -29,18 +40,71 @@ export interface PlanInput {
   n?: number | null | undefined;
   temperature?: number | null | undefined;
   topP?: number | null | undefined;
+  /** -1: a random seed, as vLLM reads it. */
   seed?: number | null | undefined;
+  controls?: SamplingControls | undefined;
+}
+
+/** The body fields of the sampling controls. */
+export const CONTROL_FIELDS: Readonly<Record<SamplingControl, string>> = {
+  topK: 'top_k',
+  minP: 'min_p',
+  repetitionPenalty: 'repetition_penalty',
+  presencePenalty: 'presence_penalty',
+  frequencyPenalty: 'frequency_penalty',
+};
+
+type ControlBody = {
+  [F in 'top_k' | 'min_p' | 'repetition_penalty' | 'presence_penalty' | 'frequency_penalty']?:
+    number | null | undefined;
+};
+
+/** The sampling controls a body sets. */
+export function controlsInput(body: ControlBody): SamplingControls {
+  const out: SamplingControls = {};
+  for (const [control, field] of Object.entries(CONTROL_FIELDS) as [SamplingControl, keyof ControlBody][]) {
+    const v = body[field];
+    if (v != null) out[control] = v;
+  }
+  return out;
+}
+
+/**
+ * Refuse (400, naming the field) a control set to something other than its neutral value when
+ * the engine cannot honour it; the neutral values pass (and are left out).
+ */
+export function honouredControls(engine: Engine, controls: SamplingControls): SamplingControls {
+  const refused = activeControls(controls).find((c) => !engine.samplingControls?.includes(c));
+  if (refused) {
+    const field = CONTROL_FIELDS[refused];
+    throw badRequest(
+      `${field}: the engine behind this server cannot honour it; leave it out or at ${NEUTRAL_SAMPLING[refused].join(' or ')}`,
+      field,
+    );
+  }
+  const kept: SamplingControls = {};
+  for (const c of activeControls(controls)) kept[c] = controls[c]!;
+  return kept;
 }
 
 /** The sampling fields both endpoints' bodies share, as plan input. */
-export function samplingInput(body: {
-  stop?: string | string[] | null | undefined;
-  n?: number | null | undefined;
-  temperature?: number | null | undefined;
-  top_p?: number | null | undefined;
-  seed?: number | null | undefined;
-}): Pick<PlanInput, 'stop' | 'n' | 'temperature' | 'topP' | 'seed'> {
-  return { stop: body.stop, n: body.n, temperature: body.temperature, topP: body.top_p, seed: body.seed };
+export function samplingInput(
+  body: {
+    stop?: string | string[] | null | undefined;
+    n?: number | null | undefined;
+    temperature?: number | null | undefined;
+    top_p?: number | null | undefined;
+    seed?: number | null | undefined;
+  } & ControlBody,
+): Pick<PlanInput, 'stop' | 'n' | 'temperature' | 'topP' | 'seed' | 'controls'> {
+  return {
+    stop: body.stop,
+    n: body.n,
+    temperature: body.temperature,
+    topP: body.top_p,
+    seed: body.seed,
+    controls: controlsInput(body),
+  };
 }
 
 /**
@@ -64,22 +128,16 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     }
   }
   const room = engine.contextLength - promptIds.length;
-  if (room < 1) {
-    throw badRequest(
-      `this model's maximum context length is ${engine.contextLength} tokens, and the prompt has ${promptIds.length}: ` +
-        'shorten it so at least one token can be generated',
-      input.promptParam,
-      'context_length_exceeded',
-    );
-  }
+  if (room < 1) throw contextTooLong(engine.contextLength, promptIds.length, input.promptParam);
   if (input.maxTokens != null && input.maxTokens > maxTokensLimit) {
     throw badRequest(
       `${input.maxTokensParam}: ${input.maxTokens} is above this server's limit of ${maxTokensLimit}`,
       input.maxTokensParam,
     );
   }
+  const controls = honouredControls(engine, input.controls ?? {});
   const n = input.n ?? 1;
-  const seed = input.seed ?? undefined;
+  const seed = input.seed === -1 ? undefined : (input.seed ?? undefined);
   return {
     promptIds,
     maxTokens: Math.min(input.maxTokens ?? maxTokensLimit, maxTokensLimit, room),
@@ -90,6 +148,7 @@ export function planGeneration(engine: Engine, maxTokensLimit: number, input: Pl
     // Choice 0 samples with the request's seed (n = 1 is a plain seeded completion), choice i > 0
     // with deriveSeed(seed, i): reproducible per request, different across choices, always valid.
     seeds: Array.from({ length: n }, (_, i) => (seed === undefined ? undefined : i === 0 ? seed : deriveSeed(seed, i))),
+    controls,
   };
 }
 
@@ -137,7 +196,7 @@ export async function runGeneration(
   engine: Engine,
   plan: GenerationPlan,
   signal: AbortSignal,
-  onDelta?: (index: number, delta: string) => void,
+  onDelta?: (index: number, delta: string, ids?: readonly number[]) => void,
 ): Promise<Generation> {
   const sampling = {
     maxTokens: plan.maxTokens,
@@ -145,6 +204,7 @@ export async function runGeneration(
     signal,
     ...(plan.temperature !== undefined ? { temperature: plan.temperature } : {}),
     ...(plan.topP !== undefined ? { topP: plan.topP } : {}),
+    ...plan.controls,
   };
   let results: CompletionResult[];
   if (plan.n === 1) {
@@ -154,7 +214,7 @@ export async function runGeneration(
         ...sampling,
         prompt: plan.promptIds,
         ...(seed !== undefined ? { seed } : {}),
-        ...(onDelta ? { onDelta: (d: string) => onDelta(0, d) } : {}),
+        ...(onDelta ? { onDelta: (d: string, ids?: readonly number[]) => onDelta(0, d, ids) } : {}),
       }),
     ];
   } else {

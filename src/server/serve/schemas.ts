@@ -5,12 +5,15 @@ export const MAX_CHOICES = 16;
 /** Most stop strings one request may give. */
 export const MAX_STOPS = 16;
 
-/** A field this server cannot honour: accepted only absent, null, or at its no-op value. */
-const unsupported = (what: string, isNoop: (v: unknown) => boolean = () => false) =>
+/**
+ * A field this server cannot honour: accepted only absent, null, or at its no-op value. Its
+ * message follows the field's name (`logprobs: not supported …`), as every 400 here does.
+ */
+export const unsupported = (isNoop: (v: unknown) => boolean = () => false, hint = 'leave it out') =>
   z
     .unknown()
     .optional()
-    .refine((v) => v === undefined || v === null || isNoop(v), { error: `${what} is not supported by this server` });
+    .refine((v) => v === undefined || v === null || isNoop(v), { error: `not supported here: ${hint}` });
 
 const isEmpty = (v: unknown) =>
   Array.isArray(v) ? v.length === 0 : typeof v === 'object' && v !== null && Object.keys(v).length === 0;
@@ -33,10 +36,24 @@ const common = {
   /** vLLM's flags: special tokens are left out of the text unless the first is false. */
   skip_special_tokens: z.boolean().nullish(),
   spaces_between_special_tokens: z.boolean().nullish(),
-  presence_penalty: unsupported('presence_penalty', (v) => v === 0),
-  frequency_penalty: unsupported('frequency_penalty', (v) => v === 0),
-  logit_bias: unsupported('logit_bias', isEmpty),
+  // Sampling controls: passed to engines that honour them, refused (400) by the others unless neutral.
+  top_k: z.number().int().min(-1).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  repetition_penalty: z.number().gt(0).max(2).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  logit_bias: unsupported(isEmpty),
 };
+
+/** `stream_options` only with `stream: true`, as OpenAI answers it. */
+export function streamOptionsNeedStream(
+  body: { stream?: boolean | null | undefined; stream_options?: unknown },
+  ctx: z.RefinementCtx,
+): void {
+  if (body.stream_options != null && body.stream !== true) {
+    ctx.addIssue({ code: 'custom', path: ['stream_options'], message: 'only allowed when stream is true' });
+  }
+}
 
 const isTokenId = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
@@ -78,38 +95,58 @@ const prompt = z.unknown().transform((value, ctx): string | number[] => {
   return z.NEVER;
 });
 
-export const completionBodySchema = z.object({
-  ...common,
-  prompt,
-  echo: unsupported('echo', (v) => v === false),
-  logprobs: unsupported('logprobs', (v) => v === 0 || v === false),
-  suffix: unsupported('suffix', (v) => v === ''),
-  best_of: unsupported('best_of', (v) => v === 1),
-});
+export const completionBodySchema = z
+  .object({
+    ...common,
+    prompt,
+    echo: unsupported((v) => v === false),
+    logprobs: unsupported((v) => v === 0 || v === false),
+    suffix: unsupported((v) => v === ''),
+    best_of: unsupported((v) => v === 1),
+  })
+  .superRefine(streamOptionsNeedStream);
 
-const textPart = z.object({ type: z.literal('text'), text: z.string() });
+/** A content part: text only (an image, audio or file part is refused with what the model reads). */
+const contentPart = z
+  .object({ type: z.string(), text: z.string().optional() })
+  .superRefine((p, ctx) => {
+    if (p.type !== 'text') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the model reads text only: '${p.type}' parts are not supported (send the content as text parts)`,
+      });
+    } else if (p.text === undefined) ctx.addIssue({ code: 'custom', path: ['text'], message: 'required' });
+  })
+  .transform((p) => ({ type: 'text' as const, text: p.text ?? '' }));
 
 export const chatMessageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(textPart)]),
+  // null: an assistant turn that had no text (its content is empty).
+  content: z.union([z.string(), z.array(contentPart), z.null()]),
   name: z.string().nullish(),
+  // An assistant turn sent back may carry its reasoning under either name; earlier reasoning is
+  // not part of the prompt (as Qwen3's template drops it).
+  reasoning: z.string().nullish(),
+  reasoning_content: z.string().nullish(),
 });
 
-export const chatBodySchema = z.object({
+export const chatBodyShape = z.object({
   ...common,
   messages: z.array(chatMessageSchema).min(1),
   /** The newer name of max_tokens; wins when both are given. */
   max_completion_tokens: z.number().int().min(1).nullish(),
-  logprobs: unsupported('logprobs', (v) => v === false),
-  top_logprobs: unsupported('top_logprobs', (v) => v === 0),
-  tools: unsupported('tools', isEmpty),
-  functions: unsupported('functions', isEmpty),
-  tool_choice: unsupported('tool_choice', (v) => v === 'none'),
+  logprobs: unsupported((v) => v === false),
+  top_logprobs: unsupported((v) => v === 0),
+  tools: unsupported(isEmpty),
+  functions: unsupported(isEmpty),
+  tool_choice: unsupported((v) => v === 'none'),
   response_format: unsupported(
-    'response_format',
     (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text',
+    "leave it out (or { type: 'text' })",
   ),
 });
+
+export const chatBodySchema = chatBodyShape.superRefine(streamOptionsNeedStream);
 
 export type CompletionBody = z.infer<typeof completionBodySchema>;
 export type ChatBody = z.infer<typeof chatBodySchema>;

@@ -68,7 +68,8 @@ const routes: RouteTable = {
 /**
  * The path of a request target: origin-form (`/v1/models?x`) or absolute-form
  * (`http://host/v1/models`), without the query, repeated slashes merged (`//v1/models` is
- * `/v1/models`, as clients that join a base URL ending in `/` send it).
+ * `/v1/models`, as clients that join a base URL ending in `/` send it) and a trailing slash
+ * dropped (`/v1/models/` is `/v1/models`).
  */
 export function requestPath(target: string): string {
   let path = target;
@@ -79,7 +80,8 @@ export function requestPath(target: string): string {
       return path;
     }
   }
-  return path.replace(/[?#].*$/s, '').replace(/\/{2,}/g, '/');
+  const clean = path.replace(/[?#].*$/s, '').replace(/\/{2,}/g, '/');
+  return clean.length > 1 ? clean.replace(/\/$/, '') : clean;
 }
 
 function findRoute(pathname: string, table: RouteTable): { route: Route; param?: string } | undefined {
@@ -130,9 +132,10 @@ export function apiHandler(options: ServerOptions): RequestHandler {
     if (authorize && found.route.guarded) authorize(req.headers);
     const methods = Object.keys(found.route.methods);
     if (methods.length === 0) throw noRoute(req, pathname);
-    const handler = found.route.methods[req.method ?? ''];
+    // HEAD is GET without the body (node sends no body for a HEAD request): container probes send it.
+    const handler = found.route.methods[req.method === 'HEAD' ? 'GET' : (req.method ?? '')];
     if (!handler) {
-      const allow = methods.join(', ');
+      const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
       throw new ApiError(
         405,
         `${pathname} does not accept ${req.method}; use ${allow}`,

@@ -2,7 +2,8 @@ import type { GeneratedChoice, Generation } from './generate.js';
 
 /**
  * OpenAI's response objects for the two generation endpoints. Each choice also carries vLLM's
- * non-standard `stop_reason` and `token_ids`; in a stream they ride on each choice's last chunk.
+ * non-standard `stop_reason` and `token_ids`; in a stream, as in vLLM's, every chunk carries the
+ * ids sampled since the previous one (they join to the choice's ids) and the last one the stop.
  */
 export interface ResponseShape {
   idPrefix: string;
@@ -12,22 +13,30 @@ export interface ResponseShape {
   choice(c: GeneratedChoice, withIds: boolean): object;
   /** A stream's first chunk for a choice, when the shape has one (chat's role delta). */
   opening?(index: number): object;
-  delta(index: number, text: string): object;
-  /** A stream's last chunk for a choice: the held-back rest of its text and how it ended. */
-  last(c: GeneratedChoice, rest: string, withIds: boolean): object;
+  /** A stream's chunk of new text; `ids`: the ids sampled since the previous chunk, when asked for. */
+  delta(index: number, text: string, ids?: readonly number[]): object;
+  /** A stream's last chunk for a choice: the held-back rest of its text and ids, and how it ended. */
+  last(c: GeneratedChoice, rest: string, restIds?: readonly number[]): object;
 }
 
-function ending(c: GeneratedChoice, withIds: boolean) {
-  return { finish_reason: c.finishReason, stop_reason: c.stopReason, ...(withIds ? { token_ids: c.tokenIds } : {}) };
+function ending(c: GeneratedChoice, ids: readonly number[] | undefined) {
+  return { finish_reason: c.finishReason, stop_reason: c.stopReason, ...(ids ? { token_ids: ids } : {}) };
 }
+
+const withIds = (ids: readonly number[] | undefined) => (ids ? { token_ids: ids } : {});
 
 export const completionShape: ResponseShape = {
   idPrefix: 'cmpl-',
   object: 'text_completion',
   chunkObject: 'text_completion',
-  choice: (c, withIds) => ({ index: c.index, text: c.text, logprobs: null, ...ending(c, withIds) }),
-  delta: (index, text) => ({ index, text, logprobs: null, finish_reason: null }),
-  last: (c, rest, withIds) => ({ index: c.index, text: rest, logprobs: null, ...ending(c, withIds) }),
+  choice: (c, withIds) => ({
+    index: c.index,
+    text: c.text,
+    logprobs: null,
+    ...ending(c, withIds ? c.tokenIds : undefined),
+  }),
+  delta: (index, text, ids) => ({ index, text, logprobs: null, finish_reason: null, ...withIds(ids) }),
+  last: (c, rest, restIds) => ({ index: c.index, text: rest, logprobs: null, ...ending(c, restIds) }),
 };
 
 export const chatShape: ResponseShape = {
@@ -38,15 +47,21 @@ export const chatShape: ResponseShape = {
     index: c.index,
     message: { role: 'assistant', content: c.text, refusal: null },
     logprobs: null,
-    ...ending(c, withIds),
+    ...ending(c, withIds ? c.tokenIds : undefined),
   }),
   opening: (index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }),
-  delta: (index, text) => ({ index, delta: { content: text }, logprobs: null, finish_reason: null }),
-  last: (c, rest, withIds) => ({
+  delta: (index, text, ids) => ({
+    index,
+    delta: { content: text },
+    logprobs: null,
+    finish_reason: null,
+    ...withIds(ids),
+  }),
+  last: (c, rest, restIds) => ({
     index: c.index,
     delta: rest ? { content: rest } : {},
     logprobs: null,
-    ...ending(c, withIds),
+    ...ending(c, restIds),
   }),
 };
 

@@ -70,7 +70,8 @@ class RunView {
 
   chunk(c) {
     const delta = c.choices?.[0]?.delta ?? {};
-    if (delta.reasoning_content) this.reasoning += delta.reasoning_content;
+    const reasoning = delta.reasoning ?? delta.reasoning_content;
+    if (reasoning) this.reasoning += reasoning;
     if (delta.content) this.content += delta.content;
     const e = c.threadweaver;
     if (e) this.event(e);
@@ -342,7 +343,6 @@ async function run() {
   const mode = $('mode').value;
   const compare = $('compare').checked && mode === 'parallel';
   const body = {
-    model: `threadweaver-${mode}`,
     messages: [{ role: 'user', content: problem }],
     temperature: Number($('temperature').value || 0),
   };
@@ -359,6 +359,7 @@ async function run() {
   let answer = $('answer');
   try {
     setStatus('running', `running (${mode})…`);
+    body.model = await modelFor(mode);
     await runOnce(body, view, abort.signal);
     showAnswer($('answer'), view);
     showMetrics(view.report);
@@ -369,7 +370,7 @@ async function run() {
       $('baseline-answer').replaceChildren();
       baseline = current = new RunView($('baseline'));
       answer = $('baseline-answer');
-      await runOnce({ ...body, model: 'threadweaver-sequential' }, baseline, abort.signal);
+      await runOnce({ ...body, model: await modelFor('sequential') }, baseline, abort.signal);
       showAnswer($('baseline-answer'), baseline);
       showMetrics(view.report, baseline.report);
     }
@@ -395,6 +396,21 @@ async function run() {
     $('stop').disabled = true;
     if (running === abort) running = undefined;
   }
+}
+
+/** Each mode's model id as the server lists it (GET /v1/models): `--served-model-name` renames them. */
+let modelIds;
+async function modelFor(mode) {
+  if (!modelIds) {
+    const res = await fetch('/v1/models', { headers: keyRequired ? { authorization: `Bearer ${apiKey()}` } : {} });
+    if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
+    const listed = (await res.json()).data ?? [];
+    modelIds = {};
+    for (const m of listed)
+      if (['parallel', 'sequential'].includes(m.threadweaver?.mode)) modelIds[m.threadweaver.mode] ??= m.id;
+  }
+  if (!modelIds[mode]) throw new Error(`the server lists no ${mode} model at /v1/models`);
+  return modelIds[mode];
 }
 
 async function init() {
