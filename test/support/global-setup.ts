@@ -32,4 +32,6 @@ export default function setup(): void {
     // tsc still emits on type errors; `npm run typecheck` and `prepare` are where they fail.
     console.warn('[tests] tsc reported errors while rebuilding dist/');
   }
+  // As `npm run build` does: tests run the bin through npx too.
+  execFileSync(process.execPath, [path.join(root, 'scripts/bin-executable.mjs')]);
 }
