@@ -54,22 +54,6 @@ export type SamplingControl = 'topK' | 'minP' | 'repetitionPenalty' | 'presenceP
 /** Values of sampling controls (absent: the engine's default). */
 export type SamplingControls = Partial<Pick<SamplingOptions, SamplingControl>>;
 
-/** Each control's value that changes nothing (what an engine without it may be given). */
-export const NEUTRAL_SAMPLING: Readonly<Record<SamplingControl, readonly number[]>> = {
-  topK: [-1, 0],
-  minP: [0],
-  repetitionPenalty: [1],
-  presencePenalty: [0],
-  frequencyPenalty: [0],
-};
-
-/** The sampling controls of `options` that are set to something other than their neutral value. */
-export function activeControls(options: Partial<Record<SamplingControl, number | undefined>>): SamplingControl[] {
-  return (Object.keys(NEUTRAL_SAMPLING) as SamplingControl[]).filter(
-    (k) => options[k] !== undefined && !NEUTRAL_SAMPLING[k].includes(options[k]),
-  );
-}
-
 export interface CompletionRequest extends SamplingOptions {
   /** Raw prompt: text, or token ids (ids avoid re-tokenizing generated text). */
   prompt: string | readonly number[];
@@ -118,6 +102,7 @@ export interface CompletionResult {
   endMs: number;
 }
 
+/** Whether an engine can serve now, with the reason when it cannot. */
 export type EngineHealth = { ok: true; detail?: string } | { ok: false; reason: string };
 
 /**
