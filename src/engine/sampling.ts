@@ -1,11 +1,27 @@
 import { createRng, randomSeed } from '../internal/random.js';
-import type { SamplingOptions } from './types.js';
+import type { SamplingControl, SamplingOptions } from './types.js';
 
 // The controller derives its seeds through the engine layer.
 export { deriveSeed } from '../internal/random.js';
 
 /** Temperatures below this sample greedily (vLLM's rule): dividing logits by less overflows. */
 export const GREEDY_BELOW = 1e-5;
+
+/** Each control's value that changes nothing (what an engine without it may be given). */
+export const NEUTRAL_SAMPLING: Readonly<Record<SamplingControl, readonly number[]>> = {
+  topK: [-1, 0],
+  minP: [0],
+  repetitionPenalty: [1],
+  presencePenalty: [0],
+  frequencyPenalty: [0],
+};
+
+/** The sampling controls of `options` that are set to something other than their neutral value. */
+export function activeControls(options: Partial<Record<SamplingControl, number | undefined>>): SamplingControl[] {
+  return (Object.keys(NEUTRAL_SAMPLING) as SamplingControl[]).filter(
+    (k) => options[k] !== undefined && !NEUTRAL_SAMPLING[k].includes(options[k]),
+  );
+}
 
 /** The sampling controls the local sampler implements. */
 export const LOCAL_SAMPLING_CONTROLS = ['topK', 'minP'] as const;

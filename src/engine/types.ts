@@ -60,22 +60,6 @@ export type SamplingControl = 'topK' | 'minP' | 'repetitionPenalty' | 'presenceP
 /** Values of sampling controls (absent: the engine's default). */
 export type SamplingControls = Partial<Pick<SamplingOptions, SamplingControl>>;
 
-/** Each control's value that changes nothing (what an engine without it may be given). */
-export const NEUTRAL_SAMPLING: Readonly<Record<SamplingControl, readonly number[]>> = {
-  topK: [-1, 0],
-  minP: [0],
-  repetitionPenalty: [1],
-  presencePenalty: [0],
-  frequencyPenalty: [0],
-};
-
-/** The sampling controls of `options` that are set to something other than their neutral value. */
-export function activeControls(options: Partial<Record<SamplingControl, number | undefined>>): SamplingControl[] {
-  return (Object.keys(NEUTRAL_SAMPLING) as SamplingControl[]).filter(
-    (k) => options[k] !== undefined && !NEUTRAL_SAMPLING[k].includes(options[k]),
-  );
-}
-
 /**
  * Which sample a call belongs to, for routers in front of several servers: every call of one
  * sample carries the same key, so a router that hashes or pins on it keeps the sample's growing

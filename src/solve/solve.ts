@@ -1,6 +1,7 @@
 import { bindSession, newAffinityKey } from '../engine/session.js';
 import { embeddedEngine } from '../engine/load.js';
-import { activeControls, type Engine } from '../engine/types.js';
+import { activeControls } from '../engine/sampling.js';
+import type { Engine } from '../engine/types.js';
 import { extractAnswer } from '../math/extract.js';
 import { Controller } from '../orchestrator/controller.js';
 import { deliverEvent, onControllerEvents, type ControllerEvent } from '../orchestrator/events.js';

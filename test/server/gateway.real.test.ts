@@ -228,7 +228,7 @@ describe('gateway: chat completions over solve()', () => {
       'threadweaver.mode',
       /contradicts/,
     );
-    await bad({ ...user(problem), max_tokens: engine.contextLength + 1 }, 'max_tokens', /above this gateway's limit/);
+    await bad({ ...user(problem), max_tokens: engine.contextLength + 1 }, 'max_tokens', /above this server's limit/);
     await bad({ ...user('9'.repeat(engine.contextLength)) }, 'messages', /maximum context length/);
     const model = await chat({ model: 'gpt-4o', ...user(problem) });
     expect(model.status).toBe(404);

@@ -348,7 +348,7 @@ describe('request errors', () => {
       'prompt',
     );
     expectError(await completions({ prompt: 'x', n: 0 }), 400, /^n: /, 'n');
-    expectError(await completions({ prompt: 'x', logprobs: 3 }), 400, /logprobs is not supported/, 'logprobs');
+    expectError(await completions({ prompt: 'x', logprobs: 3 }), 400, /^logprobs: not supported here/, 'logprobs');
     expectError(
       await chat({ messages: [{ role: 'robot', content: 'x' }] }),
       400,

@@ -1,14 +1,7 @@
 import { HFTokenizer } from '../../engine/tokenizer.js';
 import { deriveSeed } from '../../internal/random.js';
-import {
-  activeControls,
-  NEUTRAL_SAMPLING,
-  type CompletionResult,
-  type Engine,
-  type SamplingControl,
-  type SamplingControls,
-  type Tokenizer,
-} from '../../engine/types.js';
+import { activeControls, NEUTRAL_SAMPLING } from '../../engine/sampling.js';
+import type { CompletionResult, Engine, SamplingControl, SamplingControls, Tokenizer } from '../../engine/types.js';
 import { badRequest } from '../http/errors.js';
 import { contextTooLong } from './admission.js';
 import { stripMatchedStop } from './stop-text.js';
