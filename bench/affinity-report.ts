@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Balance } from './fleet.js';
+import { machineNote, type RecordedMachine } from './machine.js';
 import { benchRoot } from './side-by-side.js';
 
 export const AFFINITY_RESULT = path.join(benchRoot, 'bench/results/affinity.json');
@@ -26,10 +27,7 @@ export interface AffinityFigures {
 export interface AffinityResult {
   benchmark: 'affinity';
   date: string;
-  machine: {
-    cpu: string;
-    cores: number;
-    node: string;
+  machine: RecordedMachine & {
     haproxy: string;
     uptimeBefore: string;
     uptimeAfter: string;
@@ -75,7 +73,7 @@ export function affinityTable(r: AffinityResult): string {
 }
 
 /** The section of bench/RESULTS.md (empty until measured). */
-export function affinitySection(): string {
+export function affinitySection(reference: RecordedMachine): string {
   if (!existsSync(AFFINITY_RESULT)) return '';
   const r = JSON.parse(readFileSync(AFFINITY_RESULT, 'utf8')) as AffinityResult;
   const m = r.machine;
@@ -83,7 +81,7 @@ export function affinitySection(): string {
   return `
 ## Affinity through HAProxy (\`node dist/bench/affinity.js\`)
 
-${r.date.slice(0, 10)}; ${m.cpu}, ${m.cores} cores, ${m.haproxy}; \`uptime\` before: ${m.uptimeBefore}; after: ${m.uptimeAfter}.
+${machineNote(m, reference)}${r.date.slice(0, 10)}; ${m.cpu}, ${m.cores} cores, ${m.haproxy}; \`uptime\` before: ${m.uptimeBefore}; after: ${m.uptimeAfter}.
 The same eval (${r.config.dataset}, ${r.config.problems} problems, both modes, greedy, --concurrency ${r.config.concurrency},
 --max-tokens ${r.config.maxTokens}) through HAProxy in front of ${r.config.servers} \`threadweaver serve\` (--max-concurrent
 ${r.config.maxConcurrentPerServer}) balancing on the sample's X-Session-ID (consistent hashing) and round robin; fresh servers

@@ -606,8 +606,8 @@ What these figures say about the targets, and why batching is not free on this m
       staticShapesSection(m) +
       graphProfileSection(m) +
       decomposeSection(m) +
-      affinitySection() +
-      llamaCppSection(),
+      affinitySection(m) +
+      llamaCppSection(m),
   );
 }
 

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../src/internal/package-root.js';
+import { machineNote, type RecordedMachine } from './machine.js';
 
 export const LLAMA_CPP_RESULT = path.join(packageRoot(), 'bench/results/llama-cpp.json');
 
@@ -10,7 +11,7 @@ type Types = 'f32' | 'f16' | 'q8_0';
 export interface LlamaCppResult {
   benchmark: 'llama-cpp';
   date: string;
-  machine: { cpu: string; cores: number; node: string; loadAverageBefore: number[]; loadAverageAfter: number[] };
+  machine: RecordedMachine & { loadAverageBefore: number[]; loadAverageAfter: number[] };
   config: {
     nodeLlamaCpp: string;
     backend: string;
@@ -35,7 +36,7 @@ export interface LlamaCppResult {
 }
 
 /** The section of bench/RESULTS.md for the llama-cpp engine (empty until measured). */
-export function llamaCppSection(): string {
+export function llamaCppSection(reference: RecordedMachine): string {
   if (!existsSync(LLAMA_CPP_RESULT)) return '';
   const r = JSON.parse(readFileSync(LLAMA_CPP_RESULT, 'utf8')) as LlamaCppResult;
   const f2 = (x: number) => x.toFixed(2);
@@ -45,7 +46,7 @@ export function llamaCppSection(): string {
   return `
 ## The llama-cpp engine beside the ONNX engine
 
-\`node dist/bench/llama-cpp.js\` (${r.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, load average
+${machineNote(r.machine, reference)}\`node dist/bench/llama-cpp.js\` (${r.date.slice(0, 10)}, ${r.machine.cpu}, ${r.machine.cores} cores, load average
 ${r.machine.loadAverageBefore.map(f2).join(' ')} → ${r.machine.loadAverageAfter.map(f2).join(' ')}, node-llama-cpp ${r.config.nodeLlamaCpp},
 ${r.config.backend}, ${r.config.threads} thread, median of ${r.config.rounds} rounds, engines in turn): the bundled model converted
 to GGUF by \`threadweaver gguf\` against the ${r.config.onnx}.

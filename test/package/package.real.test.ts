@@ -21,8 +21,17 @@ describe('package', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.bin.threadweaver).toBe('dist/src/cli/main.js');
     expect(readFileSync(path.join(repoRoot, '.npmrc'), 'utf8')).toMatch(/^ignore-scripts=true$/m);
-    // npm 11's policy for them, should someone install here with scripts on.
-    expect(pkg.allowScripts).toEqual({ 'onnxruntime-node': false, protobufjs: false });
+    // npm 11's policy, should someone install here with scripts on: every dependency of the
+    // lockfile with an install script is denied, and nothing is allowed.
+    const lock = JSON.parse(readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
+    const scripted = Object.entries(lock.packages)
+      .filter(([, p]) => p.hasInstallScript)
+      .map(([key]) => key.replace(/^.*node_modules\//, ''));
+    expect(scripted).toEqual(expect.arrayContaining(['onnxruntime-node', 'protobufjs']));
+    for (const name of scripted) expect(pkg.allowScripts[name], name).toBe(false);
+    expect(Object.values(pkg.allowScripts).every((v) => v === false)).toBe(true);
     expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'models', 'prompts']));
   });
 
