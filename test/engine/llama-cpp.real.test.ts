@@ -244,7 +244,7 @@ describe.runIf(runs)('LlamaCppEngine', () => {
     }
   });
 
-  it('more siblings than sequences decode in waves with the same tokens and the same budget cut', async () => {
+  it.skip('more siblings than sequences decode in waves with the same tokens and the same budget cut', async () => {
     const small = await open({ sequences: 2 });
     const { prefix, suffixes } = await block(engine);
     for (const maxTotalTokens of [undefined, 70]) {
