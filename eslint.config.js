@@ -6,6 +6,10 @@ import tseslint from 'typescript-eslint';
 
 // The walls between rooms (docs/architecture.md): each room imports only the rooms below it. A
 // room's folder name is unique in the tree, so a relative import is recognised by its path.
+// Floors, bottom up: a room may import the rooms listed for it, which are below it.
+const CORE = ['orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'];
+const FRONT = ['solve', 'decompose', ...CORE];
+const BATCH = ['batch', ...FRONT];
 const ROOMS = {
   internal: { files: ['src/internal/**'], may: ['errors'] },
   math: { files: ['src/math/**'], may: ['internal', 'errors'] },
@@ -13,94 +17,17 @@ const ROOMS = {
   trie: { files: ['src/trie/**'], may: ['format', 'internal', 'errors'] },
   engine: { files: ['src/engine/**'], may: ['format', 'math', 'internal', 'errors'] },
   orchestrator: { files: ['src/orchestrator/**'], may: ['engine', 'format', 'math', 'trie', 'internal', 'errors'] },
-  decompose: {
-    files: ['src/decompose/**'],
-    may: ['orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
-  },
-  solve: {
-    files: ['src/solve/**'],
-    may: ['decompose', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
-  },
-  batch: {
-    files: ['src/batch/**'],
-    may: ['solve', 'decompose', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
-  },
-  eval: {
-    files: ['eval/**'],
-    may: ['batch', 'solve', 'decompose', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
-  },
-  rl: {
-    files: ['rl/**'],
-    may: [
-      'eval',
-      'batch',
-      'solve',
-      'decompose',
-      'orchestrator',
-      'engine',
-      'format',
-      'math',
-      'trie',
-      'internal',
-      'errors',
-    ],
-  },
-  sft: {
-    files: ['src/sft/**'],
-    may: [
-      'eval',
-      'batch',
-      'solve',
-      'decompose',
-      'orchestrator',
-      'engine',
-      'format',
-      'math',
-      'trie',
-      'internal',
-      'errors',
-    ],
-  },
+  decompose: { files: ['src/decompose/**'], may: CORE },
+  solve: { files: ['src/solve/**'], may: ['decompose', ...CORE] },
+  batch: { files: ['src/batch/**'], may: FRONT },
+  eval: { files: ['eval/**'], may: BATCH },
+  rl: { files: ['rl/**'], may: ['eval', ...BATCH] },
+  sft: { files: ['src/sft/**'], may: ['eval', ...BATCH] },
   http: { files: ['src/server/http/**'], may: ['internal', 'errors'] },
   serve: { files: ['src/server/serve/**'], may: ['http', 'engine', 'format', 'math', 'internal', 'errors'] },
-  gateway: {
-    files: ['src/server/gateway/**'],
-    may: [
-      'serve',
-      'http',
-      'solve',
-      'decompose',
-      'orchestrator',
-      'engine',
-      'format',
-      'math',
-      'trie',
-      'internal',
-      'errors',
-    ],
-  },
-  viewer: {
-    files: ['src/server/viewer/**'],
-    may: ['http', 'eval', 'rl', 'orchestrator', 'engine', 'format', 'math', 'trie', 'internal', 'errors'],
-  },
-  root: {
-    files: ['src/index.ts'],
-    may: [
-      'serve',
-      'gateway',
-      'http',
-      'batch',
-      'solve',
-      'decompose',
-      'orchestrator',
-      'engine',
-      'format',
-      'math',
-      'trie',
-      'internal',
-      'errors',
-    ],
-  },
+  gateway: { files: ['src/server/gateway/**'], may: ['serve', 'http', ...FRONT] },
+  viewer: { files: ['src/server/viewer/**'], may: ['http', 'eval', 'rl', ...CORE] },
+  root: { files: ['src/index.ts'], may: ['serve', 'gateway', 'http', ...BATCH] },
 };
 // How an import of each room looks from anywhere else in the tree.
 const ROOM_PATTERNS = {
