@@ -5,6 +5,7 @@
  * instead) or when node-llama-cpp has no native build that loads on this machine.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import os from 'node:os';
 import path from 'node:path';
 import { convertToGguf, type GgufConvertOptions, type GgufWeightType } from '../../src/engine/llama-cpp/convert.js';
@@ -72,4 +73,75 @@ export async function tinyLlamaCppEngine(
 ): Promise<LlamaCppEngine> {
   const { type, ...rest } = options;
   return LlamaCppEngine.load({ model: await tinyGguf(type), gpu: false, threads: 1, ...rest });
+}
+
+/** A token a greedy call wrote that was not (nearly) llama.cpp's most likely next token. */
+export interface GreedyMiss {
+  /** Index in the completion. */
+  at: number;
+  token: number;
+  probability: number;
+  best: number;
+  bestProbability: number;
+}
+
+/**
+ * How far a token may fall below the most likely one and still count as greedy. llama.cpp's CPU
+ * kernels round differently with how tokens are batched (the row's place in the batch, how many
+ * rows, a prompt evaluated whole or in parts): probabilities move by about 1e-4 of their value,
+ * which flips only near-ties. A wrong row, cell or feed gives tokens far below this.
+ */
+export const GREEDY_MARGIN = 0.02;
+
+// One sequence per file, its calls one at a time (a chain of promises).
+const references = new Map<string, Promise<LlamaContextSequence>>();
+let referenceQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * The tokens of a greedy completion that llama.cpp, evaluating `context` + `completion` in one
+ * teacher-forced pass of `file`, does not rank (within GREEDY_MARGIN) first. Empty when the
+ * completion is greedy up to rounding: the property batched decoding keeps on any CPU, where
+ * equality with another batching holds only until the first near-tie.
+ */
+export async function greedyMisses(
+  file: string,
+  context: readonly number[],
+  completion: readonly number[],
+): Promise<GreedyMiss[]> {
+  if (completion.length === 0) return [];
+  let reference = references.get(file);
+  if (!reference) {
+    reference = (async () => {
+      const llama = await llamaRuntime(false);
+      const model = await llama.loadModel({ modelPath: file });
+      const context = await model.createContext({ contextSize: 1024, threads: 1 });
+      return context.getSequence();
+    })();
+    references.set(file, reference);
+  }
+  const seq = await reference;
+  const run = referenceQueue.then(async () => {
+    await seq.clearHistory();
+    const ids = [...context, ...completion];
+    const first = context.length - 1;
+    const out = await seq.controlledEvaluate(
+      ids.map((t, i) =>
+        i >= first && i < ids.length - 1 ? [t, { generateNext: { probabilities: true } }] : t,
+      ) as never,
+    );
+    const misses: GreedyMiss[] = [];
+    completion.forEach((token, k) => {
+      const probabilities = out[first + k]?.next.probabilities;
+      if (!probabilities) throw new Error(`no distribution at completion token ${k}`);
+      let best = -1;
+      let bestProbability = -1;
+      for (const [t, p] of probabilities) if (p > bestProbability) [best, bestProbability] = [Number(t), p];
+      const probability = probabilities.get(token as Token) ?? 0;
+      if (probability < (1 - GREEDY_MARGIN) * bestProbability)
+        misses.push({ at: k, token, probability, best, bestProbability });
+    });
+    return misses;
+  });
+  referenceQueue = run.catch(() => undefined);
+  return run;
 }

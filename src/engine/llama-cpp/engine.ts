@@ -17,7 +17,7 @@ import type {
   Tokenizer,
 } from '../types.js';
 import type { LlamaGpu } from './errors.js';
-import { llamaRuntime } from './native.js';
+import { llamaRuntime, serializeSampling } from './native.js';
 import { DEFAULT_CANDIDATES, rowSampler, type LlamaCppSampler, type RowSampler } from './sampling.js';
 import { commonPrefix, SequencePool, type Slot } from './sequences.js';
 import { GgufTokenizer } from './tokenizer.js';
@@ -191,6 +191,7 @@ export class LlamaCppEngine implements Engine {
         { cause: err },
       );
     }
+    serializeSampling(context);
     const seqs = Array.from({ length: sequences }, () => context.getSequence());
     const stateDir = await mkdtemp(path.join(os.tmpdir(), 'threadweaver-llama-'));
     return new LlamaCppEngine(model, context, seqs, stateDir, options, contextLength, llama.gpu);

@@ -4,7 +4,7 @@
  * and GPU choice, from a prebuilt binary only: never compiled from source at run time.
  */
 import type * as NodeLlamaCppModule from 'node-llama-cpp';
-import type { Llama } from 'node-llama-cpp';
+import type { Llama, LlamaContext } from 'node-llama-cpp';
 import { LlamaCppUnavailableError, type LlamaGpu } from './errors.js';
 
 /** The release the engine is built and tested against. */
@@ -53,4 +53,29 @@ export function llamaRuntime(gpu: LlamaGpu = 'auto'): Promise<Llama> {
     runtime.catch(() => runtimes.delete(key));
   }
   return runtime;
+}
+
+/**
+ * Make a context sample one row at a time. node-llama-cpp samples each sequence's token on a
+ * worker thread, and llama.cpp puts a batch's outputs back in order lazily, on the first read of
+ * the logits: two rows of one batch read at once race on that reordering, and a row can take
+ * another row's logits (seen as tokens of near-zero probability in lockstep siblings). After one
+ * read the outputs are in order, so a chain per context is enough; the sampling itself is a small
+ * part of a step. Applies to node-llama-cpp 3.21.1's internals; a context without them is left
+ * as it is.
+ */
+export function serializeSampling(context: LlamaContext): void {
+  const native = (context as unknown as { _ctx?: { sampleToken?: (...args: unknown[]) => Promise<unknown> } })._ctx;
+  const sample = native?.sampleToken;
+  if (!native || typeof sample !== 'function') return;
+  let chain: Promise<unknown> = Promise.resolve();
+  // Defined on the object itself: the addon's method is a read-only property of its prototype.
+  Object.defineProperty(native, 'sampleToken', {
+    configurable: true,
+    value: (...args: unknown[]) => {
+      const next = chain.then(() => sample.apply(native, args));
+      chain = next.catch(() => undefined);
+      return next;
+    },
+  });
 }
