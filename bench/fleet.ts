@@ -129,7 +129,8 @@ export function haproxyConfig(o: {
     ...balance,
     '  option httpchk GET /health',
     '  http-check expect status 200',
-    '  default-server check inter 500ms fall 2 rise 2',
+    '  timeout check 5s',
+    '  default-server check inter 1s fall 3 rise 2',
     ...o.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port}`),
     '',
   ].join('\n');
