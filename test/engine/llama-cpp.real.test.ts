@@ -157,15 +157,16 @@ describe.runIf(runs)('the converted weights', () => {
 });
 
 describe.runIf(runs)('LlamaCppEngine', () => {
-  it('runs fork/join and sequential trajectories greedy in every call, as the ONNX engine does (f32, f16)', async () => {
+  it('runs fork/join and sequential trajectories greedy in every call, as the ONNX engine does (f32, f16, q8_0)', async () => {
     const f16 = await open({ type: 'f16' });
+    const q8 = await open({ type: 'q8_0' });
     const problems = [problem, 'Let f(x) = 3x^2 + 2x + 5. Compute f(4) + f(7).', 'Compute (23*4 + 17)*6.'];
     let same = 0;
     let runs = 0;
     for (const p of problems) {
       for (const mode of ['parallel', 'sequential'] as const) {
         const reference = await solve(p, { engine: onnx, mode });
-        for (const e of [engine, f16]) {
+        for (const e of [engine, f16, q8]) {
           const r = await solve(p, { engine: e, mode });
           expect(r.trajectory.calls.length).toBeGreaterThan(0);
           for (const call of r.trajectory.calls)
@@ -386,7 +387,7 @@ describe.runIf(runs)('LlamaCppEngine', () => {
   it('concurrent calls share the sequences: more calls than sequences wait their turn, results unchanged', async () => {
     const two = await open({ sequences: 2 });
     const problems = generateArith(5, 9).map((t) => buildPrompt(two.tokenizer, t.problem, 'sequential'));
-    const alone = [];
+    const alone: string[] = [];
     for (const prompt of problems) alone.push((await engine.complete({ prompt, maxTokens: 120 })).text);
     const together = await Promise.all(problems.map((prompt) => two.complete({ prompt, maxTokens: 120 })));
     for (const [i, r] of together.entries()) {
