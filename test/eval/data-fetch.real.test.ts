@@ -280,7 +280,8 @@ describe('data fetch from a local mirror', () => {
 
   it('CLI: `data fetch NAME` stores into the user cache folder, `data list` shows it, and `eval --dataset NAME` finds it on its own', async () => {
     const cache = path.join(dir, 'xdg');
-    const env = { XDG_CACHE_HOME: cache, HF_ENDPOINT: mirror, HF_TOKEN: 'secret-token' };
+    // THREADWEAVER_CACHE_DIR (set by CI's fresh-clone run) would take precedence over XDG's folder.
+    const env = { THREADWEAVER_CACHE_DIR: '', XDG_CACHE_HOME: cache, HF_ENDPOINT: mirror, HF_TOKEN: 'secret-token' };
     const fetched = await threadweaver(['data', 'fetch', 'math500'], env);
     expect(fetched.code, fetched.stderr).toBe(0);
     const file = path.join(cache, 'threadweaver', 'datasets', 'math500.jsonl');
@@ -306,7 +307,7 @@ describe('data fetch from a local mirror', () => {
     const out = path.join(dir, 'eval-math500');
     const ev = await threadweaver(
       ['eval', '--dataset', 'math500', '--limit', '2', '--mode', 'parallel', '--out', out],
-      { XDG_CACHE_HOME: cache },
+      { THREADWEAVER_CACHE_DIR: '', XDG_CACHE_HOME: cache },
     );
     expect(ev.code, ev.stderr).toBe(0);
     const summary = JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8'));
