@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { getLlama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateArith } from '../../eval/arith.js';
 import { TransformersEngine } from '../../src/engine/embedded/transformers.js';
@@ -13,7 +12,15 @@ import { loadTokenizer, type HFTokenizer } from '../../src/engine/tokenizer.js';
 import { buildPrompt } from '../../src/orchestrator/prompt.js';
 import { callContextIds } from '../../src/orchestrator/trajectory.js';
 import { solve } from '../../src/solve/solve.js';
-import { canRunTinyGguf, greedyMisses, tinyGguf, tinyHfDir, tinyLlamaCppEngine } from '../support/llama-cpp.js';
+import {
+  canRunTinyGguf,
+  greedyMisses,
+  mostLikely,
+  nextTokenProbabilities,
+  tinyGguf,
+  tinyHfDir,
+  tinyLlamaCppEngine,
+} from '../support/llama-cpp.js';
 
 // The llama-cpp engine on the tiny model converted to GGUF, against the ONNX engine on the same
 // model: the converted file tokenizes and predicts as the original, and the engine keeps the
@@ -99,19 +106,7 @@ describe.runIf(runs)('the converted tokenizer', () => {
 
 /** llama.cpp's greedy prediction after every token of `ids` from `from` on, in one teacher-forced pass. */
 async function argmaxes(file: string, ids: readonly number[], from: number): Promise<number[]> {
-  const llama = await getLlama({ gpu: false, build: 'never' });
-  const model = await llama.loadModel({ modelPath: file });
-  const context = await model.createContext({ contextSize: 1024, threads: 1 });
-  try {
-    const seq = context.getSequence();
-    const out = await seq.controlledEvaluate(
-      ids.map((t, i) => (i >= from ? [t, { generateNext: { token: true, options: { temperature: 0 } } }] : t)) as never,
-    );
-    return ids.slice(from).map((_, k) => Number(out[from + k]?.next.token));
-  } finally {
-    await context.dispose();
-    await model.dispose();
-  }
+  return (await nextTokenProbabilities(file, ids, from)).map((p) => mostLikely(p).token);
 }
 
 describe.runIf(runs)('the converted weights', () => {

@@ -5,7 +5,7 @@
  * instead) or when node-llama-cpp has no native build that loads on this machine.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
-import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { LlamaContextSequence } from 'node-llama-cpp';
 import os from 'node:os';
 import path from 'node:path';
 import { convertToGguf, type GgufConvertOptions, type GgufWeightType } from '../../src/engine/llama-cpp/convert.js';
@@ -98,17 +98,15 @@ const references = new Map<string, Promise<LlamaContextSequence>>();
 let referenceQueue: Promise<unknown> = Promise.resolve();
 
 /**
- * The tokens of a greedy completion that llama.cpp, evaluating `context` + `completion` in one
- * teacher-forced pass of `file`, does not rank (within GREEDY_MARGIN) first. Empty when the
- * completion is greedy up to rounding: the property batched decoding keeps on any CPU, where
- * equality with another batching holds only until the first near-tie.
+ * llama.cpp's next-token probabilities after each of `ids[from]` … `ids[to - 1]`, from one
+ * teacher-forced pass of `file` over `ids` (a context of 1024 tokens, kept per file).
  */
-export async function greedyMisses(
+export async function nextTokenProbabilities(
   file: string,
-  context: readonly number[],
-  completion: readonly number[],
-): Promise<GreedyMiss[]> {
-  if (completion.length === 0) return [];
+  ids: readonly number[],
+  from: number,
+  to = ids.length,
+): Promise<Map<number, number>[]> {
   let reference = references.get(file);
   if (!reference) {
     reference = (async () => {
@@ -122,26 +120,45 @@ export async function greedyMisses(
   const seq = await reference;
   const run = referenceQueue.then(async () => {
     await seq.clearHistory();
-    const ids = [...context, ...completion];
-    const first = context.length - 1;
     const out = await seq.controlledEvaluate(
-      ids.map((t, i) =>
-        i >= first && i < ids.length - 1 ? [t, { generateNext: { probabilities: true } }] : t,
-      ) as never,
+      ids.map((t, i) => (i >= from && i < to ? [t, { generateNext: { probabilities: true } }] : t)) as never,
     );
-    const misses: GreedyMiss[] = [];
-    completion.forEach((token, k) => {
-      const probabilities = out[first + k]?.next.probabilities;
-      if (!probabilities) throw new Error(`no distribution at completion token ${k}`);
-      let best = -1;
-      let bestProbability = -1;
-      for (const [t, p] of probabilities) if (p > bestProbability) [best, bestProbability] = [Number(t), p];
-      const probability = probabilities.get(token as Token) ?? 0;
-      if (probability < (1 - GREEDY_MARGIN) * bestProbability)
-        misses.push({ at: k, token, probability, best, bestProbability });
+    return Array.from({ length: to - from }, (_, k) => {
+      const probabilities = out[from + k]?.next.probabilities;
+      if (!probabilities) throw new Error(`no distribution after token ${from + k}`);
+      return probabilities;
     });
-    return misses;
   });
   referenceQueue = run.catch(() => undefined);
   return run;
+}
+
+/** The most likely token of a distribution and its probability. */
+export function mostLikely(probabilities: ReadonlyMap<number, number>): { token: number; probability: number } {
+  let best = { token: -1, probability: -1 };
+  for (const [token, probability] of probabilities) if (probability > best.probability) best = { token, probability };
+  return best;
+}
+
+/**
+ * The tokens of a greedy completion that llama.cpp, evaluating `context` + `completion` in one
+ * teacher-forced pass of `file`, does not rank (within GREEDY_MARGIN) first. Empty when the
+ * completion is greedy up to rounding: the property batched decoding keeps on any CPU, where
+ * equality with another batching holds only until the first near-tie.
+ */
+export async function greedyMisses(
+  file: string,
+  context: readonly number[],
+  completion: readonly number[],
+): Promise<GreedyMiss[]> {
+  if (completion.length === 0) return [];
+  const ids = [...context, ...completion];
+  const distributions = await nextTokenProbabilities(file, ids, context.length - 1, ids.length - 1);
+  return completion.flatMap((token, k) => {
+    const best = mostLikely(distributions[k]!);
+    const probability = distributions[k]!.get(token) ?? 0;
+    return probability < (1 - GREEDY_MARGIN) * best.probability
+      ? [{ at: k, token, probability, best: best.token, bestProbability: best.probability }]
+      : [];
+  });
 }

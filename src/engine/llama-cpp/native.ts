@@ -61,13 +61,20 @@ export function llamaRuntime(gpu: LlamaGpu = 'auto'): Promise<Llama> {
  * the logits: two rows of one batch read at once race on that reordering, and a row can take
  * another row's logits (seen as tokens of near-zero probability in lockstep siblings). After one
  * read the outputs are in order, so a chain per context is enough; the sampling itself is a small
- * part of a step. Applies to node-llama-cpp 3.21.1's internals; a context without them is left
- * as it is.
+ * part of a step. Applies to node-llama-cpp 3.21.1's internals; a context without them gets a
+ * warning, not a silent race.
  */
 export function serializeSampling(context: LlamaContext): void {
   const native = (context as unknown as { _ctx?: { sampleToken?: (...args: unknown[]) => Promise<unknown> } })._ctx;
   const sample = native?.sampleToken;
-  if (!native || typeof sample !== 'function') return;
+  if (!native || typeof sample !== 'function') {
+    process.emitWarning(
+      "this node-llama-cpp's contexts have no sampleToken to serialize, so rows decoded together may take " +
+        `each other's tokens (docs/llama-cpp.md: lockstep); the engine is tested with node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`,
+      { code: 'THREADWEAVER_LLAMA_SAMPLING' },
+    );
+    return;
+  }
   let chain: Promise<unknown> = Promise.resolve();
   // Defined on the object itself: the addon's method is a read-only property of its prototype.
   Object.defineProperty(native, 'sampleToken', {
