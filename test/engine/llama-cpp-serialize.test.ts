@@ -14,12 +14,15 @@ describe('serializeSampling', () => {
         running++;
         most = Math.max(most, running);
         return new Promise((resolve, reject) =>
-          setTimeout(() => {
-            running--;
-            order.push(index);
-            if (index < 0) reject(new Error(`bad index ${index}`));
-            else resolve(index * 10);
-          }, 5 + 5 * Math.max(0, index)),
+          setTimeout(
+            () => {
+              running--;
+              order.push(index);
+              if (index < 0) reject(new Error(`bad index ${index}`));
+              else resolve(index * 10);
+            },
+            5 + 5 * Math.max(0, index),
+          ),
         );
       }
     }
